@@ -1,0 +1,231 @@
+"""Settings from the environment and `.env` files, as one frozen dataclass.
+
+Precedence: real environment variables, then the nearest `.env` file in the
+working directory or one of its parents. Relative paths in a `.env` file are
+relative to that file; relative paths in the environment are relative to the
+working directory. Loading never checks that the forum exists: the MCP server
+must start without one and say what to set; `start` validates the root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+DEFAULT_PORT = 8022
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_FORUM_DIR = "TestForum"
+# Development defaults: deprecations and notices reach the log (Debian's php.ini hides E_DEPRECATED).
+DEFAULT_PHP_SETTINGS = ("error_reporting=E_ALL", "log_errors=1")
+
+ENV_VARS = {
+    "MYBB_ROOT": "the forum's document root (the directory holding MyBB's index.php)",
+    "MYBB_PORT": f"the port php -S listens on (1-65535, default {DEFAULT_PORT})",
+    "MYBB_HOST": f"the address php -S binds (default {DEFAULT_HOST}; anything else exposes the forum)",
+    "MYBB_PHP": "the PHP binary (default: php on PATH)",
+    "MYBB_WORKERS": "PHP_CLI_SERVER_WORKERS for the server (1-64, default 1 = a single process)",
+    "MYBB_LOG_MAX_MB": "rotate logs/server.log past this size while the server runs (1-100000, default 100)",
+    "MYBB_LOG_BACKUPS": "rotated logs kept: server.log.1 ... server.log.N (1-100, default 5)",
+    "MYBB_PHP_INI": "extra php -d settings, separated by ';' (e.g. 'memory_limit=256M;display_errors=0')",
+    "MYBB_DEV_INI": "1 (default) runs PHP with error_reporting=E_ALL and log_errors=1; 0 keeps php.ini's",
+    "MYBB_ROUTER": "1 (default) serves through mybb-mcp's router script (php -S quirks); 0 serves plain",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the orchestration needs. Only `mybb_root` is required."""
+
+    mybb_root: Path
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    php: str = "php"
+    workers: int = 1
+    log_max_mb: int = 100
+    log_backups: int = 5
+    php_settings: tuple[str, ...] = DEFAULT_PHP_SETTINGS
+    use_router: bool = True
+    # Where each value came from, for messages ("MYBB_ROOT from /repo/.env").
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def repo_root(self) -> Path:
+        """The directory holding the forum: state file and logs live here."""
+        return self.mybb_root.parent
+
+    @property
+    def state_file(self) -> Path:
+        return self.repo_root / ".mybb-server.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.repo_root / ".mybb-server.lock"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.repo_root / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "server.log"
+
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def find_dotenv(start: Path) -> Path | None:
+    """The nearest `.env` in `start` or a parent directory."""
+    for directory in (start, *start.parents):
+        candidate = directory / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def parse_dotenv(path: Path) -> dict[str, str]:
+    """`KEY=value` lines; `#` comments, blank lines, `export` and quotes handled."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"Cannot read {path}: {exc}.",
+            "Fix its permissions or encoding (UTF-8), or delete it and set the variables in the environment.",
+        ) from exc
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if not match:
+            raise ConfigError(
+                f"{path}, line {number}, is not KEY=value: {line.strip()!r}.",
+                "Fix or remove that line.",
+            )
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def _int_setting(name: str, raw: str, low: int, high: int, origin: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} ({origin}) is not a whole number.",
+            f"Set {name} to {ENV_VARS[name]}.",
+        ) from None
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{name}={value} ({origin}) is out of range {low}-{high}.",
+            f"Set {name} to {ENV_VARS[name]}.",
+        )
+    return value
+
+
+def _bool_setting(name: str, raw: str, origin: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} ({origin}) is not 1 or 0.", f"Set {name} to {ENV_VARS[name]}.")
+
+
+def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Read the settings. Raises `ConfigError` naming the variable and the fix."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    dotenv_path = find_dotenv(cwd)
+    dotenv = parse_dotenv(dotenv_path) if dotenv_path else {}
+
+    def lookup(name: str) -> tuple[str, str, Path] | None:
+        """(value, origin, base directory for relative paths)."""
+        if environ.get(name, "") != "":
+            return environ[name], "environment", cwd
+        if dotenv.get(name, "") != "" and dotenv_path is not None:
+            return dotenv[name], str(dotenv_path), dotenv_path.parent
+        return None
+
+    sources: dict[str, str] = {}
+    found = lookup("MYBB_ROOT")
+    if found:
+        raw, origin, base = found
+        root = Path(os.path.expanduser(raw))
+        root = root if root.is_absolute() else base / root
+        sources["MYBB_ROOT"] = origin
+    else:
+        root = (dotenv_path.parent if dotenv_path else cwd) / DEFAULT_FORUM_DIR
+        sources["MYBB_ROOT"] = "default"
+    # Resolve symlinks and '..' so the state file and the process command line agree.
+    root = Path(os.path.abspath(root))
+
+    values: dict[str, object] = {}
+    for name, key, low, high in (
+        ("MYBB_PORT", "port", 1, 65535),
+        ("MYBB_LOG_MAX_MB", "log_max_mb", 1, 100_000),
+        ("MYBB_LOG_BACKUPS", "log_backups", 1, 100),
+    ):
+        found = lookup(name)
+        if found:
+            values[key] = _int_setting(name, found[0], low, high, found[1])
+            sources[name] = found[1]
+
+    found = lookup("MYBB_WORKERS")
+    if found:
+        values["workers"] = _int_setting("MYBB_WORKERS", found[0], 1, 64, found[1])
+        sources["MYBB_WORKERS"] = found[1]
+    elif environ.get("PHP_CLI_SERVER_WORKERS", "").strip().isdigit():
+        # PHP's own variable is honoured too (values below 2 mean one process, as PHP itself says).
+        values["workers"] = min(max(int(environ["PHP_CLI_SERVER_WORKERS"]), 1), 64)
+        sources["MYBB_WORKERS"] = "PHP_CLI_SERVER_WORKERS"
+
+    found = lookup("MYBB_HOST")
+    if found:
+        host = found[0].strip()
+        if not host or any(c.isspace() for c in host) or "/" in host:
+            raise ConfigError(
+                f"MYBB_HOST={found[0]!r} ({found[1]}) is not a host name or IP address.",
+                f"Set MYBB_HOST to {ENV_VARS['MYBB_HOST']}.",
+            )
+        values["host"] = host
+        sources["MYBB_HOST"] = found[1]
+
+    found = lookup("MYBB_PHP")
+    if found:
+        php = found[0].strip()
+        if "/" in php or php.startswith("~"):
+            php_path = Path(os.path.expanduser(php))
+            php = str(php_path if php_path.is_absolute() else found[2] / php_path)
+        values["php"] = php
+        sources["MYBB_PHP"] = found[1]
+
+    dev_ini = True
+    found = lookup("MYBB_DEV_INI")
+    if found:
+        dev_ini = _bool_setting("MYBB_DEV_INI", found[0], found[1])
+    settings: list[str] = list(DEFAULT_PHP_SETTINGS) if dev_ini else []
+    found = lookup("MYBB_PHP_INI")
+    if found:
+        for item in filter(None, (part.strip() for part in found[0].split(";"))):
+            if "=" not in item or not item.split("=", 1)[0].strip():
+                raise ConfigError(
+                    f"MYBB_PHP_INI item {item!r} ({found[1]}) is not name=value.",
+                    f"Set MYBB_PHP_INI to {ENV_VARS['MYBB_PHP_INI']}.",
+                )
+            settings.append(item)
+    values["php_settings"] = tuple(settings)
+
+    found = lookup("MYBB_ROUTER")
+    if found:
+        values["use_router"] = _bool_setting("MYBB_ROUTER", found[0], found[1])
+
+    return Config(mybb_root=root, sources=sources, **values)  # type: ignore[arg-type]
