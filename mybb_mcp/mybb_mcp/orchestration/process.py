@@ -1,0 +1,307 @@
+"""The PHP process: spawn it, prove its identity, signal its group, find port owners.
+
+Rules this module keeps:
+- PHP is spawned from an argument list (never a shell) as the leader of a new
+  session, so its PID is PHP's own and its workers share its process group.
+- Nothing is signalled unless it is provably the server we started: same PID,
+  same start time, same command line (a recycled PID fails the start time).
+- A child we spawned is reaped by a waiter thread as soon as it exits, so a
+  long-lived parent (the MCP server) never accumulates zombies, and we can say
+  how it ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+# psutil derives start times from clock ticks (1/100 s) and the boot time: allow for rounding.
+CREATE_TIME_TOLERANCE = 0.05
+READY_PROBE_PATH = "/__mybb_mcp_ready.txt"
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    pid: int
+    create_time: float
+    cmdline: tuple[str, ...]
+
+    def as_state(self) -> dict[str, object]:
+        return {"pid": self.pid, "create_time": self.create_time, "cmdline": list(self.cmdline)}
+
+
+@dataclass(frozen=True)
+class PortOwner:
+    """Who listens on a port. Fields are None when the OS would not tell us."""
+
+    pid: int | None
+    name: str | None
+    cmdline: tuple[str, ...]
+
+    def describe(self) -> str:
+        if self.pid is None:
+            return "a process this user cannot inspect"
+        command = " ".join(self.cmdline) if self.cmdline else self.name or "unknown program"
+        return f"PID {self.pid} ({self.name or 'unknown'}: {command})"
+
+
+# pid -> (create_time, returncode) for children this process spawned and reaped.
+_exits: dict[int, tuple[float, int]] = {}
+_exits_lock = threading.Lock()
+
+
+def identity_of(pid: int) -> ProcessIdentity | None:
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return ProcessIdentity(pid, proc.create_time(), tuple(proc.cmdline()))
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return None
+
+
+def matches(recorded: ProcessIdentity, current: ProcessIdentity | None) -> bool:
+    return (
+        current is not None
+        and current.pid == recorded.pid
+        and abs(current.create_time - recorded.create_time) <= CREATE_TIME_TOLERANCE
+        and current.cmdline == recorded.cmdline
+    )
+
+
+def is_alive(recorded: ProcessIdentity) -> bool:
+    """True only when the recorded PID is alive, not a zombie, and still the same process."""
+    return matches(recorded, identity_of(recorded.pid))
+
+
+def exit_code_of(recorded: ProcessIdentity) -> int | None:
+    """The exit status of a child we spawned and reaped (negative = killed by that signal)."""
+    with _exits_lock:
+        found = _exits.get(recorded.pid)
+    if found and abs(found[0] - recorded.create_time) <= CREATE_TIME_TOLERANCE:
+        return found[1]
+    return None
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def spawn_server(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
+) -> tuple[subprocess.Popen[bytes], ProcessIdentity | None]:
+    """Start PHP in its own session, stdout+stderr appended to the log. Raises OSError if it cannot run."""
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(log_fd)
+    identity = identity_of(proc.pid)
+    _reap_in_background(proc, identity.create_time if identity else time.time())
+    return proc, identity
+
+
+def _reap_in_background(proc: subprocess.Popen[bytes], create_time: float) -> None:
+    def wait() -> None:
+        code = proc.wait()
+        with _exits_lock:
+            _exits[proc.pid] = (create_time, code)
+
+    threading.Thread(target=wait, name=f"reap-php-{proc.pid}", daemon=True).start()
+
+
+def group_members(recorded: ProcessIdentity) -> list[psutil.Process]:
+    """The leader (if still ours) and the workers it forked, each verified.
+
+    A worker is ours when it sits in the leader's process group and session, runs
+    the same command line, and started no earlier than the leader. That stays
+    true after the leader itself died (kill -9 of the parent leaves workers).
+    """
+    members: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid", "cmdline", "create_time", "status"]):
+        info = proc.info
+        if info["status"] == psutil.STATUS_ZOMBIE or tuple(info["cmdline"] or ()) != recorded.cmdline:
+            continue
+        if info["pid"] == recorded.pid:
+            if abs(info["create_time"] - recorded.create_time) <= CREATE_TIME_TOLERANCE:
+                members.append(proc)
+            continue
+        if info["create_time"] + CREATE_TIME_TOLERANCE < recorded.create_time:
+            continue
+        try:
+            if os.getpgid(info["pid"]) == recorded.pid and os.getsid(info["pid"]) == recorded.pid:
+                members.append(proc)
+        except ProcessLookupError:
+            continue
+    return members
+
+
+def worker_pids(recorded: ProcessIdentity) -> list[int]:
+    """Workers of a live leader (PHP_CLI_SERVER_WORKERS forks them as its children)."""
+    try:
+        leader = psutil.Process(recorded.pid)
+        return sorted(child.pid for child in leader.children() if child.status() != psutil.STATUS_ZOMBIE)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
+
+
+def signal_members(members: Sequence[psutil.Process], sig: signal.Signals) -> None:
+    """psutil re-checks each process's start time before signalling: a PID reused since is skipped."""
+    for proc in members:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            proc.send_signal(sig)
+
+
+def wait_gone(members: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every member has exited (or is a zombie awaiting its reaper). Returns the survivors."""
+    deadline = time.monotonic() + timeout
+    pending = list(members)
+    delay = 0.002
+    while pending:
+        pending = [proc for proc in pending if _still_running(proc)]
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return pending
+
+
+def _still_running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@contextlib.contextmanager
+def paused(members: Sequence[psutil.Process], timeout: float = 2.0) -> Iterator[None]:
+    """SIGSTOP the members and wait until the kernel reports them stopped; SIGCONT on exit.
+
+    Used while the log is copied and truncated, so no line is written in between.
+    """
+    signal_members(members, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + timeout
+        for proc in members:
+            while time.monotonic() < deadline:
+                try:
+                    if proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                        break
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.001)
+        yield
+    finally:
+        signal_members(members, signal.SIGCONT)
+
+
+def resolve(host: str, port: int) -> tuple[int, tuple[object, ...]] | None:
+    """(family, sockaddr) for binding host:port, or None when the host does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return None
+    family, _, _, _, sockaddr = infos[0]
+    return family, sockaddr
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether php could bind host:port right now (it uses SO_REUSEADDR, so TIME_WAIT does not count)."""
+    resolved = resolve(host, port)
+    if resolved is None:
+        return True  # PHP will report the bad address itself
+    family, sockaddr = resolved
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            return True
+    return True
+
+
+def port_owner(port: int) -> PortOwner | None:
+    """Who listens on `port` (any local address), via psutil rather than lsof."""
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return PortOwner(None, None, ())
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            if conn.pid is None:
+                return PortOwner(None, None, ())
+            try:
+                proc = psutil.Process(conn.pid)
+                return PortOwner(conn.pid, proc.name(), tuple(proc.cmdline()))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                return PortOwner(conn.pid, None, ())
+    return None
+
+
+def listening_pids(port: int) -> set[int]:
+    """PIDs listening on `port` (used to check a worker pool let go of it)."""
+    try:
+        return {
+            conn.pid
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid
+        }
+    except psutil.AccessDenied:
+        return set()
+
+
+def connect_address(host: str, port: int) -> tuple[str, int]:
+    """Where to connect to reach a server bound to `host` (a wildcard bind answers on loopback)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1", port
+    if host in ("::", "[::]"):
+        return "::1", port
+    return host.strip("[]"), port
+
+
+def answers_http(host: str, port: int, timeout: float = 0.5) -> bool:
+    """One HTTP request for a path no PHP code handles; any HTTP status line means the server answers."""
+    address = connect_address(host, port)
+    try:
+        with socket.create_connection(address, timeout=timeout) as sock:
+            request = f"GET {READY_PROBE_PATH} HTTP/1.0\r\nHost: {address[0]}:{port}\r\n\r\n"
+            sock.sendall(request.encode())
+            return sock.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False
+
+
+def accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection(connect_address(host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,645 @@
+"""ServerOrchestrationService: the lifecycle of `php -S` serving a MyBB root.
+
+This module tells the story (start, stop, restart, status, logs); the lower
+levels live beside it: `process` (spawn, identity, signals, ports), `state`
+(the state file and its lock), `log_reader`/`log_query` (the log), `mybb`
+(what the forum knows). It returns data; the faces render it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..errors import InvalidArgument
+from . import mybb, process
+from .failures import Failure
+from .log_parser import LogEntry
+from .log_query import LogQueryOptions, LogQueryResult, run_query
+from .log_reader import format_zone_header, read_log_zone, rotate_in_place, rotate_logs
+from .process import PortOwner, ProcessIdentity
+from .render import render_log_query
+from .state import LockTimeout, StateFile
+
+__all__ = ["ServerOrchestrationService", "ServerResult", "ServerStatus", "DeathReport", "LogQueryOptions"]
+
+ROUTER_SCRIPT = Path(__file__).with_name("router.php")
+LAST_ERRORS_SHOWN = 3
+
+
+@dataclass
+class DeathReport:
+    """A server we started is gone without being stopped by us."""
+
+    pid: int
+    port: int
+    started_at: str | None
+    last_sign_of_life: datetime | None  # the log's last write
+    how: str  # how it ended, as far as this process can know
+    pid_reused_by: str | None = None  # the unrelated program that now has its PID
+    last_errors: list[LogEntry] = field(default_factory=list)
+
+
+@dataclass
+class ServerResult:
+    """The outcome of start, stop or restart. `failure` is None on success."""
+
+    success: bool
+    action: str
+    message: str
+    failure: Failure | None = None
+    pid: int | None = None
+    port: int | None = None
+    host: str | None = None
+    url: str | None = None
+    log_file: Path | None = None
+    started_at: str | None = None
+    uptime_seconds: float | None = None  # how long it has run (running) or ran (stopped)
+    workers: list[int] = field(default_factory=list)
+    port_owner: PortOwner | None = None
+    reason: str | None = None  # PHP's own words when it would not start
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was done along the way
+    died: DeathReport | None = None
+
+
+@dataclass
+class ServerStatus:
+    running: bool
+    pid: int | None = None
+    port: int | None = None
+    host: str | None = None
+    url: str | None = None
+    started_at: str | None = None
+    uptime_seconds: float | None = None
+    workers: list[int] = field(default_factory=list)
+    log_file: Path | None = None
+    log_size: int | None = None
+    mybb_root: Path | None = None
+    died: DeathReport | None = None
+    foreign: PortOwner | None = None  # something we did not start listens on the configured port
+    forum: Any = None  # mybb.ForumReport: database, error logging, bburl
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Running:
+    identity: ProcessIdentity
+    state: dict[str, Any]
+    leader_alive: bool
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_port(port: object, name: str = "port") -> int | None:
+    if port is None:
+        return None
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise InvalidArgument(f"{name} must be a whole number, got {port!r}.", "Pass a port from 1 to 65535.")
+    if not 1 <= port <= 65535:
+        raise InvalidArgument(f"{name} {port} is out of range.", "Pass a port from 1 to 65535.")
+    return port
+
+
+def validate_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be true or false, got {value!r}.", f"Pass {name} as a boolean.")
+    return value
+
+
+def validate_workers(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+        raise InvalidArgument(
+            f"workers must be a whole number from 1 to 64, got {value!r}.",
+            "Pass 1 for a single PHP process, or 2-64 for a pool (PHP_CLI_SERVER_WORKERS).",
+        )
+    return value
+
+
+def validate_host(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value) or "/" in value:
+        raise InvalidArgument(
+            f"host must be a host name or IP address, got {value!r}.",
+            "Pass 127.0.0.1 (the default) unless the forum must be reachable from other machines.",
+        )
+    return value.strip()
+
+
+class ServerOrchestrationService:
+    """Start, stop, restart and report on `php -S` serving `config.mybb_root`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._state_file = StateFile(config.state_file, config.lock_file)
+        # Test seams.
+        self._clock = time.time
+        self._lock_timeout = 30.0
+        self._start_timeout = 15.0
+        self._stop_timeout = 5.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(
+        self, port: int | None = None, force: bool = False, *, host: str | None = None, workers: int | None = None
+    ) -> ServerResult:
+        """Start the server; with `force`, restart it if it is already running."""
+        port = validate_port(port)
+        force = validate_flag(force, "force")
+        host = validate_host(host)
+        workers = validate_workers(workers)
+        return self._locked("start", lambda: self._start_locked(port, force, host, workers, []))
+
+    def stop(self, force: bool = False) -> ServerResult:
+        """Stop the server and every worker; with `force`, SIGKILL what is left after the grace period."""
+        force = validate_flag(force, "force")
+        return self._locked("stop", lambda: self._stop_locked(force, []))
+
+    def restart(self, port: int | None = None, *, workers: int | None = None) -> ServerResult:
+        """Stop (if running) and start again, on the port it ran on unless another is given."""
+        port = validate_port(port)
+        workers = validate_workers(workers)
+        return self._locked("restart", lambda: self._restart_locked(port, workers))
+
+    def _locked(self, action: str, operation: Any) -> ServerResult:
+        self._ensure_repo_root()
+        try:
+            with self._state_file.lock(self._lock_timeout):
+                return operation()
+        except LockTimeout:
+            return ServerResult(
+                False,
+                action,
+                f"Another start, stop or restart on this forum held the lock for {self._lock_timeout:.0f} s.",
+                Failure.BUSY,
+                notes=[f"Lock file: {self.config.lock_file}. If no other mybb-server or mybb-mcp is working on "
+                       "this forum, a hung one may hold it: check its status, then try again."],
+            )
+        except FileNotFoundError as exc:
+            return self._bad_root_result(action, f"cannot create files next to it: {exc}")
+
+    def _ensure_repo_root(self) -> None:
+        # The lock file lives beside the forum; a missing forum is reported by start, not by a crash here.
+        if not self.config.repo_root.is_dir():
+            raise FileNotFoundError(f"{self.config.repo_root} does not exist")
+
+    def _restart_locked(self, port: int | None, workers: int | None) -> ServerResult:
+        notes: list[str] = []
+        running = self._current(notes)
+        if port is None and running is not None:
+            port = int(running.state["port"])
+        if workers is None and running is not None:
+            workers = int(running.state.get("workers", self.config.workers))
+        if running is not None:
+            stopped = self._stop_running(running, force=True)
+            if not stopped.success:
+                stopped.action = "restart"
+                return stopped
+            notes.append(f"Stopped the previous server (PID {running.identity.pid}).")
+        result = self._start_locked(port, False, None, workers, notes)
+        result.action = "restart"
+        return result
+
+    def _start_locked(
+        self, port: int | None, force: bool, host: str | None, workers: int | None, notes: list[str]
+    ) -> ServerResult:
+        config = self.config
+        port = port or config.port
+        host = host or config.host
+        workers = workers or config.workers
+
+        running = self._current(notes)
+        if running is not None:
+            if not force:
+                return self._already_running(running, notes)
+            stopped = self._stop_running(running, force=True)
+            if not stopped.success:
+                stopped.action = "start"
+                return stopped
+            notes.append(f"Stopped the running server (PID {running.identity.pid}) because force was set.")
+
+        problem = self._forum_problem()
+        if problem:
+            return self._bad_root_result("start", problem, notes)
+        php = self._resolve_php()
+        if php is None:
+            return ServerResult(
+                False, "start", f"The PHP binary {config.php!r} was not found or is not executable.",
+                Failure.PHP_NOT_FOUND, port=port, host=host, notes=notes,
+            )
+        if not process.port_is_free(host, port):
+            owner = process.port_owner(port)
+            return ServerResult(
+                False, "start", f"Port {port} on {host} is already in use by another program.",
+                Failure.PORT_IN_USE, port=port, host=host, port_owner=owner, notes=notes,
+            )
+        log_file = config.log_file
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            rotated = rotate_logs(log_file, config.log_backups)
+            header_end = self._open_log(log_file)
+        except OSError as exc:
+            return ServerResult(
+                False, "start", f"Cannot write the server log {log_file}: {exc.strerror or exc}.",
+                Failure.LOG_UNWRITABLE, port=port, host=host, log_file=log_file, notes=notes,
+            )
+        if rotated:
+            notes.append(f"Previous log kept as {log_file.name}.1 ({config.log_backups} generations are kept).")
+
+        argv = self._argv(php, host, port)
+        env = dict(os.environ)
+        env.pop("PHP_CLI_SERVER_WORKERS", None)
+        if workers > 1:
+            env["PHP_CLI_SERVER_WORKERS"] = str(workers)
+        try:
+            proc, identity = process.spawn_server(argv, cwd=config.mybb_root, env=env, log_path=log_file)
+        except OSError as exc:
+            return ServerResult(
+                False, "start", f"Could not run {php}: {exc.strerror or exc}.", Failure.PHP_NOT_FOUND,
+                port=port, host=host, log_file=log_file, notes=notes,
+            )
+        started_at = datetime.fromtimestamp(self._clock(), timezone.utc).isoformat(timespec="seconds")
+        if identity is not None:
+            self._state_file.write({
+                **identity.as_state(),
+                "host": host,
+                "port": port,
+                "workers": workers,
+                "started_at": started_at,
+                "log_file": str(log_file),
+                "mybb_root": str(config.mybb_root),
+            })
+
+        deadline = time.monotonic() + self._start_timeout
+        delay = 0.002
+        while True:
+            exited = proc.poll() is not None or identity is None
+            if not exited and process.answers_http(host, port):
+                break
+            if exited or time.monotonic() >= deadline:
+                return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+        assert identity is not None
+        warnings = self._start_warnings(host, port)
+        return ServerResult(
+            True, "start", f"PHP is serving {config.mybb_root} at {_url(host, port)}.",
+            pid=identity.pid, port=port, host=host, url=_url(host, port), log_file=log_file,
+            started_at=started_at, uptime_seconds=0.0, workers=process.worker_pids(identity),
+            warnings=warnings, notes=notes,
+        )
+
+    def _start_failed(
+        self, proc: Any, identity: ProcessIdentity | None, host: str, port: int, log_file: Path,
+        header_end: int, exited: bool, notes: list[str],
+    ) -> ServerResult:
+        if not exited and identity is not None:
+            members = process.group_members(identity)
+            process.signal_members(members, signal.SIGKILL)
+            process.wait_gone(members, 2.0)
+        self._state_file.clear()
+        reason = _read_tail_text(log_file, header_end) or None
+        owner = process.port_owner(port) if reason and "already in use" in reason else None
+        if exited:
+            code = proc.poll()
+            how = process.describe_exit(code) if code is not None else "exited"
+            message = f"PHP {how} before it answered on {_url(host, port)}."
+            failure = Failure.PORT_IN_USE if owner else Failure.PHP_EXITED
+        else:
+            message = f"PHP did not answer on {_url(host, port)} within {self._start_timeout:.0f} s; it was stopped."
+            failure = Failure.START_TIMEOUT
+        return ServerResult(
+            False, "start", message, failure, port=port, host=host, log_file=log_file,
+            port_owner=owner, reason=reason, notes=notes,
+        )
+
+    def _stop_locked(self, force: bool, notes: list[str]) -> ServerResult:
+        died: list[DeathReport] = []
+        running = self._current(notes, died)
+        if running is None:
+            foreign = self._foreign_listener(self.config.host, self.config.port)
+            if foreign is not None:
+                return ServerResult(
+                    False, "stop",
+                    f"Port {self.config.port} is held by {foreign.describe()}, which this tool did not start. "
+                    "It was not touched.",
+                    Failure.NOT_OURS, port=self.config.port, port_owner=foreign, notes=notes,
+                    died=died[0] if died else None,
+                )
+            message = "The server was not running; nothing was stopped."
+            if died:
+                message = f"The server (PID {died[0].pid}) had already died; its state was cleared."
+            return ServerResult(
+                False, "stop", message, Failure.NOT_RUNNING, log_file=self.config.log_file, notes=notes,
+                died=died[0] if died else None,
+            )
+        result = self._stop_running(running, force)
+        result.notes[:0] = notes
+        return result
+
+    def _stop_running(self, running: _Running, force: bool) -> ServerResult:
+        identity, state = running.identity, running.state
+        port, host = int(state["port"]), str(state["host"])
+        members = process.group_members(identity)
+        process.signal_members(members, signal.SIGTERM)
+        survivors = process.wait_gone(members, self._stop_timeout)
+        notes: list[str] = []
+        if survivors and force:
+            process.signal_members(survivors, signal.SIGKILL)
+            survivors = process.wait_gone(survivors, 2.0)
+            notes.append("Some processes ignored SIGTERM for "
+                         f"{self._stop_timeout:.0f} s and were killed (SIGKILL).")
+        if survivors:
+            return ServerResult(
+                False, "stop",
+                f"PHP (PID {identity.pid}) is still running {self._stop_timeout:.0f} s after SIGTERM.",
+                Failure.STOP_TIMEOUT, pid=identity.pid, port=port, host=host,
+                workers=[p.pid for p in survivors if p.pid != identity.pid],
+                notes=["Call stop again with force=true to kill it (SIGKILL)."],
+            )
+        warnings: list[str] = []
+        if not self._wait_port_free(host, port):
+            owner = process.port_owner(port)
+            warnings.append(f"Port {port} is still in use after the stop, by {owner.describe() if owner else 'an unknown process'}.")
+        self._state_file.clear()
+        ran_for = max(0.0, self._clock() - identity.create_time)
+        return ServerResult(
+            True, "stop", f"Stopped PHP (PID {identity.pid}) serving {_url(host, port)}.",
+            pid=identity.pid, port=port, host=host, url=_url(host, port),
+            log_file=Path(state.get("log_file", self.config.log_file)), started_at=state.get("started_at"),
+            uptime_seconds=ran_for, workers=[p.pid for p in members if p.pid != identity.pid],
+            warnings=warnings, notes=notes,
+        )
+
+    def _wait_port_free(self, host: str, port: int, timeout: float = 2.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not process.port_is_free(host, port):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    # ------------------------------------------------------------------ status
+
+    def get_status(self) -> ServerStatus:
+        notes: list[str] = []
+        died: list[DeathReport] = []
+        running = self._current(notes, died)
+        config = self.config
+        log_file = config.log_file
+        status = ServerStatus(running=running is not None, log_file=log_file, mybb_root=config.mybb_root,
+                              notes=notes, died=died[0] if died else None)
+        if running is not None:
+            identity, state = running.identity, running.state
+            status.pid = identity.pid
+            status.port, status.host = int(state["port"]), str(state["host"])
+            status.url = _url(status.host, status.port)
+            status.started_at = state.get("started_at")
+            status.uptime_seconds = max(0.0, self._clock() - identity.create_time)
+            status.workers = process.worker_pids(identity) if running.leader_alive else [
+                p.pid for p in process.group_members(identity)]
+            if not running.leader_alive:
+                status.warnings.append(
+                    f"PHP's main process (PID {identity.pid}) is gone but {len(status.workers)} worker(s) "
+                    f"still serve port {status.port}. Stop or restart the server to clean up."
+                )
+            self._rotate_if_too_big(running, notes)
+        else:
+            status.foreign = self._foreign_listener(config.host, config.port)
+        try:
+            status.log_size = log_file.stat().st_size
+        except OSError:
+            status.log_size = None
+        status.forum = mybb.diagnose_forum(config.mybb_root, status.url)
+        return status
+
+    def _check_mariadb(self) -> bool:
+        """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
+        return mybb.check_mariadb(self.config.mybb_root)
+
+    # ------------------------------------------------------------------ logs
+
+    def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
+        """Run a log query and return the data (`query_logs` renders it)."""
+        options = options.validated()
+        running = None
+        if self._state_file.path.exists():
+            running = self._current([])
+        if running is not None:
+            self._rotate_if_too_big(running, [])
+        log_file = self.config.log_file
+        sources = mybb.error_log_sources(self.config.mybb_root) if options.include_mybb else []
+        zone = read_log_zone(log_file)
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        return run_query(log_file, options, now=now, extra_sources=sources, zone=zone)
+
+    def query_logs(self, options: LogQueryOptions) -> str:
+        """Markdown answer to a log query (plan API)."""
+        return render_log_query(self.search_logs(options))
+
+    # ------------------------------------------------------------------ plan's private API
+
+    def _read_state(self) -> dict[str, Any] | None:
+        return self._state_file.read().state
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        self._state_file.write(state)
+
+    def _validate_state(self, state: dict[str, Any]) -> bool:
+        """True only if the recorded PID is alive and is still the process we started."""
+        try:
+            identity = ProcessIdentity(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        return process.is_alive(identity)
+
+    def _clear_state(self) -> None:
+        self._state_file.clear()
+
+    def _check_port_available(self, port: int) -> tuple[bool, int | None]:
+        if process.port_is_free(self.config.host, port):
+            return True, None
+        owner = process.port_owner(port)
+        return False, owner.pid if owner else None
+
+    def _rotate_log(self) -> bool:
+        return rotate_logs(self.config.log_file, self.config.log_backups)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _current(self, notes: list[str], died: list[DeathReport] | None = None) -> _Running | None:
+        """The running server we started, or None. Clears stale or unusable state, saying so in `notes`."""
+        read = self._state_file.read()
+        if read.problem:
+            kept = self._state_file.set_aside()
+            notes.append(
+                f"The state file {self.config.state_file.name} was unusable because {read.problem}; "
+                + (f"it was moved to {kept.name} and ignored." if kept else "it was ignored.")
+            )
+            return None
+        state = read.state
+        if state is None:
+            return None
+        identity = ProcessIdentity(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]))
+        if process.is_alive(identity):
+            return _Running(identity, state, leader_alive=True)
+        if process.group_members(identity):
+            return _Running(identity, state, leader_alive=False)
+        report = self._death_report(identity, state)
+        self._state_file.clear()
+        notes.append(f"The server started as PID {identity.pid} is gone ({report.how}); its state was cleared.")
+        if died is not None:
+            died.append(report)
+        return None
+
+    def _death_report(self, identity: ProcessIdentity, state: dict[str, Any]) -> DeathReport:
+        code = process.exit_code_of(identity)
+        reused = process.identity_of(identity.pid)
+        reused_by = " ".join(reused.cmdline) or "another program" if reused else None
+        if code is not None:
+            how = process.describe_exit(code)
+        elif reused_by:
+            how = "ended; its PID now belongs to an unrelated process, which was not touched"
+        else:
+            how = "ended without being stopped by mybb-server or mybb-mcp (exit status unknown to this process)"
+        log_file = Path(state.get("log_file") or self.config.log_file)
+        try:
+            last_write = datetime.fromtimestamp(log_file.stat().st_mtime, timezone.utc)
+        except OSError:
+            last_write = None
+        last_errors: list[LogEntry] = []
+        try:
+            result = run_query(
+                log_file, LogQueryOptions(errors_only=True, limit=LAST_ERRORS_SHOWN, include_mybb=False),
+                now=datetime.fromtimestamp(self._clock(), timezone.utc), zone=read_log_zone(log_file),
+            )
+            last_errors = list(result.entries)
+        except OSError:
+            pass
+        return DeathReport(identity.pid, int(state["port"]), state.get("started_at"), last_write, how,
+                           reused_by, last_errors)
+
+    def _already_running(self, running: _Running, notes: list[str]) -> ServerResult:
+        state = running.state
+        host, port = str(state["host"]), int(state["port"])
+        return ServerResult(
+            False, "start", f"A server started by this tool is already serving {_url(host, port)}.",
+            Failure.ALREADY_RUNNING, pid=running.identity.pid, port=port, host=host, url=_url(host, port),
+            log_file=Path(state.get("log_file", self.config.log_file)), started_at=state.get("started_at"),
+            uptime_seconds=max(0.0, self._clock() - running.identity.create_time),
+            workers=process.worker_pids(running.identity), notes=notes,
+        )
+
+    def _foreign_listener(self, host: str, port: int) -> PortOwner | None:
+        if process.port_is_free(host, port):
+            return None
+        return process.port_owner(port) or PortOwner(None, None, ())
+
+    def _forum_problem(self) -> str | None:
+        root = self.config.mybb_root
+        if not root.exists():
+            return f"{root} does not exist"
+        if not root.is_dir():
+            return f"{root} is not a directory"
+        if not (root / "index.php").is_file():
+            return f"{root} has no index.php, so it is not a MyBB root"
+        return None
+
+    def _bad_root_result(self, action: str, problem: str, notes: list[str] | None = None) -> ServerResult:
+        source = self.config.sources.get("MYBB_ROOT", "configuration")
+        return ServerResult(
+            False, action, f"The MyBB root is not usable: {problem}.", Failure.BAD_FORUM_ROOT,
+            notes=[*(notes or []), f"MYBB_ROOT came from: {source}. Set MYBB_ROOT to the directory that holds "
+                   "MyBB's index.php (in the environment or a .env file)."],
+        )
+
+    def _resolve_php(self) -> str | None:
+        php = self.config.php
+        if os.sep in php:
+            return php if os.path.isfile(php) and os.access(php, os.X_OK) else None
+        return shutil.which(php)
+
+    def _argv(self, php: str, host: str, port: int) -> list[str]:
+        argv = [php]
+        for setting in self.config.php_settings:
+            argv += ["-d", setting]
+        bind = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        argv += ["-S", f"{bind}:{port}", "-t", str(self.config.mybb_root)]
+        if self.config.use_router:
+            argv.append(str(ROUTER_SCRIPT))
+        return argv
+
+    def _open_log(self, log_file: Path) -> int:
+        """Create the new log with the zone header; returns where PHP's own output will begin."""
+        header = format_zone_header(datetime.fromtimestamp(self._clock()).astimezone()) + "\n"
+        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, header.encode())
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+
+    def _start_warnings(self, host: str, port: int) -> list[str]:
+        warnings: list[str] = []
+        if not _is_loopback(host):
+            warnings.append(
+                f"The server listens on {host}, not loopback: the forum, Admin CP included, is reachable from "
+                "the network. Restart it on 127.0.0.1 unless that is what you want."
+            )
+        return warnings
+
+    def _rotate_if_too_big(self, running: _Running, notes: list[str]) -> None:
+        log_file = Path(running.state.get("log_file") or self.config.log_file)
+        try:
+            size = log_file.stat().st_size
+        except OSError:
+            return
+        if size <= self.config.log_max_mb * 1024 * 1024:
+            return
+        members = process.group_members(running.identity)
+        rotate_in_place(log_file, self.config.log_backups, lambda: process.paused(members))
+        notes.append(f"The log passed {self.config.log_max_mb} MB and was rotated to {log_file.name}.1 "
+                     "while the server kept running.")
+
+
+def _read_tail_text(path: Path, start: int, limit: int = 4096) -> str:
+    """PHP's own output after `start`, without timestamps: why it would not start."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(limit)
+    except OSError:
+        return ""
+    lines = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line.startswith("[") and "] " in line:
+            line = line.split("] ", 1)[1]
+        if line:
+            lines.append(line)
+    return "\n".join(lines[-5:])
