@@ -430,6 +430,7 @@ class ServerOrchestrationService:
                 )
             self._rotate_if_too_big(running, notes)
         else:
+            status.port, status.host = config.port, config.host
             status.foreign = self._foreign_listener(config.host, config.port)
         try:
             status.log_size = log_file.stat().st_size

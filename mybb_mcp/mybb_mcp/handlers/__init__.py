@@ -1,0 +1,1 @@
+"""MCP tool handlers, keyed by tool name in `dispatcher.HANDLER_REGISTRY`."""

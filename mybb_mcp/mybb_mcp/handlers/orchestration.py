@@ -1,0 +1,157 @@
+"""MCP handlers for the orchestration tools: validate -> call the service off the loop -> render.
+
+Signature of the wider MyBB MCP server's dispatcher: `(args, db, config, sync_service) -> str`
+(`db` and `sync_service` are unused here). A handler never raises: every outcome,
+bad input and internal errors included, is markdown the agent can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from ..config import Config, load_config
+from ..errors import ConfigError, InvalidArgument
+from ..orchestration import LogQueryOptions, ServerOrchestrationService
+from ..orchestration.failures import Failure
+from ..orchestration.render_server import MCP_COMMANDS, render_error, render_result, render_status
+from ..tools_registry import ARGUMENT_MODELS, ToolName, describe_validation_error
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any, Any, Any], Awaitable[str]]
+T = TypeVar("T")
+
+# Failures that are answers rather than errors: asking to start a running server, or stop a stopped one.
+_NOT_ERRORS = {Failure.ALREADY_RUNNING, Failure.NOT_RUNNING}
+
+
+class ToolText(str):
+    """Markdown for the agent, plus whether the MCP result should carry isError."""
+
+    is_error: bool = False
+
+    def __new__(cls, text: str, is_error: bool = False) -> ToolText:
+        obj = super().__new__(cls, text)
+        obj.is_error = is_error
+        return obj
+
+
+_service: ServerOrchestrationService | None = None
+_service_lock = threading.Lock()
+
+
+def get_orchestration_service(config: Config) -> ServerOrchestrationService:
+    """The process-wide service; rebuilt when the configuration changes (e.g. an edited .env)."""
+    global _service
+    with _service_lock:
+        if _service is None or _service.config != config:
+            _service = ServerOrchestrationService(config)
+        return _service
+
+
+async def _run(
+    tool: ToolName, args: Any, config: Config | None, work: Callable[[ServerOrchestrationService, Any], str]
+) -> str:
+    """Shared shape of every handler: arguments, configuration, service call off the event loop."""
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        return ToolText(render_error("Invalid Arguments", f"{tool.value} takes an object of named arguments, "
+                                     f"got {type(args).__name__}.", "Call it with an object such as {}."), True)
+    model: type[BaseModel] = ARGUMENT_MODELS[tool.value]
+    try:
+        parsed = model.model_validate(args)
+    except ValidationError as exc:
+        return ToolText(render_error(
+            "Invalid Arguments",
+            f"{tool.value} was called with arguments it cannot use; nothing was changed.\n\n"
+            + describe_validation_error(tool.value, exc),
+            "Call it again with the arguments corrected.",
+        ), True)
+    try:
+        config = config if isinstance(config, Config) else load_config()
+    except ConfigError as exc:
+        return ToolText(render_error("Configuration", exc.message, exc.hint or "Fix the setting and call again."),
+                        True)
+    service = get_orchestration_service(config)
+    try:
+        return await anyio.to_thread.run_sync(work, service, parsed)
+    except InvalidArgument as exc:
+        return ToolText(render_error("Invalid Arguments", exc.message + " Nothing was changed.", exc.hint), True)
+    except Exception as exc:  # never let an exception reach the protocol as a bare JSON-RPC error
+        log.exception("%s failed", tool.value)
+        return ToolText(render_error(
+            "Internal Error",
+            f"{tool.value} failed unexpectedly: {type(exc).__name__}: {exc}",
+            "Check the server's state with `mybb_server_status`; if this repeats, report it with this message.",
+        ), True)
+
+
+def _result_text(result: Any) -> ToolText:
+    return ToolText(render_result(result, MCP_COMMANDS), is_error=not result.success and result.failure not in _NOT_ERRORS)
+
+
+def _start(service: ServerOrchestrationService, args: Any) -> str:
+    result = service.start(args.port, args.force, workers=args.workers)
+    return _result_text(result)
+
+
+def _stop(service: ServerOrchestrationService, args: Any) -> str:
+    return _result_text(service.stop(args.force))
+
+
+def _status(service: ServerOrchestrationService, args: Any) -> str:
+    return ToolText(render_status(service.get_status(), MCP_COMMANDS))
+
+
+def _logs(service: ServerOrchestrationService, args: Any) -> str:
+    options = LogQueryOptions(
+        errors_only=args.errors_only,
+        exclude_static=args.exclude_static,
+        filter_keyword=args.filter,
+        since_minutes=args.since_minutes,
+        limit=args.limit,
+        offset=args.offset,
+        tail=args.tail,
+        include_mybb=args.mybb_errors,
+    )
+    return ToolText(service.query_logs(options))
+
+
+def _restart(service: ServerOrchestrationService, args: Any) -> str:
+    return _result_text(service.restart(args.port, workers=args.workers))
+
+
+async def handle_server_start(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
+    return await _run(ToolName.START, args, config, _start)
+
+
+async def handle_server_stop(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
+    return await _run(ToolName.STOP, args, config, _stop)
+
+
+async def handle_server_status(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
+    return await _run(ToolName.STATUS, args, config, _status)
+
+
+async def handle_server_logs(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
+    return await _run(ToolName.LOGS, args, config, _logs)
+
+
+async def handle_server_restart(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
+    return await _run(ToolName.RESTART, args, config, _restart)
+
+
+ORCHESTRATION_HANDLERS: dict[str, Handler] = {
+    ToolName.START.value: handle_server_start,
+    ToolName.STOP.value: handle_server_stop,
+    ToolName.STATUS.value: handle_server_status,
+    ToolName.LOGS.value: handle_server_logs,
+    ToolName.RESTART.value: handle_server_restart,
+}

@@ -1,0 +1,175 @@
+"""The MCP tools: one argument model per tool, which is both its JSON Schema and its validator.
+
+The SDK 2.x low-level server does not validate arguments against the schema,
+so handlers validate with these same models (strict: "80" is not a port,
+1 is not a boolean, unknown arguments are refused).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+import mcp.types as types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .orchestration.log_query import MAX_LIMIT
+
+
+class ToolName(str, Enum):
+    START = "mybb_server_start"
+    STOP = "mybb_server_stop"
+    STATUS = "mybb_server_status"
+    LOGS = "mybb_server_logs"
+    RESTART = "mybb_server_restart"
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class StartArgs(_Args):
+    port: int | None = Field(None, ge=1, le=65535, description="Port to listen on (default: MYBB_PORT or 8022).")
+    force: bool = Field(False, description="If a server is already running, restart it instead of refusing.")
+    workers: int | None = Field(
+        None, ge=1, le=64, description="PHP worker processes (PHP_CLI_SERVER_WORKERS); default MYBB_WORKERS or 1."
+    )
+    mybb_error_logging: Literal["on", "off"] | None = Field(
+        None,
+        description=(
+            "'on' sets MyBB's error logging (errorlogmedium=log) so warnings and SQL errors MyBB would swallow "
+            "reach the server log; 'off' restores the previous settings. Rebuilds inc/settings.php as MyBB does."
+        ),
+    )
+
+
+class StopArgs(_Args):
+    force: bool = Field(False, description="SIGKILL whatever is still running 5 s after SIGTERM.")
+
+
+class StatusArgs(_Args):
+    pass
+
+
+class LogsArgs(_Args):
+    errors_only: bool = Field(False, description="Only errors: PHP errors, MyBB errors, HTTP 4xx/5xx.")
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Entries to return (1-{MAX_LIMIT}).")
+    tail: bool = Field(True, description="Most recent first (true) or oldest first from the start (false).")
+    filter: str | None = Field(
+        None, min_length=1, description="Keyword, case-insensitive and literal; matches any line of an entry."
+    )
+    exclude_static: bool = Field(True, description="Hide requests for images, scripts, stylesheets and fonts.")
+    since_minutes: int | None = Field(None, ge=1, le=525_600, description="Only entries from the last N minutes.")
+    offset: int = Field(0, ge=0, le=1_000_000, description="Skip this many matching entries (paging).")
+    mybb_errors: bool = Field(True, description="Merge entries from MyBB's own error log files.")
+
+    @field_validator("filter")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must contain a non-space character")
+        return value
+
+
+class RestartArgs(_Args):
+    port: int | None = Field(None, ge=1, le=65535, description="Port to listen on (default: the port it ran on).")
+    workers: int | None = Field(None, ge=1, le=64, description="PHP worker processes (default: as before).")
+
+
+ARGUMENT_MODELS: dict[str, type[_Args]] = {
+    ToolName.START.value: StartArgs,
+    ToolName.STOP.value: StopArgs,
+    ToolName.STATUS.value: StatusArgs,
+    ToolName.LOGS.value: LogsArgs,
+    ToolName.RESTART.value: RestartArgs,
+}
+
+
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON Schema, tidied for clients: optional fields without the `null` branch, no titles."""
+    schema = model.model_json_schema()
+    properties: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        prop.pop("title", None)
+        branches = prop.pop("anyOf", None)
+        if branches:
+            non_null = [branch for branch in branches if branch.get("type") != "null"]
+            if len(non_null) == 1:
+                prop.update(non_null[0])
+            else:
+                prop["anyOf"] = non_null
+            if prop.get("default", ...) is None:
+                del prop["default"]
+        properties[name] = prop
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def describe_validation_error(tool: str, error: ValidationError) -> str:
+    """One line per problem, naming the argument, what was wrong and what is accepted."""
+    model = ARGUMENT_MODELS[tool]
+    accepted = ", ".join(model.model_fields) or "no arguments"
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "arguments"
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"- `{name}` is not an argument of {tool} (it accepts: {accepted}).")
+            continue
+        field = model.model_fields.get(str(problem["loc"][0])) if problem["loc"] else None
+        hint = f" Expected: {field.description}" if field is not None and field.description else ""
+        lines.append(f"- `{name}`: {problem['msg']} (got {problem.get('input')!r}).{hint}")
+    return "\n".join(lines)
+
+
+def _tool(name: ToolName, title: str, description: str, *, read_only: bool, destructive: bool,
+          idempotent: bool) -> types.Tool:
+    return types.Tool(
+        name=name.value,
+        title=title,
+        description=description,
+        input_schema=input_schema(ARGUMENT_MODELS[name.value]),
+        annotations=types.ToolAnnotations(
+            title=title,
+            read_only_hint=read_only,
+            destructive_hint=destructive,
+            idempotent_hint=idempotent,
+            open_world_hint=False,
+        ),
+    )
+
+
+ORCHESTRATION_TOOLS: list[types.Tool] = [
+    _tool(
+        ToolName.START, "Start the MyBB dev server",
+        "Start PHP's built-in web server for the MyBB forum (MYBB_ROOT) and return once it answers HTTP. "
+        "Refuses if it is already running (use force to restart) or if another program holds the port "
+        "(names it). Rotates the previous log. Binds 127.0.0.1 unless MYBB_HOST says otherwise.",
+        read_only=False, destructive=False, idempotent=False,
+    ),
+    _tool(
+        ToolName.STOP, "Stop the MyBB dev server",
+        "Stop the server this tool started, workers included (SIGTERM to its process group, up to 5 s; "
+        "force kills what is left). Never touches a process it did not start. Keeps the log.",
+        read_only=False, destructive=True, idempotent=True,
+    ),
+    _tool(
+        ToolName.STATUS, "MyBB dev server status",
+        "Whether the server runs (port, PID, uptime, URL, workers, log), whether it died unexpectedly (with its "
+        "last errors), database health from inc/config.php, MyBB error logging and bburl checks.",
+        read_only=True, destructive=False, idempotent=True,
+    ),
+    _tool(
+        ToolName.LOGS, "Query the MyBB dev server log",
+        "Entries from the server log merged with MyBB's own error log: most recent first by default, "
+        "filtered by errors_only, keyword, static assets and time window; multi-line errors (stack traces) "
+        "are whole entries. Fast on multi-GB logs.",
+        read_only=True, destructive=False, idempotent=True,
+    ),
+    _tool(
+        ToolName.RESTART, "Restart the MyBB dev server",
+        "Stop the server (if running) and start it again, on the port it ran on unless another is given.",
+        read_only=False, destructive=False, idempotent=False,
+    ),
+]
+
+ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS]
