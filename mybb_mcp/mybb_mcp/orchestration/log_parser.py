@@ -1,9 +1,25 @@
-"""php -S log text -> LogEntry. (Skeleton: the parser is being written.)"""
+"""php -S log text -> LogEntry.
+
+An *entry* is one timestamped line plus the lines below it that carry no
+timestamp (stack traces, `thrown in ...`, chained `Next ...` exceptions, raw
+stderr writes, MyBB's XML error blocks). `log_reader` cuts a file into entries
+(bytes); this module turns one entry's text into a `LogEntry`.
+
+Formats (real samples in the corpus, see ARCHITECTURE.md §4.3):
+
+    [Tue Nov 24 05:51:38 2026] PHP 8.2.36 Development Server (http://127.0.0.1:18500) started
+    [Tue Nov 24 05:51:39 2026] 127.0.0.1:44264 [200]: GET /
+    [14431] [Tue Nov  4 05:52:48 2026] PHP Warning:  Undefined variable $x in /f.php on line 3
+
+Timestamps are the server's local time without a zone: pass `tz` to get aware
+datetimes (log_reader.read_log_zone says which zone), else they stay naive.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 # Event types
 REQUEST, ERROR, CONNECTION, STARTUP, INFO = "request", "error", "connection", "startup", "info"
@@ -14,6 +30,11 @@ LEVELS = ("fatal", "parse", "exception", "sql", "error", "warning", "notice", "d
 # Where an entry came from.
 SOURCE_SERVER = "server"  # the php -S log
 SOURCE_MYBB = "mybb"  # MyBB's own error log (<error> blocks), wherever it was written
+
+# Requests to this path prefix are the orchestrator's own readiness probes.
+INTERNAL_PATH_PREFIX = "/__mybb_mcp"
+# Lines the orchestrator writes itself (e.g. the zone header) start with this.
+ORCHESTRATOR_TAG = "mybb-mcp: "
 
 
 @dataclass
@@ -38,3 +59,300 @@ class LogEntry:
     source: str = SOURCE_SERVER
     location: str | None = None  # file the entry was read from (for MyBB logs: which error.log)
     offset: int | None = None  # byte offset of the entry in that file
+    internal: bool = False  # the orchestrator's own traffic (readiness probe): queries hide it
+
+
+# --- patterns -----------------------------------------------------------------------------------
+
+_DAYS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NUMBER = {name: number for number, name in enumerate(_MONTHS, 1)}
+
+# A line that starts an entry: optional worker pid, then php's ctime-like stamp (day space-padded).
+# Used with .match() at a line start; log_reader derives a "\n"-prefixed search form from it.
+ENTRY_START = re.compile(
+    rb"(?:\[\d{1,10}\] )?\[(?:" + _DAYS.encode() + rb") (?:" + "|".join(_MONTHS).encode()
+    + rb") [ \d]\d \d\d:\d\d:\d\d \d{4}\]"
+)
+
+# The same on str, with groups: pid, month, day, hh, mm, ss, year. Ends after the stamp's space.
+_HEAD = re.compile(
+    r"(?:\[(\d{1,10})\] )?\[(?:" + _DAYS + r") (" + "|".join(_MONTHS)
+    + r") ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?"
+)
+
+STATIC_PATTERNS: list[re.Pattern[str]] = [
+    re.compile(r"/images/"),
+    re.compile(r"/jscripts/"),
+    re.compile(r"/cache/themes/"),
+    re.compile(r"\.(?:png|gif|jpe?g|svg|webp|ico|css|js|map|woff2?|ttf|eot)(?:\?.*)?$", re.IGNORECASE),
+]
+
+# PHP's error line prefixes and uncaught throwables; each pattern's level is in _ERROR_LEVELS.
+ERROR_PATTERNS: list[re.Pattern[str]] = [
+    re.compile(r"^PHP Fatal error:\s+Uncaught "),
+    re.compile(r"^PHP Fatal error:"),
+    re.compile(r"^PHP Recoverable fatal error:"),
+    re.compile(r"^PHP Parse error:"),
+    re.compile(r"^PHP Warning:"),
+    re.compile(r"^PHP Notice:"),
+    re.compile(r"^PHP Strict Standards:"),
+    re.compile(r"^PHP Deprecated:"),
+    re.compile(r"^PHP Unknown error:"),
+    re.compile(r"^Uncaught [\w\\]+"),  # a request line's ` - Uncaught X: ...` suffix
+]
+_ERROR_LEVELS = (
+    "exception", "fatal", "fatal", "parse", "warning", "notice", "notice", "deprecated", "error", "exception",
+)
+
+# Every error entry's raw bytes contain at least one of these (a superset filter for fast scans:
+# log_query skips entries lacking all of them without parsing). Keep in step with parse_entry.
+ERROR_HINTS: tuple[bytes, ...] = (
+    b"PHP ", b" [4", b" [5", b" - ", b"<error>", b"Failed to listen", b"does not exist", b"Invalid address",
+)
+
+_PHP_ERROR = re.compile(r"PHP ([A-Z][A-Za-z ]*?):\s+(.*)", re.DOTALL)
+_BANNER = re.compile(r"PHP \S+ Development Server \((\S+)\) started")
+# Client address: IPv4, or IPv6 in brackets as php prints it (`[::1]:54321`).
+_CLIENT = re.compile(r"(\[[0-9A-Fa-f:.%\w]*\]|\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5}) (.*)", re.DOTALL)
+_REQUEST = re.compile(r"\[(\d{3})\]: (\S+) (\S*)(?: - (.*))?", re.DOTALL)
+# "... in FILE on line N" (errors) or "... in FILE:N" (uncaught throwables); the last " in " wins.
+_LOCATION = re.compile(r".* in (\S.*?)(?: on line |:)(\d+)\s*$")
+_ORPHAN_FAILURE = re.compile(r"Directory .* does not exist\.|Invalid address: |Failed to listen on ")
+_NO_SUCH_FILE = "No such file or directory"
+_CONNECTION_WORDS = ("Accepted", "Closing")
+_CLOSED_UNUSED = "Closed without sending a request"
+_INVALID_REQUEST = "Invalid request"
+
+
+# --- timestamps ---------------------------------------------------------------------------------
+
+_last_stamp: tuple[str, tzinfo | None, datetime] | None = None
+
+
+def _stamp(match: re.Match[str], tz: tzinfo | None) -> datetime:
+    """The datetime of a matched head; consecutive lines usually share a second, so cache one."""
+    global _last_stamp
+    key = match.group(0)
+    cached = _last_stamp
+    if cached is not None and cached[0] == key and cached[1] is tz:
+        return cached[2]
+    _, month, day, hh, mm, ss, year = match.groups()
+    value = datetime(int(year), _MONTH_NUMBER[month], int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+    _last_stamp = (key, tz, value)
+    return value
+
+
+def format_php_timestamp(moment: datetime) -> str:
+    """`Wed Nov 25 07:27:02 2026` as php -S writes it (English names, space-padded day)."""
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[moment.weekday()]
+    return f"{day} {_MONTHS[moment.month - 1]} {moment.day:2d} {moment:%H:%M:%S} {moment.year:04d}"
+
+
+# --- classification helpers -----------------------------------------------------------------------
+
+def _error_level(text: str) -> str | None:
+    """The level of a PHP error line (`PHP Warning:  ...`) or request suffix, None if it is none."""
+    for pattern, level in zip(ERROR_PATTERNS, _ERROR_LEVELS):
+        if pattern.match(text):
+            return level
+    return None
+
+
+def _suffix_level(message: str) -> str:
+    """A request line's ` - message` is PHP's last fatal error (display off or on)."""
+    if message.startswith("Uncaught "):
+        return "exception"
+    if message.startswith("syntax error"):
+        return "parse"
+    return "fatal"
+
+
+def _location(text: str) -> tuple[str | None, int | None]:
+    match = _LOCATION.match(text)
+    if not match:
+        return None, None
+    return match.group(1), int(match.group(2))
+
+
+def _http_level(status: int) -> str | None:
+    if status >= 500:
+        return "http_5xx"
+    if status >= 400:
+        return "http_4xx"
+    return None
+
+
+def is_static_request(entry: LogEntry) -> bool:
+    """A request for an asset (image, script, stylesheet, font): noise when debugging PHP."""
+    path = entry.path
+    return bool(path) and any(pattern.search(path) for pattern in STATIC_PATTERNS)  # type: ignore[arg-type]
+
+
+def is_error_line(entry: LogEntry) -> bool:
+    """Errors: PHP errors, uncaught throwables, MyBB errors, failed listens, and statuses >= 400."""
+    if entry.status_code is not None and entry.status_code >= 400:
+        return True
+    return entry.level is not None or entry.event_type == ERROR
+
+
+# --- one line -------------------------------------------------------------------------------------
+
+def _classify(entry: LogEntry, body: str) -> None:
+    """Fill event type and details from the text after the timestamp."""
+    if body.startswith(ORCHESTRATOR_TAG):
+        entry.event_type = STARTUP
+        return
+    if body.startswith("PHP "):
+        level = _error_level(body)
+        if level is not None:
+            php = _PHP_ERROR.match(body)
+            entry.event_type, entry.level = ERROR, level
+            entry.message = php.group(2) if php else body
+            entry.source_file, entry.source_line = _location(entry.message)
+            return
+        if _BANNER.match(body):
+            entry.event_type = STARTUP
+            return
+    client = _CLIENT.match(body)
+    if client:
+        _classify_client(entry, client)
+        return
+    if body.startswith("Failed to listen on "):
+        entry.event_type, entry.level = ERROR, "error"
+
+
+def _classify_client(entry: LogEntry, client: re.Match[str]) -> None:
+    address, port, rest = client.groups()
+    entry.client_ip = address[1:-1] if address.startswith("[") else address
+    entry.client_port = int(port)
+    request = _REQUEST.match(rest)
+    if request:
+        status, method, path, suffix = request.groups()
+        entry.event_type = REQUEST
+        entry.status_code, entry.method, entry.path = int(status), method, path
+        entry.message = suffix or ""
+        entry.is_static = is_static_request(entry)
+        entry.internal = path.startswith(INTERNAL_PATH_PREFIX)
+        if suffix and not suffix.startswith(_NO_SUCH_FILE):
+            entry.level = _suffix_level(suffix)
+            entry.source_file, entry.source_line = _location(suffix)
+        else:
+            entry.level = _http_level(entry.status_code)
+        return
+    entry.message = rest
+    if rest in _CONNECTION_WORDS or rest.startswith(_CLOSED_UNUSED):
+        entry.event_type = CONNECTION
+    # else: 'Invalid request (...)' and anything unknown stay info
+
+
+def parse_log_line(line: str, tz: tzinfo | None = None) -> LogEntry | None:
+    """One line -> LogEntry; None when the line has no `[timestamp]` prefix (a continuation line)."""
+    line = line.rstrip("\r\n")
+    head = _HEAD.match(line)
+    if head is None:
+        return None
+    body = line[head.end():]
+    entry = LogEntry(timestamp=_stamp(head, tz), event_type=INFO, message=body)
+    if head.group(1):
+        entry.worker_pid = int(head.group(1))
+    _classify(entry, body)
+    entry.is_error = is_error_line(entry)
+    return entry
+
+
+# --- whole entries ---------------------------------------------------------------------------------
+
+def _trim_trailing_blanks(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    return lines[:end]
+
+
+def parse_entry(text: str, *, tz: tzinfo | None = None, offset: int | None = None) -> LogEntry:
+    """A head line plus its continuation lines -> one LogEntry (never None).
+
+    Text with no timestamped head (what a process printed before its first log line, e.g.
+    `Directory ... does not exist.`) becomes an `info` entry without a timestamp; known
+    start-up failures among those are errors.
+    """
+    lines = _trim_trailing_blanks(text.replace("\r\n", "\n").split("\n"))
+    if not lines:
+        lines = [""]
+    head = _HEAD.match(lines[0])
+    if head is None:
+        return _orphan(lines, offset)
+    body = lines[0][head.end():]
+    if body.startswith("<error>"):
+        block = "\n".join([body, *lines[1:]])
+        # MyBB wrote it to stderr (its errorloglocation was empty): a MyBB error, found in the server log.
+        entry = parse_mybb_error(block, tz=tz, offset=offset)
+    else:
+        entry = parse_log_line(lines[0], tz)
+        assert entry is not None
+        entry.continuation = lines[1:]
+        entry.offset = offset
+    if head.group(1):
+        entry.worker_pid = int(head.group(1))
+    return entry
+
+
+def _orphan(lines: list[str], offset: int | None) -> LogEntry:
+    entry = LogEntry(timestamp=None, event_type=INFO, message=lines[0], continuation=lines[1:], offset=offset)
+    if any(_ORPHAN_FAILURE.match(line) for line in lines):
+        entry.event_type, entry.level, entry.is_error = ERROR, "error", True
+    return entry
+
+
+# --- MyBB's own error log ---------------------------------------------------------------------------
+
+_MYBB_TAG = re.compile(r"<(dateline|script|line|type|friendly_type|message|back_trace)>(.*?)</\1>", re.DOTALL)
+_MYBB_LEVELS = (
+    ("sql", "sql"), ("warning", "warning"), ("notice", "notice"), ("deprecated", "deprecated"),
+    ("pars", "parse"),
+)
+
+
+def _mybb_level(friendly_type: str) -> str:
+    """MyBB's friendly_type -> level: PHP kinds keep their severity, MyBB's own errors are 'error'."""
+    kind = friendly_type.lower()
+    for word, level in _MYBB_LEVELS:
+        if word in kind:
+            return level
+    if kind.startswith("mybb"):
+        return "error"
+    if "error" in kind or "fatal" in kind:
+        return "fatal"
+    return "error"
+
+
+def parse_mybb_error(
+    block: str, *, tz: tzinfo | None = None, location: str | None = None, offset: int | None = None
+) -> LogEntry:
+    """One MyBB `<error>...</error>` block -> LogEntry (source mybb).
+
+    The timestamp comes from `<dateline>` (epoch seconds): aware, in `tz` or else UTC.
+    The message's lines are joined with spaces; the back trace is the continuation.
+    """
+    tags = {name: value for name, value in _MYBB_TAG.findall(block)}
+    dateline = tags.get("dateline", "").strip()
+    timestamp = (
+        datetime.fromtimestamp(int(dateline), tz or timezone.utc) if dateline.isdigit() else None
+    )
+    line = tags.get("line", "").strip()
+    message_lines = [part.strip() for part in tags.get("message", "").splitlines() if part.strip()]
+    trace = _trim_trailing_blanks(tags.get("back_trace", "").strip("\n").split("\n"))
+    return LogEntry(
+        timestamp=timestamp,
+        event_type=ERROR,
+        message=" ".join(message_lines) or block.strip()[:200],
+        level=_mybb_level(tags.get("friendly_type", "")),
+        source_file=tags.get("script", "").strip() or None,
+        source_line=int(line) if line.isdigit() and int(line) > 0 else None,
+        continuation=[part for part in trace if part],
+        source=SOURCE_MYBB,
+        is_error=True,
+        location=location,
+        offset=offset,
+    )

@@ -1,0 +1,355 @@
+"""Log queries: options checked, filters applied, sources merged by time, one page -> a result.
+
+Cost grows with the answer, not the file: the server log is read backwards
+(tail) or forwards (head) in blocks and reading stops once the page is full
+(plus one entry, to know whether more exist). A keyword or `errors_only` is
+first tested on raw bytes so non-matching entries are never parsed, and
+`since_minutes` bisects the file for the window's start.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import InvalidArgument
+from .log_parser import CONNECTION, ERROR_HINTS, LEVELS, SOURCE_SERVER, LogEntry, parse_entry
+from .log_reader import ReadStats, iter_entries_backward, iter_entries_forward, offset_at_time, read_log_zone
+
+MAX_LIMIT = 1000  # a page an agent can still read; page further with offset
+MAX_OFFSET = 1_000_000
+MAX_SINCE_MINUTES = 10 * 366 * 24 * 60  # ten years: anything longer is "everything"
+MAX_KEYWORD_LENGTH = 500
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+
+@dataclass(frozen=True)
+class LogQueryOptions:
+    """What to show of the server log.
+
+    errors_only: only errors (PHP errors, uncaught exceptions, MyBB errors, status >= 400).
+    exclude_static: hide requests for images, scripts, stylesheets and fonts that succeeded
+        (a failing asset request is still shown: a broken theme link is worth seeing).
+    filter_keyword: only entries containing this text on any line (literal; ASCII letters
+        match case-insensitively).
+    since_minutes: only entries from the last N minutes.
+    limit / offset: page size (1..MAX_LIMIT) and how many matching entries to skip first.
+    tail: newest first (True) or oldest first from the start of the log (False).
+    include_connections: also show `Accepted`/`Closing` connection bookkeeping.
+    include_mybb: merge in MyBB's own error logs (the extra sources given to run_query).
+    """
+
+    errors_only: bool = False
+    exclude_static: bool = True
+    filter_keyword: str | None = None
+    since_minutes: int | None = None
+    limit: int = 50
+    offset: int = 0
+    tail: bool = True
+    include_connections: bool = False
+    include_mybb: bool = True
+
+    def validated(self) -> LogQueryOptions:
+        """These options if every field is usable; else InvalidArgument naming the field and the fix."""
+        return validate_options(self)
+
+_BOOL_FIELDS = ("errors_only", "exclude_static", "tail", "include_connections", "include_mybb")
+
+def _int_field(name: str, value: object, low: int, high: int, fix: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be a whole number, not {value!r}.", fix)
+    if not low <= value <= high:
+        raise InvalidArgument(f"{name} must be between {low} and {high}, not {value}.", fix)
+
+def validate_options(options: LogQueryOptions) -> LogQueryOptions:
+    """Check every field; return the options (unchanged) or raise InvalidArgument."""
+    for name in _BOOL_FIELDS:
+        value = getattr(options, name)
+        if not isinstance(value, bool):
+            raise InvalidArgument(f"{name} must be true or false, not {value!r}.", f"Pass {name}=true or {name}=false.")
+    _int_field("limit", options.limit, 1, MAX_LIMIT,
+               f"Ask for at most {MAX_LIMIT} entries per page and use offset to see more.")
+    _int_field("offset", options.offset, 0, MAX_OFFSET,
+               "offset counts matching entries to skip: 0 for the first page, then limit, 2*limit ...")
+    if options.since_minutes is not None:
+        _int_field("since_minutes", options.since_minutes, 1, MAX_SINCE_MINUTES,
+                   "Pass a number of minutes of at least 1, or leave since_minutes out for the whole log.")
+    keyword = options.filter_keyword
+    if keyword is not None:
+        if not isinstance(keyword, str):
+            raise InvalidArgument(f"filter_keyword must be text, not {keyword!r}.", "Pass a word or phrase to look for.")
+        if not keyword.strip():
+            raise InvalidArgument("filter_keyword is empty.", "Pass a word or phrase to look for, or leave the filter out.")
+        if "\n" in keyword or "\r" in keyword:
+            raise InvalidArgument("filter_keyword spans lines.", "Search for one line's text; the whole entry is returned.")
+        if len(keyword) > MAX_KEYWORD_LENGTH:
+            raise InvalidArgument(f"filter_keyword is longer than {MAX_KEYWORD_LENGTH} characters.",
+                                  "Search for a distinctive part of it.")
+    return options
+
+class EntrySource(Protocol):
+    """Another log merged into queries (MyBB's error logs): entries with aware timestamps, in time order."""
+
+    name: str
+
+    def newest_first(self) -> Iterator[LogEntry]: ...
+
+    def oldest_first(self) -> Iterator[LogEntry]: ...
+
+@dataclass
+class LogSummary:
+    """Counts over the entries shown."""
+
+    requests: dict[str, int] = field(default_factory=dict)  # by status class: "2xx" ... "5xx"
+    errors: dict[str, int] = field(default_factory=dict)  # by level, most severe first
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+@dataclass
+class LogQueryResult:
+    """One page of a log query and what is known about the rest."""
+
+    options: LogQueryOptions
+    log_file: Path
+    log_exists: bool
+    log_size: int | None  # bytes, None when missing
+    entries: list[LogEntry]  # in display order (tail: newest first; head: oldest first)
+    matched: int  # matching entries found: the exact total if matched_exact, else a lower bound
+    matched_exact: bool  # the scan covered the whole range asked for
+    has_more: bool  # more matching entries exist beyond this page
+    bytes_scanned: int
+    summary: LogSummary
+    sources: list[str]  # names of the logs read: "server" first, then MyBB error logs
+    zone: tzinfo | None = None  # the zone the server log's timestamps are in (display zone)
+    since: datetime | None = None  # start of the since_minutes window
+    end_offset: int = 0  # where the server log's readable range ended (follow from here)
+    problem: str | None = None  # the server log exists but could not be read
+    source_problems: list[str] = field(default_factory=list)
+
+    @property
+    def shown(self) -> int:
+        return len(self.entries)
+
+# --- filtering -----------------------------------------------------------------------------------
+
+def _keyword_text(entry: LogEntry) -> bytes:
+    """What a keyword is matched against for entries that come parsed (extra sources)."""
+    parts = [entry.message, entry.level or "", entry.source_file or "", entry.path or "", *entry.continuation]
+    return "\n".join(parts).encode("utf-8", "replace").lower()
+
+def _wanted(entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None) -> bool:
+    """The filters every entry meets, whatever its source (keyword: see _keyword_wanted)."""
+    if entry.internal:
+        return False
+    if entry.event_type == CONNECTION and not options.include_connections:
+        return False
+    if options.errors_only and not entry.is_error:
+        return False
+    if options.exclude_static and entry.is_static and not entry.is_error:
+        return False
+    if cutoff is not None and (entry.timestamp is None or entry.timestamp < cutoff):
+        return False
+    return True
+
+# --- streams ---------------------------------------------------------------------------------------
+
+@dataclass
+class _Stream:
+    """One source's entries as (sort key, entry), noting whether it was read to its end."""
+
+    name: str
+    entries: Iterable[LogEntry]
+    newest_first: bool
+    done: bool = False
+
+    def keyed(self) -> Iterator[tuple[float, LogEntry]]:
+        # Entries without a timestamp (text before the first stamped line) keep their neighbour's key.
+        last = math.inf if self.newest_first else -math.inf
+        for entry in self.entries:
+            if entry.timestamp is not None:
+                last = entry.timestamp.timestamp()
+            yield last, entry
+        self.done = True
+
+def _aware(entry: LogEntry, zone: tzinfo) -> LogEntry:
+    if entry.timestamp is not None and entry.timestamp.tzinfo is None:
+        entry.timestamp = entry.timestamp.replace(tzinfo=zone)
+    return entry
+
+def _server_entries(
+    log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats
+) -> Iterator[LogEntry]:
+    keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+    any_of = ERROR_HINTS if options.errors_only else None
+    start = offset_at_time(log_file, cutoff, zone) if cutoff is not None else 0
+    read = iter_entries_backward if options.tail else iter_entries_forward
+    location = str(log_file)
+    for offset, raw in read(log_file, start=start, keyword=keyword, any_of=any_of, stats=stats):
+        entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+        entry.location = location
+        if _wanted(entry, options, cutoff):
+            yield entry
+
+def _source_entries(
+    source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None
+) -> Iterator[LogEntry]:
+    keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+    entries = source.newest_first() if options.tail else source.oldest_first()
+    for entry in entries:
+        entry = _aware(entry, zone)
+        if options.tail and cutoff is not None and entry.timestamp is not None and entry.timestamp < cutoff:
+            return  # newest first and in time order: the rest is older still
+        if keyword is not None and keyword not in _keyword_text(entry):
+            continue
+        if _wanted(entry, options, cutoff):
+            yield entry
+
+# --- the query -------------------------------------------------------------------------------------------
+
+def summarize(entries: Sequence[LogEntry]) -> LogSummary:
+    requests = dict.fromkeys(STATUS_CLASSES, 0)
+    errors = dict.fromkeys(LEVELS, 0)
+    for entry in entries:
+        if entry.status_code is not None:
+            label = f"{entry.status_code // 100}xx"
+            requests[label] = requests.get(label, 0) + 1
+        if entry.is_error:
+            level = entry.level or "error"
+            errors[level] = errors.get(level, 0) + 1
+    return LogSummary(
+        requests={k: v for k, v in requests.items() if v},
+        errors={k: v for k, v in errors.items() if v},
+    )
+
+def run_query(
+    log_file: Path,
+    options: LogQueryOptions,
+    *,
+    now: datetime | None = None,
+    extra_sources: Sequence[EntrySource] = (),
+    zone: tzinfo | None = None,
+) -> LogQueryResult:
+    """One page of the server log (and MyBB's error logs when include_mybb), filtered.
+
+    A missing log file is a result saying so (log_exists False), never an exception.
+    """
+    options = validate_options(options)
+    log_file = Path(log_file)
+    zone = zone or read_log_zone(log_file)
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=zone)
+    cutoff = now - timedelta(minutes=options.since_minutes) if options.since_minutes else None
+
+    stats = ReadStats()
+    log_size, problem = _log_size(log_file)
+    streams: list[_Stream] = []
+    if log_size is not None and problem is None:
+        streams.append(_Stream(SOURCE_SERVER, _server_entries(log_file, options, zone, cutoff, stats), options.tail))
+    source_problems: list[str] = []
+    if options.include_mybb:
+        for source in extra_sources:
+            streams.append(_Stream(source.name, _source_entries(source, options, zone, cutoff), options.tail))
+
+    want = options.offset + options.limit
+    page: list[LogEntry] = []
+    found = 0
+    try:
+        merged = heapq.merge(*(s.keyed() for s in streams), key=lambda pair: pair[0], reverse=options.tail)
+        for _, entry in merged:
+            found += 1
+            if found > want:
+                break  # one more than the page: there is more
+            if found > options.offset:
+                page.append(entry)
+    except OSError as exc:  # vanished or unreadable midway (e.g. removed by hand)
+        problem = f"reading stopped early: {exc.strerror or exc}"
+    exact = found <= want and problem is None and not stats.truncated
+    if stats.truncated:
+        problem = "the log was rotated while it was being read; run the query again for the new log"
+    return LogQueryResult(
+        options=options,
+        log_file=log_file,
+        log_exists=log_size is not None,
+        log_size=log_size,
+        entries=page,
+        matched=found,
+        matched_exact=exact,
+        has_more=found > want,
+        bytes_scanned=stats.bytes_read,
+        summary=summarize(page),
+        sources=[s.name for s in streams],
+        zone=zone,
+        since=cutoff,
+        end_offset=stats.end,
+        problem=problem,
+        source_problems=source_problems,
+    )
+
+def _log_size(log_file: Path) -> tuple[int | None, str | None]:
+    """(size, problem): size None when missing; a problem when it exists but cannot be read."""
+    try:
+        size = log_file.stat().st_size
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"cannot read it: {exc.strerror or exc}"
+    if log_file.is_dir():
+        return None, "it is a directory, not a file"
+    try:
+        with open(log_file, "rb"):
+            pass
+    except OSError as exc:
+        return size, f"cannot read it: {exc.strerror or exc}"
+    return size, None
+
+def new_entries(
+    log_file: Path, options: LogQueryOptions, after: int, *, zone: tzinfo | None = None, max_entries: int = MAX_LIMIT
+) -> tuple[list[LogEntry], int]:
+    """For following a log: entries written since offset `after` (oldest first) and the offset to
+    continue from. Filters of `options` apply; paging and since do not. A log that shrank below
+    `after` was rotated: it is read from its start.
+    """
+    options = replace(validate_options(options), since_minutes=None, tail=False)
+    log_file = Path(log_file)
+    zone = zone or read_log_zone(log_file)
+    try:
+        size = log_file.stat().st_size
+    except OSError:
+        return [], 0
+    start = after if after <= size else 0
+    keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+    stats = ReadStats()
+    found: list[LogEntry] = []
+    for offset, raw in iter_entries_forward(
+        log_file, start=start, keyword=keyword, any_of=ERROR_HINTS if options.errors_only else None, stats=stats
+    ):
+        entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+        entry.location = str(log_file)
+        if _wanted(entry, options, None):
+            found.append(entry)
+            if len(found) >= max_entries:
+                return found, offset + len(raw)
+    return found, max(stats.end, start)
+
+__all__ = [
+    "EntrySource",
+    "LogQueryOptions",
+    "LogQueryResult",
+    "LogSummary",
+    "MAX_LIMIT",
+    "new_entries",
+    "run_query",
+    "summarize",
+    "validate_options",
+]

@@ -1,0 +1,602 @@
+"""Reading php -S logs fast, in blocks, forwards or backwards; the zone header; rotation.
+
+Logs reach gigabytes and queries usually want the newest few entries, so the
+readers never hold the whole file: they read blocks (64 KiB first, doubling up
+to 4 MiB), cut them into entries with one C-speed regex pass, and carry only
+the unfinished entry across a block boundary (capped: a run of more than
+16 MiB of lines without a timestamp is split into head-less "orphan" entries).
+
+An entry is a line matching `log_parser.ENTRY_START` plus the following lines
+that do not. Readers yield `(offset, raw_bytes)`; parsing is the caller's job,
+so filters can skip most entries without parsing them.
+
+A file being appended to while it is read: the readers stop at the size seen
+when they opened it, trimmed back to the last newline. A trailing line without
+its newline is a write in progress (php -S writes a line with one write call,
+newline included), so it is left for the next query rather than shown cut.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+
+from .log_parser import _HEAD, ENTRY_START, ORCHESTRATOR_TAG, format_php_timestamp
+
+try:  # Python >= 3.9 always has zoneinfo; tzdata may still be missing
+    from zoneinfo import ZoneInfo
+except ImportError:  # pragma: no cover
+    ZoneInfo = None  # type: ignore[assignment,misc]
+
+# Block sizes: small first (a tail query wants the last few KiB), growing when scanning far.
+BLOCK_SIZE = 64 * 1024
+MAX_BLOCK_SIZE = 4 * 1024 * 1024
+# Longest run of lines kept waiting for its head; beyond it they become orphan entries.
+MAX_CARRY = 16 * 1024 * 1024
+
+# An entry start preceded by its newline: the literal "\n" prefix lets the regex engine skip fast.
+_NL_START = re.compile(b"\n" + ENTRY_START.pattern)
+_NL = b"\n"
+
+
+@dataclass
+class ReadStats:
+    """What a reader did, for reporting: bytes read and the range it covered."""
+
+    bytes_read: int = 0
+    start: int = 0  # lowest offset of the range asked for
+    end: int = 0  # end of the range actually read (size at open, trimmed to a newline)
+    exhausted: bool = False  # the whole range was read (no early stop by the consumer)
+    truncated: bool = False  # the file shrank under the reader (rotated): it stopped early
+
+
+# --- keyword search ---------------------------------------------------------------------------------
+
+class _Finder:
+    """Case-insensitive (ASCII) literal search in blocks of bytes.
+
+    Lower-casing a whole block costs ~0.5 s/GB, a multi-byte `find` as much again, while
+    `find` of one byte is memchr (~0.02 s/GB). So, like grep, anchor on the keyword's
+    rarest byte (both cases for a letter; measured on the first block searched) and verify
+    each anchor hit; when anchors are common, lower the block and `find` instead.
+    """
+
+    # Above this many anchor hits per byte, verifying each costs more than lowering the block.
+    DENSE = 1 / 2000
+
+    def __init__(self, keyword: bytes) -> None:
+        self.keyword = keyword.lower()
+        self.length = len(self.keyword)
+        self._anchor: tuple[int, tuple[bytes, ...]] | None = None  # (index in keyword, byte variants)
+        self._dense = False
+        self._chosen = False
+
+    def _choose(self, sample: bytes) -> None:
+        best: tuple[int, int, tuple[bytes, ...]] | None = None
+        for index, code in enumerate(self.keyword):
+            char = bytes([code])
+            variants = (char, char.upper()) if char.upper() != char else (char,)
+            count = sum(sample.count(v) for v in variants) * len(variants)  # each variant is one pass
+            if best is None or count < best[0]:
+                best = (count, index, variants)
+        assert best is not None
+        count, index, variants = best
+        self._anchor = (index, variants)
+        self._dense = count > len(sample) * self.DENSE
+        self._chosen = True
+
+    def find_all(self, data: bytes, lo: int, hi: int) -> list[int]:
+        """Sorted offsets p in [lo, hi - len) where data[p:p+len].lower() == keyword."""
+        if not self._chosen:
+            self._choose(data[lo:hi][: 1024 * 1024])
+        if self._dense:
+            return self._find_lowered(data, lo, hi)
+        return self._find_anchored(data, lo, hi)
+
+    def _find_lowered(self, data: bytes, lo: int, hi: int) -> list[int]:
+        low = data[lo:hi].lower()
+        keyword, hits = self.keyword, []
+        p = low.find(keyword)
+        while p >= 0:
+            hits.append(lo + p)
+            p = low.find(keyword, p + 1)
+        return hits
+
+    def _find_anchored(self, data: bytes, lo: int, hi: int) -> list[int]:
+        assert self._anchor is not None
+        index, variants = self._anchor
+        keyword, length, hits = self.keyword, self.length, []
+        first, last = lo + index, hi - length + index  # anchor range so the whole keyword fits
+        for variant in variants:
+            a = data.find(variant, first, last + 1)
+            while a >= 0:
+                p = a - index
+                if data[p:p + length].lower() == keyword:
+                    hits.append(p)
+                a = data.find(variant, a + 1, last + 1)
+        if len(variants) > 1:
+            hits.sort()
+        return hits
+
+
+class _AnyOf:
+    """Case-sensitive 'contains any of these needles' (the errors-only superset filter)."""
+
+    def __init__(self, needles: Sequence[bytes]) -> None:
+        self.needles = tuple(needles)
+        self._regex = re.compile(b"|".join(re.escape(n) for n in self.needles))
+
+    def find_all(self, data: bytes, lo: int, hi: int) -> list[int]:
+        return [m.start() for m in self._regex.finditer(data, lo, hi)]
+
+    def matches(self, entry: bytes) -> bool:
+        return any(needle in entry for needle in self.needles)
+
+
+# --- entries within one buffer --------------------------------------------------------------------------
+
+def _starts(data: bytes, lo: int, hi: int) -> list[int]:
+    """Offsets of entry starts in data[lo:hi] (lo itself excluded: callers know whether it is one)."""
+    return [m.start() + 1 for m in _NL_START.finditer(data, lo, hi)]
+
+
+def _first_start(data: bytes, lo: int) -> int:
+    """Offset of the first entry start after data[lo] (a line start found after a newline), or -1."""
+    m = _NL_START.search(data, lo)
+    return m.start() + 1 if m else -1
+
+
+def _entry_around(data: bytes, p: int, lo: int, hi: int) -> tuple[int, int]:
+    """The entry [start, end) holding offset p, given that lo is an entry start and hi an end."""
+    start = data.rfind(_NL, lo, p) + 1
+    while start > lo and not ENTRY_START.match(data, start):
+        start = data.rfind(_NL, lo, start - 1) + 1
+    start = max(start, lo)
+    m = _NL_START.search(data, p, hi)
+    end = m.start() + 1 if m else hi
+    return start, end
+
+
+class _Selector:
+    """Picks entries of a buffer: all of them, or those a keyword / needles select."""
+
+    def __init__(self, keyword: bytes | None, any_of: Sequence[bytes] | None) -> None:
+        self.keyword = keyword.lower() if keyword else None
+        self.any_of = _AnyOf(any_of) if any_of else None
+        # A keyword spanning lines cannot be located by line; test whole entries instead.
+        self._per_entry = bool(self.keyword and _NL in self.keyword)
+        self.finder = _Finder(self.keyword) if self.keyword and not self._per_entry else None
+
+    @property
+    def selects_all(self) -> bool:
+        return self.keyword is None and self.any_of is None
+
+    def accepts(self, entry: bytes) -> bool:
+        """The whole-entry test (used where hits cannot be located: orphans, multi-line keywords)."""
+        if self.keyword is not None and self.keyword not in entry.lower():
+            return False
+        return self.any_of is None or self.any_of.matches(entry)
+
+    def spans(self, data: bytes, lo: int, hi: int) -> list[tuple[int, int]]:
+        """Selected entries [start, end) of data[lo:hi], ascending; lo is an entry start, hi an end."""
+        if self.selects_all or self._per_entry:
+            bounds = [lo, *_starts(data, lo, hi), hi]
+            spans = list(zip(bounds, bounds[1:]))
+            if self._per_entry:
+                spans = [(s, e) for s, e in spans if self.accepts(data[s:e])]
+            return spans
+        hits = self.finder.find_all(data, lo, hi) if self.finder else self.any_of.find_all(data, lo, hi)  # type: ignore[union-attr]
+        spans: list[tuple[int, int]] = []
+        end = lo
+        for p in hits:
+            if p < end:
+                continue  # inside the entry just taken
+            start, end = _entry_around(data, p, lo, hi)
+            if self.finder is None or self.any_of is None or self.any_of.matches(data[start:end]):
+                spans.append((start, end))
+        return spans
+
+
+# --- the readers ------------------------------------------------------------------------------------------
+
+def _complete_end(fd: int, end: int) -> int:
+    """`end` moved back to just after the last newline (see the module doc: partial last line)."""
+    probe = end
+    while probe > 0:
+        size = min(64 * 1024, probe)
+        chunk = os.pread(fd, size, probe - size)
+        if len(chunk) < size:  # shrank meanwhile: read what is there
+            return _complete_end(fd, os.fstat(fd).st_size) if os.fstat(fd).st_size < end else probe
+        newline = chunk.rfind(_NL)
+        if newline >= 0:
+            return probe - size + newline + 1
+        probe -= size
+        if end - probe > MAX_CARRY:  # one giant unterminated line: take it as it is
+            return end
+    return 0
+
+
+def _range(fd: int, start: int, end: int | None) -> tuple[int, int]:
+    size = os.fstat(fd).st_size
+    end = size if end is None else max(0, min(end, size))
+    end = _complete_end(fd, end)
+    return min(max(0, start), end), end
+
+
+def _last_start(data: bytes, lo: int) -> int:
+    """Offset of the last entry start in data after index lo, or -1."""
+    line = data.rfind(_NL, lo) + 1
+    while line > lo:
+        if ENTRY_START.match(data, line):
+            return line
+        line = data.rfind(_NL, lo, line - 1) + 1
+    return -1
+
+
+def _split_oversized(carry: bytes) -> tuple[bytes, int]:
+    """Cut a too-long head-less run: (part to keep waiting, where the rest starts in carry)."""
+    newline = carry.find(_NL)
+    cut = newline + 1 if 0 <= newline < len(carry) - 1 else 0
+    return carry[:cut], cut
+
+
+def iter_entries_backward(
+    path: str | os.PathLike[str],
+    *,
+    end: int | None = None,
+    keyword: bytes | None = None,
+    start: int = 0,
+    any_of: Sequence[bytes] | None = None,
+    stats: ReadStats | None = None,
+    block_size: int | None = None,
+    max_block_size: int | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, raw entry) newest first, from `end` (default: the size now) down to `start`.
+
+    `keyword` (bytes): only entries holding it on any line, ASCII case-insensitive.
+    `any_of`: only entries holding at least one of these byte strings (case-sensitive).
+    `start` must be 0 or an entry start; at 0, text before the first timestamped line is
+    an orphan entry of its own.
+    """
+    stats = stats if stats is not None else ReadStats()
+    selector = _Selector(keyword, any_of)
+    block = block_size or BLOCK_SIZE
+    max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
+    with open(path, "rb", buffering=0) as handle:
+        fd = handle.fileno()
+        start, end = _range(fd, start, end)
+        stats.start, stats.end = start, end
+        pos, carry = end, b""  # carry: head-less lines continuing an entry further back
+        while pos > start:
+            size = min(block, pos - start)
+            lo_file = pos - size
+            extra = 1 if lo_file > start else 0  # the byte before tells whether lo_file starts a line
+            chunk = os.pread(fd, size + extra, lo_file - extra)
+            stats.bytes_read += len(chunk)
+            if len(chunk) < size + extra:
+                stats.truncated = True
+                return
+            data, base = chunk + carry, lo_file - extra
+            pos, block = lo_file, min(block * 2, max_block)
+            first = 0 if not extra else _first_start(data, 0)
+            if first < 0:  # no entry starts here: all of it continues an entry further back
+                carry = data[1:]
+                if len(carry) > MAX_CARRY:
+                    carry, cut = _split_oversized(carry)
+                    orphan = data[1 + cut:]
+                    if selector.accepts(orphan):
+                        yield base + 1 + cut, orphan
+                continue
+            for s, e in reversed(selector.spans(data, first, len(data))):
+                yield base + s, data[s:e]
+            carry = data[extra:first]
+        stats.exhausted = True
+
+
+def iter_entries_forward(
+    path: str | os.PathLike[str],
+    *,
+    start: int = 0,
+    keyword: bytes | None = None,
+    end: int | None = None,
+    any_of: Sequence[bytes] | None = None,
+    stats: ReadStats | None = None,
+    block_size: int | None = None,
+    max_block_size: int | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, raw entry) oldest first, from `start` (0 or an entry start) up to `end`.
+
+    Filters as in `iter_entries_backward`.
+    """
+    stats = stats if stats is not None else ReadStats()
+    selector = _Selector(keyword, any_of)
+    block = block_size or BLOCK_SIZE
+    max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
+    with open(path, "rb", buffering=0) as handle:
+        fd = handle.fileno()
+        start, end = _range(fd, start, end)
+        stats.start, stats.end = start, end
+        pos, carry, base = start, b"", start  # carry: the entry still open, beginning at `base`
+        while pos < end:
+            size = min(block, end - pos)
+            chunk = os.pread(fd, size, pos)
+            stats.bytes_read += len(chunk)
+            if len(chunk) < size:
+                stats.truncated = True
+                return
+            data = carry + chunk
+            pos, block = pos + size, min(block * 2, max_block)
+            hi = len(data) if pos >= end else _last_start(data, 0)
+            if hi <= 0:  # still inside one entry
+                carry = data
+                if len(carry) > MAX_CARRY:
+                    cut = carry.rfind(_NL) + 1 or len(carry)
+                    if selector.accepts(carry[:cut]):
+                        yield base, carry[:cut]
+                    carry, base = carry[cut:], base + cut
+                continue
+            for s, e in selector.spans(data, 0, hi):
+                yield base + s, data[s:e]
+            carry, base = data[hi:], base + hi
+        if carry and selector.accepts(carry):
+            yield base, carry
+        stats.exhausted = True
+
+
+# --- finding a time in the file -----------------------------------------------------------------------
+
+def _entry_time_after(fd: int, pos: int, end: int, tz: tzinfo | None) -> tuple[int, datetime] | None:
+    """The first entry start at or after `pos` (within ~1 MiB) and its timestamp."""
+    lo = max(pos - 1, 0)
+    chunk = os.pread(fd, min(1024 * 1024, end - lo), lo)
+    found = 0 if pos == 0 and ENTRY_START.match(chunk) else _first_start(chunk, 0)
+    if found < 0:
+        return None
+    head = _HEAD.match(chunk[found:found + 64].decode("ascii", "replace"))
+    if head is None:
+        return None
+    _, month, day, hh, mm, ss, year = head.groups()
+    moment = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
+    return lo + found, moment
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# php -S stamps lines when it writes them, so files are in time order but for workers racing
+# within a second; look this much earlier than asked so no in-window entry is skipped.
+TIME_SLACK = timedelta(seconds=60)
+
+
+def offset_at_time(
+    path: str | os.PathLike[str], cutoff: datetime, tz: tzinfo | None, *, start: int = 0, end: int | None = None
+) -> int:
+    """An entry start (or `start`) before which all entries are older than `cutoff` (bisection).
+
+    O(log size) small reads. Relies on the log being in time order (php -S appends as it
+    goes); a wall clock stepping back (DST ending) can make it start too late in that hour.
+    """
+    target = cutoff - TIME_SLACK
+    with open(path, "rb", buffering=0) as handle:
+        fd = handle.fileno()
+        lo, hi = _range(fd, start, end)
+        end_ = hi
+        while hi - lo > BLOCK_SIZE:
+            mid = (lo + hi) // 2
+            found = _entry_time_after(fd, mid, end_, tz)
+            if found is None or found[1] >= target or found[0] >= hi:
+                hi = mid
+            else:
+                lo = found[0]
+        return lo
+
+
+# --- the zone header ------------------------------------------------------------------------------------
+
+_ZONE_HEADER = re.compile(
+    re.escape(ORCHESTRATOR_TAG)
+    + r"log opened; timestamps are local time, zone (?:(?P<key>[^\s()]+) \((?P<o1>UTC[+-]\d\d:\d\d)\)"
+    + r"|(?P<o2>UTC[+-]\d\d:\d\d))"
+)
+
+
+def _format_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def format_zone_header(now: datetime) -> str:
+    """The first line of a fresh server log (no newline: the writer adds it), naming the stamps' zone.
+
+    `now` is aware, in the zone the PHP server runs in (its TZ). Written in php's own stamp
+    format so the readers treat it as an ordinary entry.
+    """
+    offset = now.utcoffset()
+    if offset is None:
+        raise ValueError("format_zone_header needs an aware datetime")
+    key = getattr(now.tzinfo, "key", None)
+    zone = f"{key} ({_format_offset(offset)})" if key else _format_offset(offset)
+    return f"[{format_php_timestamp(now)}] {ORCHESTRATOR_TAG}log opened; timestamps are local time, zone {zone}"
+
+
+def _parse_offset(text: str) -> timezone:
+    sign = -1 if text[3] == "-" else 1
+    return timezone(sign * timedelta(hours=int(text[4:6]), minutes=int(text[7:9])))
+
+
+def _zone(key: str) -> tzinfo | None:
+    if ZoneInfo is None or not key:
+        return None
+    try:
+        return ZoneInfo(key)
+    except (ValueError, OSError, KeyError):  # unknown key, bad path, missing tzdata
+        return None
+
+
+def read_log_zone(path: str | os.PathLike[str]) -> tzinfo:
+    """The zone the log's timestamps are in, from its header; else this process's zone (offset now)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        head = ""
+    match = _ZONE_HEADER.search(head)
+    if match:
+        key = match.group("key")
+        zone = _zone(key) if key else None
+        return zone or _parse_offset(match.group("o1") or match.group("o2"))
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None
+    return local
+
+
+def local_zone_key() -> str | None:
+    """The IANA key of this process's zone: TZ (without a leading ':'), else /etc/localtime's target."""
+    if "TZ" in os.environ:
+        key = os.environ["TZ"].lstrip(":") or "UTC"  # an empty TZ means UTC to libc
+        if key.startswith("/"):
+            key = key.split("zoneinfo/", 1)[1] if "zoneinfo/" in key else ""
+        return key if _zone(key) is not None else None
+    target = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" not in target:
+        return None
+    key = target.split("zoneinfo/", 1)[1]
+    return key if _zone(key) is not None else None
+
+
+# --- rotation --------------------------------------------------------------------------------------------
+
+def backup_path(path: str | os.PathLike[str], number: int) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.name}.{number}")
+
+
+def _shift_backups(path: Path, backups: int) -> None:
+    """.N-1 -> .N, ..., .1 -> .2 (replacing .N drops the oldest); .1 is then free."""
+    for number in range(backups - 1, 0, -1):
+        older = backup_path(path, number)
+        if older.exists():
+            os.replace(older, backup_path(path, number + 1))
+
+
+def rotate_logs(path: str | os.PathLike[str], backups: int) -> bool:
+    """On server start: server.log -> .1 -> ... -> .N (the oldest dropped). True if a log was moved.
+
+    Renames keep each file's mode. backups <= 0 just removes the old log.
+    """
+    path = Path(path)
+    if not path.exists():
+        return False
+    if backups <= 0:
+        path.unlink()
+        return True
+    _shift_backups(path, backups)
+    os.replace(path, backup_path(path, 1))
+    return True
+
+
+def _existing_backups(path: Path, backups: int) -> list[Path]:
+    return [backup_path(path, n) for n in range(1, backups + 1) if backup_path(path, n).exists()]
+
+
+@dataclass
+class InPlaceRotation:
+    """What rotate_in_place did."""
+
+    rotated: bool
+    backup: Path | None = None
+    bytes_copied: int = 0  # total bytes now in the backup
+    bytes_during_freeze: int = 0  # of those, appended while the first copy ran
+    reason: str = ""
+
+
+def _copy(src: int, dst, start: int, limit: int | None) -> int:
+    """Copy src[start:limit] (limit None: to EOF) to dst; bytes copied."""
+    copied, pos = 0, start
+    while limit is None or pos < limit:
+        want = 1024 * 1024 if limit is None else min(1024 * 1024, limit - pos)
+        chunk = os.pread(src, want, pos)
+        if not chunk:
+            break
+        dst.write(chunk)
+        copied += len(chunk)
+        pos += len(chunk)
+    return copied
+
+
+class _Auto:
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO = _Auto()  # rotate_in_place: re-write the log's zone header if it had one
+
+
+def rotate_in_place(
+    path: str | os.PathLike[str],
+    backups: int,
+    freeze: Callable[[], AbstractContextManager[object]],
+    *,
+    header: str | None | _Auto = AUTO,
+) -> InPlaceRotation:
+    """Rotate a log that running writers hold open with O_APPEND (so it cannot be renamed).
+
+    Shift the backups, copy the log to .1, then inside `with freeze():` (the caller pauses the
+    writers) copy what was appended meanwhile, put .1 in place and truncate the log to 0; the
+    writers' next appends land at offset 0. No line is lost or doubled. `header` is written to
+    the emptied log while still frozen; by default a fresh zone header when the log had one
+    (so later queries still know the zone). backups <= 0: just truncate.
+    """
+    path = Path(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return InPlaceRotation(False, reason=f"{path} does not exist")
+    if isinstance(header, _Auto):
+        header = _fresh_zone_header(path)
+    if backups <= 0:
+        with freeze():
+            os.truncate(path, 0)
+            _append(path, header)
+        return InPlaceRotation(True, reason="truncated (no backups kept)")
+    _shift_backups(path, backups)
+    target = backup_path(path, 1)
+    temporary = target.with_name(target.name + ".partial")
+    src = os.open(path, os.O_RDONLY)
+    try:
+        first = os.fstat(src).st_size
+        with open(temporary, "wb") as dst:
+            os.chmod(temporary, mode)
+            copied = _copy(src, dst, 0, first)
+            with freeze():
+                more = _copy(src, dst, copied, None)
+                dst.flush()
+                os.fsync(dst.fileno())
+                os.replace(temporary, target)
+                os.truncate(path, 0)
+                _append(path, header)
+    finally:
+        os.close(src)
+    return InPlaceRotation(True, target, copied + more, more, reason="size limit")
+
+
+def _fresh_zone_header(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    if not _ZONE_HEADER.search(head):
+        return None
+    return format_zone_header(datetime.now(read_log_zone(path)))
+
+
+def _append(path: Path, text: str | None) -> None:
+    if text:
+        with open(path, "ab") as handle:
+            handle.write(text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n"))
