@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..errors import InvalidArgument
@@ -24,7 +25,7 @@ from . import mybb, process
 from .failures import Failure
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
-from .log_reader import format_zone_header, read_log_zone, rotate_in_place, rotate_logs
+from .log_reader import format_zone_header, local_zone_key, read_log_zone, rotate_in_place, rotate_logs
 from .process import PortOwner, ProcessIdentity
 from .render import render_log_query
 from .state import LockTimeout, StateFile
@@ -597,13 +598,22 @@ class ServerOrchestrationService:
 
     def _open_log(self, log_file: Path) -> int:
         """Create the new log with the zone header; returns where PHP's own output will begin."""
-        header = format_zone_header(datetime.fromtimestamp(self._clock()).astimezone()) + "\n"
+        header = format_zone_header(self._server_now()) + "\n"
         fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             os.write(fd, header.encode())
             return os.fstat(fd).st_size
         finally:
             os.close(fd)
+
+    def _server_now(self) -> datetime:
+        """Now, in the zone PHP will stamp its log in: PHP inherits our TZ (or the system zone)."""
+        moment = datetime.fromtimestamp(self._clock(), timezone.utc)
+        key = local_zone_key()
+        if key:
+            return moment.astimezone(ZoneInfo(key))
+        time.tzset()  # a TZ that zoneinfo cannot name (POSIX rules): let libc apply it as PHP will
+        return moment.astimezone()
 
     def _start_warnings(self, host: str, port: int) -> list[str]:
         warnings: list[str] = []
