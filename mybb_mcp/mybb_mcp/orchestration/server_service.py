@@ -8,11 +8,13 @@ levels live beside it: `process` (spawn, identity, signals, ports), `state`
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -202,6 +204,17 @@ class ServerOrchestrationService:
             )
         except FileNotFoundError as exc:
             return self._bad_root_result(action, f"cannot create files next to it: {exc}")
+
+    @contextlib.contextmanager
+    def _observing(self) -> Iterator[None]:
+        """Status and log queries clear a dead server's state and rotate a live server's log: under the
+        lock, so they never act on a state a concurrent restart just replaced (an orphan) and never
+        rotate twice at once. No state file: nothing to act on, and no lock file is created."""
+        with contextlib.ExitStack() as stack:
+            if self._state_file.path.exists():
+                with contextlib.suppress(LockTimeout):  # a hung operation: observe without the lock
+                    stack.enter_context(self._state_file.lock(self._lock_timeout))
+            yield
 
     def _ensure_repo_root(self) -> None:
         # The lock file lives beside the forum; a missing forum is reported by start, not by a crash here.
@@ -410,7 +423,10 @@ class ServerOrchestrationService:
     def get_status(self) -> ServerStatus:
         notes: list[str] = []
         died: list[DeathReport] = []
-        running = self._current(notes, died)
+        with self._observing():
+            running = self._current(notes, died)
+            if running is not None:
+                self._rotate_if_too_big(running, notes)
         config = self.config
         log_file = config.log_file
         status = ServerStatus(running=running is not None, log_file=log_file, mybb_root=config.mybb_root,
@@ -429,7 +445,6 @@ class ServerOrchestrationService:
                     f"PHP's main process (PID {identity.pid}) is gone but {len(status.workers)} worker(s) "
                     f"still serve port {status.port}. Stop or restart the server to clean up."
                 )
-            self._rotate_if_too_big(running, notes)
         else:
             status.port, status.host = config.port, config.host
             status.foreign = self._foreign_listener(config.host, config.port)
@@ -449,11 +464,10 @@ class ServerOrchestrationService:
     def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
         """Run a log query and return the data (`query_logs` renders it)."""
         options = options.validated()
-        running = None
-        if self._state_file.path.exists():
-            running = self._current([])
-        if running is not None:
-            self._rotate_if_too_big(running, [])
+        with self._observing():
+            running = self._current([]) if self._state_file.path.exists() else None
+            if running is not None:
+                self._rotate_if_too_big(running, [])
         log_file = self.config.log_file
         sources = mybb.error_log_sources(self.config.mybb_root) if options.include_mybb else []
         zone = read_log_zone(log_file)
