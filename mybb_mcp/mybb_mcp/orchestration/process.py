@@ -122,9 +122,35 @@ def spawn_server(
         )
     finally:
         os.close(log_fd)
-    identity = identity_of(proc.pid)
+    identity = _identity_after_exec(proc, tuple(argv))
     _reap_in_background(proc, identity.create_time if identity else time.time())
     return proc, identity
+
+
+def _identity_after_exec(proc: subprocess.Popen[bytes], argv: tuple[str, ...], timeout: float = 2.0) -> ProcessIdentity | None:
+    """The child's identity once the kernel has finished loading the new program.
+
+    Popen returns as soon as execve has released the parent's memory, which is before the kernel
+    has set the new command line: read too early, /proc/PID/cmdline is empty. An identity recorded
+    with that empty command line never matches the live server again, so the service would take its
+    own running server for a dead one and orphan it. Wait until the command line ends with our
+    arguments (a wrapper script shows its interpreter in front of them).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    identity = identity_of(proc.pid)
+    while identity is not None and not _exec_done(identity.cmdline, argv) and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+        identity = identity_of(proc.pid)
+    return identity
+
+
+def _exec_done(cmdline: tuple[str, ...], argv: tuple[str, ...]) -> bool:
+    if not cmdline:
+        return False
+    arguments = argv[1:]
+    return not arguments or cmdline[len(cmdline) - len(arguments):] == arguments
 
 
 def _reap_in_background(proc: subprocess.Popen[bytes], create_time: float) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,10 +103,20 @@ class StateFile:
 
     @contextlib.contextmanager
     def lock(self, timeout: float = 30.0) -> Iterator[None]:
-        """Exclusive across threads and processes (flock is per open file description)."""
+        """Exclusive across threads and processes (flock is per open file description).
+
+        Re-entrant within one thread: a nested `lock()` on the same lock file (from any StateFile
+        object) does not wait for itself, which would only end in a LockTimeout.
+        """
+        key = os.path.abspath(self.lock_path)
+        held = _held_locks()
+        if key in held:
+            yield
+            return
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             deadline = time.monotonic() + timeout
+            delay = 0.001
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -113,7 +124,23 @@ class StateFile:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise LockTimeout(str(self.lock_path)) from None
-                    time.sleep(0.01)
-            yield
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.01)
+            held.add(key)
+            try:
+                yield
+            finally:
+                held.discard(key)
         finally:
             os.close(fd)  # closing releases the flock
+
+
+_local = threading.local()
+
+
+def _held_locks() -> set[str]:
+    """Lock files this thread holds."""
+    held = getattr(_local, "held", None)
+    if held is None:
+        held = _local.held = set()
+    return held
