@@ -430,6 +430,23 @@ def test_mysql_cannot_connect(mariadb: MariaDB, tmp_path: Path, where: str) -> N
     assert "cannot connect" in health.summary and health.hint
 
 
+@pytest.mark.mariadb
+def test_mysql_without_a_database_name_fails_cleanly(mariadb: MariaDB, tmp_path: Path) -> None:
+    forum = mysql_forum(tmp_path / "forum", mariadb, database="", user="root", password="", create=False)
+    health = mybb.check_database(_cfg(forum))
+    assert not health.ok and health.failure == CANNOT_CONNECT
+    assert "first query failed" in health.summary and health.detail and "1046" in health.detail
+
+
+def test_a_crashing_check_is_reported_not_raised(forum: FixtureForum, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object) -> None:
+        raise RuntimeError("driver exploded")
+
+    monkeypatch.setattr(mybb, "_check_sqlite", boom)
+    health = mybb.check_database(_cfg(forum))
+    assert not health.ok and health.detail == "driver exploded" and "RuntimeError" in health.summary
+
+
 def test_check_mariadb_is_false_for_other_databases(forum: FixtureForum, tmp_path: Path) -> None:
     assert mybb.check_mariadb(forum.root) is False  # SQLite forum
     assert mybb.check_mariadb(tmp_path / "not-installed") is False
@@ -659,6 +676,19 @@ def test_error_logging_off_without_memory_sets_none(tmp_path: Path) -> None:
     change = mybb.set_error_logging(forum.root, False, tmp_path)
     assert change.ok and [(c.name, c.new) for c in change.changes] == [("errorlogmedium", "none")]
     assert _file_settings(forum)["errorloglocation"] == "/var/log/x"
+
+
+def test_memory_of_another_forum_is_not_restored(forum: FixtureForum) -> None:
+    state_dir = forum.root.parent
+    (state_dir / mybb.ERRORLOG_STATE_NAME).write_text(json.dumps({
+        "version": 1, "mybb_root": "/some/other/forum",
+        "settings": {"errorlogmedium": "both", "errorloglocation": "/tmp/other.log"},
+    }))
+    assert mybb.set_error_logging(forum.root, True, state_dir).ok
+    saved = json.loads((state_dir / mybb.ERRORLOG_STATE_NAME).read_text())
+    assert saved["mybb_root"] == str(forum.root) and saved["settings"]["errorlogmedium"] == "none"
+    assert mybb.set_error_logging(forum.root, False, state_dir).ok
+    assert _file_settings(forum)["errorloglocation"] == "./error.log"
 
 
 def test_error_logging_on_keeps_email(tmp_path: Path) -> None:

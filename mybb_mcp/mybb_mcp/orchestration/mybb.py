@@ -454,16 +454,22 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
             UNKNOWN_DATABASE: f"unknown database '{cfg.database}' {via}",
         }
         return DatabaseHealth(False, MYSQL, words[category], category, f"({code}) {message}", hints[category], None, target)
+    version, tables, has_settings = "", [], False
     with closing(conn):
-        with conn.cursor() as cur:
-            cur.execute("SELECT VERSION()")
-            version = str(cur.fetchone()[0])
-            cur.execute("SHOW TABLES LIKE %s", (cfg.table_prefix.replace("_", r"\_") + "settings",))
-            has_settings = cur.fetchone() is not None
-            tables: list[str] = []
-            if not has_settings:
-                cur.execute("SHOW TABLES LIKE %s", ("%settings",))
-                tables = [str(row[0]) for row in cur.fetchall()]
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT VERSION()")
+                version = str(cur.fetchone()[0])
+                cur.execute("SHOW TABLES LIKE %s", (cfg.table_prefix.replace("_", r"\_") + "settings",))
+                has_settings = cur.fetchone() is not None
+                if not has_settings:
+                    cur.execute("SHOW TABLES LIKE %s", ("%settings",))
+                    tables = [str(row[0]) for row in cur.fetchall()]
+        except pymysql.err.MySQLError as exc:  # e.g. no database configured (1046), a lost connection
+            return DatabaseHealth(
+                False, MYSQL, f"connected {via}, but the first query failed", CANNOT_CONNECT, str(exc),
+                "Check $config['database']['database'] in inc/config.php.", version or None, target,
+            )
     product = _mysql_product(version)
     if not has_settings:
         return DatabaseHealth(
@@ -532,12 +538,19 @@ def check_database(cfg: ForumDbConfig, timeout: float = 2.0, root: Path | None =
     """
     if root is None:
         root = cfg.config_file.parent.parent if cfg.config_file else Path.cwd()
-    if cfg.kind == MYSQL:
-        return _check_mysql(cfg, timeout)
-    if cfg.kind == SQLITE:
-        return _check_sqlite(cfg, root, timeout)
-    if cfg.kind == PGSQL:
-        return _check_pgsql(cfg, timeout)
+    checks: dict[str, Callable[[], DatabaseHealth]] = {
+        MYSQL: lambda: _check_mysql(cfg, timeout),
+        SQLITE: lambda: _check_sqlite(cfg, root, timeout),  # type: ignore[arg-type]
+        PGSQL: lambda: _check_pgsql(cfg, timeout),
+    }
+    if cfg.kind in checks:
+        try:
+            return checks[cfg.kind]()
+        except Exception as exc:  # status must answer whatever a driver throws; say what happened
+            return DatabaseHealth(
+                False, cfg.kind, f"the database check failed: {type(exc).__name__}", CANNOT_CONNECT, str(exc),
+                "Check the database settings in inc/config.php.", None, cfg.endpoint(),
+            )
     return DatabaseHealth(
         False, UNKNOWN, f"inc/config.php names database type {cfg.type!r}, which MyBB does not support",
         UNSUPPORTED, None, "Use one of mysqli, mysql, pgsql, pgsql_pdo, sqlite.", None, "",
@@ -894,7 +907,7 @@ def _load_remembered(path: Path, root: Path) -> dict[str, str] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("mybb_root") != str(root):
+    if not isinstance(data, dict) or data.get("mybb_root") != os.path.abspath(root):
         return None
     saved = data.get("settings")
     if not isinstance(saved, dict) or not all(isinstance(v, str) for v in saved.values()):
@@ -955,7 +968,7 @@ def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float
             target = {"errorlogmedium": _medium_on(current["errorlogmedium"]), "errorloglocation": ""}
             if saved is None:
                 # Remember the forum's own values before the first change; a second "on" keeps them.
-                record = {"version": 1, "mybb_root": str(root), "saved_at": time.time(), "settings": current}
+                record = {"version": 1, "mybb_root": os.path.abspath(root), "saved_at": time.time(), "settings": current}
                 remembered_path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(remembered_path, json.dumps(record, indent=2) + "\n")
                 touched.append(remembered_path)
