@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -39,7 +40,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-GENERATOR_VERSION = 3  # bump when the output changes: cached files of other versions are regenerated
+GENERATOR_VERSION = 4  # bump when the output changes: cached files of other versions are regenerated
 MARKER = "MARKER-7f3a9c"
 MEAN_GAP_S = 1.5  # mean seconds between page views
 TAIL_SECONDS = 15 * 60  # the fresh tail covers the last 15 minutes before "now"
@@ -63,6 +64,7 @@ RATES = {
     "error_log": 0.002,
 }
 STATIC_404_RATE = 0.01
+_STATIC_COUNTS = (0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)  # assets fetched after a page (most are cached)
 ODD_CONNECTION_RATE = 0.004  # preconnections without a request, `Invalid request (Unexpected EOF)`
 
 # --------------------------------------------------------------------------------- vocabulary
@@ -248,15 +250,32 @@ ERROR_LOG_MESSAGES = [
 ]
 
 
+_PLACEHOLDERS = (("{n}", 1, 4800), ("{p}", 1, 62000), ("{u}", 1, 340), ("{f}", 2, 14), ("{l}", 12, 480))
+
+
 def _fill(template: str, rng: random.Random) -> str:
+    """Replace the placeholders of a template with seeded numbers (and {F} with the forum path)."""
     if "{" not in template:
         return template
-    return (template.replace("{F}", FORUM)
-            .replace("{n}", str(rng.randint(1, 4800)))
-            .replace("{p}", str(rng.randint(1, 62000)))
-            .replace("{u}", str(rng.randint(1, 340)))
-            .replace("{f}", str(rng.randint(2, 14)))
-            .replace("{l}", str(rng.randint(12, 480))))
+    r = rng.random
+    text = template.replace("{F}", FORUM)
+    for key, low, high in _PLACEHOLDERS:
+        if key in text:
+            text = text.replace(key, str(low + int(r() * (high - low + 1))))
+    return text
+
+
+def _pick(seq, r):
+    """seq[random index]: `random.choice` without its per-call overhead (this is the hot loop)."""
+    return seq[int(r() * len(seq))]
+
+
+def worker_pids(seed: int, workers: int) -> list[int]:
+    """PIDs of a worker-mode server (the parent and its `workers` children); [] for a single process."""
+    if not workers:
+        return []
+    base = random.Random(seed ^ 0x91D).randint(20000, 90000)
+    return [base + i for i in range(workers + 1)]
 
 
 @dataclass
@@ -274,7 +293,8 @@ class Counts:
 class Generator:
     """Writes php -S traffic from `start` (epoch seconds) onward, deterministically from `seed`."""
 
-    def __init__(self, seed: int, start: float, *, workers: int = 0, port: int = 8022) -> None:
+    def __init__(self, seed: int, start: float, *, workers: int = 0, port: int = 8022,
+                 pids: list[int] | None = None) -> None:
         self.rng = random.Random(seed)
         self.t = float(start)
         self.workers = workers
@@ -283,7 +303,7 @@ class Generator:
         self._stamp_second = -1
         self._stamp = ""
         self._client_port = 32768 + self.rng.randint(0, 20000)
-        self._pids = [self.rng.randint(20000, 90000) + i for i in range(workers + 1)] if workers else []
+        self._pids = list(pids or worker_pids(seed, workers))
         self._pid_prefix = ""
         pages = [(w, m, u) for w, m, u in PAGES]
         self._page_choices = [(m, u) for w, m, u in pages for _ in range(w)]
@@ -306,12 +326,14 @@ class Generator:
         return self._pid_prefix + self._stamp
 
     def _next_client(self) -> str:
-        self._client_port += self.rng.randint(2, 24)
-        if self._client_port > 60999:
-            self._client_port = 32768 + (self._client_port - 61000)
+        r = self.rng.random
+        port = self._client_port + 2 + int(r() * 23)
+        if port > 60999:
+            port = 32768 + (port - 61000)
+        self._client_port = port
         if self._pids:
-            self._pid_prefix = f"[{self.rng.choice(self._pids)}] "
-        return f"127.0.0.1:{self._client_port}"
+            self._pid_prefix = f"[{_pick(self._pids, r)}] "
+        return f"127.0.0.1:{port}"
 
     def banner(self, out: list[str]) -> None:
         pids = self._pids or [None]
@@ -353,13 +375,15 @@ class Generator:
 
     def page_view(self, out: list[str], *, marker: str | None = None) -> None:
         rng = self.rng
-        self.counts.page_views += 1
-        method, uri = rng.choice(self._page_choices)
+        r = rng.random
+        counts = self.counts
+        counts.page_views += 1
+        method, uri = _pick(self._page_choices, r)
         uri = _fill(uri, rng)
         if marker:
             uri = f"/showthread.php?tid=17&highlight={marker}"
             method = "GET"
-        roll = rng.random()
+        roll = r()
         kind = None
         if roll < self._error_cuts[-1][0]:
             for cut, name in self._error_cuts:
@@ -368,30 +392,44 @@ class Generator:
                     break
         if marker:
             kind = None
-        if rng.random() < ODD_CONNECTION_RATE:
+        if r() < ODD_CONNECTION_RATE:
             client = self._next_client()
             ts = self.stamp()
-            if rng.random() < 0.5:
+            if r() < 0.5:
                 out.append(f"{ts}{client} Accepted\n{ts}{client} Closed without sending a request; "
                            f"it was probably just an unused speculative preconnection\n{ts}{client} Closing\n")
             else:
                 out.append(f"{ts}{client} Accepted\n{ts}{client} Invalid request (Unexpected EOF)\n"
                            f"{ts}{client} Closing\n")
-            self.counts.lines += 3
+            counts.lines += 3
         self._php_request(out, method, uri, kind)
         # The browser then fetches the page's assets (most are cached after the first visits).
-        n_static = rng.choice((0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
-        if n_static and rng.random() < 0.5:
-            self.t += 1
-        for _ in range(n_static):
-            if rng.random() < STATIC_404_RATE:
-                self._connection(out, "GET", rng.choice(MISSING_STATIC), 404, suffix="No such file or directory")
-            else:
-                self._connection(out, "GET", _fill(rng.choice(STATIC), rng), 200)
-            self.counts.static += 1
-        if rng.random() < 0.08:
-            self._connection(out, "POST", _fill(rng.choice(AJAX), rng), 200)
-        self.t += rng.expovariate(1.0 / MEAN_GAP_S)
+        n_static = _STATIC_COUNTS[int(r() * 12)]
+        if n_static:
+            if r() < 0.5:
+                self.t += 1
+            ts = self.stamp()
+            append = out.append
+            ok = n_static
+            for _ in range(n_static):
+                if r() < STATIC_404_RATE:
+                    self._connection(out, "GET", _pick(MISSING_STATIC, r), 404, suffix="No such file or directory")
+                    ts = self.stamp()
+                    ok -= 1
+                    continue
+                uri = _pick(STATIC, r)
+                if "{" in uri:
+                    uri = _fill(uri, rng)
+                client = self._next_client()
+                if self._pids:
+                    ts = self.stamp()
+                append(f"{ts}{client} Accepted\n{ts}{client} [200]: GET {uri}\n{ts}{client} Closing\n")
+            counts.static += n_static
+            counts.requests += ok
+            counts.lines += 3 * ok
+        if r() < 0.08:
+            self._connection(out, "POST", _fill(_pick(AJAX, r), rng), 200)
+        self.t += -math.log(1.0 - r()) * MEAN_GAP_S
 
     def _php_request(self, out: list[str], method: str, uri: str, kind: str | None) -> None:
         rng = self.rng
@@ -488,6 +526,7 @@ class LogFile:
     workers: int = 0
     tail_bytes: int = 0
     tail_end: float = 0.0
+    last_5_min: dict | None = None  # counts of the traffic in the tail's last 5 minutes
 
     def meta_path(self) -> Path:
         return self.path.with_suffix(".json")
@@ -513,34 +552,88 @@ def _calibrate_rate(seed: int) -> float:
     return facts["bytes"] / max(1.0, g.t - 1_700_000_000.0)
 
 
+def _segment(task: tuple) -> tuple[bytes, dict, float, int | None]:
+    """One time slice of the body (runs in a pool worker): (data, counts, last time, marker offset)."""
+    import io
+
+    seed, index, start, until, workers, marker_at, marker = task
+    # Start 1 s into the slice: the previous slice's last page view may fetch its assets a second later.
+    gen = Generator(seed * 100_003 + index, start + 1.0, workers=workers, pids=worker_pids(seed, workers))
+    buffer = io.BytesIO()
+    facts = gen.write(buffer, until=until, marker_at=marker_at, marker=marker)
+    return buffer.getvalue(), asdict(gen.counts), facts["last_time"], facts["marker_offset"]
+
+
 def generate_body(path: Path, size_mb: int, seed: int, *, anchor: float | None = None, workers: int = 0,
-                  marker: str = MARKER) -> LogFile:
-    """Write the cached body: ~`size_mb` MiB minus the tail, ending well before `anchor` (default now)."""
+                  marker: str = MARKER, processes: int | None = None) -> LogFile:
+    """Write the cached body: ~`size_mb` MiB minus the tail, ending well before `anchor` (default now).
+
+    The body is a sequence of equal time slices, each generated from its own seed (so the content
+    does not depend on how many processes made it) in a process pool, and written in order until
+    the size is reached.
+    """
+    import collections
+    import multiprocessing
+
     began = time.perf_counter()
     anchor = time.time() if anchor is None else anchor
     target = size_mb * MB
     rate = _calibrate_rate(seed)
-    tail_estimate = int(rate * TAIL_SECONDS)
-    body_target = max(MB // 2, target - tail_estimate)
-    duration = body_target / rate
+    body_target = max(MB // 2, target - int(rate * TAIL_SECONDS))
+    segment_bytes = min(4 * MB, max(256 * 1024, body_target // 128))
+    segment_seconds = segment_bytes / rate
     # End about an hour before the tail starts (3% + 1 h margin for the rate estimate's error).
-    start = anchor - TAIL_SECONDS - 3600 - duration * 1.03
-    gen = Generator(seed, start, workers=workers)
+    start = anchor - TAIL_SECONDS - 3600 - (body_target / rate) * 1.03
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     header = zone_header(start)
-    with open(tmp, "wb") as handle:
-        if header:
-            handle.write((header + "\n").encode())
-        banner: list[str] = []
-        gen.banner(banner)
-        handle.write("".join(banner).encode())
-        marker_at = handle.tell() + int(body_target * 0.004) + 1  # inside the first 1%
-        facts = gen.write(handle, max_bytes=body_target - handle.tell(), marker_at=marker_at, marker=marker)
-        body_bytes = handle.tell()
+    counts = asdict(Counts())
+    last_time = start
+    marker_offset = None
+    processes = processes or min(os.cpu_count() or 1, 4)
+    pool = multiprocessing.get_context("fork").Pool(processes) if processes > 1 and body_target > 32 * MB else None
+    try:
+        with open(tmp, "wb") as handle:
+            if header:
+                handle.write((header + "\n").encode())
+            banner: list[str] = []
+            Generator(seed, start, workers=workers, pids=worker_pids(seed, workers)).banner(banner)
+            handle.write("".join(banner).encode())
+            counts["lines"] += len(banner)
+            body_start = handle.tell()
+            marker_at = int(body_target * 0.004)  # inside the first 1% of the file
+
+            def task(index: int) -> tuple:
+                return (seed, index, start + index * segment_seconds, start + (index + 1) * segment_seconds,
+                        workers, marker_at if index == 0 else None, marker)
+
+            pending: collections.deque = collections.deque()
+            submitted = 0
+            while True:
+                while pool is not None and len(pending) < 2 * processes:
+                    pending.append(pool.apply_async(_segment, (task(submitted),)))
+                    submitted += 1
+                if pool is None:
+                    data, part, last, offset = _segment(task(submitted))
+                    submitted += 1
+                else:
+                    data, part, last, offset = pending.popleft().get()
+                if offset is not None:
+                    marker_offset = body_start + offset
+                handle.write(data)
+                for key, value in part.items():
+                    counts[key] += value
+                last_time = max(last_time, last)
+                if handle.tell() >= body_target:
+                    break
+            body_bytes = handle.tell()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     os.replace(tmp, path)
-    info = LogFile(path, size_mb, seed, body_bytes, start, facts["last_time"], marker, facts["marker_offset"],
-                   bool(header), GENERATOR_VERSION, time.perf_counter() - began, asdict(gen.counts), workers)
+    info = LogFile(path, size_mb, seed, body_bytes, start, last_time, marker, marker_offset,
+                   bool(header), GENERATOR_VERSION, time.perf_counter() - began, counts, workers)
     _save_meta(info)
     return info
 
@@ -552,10 +645,13 @@ def refresh_tail(info: LogFile, *, now: float | None = None) -> LogFile:
     now = time.time() if now is None else now
     # Same tail content every run: generate on a relative clock, then render it ending at `now`.
     start = max(now - TAIL_SECONDS, info.body_end + 1)
-    gen = Generator(info.seed + 1_000_003, start, workers=info.workers)
+    gen = Generator(info.seed + 1_000_003, start, workers=info.workers, pids=worker_pids(info.seed, info.workers))
     buffer = io.BytesIO()
+    gen.write(buffer, until=now - 300)
+    before = asdict(gen.counts)
     gen.write(buffer, until=now)
     data = buffer.getvalue()
+    info.last_5_min = {key: value - before[key] for key, value in asdict(gen.counts).items()}
     with open(info.path, "r+b") as handle:
         handle.truncate(info.body_bytes)
         handle.seek(info.body_bytes)

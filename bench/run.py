@@ -241,9 +241,11 @@ def time_command(argv: list[str], reps: int) -> dict[str, Any]:
     return {**summary(samples), "output_tail": out[-200:].decode("utf-8", "replace")}
 
 
-def raw_php_start(php: str, docroot: Path, log_path: Path, timeout: float = 10.0) -> float:
+def raw_php_start(php: str, docroot: Path, log_path: Path, avoid: int, timeout: float = 10.0) -> float:
     """Seconds from spawning `php -S 127.0.0.1:PORT -t DOCROOT` to its first HTTP answer; then kill it."""
     port = free_port()
+    while port == avoid:  # never the service's port: the kernel may hand the same free port out again
+        port = free_port()
     with open(log_path, "ab") as log:
         began = time.perf_counter()
         proc = subprocess.Popen([php, "-S", f"127.0.0.1:{port}", "-t", str(docroot)], stdin=subprocess.DEVNULL,
@@ -288,7 +290,8 @@ def bench_queries(sizes: list[int], seed: int, reps: int, log: Callable[[str], N
             entry: dict[str, Any] = {"file": str(info.path), "bytes": size_bytes, "generated": generated,
                                      "gen_seconds": round(info.gen_seconds, 2) if generated else None,
                                      "marker_offset": info.marker_offset, "counts": info.counts,
-                                     "tail_bytes": info.tail_bytes, "queries": {}, "refs": {}}
+                                     "tail_bytes": info.tail_bytes, "last_5_min": info.last_5_min,
+                                     "queries": {}, "refs": {}}
             for name, (label, fields) in QUERIES.items():
                 spec = {"forum": str(forum), "options": fields, "reps": reps, "marker": info.marker}
                 res = run_child(spec)
@@ -326,13 +329,13 @@ def bench_lifecycle(reps: int, log: Callable[[str], None]) -> dict[str, Any]:
         config = Config(mybb_root=forum, php=php, port=free_port())
         service = ServerOrchestrationService(config)
         try:
-            raw_php_start(php, raw_root, raw_log)  # warm-up: php binary and docroot in the page cache
+            raw_php_start(php, raw_root, raw_log, config.port)  # warm-up: php binary and docroot in the page cache
             first = service.start()
             if not first.success:
                 raise RuntimeError(f"service.start failed: {first.message} {first.reason or ''}")
             service.stop()
             for i in range(reps):
-                raw.append(raw_php_start(php, raw_root, raw_log))
+                raw.append(raw_php_start(php, raw_root, raw_log, config.port))
                 began = time.perf_counter()
                 res = service.start()
                 start.append(time.perf_counter() - began)
@@ -373,6 +376,9 @@ def bench_lifecycle(reps: int, log: Callable[[str], None]) -> dict[str, Any]:
                 raise RuntimeError(f"start for the MCP call failed: {res.message}")
             out["mcp_status"] = asyncio.run(_mcp_status_calls(config, reps))
             log(f"MCP mybb_server_status: {out['mcp_status']['median_ms']:.1f} ms")
+        except Exception as exc:  # report what was measured and why the rest is missing
+            out["error"] = f"{type(exc).__name__}: {exc}"
+            log(f"lifecycle benchmark failed: {out['error']}")
         finally:
             service.stop(force=True)
     return out
@@ -472,7 +478,8 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
     parts = [
         "# mybb-mcp benchmarks",
         "",
-        f"{env['cpus']} CPUs, {env['python']}, {env['php']}, {env['platform']}, {env['date']}",
+        f"{env['cpus']} CPUs, {env['python']}, {env['php']}, {env['platform']}, {env['date']}, "
+        f"load average {env['load_before']:.2f} at start, {env['load_after']:.2f} at end",
         f"Every value: median of {reps} timed runs after one untimed warm-up (page cache warm, as for tail/grep); "
         f"queries slower than {SLOW_RUN_S:.0f} s get 2 runs (1 above {SLOW_RUN_S * 10:.0f} s). "
         "Peak MiB = peak RSS during the query minus RSS before it, in a fresh child process (Linux: VmHWM "
@@ -507,14 +514,16 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
             ["PHP error lines / fatal traces"] + [f"{queries[s]['counts']['error_lines']:,} / "
                                                  f"{queries[s]['counts']['fatal_traces']:,}" for s in sizes],
             ["marker at byte"] + [f"{queries[s]['marker_offset']:,}" for s in sizes],
-            ["since_minutes=5 matched"] + [str(queries[s]["queries"].get("since", {}).get("matched", "—"))
-                                           for s in sizes],
+            ["last 5 min: requests / lines"] + [f"{queries[s]['last_5_min']['requests']:,} / "
+                                                f"{queries[s]['last_5_min']['lines']:,}" for s in sizes],
             ["keyword found the marker"] + ["yes" if queries[s]["queries"].get("keyword", {}).get("marker_found")
                                             else "NO" for s in sizes],
             ["generated in (s)"] + [f"{queries[s]['gen_seconds']}" if queries[s]["generated"] else "cached"
                                     for s in sizes],
         ]
         parts += ["", "## Log files (bench/loggen.py)", "", table(headers, rows)]
+    if life and life.get("error"):
+        parts += ["", f"**Lifecycle benchmark error:** {life['error']}"]
     if life and "start" in life:
         rows = []
         for key, label in (("raw_php_start", "raw php -S start-to-answering (reference)"),
@@ -564,11 +573,12 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     env = {"cpus": os.cpu_count(), "python": f"Python {platform.python_version()}",
            "php": php_version(find_php()), "platform": platform.platform(terse=True),
-           "date": time.strftime("%Y-%m-%d %H:%M %Z"), "sizes_mb": sizes, "reps": args.reps, "seed": args.seed}
+           "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": os.getloadavg()[0], "sizes_mb": sizes, "reps": args.reps, "seed": args.seed}
     queries = {} if args.no_queries else bench_queries(sizes, args.seed, args.reps, log)
     life = None if args.no_lifecycle else bench_lifecycle(args.reps, log)
     targets = evaluate(queries, life)
     env["seconds"] = round(time.perf_counter() - began, 1)
+    env["load_after"] = os.getloadavg()[0]
     print(report(env, queries, life, targets, args.reps))
     print(f"\n(run took {env['seconds']:.0f} s)")
     if args.json:
