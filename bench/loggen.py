@@ -687,6 +687,9 @@ def ensure_log(directory: Path, size_mb: int, seed: int, *, log=print) -> tuple[
     info = load_cached(path, size_mb, seed)
     if info is not None:
         return info, False
+    for stale in directory.glob(f"server-{size_mb}mb-seed{seed}-v*.*"):  # other generator versions
+        if stale.name.split("-v")[-1].split(".")[0] != str(GENERATOR_VERSION):
+            stale.unlink()
     log(f"generating a {size_mb} MB php -S log (seed {seed}) -> {path} ...")
     info = generate_body(path, size_mb, seed)
     log(f"  {info.body_bytes / MB:.0f} MiB in {info.gen_seconds:.1f} s "

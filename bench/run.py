@@ -485,6 +485,8 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
         "Peak MiB = peak RSS during the query minus RSS before it, in a fresh child process (Linux: VmHWM "
         "reset via /proc/self/clear_refs; else the ru_maxrss delta).",
     ]
+    if max(env["load_before"], env["load_after"]) > (env["cpus"] or 1):
+        parts.append(f"**Warning: the machine was busy (load average above {env['cpus']}); times are inflated.**")
     if queries:
         sizes = sorted(queries)
         headers = ["log query (service.search_logs)"]
