@@ -81,11 +81,12 @@ _HEAD = re.compile(
     + r") ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?"
 )
 
+# Matched against the request URI's path part only (`[^?#]*`): `/x.php?f=a.png` is no asset.
 STATIC_PATTERNS: list[re.Pattern[str]] = [
-    re.compile(r"/images/"),
-    re.compile(r"/jscripts/"),
-    re.compile(r"/cache/themes/"),
-    re.compile(r"\.(?:png|gif|jpe?g|svg|webp|ico|css|js|map|woff2?|ttf|eot)(?:\?.*)?$", re.IGNORECASE),
+    re.compile(r"^[^?#]*/images/"),
+    re.compile(r"^[^?#]*/jscripts/"),
+    re.compile(r"^[^?#]*/cache/themes/"),
+    re.compile(r"^[^?#]*\.(?:png|gif|jpe?g|svg|webp|ico|css|js|map|woff2?|ttf|eot)(?:[?#].*)?$", re.IGNORECASE),
 ]
 
 # PHP's error line prefixes and uncaught throwables; each pattern's level is in _ERROR_LEVELS.
