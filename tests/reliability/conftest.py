@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = TIMEOUT, interval: f
             return value
         time.sleep(interval)
         interval = min(interval * 1.5, 0.05)
+
+
+def serves(url: str) -> bool:
+    """Whether a GET of `url` answers 200 right now (connection refused and timeouts are False)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def alive(pid: int) -> bool:

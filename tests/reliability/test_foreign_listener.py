@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psutil
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from mybb_mcp.orchestration import Failure, ServerOrchestrationService
 from mybb_mcp.orchestration.render_server import render_result, render_status
 from tests.conftest import http_get
-from tests.reliability.conftest import TIMEOUT, Imposter, alive, php_servers, wait_for
+from tests.reliability.conftest import TIMEOUT, Imposter, alive, php_servers, serves, wait_for
 
 
 @pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
@@ -72,7 +71,7 @@ def foreign_php(service: ServerOrchestrationService) -> Iterator[Callable[[], su
         proc = subprocess.Popen(cmdline, cwd=service.config.mybb_root, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         started.append(proc)
-        assert wait_for(lambda: http_get(f"http://127.0.0.1:{service.config.port}/ok.php", 1)[0] == 200)
+        assert wait_for(lambda: serves(f"http://127.0.0.1:{service.config.port}/ok.php"))
         return proc
 
     yield run
@@ -144,7 +143,3 @@ def test_a_foreign_listener_on_another_port_does_not_block_ours(
     assert started.success, started
     assert service.stop().success
     fake.assert_untouched()
-
-
-def _describe(result: Any) -> str:
-    return render_result(result)

@@ -167,8 +167,15 @@ def group_members(recorded: ProcessIdentity) -> list[psutil.Process]:
 
     A worker is ours when it sits in the leader's process group and session, runs
     the same command line, and started no earlier than the leader. That stays
-    true after the leader itself died (kill -9 of the parent leaves workers).
+    true after the leader itself died (kill -9 of the parent leaves workers),
+    but not once the leader's PID belongs to another process.
     """
+    current = identity_of(recorded.pid)
+    if current is not None and not matches(recorded, current):
+        # The PID was recycled. Linux frees a PID only once no process uses it as a PID, process group
+        # or session ID: when it was handed out again, our group was already empty. Whatever now sits
+        # in group `pid` belongs to the newcomer, however much it looks like our workers.
+        return []
     members: list[psutil.Process] = []
     for proc in psutil.process_iter(["pid", "cmdline", "create_time", "status"]):
         info = proc.info
