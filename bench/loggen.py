@@ -40,7 +40,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-GENERATOR_VERSION = 4  # bump when the output changes: cached files of other versions are regenerated
+GENERATOR_VERSION = 5  # bump when the output changes: cached files of other versions are regenerated
 MARKER = "MARKER-7f3a9c"
 MEAN_GAP_S = 1.5  # mean seconds between page views
 TAIL_SECONDS = 15 * 60  # the fresh tail covers the last 15 minutes before "now"
@@ -601,7 +601,8 @@ def generate_body(path: Path, size_mb: int, seed: int, *, anchor: float | None =
             handle.write("".join(banner).encode())
             counts["lines"] += len(banner)
             body_start = handle.tell()
-            marker_at = int(body_target * 0.004)  # inside the first 1% of the file
+            # Inside the first 1% of the file, and inside the first time slice (which holds ~segment_bytes).
+            marker_at = min(int(body_target * 0.004), segment_bytes // 2)
 
             def task(index: int) -> tuple:
                 return (seed, index, start + index * segment_seconds, start + (index + 1) * segment_seconds,
@@ -631,6 +632,8 @@ def generate_body(path: Path, size_mb: int, seed: int, *, anchor: float | None =
         if pool is not None:
             pool.terminate()
             pool.join()
+    if marker_offset is None:
+        raise RuntimeError(f"generator bug: the marker was not written into {tmp}")
     os.replace(tmp, path)
     info = LogFile(path, size_mb, seed, body_bytes, start, last_time, marker, marker_offset,
                    bool(header), GENERATOR_VERSION, time.perf_counter() - began, counts, workers)

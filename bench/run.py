@@ -515,7 +515,9 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
                                      for s in sizes],
             ["PHP error lines / fatal traces"] + [f"{queries[s]['counts']['error_lines']:,} / "
                                                  f"{queries[s]['counts']['fatal_traces']:,}" for s in sizes],
-            ["marker at byte"] + [f"{queries[s]['marker_offset']:,}" for s in sizes],
+            ["marker at byte (grep -c count)"] + [f"{queries[s]['marker_offset']:,} "
+                                                  f"({queries[s]['refs']['grep']['output_tail'].strip()})"
+                                                  for s in sizes],
             ["last 5 min: requests / lines"] + [f"{queries[s]['last_5_min']['requests']:,} / "
                                                 f"{queries[s]['last_5_min']['lines']:,}" for s in sizes],
             ["keyword found the marker"] + ["yes" if queries[s]["queries"].get("keyword", {}).get("marker_found")
