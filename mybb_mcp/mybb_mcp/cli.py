@@ -1,0 +1,395 @@
+"""mybb-server: the command-line face of the orchestration service, for people.
+
+argparse -> ServerOrchestrationService -> the same markdown the MCP face renders
+(with CLI command names), or `--json`. Exit codes: 0 success, 1 the operation
+failed, 2 bad usage or configuration (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import date, datetime, tzinfo
+from enum import Enum
+from pathlib import Path, PurePath
+from typing import Any, NoReturn, TextIO
+
+from . import __version__
+from .config import load_config
+from .errors import ConfigError, InvalidArgument, MybbMcpError
+from .orchestration import LogQueryOptions, ServerOrchestrationService, ServerResult
+from .orchestration.log_parser import LEVELS, LogEntry
+from .orchestration.log_query import MAX_LIMIT, new_entries
+from .orchestration.render import _entry as render_entry  # one entry as render_log_query shows it
+from .orchestration.render import render_log_query
+from .orchestration.render_server import CLI_COMMANDS, render_error, render_result, render_status
+from .orchestration.server_service import validate_host, validate_port, validate_workers
+
+PROG = "mybb-server"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+FOLLOW_POLL_SECONDS = 0.25
+
+# ---------------------------------------------------------------------------- argument types
+# Each flag is checked at parse time by the validator the service or the query applies itself: the CLI
+# and the MCP face cannot disagree on a range, and a bad value is a usage error before anything runs.
+
+
+def _checked(validate: Callable[[Any], object], value: Any) -> Any:
+    try:
+        validate(value)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def _int_option(name: str, validate: Callable[[Any], object]) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            _checked(validate, text)  # the validator words the complaint: "must be a whole number"
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}.") from None
+        return _checked(validate, value)
+
+    parse.__name__ = name  # argparse shows it in some messages
+    return parse
+
+
+def _log_option(name: str) -> Callable[[Any], object]:
+    """A validator for one LogQueryOptions field."""
+    return lambda value: LogQueryOptions(**{name: value}).validated()
+
+
+port_arg = _int_option("port", validate_port)
+workers_arg = _int_option("workers", validate_workers)
+limit_arg = _int_option("limit", _log_option("limit"))
+offset_arg = _int_option("offset", _log_option("offset"))
+since_arg = _int_option("since", _log_option("since_minutes"))
+
+
+def host_arg(text: str) -> str:
+    return _checked(validate_host, text).strip()
+
+
+def keyword_arg(text: str) -> str:
+    return _checked(_log_option("filter_keyword"), text)
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses -> dicts with every field (stable keys); paths, datetimes and enums -> strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Enum):  # before str: Failure is a str enum
+        return to_jsonable(value.value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (PurePath, datetime, date)):
+        return value.isoformat() if isinstance(value, (datetime, date)) else str(value)
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(item) for item in value]
+    return str(value)
+
+
+BOLD, RED, YELLOW, RESET = "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
+_RED_LEVELS = {"fatal", "parse", "exception", "sql", "error", "http_5xx"}
+_YELLOW_LEVELS = {"warning", "http_4xx"}
+# Level tags as the renderers write them: **FATAL**, **WARNING** ...
+_LEVEL_TAG = re.compile(r"\*\*(" + "|".join(re.escape(level.upper()) for level in LEVELS) + r")\*\*")
+
+
+def use_colour(stream: TextIO) -> bool:
+    """ANSI colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+
+
+def colourize(markdown: str) -> str:
+    def tag(match: re.Match[str]) -> str:
+        level = match.group(1).lower()
+        colour = RED if level in _RED_LEVELS else YELLOW if level in _YELLOW_LEVELS else ""
+        return f"{colour}{match.group(0)}{RESET}" if colour else match.group(0)
+
+    lines = []
+    for line in markdown.split("\n"):
+        if line.startswith("# Error"):
+            line = f"{BOLD}{RED}{line}{RESET}"
+        elif line.startswith("#"):
+            line = f"{BOLD}{line}{RESET}"
+        else:
+            line = _LEVEL_TAG.sub(tag, line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+@dataclass
+class Output:
+    """Where a command writes: markdown (coloured on a terminal) or JSON."""
+
+    as_json: bool
+    stream: TextIO
+
+    def markdown(self, text: str) -> None:
+        self.stream.write(colourize(text) if use_colour(self.stream) else text)
+        self.stream.flush()
+
+    def data(self, value: Any, compact: bool = False) -> None:
+        indent = None if compact else 2
+        self.stream.write(json.dumps(to_jsonable(value), indent=indent, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def _result(out: Output, result: ServerResult) -> int:
+    if out.as_json:
+        out.data(result)
+    else:
+        out.markdown(render_result(result, CLI_COMMANDS))
+    return EXIT_OK if result.success else EXIT_FAILED
+
+
+def run_start(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    return _result(out, service.start(args.port, args.force, host=args.host, workers=args.workers))
+
+
+def run_stop(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    return _result(out, service.stop(args.force))
+
+
+def run_restart(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    return _result(out, service.restart(args.port, workers=args.workers))
+
+
+def run_status(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    status = service.get_status()
+    if out.as_json:
+        out.data(status)
+    else:
+        out.markdown(render_status(status, CLI_COMMANDS))
+    return EXIT_OK
+
+
+def log_options(args: argparse.Namespace) -> LogQueryOptions:
+    """The query the flags ask for; unset flags keep the query module's defaults (as in the MCP tool)."""
+    given = {
+        "errors_only": args.errors,
+        "exclude_static": not args.include_static,
+        "filter_keyword": args.grep,
+        "since_minutes": args.since,
+        "limit": args.limit,
+        "offset": args.offset,
+        "tail": not args.head,
+        "include_mybb": not args.no_mybb,
+    }
+    return LogQueryOptions(**{name: value for name, value in given.items() if value is not None}).validated()
+
+
+def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    options = log_options(args)
+    log_file = service.config.log_file
+    identity = _file_id(log_file)  # before the query: a rotation in between repeats entries, never loses them
+    result = service.search_logs(options)
+    if out.as_json:
+        out.data(result, compact=args.follow)  # streaming: one JSON document per line
+    else:
+        out.markdown(render_log_query(result))
+    if args.follow:
+        follow(log_file, options, Position(identity, result.end_offset), out, result.zone)
+    return EXIT_OK
+
+
+@dataclass
+class Position:
+    """Which file (device, inode) was read, and up to which byte."""
+
+    file: tuple[int, int] | None
+    offset: int
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def follow(log_file: Path, options: LogQueryOptions, position: Position, out: Output, zone: tzinfo | None) -> None:
+    """Print entries appended after `position` as they come, until Ctrl-C.
+
+    The size is polled (portable, and cheap at this rate). A log replaced by rotation (another file
+    at the path) is read from its start; `new_entries` does the same for a truncated one.
+    """
+    sys.stderr.write(f"following {log_file} for new entries (Ctrl-C to stop)\n")
+    sys.stderr.flush()
+    try:
+        while True:
+            time.sleep(FOLLOW_POLL_SECONDS)
+            for entry in _poll(log_file, options, position):
+                if out.as_json:
+                    out.data(entry, compact=True)
+                else:
+                    out.markdown("\n".join(render_entry(entry, zone, str(log_file))) + "\n")
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a follow ends: not a failure
+
+
+def _poll(log_file: Path, options: LogQueryOptions, position: Position) -> Iterator[LogEntry]:
+    """The matching entries written since `position`, which it moves forward."""
+    try:
+        info = log_file.stat()
+    except OSError:  # between a rotation's rename and PHP's new file
+        position.file, position.offset = None, 0
+        return
+    if (info.st_dev, info.st_ino) != position.file:
+        position.file, position.offset = (info.st_dev, info.st_ino), 0
+    if info.st_size == position.offset:
+        return
+    while True:  # new_entries returns at most a batch: drain a burst before sleeping again
+        try:
+            entries, position.offset = new_entries(log_file, options, position.offset)
+        except FileNotFoundError:
+            position.file, position.offset = None, 0
+            return
+        yield from entries
+        if len(entries) < MAX_LIMIT:
+            return
+
+
+# ---------------------------------------------------------------------------- the command table
+
+
+def _add_start(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=port_arg, help="port to listen on (default: MYBB_PORT or 8022)")
+    parser.add_argument("--host", type=host_arg,
+                        help="address to bind (default: MYBB_HOST or 127.0.0.1; anything else exposes the forum)")
+    parser.add_argument("--force", action="store_true", help="restart the server if it is already running")
+    parser.add_argument("--workers", type=workers_arg, help="PHP worker processes, 1-64 (default: MYBB_WORKERS or 1)")
+
+
+def _add_stop(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="SIGKILL what is still running 5 s after SIGTERM")
+
+
+def _add_restart(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=port_arg, help="port to listen on (default: the port it ran on)")
+    parser.add_argument("--workers", type=workers_arg, help="PHP worker processes, 1-64 (default: as it ran)")
+
+
+def _add_status(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _add_logs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--errors", action="store_true", help="only errors (PHP errors, exceptions, HTTP >= 400)")
+    parser.add_argument("--include-static", action="store_true", help="include requests for images, CSS, JS ...")
+    parser.add_argument("--grep", type=keyword_arg, metavar="KEYWORD",
+                        help="only entries containing KEYWORD (literal, case-insensitive)")
+    parser.add_argument("--since", type=since_arg, metavar="MIN", help="only entries of the last MIN minutes")
+    parser.add_argument("--limit", type=limit_arg, help=f"entries to show (default {LogQueryOptions.limit})")
+    parser.add_argument("--offset", type=offset_arg, help=f"matching entries to skip (default {LogQueryOptions.offset})")
+    parser.add_argument("--head", action="store_true", help="the oldest entries first, instead of the newest")
+    parser.add_argument("--no-mybb", action="store_true", help="leave out MyBB's own error log")
+    parser.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing new matching entries as they are written (Ctrl-C to stop)")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help, its flags, and what it runs. Add a row to COMMANDS to add a command."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, ServerOrchestrationService, Output], int]
+    json: bool = True  # whether it takes --json
+
+
+COMMANDS: dict[str, Command] = {
+    "start": Command("start the PHP built-in server for the forum", _add_start, run_start),
+    "stop": Command("stop the server and its workers", _add_stop, run_stop),
+    "restart": Command("stop (if running) and start again", _add_restart, run_restart),
+    "status": Command("whether the server runs, its URL, log and database", _add_status, run_status),
+    "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
+}
+
+EXAMPLES = f"""\
+examples:
+  {PROG} start                      serve MYBB_ROOT on 127.0.0.1:MYBB_PORT (8022)
+  {PROG} start --port 8080 --workers 4
+  {PROG} status --json
+  {PROG} logs --errors              the newest errors, stack traces included
+  {PROG} logs --grep login --since 10
+  {PROG} logs --errors --follow     watch for new errors (Ctrl-C to stop)
+  {PROG} restart
+  {PROG} stop
+
+exit codes: 0 success, 1 the operation failed, 2 bad usage or configuration (nothing changed).
+configuration: MYBB_ROOT, MYBB_PORT, MYBB_HOST, MYBB_PHP, MYBB_WORKERS ... from the environment or a .env file.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """argparse's usage error, plus where to read the usage."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nSee '{self.prog} --help'.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Run a MyBB forum on PHP's built-in web server: start, stop, restart, status, logs.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help[0].upper() + command.help[1:] + ".")
+        command.add_arguments(sub)
+        if command.json:
+            sub.add_argument("--json", action="store_true", help="machine-readable JSON instead of markdown")
+    return parser
+
+
+def _usage_error(exc: MybbMcpError) -> int:
+    """Bad configuration or a rejected argument: say what and how to fix it, on stderr."""
+    title = "Configuration" if isinstance(exc, ConfigError) else "Invalid Arguments"
+    Output(False, sys.stderr).markdown(render_error(title, exc.message, exc.hint or "Fix it and run the command again."))
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    out = Output(getattr(args, "json", False), sys.stdout)
+    try:
+        service = ServerOrchestrationService(load_config())
+        return COMMANDS[args.command].run(args, service, out)
+    except MybbMcpError as exc:
+        return _usage_error(exc)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # A reader such as `head` went away: not an error. Point stdout at devnull so the exit flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
