@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import threading
 import time
@@ -20,7 +21,33 @@ from pathlib import Path
 from typing import Any
 
 STATE_VERSION = 1
-REQUIRED_FIELDS = {"pid": int, "create_time": (int, float), "cmdline": list, "port": int, "host": str}
+REQUIRED_FIELDS = ("pid", "create_time", "cmdline", "port", "host")
+PID_MAX = 2**22  # Linux's PID_MAX_LIMIT; larger numbers are never PIDs
+
+
+def _field_problem(name: str, value: Any) -> str | None:
+    """Why a (present) field cannot be what the service will use it as, or None."""
+    if isinstance(value, bool):
+        return "is a boolean"
+    if name == "pid":
+        return None if isinstance(value, int) and 1 <= value <= PID_MAX else "is not a process ID"
+    if name == "create_time":
+        return None if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else "is not a time"
+    if name == "cmdline":
+        ok = isinstance(value, list) and value and all(isinstance(part, str) for part in value)
+        return None if ok else "is not a command line"
+    if name == "port":
+        return None if isinstance(value, int) and 1 <= value <= 65535 else "is not a port"
+    if name == "workers":
+        return None if isinstance(value, int) and 1 <= value <= 1024 else "is not a number of workers"
+    if name == "host":
+        return None if isinstance(value, str) and value.strip() else "is not a host"
+    if name in ("started_at", "log_file", "mybb_root"):
+        return None if isinstance(value, str) and value else "is not a string"
+    return None
+
+
+OPTIONAL_FIELDS = ("workers", "started_at", "log_file", "mybb_root")
 
 
 class LockTimeout(Exception):
@@ -40,15 +67,27 @@ def problem_with(state: object) -> str | None:
     if not isinstance(state, dict):
         return "it is not a JSON object"
     version = state.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         return "it has no version number"
     if version > STATE_VERSION:
         return f"it was written by a newer mybb-mcp (state version {version}, this one reads {STATE_VERSION})"
-    for name, kind in REQUIRED_FIELDS.items():
-        value = state.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            return f"its field {name!r} is missing or malformed"
+    for name in REQUIRED_FIELDS:
+        if name not in state:
+            return f"its field {name!r} is missing"
+        problem = _field_problem(name, state[name])
+        if problem:
+            return f"its field {name!r} {problem} ({_shown(state[name])})"
+    for name in OPTIONAL_FIELDS:
+        if state.get(name) is not None:
+            problem = _field_problem(name, state[name])
+            if problem:
+                return f"its field {name!r} {problem} ({_shown(state[name])})"
     return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class StateFile:
@@ -69,6 +108,8 @@ class StateFile:
             state = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return StateRead(None, f"it is not valid JSON ({exc})")
+        except RecursionError:
+            return StateRead(None, "it is not valid JSON (nested too deeply to read)")
         problem = problem_with(state)
         return StateRead(None, problem) if problem else StateRead(state)
 
