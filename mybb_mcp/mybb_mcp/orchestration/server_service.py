@@ -189,8 +189,11 @@ class ServerOrchestrationService:
         return self._locked("restart", lambda: self._restart_locked(port, workers))
 
     def _locked(self, action: str, operation: Any) -> ServerResult:
-        self._ensure_repo_root()
+        problem = self._forum_problem() if action != "stop" else None
+        if problem:  # refused before the lock file is made: a wrong MYBB_ROOT leaves nothing beside it
+            return self._bad_root_result(action, problem)
         try:
+            self._ensure_repo_root()
             with self._state_file.lock(self._lock_timeout):
                 return operation()
         except LockTimeout:
