@@ -68,6 +68,7 @@ def test_keyword_returns_whole_entries(
 ) -> None:
     # Both search strategies: anchor-byte + verify, and lower-the-block + find.
     monkeypatch.setattr(log_reader._Finder, "DENSE", float("inf") if mode == "anchored" else -1.0)
+    monkeypatch.setattr(log_reader, "SAMPLE_SIZE", 200)  # decide on little, re-plan often
     reference = reference_entries(log)
     for keyword in KEYWORDS:
         expected = [e for e in reference if keyword in e[1].lower()]
@@ -85,7 +86,11 @@ def test_keyword_on_a_continuation_line_returns_the_head_too(log: Path) -> None:
 
 
 @pytest.mark.parametrize("block", BLOCKS)
-def test_any_of_and_both_filters(log: Path, block: tuple[int | None, int | None]) -> None:
+@pytest.mark.parametrize("dense", [0.0, 1 / 200, float("inf")])
+def test_any_of_and_both_filters(
+    log: Path, block: tuple[int | None, int | None], dense: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_reader._Finder, "DENSE", dense)  # all by regex, the real mix, all anchored
     reference = reference_entries(log)
     errors = [e for e in reference if any(hint in e[1] for hint in ERROR_HINTS)]
     assert back(log, block, any_of=ERROR_HINTS) == errors[::-1]

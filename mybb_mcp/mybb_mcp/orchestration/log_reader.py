@@ -56,106 +56,153 @@ class ReadStats:
     truncated: bool = False  # the file shrank under the reader (rotated): it stopped early
 
 
-# --- keyword search ---------------------------------------------------------------------------------
+# --- searching blocks ------------------------------------------------------------------------------
+
+SAMPLE_SIZE = 64 * 1024  # bytes of the first block searched that decide a search plan
+
 
 class _Finder:
-    """Case-insensitive (ASCII) literal search in blocks of bytes.
+    """All occurrences of one literal in blocks of bytes, optionally ASCII case-insensitive.
 
-    Lower-casing a whole block costs ~0.5 s/GB, a multi-byte `find` as much again, while
-    `find` of one byte is memchr (~0.02 s/GB). So, like grep, anchor on the keyword's
-    rarest byte (both cases for a letter; measured on the first block searched) and verify
-    each anchor hit; when anchors are common, lower the block and `find` instead.
+    A multi-byte `find` runs at ~1 GB/s and lower-casing a block costs ~0.5 s/GB, while a
+    one-byte `find` is memchr (~20 GB/s). So, like grep, anchor on the needle's rarest byte
+    (both cases of a letter when ignoring case), measured on a sample, and verify each anchor
+    hit; when anchors turn out common, search the whole needle instead.
     """
 
-    # Above this many anchor hits per byte, verifying each costs more than lowering the block.
-    DENSE = 1 / 2000
+    # Above this many anchor hits per byte, verifying each in Python costs more than a full search:
+    DENSE = 1 / 200  # measured break-even: one hit per ~200 bytes
 
-    def __init__(self, keyword: bytes) -> None:
-        self.keyword = keyword.lower()
-        self.length = len(self.keyword)
-        self._anchor: tuple[int, tuple[bytes, ...]] | None = None  # (index in keyword, byte variants)
-        self._dense = False
-        self._chosen = False
+    def __init__(self, needle: bytes, *, ignore_case: bool) -> None:
+        self.ignore_case = ignore_case
+        self.needle = needle.lower() if ignore_case else needle
+        self.length = len(needle)
+        self._anchor: tuple[int, tuple[bytes, ...]] = (0, (self.needle[:1],))  # (index in needle, byte variants)
+        self.dense: bool | None = None  # None until a sample decided
 
-    def _choose(self, sample: bytes) -> None:
-        best: tuple[int, int, tuple[bytes, ...]] | None = None
-        for index, code in enumerate(self.keyword):
-            char = bytes([code])
-            variants = (char, char.upper()) if char.upper() != char else (char,)
-            count = sum(sample.count(v) for v in variants) * len(variants)  # each variant is one pass
-            if best is None or count < best[0]:
-                best = (count, index, variants)
+    def _variants(self, code: int) -> tuple[bytes, ...]:
+        char = bytes([code])
+        return (char, char.upper()) if self.ignore_case and char.upper() != char else (char,)
+
+    def plan(self, sample: bytes) -> None:
+        """Choose the anchor with the fewest hits in `sample` (each case variant costs a pass)."""
+        best: tuple[int, int] | None = None
+        counts: dict[int, int] = {}
+        for index, code in enumerate(self.needle):
+            if code not in counts:
+                variants = self._variants(code)
+                counts[code] = sum(sample.count(v) for v in variants) + len(sample) // 100_000 * (len(variants) - 1)
+            if best is None or counts[code] < best[0]:
+                best = (counts[code], index)
         assert best is not None
-        count, index, variants = best
-        self._anchor = (index, variants)
-        self._dense = count > len(sample) * self.DENSE
-        self._chosen = True
+        self._anchor = (best[1], self._variants(self.needle[best[1]]))
+        self.dense = best[0] > len(sample) * self.DENSE
 
-    def find_all(self, data: bytes, lo: int, hi: int) -> list[int]:
-        """Sorted offsets p in [lo, hi - len) where data[p:p+len].lower() == keyword."""
-        if not self._chosen:
-            self._choose(data[lo:hi][: 1024 * 1024])
-        if self._dense:
-            return self._find_lowered(data, lo, hi)
-        return self._find_anchored(data, lo, hi)
-
-    def _find_lowered(self, data: bytes, lo: int, hi: int) -> list[int]:
-        low = data[lo:hi].lower()
-        keyword, hits = self.keyword, []
-        p = low.find(keyword)
-        while p >= 0:
-            hits.append(lo + p)
-            p = low.find(keyword, p + 1)
+    def find_all(self, data: bytearray, lo: int, hi: int) -> list[int]:
+        """Sorted offsets p in [lo, hi - len] where the needle starts."""
+        if self.dense is None:
+            self.plan(bytes(data[lo : min(hi, lo + SAMPLE_SIZE)]))
+        if self.dense:
+            return self._find_whole(data, lo, hi)
+        hits, anchors = self._find_anchored(data, lo, hi)
+        if anchors > (hi - lo) * self.DENSE * 4:  # the sample misled: plan again on this block
+            self.plan(bytes(data[lo : min(hi, lo + SAMPLE_SIZE)]))
         return hits
 
-    def _find_anchored(self, data: bytes, lo: int, hi: int) -> list[int]:
-        assert self._anchor is not None
+    def _find_whole(self, data: bytearray, lo: int, hi: int) -> list[int]:
+        if self.ignore_case:
+            data, base, lo, hi = data[lo:hi].lower(), lo, 0, hi - lo
+        else:
+            base = 0
+        needle, hits = self.needle, []
+        p = data.find(needle, lo, hi)
+        while p >= 0:
+            hits.append(base + p)
+            p = data.find(needle, p + 1, hi)
+        return hits
+
+    def _find_anchored(self, data: bytearray, lo: int, hi: int) -> tuple[list[int], int]:
         index, variants = self._anchor
-        keyword, length, hits = self.keyword, self.length, []
-        first, last = lo + index, hi - length + index  # anchor range so the whole keyword fits
+        needle, length, hits, anchors = self.needle, self.length, [], 0
+        first, stop = lo + index, hi - length + index + 1  # anchors where the whole needle fits
         for variant in variants:
-            a = data.find(variant, first, last + 1)
+            a = data.find(variant, first, stop)
             while a >= 0:
+                anchors += 1
                 p = a - index
-                if data[p:p + length].lower() == keyword:
+                window = data[p : p + length]
+                if (window.lower() if self.ignore_case else window) == needle:
                     hits.append(p)
-                a = data.find(variant, a + 1, last + 1)
+                a = data.find(variant, a + 1, stop)
         if len(variants) > 1:
             hits.sort()
-        return hits
+        return hits, anchors
 
 
 class _AnyOf:
-    """Case-sensitive 'contains any of these needles' (the errors-only superset filter)."""
+    """Case-sensitive 'contains any of these needles' (the errors-only superset filter).
+
+    Needles with a rare byte are searched by anchor; the common ones together by one regex
+    (sre factors a shared prefix: `" [4"|" [5"` runs as `" \\[[45]"`).
+    """
 
     def __init__(self, needles: Sequence[bytes]) -> None:
         self.needles = tuple(needles)
-        self._regex = re.compile(b"|".join(re.escape(n) for n in self.needles))
+        self._finders = [_Finder(n, ignore_case=False) for n in self.needles]
+        self._regex: re.Pattern[bytes] | None = None
+        self._planned = False
 
-    def find_all(self, data: bytes, lo: int, hi: int) -> list[int]:
-        return [m.start() for m in self._regex.finditer(data, lo, hi)]
+    def _plan(self, sample: bytes) -> None:
+        for finder in self._finders:
+            finder.plan(sample)
+        dense = [f.needle for f in self._finders if f.dense]
+        self._finders = [f for f in self._finders if not f.dense]
+        self._regex = re.compile(b"|".join(re.escape(n) for n in dense)) if dense else None
+        self._planned = True
 
-    def matches(self, entry: bytes) -> bool:
+    def find_all(self, data: bytearray, lo: int, hi: int) -> list[int]:
+        if not self._planned:
+            self._plan(bytes(data[lo : min(hi, lo + SAMPLE_SIZE)]))
+        hits: list[int] = []
+        for finder in self._finders:
+            hits += finder.find_all(data, lo, hi)
+        if self._regex is not None:
+            hits += [m.start() for m in self._regex.finditer(data, lo, hi)]
+        hits.sort()
+        return hits
+
+    def matches(self, entry: bytes | bytearray) -> bool:
         return any(needle in entry for needle in self.needles)
 
 
 # --- entries within one buffer --------------------------------------------------------------------------
+# Buffers are reused bytearrays longer than their contents: every search is bounded by `hi`.
 
-def _starts(data: bytes, lo: int, hi: int) -> list[int]:
+def _starts(data: bytearray, lo: int, hi: int) -> list[int]:
     """Offsets of entry starts in data[lo:hi] (lo itself excluded: callers know whether it is one)."""
     return [m.start() + 1 for m in _NL_START.finditer(data, lo, hi)]
 
 
-def _first_start(data: bytes, lo: int) -> int:
+def _first_start(data: bytearray, lo: int, hi: int) -> int:
     """Offset of the first entry start after data[lo] (a line start found after a newline), or -1."""
-    m = _NL_START.search(data, lo)
+    m = _NL_START.search(data, lo, hi)
     return m.start() + 1 if m else -1
 
 
-def _entry_around(data: bytes, p: int, lo: int, hi: int) -> tuple[int, int]:
+def _last_start(data: bytearray, lo: int, hi: int) -> int:
+    """Offset of the last entry start in data(lo:hi), or -1."""
+    line = data.rfind(_NL, lo, hi - 1) + 1
+    while line > lo:
+        if ENTRY_START.match(data, line, hi):
+            return line
+        line = data.rfind(_NL, lo, line - 1) + 1
+    return -1
+
+
+def _entry_around(data: bytearray, p: int, lo: int, hi: int) -> tuple[int, int]:
     """The entry [start, end) holding offset p, given that lo is an entry start and hi an end."""
     start = data.rfind(_NL, lo, p) + 1
-    while start > lo and not ENTRY_START.match(data, start):
+    while start > lo and not ENTRY_START.match(data, start, hi):
         start = data.rfind(_NL, lo, start - 1) + 1
     start = max(start, lo)
     m = _NL_START.search(data, p, hi)
@@ -171,7 +218,7 @@ class _Selector:
         self.any_of = _AnyOf(any_of) if any_of else None
         # A keyword spanning lines cannot be located by line; test whole entries instead.
         self._per_entry = bool(self.keyword and _NL in self.keyword)
-        self.finder = _Finder(self.keyword) if self.keyword and not self._per_entry else None
+        self.finder = _Finder(self.keyword, ignore_case=True) if self.keyword and not self._per_entry else None
 
     @property
     def selects_all(self) -> bool:
@@ -183,16 +230,16 @@ class _Selector:
             return False
         return self.any_of is None or self.any_of.matches(entry)
 
-    def spans(self, data: bytes, lo: int, hi: int) -> list[tuple[int, int]]:
+    def spans(self, data: bytearray, lo: int, hi: int) -> list[tuple[int, int]]:
         """Selected entries [start, end) of data[lo:hi], ascending; lo is an entry start, hi an end."""
         if self.selects_all or self._per_entry:
             bounds = [lo, *_starts(data, lo, hi), hi]
             spans = list(zip(bounds, bounds[1:]))
             if self._per_entry:
-                spans = [(s, e) for s, e in spans if self.accepts(data[s:e])]
+                spans = [(s, e) for s, e in spans if self.accepts(bytes(data[s:e]))]
             return spans
         hits = self.finder.find_all(data, lo, hi) if self.finder else self.any_of.find_all(data, lo, hi)  # type: ignore[union-attr]
-        spans: list[tuple[int, int]] = []
+        spans = []
         end = lo
         for p in hits:
             if p < end:
@@ -201,6 +248,29 @@ class _Selector:
             if self.finder is None or self.any_of is None or self.any_of.matches(data[start:end]):
                 spans.append((start, end))
         return spans
+
+
+class _Buffer:
+    """One bytearray reused for every block: a fresh multi-MiB bytes object per block (and the
+    concatenation with the carry) costs page faults and copies, ~0.3 s per GB scanned."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def fill(self, fd: int, size: int, offset: int, *, before: bytes = b"", after: bytes = b"") -> int | None:
+        """Lay out before + file[offset:offset+size] + after from index 0; the length, None if the
+        file ended early (it shrank)."""
+        need = len(before) + size + len(after)
+        if len(self.data) < need:
+            self.data = bytearray(max(need, min(2 * len(self.data), need + MAX_BLOCK_SIZE)))
+        data = self.data
+        data[: len(before)] = before
+        with memoryview(data) as view:
+            got = os.preadv(fd, [view[len(before) : len(before) + size]], offset)
+        if got < size:
+            return None
+        data[len(before) + size : need] = after
+        return need
 
 
 # --- the readers ------------------------------------------------------------------------------------------
@@ -229,21 +299,11 @@ def _range(fd: int, start: int, end: int | None) -> tuple[int, int]:
     return min(max(0, start), end), end
 
 
-def _last_start(data: bytes, lo: int) -> int:
-    """Offset of the last entry start in data after index lo, or -1."""
-    line = data.rfind(_NL, lo) + 1
-    while line > lo:
-        if ENTRY_START.match(data, line):
-            return line
-        line = data.rfind(_NL, lo, line - 1) + 1
-    return -1
-
-
-def _split_oversized(carry: bytes) -> tuple[bytes, int]:
-    """Cut a too-long head-less run: (part to keep waiting, where the rest starts in carry)."""
+def _split_oversized(carry: bytes) -> int:
+    """Where to cut a too-long head-less run: after its first line (which may still continue an
+    entry further back); the rest becomes an orphan entry."""
     newline = carry.find(_NL)
-    cut = newline + 1 if 0 <= newline < len(carry) - 1 else 0
-    return carry[:cut], cut
+    return newline + 1 if 0 <= newline < len(carry) - 1 else 0
 
 
 def iter_entries_backward(
@@ -268,6 +328,7 @@ def iter_entries_backward(
     selector = _Selector(keyword, any_of)
     block = block_size or BLOCK_SIZE
     max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
+    buffer = _Buffer()
     with open(path, "rb", buffering=0) as handle:
         fd = handle.fileno()
         start, end = _range(fd, start, end)
@@ -277,25 +338,26 @@ def iter_entries_backward(
             size = min(block, pos - start)
             lo_file = pos - size
             extra = 1 if lo_file > start else 0  # the byte before tells whether lo_file starts a line
-            chunk = os.pread(fd, size + extra, lo_file - extra)
-            stats.bytes_read += len(chunk)
-            if len(chunk) < size + extra:
+            hi = buffer.fill(fd, size + extra, lo_file - extra, after=carry)
+            stats.bytes_read += size + extra
+            if hi is None:
                 stats.truncated = True
                 return
-            data, base = chunk + carry, lo_file - extra
+            data, base = buffer.data, lo_file - extra
             pos, block = lo_file, min(block * 2, max_block)
-            first = 0 if not extra else _first_start(data, 0)
+            first = 0 if not extra else _first_start(data, 0, hi)
             if first < 0:  # no entry starts here: all of it continues an entry further back
-                carry = data[1:]
+                carry = bytes(data[1:hi])
                 if len(carry) > MAX_CARRY:
-                    carry, cut = _split_oversized(carry)
-                    orphan = data[1 + cut:]
+                    cut = _split_oversized(carry)
+                    carry, orphan = carry[:cut], carry[cut:]
                     if selector.accepts(orphan):
                         yield base + 1 + cut, orphan
                 continue
-            for s, e in reversed(selector.spans(data, first, len(data))):
-                yield base + s, data[s:e]
-            carry = data[extra:first]
+            spans = selector.spans(data, first, hi)
+            carry = bytes(data[extra:first])
+            for s, e in reversed(spans):
+                yield base + s, bytes(data[s:e])
         stats.exhausted = True
 
 
@@ -318,6 +380,7 @@ def iter_entries_forward(
     selector = _Selector(keyword, any_of)
     block = block_size or BLOCK_SIZE
     max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
+    buffer = _Buffer()
     with open(path, "rb", buffering=0) as handle:
         fd = handle.fileno()
         start, end = _range(fd, start, end)
@@ -325,25 +388,27 @@ def iter_entries_forward(
         pos, carry, base = start, b"", start  # carry: the entry still open, beginning at `base`
         while pos < end:
             size = min(block, end - pos)
-            chunk = os.pread(fd, size, pos)
-            stats.bytes_read += len(chunk)
-            if len(chunk) < size:
+            length = buffer.fill(fd, size, pos, before=carry)
+            stats.bytes_read += size
+            if length is None:
                 stats.truncated = True
                 return
-            data = carry + chunk
+            data = buffer.data
             pos, block = pos + size, min(block * 2, max_block)
-            hi = len(data) if pos >= end else _last_start(data, 0)
+            hi = length if pos >= end else _last_start(data, 0, length)
             if hi <= 0:  # still inside one entry
-                carry = data
+                carry = bytes(data[:length])
                 if len(carry) > MAX_CARRY:
                     cut = carry.rfind(_NL) + 1 or len(carry)
                     if selector.accepts(carry[:cut]):
                         yield base, carry[:cut]
                     carry, base = carry[cut:], base + cut
                 continue
-            for s, e in selector.spans(data, 0, hi):
-                yield base + s, data[s:e]
-            carry, base = data[hi:], base + hi
+            spans = selector.spans(data, 0, hi)
+            tail = bytes(data[hi:length])
+            for s, e in spans:
+                yield base + s, bytes(data[s:e])
+            carry, base = tail, base + hi
         if carry and selector.accepts(carry):
             yield base, carry
         stats.exhausted = True
@@ -355,7 +420,7 @@ def _entry_time_after(fd: int, pos: int, end: int, tz: tzinfo | None) -> tuple[i
     """The first entry start at or after `pos` (within ~1 MiB) and its timestamp."""
     lo = max(pos - 1, 0)
     chunk = os.pread(fd, min(1024 * 1024, end - lo), lo)
-    found = 0 if pos == 0 and ENTRY_START.match(chunk) else _first_start(chunk, 0)
+    found = 0 if pos == 0 and ENTRY_START.match(chunk) else _first_start(chunk, 0, len(chunk))
     if found < 0:
         return None
     head = _HEAD.match(chunk[found:found + 64].decode("ascii", "replace"))
