@@ -95,6 +95,18 @@ def exit_code_of(recorded: ProcessIdentity) -> int | None:
     return None
 
 
+def exit_status(proc: subprocess.Popen[bytes], timeout: float = 2.0) -> int | None:
+    """The exit status of a child that has exited (None if it has not within `timeout`).
+
+    Not `proc.poll()`: while the reaper thread sits in `proc.wait()` it holds Popen's wait lock,
+    and poll() then answers None even for a child that is already dead.
+    """
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def describe_exit(code: int) -> str:
     if code < 0:
         try:

@@ -343,7 +343,7 @@ class ServerOrchestrationService:
         reason = _read_tail_text(log_file, header_end) or None
         owner = process.port_owner(port) if reason and "already in use" in reason else None
         if exited:
-            code = proc.poll()
+            code = process.exit_status(proc)
             how = process.describe_exit(code) if code is not None else "exited"
             message = f"PHP {how} before it answered on {_url(host, port)}."
             failure = Failure.PORT_IN_USE if owner else Failure.PHP_EXITED
