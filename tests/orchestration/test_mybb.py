@@ -162,8 +162,8 @@ def test_mysql_hostname_forms(tmp_path: Path, hostname: str, host: str, port: in
     cfg = mybb.read_config_php(tmp_path)
     assert cfg is not None and cfg.kind == "mysql"
     assert (cfg.host, cfg.port, cfg.socket) == (host, port, socket_path)
-    if socket_path:
-        assert any("socket" in note for note in cfg.notes)
+    if socket_path:  # checkable, but MyBB itself cannot connect so: say how to
+        assert any("cannot use" in note and "mysqli.default_socket=" in note for note in cfg.notes)
 
 
 @pytest.mark.parametrize("hostname", ["localhost", "", "localhost:3307"])
@@ -445,6 +445,81 @@ def test_a_crashing_check_is_reported_not_raised(forum: FixtureForum, monkeypatc
     monkeypatch.setattr(mybb, "_check_sqlite", boom)
     health = mybb.check_database(_cfg(forum))
     assert not health.ok and health.detail == "driver exploded" and "RuntimeError" in health.summary
+
+
+@pytest.mark.mariadb
+def test_localhost_follows_phps_default_socket_setting(mariadb: MariaDB, tmp_path: Path) -> None:
+    forum = mysql_forum(tmp_path / "forum", mariadb, database="default_sock", hostname="localhost")
+    cfg = _cfg(forum)
+    assert cfg.socket_is_default and cfg.socket in mybb.MYSQL_DEFAULT_SOCKETS
+    health = mybb.check_database(cfg, mysql_default_socket=mariadb.socket)
+    assert health.ok and f"via {mariadb.socket}" in health.summary
+    php_settings = ("error_reporting=E_ALL", f"mysqli.default_socket={mariadb.socket}")
+    report = mybb.diagnose_forum(forum.root, SERVER_URL, php_settings=php_settings)
+    assert report.database is not None and report.database.ok
+    assert mybb.check_mariadb(forum.root, php_settings=php_settings) is True
+    # A TCP address is not a socket setting's business.
+    tcp = mysql_forum(tmp_path / "tcp", mariadb, database="default_sock", create=False)
+    assert mybb.check_database(_cfg(tcp), mysql_default_socket="/nonexistent.sock").ok
+
+
+# MyBB's DB_MySQLi::connect(), reduced to what decides whether it connects (inc/db_mysqli.php, 1.8).
+MYBB_MYSQLI_CONNECT = r"""
+mysqli_report(MYSQLI_REPORT_OFF);
+include $argv[1];
+$c = $config['database'];
+$port = 0;
+$hostname = $c['hostname'];
+if (strstr($c['hostname'], ':')) { list($hostname, $port) = explode(':', $c['hostname'], 2); }
+try {
+    $link = $port ? @mysqli_connect($hostname, $c['username'], $c['password'], '', $port)
+                  : @mysqli_connect($c['hostname'], $c['username'], $c['password']);
+    if (!$link) { echo json_encode(['ok' => false, 'errno' => mysqli_connect_errno()]); exit; }
+    $selected = @mysqli_select_db($link, $c['database']);
+    echo json_encode(['ok' => $selected, 'errno' => $selected ? 0 : mysqli_errno($link)]);
+} catch (Throwable $e) {
+    echo json_encode(['ok' => false, 'errno' => -1]);
+}
+"""
+
+
+@pytest.mark.mariadb
+def test_the_check_agrees_with_mybbs_own_mysqli_connect(php: str, mariadb: MariaDB, tmp_path: Path) -> None:
+    modules = subprocess.run([php, "-m"], capture_output=True, text=True, check=True).stdout.split()
+    if "mysqli" not in modules:
+        pytest.skip("PHP has no mysqli extension (apt-get install php-mysql)")
+    mysql_forum(tmp_path / "setup", mariadb, database="agree_db", user="agree", password="agree-pw")
+    tcp = f"127.0.0.1:{mariadb.port}"
+    cases = [  # hostname, database, user, password, PHP's mysqli.default_socket, expected failure
+        (tcp, "agree_db", "agree", "agree-pw", None, None),
+        (tcp, "agree_db", "agree", "wrong", None, ACCESS_DENIED),
+        (tcp, "no_such_db", "agree", "agree-pw", None, ACCESS_DENIED),  # 1044: no global rights, so no "unknown"
+        (tcp, "no_such_db", "root", "", None, UNKNOWN_DATABASE),  # 1049
+        (f"127.0.0.1:{free_port()}", "agree_db", "agree", "agree-pw", None, CANNOT_CONNECT),
+        ("localhost", "agree_db", "agree", "agree-pw", mariadb.socket, None),
+        (f"localhost:{mariadb.port}", "agree_db", "agree", "agree-pw", str(tmp_path / "none.sock"), CANNOT_CONNECT),
+    ]
+    for number, (hostname, database, user, password, default_socket, failure) in enumerate(cases):
+        root = tmp_path / f"case{number}"
+        (root / "inc").mkdir(parents=True)
+        config = root / "inc" / "config.php"
+        config.write_text(config_php("mysqli", database, "mybb_", hostname, user, password))
+        ini = ["-d", f"mysqli.default_socket={default_socket}"] if default_socket else []
+        out = subprocess.run([php, *ini, "-r", MYBB_MYSQLI_CONNECT, str(config)], capture_output=True, text=True, timeout=30)
+        mybbs = json.loads(out.stdout)
+        ours = mybb.check_database(_cfg(FixtureForum(root, ())), mysql_default_socket=default_socket)
+        assert (ours.ok, ours.failure) == (mybbs["ok"], failure), (hostname, database, mybbs, ours)
+        if failure == ACCESS_DENIED:
+            assert mybbs["errno"] == (1044 if database == "no_such_db" else 1045)
+            assert ("to database 'no_such_db'" in ours.summary) == (database == "no_such_db")
+        if failure == UNKNOWN_DATABASE:
+            assert mybbs["errno"] == 1049
+
+
+def test_php_ini_value_takes_the_last() -> None:
+    settings = ("mysqli.default_socket=/a", "log_errors=1", " mysqli.default_socket = /b ")
+    assert mybb.php_ini_value(settings, "mysqli.default_socket") == "/b"
+    assert mybb.php_ini_value(settings, "display_errors") is None
 
 
 def test_check_mariadb_is_false_for_other_databases(forum: FixtureForum, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
@@ -199,6 +199,7 @@ class ForumDbConfig:
     host: str = ""
     port: int | None = None
     socket: str | None = None
+    socket_is_default: bool = False  # MySQL 'localhost': PHP's mysqli.default_socket, guessed unless told
     # A read/write split config: these values describe the write connection (settings are written there).
     split: bool = False
     notes: tuple[str, ...] = ()  # what the reader noticed (a relative SQLite path, a socket in hostname...)
@@ -220,31 +221,30 @@ class ForumDbConfig:
         return f"{self.host}:{self.port}" if self.port else self.host
 
 
-def _mysql_endpoint(hostname: str) -> tuple[str, int | None, str | None, list[str]]:
-    """(host, port, socket, notes) the way MyBB's mysqli driver and PHP's mysqli read `hostname`.
+def _mysql_endpoint(hostname: str) -> tuple[str, int | None, str | None, bool, list[str]]:
+    """(host, port, socket, socket_is_default, notes) as MyBB's mysqli driver and PHP read `hostname`.
 
-    MyBB splits 'host:port' at the first colon and passes the port separately; mysqli connects to the
-    local socket (mysqli.default_socket) for 'localhost' whatever the port, and over TCP otherwise.
-    A socket path ('/path.sock', 'localhost:/path.sock') is accepted here for setups that use one,
-    though MyBB itself only reaches the default socket.
+    MyBB splits 'host:port' at the first colon and passes the port separately; mysqli then connects to
+    PHP's mysqli.default_socket for 'localhost' (or an empty host) whatever the port, and over TCP
+    otherwise. A socket path in hostname is accepted here so the database can still be checked, but
+    MyBB cannot use it: PHP throws a TypeError for a non-numeric port (checked with PHP 8.2).
     """
-    notes: list[str] = []
-    host, _, port_text = hostname.strip().partition(":")
-    if hostname.strip().startswith("/"):
-        host, port_text = "localhost", hostname.strip()
-    if port_text.startswith("/"):
-        notes.append(
-            f"hostname {hostname!r} names a socket path; MyBB's mysqli driver passes it as a port "
-            "and only reaches PHP's default socket (mysqli.default_socket)"
-        )
-        return "localhost", None, port_text, notes
+    text = hostname.strip()
+    host, _, port_text = text.partition(":")
+    if text.startswith("/") or port_text.startswith("/"):
+        path = text if text.startswith("/") else port_text
+        notes = [
+            f"hostname {hostname!r} names a socket path, which MyBB's mysqli driver cannot use (PHP fails with "
+            "a TypeError or takes it for a host name); set hostname to 'localhost' and point PHP at the socket "
+            f"with MYBB_PHP_INI='mysqli.default_socket={path}'"
+        ]
+        return "localhost", None, path, False, notes
     port = int(port_text) if port_text.isdigit() else None
     if host in ("", "localhost"):
         socket_path = next((s for s in MYSQL_DEFAULT_SOCKETS if os.path.exists(s)), MYSQL_DEFAULT_SOCKETS[0])
-        if port:
-            notes.append(f"mysqli ignores port {port} for 'localhost' and uses the socket; use 127.0.0.1:{port} for TCP")
-        return "localhost", None, socket_path, notes
-    return host, port or 3306, None, notes
+        notes = [f"mysqli ignores port {port} for 'localhost' and uses the socket; use 127.0.0.1:{port} for TCP"] if port else []
+        return "localhost", None, socket_path, True, notes
+    return host, port or 3306, None, False, []
 
 
 def _pgsql_endpoint(hostname: str) -> tuple[str, int | None, str | None]:
@@ -284,9 +284,9 @@ def config_from_text(text: str, config_file: Path | None = None) -> ForumDbConfi
     database = str(db.get("database") or "")
     notes: list[str] = []
     kind = _KIND_BY_TYPE.get(db_type.lower(), UNKNOWN)
-    host, port, sock = "", None, None
+    host, port, sock, default_socket = "", None, None, False
     if kind == MYSQL:
-        host, port, sock, notes = _mysql_endpoint(hostname)
+        host, port, sock, default_socket, notes = _mysql_endpoint(hostname)
     elif kind == PGSQL:
         host, port, sock = _pgsql_endpoint(hostname)
     elif kind == SQLITE and database and not os.path.isabs(database):
@@ -309,6 +309,7 @@ def config_from_text(text: str, config_file: Path | None = None) -> ForumDbConfi
         host=host,
         port=port,
         socket=sock,
+        socket_is_default=default_socket,
         split=split,
         notes=tuple(notes),
     )
@@ -434,14 +435,14 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
         category = _mysql_error_category(code)
+        grant = f"GRANT ALL ON `{cfg.database}`.* TO '{cfg.username}'@'localhost' IDENTIFIED BY '...';"
         hints = {
             CANNOT_CONNECT: (
                 f"Start the database server (is MariaDB/MySQL running and listening {via}?), "
                 "or fix $config['database']['hostname'] in inc/config.php."
             ),
             ACCESS_DENIED: (
-                f"Fix $config['database']['username'] / ['password'] in inc/config.php, or grant access: "
-                f"GRANT ALL ON `{cfg.database}`.* TO '{cfg.username}'@'localhost' IDENTIFIED BY '...';"
+                f"Fix $config['database']['username'] / ['password'] in inc/config.php, or grant access: {grant}"
             ),
             UNKNOWN_DATABASE: (
                 f"Create it (CREATE DATABASE `{cfg.database}` CHARACTER SET utf8mb4;) and run the installer "
@@ -453,6 +454,17 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
             ACCESS_DENIED: f"access denied for user '{cfg.username}' {via}",
             UNKNOWN_DATABASE: f"unknown database '{cfg.database}' {via}",
         }
+        if code == 1044:
+            # The login worked but not the database: to a user without global rights MySQL and MariaDB
+            # answer so whether or not the database exists.
+            words[ACCESS_DENIED] = (
+                f"access denied for user '{cfg.username}' to database '{cfg.database}' {via} "
+                "(it may not exist, or the user has no rights on it)"
+            )
+            hints[ACCESS_DENIED] = (
+                f"Create the database if it is missing (CREATE DATABASE `{cfg.database}` CHARACTER SET utf8mb4;) "
+                f"and grant the user access: {grant} Or fix $config['database']['database'] in inc/config.php."
+            )
         return DatabaseHealth(False, MYSQL, words[category], category, f"({code}) {message}", hints[category], None, target)
     version, tables, has_settings = "", [], False
     with closing(conn):
@@ -531,13 +543,29 @@ def _check_pgsql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
     )
 
 
-def check_database(cfg: ForumDbConfig, timeout: float = 2.0, root: Path | None = None) -> DatabaseHealth:
+def php_ini_value(php_settings: Sequence[str], name: str) -> str | None:
+    """The last `name=value` among php -d settings (as PHP applies them), or None."""
+    found = None
+    for item in php_settings:
+        key, sep, value = item.partition("=")
+        if sep and key.strip() == name:
+            found = value.strip()
+    return found
+
+
+def check_database(
+    cfg: ForumDbConfig, timeout: float = 2.0, root: Path | None = None, mysql_default_socket: str | None = None
+) -> DatabaseHealth:
     """Connect to the forum's database the way MyBB would and say whether it answers.
 
     `root` resolves a relative SQLite path (default: the directory above the config file's inc/).
+    `mysql_default_socket` is PHP's mysqli.default_socket when the server is given one (php -d): MyBB's
+    'localhost' connects there.
     """
     if root is None:
         root = cfg.config_file.parent.parent if cfg.config_file else Path.cwd()
+    if mysql_default_socket and cfg.socket_is_default:
+        cfg = replace(cfg, socket=mysql_default_socket)
     checks: dict[str, Callable[[], DatabaseHealth]] = {
         MYSQL: lambda: _check_mysql(cfg, timeout),
         SQLITE: lambda: _check_sqlite(cfg, root, timeout),  # type: ignore[arg-type]
@@ -557,10 +585,12 @@ def check_database(cfg: ForumDbConfig, timeout: float = 2.0, root: Path | None =
     )
 
 
-def check_mariadb(root: Path, timeout: float = 2.0) -> bool:
+def check_mariadb(root: Path, timeout: float = 2.0, php_settings: Sequence[str] = ()) -> bool:
     """True when the forum's configured MySQL/MariaDB database answers (the service's `_check_mariadb`)."""
     cfg = read_config_php(root)
-    return cfg is not None and cfg.kind == MYSQL and check_database(cfg, timeout, root).ok
+    if cfg is None or cfg.kind != MYSQL:
+        return False
+    return check_database(cfg, timeout, root, php_ini_value(php_settings, "mysqli.default_socket")).ok
 
 
 # --------------------------------------------------------------------------------------------
@@ -1135,8 +1165,15 @@ def install_hint(root: Path, server_url: str | None) -> str:
     return f"MyBB is not installed at {root} (no inc/config.php). Open {where} in a browser to run the installer."
 
 
-def diagnose_forum(root: Path, server_url: str | None, check_db: bool = True, timeout: float = 2.0) -> ForumReport:
-    """What status reports about the forum: installed or not, database health, error logging, bburl."""
+def diagnose_forum(
+    root: Path,
+    server_url: str | None,
+    check_db: bool = True,
+    timeout: float = 2.0,
+    php_settings: Sequence[str] = (),
+) -> ForumReport:
+    """What status reports about the forum: installed or not, database health, error logging, bburl.
+    `php_settings` are the server's php -d settings (config.php_settings): mysqli.default_socket counts."""
     root = Path(root)
     is_mybb = (root / "inc" / "class_core.php").is_file()
     version = read_mybb_version(root)
@@ -1145,7 +1182,8 @@ def diagnose_forum(root: Path, server_url: str | None, check_db: bool = True, ti
         hint = install_hint(root, server_url)
         return ForumReport(root, is_mybb, False, version, install_hint=hint, warnings=(hint,))
     settings = read_settings_php(root)
-    health = check_database(cfg, timeout, root) if check_db else None
+    default_socket = php_ini_value(php_settings, "mysqli.default_socket")
+    health = check_database(cfg, timeout, root, default_socket) if check_db else None
     logging_state = error_logging_state(settings, root, cfg.admin_dir) if settings else None
     bburl_warning = check_bburl(settings, server_url) if server_url else None
     warnings: list[str] = []
