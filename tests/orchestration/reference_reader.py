@@ -7,6 +7,7 @@ right; the block readers and `run_query` must give the same answers.
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -59,6 +60,22 @@ def reference_wanted(raw: bytes, entry: LogEntry, options: LogQueryOptions, cuto
     return True
 
 
+_cache: dict[tuple[Path, int, int, tzinfo], list[tuple[bytes, LogEntry]]] = {}
+
+
+def _parsed(path: Path, zone: tzinfo) -> list[tuple[bytes, LogEntry]]:
+    """Every entry parsed, cached per file version (many queries run against one generated file)."""
+    info = path.stat()
+    key = (path, info.st_mtime_ns, info.st_size, zone)
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = [
+            (raw, parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset))
+            for offset, raw in reference_entries(path)
+        ]
+    return _cache[key]
+
+
 @dataclass
 class ReferenceAnswer:
     page: list[LogEntry]
@@ -69,11 +86,9 @@ def reference_query(
     path: Path, options: LogQueryOptions, *, zone: tzinfo, now: datetime | None = None
 ) -> ReferenceAnswer:
     cutoff = now - timedelta(minutes=options.since_minutes) if options.since_minutes and now else None
-    matching = []
-    for offset, raw in reference_entries(path):
-        entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
-        if reference_wanted(raw, entry, options, cutoff):
-            matching.append(entry)
+    matching = [
+        copy.deepcopy(entry) for raw, entry in _parsed(path, zone) if reference_wanted(raw, entry, options, cutoff)
+    ]
     if options.tail:
         matching.reverse()
     return ReferenceAnswer(matching[options.offset : options.offset + options.limit], len(matching))
