@@ -951,3 +951,38 @@ def test_php_s_splits_a_relative_error_log_between_root_and_admin(php: str, foru
         for path in files for _, block in MyBBErrorLog(path).blocks_oldest_first()
     )
     assert datelines == [(1795499761, "error.log"), (1795499766, "admin/error.log"), (1795499770, "error.log")]
+
+
+# --- MyBB's error logs in log queries ------------------------------------------------------------------
+
+
+def test_mybb_error_logs_merge_into_log_queries(forum: FixtureForum, tmp_path: Path) -> None:
+    """The sources plug into log_query.run_query: MyBB's entries from both files, merged by time with the
+    server log's, marked with their source, and subject to the same filters."""
+    from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query
+
+    forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log")))
+    write_error_log(forum.root / "error.log", [MyBBError(1795499761, "front-end warning one"),
+                                                MyBBError(1795499765, "front-end warning two")])
+    write_error_log(forum.root / "admin" / "error.log", [MyBBError(1795499763, "Undefined array key \"QUERY_STRING\"",
+                                                                   script="admin/inc/class_page.php", line=425)])
+    server_log = tmp_path / "server.log"  # TZ is UTC in these lines: 1795499762 = Tue Nov 24 05:56:02 2026
+    server_log.write_text(
+        "[Tue Nov 24 05:56:02 2026] 127.0.0.1:50000 [503]: GET /index.php?dev_err=sql\n"
+        "[Tue Nov 24 05:56:04 2026] 127.0.0.1:50002 [200]: GET /admin/index.php\n"
+    )
+    sources = mybb.error_log_sources(forum.root)
+    options = LogQueryOptions(errors_only=True, limit=10, tail=False)
+    result = run_query(server_log, options, extra_sources=sources, zone=timezone.utc,
+                       now=datetime.fromtimestamp(1795499800, timezone.utc))
+    got = [(e.source, int(e.timestamp.timestamp()), e.status_code or e.message) for e in result.entries]
+    assert got == [
+        ("mybb", 1795499761, "front-end warning one"),
+        ("server", 1795499762, 503),
+        ("mybb", 1795499763, 'Undefined array key "QUERY_STRING"'),
+        ("mybb", 1795499765, "front-end warning two"),
+    ], got
+    assert set(result.sources) >= {"mybb:error.log", "mybb:admin/error.log"}
+    filtered = run_query(server_log, LogQueryOptions(errors_only=True, filter_keyword="QUERY_STRING"),
+                         extra_sources=sources, zone=timezone.utc, now=datetime.fromtimestamp(1795499800, timezone.utc))
+    assert [e.location for e in filtered.entries] == [str(forum.root / "admin" / "error.log")]
