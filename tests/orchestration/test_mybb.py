@@ -986,3 +986,21 @@ def test_mybb_error_logs_merge_into_log_queries(forum: FixtureForum, tmp_path: P
     filtered = run_query(server_log, LogQueryOptions(errors_only=True, filter_keyword="QUERY_STRING"),
                          extra_sources=sources, zone=timezone.utc, now=datetime.fromtimestamp(1795499800, timezone.utc))
     assert [e.location for e in filtered.entries] == [str(forum.root / "admin" / "error.log")]
+
+
+def test_php_error_log_setting_redirects_mybbs_empty_location(forum: FixtureForum, tmp_path: Path) -> None:
+    """With php -d error_log=FILE, MyBB's error_log() calls go to FILE, not the server log (corpus 03d/03e)."""
+    php_log = tmp_path / "php-errors.log"
+    settings = {"errorlogmedium": "log", "errorloglocation": ""}
+    state = mybb.error_logging_state(settings, forum.root, php_error_log=str(php_log))
+    assert (state.destination, state.files) == (DEST_FILES, (php_log,)) and str(php_log) in state.explanation
+    assert mybb.mybb_error_log_files(forum.root, settings, php_error_log=str(php_log)) == []  # not written yet
+    # PHP prefixes the first line with its own timestamp; the block is still found.
+    php_log.write_text("[24-Nov-2026 14:53:41 UTC] " + REAL_ADMIN_WARNING_BLOCK)
+    forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log", errorloglocation="")))
+    sources = mybb.error_log_sources(forum.root, php_settings=("log_errors=1", f"error_log={php_log}"))
+    assert [s.path for s in sources] == [php_log]
+    assert [b for _, b in sources[0].blocks_newest_first()] == [REAL_ADMIN_WARNING_BLOCK.strip()]
+    report = mybb.diagnose_forum(forum.root, SERVER_URL, php_settings=(f"error_log={php_log}",))
+    assert report.error_logging_summary == f"on, into {php_log}"
+    assert mybb.error_log_sources(forum.root) == []  # without it: the server log, read anyway

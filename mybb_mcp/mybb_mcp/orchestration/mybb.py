@@ -638,9 +638,10 @@ def _fix_text() -> str:
 
 
 def error_logging_state(
-    settings: Mapping[str, str], root: Path | None = None, admin_dir: str = "admin"
+    settings: Mapping[str, str], root: Path | None = None, admin_dir: str = "admin", php_error_log: str | None = None
 ) -> ErrorLoggingState:
-    """MyBB's error logging from its settings; with `root`, the files a relative location resolves to."""
+    """MyBB's error logging from its settings; with `root`, the files a relative location resolves to.
+    `php_error_log` is PHP's error_log setting when the server is given one (php -d error_log=...)."""
     medium = settings.get("errorlogmedium", "none").strip() or "none"
     location = settings.get("errorloglocation", "").strip()
     enabled = medium in LOGGING_MEDIUMS
@@ -654,14 +655,17 @@ def error_logging_state(
             "file and line are recorded nowhere.",
             _fix_text(),
         )
-    if not location:
+    if not location and not php_error_log:
         return ErrorLoggingState(
             True, medium, location, DEST_SERVER_LOG, (),
             f"MyBB logs errors (errorlogmedium = '{medium}') to PHP's error log, which under php -S is the "
-            "server log itself (unless php's error_log setting points elsewhere).",
+            "server log itself.",
         )
-    files = tuple(error_log_paths(root, location, admin_dir)) if root is not None else ()
-    if Path(os.path.expanduser(location)).is_absolute():
+    target = location or php_error_log or ""
+    files = tuple(error_log_paths(root, target, admin_dir)) if root is not None else ()
+    if not location:
+        where = f"to PHP's error log, which the server's PHP settings set to {php_error_log} instead of the server log"
+    elif Path(os.path.expanduser(location)).is_absolute():
         where = f"to {location}"
     elif len(files) == 2:
         where = (
@@ -675,14 +679,17 @@ def error_logging_state(
     )
 
 
-def mybb_error_log_files(root: Path, settings: Mapping[str, str], admin_dir: str | None = None) -> list[Path]:
+def mybb_error_log_files(
+    root: Path, settings: Mapping[str, str], admin_dir: str | None = None, php_error_log: str | None = None
+) -> list[Path]:
     """The existing files MyBB's errorloglocation resolves to (forum root and Admin CP directory for a
-    relative path). An empty location means PHP's error_log, i.e. the php -S log itself: [] here,
-    since the server log is read anyway."""
+    relative path). An empty location means PHP's error_log: the php -S log itself, read anyway, so []
+    here; unless the server's PHP settings name a file (`php_error_log`), which is then returned."""
     if admin_dir is None:
         cfg = read_config_php(root)
         admin_dir = cfg.admin_dir if cfg else "admin"
-    paths = error_log_paths(root, settings.get("errorloglocation", ""), admin_dir)
+    location = settings.get("errorloglocation", "").strip() or php_error_log or ""
+    paths = error_log_paths(root, location, admin_dir)
     unique = list(dict.fromkeys(paths))
     return [p for p in unique if p.is_file()]
 
@@ -815,10 +822,13 @@ class MyBBErrorLog:
         return self._entries(self.blocks_oldest_first())
 
 
-def error_log_sources(root: Path, tz: tzinfo | None = None) -> list[MyBBErrorLog]:
-    """Entry sources for every MyBB error log file of the forum (see mybb_error_log_files)."""
+def error_log_sources(root: Path, tz: tzinfo | None = None, php_settings: Sequence[str] = ()) -> list[MyBBErrorLog]:
+    """Entry sources for every MyBB error log file of the forum (see mybb_error_log_files).
+    `php_settings` are the server's php -d settings: an error_log there is where MyBB's errors go."""
     cfg = read_config_php(root)
-    files = mybb_error_log_files(root, read_settings_php(root), cfg.admin_dir if cfg else "admin")
+    files = mybb_error_log_files(
+        root, read_settings_php(root), cfg.admin_dir if cfg else "admin", php_ini_value(php_settings, "error_log")
+    )
     sources = []
     for path in files:
         try:
@@ -1035,8 +1045,8 @@ def _change_explanation(enabled: bool, changes: Sequence[SettingChange], had_sav
     if enabled:
         return (
             f"MyBB error logging is on: {listed}. MyBB now writes its errors (PHP warnings inside MyBB and "
-            "plugins, SQL and user errors) to PHP's error log, which is the server log, so the logs query shows "
-            f"them beside their requests. {settings_file} was rebuilt as MyBB's settings editor does; it takes "
+            "plugins, SQL and user errors) to PHP's error log, which is the server log (unless the server's PHP "
+            "settings set error_log), so the logs query shows them beside their requests. {settings_file} was rebuilt as MyBB's settings editor does; it takes "
             "effect on the next request. Turn it off to restore the previous values."
         )
     restored = "the values saved when it was turned on are restored" if had_saved else "nothing was saved, so errorlogmedium is set to 'none'"
@@ -1184,7 +1194,8 @@ def diagnose_forum(
     settings = read_settings_php(root)
     default_socket = php_ini_value(php_settings, "mysqli.default_socket")
     health = check_database(cfg, timeout, root, default_socket) if check_db else None
-    logging_state = error_logging_state(settings, root, cfg.admin_dir) if settings else None
+    php_error_log = php_ini_value(php_settings, "error_log")
+    logging_state = error_logging_state(settings, root, cfg.admin_dir, php_error_log) if settings else None
     bburl_warning = check_bburl(settings, server_url) if server_url else None
     warnings: list[str] = []
     if health is not None and not health.ok:
