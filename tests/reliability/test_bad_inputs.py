@@ -24,7 +24,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from mybb_mcp.orchestration import ServerOrchestrationService
-from tests.reliability.conftest import TIMEOUT, cli_env, php_servers, snapshot
+from tests.reliability.conftest import TIMEOUT, cli_env, php_servers, snapshot, wait_for
 
 HUGE = 10**30
 
@@ -108,6 +108,13 @@ def text_of(result: types.CallToolResult) -> str:
     return result.content[0].text
 
 
+def settled_logs(service: ServerOrchestrationService) -> dict[str, Any]:
+    """The log directory once PHP has finished logging the readiness probe (its 'Closing' line can
+    land just after start returns)."""
+    assert wait_for(lambda: service.config.log_file.read_text().endswith("Closing\n"))
+    return snapshot(service.config.log_dir)
+
+
 def untouched(service: ServerOrchestrationService) -> None:
     """A forum never started: nothing of ours appeared."""
     config = service.config
@@ -153,7 +160,7 @@ async def test_bad_arguments_leave_a_running_server_exactly_as_it_was(
     started = service.start()
     assert started.success
     state = service.config.state_file.read_bytes()
-    logs = snapshot(service.config.log_dir)
+    logs = settled_logs(service)
     async with Client(server) as client:
         problems = await call_all(client)
     assert problems == [], "\n\n".join(problems)
@@ -235,7 +242,7 @@ def test_bad_cli_input_leaves_a_running_server_exactly_as_it_was(
 ) -> None:
     started = service.start()
     state = service.config.state_file.read_bytes()
-    logs = snapshot(service.config.log_dir)
+    logs = settled_logs(service)
     env = cli_env(MYBB_ROOT=str(forum), MYBB_PHP=php, MYBB_PORT=str(port))
     cases = [args for args in CLI_CASES if args and args[0] in ("start", "stop", "restart")]
     results = run_many([(args, env) for args in cases] + [(["stop"], {**env, "MYBB_PORT": "0"})], tmp_path)
