@@ -243,6 +243,23 @@ def test_mybb_sources_merge_by_time(tmp_path: Path) -> None:
     assert "[MyBB forum/error.log]" in markdown and "**SQL** [MyBB admin/error.log]" in markdown
 
 
+class BrokenSource(FakeSource):
+    def newest_first(self) -> Iterator[LogEntry]:
+        yield from super().newest_first()
+        raise PermissionError(13, "Permission denied")
+
+
+def test_an_unreadable_source_is_reported_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    path.write_text("[Tue Nov 24 09:00:00 2026] 127.0.0.1:1 [200]: GET /ok\n")
+    broken = BrokenSource("mybb:admin/error.log", [mybb_block(1795500000, "before the failure")])
+    result = run_query(path, LogQueryOptions(), extra_sources=[broken], zone=timezone.utc,
+                       now=datetime(2026, 11, 24, 10, tzinfo=timezone.utc))
+    assert [e.path or e.message for e in result.entries] == ["/ok", "before the failure"]
+    assert result.source_problems == ["mybb:admin/error.log: Permission denied"]
+    assert "Could not read (entries from it are missing): mybb:admin/error.log" in render_log_query(result)
+
+
 def test_missing_log_still_shows_mybb_errors(tmp_path: Path) -> None:
     source = FakeSource("mybb:error.log", [mybb_block(1795500000, "from mybb")])
     result = run_query(tmp_path / "logs" / "server.log", LogQueryOptions(), extra_sources=[source],

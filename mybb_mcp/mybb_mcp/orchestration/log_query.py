@@ -165,12 +165,11 @@ def _wanted(entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None) 
 
 @dataclass
 class _Stream:
-    """One source's entries as (sort key, entry), noting whether it was read to its end."""
+    """One source's entries as (sort key, entry) for heapq.merge."""
 
     name: str
     entries: Iterable[LogEntry]
     newest_first: bool
-    done: bool = False
 
     def keyed(self) -> Iterator[tuple[float, LogEntry]]:
         # Entries without a timestamp (text before the first stamped line) keep their neighbour's key.
@@ -179,7 +178,6 @@ class _Stream:
             if entry.timestamp is not None:
                 last = entry.timestamp.timestamp()
             yield last, entry
-        self.done = True
 
 def _aware(entry: LogEntry, zone: tzinfo) -> LogEntry:
     if entry.timestamp is not None and entry.timestamp.tzinfo is None:
@@ -201,18 +199,21 @@ def _server_entries(
             yield entry
 
 def _source_entries(
-    source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None
+    source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str]
 ) -> Iterator[LogEntry]:
     keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
-    entries = source.newest_first() if options.tail else source.oldest_first()
-    for entry in entries:
-        entry = _aware(entry, zone)
-        if options.tail and cutoff is not None and entry.timestamp is not None and entry.timestamp < cutoff:
-            return  # newest first and in time order: the rest is older still
-        if keyword is not None and keyword not in _keyword_text(entry):
-            continue
-        if _wanted(entry, options, cutoff):
-            yield entry
+    try:
+        entries = source.newest_first() if options.tail else source.oldest_first()
+        for entry in entries:
+            entry = _aware(entry, zone)
+            if options.tail and cutoff is not None and entry.timestamp is not None and entry.timestamp < cutoff:
+                return  # newest first and in time order: the rest is older still
+            if keyword is not None and keyword not in _keyword_text(entry):
+                continue
+            if _wanted(entry, options, cutoff):
+                yield entry
+    except OSError as exc:  # one unreadable MyBB log must not sink the whole answer
+        problems.append(f"{source.name}: {exc.strerror or exc}")
 
 # --- the query -------------------------------------------------------------------------------------------
 
@@ -259,7 +260,8 @@ def run_query(
     source_problems: list[str] = []
     if options.include_mybb:
         for source in extra_sources:
-            streams.append(_Stream(source.name, _source_entries(source, options, zone, cutoff), options.tail))
+            entries = _source_entries(source, options, zone, cutoff, source_problems)
+            streams.append(_Stream(source.name, entries, options.tail))
 
     want = options.offset + options.limit
     page: list[LogEntry] = []

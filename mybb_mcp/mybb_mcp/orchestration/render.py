@@ -27,6 +27,8 @@ def render_log_query(result: LogQueryResult) -> str:
         lines.append(_log_file_line(result))
     lines.append(f"Times: server local time, {_zone_name(result.zone, result)}.")
     lines.append(f"Filters: {_filters_line(result)}.")
+    if result.source_problems:
+        lines.append("Could not read (entries from it are missing): " + "; ".join(result.source_problems) + ".")
     lines.append("")
     if not result.entries:
         lines += _empty(result)
