@@ -28,7 +28,13 @@ from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
 from .orchestration.render import _entry as render_entry  # one entry as render_log_query shows it
 from .orchestration.render import render_log_query
-from .orchestration.render_server import CLI_COMMANDS, render_error, render_result, render_status
+from .orchestration.render_server import (
+    CLI_COMMANDS,
+    render_error,
+    render_error_logging,
+    render_result,
+    render_status,
+)
 from .orchestration.server_service import validate_host, validate_port, validate_workers
 
 PROG = "mybb-server"
@@ -181,6 +187,20 @@ def run_status(args: argparse.Namespace, service: ServerOrchestrationService, ou
     return EXIT_OK
 
 
+def run_errorlog(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    change = service.set_mybb_error_logging(args.state == "on")
+    if out.as_json:
+        out.data(change)
+    else:
+        out.markdown(render_error_logging(change, heading="#"))
+    return EXIT_OK if change.ok else EXIT_FAILED
+
+
+def _add_errorlog(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("state", choices=("on", "off"),
+                        help="on: MyBB logs its errors into the server log; off: restore the previous settings")
+
+
 def log_options(args: argparse.Namespace) -> LogQueryOptions:
     """The query the flags ask for; unset flags keep the query module's defaults (as in the MCP tool)."""
     given = {
@@ -322,6 +342,8 @@ COMMANDS: dict[str, Command] = {
     "restart": Command("stop (if running) and start again", _add_restart, run_restart),
     "status": Command("whether the server runs, its URL, log and database", _add_status, run_status),
     "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
+    "errorlog": Command("turn MyBB's own error logging on (into the server log) or off again",
+                        _add_errorlog, run_errorlog),
 }
 
 EXAMPLES = f"""\
@@ -332,6 +354,7 @@ examples:
   {PROG} logs --errors              the newest errors, stack traces included
   {PROG} logs --grep login --since 10
   {PROG} logs --errors --follow     watch for new errors (Ctrl-C to stop)
+  {PROG} errorlog on                MyBB logs the warnings and SQL errors it would hide
   {PROG} restart
   {PROG} stop
 

@@ -19,7 +19,13 @@ from ..config import Config, load_config
 from ..errors import ConfigError, InvalidArgument
 from ..orchestration import LogQueryOptions, ServerOrchestrationService
 from ..orchestration.failures import Failure
-from ..orchestration.render_server import MCP_COMMANDS, render_error, render_result, render_status
+from ..orchestration.render_server import (
+    MCP_COMMANDS,
+    render_error,
+    render_error_logging,
+    render_result,
+    render_status,
+)
 from ..tools_registry import ARGUMENT_MODELS, ToolName, describe_validation_error
 
 log = logging.getLogger(__name__)
@@ -94,12 +100,20 @@ async def _run(
 
 
 def _result_text(result: Any) -> ToolText:
+    """A start/stop/restart result; "already running" and "not running" are answers, not errors."""
     return ToolText(render_result(result, MCP_COMMANDS), is_error=not result.success and result.failure not in _NOT_ERRORS)
 
 
 def _start(service: ServerOrchestrationService, args: Any) -> str:
-    result = service.start(args.port, args.force, workers=args.workers)
-    return _result_text(result)
+    change = None
+    if args.mybb_error_logging is not None:
+        # Before the start: MyBB reads its settings per request, so either order works; this one lets
+        # a failed start still report the setting it changed.
+        change = service.set_mybb_error_logging(args.mybb_error_logging == "on")
+    text = _result_text(service.start(args.port, args.force, workers=args.workers))
+    if change is None:
+        return text
+    return ToolText(text + "\n" + render_error_logging(change), is_error=text.is_error or not change.ok)
 
 
 def _stop(service: ServerOrchestrationService, args: Any) -> str:

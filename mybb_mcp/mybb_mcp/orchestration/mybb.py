@@ -1046,7 +1046,7 @@ def _change_explanation(enabled: bool, changes: Sequence[SettingChange], had_sav
         return (
             f"MyBB error logging is on: {listed}. MyBB now writes its errors (PHP warnings inside MyBB and "
             "plugins, SQL and user errors) to PHP's error log, which is the server log (unless the server's PHP "
-            "settings set error_log), so the logs query shows them beside their requests. {settings_file} was rebuilt as MyBB's settings editor does; it takes "
+            f"settings set error_log), so the logs query shows them beside their requests. {settings_file} was rebuilt as MyBB's settings editor does; it takes "
             "effect on the next request. Turn it off to restore the previous values."
         )
     restored = "the values saved when it was turned on are restored" if had_saved else "nothing was saved, so errorlogmedium is set to 'none'"

@@ -28,7 +28,10 @@ import psutil
 
 # psutil derives start times from clock ticks (1/100 s) and the boot time: allow for rounding.
 CREATE_TIME_TOLERANCE = 0.05
-READY_PROBE_PATH = "/__mybb_mcp_ready.txt"
+# The readiness probe runs no forum code: the router answers the first path with an empty 204; plain
+# php -S would send an extensionless path to index.php, but answers a missing .txt file with a 404 itself.
+READY_PROBE_PATH = "/__mybb_mcp_ready"
+READY_PROBE_PATH_PLAIN = "/__mybb_mcp_ready.txt"
 
 
 @dataclass(frozen=True)
@@ -332,12 +335,12 @@ def connect_address(host: str, port: int) -> tuple[str, int]:
     return host.strip("[]"), port
 
 
-def answers_http(host: str, port: int, timeout: float = 0.5) -> bool:
-    """One HTTP request for a path no PHP code handles; any HTTP status line means the server answers."""
+def answers_http(host: str, port: int, path: str = READY_PROBE_PATH, timeout: float = 0.5) -> bool:
+    """One HTTP request for a path no forum code handles; any HTTP status line means the server answers."""
     address = connect_address(host, port)
     try:
         with socket.create_connection(address, timeout=timeout) as sock:
-            request = f"GET {READY_PROBE_PATH} HTTP/1.0\r\nHost: {address[0]}:{port}\r\n\r\n"
+            request = f"GET {path} HTTP/1.0\r\nHost: {address[0]}:{port}\r\n\r\n"
             sock.sendall(request.encode())
             return sock.recv(16).startswith(b"HTTP/")
     except OSError:

@@ -257,3 +257,16 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
 def render_error(title: str, problem: str, fix: str) -> str:
     """Any failure outside the catalogue (bad arguments, configuration, internal errors)."""
     return f"# Error: {title}\n\n{problem}\n\n**Next:** {fix}\n"
+
+
+def render_error_logging(change: Any, heading: str = "##") -> str:
+    """The outcome of turning MyBB's error logging on or off (a mybb.ErrorLoggingChange)."""
+    wanted = "On" if change.enabled else "Off"
+    if not change.ok:
+        return (f"{heading} MyBB Error Logging: Not Changed\n\n{change.error}\n\n"
+                f"**Next:** {change.hint or 'Fix the problem above and try again.'}\n")
+    out = [f"{heading} MyBB Error Logging: {wanted}\n", change.explanation]
+    if change.database:
+        out.append(f"\n- Database: {change.database}")
+    out += [f"- Wrote: {path}" for path in change.files_touched]
+    return "\n".join(out).strip() + "\n"

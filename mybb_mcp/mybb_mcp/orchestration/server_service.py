@@ -311,11 +311,12 @@ class ServerOrchestrationService:
                 "mybb_root": str(config.mybb_root),
             })
 
+        probe = process.READY_PROBE_PATH if config.use_router else process.READY_PROBE_PATH_PLAIN
         deadline = time.monotonic() + self._start_timeout
         delay = 0.002
         while True:
             exited = proc.poll() is not None or identity is None
-            if not exited and process.answers_http(host, port):
+            if not exited and process.answers_http(host, port, probe):
                 break
             if exited or time.monotonic() >= deadline:
                 return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
@@ -455,12 +456,12 @@ class ServerOrchestrationService:
             status.log_size = log_file.stat().st_size
         except OSError:
             status.log_size = None
-        status.forum = mybb.diagnose_forum(config.mybb_root, status.url)
+        status.forum = mybb.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings)
         return status
 
     def _check_mariadb(self) -> bool:
         """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
-        return mybb.check_mariadb(self.config.mybb_root)
+        return mybb.check_mariadb(self.config.mybb_root, php_settings=self.config.php_settings)
 
     # ------------------------------------------------------------------ logs
 
@@ -472,7 +473,8 @@ class ServerOrchestrationService:
             if running is not None:
                 self._rotate_if_too_big(running, [])
         log_file = self.config.log_file
-        sources = mybb.error_log_sources(self.config.mybb_root) if options.include_mybb else []
+        sources = (mybb.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+                   if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
         return run_query(log_file, options, now=now, extra_sources=sources, zone=zone)
@@ -480,6 +482,18 @@ class ServerOrchestrationService:
     def query_logs(self, options: LogQueryOptions) -> str:
         """Markdown answer to a log query (plan API)."""
         return render_log_query(self.search_logs(options))
+
+    # ------------------------------------------------------------------ MyBB settings
+
+    def set_mybb_error_logging(self, enabled: bool) -> mybb.ErrorLoggingChange:
+        """Turn MyBB's own error logging on for development (into the server log) or back off.
+
+        Updates MyBB's settings table and rebuilds inc/settings.php as MyBB does; "off" restores the
+        values "on" replaced. No restart needed: MyBB reads its settings on every request.
+        """
+        enabled = validate_flag(enabled, "enabled")
+        self._ensure_repo_root()
+        return mybb.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root)
 
     # ------------------------------------------------------------------ plan's private API
 
