@@ -37,6 +37,9 @@ def render_log_query(result: LogQueryResult) -> str:
             lines += _entry(entry, result.zone, str(result.log_file))
         lines.append("")
         lines.append(_summary_line(result))
+        if _fatal_logged_twice(result.entries):
+            lines.append("(php -S logs a fatal error twice: as a `PHP Fatal error` line and again after the "
+                         "request line of the page that raised it; the summary counts both.)")
         if result.has_more:
             options = result.options
             lines.append(f"More entries match: ask again with offset={options.offset + len(result.entries)}.")
@@ -204,6 +207,11 @@ def _summary_line(result: LogQueryResult) -> str:
         if summary.errors else "no errors"
     )
     return f"**Summary of the entries shown:** {requests}; {errors}."
+
+
+def _fatal_logged_twice(entries: list[LogEntry]) -> bool:
+    suffixes = {e.message for e in entries if e.event_type == REQUEST and e.level in ("fatal", "parse", "exception")}
+    return any(e.event_type != REQUEST and e.message in suffixes for e in entries)
 
 
 def _size(size: int) -> str:
