@@ -465,3 +465,27 @@ def test_start_on_another_free_port_flag(cli: Cli) -> None:
     result = json.loads(done.stdout)
     assert result["port"] == other and result["url"] == f"http://127.0.0.1:{other}"
     assert http_get(result["url"] + "/ok.php") == (200, "ok")
+
+
+def test_errorlog_on_and_off_rebuild_settings_and_restore(tmp_path: Path, port: int, php: str) -> None:
+    from tests.fixtures.mybb_forum import make_sqlite_forum
+
+    forum = make_sqlite_forum(tmp_path / "repo" / "forum")
+    runner = Cli({**base_env(), "MYBB_ROOT": str(forum.root), "MYBB_PORT": str(port), "MYBB_PHP": php}, tmp_path)
+    on = runner.ok("errorlog", "on")
+    assert on.stdout.startswith("# MyBB Error Logging: On")
+    assert "$settings['errorlogmedium'] = \"log\";" in forum.settings_file.read_text()
+    status = runner.json("status")
+    assert status["forum"]["error_logging"]["enabled"] is True
+    off = runner.ok("errorlog", "off")
+    assert off.stdout.startswith("# MyBB Error Logging: Off")
+    assert "$settings['errorlogmedium'] = \"none\";" in forum.settings_file.read_text()
+    bad = runner.run("errorlog", "maybe")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_errorlog_without_an_installed_forum_fails_clearly(cli: Cli) -> None:
+    done = cli.run("errorlog", "on")
+    assert done.returncode == 1
+    assert "# MyBB Error Logging: Not Changed" in done.stdout
+    assert "not installed" in done.stdout

@@ -173,3 +173,40 @@ async def test_over_stdio_with_the_installed_console_script(forum_env: dict[str,
     assert text_of(started).startswith("# Server Started"), text_of(started)
     assert bad.is_error and "`limit`" in text_of(bad)
     assert text_of(stopped).startswith("# Server Stopped")
+
+
+@pytest.fixture
+def sqlite_forum_env(tmp_path: Path, php: str, port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An installed (fixture) MyBB on SQLite with error logging off and bburl on another port."""
+    from tests.fixtures.mybb_forum import make_sqlite_forum
+
+    root = make_sqlite_forum(tmp_path / "repo" / "forum").root
+    for key, value in {"MYBB_ROOT": str(root), "MYBB_PORT": str(port), "MYBB_PHP": php}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    yield root
+    ServerOrchestrationService(Config(mybb_root=root, php=php, port=port)).stop(force=True)
+
+
+async def test_status_reports_the_forum_and_start_can_turn_mybb_error_logging_on(
+    sqlite_forum_env: Path, port: int
+) -> None:
+    settings_php = sqlite_forum_env / "inc" / "settings.php"
+    async with Client(server) as client:
+        before = text_of(await client.call_tool("mybb_server_status", {}))
+        started = await client.call_tool("mybb_server_start", {"mybb_error_logging": "on"})
+        settings_while_on = settings_php.read_text()
+        running = text_of(await client.call_tool("mybb_server_status", {}))
+        stopped = await client.call_tool("mybb_server_stop", {})
+        off = await client.call_tool("mybb_server_start", {"mybb_error_logging": "off"})
+    assert "SQLite" in before and "error logging is off" in before
+    assert "mybb_error_logging" in before  # the fix is offered with this face's own words
+    assert not started.is_error, text_of(started)
+    assert "## MyBB Error Logging: On" in text_of(started)
+    assert "errorlogmedium: 'none' -> 'log'" in text_of(started)
+    assert "$settings['errorlogmedium'] = \"log\";" in settings_while_on
+    assert "error logging is off" not in running
+    assert f"127.0.0.1:{port}" in running and "8022" in running  # bburl points at another port: named
+    assert text_of(stopped).startswith("# Server Stopped")
+    assert "## MyBB Error Logging: Off" in text_of(off)
+    assert "$settings['errorlogmedium'] = \"none\";" in settings_php.read_text()
