@@ -144,6 +144,12 @@ def _stamp(match: re.Match[str], tz: tzinfo | None) -> datetime:
     return value
 
 
+def head_timestamp(line: str, tz: tzinfo | None = None) -> datetime | None:
+    """The timestamp of an entry's first line (worker prefix allowed), None if it has none."""
+    head = _HEAD.match(line)
+    return _stamp(head, tz) if head else None
+
+
 def format_php_timestamp(moment: datetime) -> str:
     """`Wed Nov 25 07:27:02 2026` as php -S writes it (English names, space-padded day)."""
     day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[moment.weekday()]
