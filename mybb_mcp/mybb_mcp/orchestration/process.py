@@ -59,9 +59,9 @@ class PortOwner:
         return f"PID {self.pid} ({self.name or 'unknown'}: {command})"
 
 
-# pid -> (create_time, returncode) for children this process spawned and reaped.
-_exits: dict[int, tuple[float, int]] = {}
-_exits_lock = threading.Lock()
+# Children this process spawned: pid -> (start time, Popen). Their waiter threads reap them.
+_children: dict[int, tuple[float, subprocess.Popen[bytes]]] = {}
+_children_lock = threading.Lock()
 
 
 def identity_of(pid: int) -> ProcessIdentity | None:
@@ -89,13 +89,17 @@ def is_alive(recorded: ProcessIdentity) -> bool:
     return matches(recorded, identity_of(recorded.pid))
 
 
-def exit_code_of(recorded: ProcessIdentity) -> int | None:
-    """The exit status of a child we spawned and reaped (negative = killed by that signal)."""
-    with _exits_lock:
-        found = _exits.get(recorded.pid)
-    if found and abs(found[0] - recorded.create_time) <= CREATE_TIME_TOLERANCE:
-        return found[1]
-    return None
+def exit_code_of(recorded: ProcessIdentity, timeout: float = 1.0) -> int | None:
+    """The exit status of a child we spawned (negative = killed by that signal); None if not ours.
+
+    A child that just died may not be reaped yet (it shows as a zombie first): wait a moment for
+    its waiter thread rather than answer "unknown".
+    """
+    with _children_lock:
+        found = _children.get(recorded.pid)
+    if found is None or abs(found[0] - recorded.create_time) > CREATE_TIME_TOLERANCE:
+        return None
+    return exit_status(found[1], timeout)
 
 
 def exit_status(proc: subprocess.Popen[bytes], timeout: float = 2.0) -> int | None:
@@ -169,12 +173,17 @@ def _exec_done(cmdline: tuple[str, ...], argv: tuple[str, ...]) -> bool:
 
 
 def _reap_in_background(proc: subprocess.Popen[bytes], create_time: float) -> None:
-    def wait() -> None:
-        code = proc.wait()
-        with _exits_lock:
-            _exits[proc.pid] = (create_time, code)
+    with _children_lock:
+        if len(_children) >= 64:  # a long-lived MCP server restarts PHP many times: forget old, reaped ones
+            for pid in [pid for pid, (_, child) in _children.items() if child.returncode is not None][:32]:
+                del _children[pid]
+        _children[proc.pid] = (create_time, proc)
+    threading.Thread(target=proc.wait, name=f"reap-php-{proc.pid}", daemon=True).start()
 
-    threading.Thread(target=wait, name=f"reap-php-{proc.pid}", daemon=True).start()
+
+def has_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether a child we spawned has exited; its waiter thread sets returncode when it reaps it."""
+    return proc.returncode is not None
 
 
 def group_members(recorded: ProcessIdentity) -> list[psutil.Process]:

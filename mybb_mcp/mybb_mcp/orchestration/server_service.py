@@ -315,7 +315,7 @@ class ServerOrchestrationService:
         deadline = time.monotonic() + self._start_timeout
         delay = 0.002
         while True:
-            exited = proc.poll() is not None or identity is None
+            exited = identity is None or process.has_exited(proc)
             if not exited and process.answers_http(host, port, probe):
                 break
             if exited or time.monotonic() >= deadline:
