@@ -26,12 +26,12 @@ from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .orchestration import LogQueryOptions, ServerOrchestrationService, ServerResult
 from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
-from .orchestration.render import _entry as render_entry  # one entry as render_log_query shows it
-from .orchestration.render import render_log_query
-from .orchestration.render_server import (
+from .orchestration.render import (
     CLI_COMMANDS,
+    render_entry,
     render_error,
     render_error_logging,
+    render_log_query,
     render_result,
     render_status,
 )
@@ -224,7 +224,7 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
     if out.as_json:
         out.data(result, compact=args.follow)  # streaming: one JSON document per line
     else:
-        out.markdown(render_log_query(result))
+        out.markdown(render_log_query(result, CLI_COMMANDS))
     if args.follow:
         follow(log_file, options, Position(identity, result.end_offset), out, result.zone)
     return EXIT_OK

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.render_server import render_result, render_status
+from mybb_mcp.orchestration.render import render_result, render_status
 from tests.conftest import http_get
 from tests.reliability.conftest import php_servers
 

@@ -19,7 +19,7 @@ from ..config import Config, load_config
 from ..errors import ConfigError, InvalidArgument
 from ..orchestration import LogQueryOptions, ServerOrchestrationService
 from ..orchestration.failures import Failure
-from ..orchestration.render_server import (
+from ..orchestration.render import (
     MCP_COMMANDS,
     render_error,
     render_error_logging,

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------------------------
 
 # How a user turns MyBB's error logging on or off (the tool argument and the CLI command).
-# (render_server.Commands.error_logging_on says the same for each face.)
+# (render.Commands.error_logging_on says the same for each face.)
 ERROR_LOGGING_MCP_HINT = '`mybb_server_start` with `mybb_error_logging: "on"`'
 ERROR_LOGGING_CLI_HINT = "`mybb-server errorlog on`"
 # Where the same setting lives in MyBB's Admin CP.
