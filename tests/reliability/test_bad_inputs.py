@@ -9,10 +9,13 @@ server, state and log.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,6 +89,39 @@ MCP_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("mybb_server_restart", {"workers": 100}, "workers"),
     ("mybb_server_restart", {"force": True}, "force"),
 ]
+
+
+
+def schema_cases() -> list[tuple[str, dict[str, Any], str]]:
+    """Bad values derived from every tool's published input schema, so a tool or argument added
+    later is covered without editing this file."""
+    from mybb_mcp.tools_registry import ALL_TOOLS
+
+    cases: list[tuple[str, dict[str, Any], str]] = []
+    for tool in ALL_TOOLS:
+        cases.append((tool.name, {"no_such_argument": 1}, "no_such_argument"))
+        for name, prop in tool.input_schema.get("properties", {}).items():
+            kind = prop.get("type")
+            bad: list[Any] = [[], {"nested": 1}]
+            if kind == "integer":
+                bad += ["1", 1.5, True, HUGE, -HUGE]
+                if "minimum" in prop:
+                    bad.append(prop["minimum"] - 1)
+                if "maximum" in prop:
+                    bad.append(prop["maximum"] + 1)
+            elif kind == "boolean":
+                bad += ["true", 1, 0, None]
+            elif kind == "string":
+                bad += [5, True]
+                if "enum" in prop:
+                    bad += ["not-one-of-them", ""]
+                if prop.get("minLength"):
+                    bad.append("")
+            cases += [(tool.name, {name: value}, name) for value in bad]
+    return cases
+
+
+MCP_CASES += schema_cases()
 
 
 @pytest.fixture
@@ -185,7 +221,18 @@ CLI_CASES: list[list[str]] = [
     ["logs", "--since", str(HUGE)], ["logs", "--grep", ""], ["logs", "--grep", "   "], ["logs", "--level", "x"],
     ["restart", "--port", "x"], ["restart", "--port", "0"], ["restart", "--workers", "0"], ["restart", "--force"],
     ["frobnicate"], [], ["--json"], ["--port", "8022", "start"],
+    ["errorlog"], ["errorlog", "maybe"], ["errorlog", ""], ["errorlog", "on", "extra"],
 ]
+
+
+def command_cases() -> list[list[str]]:
+    """Every command in the CLI's table, with an unknown flag: a command added later is covered."""
+    from mybb_mcp.cli import COMMANDS
+
+    return [[name, "--no-such-flag"] for name in COMMANDS] + [[name, "--json", "--json=1"] for name in COMMANDS]
+
+
+CLI_CASES += command_cases()
 
 CONFIG_CASES: list[dict[str, str]] = [
     {"MYBB_PORT": "abc"}, {"MYBB_PORT": "0"}, {"MYBB_PORT": "70000"}, {"MYBB_PORT": "80.5"},
@@ -195,15 +242,43 @@ CONFIG_CASES: list[dict[str, str]] = [
 ]
 
 
-def run_many(runs: list[tuple[list[str], dict[str, str]]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
-    """The CLI as separate processes, several at a time (each is a full interpreter start)."""
+def run_many(runs: list[tuple[list[str], dict[str, str]]], cwd: Path, how: str,
+             ) -> list[subprocess.CompletedProcess[str]]:
+    """Run the CLI for each (argv, environment): as separate processes, several at a time, or in this
+    process through `mybb_mcp.cli.main` (the same code, without an interpreter start per case)."""
     def one(run: tuple[list[str], dict[str, str]]) -> subprocess.CompletedProcess[str]:
         args, env = run
         return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], env=env, cwd=cwd,
                               capture_output=True, text=True, timeout=TIMEOUT * 2)
 
-    with ThreadPoolExecutor(max_workers=max(2, (os.cpu_count() or 2) * 2)) as pool:
-        return list(pool.map(one, runs))
+    if how == "subprocess":
+        with ThreadPoolExecutor(max_workers=max(2, (os.cpu_count() or 2) * 2)) as pool:
+            return list(pool.map(one, runs))
+    return [in_process(args, env, cwd) for args, env in runs]
+
+
+def in_process(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    from mybb_mcp.cli import main
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(args)
+            except SystemExit as exc:  # argparse
+                code = exc.code if isinstance(exc.code, int) else 1
+            except Exception:  # what would be a traceback in a real process
+                err.write("Traceback (in process)\n" + traceback.format_exc())
+                code = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def usage_problems(done: subprocess.CompletedProcess[str], label: str) -> list[str]:
@@ -219,14 +294,26 @@ def usage_problems(done: subprocess.CompletedProcess[str], label: str) -> list[s
     return problems
 
 
+def representative(cases: list[list[str]]) -> list[list[str]]:
+    """For the subprocess pass: the first two bad cases of each command, and the odd ones out."""
+    chosen: list[list[str]] = []
+    for args in cases:
+        if not args or args[0].startswith("-") or sum(1 for c in chosen if c[:1] == args[:1]) < 2:
+            chosen.append(args)
+    return chosen
+
+
+@pytest.mark.parametrize("how", ["in_process", "subprocess"])
 def test_every_cli_command_refuses_bad_input_with_exit_2_and_creates_nothing(
-    forum: Path, php: str, port: int, tmp_path: Path, service: ServerOrchestrationService,
+    how: str, forum: Path, php: str, port: int, tmp_path: Path, service: ServerOrchestrationService,
 ) -> None:
     env = cli_env(MYBB_ROOT=str(forum), MYBB_PHP=php, MYBB_PORT=str(port))
-    cases: list[tuple[list[str], dict[str, str], str | None]] = [(args, env, None) for args in CLI_CASES]
-    cases += [(["start"], {**env, **bad}, next(iter(bad))) for bad in CONFIG_CASES]
-    cases += [(["status"], {**env, **bad}, next(iter(bad))) for bad in CONFIG_CASES[:3]]
-    results = run_many([(args, run_env) for args, run_env, _ in cases], tmp_path)
+    config_cases = CONFIG_CASES if how == "in_process" else CONFIG_CASES[::4]
+    cli_cases = CLI_CASES if how == "in_process" else representative(CLI_CASES)
+    cases: list[tuple[list[str], dict[str, str], str | None]] = [(args, env, None) for args in cli_cases]
+    cases += [(["start"], {**env, **bad}, next(iter(bad))) for bad in config_cases]
+    cases += [(["status"], {**env, **bad}, next(iter(bad))) for bad in config_cases[:3]]
+    results = run_many([(args, run_env) for args, run_env, _ in cases], tmp_path, how)
     problems = []
     for (args, run_env, variable), done in zip(cases, results):
         label = f"mybb-server {' '.join(args)}" + (f" with {variable}={run_env[variable]!r}" if variable else "")
@@ -244,9 +331,11 @@ def test_bad_cli_input_leaves_a_running_server_exactly_as_it_was(
     state = service.config.state_file.read_bytes()
     logs = settled_logs(service)
     env = cli_env(MYBB_ROOT=str(forum), MYBB_PHP=php, MYBB_PORT=str(port))
-    cases = [args for args in CLI_CASES if args and args[0] in ("start", "stop", "restart")]
-    results = run_many([(args, env) for args in cases] + [(["stop"], {**env, "MYBB_PORT": "0"})], tmp_path)
-    problems = [p for args, done in zip(cases + [["stop"]], results) for p in usage_problems(done, " ".join(args))]
+    cases = [args for args in CLI_CASES if args and args[0] in ("start", "stop", "restart", "errorlog")]
+    runs = [(args, env) for args in cases] + [(["stop"], {**env, "MYBB_PORT": "0"})]
+    results = run_many(runs, tmp_path, "in_process") + run_many(runs[::6], tmp_path, "subprocess")
+    labels = [" ".join(args) for args, _ in runs] + [" ".join(args) for args, _ in runs[::6]]
+    problems = [p for label, done in zip(labels, results) for p in usage_problems(done, label)]
     assert problems == [], "\n".join(problems)
     assert service.config.state_file.read_bytes() == state
     assert snapshot(service.config.log_dir) == logs
