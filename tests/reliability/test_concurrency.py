@@ -151,7 +151,30 @@ def test_a_storm_of_mixed_operations_leaves_state_and_reality_in_agreement(
     """Starts, stops, restarts and status calls from threads and processes at once. Afterwards the
     state file and the processes agree: one server named by a whole state file, or none and no file."""
     config = service.config
-    local, remote = run_together(config, tmp_path, storm_thread, STORM_BODY, threads=4, processes=3)
+    torn: list[bytes] = []
+    reads = [0]
+    done = threading.Event()
+
+    def read_state() -> None:  # a reader that never takes the lock must never see a half-written file
+        while not done.is_set():
+            try:
+                data = config.state_file.read_bytes()
+            except FileNotFoundError:
+                continue
+            reads[0] += 1
+            try:
+                json.loads(data)
+            except ValueError:
+                torn.append(data)
+
+    reader = threading.Thread(target=read_state)
+    reader.start()
+    try:
+        local, remote = run_together(config, tmp_path, storm_thread, STORM_BODY, threads=4, processes=3)
+    finally:
+        done.set()
+        reader.join(TIMEOUT)
+    assert torn == [], f"{len(torn)} torn reads of {reads[0]}"
     results = [r for batch in local for r in batch]
     for result in results:
         if hasattr(result, "success") and not result.success:

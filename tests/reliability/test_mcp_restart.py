@@ -9,6 +9,7 @@ the running server through the state file and be able to stop or restart it.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,11 +107,14 @@ async def test_a_server_started_by_the_cli_is_stopped_by_a_new_mcp_server(
 async def test_mcp_server_killed_hard_leaves_php_serving(
     stdio: Callable[..., StdioServerParameters], port: int,
 ) -> None:
-    """An agent crash (SIGKILL to the MCP server, no clean shutdown) must not take PHP down."""
+    """An agent crash: SIGKILL to the MCP server's whole process group, as a client escalates when the
+    server does not exit (the SDK's stdio client does exactly this), must not take PHP down."""
     async with Client(stdio(), mode="legacy") as client:
         php_pid = pid_in(text_of(await client.call_tool("mybb_server_start", {})))
         mcp_pid = psutil.Process(php_pid).ppid()
-        psutil.Process(mcp_pid).kill()
+        group = os.getpgid(mcp_pid)
+        assert group != os.getpgid(0)  # the client started it in a group of its own: never ours
+        os.killpg(group, signal.SIGKILL)
         assert wait_for(lambda: not alive(mcp_pid))
         assert alive(php_pid) and serves(f"http://127.0.0.1:{port}/ok.php")
         with pytest.raises(Exception):  # the client notices its server is gone
