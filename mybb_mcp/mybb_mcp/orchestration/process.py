@@ -356,6 +356,27 @@ def answers_http(host: str, port: int, path: str = READY_PROBE_PATH, timeout: fl
         return False
 
 
+def listens_on(recorded: ProcessIdentity, port: int) -> bool:
+    """Whether our PHP itself holds a listening socket on `port` (in worker mode the parent opens it
+    before forking, so the leader has it too)."""
+    try:
+        connections = psutil.Process(recorded.pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)
+
+
+def ours_answers(recorded: ProcessIdentity | None, host: str, port: int, path: str = READY_PROBE_PATH) -> bool:
+    """The readiness test: the port answers HTTP *and* the listener is our PHP.
+
+    An answer alone is not proof. Another server may hold the port (one that bound it between our
+    port check and PHP's own bind - e.g. a second forum configured with the same port, started at
+    the same moment); our PHP then fails to listen and exits, but until it does, the other server
+    answers the probe and the start would report someone else's server as ours.
+    """
+    return recorded is not None and listens_on(recorded, port) and answers_http(host, port, path)
+
+
 def accepts_connections(host: str, port: int) -> bool:
     try:
         with socket.create_connection(connect_address(host, port), timeout=0.2):

@@ -316,7 +316,7 @@ class ServerOrchestrationService:
         delay = 0.002
         while True:
             exited = identity is None or process.has_exited(proc)
-            if not exited and process.answers_http(host, port, probe):
+            if not exited and process.ours_answers(identity, host, port, probe):
                 break
             if exited or time.monotonic() >= deadline:
                 return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
