@@ -166,7 +166,8 @@ IMPOSTER = textwrap.dedent('''
             pass
 
     if args.get("listen"):
-        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in args.get("host", "") else socket.AF_INET
+        server = socket.socket(family, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind((args.get("host", "127.0.0.1"), args["listen"]))
         server.listen(16)

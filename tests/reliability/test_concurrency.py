@@ -230,3 +230,46 @@ def test_status_racing_restarts_never_loses_the_running_server(
             thread.join(TIMEOUT)
     assert not errors, errors
     assert [p.pid for p in php_leaders(config.mybb_root)] == [json.loads(config.state_file.read_text())["pid"]]
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_forums_started_on_the_same_port_at_once(round_: int, tmp_path: Path, php: str) -> None:
+    """Two forums (two repositories, so two different locks) configured with the same port, started
+    by two agents at the same moment. Both pass the port check; only one PHP can bind. The other must
+    not take the winner's answers to its readiness probe for its own server."""
+    from tests.conftest import free_port
+    from tests.fixtures.docroot import write_docroot
+
+    port = free_port()
+    services = []
+    for name in ("alpha", "beta"):
+        root = write_docroot(tmp_path / name / "forum")
+        (root / "which.php").write_text(f"<?php echo '{name}';\n")
+        services.append(ServerOrchestrationService(Config(mybb_root=root, php=php, port=port)))
+    barrier = threading.Barrier(2)
+    results: dict[int, Any] = {}
+
+    def start(index: int) -> None:
+        barrier.wait()
+        results[index] = services[index].start()
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        winners = [i for i, result in results.items() if result.success]
+        assert len(winners) == 1, [results[i] for i in sorted(results)]
+        winner, loser = winners[0], 1 - winners[0]
+        lost = results[loser]
+        assert lost.failure is Failure.PORT_IN_USE, lost
+        assert lost.port_owner is not None and lost.port_owner.pid == results[winner].pid
+        assert not services[loser].config.state_file.exists()
+        assert not services[loser].get_status().running
+        assert php_servers(services[loser].config.mybb_root) == []
+        name = ("alpha", "beta")[winner]
+        assert http_get(f"http://127.0.0.1:{port}/which.php") == (200, name)
+    finally:
+        for service in services:
+            service.stop(force=True)

@@ -48,12 +48,15 @@ def assert_died(service: ServerOrchestrationService, pid: int, how: str, error_t
     assert http_get(f"{again.url}/ok.php") == (200, "ok")
 
 
-def test_kill_9_is_reported_with_the_signal_and_the_last_errors(service: ServerOrchestrationService) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_killed_server_is_reported_with_the_signal_and_the_last_errors(
+    sig: signal.Signals, service: ServerOrchestrationService,
+) -> None:
     started = service.start()
     http_get(f"{started.url}/exception.php")
-    os.kill(started.pid, signal.SIGKILL)
+    os.kill(started.pid, sig)  # someone else's kill: not a stop of ours
     assert wait_for(lambda: not alive(started.pid))
-    assert_died(service, started.pid, "killed by SIGKILL", "Thread 42 not found")
+    assert_died(service, started.pid, f"killed by {sig.name}", "Thread 42 not found")
 
 
 def test_a_real_segfault_is_reported_as_sigsegv(service: ServerOrchestrationService) -> None:

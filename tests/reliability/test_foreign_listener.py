@@ -21,7 +21,7 @@ from tests.conftest import http_get
 from tests.reliability.conftest import TIMEOUT, Imposter, alive, php_servers, serves, wait_for
 
 
-@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0", "::"])
 def test_a_foreign_listener_is_named_refused_and_never_signalled(
     bind: str, service: ServerOrchestrationService, imposter: Callable[..., Imposter], port: int,
 ) -> None:
@@ -142,4 +142,23 @@ def test_a_foreign_listener_on_another_port_does_not_block_ours(
     started = service.start()
     assert started.success, started
     assert service.stop().success
+    fake.assert_untouched()
+
+
+def test_a_listener_that_appears_after_the_port_check_is_named_too(
+    service: ServerOrchestrationService, imposter: Callable[..., Imposter], port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race between our port check and PHP's bind cannot be timed for real: the check is made to
+    miss the listener (a mock), and PHP itself then fails to listen. The answer still names the owner."""
+    from mybb_mcp.orchestration import process
+
+    fake = imposter(listen=port)
+    monkeypatch.setattr(process, "port_is_free", lambda host, port: True)
+    result = service.start()
+    assert result.failure is Failure.PORT_IN_USE, result
+    assert result.reason and "Address already in use" in result.reason
+    assert result.port_owner is not None and result.port_owner.pid == fake.pid
+    assert not service.config.state_file.exists()
+    assert php_servers(service.config.mybb_root) == []
     fake.assert_untouched()
