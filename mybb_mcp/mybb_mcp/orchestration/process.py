@@ -200,9 +200,20 @@ def group_members(recorded: ProcessIdentity) -> list[psutil.Process]:
         # or session ID: when it was handed out again, our group was already empty. Whatever now sits
         # in group `pid` belongs to the newcomer, however much it looks like our workers.
         return []
+    if current is not None:
+        # A live leader: its workers are its children; no need to scan every process on the machine.
+        candidates = []
+        for pid in [recorded.pid, *_child_pids(recorded.pid)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                candidates.append(psutil.Process(pid))
+    else:
+        candidates = list(psutil.process_iter())  # leader gone: orphaned workers were reparented
     members: list[psutil.Process] = []
-    for proc in psutil.process_iter(["pid", "cmdline", "create_time", "status"]):
-        info = proc.info
+    for proc in candidates:
+        try:
+            info = proc.as_dict(["pid", "cmdline", "create_time", "status"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
         if info["status"] == psutil.STATUS_ZOMBIE or tuple(info["cmdline"] or ()) != recorded.cmdline:
             continue
         if info["pid"] == recorded.pid:
@@ -219,13 +230,29 @@ def group_members(recorded: ProcessIdentity) -> list[psutil.Process]:
     return members
 
 
-def worker_pids(recorded: ProcessIdentity) -> list[int]:
-    """Workers of a live leader (PHP_CLI_SERVER_WORKERS forks them as its children)."""
+def _child_pids(pid: int) -> list[int]:
+    """Direct children of `pid`: from /proc when the kernel offers it (no scan of every process)."""
     try:
-        leader = psutil.Process(recorded.pid)
-        return sorted(child.pid for child in leader.children() if child.status() != psutil.STATUS_ZOMBIE)
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        pass
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return []
+
+
+def worker_pids(recorded: ProcessIdentity) -> list[int]:
+    """Workers of a live leader (PHP_CLI_SERVER_WORKERS forks them as its children)."""
+    workers = []
+    for pid in _child_pids(recorded.pid):
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                workers.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return sorted(workers)
 
 
 def signal_members(members: Sequence[psutil.Process], sig: signal.Signals) -> None:
@@ -374,7 +401,8 @@ def ours_answers(recorded: ProcessIdentity | None, host: str, port: int, path: s
     the same moment); our PHP then fails to listen and exits, but until it does, the other server
     answers the probe and the start would report someone else's server as ours.
     """
-    return recorded is not None and listens_on(recorded, port) and answers_http(host, port, path)
+    # The cheap probe first: the socket-table lookup runs once PHP answers, not on every poll.
+    return recorded is not None and answers_http(host, port, path) and listens_on(recorded, port)
 
 
 def accepts_connections(host: str, port: int) -> bool:

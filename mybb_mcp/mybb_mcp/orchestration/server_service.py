@@ -321,7 +321,7 @@ class ServerOrchestrationService:
             if exited or time.monotonic() >= deadline:
                 return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
             time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+            delay = min(delay * 2, 0.005)  # PHP binds within tens of ms: notice it promptly
 
         assert identity is not None
         warnings = self._start_warnings(host, port)
