@@ -422,8 +422,12 @@ def iter_entries_forward(
 def _entry_time_after(fd: int, pos: int, end: int, tz: tzinfo | None) -> tuple[int, datetime] | None:
     """The first entry start at or after `pos` (within ~1 MiB) and its timestamp."""
     lo = max(pos - 1, 0)
-    chunk = os.pread(fd, min(1024 * 1024, end - lo), lo)
-    found = 0 if pos == 0 and ENTRY_START.match(chunk) else _first_start(chunk, 0, len(chunk))
+    # An entry starts within a few hundred bytes almost always: read a page first, 1 MiB only if not.
+    for size in (4096, 1024 * 1024):
+        chunk = os.pread(fd, min(size, end - lo), lo)
+        found = 0 if pos == 0 and ENTRY_START.match(chunk) else _first_start(chunk, 0, len(chunk))
+        if found >= 0 or len(chunk) < size:
+            break
     if found < 0:
         return None
     moment = head_timestamp(chunk[found : found + 64].decode("ascii", "replace"), tz)
@@ -636,6 +640,8 @@ def rotate_in_place(
         with open(temporary, "wb") as dst:
             os.chmod(temporary, mode)
             copied = _copy(src, dst, 0, first)
+            dst.flush()
+            os.fsync(dst.fileno())  # the bulk reaches the disk before the writers are paused
             with freeze():
                 more = _copy(src, dst, copied, None)
                 dst.flush()
