@@ -198,8 +198,8 @@ def test_a_storm_of_mixed_operations_leaves_state_and_reality_in_agreement(
 def test_status_racing_restarts_never_loses_the_running_server(
     service: ServerOrchestrationService,
 ) -> None:
-    """Status does not take the lock. While another caller restarts the server over and over, a
-    status call that read the old state must not clear the new server's state file (an orphan)."""
+    """While another caller restarts the server over and over, status calls run beside it. A status
+    that judged the old server dead must not then delete the new server's state file (an orphan)."""
     config = service.config
     assert service.start().success
     stop = threading.Event()
