@@ -184,3 +184,22 @@ def test_missing_forum_root_is_refused_and_changes_nothing(make_service: Callabl
     assert result.failure is Failure.BAD_FORUM_ROOT
     assert "no-such-forum" in result.message
     assert not service.config.state_file.exists() and not service.config.log_dir.exists()
+
+
+def test_restart_keeps_the_host_it_ran_on(service: ServerOrchestrationService) -> None:
+    first = service.start(host="127.0.0.2")  # loopback, but not the configured 127.0.0.1
+    restarted = service.restart()
+    assert restarted.success, restarted
+    assert (restarted.host, restarted.port) == ("127.0.0.2", first.port)
+    assert http_get(f"{restarted.url}/ok.php") == (200, "ok")
+
+
+def test_a_death_report_names_the_program_that_took_the_pid() -> None:
+    from mybb_mcp.orchestration.render import render_status
+    from mybb_mcp.orchestration.server_service import DeathReport, ServerStatus
+
+    died = DeathReport(4242, 8022, "2026-11-25T07:00:00+00:00", None, "ended; its PID now belongs to an "
+                       "unrelated process, which was not touched", pid_reused_by="/usr/bin/vim notes.txt")
+    text = render_status(ServerStatus(running=False, port=8022, died=died))
+    assert "## The server died unexpectedly" in text
+    assert "`/usr/bin/vim notes.txt`" in text and "left alone" in text

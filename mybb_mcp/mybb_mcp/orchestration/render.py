@@ -333,6 +333,8 @@ def _died_section(died: DeathReport, commands: Commands) -> str:
         lines.append(f"- Started: {died.started_at}")
     if died.last_sign_of_life:
         lines.append(f"- Last log write: {died.last_sign_of_life.isoformat(timespec='seconds')}")
+    if died.pid_reused_by:
+        lines.append(f"- PID {died.pid} now belongs to an unrelated program (`{died.pid_reused_by}`), left alone.")
     if died.last_errors:
         lines.append("- Last errors in its log:")
         lines += [f"  - {_entry_line(entry)}" for entry in died.last_errors]
@@ -422,6 +424,9 @@ def _next_step(result: ServerResult, commands: Commands) -> str:
     if failure is Failure.LOG_UNWRITABLE:
         return "Make the logs/ directory next to the forum writable (or free disk space), then start again."
     if failure is Failure.PHP_EXITED:
+        if not result.reason:
+            return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
+                    f"{commands.logs_errors} shows nothing older, then start again.")
         return f"Fix what PHP reported above, then start again. Full output: {commands.logs_errors}."
     if failure is Failure.START_TIMEOUT:
         return f"Check the log with {commands.logs_errors}; the forum's router or index.php may hang."

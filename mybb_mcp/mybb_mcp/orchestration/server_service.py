@@ -227,17 +227,17 @@ class ServerOrchestrationService:
     def _restart_locked(self, port: int | None, workers: int | None) -> ServerResult:
         notes: list[str] = []
         running = self._current(notes)
-        if port is None and running is not None:
-            port = int(running.state["port"])
-        if workers is None and running is not None:
-            workers = int(running.state.get("workers", self.config.workers))
-        if running is not None:
+        host = None
+        if running is not None:  # come back as it ran: same port, host and pool unless told otherwise
+            port = port or int(running.state["port"])
+            host = str(running.state["host"])
+            workers = workers or int(running.state.get("workers", self.config.workers))
             stopped = self._stop_running(running, force=True)
             if not stopped.success:
                 stopped.action = "restart"
                 return stopped
             notes.append(f"Stopped the previous server (PID {running.identity.pid}).")
-        result = self._start_locked(port, False, None, workers, notes)
+        result = self._start_locked(port, False, host, workers, notes)
         result.action = "restart"
         return result
 
