@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import psutil
@@ -405,9 +406,25 @@ def ours_answers(recorded: ProcessIdentity | None, host: str, port: int, path: s
     return recorded is not None and answers_http(host, port, path) and listens_on(recorded, port)
 
 
-def accepts_connections(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection(connect_address(host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+class Ready(Enum):
+    ANSWERING = "answering"
+    EXITED = "exited"
+    TIMEOUT = "timeout"
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], recorded: ProcessIdentity | None, host: str, port: int, path: str,
+    timeout: float,
+) -> Ready:
+    """Poll until our PHP answers, exits, or `timeout` passes (no fixed sleep: it binds in tens of ms)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        if recorded is None or has_exited(proc):
+            return Ready.EXITED
+        if ours_answers(recorded, host, port, path):
+            return Ready.ANSWERING
+        if time.monotonic() >= deadline:
+            return Ready.TIMEOUT
+        time.sleep(delay)
+        delay = min(delay * 2, 0.005)

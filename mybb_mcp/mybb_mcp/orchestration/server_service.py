@@ -312,18 +312,10 @@ class ServerOrchestrationService:
             })
 
         probe = process.READY_PROBE_PATH if config.use_router else process.READY_PROBE_PATH_PLAIN
-        deadline = time.monotonic() + self._start_timeout
-        delay = 0.002
-        while True:
-            exited = identity is None or process.has_exited(proc)
-            if not exited and process.ours_answers(identity, host, port, probe):
-                break
-            if exited or time.monotonic() >= deadline:
-                return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.005)  # PHP binds within tens of ms: notice it promptly
-
-        assert identity is not None
+        outcome = process.wait_ready(proc, identity, host, port, probe, self._start_timeout)
+        if outcome is not process.Ready.ANSWERING or identity is None:
+            exited = outcome is process.Ready.EXITED
+            return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
         warnings = self._start_warnings(host, port)
         return ServerResult(
             True, "start", f"PHP is serving {config.mybb_root} at {_url(host, port)}.",
