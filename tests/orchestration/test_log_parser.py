@@ -356,3 +356,13 @@ def test_generated_entries_round_trip(tmp_path: Path) -> None:
     marked = [raw for _, raw in entries if b"marker_" in raw.lower()]
     # The keyword sits on a trace line, yet the whole entry (head included) comes back.
     assert marked and all(ENTRY_START.match(raw) for raw in marked)
+
+
+def test_a_404_suffix_is_php_s_errno_text_not_a_php_error() -> None:
+    # php -S words a missing file with strerror(errno); behind a router errno can be 0: "Success".
+    success = parse_log_line("[Wed Nov 25 08:21:13 2026] 127.0.0.1:53742 [404]: GET /nope.css - Success")
+    assert success is not None and success.level == "http_4xx" and success.is_error
+    uncaught = parse_log_line(
+        "[Wed Nov 25 08:21:13 2026] 127.0.0.1:53742 [404]: GET /x.php - Uncaught Error: boom in /srv/x.php:3"
+    )
+    assert uncaught is not None and uncaught.level == "exception" and uncaught.source_line == 3

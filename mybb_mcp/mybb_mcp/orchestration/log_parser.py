@@ -241,7 +241,7 @@ def _classify_client(entry: LogEntry, client: re.Match[str]) -> None:
         entry.message = suffix or ""
         entry.is_static = is_static_request(entry)
         entry.internal = path.startswith(INTERNAL_PATH_PREFIX)
-        if suffix and not suffix.startswith(_NO_SUCH_FILE):
+        if suffix and _is_php_error_suffix(suffix, entry.status_code):
             entry.level = _suffix_level(suffix)
             entry.source_file, entry.source_line = _location(suffix)
         else:
@@ -251,6 +251,20 @@ def _classify_client(entry: LogEntry, client: re.Match[str]) -> None:
     if rest in _CONNECTION_WORDS or rest.startswith(_CLOSED_UNUSED):
         entry.event_type = CONNECTION
     # else: 'Invalid request (...)' and anything unknown stay info
+
+
+def _is_php_error_suffix(suffix: str, status: int | None) -> bool:
+    """Whether a request line's ` - ...` suffix is PHP's error message rather than php -S's own words.
+
+    On a 4xx php -S appends strerror(errno) for the missing file: usually "No such file or
+    directory", but "Success" when a router left errno at 0. PHP's own messages name a place
+    ("in FILE on line N", "FILE:N") or an uncaught throwable.
+    """
+    if suffix.startswith(_NO_SUCH_FILE):
+        return False
+    if status is not None and 400 <= status < 500:
+        return suffix.startswith("Uncaught") or _LOCATION.match(suffix.split("\n", 1)[0]) is not None
+    return True
 
 
 def parse_log_line(line: str, tz: tzinfo | None = None) -> LogEntry | None:
