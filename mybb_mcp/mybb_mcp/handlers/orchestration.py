@@ -101,7 +101,8 @@ async def _run(
 
 def _result_text(result: Any) -> ToolText:
     """A start/stop/restart result; "already running" and "not running" are answers, not errors."""
-    return ToolText(render_result(result, MCP_COMMANDS), is_error=not result.success and result.failure not in _NOT_ERRORS)
+    is_error = not result.success and result.failure not in _NOT_ERRORS
+    return ToolText(render_result(result, MCP_COMMANDS), is_error=is_error)
 
 
 def _start(service: ServerOrchestrationService, args: Any) -> str:

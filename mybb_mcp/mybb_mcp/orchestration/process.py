@@ -147,7 +147,9 @@ def spawn_server(
     return proc, identity
 
 
-def _identity_after_exec(proc: subprocess.Popen[bytes], argv: tuple[str, ...], timeout: float = 2.0) -> ProcessIdentity | None:
+def _identity_after_exec(
+    proc: subprocess.Popen[bytes], argv: tuple[str, ...], timeout: float = 2.0
+) -> ProcessIdentity | None:
     """The child's identity once the kernel has finished loading the new program.
 
     Popen returns as soon as execve has released the parent's memory, which is before the kernel

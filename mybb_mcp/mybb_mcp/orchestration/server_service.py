@@ -395,7 +395,8 @@ class ServerOrchestrationService:
         warnings: list[str] = []
         if not self._wait_port_free(host, port):
             owner = process.port_owner(port)
-            warnings.append(f"Port {port} is still in use after the stop, by {owner.describe() if owner else 'an unknown process'}.")
+            holder = owner.describe() if owner else "an unknown process"
+            warnings.append(f"Port {port} is still in use after the stop, by {holder}.")
         self._state_file.clear()
         ran_for = max(0.0, self._clock() - identity.create_time)
         return ServerResult(
