@@ -330,3 +330,25 @@ def test_rotate_in_place_missing_and_zero_backups(tmp_path: Path) -> None:
     path.write_text("old\n")
     assert rotate_in_place(path, 0, nothing, header=None).rotated
     assert path.read_text() == "" and list(tmp_path.iterdir()) == [path]
+
+
+def test_rotate_in_place_keeps_an_unfinished_long_line_whole_in_the_new_log(tmp_path: Path) -> None:
+    # PHP writes a line over 8 KiB in pieces; a pause between two leaves the log ending mid-line.
+    path = tmp_path / "server.log"
+    header = "[Wed Nov 25 07:27:02 2026] mybb-mcp: log opened; timestamps are local time, zone UTC+00:00"
+    first_piece = "[Wed Nov 25 07:27:03 2026] BIGLINE " + "x" * 8192
+    path.write_text(header + "\n[Wed Nov 25 07:27:03 2026] whole line\n" + first_piece)
+
+    @contextmanager
+    def nothing() -> Iterator[None]:
+        yield
+
+    rotation = rotate_in_place(path, 2, nothing)
+    backup = path.with_name("server.log.1").read_text()
+    assert backup.endswith("whole line\n") and "BIGLINE" not in backup
+    with open(path, "a") as php:  # the rest of the line, as PHP writes it after the pause
+        php.write(" END\n")
+    fresh = path.read_text().splitlines()
+    assert fresh[0].endswith("log opened; timestamps are local time, zone UTC+00:00")
+    assert fresh[1] == first_piece + " END"
+    assert rotation.bytes_copied == len(backup)

@@ -180,7 +180,7 @@ def test_long_lines_lose_no_byte_across_an_in_place_rotation(
     make_service: Callable[..., ServerOrchestrationService],
 ) -> None:
     """PHP writes a line longer than 8 KiB in 8 KiB pieces; a rotation may fall between two pieces.
-    Then the line is split between server.log.N and its successor, but no byte is lost or doubled:
+    The rotation moves the unfinished line to the new log, so every line stays whole in one file, and
     the generations, oldest first and without the zone headers rotation adds, are the whole stream."""
     service = make_service(log_max_mb=1, log_backups=50)
     started = service.start()
@@ -191,9 +191,11 @@ def test_long_lines_lose_no_byte_across_an_in_place_rotation(
     assert len(files) >= 3, "the log was never rotated"
     stream = "".join(p.read_text() for p in reversed(files))
     stream = re.sub(r"\[[^\]\n]+\] mybb-mcp: log opened;[^\n]*\n", "", stream)
+    texts = [p.read_text() for p in files]
     for marker in markers:
         whole = f"BIGLINE {marker} {'x' * kb * 1024} END {marker}\n"
         assert stream.count(whole) == 1, f"{marker} lost or doubled"
+        assert sum(text.count(whole) for text in texts) == 1, f"{marker} split across two generations"
 
 
 def test_stop_status_and_queries_never_truncate_the_log(service: ServerOrchestrationService) -> None:

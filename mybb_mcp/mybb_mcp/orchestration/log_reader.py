@@ -644,14 +644,20 @@ def rotate_in_place(
             os.fsync(dst.fileno())  # the bulk reaches the disk before the writers are paused
             with freeze():
                 more = _copy(src, dst, copied, None)
+                # PHP writes a line over 8 KiB in pieces; the pause may fall between two. Keep that
+                # line whole: its first pieces move to the new log, where the rest will follow.
+                partial = _unfinished_line(src, copied + more)
+                if partial:
+                    dst.truncate(copied + more - len(partial))
                 dst.flush()
                 os.fsync(dst.fileno())
                 os.replace(temporary, target)
                 os.truncate(path, 0)
                 _append(path, header)
+                _append(path, partial.decode("utf-8", "surrogateescape") if partial else None, raw=True)
     finally:
         os.close(src)
-    return InPlaceRotation(True, target, copied + more, more, reason="size limit")
+    return InPlaceRotation(True, target, copied + more - len(partial), more, reason="size limit")
 
 
 def _fresh_zone_header(path: Path) -> str | None:
@@ -665,7 +671,19 @@ def _fresh_zone_header(path: Path) -> str | None:
     return format_zone_header(datetime.now(read_log_zone(path)))
 
 
-def _append(path: Path, text: str | None) -> None:
+def _unfinished_line(fd: int, size: int, limit: int = 1024 * 1024) -> bytes:
+    """The bytes after the file's last newline (b"" when it ends with one, or none in `limit`)."""
+    lo = max(size - limit, 0)
+    data = os.pread(fd, size - lo, lo)
+    cut = data.rfind(b"\n")
+    if cut < 0 and lo > 0:
+        return b""  # a line longer than the limit: leave it where it is
+    return data[cut + 1 :]
+
+
+def _append(path: Path, text: str | None, raw: bool = False) -> None:
+    """Append a line (newline added unless `raw`)."""
     if text:
+        data = text.encode("utf-8", "surrogateescape")
         with open(path, "ab") as handle:
-            handle.write(text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n"))
+            handle.write(data if raw or text.endswith("\n") else data + b"\n")
