@@ -136,6 +136,7 @@ def test_a_killed_server_is_reported_dead_with_its_last_errors(service: ServerOr
     assert not status.running
     assert status.died is not None and status.died.pid == started.pid
     assert "SIGKILL" in status.died.how
+    assert status.died.ended_at is not None and status.died.ended_at.timestamp() <= time.time()
     assert any("Thread 42 not found" in entry.message for entry in status.died.last_errors)
     assert not service.config.state_file.exists()
     assert service.start().success  # the next start works

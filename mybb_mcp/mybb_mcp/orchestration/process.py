@@ -60,8 +60,22 @@ class PortOwner:
         return f"PID {self.pid} ({self.name or 'unknown'}: {command})"
 
 
-# Children this process spawned: pid -> (start time, Popen). Their waiter threads reap them.
-_children: dict[int, tuple[float, subprocess.Popen[bytes]]] = {}
+@dataclass
+class _Child:
+    """A PHP this process spawned; its waiter thread reaps it and notes when."""
+
+    create_time: float
+    proc: subprocess.Popen[bytes]
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int  # negative: killed by that signal
+    at: float | None  # when it was reaped (a moment after it ended)
+
+
+_children: dict[int, _Child] = {}
 _children_lock = threading.Lock()
 
 
@@ -90,17 +104,18 @@ def is_alive(recorded: ProcessIdentity) -> bool:
     return matches(recorded, identity_of(recorded.pid))
 
 
-def exit_code_of(recorded: ProcessIdentity, timeout: float = 1.0) -> int | None:
-    """The exit status of a child we spawned (negative = killed by that signal); None if not ours.
+def exit_of(recorded: ProcessIdentity, timeout: float = 1.0) -> Exit | None:
+    """How and when a child we spawned ended; None if it is not ours (or has not ended).
 
     A child that just died may not be reaped yet (it shows as a zombie first): wait a moment for
     its waiter thread rather than answer "unknown".
     """
     with _children_lock:
-        found = _children.get(recorded.pid)
-    if found is None or abs(found[0] - recorded.create_time) > CREATE_TIME_TOLERANCE:
+        child = _children.get(recorded.pid)
+    if child is None or abs(child.create_time - recorded.create_time) > CREATE_TIME_TOLERANCE:
         return None
-    return exit_status(found[1], timeout)
+    code = exit_status(child.proc, timeout)
+    return Exit(code, child.ended_at) if code is not None else None
 
 
 def exit_status(proc: subprocess.Popen[bytes], timeout: float = 2.0) -> int | None:
@@ -176,12 +191,18 @@ def _exec_done(cmdline: tuple[str, ...], argv: tuple[str, ...]) -> bool:
 
 
 def _reap_in_background(proc: subprocess.Popen[bytes], create_time: float) -> None:
+    child = _Child(create_time, proc)
     with _children_lock:
         if len(_children) >= 64:  # a long-lived MCP server restarts PHP many times: forget old, reaped ones
-            for pid in [pid for pid, (_, child) in _children.items() if child.returncode is not None][:32]:
+            for pid in [pid for pid, old in _children.items() if old.proc.returncode is not None][:32]:
                 del _children[pid]
-        _children[proc.pid] = (create_time, proc)
-    threading.Thread(target=proc.wait, name=f"reap-php-{proc.pid}", daemon=True).start()
+        _children[proc.pid] = child
+
+    def reap() -> None:
+        proc.wait()
+        child.ended_at = time.time()
+
+    threading.Thread(target=reap, name=f"reap-php-{proc.pid}", daemon=True).start()
 
 
 def has_exited(proc: subprocess.Popen[bytes]) -> bool:

@@ -331,6 +331,8 @@ def _died_section(died: DeathReport, commands: Commands) -> str:
     ]
     if died.started_at:
         lines.append(f"- Started: {died.started_at}")
+    if died.ended_at:
+        lines.append(f"- Ended: {died.ended_at.isoformat(timespec='seconds')}")
     if died.last_sign_of_life:
         lines.append(f"- Last log write: {died.last_sign_of_life.isoformat(timespec='seconds')}")
     if died.pid_reused_by:

@@ -47,6 +47,7 @@ class DeathReport:
     started_at: str | None
     last_sign_of_life: datetime | None  # the log's last write
     how: str  # how it ended, as far as this process can know
+    ended_at: datetime | None = None  # known when this process spawned it
     pid_reused_by: str | None = None  # the unrelated program that now has its PID
     last_errors: list[LogEntry] = field(default_factory=list)
 
@@ -544,11 +545,11 @@ class ServerOrchestrationService:
         return None
 
     def _death_report(self, identity: ProcessIdentity, state: dict[str, Any]) -> DeathReport:
-        code = process.exit_code_of(identity)
+        ended = process.exit_of(identity)
         reused = process.identity_of(identity.pid)
         reused_by = " ".join(reused.cmdline) or "another program" if reused else None
-        if code is not None:
-            how = process.describe_exit(code)
+        if ended is not None:
+            how = process.describe_exit(ended.code)
         elif reused_by:
             how = "ended; its PID now belongs to an unrelated process, which was not touched"
         else:
@@ -567,7 +568,8 @@ class ServerOrchestrationService:
             last_errors = list(result.entries)
         except OSError:
             pass
-        return DeathReport(identity.pid, int(state["port"]), state.get("started_at"), last_write, how,
+        ended_at = datetime.fromtimestamp(ended.at, timezone.utc) if ended and ended.at else None
+        return DeathReport(identity.pid, int(state["port"]), state.get("started_at"), last_write, how, ended_at,
                            reused_by, last_errors)
 
     def _already_running(self, running: _Running, notes: list[str]) -> ServerResult:
