@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -43,6 +44,11 @@ class ProcessIdentity:
 
     def as_state(self) -> dict[str, object]:
         return {"pid": self.pid, "create_time": self.create_time, "cmdline": list(self.cmdline)}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> ProcessIdentity:
+        """The identity a state file recorded (raises KeyError, TypeError or ValueError if malformed)."""
+        return cls(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]))
 
 
 @dataclass(frozen=True)
@@ -372,18 +378,6 @@ def port_owner(port: int) -> PortOwner | None:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 return PortOwner(conn.pid, None, ())
     return None
-
-
-def listening_pids(port: int) -> set[int]:
-    """PIDs listening on `port` (used to check a worker pool let go of it)."""
-    try:
-        return {
-            conn.pid
-            for conn in psutil.net_connections(kind="tcp")
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid
-        }
-    except psutil.AccessDenied:
-        return set()
 
 
 def connect_address(host: str, port: int) -> tuple[str, int]:

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -209,16 +208,20 @@ class ServerOrchestrationService:
         except FileNotFoundError as exc:
             return self._bad_root_result(action, f"cannot create files next to it: {exc}")
 
-    @contextlib.contextmanager
-    def _observing(self) -> Iterator[None]:
-        """Status and log queries clear a dead server's state and rotate a live server's log: under the
-        lock, so they never act on a state a concurrent restart just replaced (an orphan) and never
-        rotate twice at once. No state file: nothing to act on, and no lock file is created."""
+    def _observe(self, notes: list[str], died: list[DeathReport] | None = None) -> _Running | None:
+        """What status and log queries see first: the running server, its stale state cleared and its
+        log rotated if too big. Under the lock, so they never act on a state a concurrent restart just
+        replaced (an orphan) and never rotate twice at once. No state file: nothing to act on, and no
+        lock file is created."""
+        if not self._state_file.path.exists():
+            return None
         with contextlib.ExitStack() as stack:
-            if self._state_file.path.exists():
-                with contextlib.suppress(LockTimeout):  # a hung operation: observe without the lock
-                    stack.enter_context(self._state_file.lock(self._lock_timeout))
-            yield
+            with contextlib.suppress(LockTimeout):  # a hung operation: observe without the lock
+                stack.enter_context(self._state_file.lock(self._lock_timeout))
+            running = self._current(notes, died)
+            if running is not None:
+                self._rotate_if_too_big(running, notes)
+            return running
 
     def _ensure_repo_root(self) -> None:
         # The lock file lives beside the forum; a missing forum is reported by start, not by a crash here.
@@ -421,10 +424,7 @@ class ServerOrchestrationService:
     def get_status(self) -> ServerStatus:
         notes: list[str] = []
         died: list[DeathReport] = []
-        with self._observing():
-            running = self._current(notes, died)
-            if running is not None:
-                self._rotate_if_too_big(running, notes)
+        running = self._observe(notes, died)
         config = self.config
         log_file = config.log_file
         status = ServerStatus(running=running is not None, log_file=log_file, mybb_root=config.mybb_root,
@@ -462,10 +462,7 @@ class ServerOrchestrationService:
     def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
         """Run a log query and return the data (`query_logs` renders it)."""
         options = options.validated()
-        with self._observing():
-            running = self._current([]) if self._state_file.path.exists() else None
-            if running is not None:
-                self._rotate_if_too_big(running, [])
+        self._observe([])
         log_file = self.config.log_file
         sources = (mybb.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
                    if options.include_mybb else [])
@@ -500,7 +497,7 @@ class ServerOrchestrationService:
     def _validate_state(self, state: dict[str, Any]) -> bool:
         """True only if the recorded PID is alive and is still the process we started."""
         try:
-            identity = ProcessIdentity(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]))
+            identity = ProcessIdentity.from_state(state)
         except (KeyError, TypeError, ValueError):
             return False
         return process.is_alive(identity)
@@ -532,7 +529,7 @@ class ServerOrchestrationService:
         state = read.state
         if state is None:
             return None
-        identity = ProcessIdentity(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]))
+        identity = ProcessIdentity.from_state(state)
         if process.is_alive(identity):
             return _Running(identity, state, leader_alive=True)
         if process.group_members(identity):
