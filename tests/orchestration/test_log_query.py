@@ -314,6 +314,16 @@ def test_new_entries_follows_appends_and_rotation(tmp_path: Path) -> None:
     assert [e.path for e in found] == ["/after-rotation"]
 
 
+def test_new_entries_in_batches_resume_where_the_last_batch_ended(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    path.write_text("".join(f"[Tue Nov 24 09:00:00 2026] 127.0.0.1:1 [200]: GET /p{n}\n" for n in range(5)))
+    seen, offset = [], 0
+    for _ in range(3):
+        found, offset = new_entries(path, LogQueryOptions(), offset, zone=ZONE, max_entries=2)
+        seen += [e.path for e in found]
+    assert seen == [f"/p{n}" for n in range(5)] and offset == path.stat().st_size
+
+
 # --- rendering ------------------------------------------------------------------------------------------------
 
 

@@ -184,12 +184,19 @@ def _aware(entry: LogEntry, zone: tzinfo) -> LogEntry:
         entry.timestamp = entry.timestamp.replace(tzinfo=zone)
     return entry
 
+def _keyword_bytes(options: LogQueryOptions) -> bytes | None:
+    return options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+
+
 def _server_entries(
-    log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats
+    log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats,
+    start: int | None = None,
 ) -> Iterator[LogEntry]:
-    keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+    """The server log's wanted entries, from `start` (default: where the since window begins)."""
+    keyword = _keyword_bytes(options)
     any_of = ERROR_HINTS if options.errors_only else None
-    start = offset_at_time(log_file, cutoff, zone) if cutoff is not None else 0
+    if start is None:
+        start = offset_at_time(log_file, cutoff, zone) if cutoff is not None else 0
     read = iter_entries_backward if options.tail else iter_entries_forward
     location = str(log_file)
     for offset, raw in read(log_file, start=start, keyword=keyword, any_of=any_of, stats=stats):
@@ -201,7 +208,7 @@ def _server_entries(
 def _source_entries(
     source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str]
 ) -> Iterator[LogEntry]:
-    keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+    keyword = _keyword_bytes(options)
     try:
         entries = source.newest_first() if options.tail else source.oldest_first()
         for entry in entries:
@@ -330,18 +337,12 @@ def new_entries(
     except OSError:
         return [], 0
     start = after if after <= size else 0
-    keyword = options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
     stats = ReadStats()
     found: list[LogEntry] = []
-    for offset, raw in iter_entries_forward(
-        log_file, start=start, keyword=keyword, any_of=ERROR_HINTS if options.errors_only else None, stats=stats
-    ):
-        entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
-        entry.location = str(log_file)
-        if _wanted(entry, options, None):
-            found.append(entry)
-            if len(found) >= max_entries:
-                return found, offset + len(raw)
+    for entry in _server_entries(log_file, options, zone, None, stats, start=start):
+        if len(found) == max_entries:  # continue from this entry next time
+            return found, entry.offset if entry.offset is not None else stats.end
+        found.append(entry)
     return found, max(stats.end, start)
 
 __all__ = [
