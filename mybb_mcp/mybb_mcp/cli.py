@@ -175,7 +175,7 @@ def run_stop(args: argparse.Namespace, service: ServerOrchestrationService, out:
 
 
 def run_restart(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
-    return _result(out, service.restart(args.port, workers=args.workers))
+    return _result(out, service.restart(args.port, host=args.host, workers=args.workers))
 
 
 def run_status(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
@@ -305,6 +305,8 @@ def _add_stop(parser: argparse.ArgumentParser) -> None:
 
 def _add_restart(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port_arg, help="port to listen on (default: the port it ran on)")
+    parser.add_argument("--host", type=host_arg,
+                        help="address to bind (default: the one it ran on; 127.0.0.1 takes it off the network)")
     parser.add_argument("--workers", type=workers_arg, help="PHP worker processes, 1-64 (default: as it ran)")
 
 

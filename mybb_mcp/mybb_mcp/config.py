@@ -1,7 +1,8 @@
 """Settings from the environment and `.env` files, as one frozen dataclass.
 
 Precedence: real environment variables, then the nearest `.env` file in the
-working directory or one of its parents. Relative paths in a `.env` file are
+working directory or one of its parents that no other user could have written
+(owned by us or root, in directories only we or root may write). Relative paths in a `.env` file are
 relative to that file; relative paths in the environment are relative to the
 working directory. Loading never checks that the forum exists: the MCP server
 must start without one and say what to set; `start` validates the root.
@@ -10,12 +11,14 @@ must start without one and say what to set; `start` validates the root.
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, shown_value
 
 DEFAULT_PORT = 8022
 DEFAULT_HOST = "127.0.0.1"
@@ -52,6 +55,8 @@ class Config:
     use_router: bool = True
     # Where each value came from, for messages ("MYBB_ROOT from /repo/.env").
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # `.env` files passed over because another user could have written them, each with the reason.
+    ignored_dotenv: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def repo_root(self) -> Path:
@@ -75,25 +80,102 @@ class Config:
         return self.log_dir / "server.log"
 
 
+MAX_DOTENV_BYTES = 1024 * 1024
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
-def find_dotenv(start: Path) -> Path | None:
-    """The nearest `.env` in `start` or a parent directory."""
+def find_dotenv(start: Path, ignored: list[str] | None = None) -> Path | None:
+    """The nearest trustworthy `.env` in `start` or a parent directory.
+
+    A `.env` another user could have written is skipped (its reason appended to `ignored`): it would
+    choose the PHP binary this process runs and the address the forum is exposed on.
+    """
     for directory in (start, *start.parents):
         candidate = directory / ".env"
-        if candidate.is_file():
+        try:
+            os.lstat(candidate)
+        except OSError:
+            continue
+        problem = untrusted_because(candidate)
+        if problem is None:
             return candidate
+        if ignored is not None:
+            ignored.append(f"{candidate} was ignored: {problem}")
     return None
 
 
-def parse_dotenv(path: Path) -> dict[str, str]:
-    """`KEY=value` lines; `#` comments, blank lines, `export` and quotes handled."""
+def _trusted_owner(uid: int) -> bool:
+    return uid in (os.geteuid(), 0)
+
+
+def untrusted_because(path: Path) -> str | None:
+    """Why another user could have written `path` (a file we are about to believe), or None.
+
+    Trusted: a regular file owned by us or root, not writable by group or others, in directories
+    that are owned by us or root and not writable by group or others, all the way up to `/`.
+    Above the file's own directory a sticky directory (such as /tmp) is fine: others may not
+    rename what they do not own in it.
+    """
+    real = Path(os.path.realpath(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(real)
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if not stat.S_ISREG(info.st_mode):
+        return "it is not a regular file"
+    if not _trusted_owner(info.st_uid):
+        return f"it belongs to {_user_name(info.st_uid)}, not to you or root"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "other users may write to it (it is group- or world-writable)"
+    for level, directory in enumerate(real.parents):
+        try:
+            info = os.stat(directory)
+        except OSError as exc:
+            return f"its directory {directory} cannot be inspected ({exc.strerror})"
+        if not _trusted_owner(info.st_uid):
+            return f"its directory {directory} belongs to {_user_name(info.st_uid)}, not to you or root"
+        writable = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if writable and (level == 0 or not info.st_mode & stat.S_ISVTX):
+            return f"other users may write to its directory {directory}"
+    return None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"user {uid}"
+
+
+def _unquote(value: str) -> str | None:
+    """A value without its quotes and trailing comment; None when a quote is not closed properly."""
+    if value[:1] in ("'", '"'):
+        end = value.find(value[0], 1)
+        if end < 0:
+            return None
+        rest = value[end + 1 :].strip()
+        if rest and not rest.startswith("#"):
+            return None
+        return value[1:end]
+    if value.startswith("#"):
+        return ""
+    return value.split(" #", 1)[0].split("\t#", 1)[0].rstrip()
+
+
+def parse_dotenv(path: Path) -> dict[str, str]:
+    """`KEY=value` lines; `#` comments (whole lines or after a value), blank lines, `export` and quotes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise OSError(0, "not a regular file")
+            text = handle.read(MAX_DOTENV_BYTES + 1).decode("utf-8")
+        if len(text) > MAX_DOTENV_BYTES:
+            raise OSError(0, f"larger than {MAX_DOTENV_BYTES // 1024} KiB")
     except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise ConfigError(
-            f"Cannot read {path}: {exc}.",
+            f"Cannot read {path}: {reason}.",
             "Fix its permissions or encoding (UTF-8), or delete it and set the variables in the environment.",
         ) from exc
     values: dict[str, str] = {}
@@ -101,17 +183,13 @@ def parse_dotenv(path: Path) -> dict[str, str]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _ENV_LINE.match(line)
-        if not match:
+        value = _unquote(match.group(2)) if match else None
+        if match is None or value is None:
             raise ConfigError(
-                f"{path}, line {number}, is not KEY=value: {line.strip()!r}.",
-                "Fix or remove that line.",
+                f"{path}, line {number}, is not KEY=value: {shown_value(line.strip())}.",
+                "Fix or remove that line (a quoted value ends at its closing quote; only a # comment may follow).",
             )
-        key, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
+        values[match.group(1)] = value
     return values
 
 
@@ -120,7 +198,7 @@ def _int_setting(name: str, raw: str, low: int, high: int, origin: str) -> int:
         value = int(raw.strip())
     except ValueError:
         raise ConfigError(
-            f"{name}={raw!r} ({origin}) is not a whole number.",
+            f"{name}={shown_value(raw)} ({origin}) is not a whole number.",
             f"Set {name} to {ENV_VARS[name]}.",
         ) from None
     if not low <= value <= high:
@@ -137,14 +215,23 @@ def _bool_setting(name: str, raw: str, origin: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name}={raw!r} ({origin}) is not 1 or 0.", f"Set {name} to {ENV_VARS[name]}.")
+    raise ConfigError(f"{name}={shown_value(raw)} ({origin}) is not 1 or 0.", f"Set {name} to {ENV_VARS[name]}.")
 
 
 def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
-    """Read the settings. Raises `ConfigError` naming the variable and the fix."""
+    """Read the settings. Raises `ConfigError` naming the variable and the fix (and any `.env` ignored)."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
-    dotenv_path = find_dotenv(cwd)
+    ignored: list[str] = []
+    try:
+        return _load_config(environ, cwd, ignored)
+    except ConfigError as exc:
+        exc.hint = " ".join([exc.hint, *(f"({note}.)" for note in ignored)])
+        raise
+
+
+def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> Config:
+    dotenv_path = find_dotenv(cwd, ignored)
     dotenv = parse_dotenv(dotenv_path) if dotenv_path else {}
 
     def lookup(name: str) -> tuple[str, str, Path] | None:
@@ -193,7 +280,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         host = found[0].strip()
         if not host or any(c.isspace() for c in host) or "/" in host:
             raise ConfigError(
-                f"MYBB_HOST={found[0]!r} ({found[1]}) is not a host name or IP address.",
+                f"MYBB_HOST={shown_value(found[0])} ({found[1]}) is not a host name or IP address.",
                 f"Set MYBB_HOST to {ENV_VARS['MYBB_HOST']}.",
             )
         values["host"] = host
@@ -218,7 +305,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         for item in filter(None, (part.strip() for part in found[0].split(";"))):
             if "=" not in item or not item.split("=", 1)[0].strip():
                 raise ConfigError(
-                    f"MYBB_PHP_INI item {item!r} ({found[1]}) is not name=value.",
+                    f"MYBB_PHP_INI item {shown_value(item)} ({found[1]}) is not name=value.",
                     f"Set MYBB_PHP_INI to {ENV_VARS['MYBB_PHP_INI']}.",
                 )
             settings.append(item)
@@ -228,4 +315,4 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     if found:
         values["use_router"] = _bool_setting("MYBB_ROUTER", found[0], found[1])
 
-    return Config(mybb_root=root, sources=sources, **values)  # type: ignore[arg-type]
+    return Config(mybb_root=root, sources=sources, ignored_dotenv=tuple(ignored), **values)  # type: ignore[arg-type]

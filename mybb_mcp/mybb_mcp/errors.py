@@ -11,6 +11,18 @@ are not exceptions: the service returns them as results carrying a
 
 from __future__ import annotations
 
+from typing import Any
+
+SHOWN_VALUE_CHARS = 80
+
+
+def shown_value(value: Any) -> str:
+    """A rejected value as a message quotes it: its repr, cut (a 1 MB argument is not echoed back)."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    return f"{text[:SHOWN_VALUE_CHARS]}... ({len(text):,} characters in all)"
+
 
 class MybbMcpError(Exception):
     """Base class. `str(err)` names the problem; `hint` says how to fix it."""

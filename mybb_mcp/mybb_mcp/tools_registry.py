@@ -13,6 +13,7 @@ from typing import Any, Literal
 import mcp.types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import shown_value
 from .orchestration.log_query import MAX_LIMIT
 
 
@@ -73,6 +74,11 @@ class LogsArgs(_Args):
 
 class RestartArgs(_Args):
     port: int | None = Field(None, ge=1, le=65535, description="Port to listen on (default: the port it ran on).")
+    host: str | None = Field(
+        None, min_length=1, max_length=253,
+        description="Address to bind (default: the one it ran on); 127.0.0.1 takes a server bound to 0.0.0.0 "
+                    "off the network.",
+    )
     workers: int | None = Field(None, ge=1, le=64, description="PHP worker processes (default: as before).")
 
 
@@ -110,15 +116,28 @@ def describe_validation_error(tool: str, error: ValidationError) -> str:
     model = ARGUMENT_MODELS[tool]
     accepted = ", ".join(model.model_fields) or "no arguments"
     lines = []
-    for problem in error.errors():
-        name = ".".join(str(part) for part in problem["loc"]) or "arguments"
+    problems = error.errors()
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        name = _shown_name(".".join(str(part) for part in problem["loc"]) or "arguments")
         if problem["type"] == "extra_forbidden":
             lines.append(f"- `{name}` is not an argument of {tool} (it accepts: {accepted}).")
             continue
         field = model.model_fields.get(str(problem["loc"][0])) if problem["loc"] else None
         hint = f" Expected: {field.description}" if field is not None and field.description else ""
-        lines.append(f"- `{name}`: {problem['msg']} (got {problem.get('input')!r}).{hint}")
+        lines.append(f"- `{name}`: {problem['msg']} (got {shown_value(problem.get('input'))}).{hint}")
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"- ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems.")
     return "\n".join(lines)
+
+
+MAX_PROBLEMS_SHOWN = 10
+
+
+def _shown_name(name: str, limit: int = 60) -> str:
+    """An argument name as the answer quotes it (in backticks): cut, and without backticks of its own."""
+    name = name.replace("`", "'")
+    return name if len(name) <= limit else f"{name[:limit]}... ({len(name):,} characters)"
+
 
 
 def _tool(name: ToolName, title: str, description: str, *, read_only: bool, destructive: bool,
@@ -167,7 +186,8 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
     ),
     _tool(
         ToolName.RESTART, "Restart the MyBB dev server",
-        "Stop the server (if running) and start it again, on the port it ran on unless another is given.",
+        "Stop the server (if running) and start it again, on the port and address it ran on unless others "
+        "are given (host 127.0.0.1 takes an exposed server off the network).",
         read_only=False, destructive=False, idempotent=False,
     ),
 ]

@@ -140,7 +140,7 @@ def _logs(service: ServerOrchestrationService, args: Any) -> str:
 
 
 def _restart(service: ServerOrchestrationService, args: Any) -> str:
-    return _result_text(service.restart(args.port, workers=args.workers))
+    return _result_text(service.restart(args.port, host=args.host, workers=args.workers))
 
 
 async def handle_server_start(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:

@@ -13,6 +13,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Config
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, shown_value
 from . import mybb, process
 from .failures import Failure
 from .log_parser import LogEntry
@@ -107,19 +108,28 @@ def _url(host: str, port: int) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """Whether binding `host` keeps the forum on this machine, in every spelling PHP accepts for it
+    (`127.1` and `2130706433` are 127.0.0.1 to inet_aton; `::ffff:127.0.0.1` is it mapped into IPv6)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name in ("localhost", "localhost.localdomain", "ip6-localhost"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
-        return False
+        try:
+            return socket.inet_aton(name)[0] == 127
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def validate_port(port: object, name: str = "port") -> int | None:
     if port is None:
         return None
     if not isinstance(port, int) or isinstance(port, bool):
-        raise InvalidArgument(f"{name} must be a whole number, got {port!r}.", "Pass a port from 1 to 65535.")
+        raise InvalidArgument(f"{name} must be a whole number, got {shown_value(port)}.", "Pass a port from 1 to 65535.")
     if not 1 <= port <= 65535:
         raise InvalidArgument(f"{name} {port} is out of range.", "Pass a port from 1 to 65535.")
     return port
@@ -127,7 +137,7 @@ def validate_port(port: object, name: str = "port") -> int | None:
 
 def validate_flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidArgument(f"{name} must be true or false, got {value!r}.", f"Pass {name} as a boolean.")
+        raise InvalidArgument(f"{name} must be true or false, got {shown_value(value)}.", f"Pass {name} as a boolean.")
     return value
 
 
@@ -136,7 +146,7 @@ def validate_workers(value: object) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
         raise InvalidArgument(
-            f"workers must be a whole number from 1 to 64, got {value!r}.",
+            f"workers must be a whole number from 1 to 64, got {shown_value(value)}.",
             "Pass 1 for a single PHP process, or 2-64 for a pool (PHP_CLI_SERVER_WORKERS).",
         )
     return value
@@ -147,7 +157,7 @@ def validate_host(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value) or "/" in value:
         raise InvalidArgument(
-            f"host must be a host name or IP address, got {value!r}.",
+            f"host must be a host name or IP address, got {shown_value(value)}.",
             "Pass 127.0.0.1 (the default) unless the forum must be reachable from other machines.",
         )
     return value.strip()
@@ -182,11 +192,15 @@ class ServerOrchestrationService:
         force = validate_flag(force, "force")
         return self._locked("stop", lambda: self._stop_locked(force, []))
 
-    def restart(self, port: int | None = None, *, workers: int | None = None) -> ServerResult:
-        """Stop (if running) and start again, on the port it ran on unless another is given."""
+    def restart(
+        self, port: int | None = None, *, host: str | None = None, workers: int | None = None
+    ) -> ServerResult:
+        """Stop (if running) and start again, on the port and host it ran on unless others are given
+        (`host` moves a server bound to 0.0.0.0 back to loopback)."""
         port = validate_port(port)
+        host = validate_host(host)
         workers = validate_workers(workers)
-        return self._locked("restart", lambda: self._restart_locked(port, workers))
+        return self._locked("restart", lambda: self._restart_locked(port, host, workers))
 
     def _locked(self, action: str, operation: Any) -> ServerResult:
         problem = self._forum_problem() if action != "stop" else None
@@ -228,13 +242,12 @@ class ServerOrchestrationService:
         if not self.config.repo_root.is_dir():
             raise FileNotFoundError(f"{self.config.repo_root} does not exist")
 
-    def _restart_locked(self, port: int | None, workers: int | None) -> ServerResult:
+    def _restart_locked(self, port: int | None, host: str | None, workers: int | None) -> ServerResult:
         notes: list[str] = []
         running = self._current(notes)
-        host = None
         if running is not None:  # come back as it ran: same port, host and pool unless told otherwise
             port = port or int(running.state["port"])
-            host = str(running.state["host"])
+            host = host or str(running.state["host"])
             workers = workers or int(running.state.get("workers", self.config.workers))
             stopped = self._stop_running(running, force=True)
             if not stopped.success:
@@ -429,6 +442,7 @@ class ServerOrchestrationService:
         log_file = config.log_file
         status = ServerStatus(running=running is not None, log_file=log_file, mybb_root=config.mybb_root,
                               notes=notes, died=died[0] if died else None)
+        status.warnings += [f"{note}; its settings were not used." for note in config.ignored_dotenv]
         if running is not None:
             identity, state = running.identity, running.state
             status.pid = identity.pid
@@ -600,7 +614,8 @@ class ServerOrchestrationService:
         return ServerResult(
             False, action, f"The MyBB root is not usable: {problem}.", Failure.BAD_FORUM_ROOT,
             notes=[*(notes or []), f"MYBB_ROOT came from: {source}. Set MYBB_ROOT to the directory that holds "
-                   "MyBB's index.php (in the environment or a .env file)."],
+                   "MyBB's index.php (in the environment or a .env file).",
+                   *(f"{note}; its settings were not used." for note in self.config.ignored_dotenv)],
         )
 
     def _resolve_php(self) -> str | None:
@@ -643,7 +658,7 @@ class ServerOrchestrationService:
         if not _is_loopback(host):
             warnings.append(
                 f"The server listens on {host}, not loopback: the forum, Admin CP included, is reachable from "
-                "the network. Restart it on 127.0.0.1 unless that is what you want."
+                "the network. Restart it with host 127.0.0.1 unless that is what you want."
             )
         return warnings
 
