@@ -17,8 +17,10 @@ from .failures import Failure
 from .log_parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
 from .log_query import LogQueryResult
 
-if TYPE_CHECKING:  # the service imports this module for query_logs
-    from .server_service import DeathReport, ServerResult, ServerStatus
+if TYPE_CHECKING:
+    from ..forum.dev_mode import ErrorLoggingChange
+    from ..forum.report import ForumReport
+    from ..results import DeathReport, ServerResult, ServerStatus
 
 # Long entries are cut so one page stays readable; the log itself keeps everything.
 MAX_CONTINUATION_LINES = 60
@@ -346,8 +348,8 @@ def _died_section(died: DeathReport, commands: Commands) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _forum_section(forum: Any, commands: Commands) -> tuple[list[tuple[str, Any]], list[str]]:
-    """Rows for the status table and warnings, from a mybb.ForumReport (duck-typed)."""
+def _forum_section(forum: ForumReport | None, commands: Commands) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Rows for the status table and warnings, from the forum report."""
     if forum is None:
         return [], []
     rows: list[tuple[str, Any]] = []
@@ -496,8 +498,8 @@ def render_error(title: str, problem: str, fix: str) -> str:
     return f"# Error: {title}\n\n{problem}\n\n**Next:** {fix}\n"
 
 
-def render_error_logging(change: Any, heading: str = "##") -> str:
-    """The outcome of turning MyBB's error logging on or off (a mybb.ErrorLoggingChange)."""
+def render_error_logging(change: ErrorLoggingChange, heading: str = "##") -> str:
+    """The outcome of turning MyBB's error logging on or off."""
     wanted = "On" if change.enabled else "Off"
     if not change.ok:
         return (f"{heading} MyBB Error Logging: Not Changed\n\n{change.error}\n\n"

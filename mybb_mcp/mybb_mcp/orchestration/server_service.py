@@ -1,9 +1,9 @@
 """ServerOrchestrationService: the lifecycle of `php -S` serving a MyBB root.
 
-This module tells the story (start, stop, restart, status, logs); the lower
-levels live beside it: `process` (spawn, identity, signals, ports), `state`
-(the state file and its lock), `log_reader`/`log_query` (the log), `mybb`
-(what the forum knows). It returns data; the faces render it.
+This module tells the story (start, stop, restart, status, logs) and nothing lower-level: `process`
+(spawn, identity, signals, ports), `state` (the state file and its lock), `log_reader`/`log_query` (the
+log) sit beside it; what the forum knows is in the `forum` package. It returns the dataclasses of
+`results` (and `log_query`); the faces render them with `render`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..errors import InvalidArgument, shown_value
-from . import mybb, process
+from ..forum import database, dev_mode, error_log, report
+from ..results import DeathReport, ServerResult, ServerStatus
+from . import process
 from .failures import Failure
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
@@ -36,63 +38,6 @@ __all__ = ["ServerOrchestrationService", "ServerResult", "ServerStatus", "DeathR
 
 ROUTER_SCRIPT = Path(__file__).with_name("router.php")
 LAST_ERRORS_SHOWN = 3
-
-
-@dataclass
-class DeathReport:
-    """A server we started is gone without being stopped by us."""
-
-    pid: int
-    port: int
-    started_at: str | None
-    last_sign_of_life: datetime | None  # the log's last write
-    how: str  # how it ended, as far as this process can know
-    ended_at: datetime | None = None  # known when this process spawned it
-    pid_reused_by: str | None = None  # the unrelated program that now has its PID
-    last_errors: list[LogEntry] = field(default_factory=list)
-
-
-@dataclass
-class ServerResult:
-    """The outcome of start, stop or restart. `failure` is None on success."""
-
-    success: bool
-    action: str
-    message: str
-    failure: Failure | None = None
-    pid: int | None = None
-    port: int | None = None
-    host: str | None = None
-    url: str | None = None
-    log_file: Path | None = None
-    started_at: str | None = None
-    uptime_seconds: float | None = None  # how long it has run (running) or ran (stopped)
-    workers: list[int] = field(default_factory=list)
-    port_owner: PortOwner | None = None
-    reason: str | None = None  # PHP's own words when it would not start
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what was done along the way
-    died: DeathReport | None = None
-
-
-@dataclass
-class ServerStatus:
-    running: bool
-    pid: int | None = None
-    port: int | None = None
-    host: str | None = None
-    url: str | None = None
-    started_at: str | None = None
-    uptime_seconds: float | None = None
-    workers: list[int] = field(default_factory=list)
-    log_file: Path | None = None
-    log_size: int | None = None
-    mybb_root: Path | None = None
-    died: DeathReport | None = None
-    foreign: PortOwner | None = None  # something we did not start listens on the configured port
-    forum: Any = None  # mybb.ForumReport: database, error logging, bburl
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -464,12 +409,12 @@ class ServerOrchestrationService:
             status.log_size = log_file.stat().st_size
         except OSError:
             status.log_size = None
-        status.forum = mybb.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings)
+        status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings)
         return status
 
     def _check_mariadb(self) -> bool:
         """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
-        return mybb.check_mariadb(self.config.mybb_root, php_settings=self.config.php_settings)
+        return database.check_mariadb(self.config.mybb_root, php_settings=self.config.php_settings)
 
     # ------------------------------------------------------------------ logs
 
@@ -478,7 +423,7 @@ class ServerOrchestrationService:
         options = options.validated()
         self._observe([])
         log_file = self.config.log_file
-        sources = (mybb.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        sources = (error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
                    if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
@@ -490,7 +435,7 @@ class ServerOrchestrationService:
 
     # ------------------------------------------------------------------ MyBB settings
 
-    def set_mybb_error_logging(self, enabled: bool) -> mybb.ErrorLoggingChange:
+    def set_mybb_error_logging(self, enabled: bool) -> dev_mode.ErrorLoggingChange:
         """Turn MyBB's own error logging on for development (into the server log) or back off.
 
         Updates MyBB's settings table and rebuilds inc/settings.php as MyBB does; "off" restores the
@@ -498,7 +443,7 @@ class ServerOrchestrationService:
         """
         enabled = validate_flag(enabled, "enabled")
         self._ensure_repo_root()
-        return mybb.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root)
+        return dev_mode.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root)
 
     # ------------------------------------------------------------------ plan's private API
 

@@ -1,4 +1,4 @@
-"""orchestration/mybb.py: MyBB's config and settings files, database health, MyBB's error log,
+"""The forum package (mybb_mcp/forum/): MyBB's config and settings files, database health, MyBB's error log,
 turning error logging on and off the way MyBB does, the bburl check and the status report.
 
 Fixture forums are written by the tests (tests/fixtures/mybb_forum.py) in MyBB's own formats; where
@@ -18,22 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from mybb_mcp.forum import database as forum_db
+from mybb_mcp.forum import dev_mode as forum_dev_mode
+from mybb_mcp.forum import error_log as forum_error_log
+from mybb_mcp.forum import files as forum_files
+from mybb_mcp.forum import report as forum_report
+from mybb_mcp.forum.database import ACCESS_DENIED, CANNOT_CONNECT, CANNOT_OPEN, MISSING_FILE, NOT_MYBB, UNKNOWN_DATABASE, UNREACHABLE
+from mybb_mcp.forum.error_log import DEST_FILES, DEST_OFF, DEST_SERVER_LOG, MyBBErrorLog
+from mybb_mcp.forum.files import ForumDbConfig
 
-from mybb_mcp.orchestration import mybb
-from mybb_mcp.orchestration.mybb import (
-    ACCESS_DENIED,
-    CANNOT_CONNECT,
-    CANNOT_OPEN,
-    DEST_FILES,
-    DEST_OFF,
-    DEST_SERVER_LOG,
-    MISSING_FILE,
-    NOT_MYBB,
-    UNKNOWN_DATABASE,
-    UNREACHABLE,
-    ForumDbConfig,
-    MyBBErrorLog,
-)
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401  (fixture)
 from tests.fixtures.mybb_forum import (
@@ -87,19 +80,19 @@ def _touch_later(path: Path) -> None:
 
 
 def test_php_literals_unescape_like_php() -> None:
-    assert mybb.php_single_quoted(r"it\'s a \\ and a \n") == "it's a \\ and a \\n"
-    assert mybb.php_double_quoted(r"a\"b \$x \\ \n\t \x41\101 \u{263A} \q") == 'a"b $x \\ \n\t AA \u263a \\q'
+    assert forum_files.php_single_quoted(r"it\'s a \\ and a \n") == "it's a \\ and a \\n"
+    assert forum_files.php_double_quoted(r"a\"b \$x \\ \n\t \x41\101 \u{263A} \q") == 'a"b $x \\ \n\t AA \u263a \\q'
 
 
 def test_addcslashes_escapes_only_the_given_characters() -> None:
-    assert mybb.addcslashes('say "hi" to $you \\ {ok}', '\\"$') == 'say \\"hi\\" to \\$you \\\\ {ok}'
+    assert forum_files.addcslashes('say "hi" to $you \\ {ok}', '\\"$') == 'say \\"hi\\" to \\$you \\\\ {ok}'
 
 
 # --- inc/config.php ------------------------------------------------------------------------------------
 
 
 def test_reads_the_installers_sqlite_config(forum: FixtureForum) -> None:
-    cfg = mybb.read_config_php(forum.root)
+    cfg = forum_files.read_config_php(forum.root)
     assert cfg is not None
     assert (cfg.type, cfg.kind, cfg.database, cfg.table_prefix) == ("sqlite", "sqlite", str(forum.db_path), "mybb_")
     assert cfg.admin_dir == "admin" and cfg.config_file == forum.config_file
@@ -112,7 +105,7 @@ def test_config_values_match_what_php_reads(php: str, tmp_path: Path, password: 
     path = tmp_path / "inc" / "config.php"
     path.parent.mkdir()
     path.write_text(config_php("mysqli", "forum_db", "mybb_", "127.0.0.1:3307", "forum_user", password))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     truth = php_config(php, path)
     db = truth["database"]
     assert isinstance(db, dict) and cfg is not None
@@ -126,7 +119,7 @@ def test_password_is_not_in_the_repr(tmp_path: Path) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php("mysqli", "db", dbhost="localhost", dbuser="u",
                                                             dbpass="s3cret-pw"))
-    assert "s3cret-pw" not in repr(mybb.read_config_php(tmp_path))
+    assert "s3cret-pw" not in repr(forum_files.read_config_php(tmp_path))
 
 
 def test_comments_and_later_assignments_behave_as_in_php(php: str, tmp_path: Path) -> None:
@@ -141,7 +134,7 @@ def test_comments_and_later_assignments_behave_as_in_php(php: str, tmp_path: Pat
         "$config['database']['table_prefix'] = 'mybb_';\n$config['database']['hostname'] = 'db.internal';\n"
         "$config['admin_dir'] = 'secret_acp';\n"
     )
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     truth = php_config(php, path)
     assert cfg is not None
     assert cfg.type == truth["database"]["type"] == "mysqli"  # type: ignore[index]
@@ -159,7 +152,7 @@ def test_comments_and_later_assignments_behave_as_in_php(php: str, tmp_path: Pat
 def test_mysql_hostname_forms(tmp_path: Path, hostname: str, host: str, port: int | None, socket_path: str | None) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php("mysqli", "db", dbhost=hostname, dbuser="u"))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None and cfg.kind == "mysql"
     assert (cfg.host, cfg.port, cfg.socket) == (host, port, socket_path)
     if socket_path:  # checkable, but MyBB itself cannot connect so: say how to
@@ -170,9 +163,9 @@ def test_mysql_hostname_forms(tmp_path: Path, hostname: str, host: str, port: in
 def test_mysql_localhost_means_the_default_socket(tmp_path: Path, hostname: str) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php("mysqli", "db", dbhost=hostname, dbuser="u"))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None
-    assert cfg.socket in mybb.MYSQL_DEFAULT_SOCKETS and cfg.port is None
+    assert cfg.socket in forum_files.MYSQL_DEFAULT_SOCKETS and cfg.port is None
     assert bool(cfg.notes) == hostname.endswith(":3307")  # mysqli ignores the port for localhost: say so
 
 
@@ -184,7 +177,7 @@ def test_mysql_localhost_means_the_default_socket(tmp_path: Path, hostname: str)
 def test_pgsql_hostname_forms(tmp_path: Path, db_type: str, hostname: str, host: str, port: int, uses_socket: bool) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php(db_type, "db", dbhost=hostname, dbuser="u"))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None and cfg.kind == "pgsql"
     assert (cfg.host, cfg.port, cfg.socket is not None) == (host, port, uses_socket)
     if uses_socket:
@@ -199,7 +192,7 @@ def test_split_config_describes_the_write_connection(php: str, tmp_path: Path) -
         write={"database": "forum", "hostname": "primary.db:3306", "username": "writer", "password": "w"},
         read={"database": "forum", "hostname": "replica.db", "username": "reader", "password": "r"},
     ))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None and cfg.split
     assert (cfg.host, cfg.username, cfg.password, cfg.database, cfg.table_prefix) == (
         "primary.db", "writer", "w", "forum", "mybb_")
@@ -209,25 +202,25 @@ def test_split_config_describes_the_write_connection(php: str, tmp_path: Path) -
 def test_relative_sqlite_path_is_flagged(tmp_path: Path) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php("sqlite", "forum.db"))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None and any("relative" in note for note in cfg.notes)
-    assert mybb.sqlite_path(cfg, tmp_path) == tmp_path / "forum.db"
+    assert forum_files.sqlite_path(cfg, tmp_path) == tmp_path / "forum.db"
 
 
 def test_no_config_means_not_installed(tmp_path: Path) -> None:
-    assert mybb.read_config_php(tmp_path) is None
+    assert forum_files.read_config_php(tmp_path) is None
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text("<?php\n// nothing configured yet\n")
-    assert mybb.read_config_php(tmp_path) is None
+    assert forum_files.read_config_php(tmp_path) is None
 
 
 def test_config_is_cached_until_the_file_changes(forum: FixtureForum) -> None:
-    first = mybb.read_config_php(forum.root)
-    assert mybb.read_config_php(forum.root) is first  # unchanged: not parsed again
+    first = forum_files.read_config_php(forum.root)
+    assert forum_files.read_config_php(forum.root) is first  # unchanged: not parsed again
     text = forum.config_file.read_text().replace("'mybb_'", "'other_'")
     forum.config_file.write_text(text)
     _touch_later(forum.config_file)
-    changed = mybb.read_config_php(forum.root)
+    changed = forum_files.read_config_php(forum.root)
     assert changed is not first and changed is not None and changed.table_prefix == "other_"
 
 
@@ -235,7 +228,7 @@ def test_config_is_cached_until_the_file_changes(forum: FixtureForum) -> None:
 
 
 def test_reads_settings_exactly_as_php_does(php: str, forum: FixtureForum) -> None:
-    ours = mybb.read_settings_php(forum.root)
+    ours = forum_files.read_settings_php(forum.root)
     assert ours == php_settings(php, forum.settings_file)
     assert ours == {s.name: s.value for s in DEFAULT_SETTINGS}
 
@@ -243,7 +236,7 @@ def test_reads_settings_exactly_as_php_does(php: str, forum: FixtureForum) -> No
 def test_rendered_settings_file_is_byte_identical_to_mybbs(forum: FixtureForum) -> None:
     with sqlite3.connect(forum.db_path) as conn:  # type: ignore[arg-type]
         rows = [(n, v) for v, n in conn.execute("SELECT value, name FROM mybb_settings ORDER BY title ASC")]
-    assert mybb.render_settings_php(rows) == settings_php(DEFAULT_SETTINGS) == forum.settings_file.read_text()
+    assert forum_files.render_settings_php(rows) == settings_php(DEFAULT_SETTINGS) == forum.settings_file.read_text()
 
 
 def test_rendered_settings_round_trip_through_php(php: str, tmp_path: Path) -> None:
@@ -253,36 +246,36 @@ def test_rendered_settings_round_trip_through_php(php: str, tmp_path: Path) -> N
         "single'quote": "name with a quote",
     }
     path = tmp_path / "settings.php"
-    path.write_text(mybb.render_settings_php(list(values.items())))
+    path.write_text(forum_files.render_settings_php(list(values.items())))
     assert php_settings(php, path) == values
-    assert mybb.parse_settings_php(path.read_bytes().decode()) == values
+    assert forum_files.parse_settings_php(path.read_bytes().decode()) == values
 
 
 def test_missing_settings_file_reads_as_empty(tmp_path: Path) -> None:
-    assert mybb.read_settings_php(tmp_path) == {}
+    assert forum_files.read_settings_php(tmp_path) == {}
 
 
 def test_settings_result_is_a_copy(forum: FixtureForum) -> None:
-    mybb.read_settings_php(forum.root)["bburl"] = "mutated"
-    assert mybb.read_settings_php(forum.root)["bburl"] == "http://127.0.0.1:8022"
+    forum_files.read_settings_php(forum.root)["bburl"] = "mutated"
+    assert forum_files.read_settings_php(forum.root)["bburl"] == "http://127.0.0.1:8022"
 
 
 def test_mybb_version_from_class_core(forum: FixtureForum, tmp_path: Path) -> None:
-    assert mybb.read_mybb_version(forum.root) == "1.8.37"
-    assert mybb.read_mybb_version(tmp_path / "nowhere") is None
+    assert forum_files.read_mybb_version(forum.root) == "1.8.37"
+    assert forum_files.read_mybb_version(tmp_path / "nowhere") is None
 
 
 # --- database health: SQLite and PostgreSQL ------------------------------------------------------------
 
 
 def _cfg(forum: FixtureForum) -> ForumDbConfig:
-    cfg = mybb.read_config_php(forum.root)
+    cfg = forum_files.read_config_php(forum.root)
     assert cfg is not None
     return cfg
 
 
 def test_sqlite_forum_is_healthy(forum: FixtureForum) -> None:
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert health.ok and health.kind == "sqlite" and health.failure is None
     assert str(forum.db_path) in health.summary and f"{len(DEFAULT_SETTINGS)} settings" in health.summary
 
@@ -290,7 +283,7 @@ def test_sqlite_forum_is_healthy(forum: FixtureForum) -> None:
 def test_sqlite_check_is_read_only(forum: FixtureForum) -> None:
     assert forum.db_path is not None
     before = forum.db_path.stat().st_mtime_ns, forum.db_path.read_bytes()
-    mybb.check_database(_cfg(forum))
+    forum_db.check_database(_cfg(forum))
     assert (forum.db_path.stat().st_mtime_ns, forum.db_path.read_bytes()) == before
     assert not Path(f"{forum.db_path}-journal").exists()
 
@@ -298,7 +291,7 @@ def test_sqlite_check_is_read_only(forum: FixtureForum) -> None:
 def test_sqlite_missing_file(forum: FixtureForum) -> None:
     assert forum.db_path is not None
     forum.db_path.unlink()
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, MISSING_FILE)
     assert str(forum.db_path) in health.summary and health.hint
     assert not forum.db_path.exists()  # checking must not create it
@@ -307,7 +300,7 @@ def test_sqlite_missing_file(forum: FixtureForum) -> None:
 def test_sqlite_file_that_is_not_a_database(forum: FixtureForum) -> None:
     assert forum.db_path is not None
     forum.db_path.write_bytes(b"this is not sqlite" * 100)
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, CANNOT_OPEN)
     assert health.detail and "not a database" in health.detail
 
@@ -316,7 +309,7 @@ def test_sqlite_without_settings_table_is_not_mybb(forum: FixtureForum) -> None:
     assert forum.db_path is not None
     with sqlite3.connect(forum.db_path) as conn:
         conn.execute("ALTER TABLE mybb_settings RENAME TO mybb2_settings")
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, NOT_MYBB)
     assert "mybb_settings" in health.summary
     assert health.hint and "'mybb2_'" in health.hint  # the prefix that does exist
@@ -325,13 +318,13 @@ def test_sqlite_without_settings_table_is_not_mybb(forum: FixtureForum) -> None:
 def _pg_config(tmp_path: Path, hostname: str) -> ForumDbConfig:
     (tmp_path / "inc").mkdir(exist_ok=True)
     (tmp_path / "inc" / "config.php").write_text(config_php("pgsql", "forum", dbhost=hostname, dbuser="u"))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None
     return cfg
 
 
 def test_pgsql_unreachable(tmp_path: Path) -> None:
-    health = mybb.check_database(_pg_config(tmp_path, f"127.0.0.1:{free_port()}"), timeout=1.0)
+    health = forum_db.check_database(_pg_config(tmp_path, f"127.0.0.1:{free_port()}"), timeout=1.0)
     assert (health.ok, health.kind, health.failure) == (False, "pgsql", UNREACHABLE)
     assert "127.0.0.1" in health.summary
 
@@ -341,7 +334,7 @@ def test_pgsql_reachable(tmp_path: Path) -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        health = mybb.check_database(_pg_config(tmp_path, f"127.0.0.1:{port}"), timeout=1.0)
+        health = forum_db.check_database(_pg_config(tmp_path, f"127.0.0.1:{port}"), timeout=1.0)
     assert health.ok and health.kind == "pgsql"
     assert "reachable" in health.summary and "not checked" in health.summary
 
@@ -349,10 +342,10 @@ def test_pgsql_reachable(tmp_path: Path) -> None:
 def test_unsupported_database_type(tmp_path: Path) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php("oracle", "forum"))
-    cfg = mybb.read_config_php(tmp_path)
+    cfg = forum_files.read_config_php(tmp_path)
     assert cfg is not None
-    health = mybb.check_database(cfg)
-    assert (health.ok, health.failure) == (False, mybb.UNSUPPORTED)
+    health = forum_db.check_database(cfg)
+    assert (health.ok, health.failure) == (False, forum_db.UNSUPPORTED)
 
 
 # --- database health: MariaDB --------------------------------------------------------------------------
@@ -374,18 +367,18 @@ def mysql_forum(root: Path, server: MariaDB, *, database: str = "mybb_forum", us
 @pytest.mark.mariadb
 def test_mariadb_over_tcp_is_healthy(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="tcp_ok")
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert health.ok, health
     assert health.kind == "mysql" and health.version == mariadb.version
     number = mariadb.version.split("-")[0]
     assert health.summary.startswith(f"MariaDB {number} at 127.0.0.1:{mariadb.port}")
-    assert mybb.check_mariadb(forum.root) is True
+    assert forum_db.check_mariadb(forum.root) is True
 
 
 @pytest.mark.mariadb
 def test_mariadb_over_a_socket_is_healthy(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="sock_ok", hostname=f"localhost:{mariadb.socket}")
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert health.ok, health
     assert health.summary.startswith(f"MariaDB {mariadb.version.split('-')[0]} via {mariadb.socket}")
 
@@ -395,17 +388,17 @@ def test_mariadb_access_denied(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="denied_db")
     forum.config_file.write_text(config_php("mysqli", "denied_db", "mybb_", f"127.0.0.1:{mariadb.port}", "forum", "wrong"))
     _touch_later(forum.config_file)
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, ACCESS_DENIED), health
     assert "access denied for user 'forum'" in health.summary
     assert health.detail and "1045" in health.detail
-    assert mybb.check_mariadb(forum.root) is False
+    assert forum_db.check_mariadb(forum.root) is False
 
 
 @pytest.mark.mariadb
 def test_mariadb_unknown_database(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="no_such_db", user="root", password="", create=False)
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, UNKNOWN_DATABASE), health
     assert "no_such_db" in health.summary and health.hint and "CREATE DATABASE" in health.hint
 
@@ -413,7 +406,7 @@ def test_mariadb_unknown_database(mariadb: MariaDB, tmp_path: Path) -> None:
 @pytest.mark.mariadb
 def test_mariadb_database_without_settings_table_is_not_mybb(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="half_installed", settings_table=False)
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, NOT_MYBB), health
     assert health.version == mariadb.version and "mybb_settings" in health.summary
 
@@ -424,7 +417,7 @@ def test_mysql_cannot_connect(mariadb: MariaDB, tmp_path: Path, where: str) -> N
     hostname = f"127.0.0.1:{free_port()}" if where == "tcp" else f"localhost:{tmp_path / 'absent.sock'}"
     forum = mysql_forum(tmp_path / "forum", mariadb, hostname=hostname, create=False)
     started = time.monotonic()
-    health = mybb.check_database(_cfg(forum), timeout=2.0)
+    health = forum_db.check_database(_cfg(forum), timeout=2.0)
     assert time.monotonic() - started < 5
     assert (health.ok, health.failure) == (False, CANNOT_CONNECT), health
     assert "cannot connect" in health.summary and health.hint
@@ -433,7 +426,7 @@ def test_mysql_cannot_connect(mariadb: MariaDB, tmp_path: Path, where: str) -> N
 @pytest.mark.mariadb
 def test_mysql_without_a_database_name_fails_cleanly(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="", user="root", password="", create=False)
-    health = mybb.check_database(_cfg(forum))
+    health = forum_db.check_database(_cfg(forum))
     assert not health.ok and health.failure == CANNOT_CONNECT
     assert "first query failed" in health.summary and health.detail and "1046" in health.detail
 
@@ -442,8 +435,8 @@ def test_a_crashing_check_is_reported_not_raised(forum: FixtureForum, monkeypatc
     def boom(*args: object) -> None:
         raise RuntimeError("driver exploded")
 
-    monkeypatch.setattr(mybb, "_check_sqlite", boom)
-    health = mybb.check_database(_cfg(forum))
+    monkeypatch.setattr(forum_db, "_check_sqlite", boom)
+    health = forum_db.check_database(_cfg(forum))
     assert not health.ok and health.detail == "driver exploded" and "RuntimeError" in health.summary
 
 
@@ -451,16 +444,16 @@ def test_a_crashing_check_is_reported_not_raised(forum: FixtureForum, monkeypatc
 def test_localhost_follows_phps_default_socket_setting(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="default_sock", hostname="localhost")
     cfg = _cfg(forum)
-    assert cfg.socket_is_default and cfg.socket in mybb.MYSQL_DEFAULT_SOCKETS
-    health = mybb.check_database(cfg, mysql_default_socket=mariadb.socket)
+    assert cfg.socket_is_default and cfg.socket in forum_files.MYSQL_DEFAULT_SOCKETS
+    health = forum_db.check_database(cfg, mysql_default_socket=mariadb.socket)
     assert health.ok and f"via {mariadb.socket}" in health.summary
     php_settings = ("error_reporting=E_ALL", f"mysqli.default_socket={mariadb.socket}")
-    report = mybb.diagnose_forum(forum.root, SERVER_URL, php_settings=php_settings)
+    report = forum_report.diagnose_forum(forum.root, SERVER_URL, php_settings=php_settings)
     assert report.database is not None and report.database.ok
-    assert mybb.check_mariadb(forum.root, php_settings=php_settings) is True
+    assert forum_db.check_mariadb(forum.root, php_settings=php_settings) is True
     # A TCP address is not a socket setting's business.
     tcp = mysql_forum(tmp_path / "tcp", mariadb, database="default_sock", create=False)
-    assert mybb.check_database(_cfg(tcp), mysql_default_socket="/nonexistent.sock").ok
+    assert forum_db.check_database(_cfg(tcp), mysql_default_socket="/nonexistent.sock").ok
 
 
 # MyBB's DB_MySQLi::connect(), reduced to what decides whether it connects (inc/db_mysqli.php, 1.8).
@@ -507,7 +500,7 @@ def test_the_check_agrees_with_mybbs_own_mysqli_connect(php: str, mariadb: Maria
         ini = ["-d", f"mysqli.default_socket={default_socket}"] if default_socket else []
         out = subprocess.run([php, *ini, "-r", MYBB_MYSQLI_CONNECT, str(config)], capture_output=True, text=True, timeout=30)
         mybbs = json.loads(out.stdout)
-        ours = mybb.check_database(_cfg(FixtureForum(root, ())), mysql_default_socket=default_socket)
+        ours = forum_db.check_database(_cfg(FixtureForum(root, ())), mysql_default_socket=default_socket)
         assert (ours.ok, ours.failure) == (mybbs["ok"], failure), (hostname, database, mybbs, ours)
         if failure == ACCESS_DENIED:
             assert mybbs["errno"] == (1044 if database == "no_such_db" else 1045)
@@ -518,39 +511,39 @@ def test_the_check_agrees_with_mybbs_own_mysqli_connect(php: str, mariadb: Maria
 
 def test_php_ini_value_takes_the_last() -> None:
     settings = ("mysqli.default_socket=/a", "log_errors=1", " mysqli.default_socket = /b ")
-    assert mybb.php_ini_value(settings, "mysqli.default_socket") == "/b"
-    assert mybb.php_ini_value(settings, "display_errors") is None
+    assert forum_files.php_ini_value(settings, "mysqli.default_socket") == "/b"
+    assert forum_files.php_ini_value(settings, "display_errors") is None
 
 
 def test_check_mariadb_is_false_for_other_databases(forum: FixtureForum, tmp_path: Path) -> None:
-    assert mybb.check_mariadb(forum.root) is False  # SQLite forum
-    assert mybb.check_mariadb(tmp_path / "not-installed") is False
+    assert forum_db.check_mariadb(forum.root) is False  # SQLite forum
+    assert forum_db.check_mariadb(tmp_path / "not-installed") is False
 
 
 # --- error logging state and files ---------------------------------------------------------------------
 
 
 def test_logging_off_warns_and_offers_the_fix() -> None:
-    state = mybb.error_logging_state({"errorlogmedium": "none", "errorloglocation": "./error.log"})
+    state = forum_error_log.error_logging_state({"errorlogmedium": "none", "errorloglocation": "./error.log"})
     assert (state.enabled, state.destination) == (False, DEST_OFF)
     assert state.warning and "[503]" in state.warning and "swallows" in state.warning
-    assert state.fix and mybb.ERROR_LOGGING_CLI_HINT in state.fix and mybb.ERROR_LOGGING_MCP_HINT in state.fix
+    assert state.fix and forum_error_log.ERROR_LOGGING_CLI_HINT in state.fix and forum_error_log.ERROR_LOGGING_MCP_HINT in state.fix
     assert "errorlogmedium" in state.fix and "inc/settings.php" in state.fix and "restores" in state.fix
 
 
 def test_email_only_logging_is_off_for_the_logs() -> None:
-    state = mybb.error_logging_state({"errorlogmedium": "email", "errorloglocation": ""})
+    state = forum_error_log.error_logging_state({"errorlogmedium": "email", "errorloglocation": ""})
     assert not state.enabled and "emailed" in state.explanation
 
 
 def test_empty_location_means_the_server_log() -> None:
-    state = mybb.error_logging_state({"errorlogmedium": "both", "errorloglocation": "  "})
+    state = forum_error_log.error_logging_state({"errorlogmedium": "both", "errorloglocation": "  "})
     assert (state.enabled, state.destination, state.files) == (True, DEST_SERVER_LOG, ())
     assert "server log" in state.explanation and state.warning is None
 
 
 def test_relative_location_resolves_against_root_and_admin(tmp_path: Path) -> None:
-    state = mybb.error_logging_state({"errorlogmedium": "log", "errorloglocation": "./error.log"}, tmp_path, "acp")
+    state = forum_error_log.error_logging_state({"errorlogmedium": "log", "errorloglocation": "./error.log"}, tmp_path, "acp")
     assert state.destination == DEST_FILES
     assert state.files == (tmp_path / "error.log", tmp_path / "acp" / "error.log")
     assert str(tmp_path / "acp" / "error.log") in state.explanation
@@ -558,28 +551,28 @@ def test_relative_location_resolves_against_root_and_admin(tmp_path: Path) -> No
 
 def test_absolute_location_is_used_as_is(tmp_path: Path) -> None:
     target = tmp_path / "logs" / "mybb.log"
-    state = mybb.error_logging_state({"errorlogmedium": "log", "errorloglocation": str(target)}, tmp_path)
+    state = forum_error_log.error_logging_state({"errorlogmedium": "log", "errorloglocation": str(target)}, tmp_path)
     assert state.files == (target,)
 
 
 def test_error_log_files_are_the_existing_ones(forum: FixtureForum, tmp_path: Path) -> None:
     settings = {"errorlogmedium": "log", "errorloglocation": "./error.log"}
-    assert mybb.mybb_error_log_files(forum.root, settings) == []
+    assert forum_error_log.mybb_error_log_files(forum.root, settings) == []
     write_error_log(forum.root / "admin" / "error.log", [MyBBError(1795499766, "admin warning")])
-    assert mybb.mybb_error_log_files(forum.root, settings) == [forum.root / "admin" / "error.log"]
+    assert forum_error_log.mybb_error_log_files(forum.root, settings) == [forum.root / "admin" / "error.log"]
     write_error_log(forum.root / "error.log", [MyBBError(1795499761, "front warning")])
-    assert mybb.mybb_error_log_files(forum.root, settings) == [forum.root / "error.log", forum.root / "admin" / "error.log"]
+    assert forum_error_log.mybb_error_log_files(forum.root, settings) == [forum.root / "error.log", forum.root / "admin" / "error.log"]
     absolute = write_error_log(tmp_path / "elsewhere.log", [MyBBError(1, "x")])
-    assert mybb.mybb_error_log_files(forum.root, {"errorloglocation": str(absolute)}) == [absolute]
+    assert forum_error_log.mybb_error_log_files(forum.root, {"errorloglocation": str(absolute)}) == [absolute]
     # Empty: PHP's error_log, i.e. the server log itself, which is read anyway.
-    assert mybb.mybb_error_log_files(forum.root, {"errorlogmedium": "log", "errorloglocation": ""}) == []
+    assert forum_error_log.mybb_error_log_files(forum.root, {"errorlogmedium": "log", "errorloglocation": ""}) == []
 
 
 def test_error_log_sources_name_their_files(forum: FixtureForum) -> None:
     settings_text = settings_php(settings_with(errorlogmedium="log"))
     forum.settings_file.write_text(settings_text)
     write_error_log(forum.root / "admin" / "error.log", [MyBBError(1795499766, "admin warning")])
-    sources = mybb.error_log_sources(forum.root)
+    sources = forum_error_log.error_log_sources(forum.root)
     assert [(s.name, s.path) for s in sources] == [("mybb:admin/error.log", forum.root / "admin" / "error.log")]
 
 
@@ -657,13 +650,13 @@ def test_newest_first_reads_only_the_end_of_a_big_file(tmp_path: Path, monkeypat
             handle.write(_blocks_text([MyBBError(1795400000 + i, "x" * 200) for i in range(start, start + 500)]))
     reads: list[int] = []
     log = MyBBErrorLog(path, chunk_size=4096)
-    original = mybb._read_at
+    original = forum_error_log._read_at
 
     def counting_read(handle: object, start: int, end: int) -> bytes:
         reads.append(end - start)
         return original(handle, start, end)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(mybb, "_read_at", counting_read)
+    monkeypatch.setattr(forum_error_log, "_read_at", counting_read)
     newest = next(log.blocks_newest_first())
     assert "<dateline>1795419999</dateline>" in newest[1]
     assert sum(reads) <= 8192 < path.stat().st_size
@@ -700,14 +693,14 @@ def test_entries_through_the_real_parser(error_log: Path) -> None:
 
 
 def _file_settings(forum: FixtureForum) -> dict[str, str]:
-    return mybb.parse_settings_php(forum.settings_file.read_bytes().decode())
+    return forum_files.parse_settings_php(forum.settings_file.read_bytes().decode())
 
 
 def test_error_logging_on_updates_the_table_and_rebuilds_settings_php(php: str, forum: FixtureForum, tmp_path: Path) -> None:
     assert forum.db_path is not None
     state_dir = forum.root.parent
     os.chmod(forum.settings_file, 0o640)
-    change = mybb.set_error_logging(forum.root, True, state_dir)
+    change = forum_dev_mode.set_error_logging(forum.root, True, state_dir)
     assert change.ok and change.enabled, change
     assert {(c.name, c.old, c.new) for c in change.changes} == {
         ("errorlogmedium", "none", "log"), ("errorloglocation", "./error.log", "")}
@@ -718,14 +711,14 @@ def test_error_logging_on_updates_the_table_and_rebuilds_settings_php(php: str, 
     assert php_settings(php, forum.settings_file) == db
     assert stat.S_IMODE(forum.settings_file.stat().st_mode) == 0o640
     assert [p.name for p in (forum.root / "inc").iterdir() if p.name.endswith(".tmp")] == []
-    remembered = state_dir / mybb.ERRORLOG_STATE_NAME
+    remembered = state_dir / forum_dev_mode.ERRORLOG_STATE_NAME
     assert change.remembered == remembered and remembered in change.files_touched
     assert forum.settings_file in change.files_touched
     saved = json.loads(remembered.read_text())
     assert saved["settings"] == {"errorlogmedium": "none", "errorloglocation": "./error.log"}
     assert "server log" in change.explanation and "errorlogmedium: 'none' -> 'log'" in change.explanation
     # And status now sees it on, into the server log.
-    state = mybb.error_logging_state(mybb.read_settings_php(forum.root))
+    state = forum_error_log.error_logging_state(forum_files.read_settings_php(forum.root))
     assert (state.enabled, state.destination) == (True, DEST_SERVER_LOG)
 
 
@@ -733,55 +726,55 @@ def test_error_logging_off_restores_the_previous_values(forum: FixtureForum) -> 
     assert forum.db_path is not None
     state_dir = forum.root.parent
     original = forum.settings_file.read_text()
-    assert mybb.set_error_logging(forum.root, True, state_dir).ok
-    again = mybb.set_error_logging(forum.root, True, state_dir)  # a second "on" keeps the first memory
+    assert forum_dev_mode.set_error_logging(forum.root, True, state_dir).ok
+    again = forum_dev_mode.set_error_logging(forum.root, True, state_dir)  # a second "on" keeps the first memory
     assert again.ok and again.changes == ()
-    change = mybb.set_error_logging(forum.root, False, state_dir)
+    change = forum_dev_mode.set_error_logging(forum.root, False, state_dir)
     assert change.ok and not change.enabled
     assert {(c.name, c.old, c.new) for c in change.changes} == {
         ("errorlogmedium", "log", "none"), ("errorloglocation", "", "./error.log")}
     assert sqlite_settings(forum.db_path) == {s.name: s.value for s in DEFAULT_SETTINGS}
     assert forum.settings_file.read_text() == original
-    assert not (state_dir / mybb.ERRORLOG_STATE_NAME).exists()
+    assert not (state_dir / forum_dev_mode.ERRORLOG_STATE_NAME).exists()
     assert "restored" in change.explanation
 
 
 def test_error_logging_off_without_memory_sets_none(tmp_path: Path) -> None:
     forum = make_sqlite_forum(tmp_path / "forum", settings_with(errorlogmedium="both", errorloglocation="/var/log/x"))
-    change = mybb.set_error_logging(forum.root, False, tmp_path)
+    change = forum_dev_mode.set_error_logging(forum.root, False, tmp_path)
     assert change.ok and [(c.name, c.new) for c in change.changes] == [("errorlogmedium", "none")]
     assert _file_settings(forum)["errorloglocation"] == "/var/log/x"
 
 
 def test_memory_of_another_forum_is_not_restored(forum: FixtureForum) -> None:
     state_dir = forum.root.parent
-    (state_dir / mybb.ERRORLOG_STATE_NAME).write_text(json.dumps({
+    (state_dir / forum_dev_mode.ERRORLOG_STATE_NAME).write_text(json.dumps({
         "version": 1, "mybb_root": "/some/other/forum",
         "settings": {"errorlogmedium": "both", "errorloglocation": "/tmp/other.log"},
     }))
-    assert mybb.set_error_logging(forum.root, True, state_dir).ok
-    saved = json.loads((state_dir / mybb.ERRORLOG_STATE_NAME).read_text())
+    assert forum_dev_mode.set_error_logging(forum.root, True, state_dir).ok
+    saved = json.loads((state_dir / forum_dev_mode.ERRORLOG_STATE_NAME).read_text())
     assert saved["mybb_root"] == str(forum.root) and saved["settings"]["errorlogmedium"] == "none"
-    assert mybb.set_error_logging(forum.root, False, state_dir).ok
+    assert forum_dev_mode.set_error_logging(forum.root, False, state_dir).ok
     assert _file_settings(forum)["errorloglocation"] == "./error.log"
 
 
 def test_error_logging_on_keeps_email(tmp_path: Path) -> None:
     forum = make_sqlite_forum(tmp_path / "forum", settings_with(errorlogmedium="email"))
-    assert mybb.set_error_logging(forum.root, True, tmp_path).ok
+    assert forum_dev_mode.set_error_logging(forum.root, True, tmp_path).ok
     assert _file_settings(forum)["errorlogmedium"] == "both"
 
 
 def test_error_logging_needs_an_installed_forum(tmp_path: Path) -> None:
     write_mybb_skeleton(tmp_path / "forum")
-    change = mybb.set_error_logging(tmp_path / "forum", True, tmp_path)
+    change = forum_dev_mode.set_error_logging(tmp_path / "forum", True, tmp_path)
     assert not change.ok and change.error and "not installed" in change.error
-    assert not (tmp_path / mybb.ERRORLOG_STATE_NAME).exists()
+    assert not (tmp_path / forum_dev_mode.ERRORLOG_STATE_NAME).exists()
 
 
 def test_error_logging_refuses_postgresql_and_names_the_admin_cp(tmp_path: Path) -> None:
     _pg_config(tmp_path, "localhost")
-    change = mybb.set_error_logging(tmp_path, True, tmp_path)
+    change = forum_dev_mode.set_error_logging(tmp_path, True, tmp_path)
     assert not change.ok and change.error and "PostgreSQL" in change.error
     assert change.hint and "Server and Optimization Options" in change.hint and "Error Logging Medium" in change.hint
 
@@ -790,7 +783,7 @@ def test_error_logging_reports_a_missing_database(forum: FixtureForum) -> None:
     assert forum.db_path is not None
     forum.db_path.unlink()
     before = forum.settings_file.read_text()
-    change = mybb.set_error_logging(forum.root, True, forum.root.parent)
+    change = forum_dev_mode.set_error_logging(forum.root, True, forum.root.parent)
     assert not change.ok and change.error and "does not exist" in change.error
     assert forum.settings_file.read_text() == before and not forum.db_path.exists()
 
@@ -799,7 +792,7 @@ def test_error_logging_reports_a_missing_setting_row(forum: FixtureForum) -> Non
     assert forum.db_path is not None
     with sqlite3.connect(forum.db_path) as conn:
         conn.execute("DELETE FROM mybb_settings WHERE name = 'errorloglocation'")
-    change = mybb.set_error_logging(forum.root, True, forum.root.parent)
+    change = forum_dev_mode.set_error_logging(forum.root, True, forum.root.parent)
     assert not change.ok and change.error and "errorloglocation" in change.error
 
 
@@ -811,9 +804,9 @@ def test_failed_settings_write_rolls_the_database_back(forum: FixtureForum, monk
             raise OSError("disk full")
         original_write(path, text)
 
-    original_write = mybb.write_atomic
-    monkeypatch.setattr(mybb, "write_atomic", failing_write)
-    change = mybb.set_error_logging(forum.root, True, forum.root.parent)
+    original_write = forum_files.write_atomic
+    monkeypatch.setattr(forum_dev_mode, "write_atomic", failing_write)
+    change = forum_dev_mode.set_error_logging(forum.root, True, forum.root.parent)
     assert not change.ok and change.error and "disk full" in change.error
     assert sqlite_settings(forum.db_path)["errorlogmedium"] == "none"
     assert _file_settings(forum)["errorlogmedium"] == "none"
@@ -823,7 +816,7 @@ def test_failed_settings_write_rolls_the_database_back(forum: FixtureForum, monk
 def test_error_logging_on_and_off_with_mariadb(php: str, mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="toggle_db")
     original = forum.settings_file.read_text()
-    change = mybb.set_error_logging(forum.root, True, tmp_path)
+    change = forum_dev_mode.set_error_logging(forum.root, True, tmp_path)
     assert change.ok, change
     db = mariadb.settings("toggle_db")
     assert (db["errorlogmedium"], db["errorloglocation"]) == ("log", "")
@@ -831,7 +824,7 @@ def test_error_logging_on_and_off_with_mariadb(php: str, mariadb: MariaDB, tmp_p
     assert "toggle_db" in change.database
     # MariaDB's collation orders titles like SQLite's binary order for these titles: the same file.
     assert forum.settings_file.read_text() == settings_php(settings_with(errorlogmedium="log", errorloglocation=""))
-    off = mybb.set_error_logging(forum.root, False, tmp_path)
+    off = forum_dev_mode.set_error_logging(forum.root, False, tmp_path)
     assert off.ok and mariadb.settings("toggle_db") == {s.name: s.value for s in DEFAULT_SETTINGS}
     assert forum.settings_file.read_text() == original
 
@@ -848,7 +841,7 @@ def test_error_logging_on_and_off_with_mariadb(php: str, mariadb: MariaDB, tmp_p
     ("http://example.test", "http://example.test:80"),
 ])
 def test_bburl_matches(bburl: str, server: str) -> None:
-    assert mybb.check_bburl({"bburl": bburl}, server) is None
+    assert forum_files.check_bburl({"bburl": bburl}, server) is None
 
 
 @pytest.mark.parametrize(("bburl", "server", "words"), [
@@ -858,22 +851,22 @@ def test_bburl_matches(bburl: str, server: str) -> None:
     ("http://127.0.0.1:8022/TestForum", "http://127.0.0.1:8022", "path '/TestForum'"),
 ])
 def test_bburl_mismatch_names_both(bburl: str, server: str, words: str) -> None:
-    warning = mybb.check_bburl({"bburl": bburl}, server)
+    warning = forum_files.check_bburl({"bburl": bburl}, server)
     assert warning and bburl in warning and server in warning and words in warning
     assert "every asset and link" in warning and "Board URL" in warning
 
 
 def test_bburl_empty_or_unknown() -> None:
-    warning = mybb.check_bburl({"bburl": ""}, SERVER_URL)
+    warning = forum_files.check_bburl({"bburl": ""}, SERVER_URL)
     assert warning and "empty" in warning and SERVER_URL in warning
-    assert mybb.check_bburl({}, SERVER_URL) is None  # no settings at all: nothing to compare
+    assert forum_files.check_bburl({}, SERVER_URL) is None  # no settings at all: nothing to compare
 
 
 # --- the report ----------------------------------------------------------------------------------------
 
 
 def test_report_for_a_healthy_forum(forum: FixtureForum) -> None:
-    report = mybb.diagnose_forum(forum.root, SERVER_URL)
+    report = forum_report.diagnose_forum(forum.root, SERVER_URL)
     assert report.is_mybb and report.installed and report.mybb_version == "1.8.37"
     assert report.database is not None and report.database.ok
     assert report.database_summary == report.database.summary
@@ -886,7 +879,7 @@ def test_report_for_a_healthy_forum(forum: FixtureForum) -> None:
 def test_report_collects_warnings(forum: FixtureForum) -> None:
     assert forum.db_path is not None
     forum.db_path.unlink()
-    report = mybb.diagnose_forum(forum.root, "http://127.0.0.1:9999")
+    report = forum_report.diagnose_forum(forum.root, "http://127.0.0.1:9999")
     assert report.database_summary and report.database_summary.startswith("FAILED: ")
     assert any(w.startswith("Database: SQLite database") for w in report.warnings)
     assert report.bburl_warning and report.bburl_warning in report.warnings
@@ -894,32 +887,32 @@ def test_report_collects_warnings(forum: FixtureForum) -> None:
 
 def test_report_with_logging_into_files(forum: FixtureForum) -> None:
     forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log")))
-    report = mybb.diagnose_forum(forum.root, SERVER_URL)
+    report = forum_report.diagnose_forum(forum.root, SERVER_URL)
     assert not report.error_logging_off
     assert report.error_logging_summary == f"on, into {forum.root / 'error.log'}, {forum.root / 'admin' / 'error.log'}"
 
 
 def test_report_for_an_uninstalled_forum(tmp_path: Path) -> None:
     root = write_mybb_skeleton(tmp_path / "forum")
-    report = mybb.diagnose_forum(root, SERVER_URL)
+    report = forum_report.diagnose_forum(root, SERVER_URL)
     assert report.is_mybb and not report.installed and report.database is None
     assert report.install_hint and f"{SERVER_URL}/install/" in report.install_hint and "browser" in report.install_hint
     assert report.warnings == (report.install_hint,)
     assert report.database_summary == "not installed (no inc/config.php)"
-    assert mybb.diagnose_forum(root, None).install_hint and "start it first" in mybb.diagnose_forum(root, None).install_hint  # type: ignore[operator]
+    assert forum_report.diagnose_forum(root, None).install_hint and "start it first" in forum_report.diagnose_forum(root, None).install_hint  # type: ignore[operator]
 
 
 def test_report_for_a_directory_without_mybb(tmp_path: Path) -> None:
-    report = mybb.diagnose_forum(tmp_path, SERVER_URL)
+    report = forum_report.diagnose_forum(tmp_path, SERVER_URL)
     assert not report.is_mybb and not report.installed
     assert report.install_hint and "No MyBB found" in report.install_hint
 
 
 def test_report_is_fast(forum: FixtureForum) -> None:
-    mybb.diagnose_forum(forum.root, SERVER_URL)  # warm the caches
+    forum_report.diagnose_forum(forum.root, SERVER_URL)  # warm the caches
     started = time.perf_counter()
     for _ in range(20):
-        mybb.diagnose_forum(forum.root, SERVER_URL)
+        forum_report.diagnose_forum(forum.root, SERVER_URL)
     assert (time.perf_counter() - started) / 20 < 0.010
 
 
@@ -944,7 +937,7 @@ def test_php_s_splits_a_relative_error_log_between_root_and_admin(php: str, foru
         assert server.fetch("/admin/log_it.php?t=1795499766&s=admin/index.php")[0] == 200
         assert server.fetch("/log_it.php?t=1795499770&s=index.php")[0] == 200
     settings = {"errorlogmedium": "log", "errorloglocation": "./error.log"}
-    files = mybb.mybb_error_log_files(forum.root, settings)
+    files = forum_error_log.mybb_error_log_files(forum.root, settings)
     assert files == [forum.root / "error.log", forum.root / "admin" / "error.log"]
     datelines = sorted(
         (int(block.split("<dateline>")[1].split("<")[0]), str(path.relative_to(forum.root)))
@@ -971,7 +964,7 @@ def test_mybb_error_logs_merge_into_log_queries(forum: FixtureForum, tmp_path: P
         "[Tue Nov 24 05:56:02 2026] 127.0.0.1:50000 [503]: GET /index.php?dev_err=sql\n"
         "[Tue Nov 24 05:56:04 2026] 127.0.0.1:50002 [200]: GET /admin/index.php\n"
     )
-    sources = mybb.error_log_sources(forum.root)
+    sources = forum_error_log.error_log_sources(forum.root)
     options = LogQueryOptions(errors_only=True, limit=10, tail=False)
     result = run_query(server_log, options, extra_sources=sources, zone=timezone.utc,
                        now=datetime.fromtimestamp(1795499800, timezone.utc))
@@ -992,15 +985,15 @@ def test_php_error_log_setting_redirects_mybbs_empty_location(forum: FixtureForu
     """With php -d error_log=FILE, MyBB's error_log() calls go to FILE, not the server log (corpus 03d/03e)."""
     php_log = tmp_path / "php-errors.log"
     settings = {"errorlogmedium": "log", "errorloglocation": ""}
-    state = mybb.error_logging_state(settings, forum.root, php_error_log=str(php_log))
+    state = forum_error_log.error_logging_state(settings, forum.root, php_error_log=str(php_log))
     assert (state.destination, state.files) == (DEST_FILES, (php_log,)) and str(php_log) in state.explanation
-    assert mybb.mybb_error_log_files(forum.root, settings, php_error_log=str(php_log)) == []  # not written yet
+    assert forum_error_log.mybb_error_log_files(forum.root, settings, php_error_log=str(php_log)) == []  # not written yet
     # PHP prefixes the first line with its own timestamp; the block is still found.
     php_log.write_text("[24-Nov-2026 14:53:41 UTC] " + REAL_ADMIN_WARNING_BLOCK)
     forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log", errorloglocation="")))
-    sources = mybb.error_log_sources(forum.root, php_settings=("log_errors=1", f"error_log={php_log}"))
+    sources = forum_error_log.error_log_sources(forum.root, php_settings=("log_errors=1", f"error_log={php_log}"))
     assert [s.path for s in sources] == [php_log]
     assert [b for _, b in sources[0].blocks_newest_first()] == [REAL_ADMIN_WARNING_BLOCK.strip()]
-    report = mybb.diagnose_forum(forum.root, SERVER_URL, php_settings=(f"error_log={php_log}",))
+    report = forum_report.diagnose_forum(forum.root, SERVER_URL, php_settings=(f"error_log={php_log}",))
     assert report.error_logging_summary == f"on, into {php_log}"
-    assert mybb.error_log_sources(forum.root) == []  # without it: the server log, read anyway
+    assert forum_error_log.error_log_sources(forum.root) == []  # without it: the server log, read anyway

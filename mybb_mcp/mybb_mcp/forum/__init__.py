@@ -1,0 +1,10 @@
+"""What the forum is and what the tool does to it, one concern a module:
+
+- `files`: inc/config.php, inc/settings.php, the version, bburl (read without running PHP).
+- `database`: the database health check, and the settings table the development switches write.
+- `error_log`: MyBB's own error log: where it goes, and reading its `<error>` blocks.
+- `dev_mode`: development switches made in the forum (MyBB's error logging), and undoing them.
+- `report`: the forum report status shows.
+
+Nothing here imports the server (`orchestration`) or a face; the service calls into these modules.
+"""

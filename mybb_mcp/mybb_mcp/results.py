@@ -1,0 +1,78 @@
+"""The results every layer passes up: the outcome of start, stop and restart, the status, a crash.
+
+Data flows one way: a face (MCP handler or CLI) calls the service, the service uses the mechanics
+(`orchestration.*`, `forum.*`), and returns one of these; `orchestration.render` turns it into markdown.
+This module imports the types it names only for annotations, so importing it imports nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .forum.report import ForumReport
+    from .orchestration.failures import Failure
+    from .orchestration.log_parser import LogEntry
+    from .orchestration.process import PortOwner
+
+__all__ = ["DeathReport", "ServerResult", "ServerStatus"]
+
+
+@dataclass
+class DeathReport:
+    """A server we started is gone without being stopped by us."""
+
+    pid: int
+    port: int
+    started_at: str | None
+    last_sign_of_life: datetime | None  # the log's last write
+    how: str  # how it ended, as far as this process can know
+    ended_at: datetime | None = None  # known when this process spawned it
+    pid_reused_by: str | None = None  # the unrelated program that now has its PID
+    last_errors: list[LogEntry] = field(default_factory=list)
+
+
+@dataclass
+class ServerResult:
+    """The outcome of start, stop or restart. `failure` is None on success."""
+
+    success: bool
+    action: str
+    message: str
+    failure: Failure | None = None
+    pid: int | None = None
+    port: int | None = None
+    host: str | None = None
+    url: str | None = None
+    log_file: Path | None = None
+    started_at: str | None = None
+    uptime_seconds: float | None = None  # how long it has run (running) or ran (stopped)
+    workers: list[int] = field(default_factory=list)
+    port_owner: PortOwner | None = None
+    reason: str | None = None  # PHP's own words when it would not start
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was done along the way
+    died: DeathReport | None = None
+
+
+@dataclass
+class ServerStatus:
+    running: bool
+    pid: int | None = None
+    port: int | None = None
+    host: str | None = None
+    url: str | None = None
+    started_at: str | None = None
+    uptime_seconds: float | None = None
+    workers: list[int] = field(default_factory=list)
+    log_file: Path | None = None
+    log_size: int | None = None
+    mybb_root: Path | None = None
+    died: DeathReport | None = None
+    foreign: PortOwner | None = None  # something we did not start listens on the configured port
+    forum: ForumReport | None = None  # database, error logging, bburl
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

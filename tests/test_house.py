@@ -1,0 +1,143 @@
+"""The house rules, checked on the source: module-level imports form no cycle, and data flows one way
+(faces -> service -> mechanics -> results -> render). Imports under `if TYPE_CHECKING:` and inside
+functions do not run at import time, so they are not edges."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mybb_mcp
+
+PACKAGE_DIR = Path(mybb_mcp.__file__).parent
+FACES = {"mybb_mcp.cli", "mybb_mcp.server", "mybb_mcp.handlers", "mybb_mcp.tools_registry", "mybb_mcp.__main__"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _top_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If) and not _is_type_checking(node):
+            pending += node.body + node.orelse
+        elif isinstance(node, ast.Try):
+            pending += node.body + node.orelse + node.finalbody + [s for h in node.handlers for s in h.body]
+    return found
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _ancestors(name: str) -> set[str]:
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def _with_packages(target: str, importer: str, known: set[str]) -> set[str]:
+    """Importing a.b.c runs a/__init__ and a/b/__init__ first, except the packages the importer sits in:
+    they are already being initialised when it runs."""
+    return ({target} | _ancestors(target)) & known - _ancestors(importer)
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE_DIR.rglob("*.py")}
+    known = set(files)
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        edges: set[str] = set()
+        for node in _top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = _resolve(name, path.name == "__init__.py", node)
+                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            for target in targets:
+                edges |= _with_packages(target, name, known)
+        edges.discard(name)
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = visit(start)
+            if cycle:
+                return cycle
+    return None
+
+
+def _is_face(name: str) -> bool:
+    return any(name == face or name.startswith(face + ".") for face in FACES)
+
+
+def test_the_graph_sees_the_package() -> None:
+    graph = import_graph()
+    assert "mybb_mcp.orchestration.server_service" in graph and "mybb_mcp.forum.report" in graph
+    assert "mybb_mcp.forum.report" in graph["mybb_mcp.orchestration.server_service"]
+
+
+def test_no_import_cycle() -> None:
+    assert find_cycle(import_graph()) is None
+
+
+def test_the_cycle_finder_finds_one() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_nothing_below_the_faces_imports_a_face() -> None:
+    graph = import_graph()
+    below = [name for name in graph if not _is_face(name) and name != "mybb_mcp"]
+    offenders = {name: sorted(t for t in graph[name] if _is_face(t)) for name in below}
+    assert {name: faces for name, faces in offenders.items() if faces} == {}
+
+
+def test_the_forum_package_does_not_import_the_server() -> None:
+    graph = import_graph()
+    offenders = {
+        name: sorted(t for t in edges if t.startswith("mybb_mcp.orchestration"))
+        for name, edges in graph.items() if name.startswith("mybb_mcp.forum")
+    }
+    assert {name: targets for name, targets in offenders.items() if targets} == {}
+
+
+def test_results_import_nothing_at_run_time() -> None:
+    assert import_graph()["mybb_mcp.results"] == set()
