@@ -15,6 +15,7 @@ import pytest
 
 from mybb_mcp.config import Config
 from tests.fixtures.docroot import write_docroot
+from tests.fixtures.real_mybb import mybb_template, real_forum  # noqa: F401 (fixtures: a real MyBB, copied per test)
 
 PHP = os.environ.get("MYBB_TEST_PHP") or shutil.which("php")
 

@@ -5,6 +5,9 @@
 - `error_log`: MyBB's own error log: where it goes, and reading its `<error>` blocks.
 - `dev_mode`: development switches made in the forum (MyBB's error logging), and undoing them.
 - `report`: the forum report status shows.
+- `extensions`: the PHP extensions MyBB needs, and the Debian packages that bring them.
+- `install`: a forum from a release archive, by MyBB's own installer.
+- `php`: running MyBB's own PHP code (IN_MYBB + inc/init.php) for exact writes.
 
 Nothing here imports the server (`orchestration`) or a face; the service calls into these modules.
 """

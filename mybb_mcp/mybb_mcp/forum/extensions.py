@@ -1,0 +1,64 @@
+"""The PHP extensions MyBB needs, and the Debian packages that bring them.
+
+MyBB's installer refuses to run without xml; its pages use mbstring; each database needs its driver
+(MyBB's SQLite driver is PDO's). One `php -r` lists what the PHP binary has.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+
+# extension -> Debian package
+BASE_EXTENSIONS = {"xml": "php-xml", "mbstring": "php-mbstring"}
+DATABASE_EXTENSIONS = {
+    "sqlite": {"pdo_sqlite": "php-sqlite3"},
+    "mysqli": {"mysqli": "php-mysql"},
+    "pgsql": {"pgsql": "php-pgsql"},
+}
+PHP_LIST_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ExtensionCheck:
+    missing: tuple[str, ...] = ()  # extension names
+    packages: tuple[str, ...] = ()  # Debian packages that bring them
+    error: str = ""  # empty: all there
+    hint: str = ""
+
+
+def required_extensions(engine: str) -> dict[str, str]:
+    return {**BASE_EXTENSIONS, **DATABASE_EXTENSIONS.get(engine, {})}
+
+
+def loaded_extensions(php: str) -> set[str] | None:
+    """Lower-cased names of the extensions `php` loads; None when PHP does not run."""
+    try:
+        proc = subprocess.run(
+            [php, "-r", "echo json_encode(array_map('strtolower', get_loaded_extensions()));"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=PHP_LIST_TIMEOUT, start_new_session=True,
+        )
+        return set(json.loads(proc.stdout))
+    except (OSError, subprocess.TimeoutExpired, ValueError, TypeError):
+        return None
+
+
+def check_extensions(php: str, engine: str = "sqlite") -> ExtensionCheck:
+    """What `php` lacks to run MyBB on `engine`, with the apt line that fixes it."""
+    loaded = loaded_extensions(php)
+    if loaded is None:
+        return ExtensionCheck(error=f"PHP ({php}) does not run.",
+                              hint="Install it: apt-get install -y php-cli php-xml php-mbstring php-sqlite3, "
+                                   "or set MYBB_PHP.")
+    needed = required_extensions(engine)
+    missing = tuple(ext for ext in needed if ext not in loaded)
+    if not missing:
+        return ExtensionCheck()
+    packages = tuple(dict.fromkeys(needed[ext] for ext in missing))
+    return ExtensionCheck(
+        missing=missing,
+        packages=packages,
+        error=f"PHP ({php}) lacks the extension{'s' if len(missing) > 1 else ''} MyBB needs: {', '.join(missing)}.",
+        hint=f"Install {'them' if len(missing) > 1 else 'it'}: apt-get install -y {' '.join(packages)}",
+    )

@@ -1,0 +1,553 @@
+"""A forum from a MyBB release: unpack it, run MyBB's own installer through `php -S`, lock it.
+
+Everything is built in a staging folder beside the target (`.NAME.installing-XXXX/`, same file
+system) and moved into place only once MyBB's installer has finished and written `install/lock`: a
+failed install leaves nothing behind but its error, which names the step and MyBB's own words. The
+installer runs as a browser would drive it, page by page, through a private `php -S` on a free
+loopback port; MyBB writes its own schema, settings, templates and admin user.
+
+SQLite keeps the database beside the document root (`<parent>/<root name>.sqlite`): never inside
+it, where `php -S` would serve it to anyone asking.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..errors import MybbMcpError
+from .extensions import check_extensions
+
+DEFAULT_ADMIN = "admin"
+DEFAULT_BOARD_NAME = "MyBB Test Forum"
+DEFAULT_ADMIN_EMAIL = "admin@example.invalid"  # reserved TLD: MyBB never mails anyone from a dev forum
+TABLE_PREFIX = "mybb_"
+STEP_TIMEOUT = 120.0  # one installer page; `templates` is the slowest (~1 s on SQLite)
+SERVER_START_TIMEOUT = 10.0
+FORUM_MARKERS = ("index.php", "inc/init.php", "inc/class_core.php")
+
+# The installer's pages in order: (action posted, the `action` the answer must offer next).
+INSTALLER_STEPS: tuple[tuple[str, str], ...] = (
+    ("intro", "license"),
+    ("license", "requirements_check"),
+    ("requirements_check", "database_info"),
+    ("database_info", "create_tables"),
+    ("create_tables", "populate_tables"),
+    ("populate_tables", "templates"),
+    ("templates", "configuration"),
+    ("configuration", "adminuser"),
+    ("adminuser", "final"),
+    ("final", ""),
+)
+
+
+class InstallError(MybbMcpError):
+    """The install stopped at `step`; nothing of it was left behind."""
+
+    def __init__(self, step: str, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.step = step
+
+    def __str__(self) -> str:
+        return f"Install failed at step '{self.step}': {super().__str__()}"
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where MyBB keeps its data. `engine` is MyBB's own name: sqlite, mysqli, pgsql."""
+
+    engine: str = "sqlite"
+    path: Path | None = None  # sqlite: the file (default: beside the root)
+    host: str = "localhost"  # mysqli/pgsql: host, host:port, or a socket path as MyBB takes it
+    user: str = ""
+    password: str = field(default="", repr=False)
+    name: str = ""
+    table_prefix: str = TABLE_PREFIX
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    source: Path  # a release zip (Upload/), a repository archive (tar.gz/zip), or a folder
+    root: Path  # the document root to create
+    bburl: str  # the URL the forum will be served at (http://127.0.0.1:8022)
+    php: str = "php"
+    database: Database = field(default_factory=Database)
+    admin_user: str = DEFAULT_ADMIN
+    admin_password: str = field(default="", repr=False)  # empty: generated
+    admin_email: str = DEFAULT_ADMIN_EMAIL
+    board_name: str = DEFAULT_BOARD_NAME
+    force: bool = False  # replace a forum already at `root` (and its SQLite file)
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    root: Path
+    database: Database  # sqlite: `path` is the final file
+    bburl: str
+    admin_user: str
+    admin_password: str = field(repr=False)
+    version: str | None
+    seconds: float
+
+
+ProgressCallback = Callable[[str], None]
+
+
+def default_sqlite_path(root: Path) -> Path:
+    return root.parent / f"{root.name}.sqlite"
+
+
+def holds_forum(root: Path) -> bool:
+    """Whether `root` already holds a MyBB forum (its core files)."""
+    return all((root / marker).is_file() for marker in FORUM_MARKERS[:2])
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)  # 20 characters, within MyBB's default 6-30
+
+
+# --- the story --------------------------------------------------------------------------------------
+
+
+def install_forum(request: InstallRequest, progress: ProgressCallback | None = None) -> InstallResult:
+    """Install MyBB at `request.root`, or raise `InstallError` having changed nothing."""
+    say = progress or (lambda _step: None)
+    started = time.monotonic()
+    root = Path(os.path.abspath(request.root))
+    db = request.database
+    if db.engine == "sqlite":
+        db = Database(engine="sqlite", path=Path(os.path.abspath(db.path or default_sqlite_path(root))),
+                      table_prefix=db.table_prefix)
+    password = request.admin_password or generate_password()
+
+    say("checking PHP")
+    missing = check_extensions(request.php, db.engine)
+    if missing.error:
+        raise InstallError("php extensions", missing.error, missing.hint)
+    _check_target(root, db, request.force)
+
+    staging = _make_staging(root)
+    cleanup = [staging]
+    try:
+        docroot = staging / "forum"
+        say("unpacking " + request.source.name)
+        unpack_source(request.source, docroot, staging / "unpacked")
+        _prepare_writable(docroot)
+        stage_db = db
+        if db.engine == "sqlite":
+            scratch = Path(tempfile.mkdtemp(prefix="mybb-install-", dir=_fast_scratch()))
+            cleanup.append(scratch)
+            stage_db = Database(engine="sqlite", path=scratch / "forum.sqlite", table_prefix=db.table_prefix)
+        with InstallerServer(request.php, docroot, staging / "installer.log") as server:
+            _run_installer(server, request, stage_db, password, say)
+        if not (docroot / "install" / "lock").is_file():
+            raise InstallError("final", "MyBB's installer finished without writing install/lock.",
+                               "Make install/ writable.")
+        say("moving the forum into place")
+        _commit(staging, docroot, root, db, stage_db)
+    finally:
+        for folder in cleanup:
+            _remove_tree(folder)
+    return InstallResult(root=root, database=db, bburl=request.bburl, admin_user=request.admin_user,
+                         admin_password=password, version=_read_version(root),
+                         seconds=time.monotonic() - started)
+
+
+def _check_target(root: Path, db: Database, force: bool) -> None:
+    if root.is_symlink():
+        raise InstallError("target", f"{root} is a symbolic link.", "Point MYBB_ROOT at a real folder.")
+    if root.exists() and not root.is_dir():
+        raise InstallError("target", f"{root} exists and is not a folder.", "Choose another MYBB_ROOT.")
+    if not force:
+        if holds_forum(root):
+            raise InstallError("target", f"{root} already holds a forum.",
+                               "Pass --force to replace it (its files and SQLite database are deleted).")
+        if root.is_dir() and any(root.iterdir()):
+            raise InstallError("target", f"{root} is not empty.",
+                               "Empty it, choose another MYBB_ROOT, or pass --force.")
+        if db.path is not None and (db.path.exists() or db.path.is_symlink()):
+            raise InstallError("target", f"The database file {db.path} already exists.",
+                               "Delete it, or pass --force to replace it.")
+    if db.path is not None and db.path.is_symlink():
+        raise InstallError("target", f"The database path {db.path} is a symbolic link.", "Remove the link.")
+    parent = root.parent
+    if not parent.is_dir():
+        try:
+            parent.mkdir(parents=True)
+        except OSError as exc:
+            raise InstallError("target", f"Cannot create {parent}: {exc.strerror}.",
+                               "Choose another MYBB_ROOT.") from exc
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InstallError("target", f"{parent} is not writable.",
+                           "Fix its permissions or choose another MYBB_ROOT.")
+
+
+def _make_staging(root: Path) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{root.name}.installing-", dir=root.parent))
+    except OSError as exc:
+        raise InstallError("target", f"Cannot write in {root.parent}: {exc.strerror}.",
+                           "Fix its permissions or choose another MYBB_ROOT.") from exc
+
+
+def _fast_scratch() -> str | None:
+    """Memory-backed scratch space for the installer's SQLite file, when there is some.
+
+    MyBB's installer inserts thousands of rows one statement at a time and SQLite syncs each to
+    disk: on a busy disk that is 20 s instead of 2. The finished file is copied into place.
+    """
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- unpacking --------------------------------------------------------------------------------------
+
+
+def unpack_source(source: Path, docroot: Path, scratch: Path) -> None:
+    """Put the forum files of `source` (archive or folder) at `docroot` (which must not exist)."""
+    if source.is_dir():
+        top = find_forum_files(source)
+        if top is None:
+            raise InstallError("unpack", f"{source} holds no MyBB forum files (index.php, inc/init.php).",
+                               "Pass the folder holding index.php, or a MyBB release archive.")
+        shutil.copytree(top, docroot, symlinks=True)
+        return
+    if not source.is_file():
+        raise InstallError("unpack", f"{source} does not exist.", "Pass a MyBB release archive or folder.")
+    scratch.mkdir()
+    try:
+        if zipfile.is_zipfile(source):
+            _extract_zip(source, scratch)
+        elif tarfile.is_tarfile(source):
+            _extract_tar(source, scratch)
+        else:
+            raise InstallError("unpack", f"{source} is neither a zip nor a tar archive.",
+                               "Pass a MyBB release archive (.zip or .tar.gz) or a folder.")
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        raise InstallError("unpack", f"Cannot unpack {source}: {exc}.",
+                           "The archive is damaged or incomplete: download it again.") from exc
+    top = find_forum_files(scratch)
+    if top is None:
+        raise InstallError("unpack", f"{source} holds no MyBB forum (no index.php with inc/init.php).",
+                           "Pass a MyBB 1.8 release archive.")
+    top.rename(docroot)
+    _remove_tree(scratch)
+
+
+def find_forum_files(folder: Path) -> Path | None:
+    """The folder holding MyBB's files: `folder` itself, its `Upload/`, or its single top folder's."""
+    candidates = [folder, folder / "Upload"]
+    children = [c for c in folder.iterdir() if c.is_dir() and not c.is_symlink()] if folder.is_dir() else []
+    if len(children) == 1:
+        candidates += [children[0], children[0] / "Upload"]
+    for candidate in candidates:
+        if candidate.is_dir() and not candidate.is_symlink() and holds_forum(candidate):
+            return candidate
+    return None
+
+
+def _safe_member(name: str) -> bool:
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts and "\\" not in name and "\0" not in name
+
+
+def _extract_tar(source: Path, dest: Path) -> None:
+    with tarfile.open(source) as tar:
+        members = []
+        for member in tar:
+            if not _safe_member(member.name):
+                raise InstallError("unpack", f"{source} holds an unsafe path: {member.name!r}.",
+                                   "Use an official MyBB archive.")
+            if member.isfile() or member.isdir():
+                members.append(member)
+            # Links and devices are not part of a MyBB release: skipped, never created.
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, members=members, filter="data")
+        else:  # Python < 3.10.12 / 3.11.4: the checks above are the filter
+            tar.extractall(dest, members=members)
+
+
+def _extract_zip(source: Path, dest: Path) -> None:
+    with zipfile.ZipFile(source) as archive:
+        for info in archive.infolist():
+            if not _safe_member(info.filename):
+                raise InstallError("unpack", f"{source} holds an unsafe path: {info.filename!r}.",
+                                   "Use an official MyBB archive.")
+            mode = info.external_attr >> 16
+            if mode and (mode & 0o170000) == 0o120000:
+                continue  # a symlink entry: not part of a MyBB release
+            archive.extract(info, dest)
+
+
+def _prepare_writable(docroot: Path) -> None:
+    """What MyBB's own instructions ask before installing: inc/config.php present and writable."""
+    config = docroot / "inc" / "config.php"
+    default = docroot / "inc" / "config.default.php"
+    if not config.exists():
+        if default.is_file():
+            default.rename(config)
+        else:
+            config.touch()
+    (docroot / "inc" / "settings.php").touch()
+    for folder in ("cache", "cache/themes", "uploads", "uploads/avatars"):
+        (docroot / folder).mkdir(exist_ok=True)
+
+
+# --- the installer server ---------------------------------------------------------------------------
+
+
+class InstallerServer:
+    """A private `php -S` on a free loopback port serving the staged forum, for the installer only."""
+
+    def __init__(self, php: str, docroot: Path, log_file: Path) -> None:
+        self.php = php
+        self.docroot = docroot
+        self.log_file = log_file
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+
+    def __enter__(self) -> InstallerServer:
+        for _attempt in range(3):  # another process may take the free port between probe and bind
+            self.port = _free_port()
+            if self._start():
+                return self
+        raise InstallError("installer server", f"php -S did not start: {self.log_tail() or 'no output'}",
+                           "Check that PHP runs (php -v).")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # our own child's group (start_new_session)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+    def _start(self) -> bool:
+        with open(self.log_file, "ab") as log:
+            try:
+                self.proc = subprocess.Popen(
+                    [self.php, "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(self.docroot),
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise InstallError("installer server", f"Cannot run PHP ({self.php}): {exc.strerror or exc}.",
+                                   "Install PHP (apt-get install php-cli) or set MYBB_PHP.") from exc
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.02)
+        self.__exit__()
+        return False
+
+    def php_error(self) -> str:
+        """PHP's last fatal error in the installer's log, paths relative to the forum root."""
+        try:
+            text = self.log_file.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+        errors = _LOG_PHP_ERROR.findall(text)
+        return errors[-1].replace(str(self.docroot) + "/", "").strip() if errors else ""
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_file.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+    def post(self, path: str, fields: Sequence[tuple[str, str]]) -> str:
+        data = urllib.parse.urlencode(list(fields)).encode()
+        url = f"http://127.0.0.1:{self.port}/{path}"
+        request = urllib.request.Request(url, data=data, method="POST")
+        try:
+            with self._opener.open(request, timeout=STEP_TIMEOUT) as response:
+                return response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.read().decode("utf-8", "replace")
+
+
+_LOG_PHP_ERROR = re.compile(r"PHP (?:Fatal error|Parse error):\s+(.*)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the installer's pages --------------------------------------------------------------------------
+
+_NEXT_ACTION = re.compile(r'<input type="hidden" name="action" value="([a-z_]*)"')
+_ERROR_DIV = re.compile(r'<div class="error">(.*?)</div>', re.DOTALL)
+_PHP_ERROR = re.compile(r"(?:Fatal error|Parse error|Uncaught)[^\n]*", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def page_error(page: str) -> str:
+    """MyBB's own words for a failed installer page: its error box, else a PHP error, as plain text."""
+    match = _ERROR_DIV.search(page)
+    text = match.group(1) if match else ""
+    if not text:
+        php_error = _PHP_ERROR.search(_TAG.sub("", page))
+        text = php_error.group(0) if php_error else ""
+    text = html.unescape(_TAG.sub(" ", text))
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"^Error\s+", "", text)
+    return text[:1500]
+
+
+def _step_fields(action: str, request: InstallRequest, db: Database, password: str) -> list[tuple[str, str]]:
+    fields = [("action", action)]
+    if action == "create_tables":
+        engine = db.engine
+        fields.append(("dbengine", engine))
+        config = {"tableprefix": db.table_prefix}
+        if engine == "sqlite":
+            config["dbname"] = str(db.path)
+        else:
+            config.update(dbhost=db.host, dbuser=db.user, dbpass=db.password, dbname=db.name, encoding="utf8mb4")
+            if engine == "pgsql":
+                config["encoding"] = "utf8"
+        fields += [(f"config[{engine}][{key}]", value) for key, value in config.items()]
+    elif action == "adminuser":
+        fields += [
+            ("bbname", request.board_name),
+            ("bburl", request.bburl),
+            ("websitename", request.board_name),
+            ("websiteurl", request.bburl),
+            ("cookiedomain", ""),  # empty: browsers refuse a cookie domain of 127.0.0.1
+            ("cookiepath", "/"),
+            ("contactemail", request.admin_email),
+        ]
+    elif action == "final":
+        fields += [
+            ("adminuser", request.admin_user),
+            ("adminpass", password),
+            ("adminpass2", password),
+            ("adminemail", request.admin_email),
+        ]
+    return fields
+
+
+def _run_installer(server: InstallerServer, request: InstallRequest, db: Database, password: str,
+                   say: ProgressCallback) -> None:
+    for action, expected_next in INSTALLER_STEPS:
+        say(f"MyBB installer: {action}")
+        try:
+            page = server.post("install/index.php", _step_fields(action, request, db, password))
+        except (OSError, urllib.error.URLError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise InstallError(action, f"MyBB's installer did not answer: {reason}. "
+                                       f"PHP said: {server.log_tail() or 'nothing'}",
+                               "Check PHP runs MyBB (php -m lists xml, mbstring and the database's).") from exc
+        offered = _NEXT_ACTION.findall(page)
+        if expected_next and expected_next not in offered:
+            words = page_error(page) or server.php_error() or server.log_tail() or "the page offered no next step"
+            raise InstallError(action, f"MyBB's installer said: {words}", _hint_for(action))
+        if not expected_next and "final" in offered:  # the admin form again, with MyBB's complaint
+            raise InstallError(action, f"MyBB's installer said: {page_error(page)}", _hint_for(action))
+
+
+def _hint_for(action: str) -> str:
+    return {
+        "requirements_check": "Install the PHP extensions it names, or make the files it names writable.",
+        "create_tables": "Check the database settings (--db): server running, user, password, database name.",
+    }.get(action, "Fix what MyBB names and run init again.")
+
+
+# --- moving into place ------------------------------------------------------------------------------
+
+
+def _commit(staging: Path, docroot: Path, root: Path, db: Database, stage_db: Database) -> None:
+    """Move the staged forum (and SQLite file) into place; the old forum goes only once the new one is in."""
+    if db.engine == "sqlite" and db.path is not None and stage_db.path is not None:
+        point_config_at_sqlite(docroot, db.path)
+    old = staging / "replaced"
+    old.mkdir()
+    moved: list[tuple[Path, Path]] = []  # (where it was, where it went), to undo
+    try:
+        if root.exists():
+            root.rename(old / "forum")
+            moved.append((root, old / "forum"))
+        if db.engine == "sqlite" and db.path is not None and stage_db.path is not None:
+            if db.path.exists():
+                db.path.rename(old / "forum.sqlite")
+                moved.append((db.path, old / "forum.sqlite"))
+            _copy_private(stage_db.path, db.path)
+            moved.append((staging / "new.sqlite", db.path))
+        docroot.rename(root)
+    except OSError as exc:
+        for was, went in reversed(moved):
+            try:
+                went.rename(was) if went.exists() else None
+            except OSError:
+                pass
+        raise InstallError("move into place", f"Cannot move the forum to {root}: {exc.strerror}.",
+                           "Fix the permissions of its folder.") from exc
+
+
+def _copy_private(source: Path, dest: Path) -> None:
+    """Copy a file to a path that must not exist yet (never through a link someone planted there)."""
+    # 0600: the database holds the users' password hashes; php -S runs as this user.
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        dest.unlink()
+        raise
+
+
+_CONFIG_DATABASE = re.compile(r"^(\$config\['database'\]\['database'\] = ')((?:[^'\\]|\\.)*)(';)", re.MULTILINE)
+
+
+def point_config_at_sqlite(root: Path, db_file: Path) -> None:
+    """Rewrite the database path in inc/config.php, escaped as MyBB's installer writes it."""
+    config = root / "inc" / "config.php"
+    text = config.read_text("utf-8")
+    escaped = str(db_file).replace("\\", "\\\\").replace("'", "\\'")
+    new, count = _CONFIG_DATABASE.subn(lambda m: m.group(1) + escaped + m.group(3), text, count=1)
+    if count != 1:
+        raise InstallError("configure", f"{config} has no $config['database']['database'] line.",
+                           "The installer wrote an unexpected inc/config.php.")
+    config.write_text(new, "utf-8")
+
+
+_VERSION = re.compile(r"""public\s+\$version\s*=\s*["']([^"']+)["']""")
+
+
+def _read_version(root: Path) -> str | None:
+    try:
+        match = _VERSION.search((root / "inc" / "class_core.php").read_text("utf-8", "replace"))
+    except OSError:
+        return None
+    return match.group(1) if match else None

@@ -1,0 +1,141 @@
+"""Running MyBB's own PHP code: a snippet with MyBB booted (`IN_MYBB` + `inc/init.php`), for exact writes.
+
+The snippet runs at the top level after MyBB's bootstrap, so `$db`, `$cache`, `$mybb`, `$plugins` are
+there as in a page. It gets the caller's data as `$input` (decoded from JSON on stdin: no value is ever
+pasted into PHP source) and answers by setting `$result`, which comes back decoded from JSON. PHP runs
+from an argument list, in its own session, with a bounded time; nothing goes through a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidArgument, MybbMcpError
+
+PLUGIN_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+RESULT_MARKER = "\n--mybb-mcp-result--\n"
+DEFAULT_TIMEOUT = 30.0
+
+# chdir first: MyBB's relative paths (cache/, uploads/, inc/settings.php) are relative to the forum root.
+# init.php reads a few web-only $_SERVER entries; giving them CLI values keeps its log free of notices.
+_PROLOGUE = r"""
+$__mybb_mcp_root = $argv[1];
+if (!@chdir($__mybb_mcp_root)) { fwrite(STDERR, "cannot enter the forum root\n"); exit(3); }
+$_SERVER['REQUEST_URI'] = $_SERVER['REQUEST_URI'] ?? '/';
+$_SERVER['HTTP_HOST'] = $_SERVER['HTTP_HOST'] ?? '127.0.0.1';
+$_SERVER['REMOTE_ADDR'] = $_SERVER['REMOTE_ADDR'] ?? '127.0.0.1';
+$_SERVER['REQUEST_METHOD'] = 'GET';
+$input = json_decode(stream_get_contents(STDIN), true);
+$result = null;
+define('IN_MYBB', 1);
+define('THIS_SCRIPT', 'mybb-mcp.php');
+define('NO_ONLINE', 1);
+require_once $__mybb_mcp_root . '/inc/init.php';
+"""
+
+_EPILOGUE = r"""
+echo "\n--mybb-mcp-result--\n", json_encode($result, JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE);
+"""
+
+
+class PhpRunError(MybbMcpError):
+    """MyBB's PHP did not run to the end: it exited, timed out, or printed no result."""
+
+
+@dataclass(frozen=True)
+class PhpRun:
+    result: Any  # the snippet's $result, decoded from JSON
+    output: str  # what it printed before the result
+
+
+def run_mybb_php(
+    root: Path,
+    code: str,
+    data: Mapping[str, Any] | Sequence[Any] | None = None,
+    php: str = "php",
+    timeout: float = DEFAULT_TIMEOUT,
+    php_settings: Sequence[str] = (),
+) -> PhpRun:
+    """Run `code` with MyBB booted from `root`; `data` arrives as `$input`, `$result` comes back."""
+    source = _PROLOGUE + "\n" + code + "\n;" + _EPILOGUE
+    argv = [php]
+    for setting in php_settings:
+        argv += ["-d", setting]
+    argv += ["-d", "display_errors=stderr", "-r", source, "--", str(root)]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(root),
+            start_new_session=True,  # its own group: a timeout kills whatever it started too
+        )
+    except OSError as exc:
+        raise PhpRunError(f"Cannot run PHP ({php}): {exc.strerror or exc}.", "Install PHP or set MYBB_PHP.") from exc
+    try:
+        out, err = proc.communicate(json.dumps(data).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise PhpRunError(
+            f"MyBB's PHP did not finish within {timeout:g} s in {root}.",
+            "Check the database server is reachable (inc/config.php).",
+        ) from None
+    text = out.decode("utf-8", "replace")
+    before, marker, after = text.rpartition(RESULT_MARKER)
+    if not marker:
+        words = (err.decode("utf-8", "replace").strip() or text.strip())[-2000:]
+        raise PhpRunError(
+            f"MyBB's PHP stopped before the end (exit {proc.returncode}) in {root}: {words or 'no output'}",
+            "Fix what it names; the forum's inc/config.php and database must be usable.",
+        )
+    try:
+        result = json.loads(after)
+    except ValueError:
+        raise PhpRunError(f"MyBB's PHP answered something that is not JSON: {after[:200]!r}.") from None
+    return PhpRun(result=result, output=before)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # our own child's group, created by start_new_session
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
+# --- what the Admin CP does, through MyBB's own code -------------------------------------------------
+
+_ACTIVATE_PLUGIN = r"""
+$name = $input['name'];
+require_once MYBB_ROOT . 'inc/functions.php';
+$file = MYBB_ROOT . 'inc/plugins/' . $name . '.php';
+if (!is_file($file)) { throw new Exception("no plugin file inc/plugins/$name.php"); }
+require_once $file;
+// As admin/modules/config/plugins.php does on "Activate" (or "Install & Activate").
+$installed = !function_exists($name . '_is_installed') || call_user_func($name . '_is_installed');
+if (!$installed && function_exists($name . '_install')) { call_user_func($name . '_install'); }
+if (function_exists($name . '_activate')) { call_user_func($name . '_activate'); }
+$active = $cache->read('plugins');
+if (!is_array($active)) { $active = array(); }
+if (!isset($active['active']) || !is_array($active['active'])) { $active['active'] = array(); }
+$active['active'][$name] = $name;
+$cache->update('plugins', $active);
+$result = array_values($active['active']);
+"""
+
+
+def activate_plugin(root: Path, name: str, php: str = "php", timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Install (when it has an _install) and activate plugin `name`, as the Admin CP does; active plugins."""
+    if not PLUGIN_NAME.fullmatch(name):
+        raise InvalidArgument(f"Plugin name {name!r} is not a MyBB plugin code name.", "Use letters, digits and _.")
+    run = run_mybb_php(root, _ACTIVATE_PLUGIN, {"name": name}, php=php, timeout=timeout)
+    return list(run.result or [])
