@@ -16,9 +16,12 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .errors import ConfigError, shown_value
+
+if TYPE_CHECKING:
+    from .orchestration.layout import ForumFiles
 
 DEFAULT_PORT = 8022
 DEFAULT_HOST = "127.0.0.1"
@@ -58,26 +61,37 @@ class Config:
     # `.env` files passed over because another user could have written them, each with the reason.
     ignored_dotenv: tuple[str, ...] = field(default=(), compare=False)
 
+    def __post_init__(self) -> None:
+        # One spelling per forum: a symlink and its target are the same forum, with the same files.
+        object.__setattr__(self, "mybb_root", Path(os.path.realpath(self.mybb_root)))
+
     @property
     def repo_root(self) -> Path:
         """The directory holding the forum: state file and logs live here."""
         return self.mybb_root.parent
 
     @property
+    def files(self) -> ForumFiles:
+        """This forum's state, lock and log files (orchestration/layout.py decides their names)."""
+        from .orchestration.layout import forum_files  # the orchestration package imports this module
+
+        return forum_files(self.mybb_root)
+
+    @property
     def state_file(self) -> Path:
-        return self.repo_root / ".mybb-server.json"
+        return self.files.state_file
 
     @property
     def lock_file(self) -> Path:
-        return self.repo_root / ".mybb-server.lock"
+        return self.files.lock_file
 
     @property
     def log_dir(self) -> Path:
-        return self.repo_root / "logs"
+        return self.files.log_dir
 
     @property
     def log_file(self) -> Path:
-        return self.log_dir / "server.log"
+        return self.files.log_file
 
 
 MAX_DOTENV_BYTES = 1024 * 1024
@@ -252,8 +266,7 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
     else:
         root = (dotenv_path.parent if dotenv_path else cwd) / DEFAULT_FORUM_DIR
         sources["MYBB_ROOT"] = "default"
-    # Resolve symlinks and '..' so the state file and the process command line agree.
-    root = Path(os.path.abspath(root))
+    # Config resolves symlinks and '..' itself, so the state file and the process command line agree.
 
     values: dict[str, object] = {}
     for name, key, low, high in (

@@ -123,7 +123,9 @@ def assert_refused_and_unchanged(service: ServerOrchestrationService, failure: F
     after = snapshot(repo) if repo.exists() else None
     if lock_allowed and after is not None and before is not None and ".mybb-server.lock" not in before:
         lock = after.pop(".mybb-server.lock", None)
-        assert lock is None or lock[2] == b""  # an empty lock file is the only thing allowed to appear
+        assert lock is None or lock[2] == b""  # an empty lock file may appear ...
+        claim = after.pop(".mybb-server.forum", None)  # ... and the record of which forum owns the names
+        assert claim is None or json.loads(claim[2] or b"") == {"version": 1, "mybb_root": str(repo / "forum")}
     assert after == before
     assert php_servers(service.config.mybb_root) == []
     stopped = service.stop()

@@ -25,7 +25,7 @@ from ..config import Config
 from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
 from ..results import DeathReport, ServerResult, ServerStatus
-from . import process
+from . import layout, process
 from .failures import Failure
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
@@ -113,12 +113,18 @@ class ServerOrchestrationService:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._state_file = StateFile(config.state_file, config.lock_file)
         # Test seams.
         self._clock = time.time
         self._lock_timeout = 30.0
         self._start_timeout = 15.0
         self._stop_timeout = 5.0
+
+    @property
+    def _state_file(self) -> StateFile:
+        """This forum's state file and lock, named afresh on each use: until the folder's plain names
+        are claimed, another forum's first start may claim them (see layout.py)."""
+        files = self.config.files
+        return StateFile(files.state_file, files.lock_file)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,8 +159,14 @@ class ServerOrchestrationService:
             return self._bad_root_result(action, problem)
         try:
             self._ensure_repo_root()
-            with self._state_file.lock(self._lock_timeout):
-                return operation()
+            if action != "stop":  # only what may write a state and a log claims the folder's plain names
+                layout.claim(self.config.mybb_root)
+            while True:
+                state_file = self._state_file
+                with state_file.lock(self._lock_timeout):
+                    # Named before another forum's first start claimed the folder: take our own lock.
+                    if self._state_file.lock_path == state_file.lock_path:
+                        return operation()
         except LockTimeout:
             return ServerResult(
                 False,
