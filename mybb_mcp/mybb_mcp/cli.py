@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TextIO
 from . import __version__
 from .config import load_config
 from .errors import ConfigError, InvalidArgument, MybbMcpError
+from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
 from .orchestration import LogQueryOptions, ServerOrchestrationService, ServerResult
 from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
@@ -33,6 +34,7 @@ from .orchestration.render import (
     render_error_logging,
     render_log_query,
     render_result,
+    render_snapshot,
     render_status,
 )
 from .orchestration.server_service import validate_host, validate_port, validate_workers
@@ -196,6 +198,33 @@ def run_errorlog(args: argparse.Namespace, service: ServerOrchestrationService, 
     return EXIT_OK if change.ok else EXIT_FAILED
 
 
+def run_snapshot(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    if args.action == "list" and args.name is not None:
+        raise InvalidArgument("`snapshot list` takes no name.", "Run `mybb-server snapshot list`.")
+    if args.action != "list" and args.name is None:
+        raise InvalidArgument(f"`snapshot {args.action}` needs the snapshot's name.",
+                              f"Run `mybb-server snapshot {args.action} NAME`; see the names with "
+                              "`mybb-server snapshot list`.")
+    result = service.snapshot(args.action, args.name)
+    if out.as_json:
+        out.data(result)
+    else:
+        out.markdown(render_snapshot(result, CLI_COMMANDS))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def snapshot_name_arg(text: str) -> str:
+    return _checked(validate_name, text)
+
+
+def _add_snapshot(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=ACTIONS,
+                        help="save NAME | restore NAME (keeps the current state as an automatic snapshot first) "
+                             "| list | delete NAME | diff NAME (what changed since)")
+    parser.add_argument("name", nargs="?", type=snapshot_name_arg,
+                        help=f"the snapshot's name: 1-{MAX_NAME_LENGTH} letters, digits, '.', '_', '-'")
+
+
 def _add_errorlog(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("state", choices=("on", "off"),
                         help="on: MyBB logs its errors into the server log; off: restore the previous settings")
@@ -346,6 +375,8 @@ COMMANDS: dict[str, Command] = {
     "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
     "errorlog": Command("turn MyBB's own error logging on (into the server log) or off again",
                         _add_errorlog, run_errorlog),
+    "snapshot": Command("save, restore, list, delete or diff snapshots of the forum's database and the files "
+                        "MyBB writes", _add_snapshot, run_snapshot),
 }
 
 EXAMPLES = f"""\
@@ -357,6 +388,9 @@ examples:
   {PROG} logs --grep login --since 10
   {PROG} logs --errors --follow     watch for new errors (Ctrl-C to stop)
   {PROG} errorlog on                MyBB logs the warnings and SQL errors it would hide
+  {PROG} snapshot save clean        keep the database and the files MyBB writes
+  {PROG} snapshot diff clean        what changed since, in MyBB's terms
+  {PROG} snapshot restore clean     throw the changes away (the current state is kept first)
   {PROG} restart
   {PROG} stop
 

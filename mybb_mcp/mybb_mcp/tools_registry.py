@@ -11,9 +11,10 @@ from enum import Enum
 from typing import Any, Literal
 
 import mcp.types as types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import shown_value
+from .forum.snapshot import MAX_NAME_LENGTH, NAME_PATTERN
 from .orchestration.log_query import MAX_LIMIT
 
 
@@ -23,6 +24,7 @@ class ToolName(str, Enum):
     STATUS = "mybb_server_status"
     LOGS = "mybb_server_logs"
     RESTART = "mybb_server_restart"
+    SNAPSHOT = "mybb_forum_snapshot"
 
 
 class _Args(BaseModel):
@@ -82,12 +84,36 @@ class RestartArgs(_Args):
     workers: int | None = Field(None, ge=1, le=64, description="PHP worker processes (default: as before).")
 
 
+class SnapshotArgs(_Args):
+    action: Literal["save", "restore", "list", "delete", "diff"] = Field(
+        description=(
+            "save: keep the database and the files MyBB writes under `name`; restore: put them back (what it "
+            "replaces is kept as an automatic snapshot first); list: the snapshots; delete: remove one; diff: "
+            "what changed since it, in MyBB's terms (tables, settings, templates, stylesheets, datacache)."
+        ),
+    )
+    name: str | None = Field(
+        None, min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN,
+        description=f"The snapshot's name (every action but list): 1-{MAX_NAME_LENGTH} letters, digits, '.', '_' "
+                    "or '-', starting with a letter or digit.",
+    )
+
+    @model_validator(mode="after")
+    def _name_when_needed(self) -> SnapshotArgs:
+        if self.action != "list" and self.name is None:
+            raise ValueError(f"action {self.action!r} needs a `name`")
+        if self.action == "list" and self.name is not None:
+            raise ValueError("action 'list' takes no `name`")
+        return self
+
+
 ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.START.value: StartArgs,
     ToolName.STOP.value: StopArgs,
     ToolName.STATUS.value: StatusArgs,
     ToolName.LOGS.value: LogsArgs,
     ToolName.RESTART.value: RestartArgs,
+    ToolName.SNAPSHOT.value: SnapshotArgs,
 }
 
 
@@ -108,7 +134,10 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
             if prop.get("default", ...) is None:
                 del prop["default"]
         properties[name] = prop
-    return {"type": "object", "properties": properties, "additionalProperties": False}
+    tidy: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if schema.get("required"):
+        tidy["required"] = list(schema["required"])
+    return tidy
 
 
 def describe_validation_error(tool: str, error: ValidationError) -> str:
@@ -192,4 +221,16 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
     ),
 ]
 
-ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS]
+FORUM_TOOLS: list[types.Tool] = [
+    _tool(
+        ToolName.SNAPSHOT, "Snapshots of the MyBB forum",
+        "Save, restore, list, delete or diff snapshots of the forum's database (SQLite, or MySQL/MariaDB through "
+        "mariadb-dump) and the files MyBB writes (inc/config.php, inc/settings.php, cache/, uploads/), while the "
+        "server runs. Plugin sources (inc/plugins/) are never rolled back. restore replaces the current state "
+        "without asking, after keeping it as an automatic snapshot; diff after a plugin's install and uninstall "
+        "shows what it left behind.",
+        read_only=False, destructive=True, idempotent=False,
+    ),
+]
+
+ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .forum import FORUM_HANDLERS
 from .orchestration import ORCHESTRATION_HANDLERS, Handler, ToolText
 
 HANDLER_REGISTRY: dict[str, Handler] = {}
 HANDLER_REGISTRY.update(ORCHESTRATION_HANDLERS)
+HANDLER_REGISTRY.update(FORUM_HANDLERS)
 
 
 class UnknownTool(LookupError):

@@ -21,6 +21,14 @@ class Failure(str, Enum):
     START_TIMEOUT = "start_timeout"
     STOP_TIMEOUT = "stop_timeout"
     BUSY = "busy"
+    FORUM_NOT_INSTALLED = "forum_not_installed"
+    UNSUPPORTED_DATABASE = "unsupported_database"
+    DUMP_TOOL_MISSING = "dump_tool_missing"
+    SNAPSHOT_NOT_FOUND = "snapshot_not_found"
+    SNAPSHOT_EXISTS = "snapshot_exists"
+    DATABASE_MISMATCH = "database_mismatch"
+    STORAGE_UNSAFE = "storage_unsafe"
+    SNAPSHOT_FAILED = "snapshot_failed"
 
     @property
     def title(self) -> str:
@@ -39,4 +47,12 @@ _TITLES = {
     Failure.START_TIMEOUT: "Server Did Not Answer",
     Failure.STOP_TIMEOUT: "Server Did Not Stop",
     Failure.BUSY: "Another Operation In Progress",
+    Failure.FORUM_NOT_INSTALLED: "No Installed Forum",
+    Failure.UNSUPPORTED_DATABASE: "Database Not Supported",
+    Failure.DUMP_TOOL_MISSING: "Database Client Missing",
+    Failure.SNAPSHOT_NOT_FOUND: "Snapshot Not Found",
+    Failure.SNAPSHOT_EXISTS: "Snapshot Already Exists",
+    Failure.DATABASE_MISMATCH: "Snapshot Of Another Database",
+    Failure.STORAGE_UNSAFE: "Snapshot Storage Not Usable",
+    Failure.SNAPSHOT_FAILED: "Snapshot Failed",
 }

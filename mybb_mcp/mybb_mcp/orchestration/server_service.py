@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from ..config import Config
 from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
+from ..forum import snapshot as snapshots
 from ..results import DeathReport, ServerResult, ServerStatus
 from . import layout, process
 from .failures import Failure
@@ -456,6 +457,19 @@ class ServerOrchestrationService:
         enabled = validate_flag(enabled, "enabled")
         self._ensure_repo_root()
         return dev_mode.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self, action: str, name: str | None = None) -> snapshots.SnapshotResult:
+        """Save, restore, list, delete or diff a snapshot of the forum's database and the files MyBB writes.
+
+        Works while the server runs. Restore first keeps what it replaces as an automatic snapshot.
+        Raises InvalidArgument for an unknown action or a bad name (nothing is touched).
+        """
+        result = snapshots.Snapshots(self.config.mybb_root).run(action, name)
+        if result.failure is not None:
+            result.failure = Failure(result.failure)
+        return result
 
     # ------------------------------------------------------------------ plan's private API
 
