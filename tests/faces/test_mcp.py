@@ -1,4 +1,4 @@
-"""The five tools through the SDK's real client: in-process (both protocol eras) and over stdio."""
+"""The tools through the SDK's real client: in-process (both protocol eras) and over stdio."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.conftest import http_get
 pytestmark = [pytest.mark.anyio]
 
 TOOL_NAMES = {"mybb_server_start", "mybb_server_stop", "mybb_server_status", "mybb_server_logs",
-              "mybb_server_restart"}
+              "mybb_server_restart", "mybb_forum_snapshot"}
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def text_of(result: types.CallToolResult) -> str:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_lists_the_five_tools_with_bounds_and_annotations(mode: str) -> None:
+async def test_lists_the_tools_with_bounds_and_annotations(mode: str) -> None:
     async with Client(server, mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == TOOL_NAMES
