@@ -1,4 +1,4 @@
-"""Benchmarks: log queries on 10 MB / 100 MB / 1 GB php -S logs, server lifecycle, one MCP call.
+"""Benchmarks: log queries on 10 MB / 100 MB / 1 GB php -S logs, server lifecycle, one MCP call, snapshots.
 
     python bench/run.py                 # all three sizes (first run generates ~1.1 GB under bench/.data/)
     python bench/run.py --quick         # 10 MB only, well under a minute
@@ -39,6 +39,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(REPO_ROOT))  # tests.fixtures.docroot
 
 import loggen  # noqa: E402
+import snapshots  # noqa: E402
 
 DEFAULT_SIZES = (10, 100, 1000)
 MIB = 1024 * 1024
@@ -478,7 +479,7 @@ def evaluate(queries: dict[int, dict[str, Any]], life: dict[str, Any] | None) ->
 
 
 def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[str, Any] | None,
-           targets: list[dict[str, Any]], reps: int) -> str:
+           targets: list[dict[str, Any]], reps: int, snaps: dict[str, Any] | None = None) -> str:
     parts = [
         "# mybb-mcp benchmarks",
         "",
@@ -547,6 +548,13 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
                 rows.append([label, fmt_ms(r["median_ms"]), fmt_ms(r["min_ms"]), fmt_ms(r["max_ms"]), str(r["n"])])
         parts += ["", "## Lifecycle (fixture forum, 127.0.0.1)", "",
                   table(["measurement", "median ms", "min ms", "max ms", "n"], rows)]
+    if snaps is not None:
+        if snaps.get("error"):
+            parts += ["", f"**Snapshot benchmark error:** {snaps['error']}"]
+        if "save" in snaps:
+            parts += ["", f"## Snapshots (fresh MyBB 1.8.37 on SQLite: {snaps['database_bytes'] / MIB:.1f} MiB "
+                      f"database, {snaps['files']} forum files)", "",
+                      table(["measurement", "median ms", "min ms", "max ms", "n"], snapshots.rows(snaps, fmt_ms))]
     if targets:
         rows = [[t["target"], t["measured"], t["result"]] for t in targets]
         parts += ["", "## TARGETS", "", table(["target", "measured", "result"], rows)]
@@ -566,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw numbers to this file")
     parser.add_argument("--no-lifecycle", action="store_true", help="skip the php -S lifecycle and MCP timings")
     parser.add_argument("--no-queries", action="store_true", help="skip the log query timings")
+    parser.add_argument("--no-snapshots", action="store_true", help="skip the snapshot timings (they install MyBB)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -585,14 +594,19 @@ def main(argv: list[str] | None = None) -> int:
            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": os.getloadavg()[0], "sizes_mb": sizes, "reps": args.reps, "seed": args.seed}
     queries = {} if args.no_queries else bench_queries(sizes, args.seed, args.reps, log)
     life = None if args.no_lifecycle else bench_lifecycle(args.reps, log)
+    snaps = None if args.no_snapshots else snapshots.bench_snapshots(args.reps, log, summary, find_php())
     targets = evaluate(queries, life)
+    if snaps is not None:
+        targets += [{"target": name, "measured": measured, "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
+                    for name, measured, ok in snapshots.targets(snaps, fmt_ms)]
     env["seconds"] = round(time.perf_counter() - began, 1)
     env["load_after"] = os.getloadavg()[0]
-    print(report(env, queries, life, targets, args.reps))
+    print(report(env, queries, life, targets, args.reps, snaps))
     print(f"\n(run took {env['seconds']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps({"env": env, "queries": {str(k): v for k, v in queries.items()},
-                                         "lifecycle": life, "targets": targets}, indent=1, default=str))
+                                         "lifecycle": life, "snapshots": snaps, "targets": targets}, indent=1,
+                                        default=str))
     return 1 if args.strict and any(t["result"] == "FAIL" for t in targets) else 0
 
 

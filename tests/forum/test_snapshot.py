@@ -21,7 +21,7 @@ from mcp import Client
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.forum.php import run_mybb_php
-from mybb_mcp.forum.snapshot import AUTO_PREFIX, SNAPSHOTS_DIR, Snapshots
+from mybb_mcp.forum.snapshot import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR, Snapshots
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.failures import Failure
 from mybb_mcp.orchestration.render import CLI_COMMANDS, render_snapshot
@@ -423,3 +423,7 @@ def test_mysql_forum_without_client_tools_is_refused(real_forum: Any, monkeypatc
     assert (result.ok, result.failure) == (False, Failure.DUMP_TOOL_MISSING)
     assert "apt-get install mariadb-client" in render_snapshot(result, CLI_COMMANDS)
     assert not (real_forum.root.parent / SNAPSHOTS_DIR / "clean").exists()
+
+
+def test_every_failure_code_of_the_mechanics_is_a_named_failure() -> None:
+    assert [Failure(code).value for code in FAILURE_CODES] == list(FAILURE_CODES)

@@ -2,7 +2,8 @@
 
 A snapshot is a folder `<repo_root>/.mybb-snapshots/<name>/` (mode 0700, like its parent):
 
-    snapshot.json     when, which database, the files it holds, and a catalog of the database for `diff`
+    snapshot.json     when, which database, the files it holds (read by list, so kept small)
+    catalog.json      the database in MyBB's terms for `diff`: row counts, settings, template and datacache hashes
     database.sqlite   SQLite: a copy made through SQLite's backup API (consistent while PHP writes)
     database.sql      MySQL/MariaDB: `mariadb-dump --single-transaction` of the forum's tables
     files/            inc/config.php, inc/settings.php, cache/ and uploads/ as they were
@@ -43,6 +44,7 @@ from .files import MYSQL, SQLITE, ForumDbConfig, read_config_php, read_mybb_vers
 
 SNAPSHOTS_DIR = ".mybb-snapshots"
 META_FILE = "snapshot.json"
+CATALOG_FILE = "catalog.json"
 SQLITE_FILE = "database.sqlite"
 SQL_FILE = "database.sql"
 FILES_DIR = "files"
@@ -563,9 +565,7 @@ def _read_file(parent: int, name: str, rel: str, tree: _Tree, copy_to: Path | No
         entry: dict[str, int | str] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns,
                                        "mode": stat.S_IMODE(info.st_mode)}
         if copy_to is not None:
-            target = copy_to / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "xb") as handle:
+            with open(copy_to / rel, "xb") as handle:  # its folder was made by the caller
                 entry["sha256"] = _copy_fd(fd, handle)
         else:
             then = known.get(rel)
@@ -586,6 +586,8 @@ def closing_fd(fd: int) -> Iterator[int]:
 
 def _walk(fd: int, rel: str, tree: _Tree, copy_to: Path | None, known: Mapping[str, Any]) -> None:
     tree.dirs[rel] = stat.S_IMODE(os.fstat(fd).st_mode)
+    if copy_to is not None:
+        (copy_to / rel).mkdir(parents=True)
     with os.scandir(fd) as entries:
         names = sorted(entry.name for entry in entries)
     for name in names:
@@ -609,6 +611,8 @@ def read_tree(root: Path, copy_to: Path | None = None, known: Mapping[str, Any] 
     with closing_fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as root_fd:
         inc = _open_dir(root_fd, "inc")
         if inc is not None:
+            if copy_to is not None:
+                (copy_to / "inc").mkdir(parents=True)
             with closing_fd(inc):
                 for rel in WRITTEN_FILES:
                     if _kind(inc, rel.split("/")[1]) is not None:
@@ -906,15 +910,23 @@ class Snapshots:
             raise SnapshotError(STORAGE_UNSAFE, f"{path} is not a snapshot folder of yours.")
         return path
 
-    def _meta(self, folder: Path) -> dict[str, Any]:
+    @staticmethod
+    def _read_json(folder: Path, file_name: str) -> dict[str, Any]:
         try:
-            with open(folder / META_FILE, encoding="utf-8") as handle:
-                meta = json.load(handle)
+            with open(folder / file_name, encoding="utf-8") as handle:
+                data = json.load(handle)
         except (OSError, ValueError) as exc:
             raise SnapshotError(SNAPSHOT_FAILED,
-                                f"The snapshot {folder.name!r} is unreadable ({folder / META_FILE}: {exc}); "
+                                f"The snapshot {folder.name!r} is unreadable ({folder / file_name}: {exc}); "
                                 "delete it.") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        if not isinstance(data, dict):
+            raise SnapshotError(SNAPSHOT_FAILED, f"The snapshot {folder.name!r} is unreadable ({folder / file_name} "
+                                "holds no JSON object); delete it.")
+        return data
+
+    def _meta(self, folder: Path) -> dict[str, Any]:
+        meta = self._read_json(folder, META_FILE)
+        if meta.get("format") != FORMAT:
             raise SnapshotError(SNAPSHOT_FAILED,
                                 f"The snapshot {folder.name!r} was written in a format this version does not read.")
         return meta
@@ -967,10 +979,12 @@ class Snapshots:
                 "automatic": automatic, "reason": reason,
                 "database": _identity(cfg, self.root), "database_description": _describe(cfg, self.root),
                 "mybb_version": read_mybb_version(self.root),
-                "files": tree.files, "dirs": tree.dirs, "skipped": tree.skipped, "catalog": found,
+                "files": tree.files, "dirs": tree.dirs, "skipped": tree.skipped, "tables": sorted(found["tables"]),
             }
-            with open(work / META_FILE, "x", encoding="utf-8") as handle:
-                json.dump(meta, handle)
+            # json.dumps, not json.dump: the C encoder, ten times faster on the catalog's thousand templates.
+            for file_name, data in ((CATALOG_FILE, found), (META_FILE, meta)):
+                with open(work / file_name, "x", encoding="utf-8") as handle:
+                    handle.write(json.dumps(data, separators=(",", ":")))
             os.rename(work, store / name)  # all or nothing: a half-written snapshot never has a name
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
@@ -997,7 +1011,7 @@ class Snapshots:
             keep = self._auto_name()
             kept = self._save_locked(keep, automatic=True, reason=f"before restoring {name}")
             try:
-                database.restore(folder, sorted(meta.get("catalog", {}).get("tables", {})))
+                database.restore(folder, list(meta.get("tables", [])))
                 sync = write_tree(self.root, folder / FILES_DIR, meta.get("files", {}), meta.get("dirs", {}))
             except (SnapshotError, OSError, sqlite3.Error) as exc:
                 failure = exc.failure if isinstance(exc, SnapshotError) else SNAPSHOT_FAILED
@@ -1054,7 +1068,7 @@ class Snapshots:
                          f"{_describe(cfg, self.root)}: the comparison is between different databases.")
         now = _Database(cfg, self.root).current_catalog()
         tree = read_tree(self.root, known=meta.get("files", {}))
-        then = {**meta.get("catalog", {}), "files": meta.get("files", {})}
+        then = {**self._read_json(folder, CATALOG_FILE), "files": meta.get("files", {})}
         difference = compare(then, {**now, "files": tree.files})
         result = SnapshotResult("diff", True, name, snapshot=self._info(folder, meta), diff=difference,
                                 skipped=tree.skipped, notes=notes,
