@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import stat
@@ -375,18 +376,22 @@ class _Database:
 
     # --- MySQL/MariaDB
 
-    def _mysql_connect(self) -> Any:
-        import pymysql
+    @contextlib.contextmanager
+    def _mysql(self) -> Iterator[Any]:
+        """A cursor on the forum's MySQL database; its errors become a named failure."""
+        import pymysql  # imported here: only MySQL forums pay for it
 
         cfg = self.cfg
         where: dict[str, Any] = {"unix_socket": cfg.socket} if cfg.socket else {"host": cfg.host, "port": cfg.port}
         try:
-            return pymysql.connect(user=cfg.username, password=cfg.password, database=cfg.database, charset="utf8mb4",
+            conn = pymysql.connect(user=cfg.username, password=cfg.password, database=cfg.database, charset="utf8mb4",
                                    connect_timeout=CONNECT_TIMEOUT, read_timeout=TOOL_TIMEOUT,
                                    write_timeout=TOOL_TIMEOUT, autocommit=True, **where)
+            with closing(conn), conn.cursor() as cursor:
+                yield cursor
         except pymysql.err.MySQLError as exc:
-            raise SnapshotError(SNAPSHOT_FAILED,
-                                f"Cannot connect to {_describe(cfg, self.root)}: {exc.args[-1] if exc.args else exc}.") from None
+            raise SnapshotError(SNAPSHOT_FAILED, f"{_describe(cfg, self.root)}: "
+                                f"{exc.args[-1] if exc.args else exc}.") from None
 
     def _mysql_tables(self, cursor: Any) -> list[str]:
         cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
@@ -449,7 +454,7 @@ class _Database:
                 return self._sqlite_catalog(copy, self.prefix)
         tools = self.require_tools()
         assert tools is not None
-        with closing(self._mysql_connect()) as conn, conn.cursor() as cursor:
+        with self._mysql() as cursor:
             cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             tables = self._mysql_tables(cursor)
@@ -479,7 +484,7 @@ class _Database:
         tools = self.require_tools()
         assert tools is not None
         # The dump recreates its own tables; tables made since (a plugin's) are dropped first.
-        with closing(self._mysql_connect()) as conn, conn.cursor() as cursor:
+        with self._mysql() as cursor:
             extra = [t for t in self._mysql_tables(cursor) if t not in set(tables_then)]
             if extra:
                 cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
@@ -497,7 +502,7 @@ class _Database:
                     return self._sqlite_catalog(conn, self.prefix)
                 finally:
                     conn.execute("COMMIT")
-        with closing(self._mysql_connect()) as conn, conn.cursor() as cursor:
+        with self._mysql() as cursor:
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             found = catalog(cursor, self._mysql_tables(cursor), _quote_mysql, self.prefix)
             cursor.execute("COMMIT")
@@ -639,7 +644,7 @@ class _Sync:
 def _put_file(parent: int, name: str, source: Path, meta: Mapping[str, Any], sync: _Sync) -> None:
     """Replace `name` in `parent` with `source`: a temporary file renamed over it (never written through)."""
     mode = int(meta.get("mode", 0o644)) & 0o7777
-    tmp = f".{name}.{os.getpid()}.snapshot-tmp"
+    tmp = f".{name}.{secrets.token_hex(6)}.snapshot-tmp"  # unguessable: nothing can be planted there first
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
     try:
         with closing_fd(fd), open(source, "rb") as handle:
@@ -845,6 +850,9 @@ class Snapshots:
             result = getattr(self, f"_{action}")(name)
         except SnapshotError as exc:
             result = SnapshotResult(action, False, name, exc.failure, exc.message, exc.detail)
+        except (OSError, sqlite3.Error) as exc:  # a full disk, a locked or broken database ...
+            result = SnapshotResult(action, False, name, SNAPSHOT_FAILED,
+                                    f"The snapshot {action} failed: {type(exc).__name__}: {exc}.")
         result.seconds = time.perf_counter() - started
         result.storage = self.storage
         if action in ("save", "restore"):
@@ -1059,6 +1067,10 @@ class Snapshots:
         return SnapshotResult("delete", True, name, snapshot=info, message=f"Deleted snapshot {name!r}.")
 
     def _diff(self, name: str) -> SnapshotResult:
+        with self._locked():  # a snapshot being deleted meanwhile is not half read
+            return self._diff_locked(name)
+
+    def _diff_locked(self, name: str) -> SnapshotResult:
         folder = self._folder(name)
         meta = self._meta(folder)
         cfg = _forum_database(self.root)
