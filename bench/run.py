@@ -597,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     snaps = None if args.no_snapshots else snapshots.bench_snapshots(args.reps, log, summary, find_php())
     targets = evaluate(queries, life)
     if snaps is not None:
-        targets += [{"target": name, "measured": measured, "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
+        targets += [{"target": name, "measured": measured,
+                     "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
                     for name, measured, ok in snapshots.targets(snaps, fmt_ms)]
     env["seconds"] = round(time.perf_counter() - began, 1)
     env["load_after"] = os.getloadavg()[0]

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,17 @@ def test_mysql_forum_without_client_tools_is_refused(real_forum: Any, monkeypatc
 
 def test_every_failure_code_of_the_mechanics_is_a_named_failure() -> None:
     assert [Failure(code).value for code in FAILURE_CODES] == list(FAILURE_CODES)
+
+
+def test_two_forums_in_one_folder_keep_their_own_snapshots(real_forum: Any, service: Any) -> None:
+    """The folder's second forum (as for its state and log) gets `.mybb-snapshots.<name>-<hash>/`."""
+    assert service.start().success and service.stop().success  # the first forum claims the folder
+    other_root = real_forum.root.parent / "other"
+    shutil.copytree(real_forum.root, other_root, symlinks=True)
+    other = ServerOrchestrationService(replace(real_forum.config(), mybb_root=other_root))
+    assert service.snapshot("save", "mine").ok
+    saved = other.snapshot("save", "theirs")
+    assert saved.ok
+    assert saved.snapshot.path.parent.name.startswith(f"{SNAPSHOTS_DIR}.other-")
+    assert [s.name for s in service.snapshot("list").snapshots] == ["mine"]
+    assert [s.name for s in other.snapshot("list").snapshots] == ["theirs"]

@@ -833,9 +833,10 @@ def _when(meta: Mapping[str, Any]) -> str:
 class Snapshots:
     """The snapshots of one forum, kept beside its state in `<repo_root>/.mybb-snapshots/`."""
 
-    def __init__(self, mybb_root: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, mybb_root: Path, storage: Path | None = None, clock: Callable[[], float] = time.time) -> None:
         self.root = Path(mybb_root)
-        self.storage = self.root.parent / SNAPSHOTS_DIR
+        # The caller names the folder when forums share a parent (the service keys it per forum).
+        self.storage = storage or self.root.parent / SNAPSHOTS_DIR
         self._clock = clock
 
     # --- entry point

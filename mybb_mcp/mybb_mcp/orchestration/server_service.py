@@ -466,7 +466,9 @@ class ServerOrchestrationService:
         Works while the server runs. Restore first keeps what it replaces as an automatic snapshot.
         Raises InvalidArgument for an unknown action or a bad name (nothing is touched).
         """
-        result = snapshots.Snapshots(self.config.mybb_root).run(action, name)
+        files = self.config.files  # the folder's first forum keeps the plain name, as for state and logs
+        folder = snapshots.SNAPSHOTS_DIR if files.plain else f"{snapshots.SNAPSHOTS_DIR}.{files.key}"
+        result = snapshots.Snapshots(self.config.mybb_root, self.config.repo_root / folder).run(action, name)
         if result.failure is not None:
             result.failure = Failure(result.failure)
         return result
