@@ -423,7 +423,7 @@ def test_mysql_forum_without_client_tools_is_refused(real_forum: Any, monkeypatc
     result = Snapshots(real_forum.root).run("save", "clean")
     assert (result.ok, result.failure) == (False, Failure.DUMP_TOOL_MISSING)
     assert "apt-get install mariadb-client" in render_snapshot(result, CLI_COMMANDS)
-    assert not (real_forum.root.parent / SNAPSHOTS_DIR / "clean").exists()
+    assert not (real_forum.root.parent / SNAPSHOTS_DIR).exists()
 
 
 def test_every_failure_code_of_the_mechanics_is_a_named_failure() -> None:
@@ -442,3 +442,34 @@ def test_two_forums_in_one_folder_keep_their_own_snapshots(real_forum: Any, serv
     assert saved.snapshot.path.parent.name.startswith(f"{SNAPSHOTS_DIR}.other-")
     assert [s.name for s in service.snapshot("list").snapshots] == ["mine"]
     assert [s.name for s in other.snapshot("list").snapshots] == ["theirs"]
+
+
+def test_restore_refuses_a_snapshot_of_another_database(real_forum: Any, service: Any) -> None:
+    assert service.snapshot("save", "clean").ok
+    moved = real_forum.db_file.with_name("moved.sqlite")
+    shutil.copyfile(real_forum.db_file, moved)
+    config = real_forum.root / "inc" / "config.php"
+    config.write_text(config.read_text().replace(str(real_forum.db_file), str(moved)))
+    add_thread(moved, "In the other database")
+    before = contents(moved), config.read_bytes()
+    refused = service.snapshot("restore", "clean")
+    assert (refused.ok, refused.failure) == (False, Failure.DATABASE_MISMATCH)
+    assert (contents(moved), config.read_bytes()) == before
+    assert [s.name for s in service.snapshot("list").snapshots] == ["clean"]  # no automatic snapshot either
+
+
+def test_only_the_newest_automatic_snapshots_are_kept(real_forum: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mybb_mcp.forum.snapshot.KEEP_AUTOMATIC", 2)  # seam: ten restores take long
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "clean").ok
+    kept = [snapshots.run("restore", "clean") for _ in range(3)]
+    assert kept[2].pruned == [kept[0].automatic.name]
+    names = [s.name for s in snapshots.run("list").snapshots]
+    assert names == ["clean", kept[1].automatic.name, kept[2].automatic.name]
+
+
+def test_a_folder_without_an_installed_forum_is_refused(forum: Path) -> None:
+    """The plain fixture docroot has no inc/config.php: nothing to snapshot, and nothing is written."""
+    result = Snapshots(forum).run("save", "clean")
+    assert (result.ok, result.failure) == (False, Failure.FORUM_NOT_INSTALLED)
+    assert not (forum.parent / SNAPSHOTS_DIR).exists()

@@ -967,6 +967,7 @@ class Snapshots:
     # --- actions
 
     def _save(self, name: str, *, automatic: bool = False, reason: str = "") -> SnapshotResult:
+        _Database(_forum_database(self.root), self.root).require_tools()  # refused before anything is made
         with self._locked():
             return self._save_locked(name, automatic=automatic, reason=reason)
 
