@@ -560,6 +560,11 @@ def _code(text: str, limit: int = MAX_VALUE_CHARS) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _value(text: str) -> str:
+    """A setting's value: inline code, or a word for the empty string (empty code spans do not show)."""
+    return _code(text) if text else "(empty)"
+
+
 def _names(names: list[str]) -> str:
     shown = ", ".join(_code(name) for name in names[:MAX_DIFF_NAMES])
     return shown + (f" and {len(names) - MAX_DIFF_NAMES} more" if len(names) > MAX_DIFF_NAMES else "")
@@ -669,13 +674,13 @@ def _render_deleted(result: SnapshotResult, commands: Commands) -> list[str]:
 def _change_line(change: Change, value: bool) -> str:
     where = f" (group {_code(change.group)})" if change.group else " (in no setting group)" if value else ""
     if change.kind == "added":
-        return f"added {_code(change.name)}{where}" + (f" = {_code(change.after or '')}" if value else "")
+        return f"added {_code(change.name)}{where}" + (f" = {_value(change.after or '')}" if value else "")
     if change.kind == "removed":
-        return f"removed {_code(change.name)}{where}" + (f", was {_code(change.before or '')}" if value else "")
+        return f"removed {_code(change.name)}{where}" + (f", was {_value(change.before or '')}" if value else "")
     if value and change.before == change.after:
         return f"definition changed {_code(change.name)}{where} (title, options or description)"
     return f"changed {_code(change.name)}{where}" + (
-        f": {_code(change.before or '')} → {_code(change.after or '')}" if value else "")
+        f": {_value(change.before or '')} → {_value(change.after or '')}" if value else "")
 
 
 def _grouped_lines(changes: tuple[Change, ...], noun: str) -> list[str]:
@@ -714,7 +719,11 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
     datacache = {}
     for change in diff.datacache:
         datacache.setdefault(change.kind, []).append(change.name)
-    out.append(_bullets("Datacache entries", [f"{kind} {_names(names)}" for kind, names in datacache.items()]))
+    lines = [f"{kind} {_names(names)}" for kind, names in datacache.items()]
+    if "plugins" in datacache.get("changed", []) and diff.plugins_before == diff.plugins_after:
+        lines.append("(`plugins` was rewritten, but the same plugins are active: "
+                     f"{', '.join(diff.plugins_after or ()) or 'none'})")
+    out.append(_bullets("Datacache entries", lines))
     if diff.plugins_before != diff.plugins_after:
         before = ", ".join(diff.plugins_before or ()) or "none"
         after = ", ".join(diff.plugins_after or ()) or "none"
