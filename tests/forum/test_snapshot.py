@@ -473,3 +473,14 @@ def test_a_folder_without_an_installed_forum_is_refused(forum: Path) -> None:
     result = Snapshots(forum).run("save", "clean")
     assert (result.ok, result.failure) == (False, Failure.FORUM_NOT_INSTALLED)
     assert not (forum.parent / SNAPSHOTS_DIR).exists()
+
+
+def test_diff_names_a_changed_stylesheet_by_theme(real_forum: Any, service: Any) -> None:
+    assert service.snapshot("save", "clean").ok
+    with closing(sqlite3.connect(real_forum.db_file)) as conn, conn:
+        conn.execute("UPDATE mybb_themestylesheets SET stylesheet = stylesheet || ' body{}' "
+                     "WHERE name = 'global.css' AND tid = 1")
+    result = service.snapshot("diff", "clean")
+    assert [(c.name, c.kind, c.group) for c in result.diff.stylesheets] == [
+        ("global.css", "changed", "theme MyBB Master Style (tid 1)")]
+    assert "- theme MyBB Master Style (tid 1): changed `global.css`" in render_snapshot(result, CLI_COMMANDS)
