@@ -86,6 +86,9 @@ def test_workers_that_ignore_sigterm_are_killed_by_force(env_service: ServerOrch
     pool = [started.pid, *started.workers]
     for pid in pool:
         os.kill(pid, signal.SIGSTOP)
+    # SIGSTOP acts when the process next takes a signal; a SIGTERM sent before that is taken first (the
+    # lower number wins) and kills it. Wait until the kernel reports every one stopped.
+    assert wait_for(lambda: all(psutil.Process(pid).status() == psutil.STATUS_STOPPED for pid in pool))
     env_service._stop_timeout = 0.3  # seam: do not wait the real 5 s grace period
     refused = env_service.stop()
     assert not refused.success and refused.failure is not None and refused.failure.value == "stop_timeout"
