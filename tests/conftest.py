@@ -20,6 +20,15 @@ from tests.fixtures.real_mybb import mybb_template, real_forum  # noqa: F401 (fi
 PHP = os.environ.get("MYBB_TEST_PHP") or shutil.which("php")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_server_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The per-user list of running servers (XDG_STATE_HOME/mybb-mcp) goes to a temporary folder,
+    inherited by the CLI and MCP subprocesses: tests never write to the real home's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def php() -> str:
     """The PHP binary. Missing PHP is an error, not a skip: the lifecycle tests are the point."""

@@ -34,6 +34,7 @@ from .orchestration.render import (
     render_error_logging,
     render_log_query,
     render_result,
+    render_server_list,
     render_snapshot,
     render_status,
 )
@@ -186,6 +187,15 @@ def run_status(args: argparse.Namespace, service: ServerOrchestrationService, ou
         out.data(status)
     else:
         out.markdown(render_status(status, CLI_COMMANDS))
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    servers = service.list_servers()
+    if out.as_json:
+        out.data(servers)
+    else:
+        out.markdown(render_server_list(servers, CLI_COMMANDS))
     return EXIT_OK
 
 
@@ -343,6 +353,10 @@ def _add_status(parser: argparse.ArgumentParser) -> None:
     pass
 
 
+def _add_list(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
 def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--errors", action="store_true", help="only errors (PHP errors, exceptions, HTTP >= 400)")
     parser.add_argument("--include-static", action="store_true", help="include requests for images, CSS, JS ...")
@@ -372,6 +386,7 @@ COMMANDS: dict[str, Command] = {
     "stop": Command("stop the server and its workers", _add_stop, run_stop),
     "restart": Command("stop (if running) and start again", _add_restart, run_restart),
     "status": Command("whether the server runs, its URL, log and database", _add_status, run_status),
+    "list": Command("every server this user runs through mybb-server or mybb-mcp, any forum", _add_list, run_list),
     "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
     "errorlog": Command("turn MyBB's own error logging on (into the server log) or off again",
                         _add_errorlog, run_errorlog),
@@ -384,6 +399,7 @@ examples:
   {PROG} start                      serve MYBB_ROOT on 127.0.0.1:MYBB_PORT (8022)
   {PROG} start --port 8080 --workers 4
   {PROG} status --json
+  {PROG} list                       every forum's server this user runs: URL, PID, uptime, health
   {PROG} logs --errors              the newest errors, stack traces included
   {PROG} logs --grep login --since 10
   {PROG} logs --errors --follow     watch for new errors (Ctrl-C to stop)

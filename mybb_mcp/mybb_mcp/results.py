@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .orchestration.log_parser import LogEntry
     from .orchestration.process import PortOwner
 
-__all__ = ["DeathReport", "ServerResult", "ServerStatus"]
+__all__ = ["DeathReport", "ServerListing", "ServerResult", "ServerStatus"]
 
 
 @dataclass
@@ -56,6 +56,8 @@ class ServerResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was done along the way
     died: DeathReport | None = None
+    free_port: int | None = None  # the nearest free port, when the port was refused
+    requested_port: int | None = None  # a port asked of a start that found the server running elsewhere
 
 
 @dataclass
@@ -73,6 +75,24 @@ class ServerStatus:
     mybb_root: Path | None = None
     died: DeathReport | None = None
     foreign: PortOwner | None = None  # something we did not start listens on the configured port
+    free_port: int | None = None  # the nearest free port, when the configured one is taken
     forum: ForumReport | None = None  # database, error logging, bburl
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServerListing:
+    """One server this user runs through the tool (any forum), as `list` shows it."""
+
+    mybb_root: Path
+    url: str
+    host: str
+    port: int
+    pid: int
+    workers: list[int] = field(default_factory=list)
+    started_at: str | None = None
+    uptime_seconds: float | None = None
+    health: str = "answering"  # "answering", "not answering", or "workers only" (PHP's main process is gone)
+    exposed: bool = False  # bound to an address other machines can reach
+    log_file: Path | None = None

@@ -51,7 +51,11 @@ class StopArgs(_Args):
 
 
 class StatusArgs(_Args):
-    pass
+    all: bool = Field(
+        False,
+        description="Every server this user runs through mybb-mcp or mybb-server, any forum: forum, URL, PID, "
+        "uptime, health (also the answer when no forum is configured).",
+    )
 
 
 class LogsArgs(_Args):
@@ -203,7 +207,8 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
     _tool(
         ToolName.STATUS, "MyBB dev server status",
         "Whether the server runs (port, PID, uptime, URL, workers, log), whether it died unexpectedly (with its "
-        "last errors), database health from inc/config.php, MyBB error logging and bburl checks.",
+        "last errors), database health from inc/config.php, MyBB error logging and bburl checks. With all: "
+        "every server this user runs through the tool, whatever the forum.",
         read_only=True, destructive=False, idempotent=True,
     ),
     _tool(

@@ -74,18 +74,18 @@ def test_a_recycled_pid_is_not_ours_and_is_never_signalled(
     assert "unrelated" in text and "not touched" in text and str(fake.pid) in text
 
 
-def test_status_of_a_recycled_pid_says_not_running_and_clears_the_state(
+def test_status_of_a_recycled_pid_says_not_running_and_keeps_the_crash_record(
     service: ServerOrchestrationService, real_state: dict[str, Any], imposter: Callable[..., Imposter],
 ) -> None:
     fake = imposter()
     plant(service, real_state, pid=fake.pid)
     status = service.get_status()
     assert status.running is False and status.pid is None
-    assert not service.config.state_file.exists()
-    assert any(str(fake.pid) in note for note in status.notes)
+    assert status.died is not None and status.died.pid == fake.pid
+    assert service.config.state_file.exists()  # status is read-only: the next start clears the record
     text = render_status(status)
-    assert text.startswith("# Server Status: Stopped")
-    assert "unrelated" in text
+    assert text.startswith("# Server Status: Died")
+    assert "unrelated" in text and str(fake.pid) in text
     fake.assert_untouched()
 
 

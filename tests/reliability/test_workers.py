@@ -84,6 +84,7 @@ def test_workers_that_ignore_sigterm_are_killed_by_force(env_service: ServerOrch
     answer says so and names what still runs."""
     started = env_service.start()
     pool = [started.pid, *started.workers]
+    assert len(pool) == WORKERS + 1, started  # start lists the whole pool, not the workers forked so far
     for pid in pool:
         os.kill(pid, signal.SIGSTOP)
     # SIGSTOP acts when the process next takes a signal; a SIGTERM sent before that is taken first (the

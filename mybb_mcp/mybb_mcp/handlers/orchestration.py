@@ -24,6 +24,7 @@ from ..orchestration.render import (
     render_error,
     render_error_logging,
     render_result,
+    render_server_list,
     render_status,
 )
 from ..tools_registry import ARGUMENT_MODELS, ToolName, describe_validation_error
@@ -122,7 +123,18 @@ def _stop(service: ServerOrchestrationService, args: Any) -> str:
 
 
 def _status(service: ServerOrchestrationService, args: Any) -> str:
+    if args.all:
+        return ToolText(render_server_list(service.list_servers(), MCP_COMMANDS))
+    if no_forum_configured(service.config):
+        intro = (f"No forum is configured here: MYBB_ROOT is not set and {service.config.mybb_root} holds no "
+                 "index.php. Set MYBB_ROOT (environment or .env) to see one forum's status.")
+        return ToolText(render_server_list(service.list_servers(), MCP_COMMANDS, intro=intro))
     return ToolText(render_status(service.get_status(), MCP_COMMANDS))
+
+
+def no_forum_configured(config: Config) -> bool:
+    """MYBB_ROOT unset and its default (TestForum/) is no forum: status then lists every server."""
+    return config.sources.get("MYBB_ROOT") == "default" and not (config.mybb_root / "index.php").is_file()
 
 
 def _logs(service: ServerOrchestrationService, args: Any) -> str:

@@ -58,8 +58,13 @@ class PortOwner:
     pid: int | None
     name: str | None
     cmdline: tuple[str, ...]
+    # Set when the holder is a server this tool started for another forum (from the registry).
+    forum_root: str | None = None
+    forum_url: str | None = None
 
     def describe(self) -> str:
+        if self.forum_root is not None:
+            return f"this tool's server for the forum {self.forum_root} ({self.forum_url}, PID {self.pid})"
         if self.pid is None:
             return "a process this user cannot inspect"
         command = " ".join(self.cmdline) if self.cmdline else self.name or "unknown program"
@@ -189,6 +194,17 @@ def _identity_after_exec(
     return identity
 
 
+def settled_identity(recorded: ProcessIdentity) -> ProcessIdentity | None:
+    """The process we spawned as it is now: same PID and start time (an exec keeps both), and the
+    command line it has now. A version-manager shim (asdf, phpenv, a wrapper script) that `exec`s
+    PHP is recorded with its own command line at spawn; once PHP holds the socket, this is PHP's.
+    None when the PID is no longer that process."""
+    current = identity_of(recorded.pid)
+    if current is None or abs(current.create_time - recorded.create_time) > CREATE_TIME_TOLERANCE:
+        return None
+    return current
+
+
 def _exec_done(cmdline: tuple[str, ...], argv: tuple[str, ...]) -> bool:
     if not cmdline:
         return False
@@ -285,6 +301,19 @@ def worker_pids(recorded: ProcessIdentity) -> list[int]:
     return sorted(workers)
 
 
+def wait_for_pool(recorded: ProcessIdentity, workers: int, timeout: float = 3.0) -> list[int]:
+    """The workers of a live leader once `workers` of them run (PHP forks them one by one after it
+    starts listening, so the first may answer before the last exists); what runs at `timeout`."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        found = worker_pids(recorded)
+        if len(found) >= workers or time.monotonic() >= deadline or not is_alive(recorded):
+            return found
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
 def signal_members(members: Sequence[psutil.Process], sig: signal.Signals) -> None:
     """psutil re-checks each process's start time before signalling: a PID reused since is skipped."""
     for proc in members:
@@ -360,6 +389,16 @@ def port_is_free(host: str, port: int) -> bool:
                 return False
             return True
     return True
+
+
+def nearest_free_port(host: str, port: int, span: int = 200) -> int | None:
+    """The free port closest to `port` on `host` (above first on a tie), unprivileged unless `port` is."""
+    low = 1 if port < 1024 else 1024
+    for distance in range(1, span + 1):
+        for candidate in (port + distance, port - distance):
+            if low <= candidate <= 65535 and port_is_free(host, candidate):
+                return candidate
+    return None
 
 
 def port_owner(port: int) -> PortOwner | None:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from ..forum.dev_mode import ErrorLoggingChange
     from ..forum.report import ForumReport
     from ..forum.snapshot import Change, SnapshotDiff, SnapshotInfo, SnapshotResult
-    from ..results import DeathReport, ServerResult, ServerStatus
+    from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
+    from .process import PortOwner
 
 # Long entries are cut so one page stays readable; the log itself keeps everything.
 MAX_CONTINUATION_LINES = 60
@@ -246,6 +247,9 @@ class Commands:
     status: str
     logs_errors: str
     start_other_port: str
+    start_port: str  # start on the port {}
+    restart_port: str  # restart on the port {}
+    list_all: str  # every server of this user's
     error_logging_on: str
     # How a log-query option is said on this face (relaxing filters, paging).
     offset: str
@@ -270,6 +274,9 @@ MCP_COMMANDS = Commands(
     status="`mybb_server_status`",
     logs_errors="`mybb_server_logs` with `errors_only: true`",
     start_other_port="`mybb_server_start` with another `port`",
+    start_port="`mybb_server_start` with `port: {}`",
+    restart_port="`mybb_server_restart` with `port: {}`",
+    list_all="`mybb_server_status` with `all: true`",
     error_logging_on="`mybb_server_start` with `mybb_error_logging: \"on\"`",
     offset="offset={}",
     all_kinds="errors_only=false",
@@ -286,6 +293,9 @@ CLI_COMMANDS = Commands(
     status="`mybb-server status`",
     logs_errors="`mybb-server logs --errors`",
     start_other_port="`mybb-server start --port N`",
+    start_port="`mybb-server start --port {}`",
+    restart_port="`mybb-server restart --port {}`",
+    list_all="`mybb-server list`",
     error_logging_on="`mybb-server errorlog on`",
     offset="--offset {}",
     all_kinds="no --errors",
@@ -343,7 +353,8 @@ def _entry_line(entry: LogEntry) -> str:
 def _died_section(died: DeathReport, commands: Commands) -> str:
     lines = [
         "\n## The server died unexpectedly",
-        f"PHP (PID {died.pid}, port {died.port}) was not stopped by this tool: it {died.how}.",
+        f"PHP (PID {died.pid}, port {died.port}) was not stopped by this tool: it "
+        f"{'was ' if died.how.startswith('killed') else ''}{died.how}.",
     ]
     if died.started_at:
         lines.append(f"- Started: {died.started_at}")
@@ -403,7 +414,8 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
         out.append(_bullets("Notes", status.notes))
         out.append(f"\nNext: read errors with {commands.logs_errors}; stop with {commands.stop}.")
         return "\n".join(part for part in out if part).strip() + "\n"
-    out = ["# Server Status: Stopped\n", _table([
+    heading = "# Server Status: Died\n" if status.died else "# Server Status: Stopped\n"
+    out = [heading, _table([
         ("MyBB Root", status.mybb_root),
         ("Last Log", f"{status.log_file} ({format_size(status.log_size)})"),
         *forum_rows,
@@ -411,10 +423,7 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
     if status.died:
         out.append(_died_section(status.died, commands))
     if status.foreign:
-        warnings.insert(0, (
-            f"Port {status.port} is in use by {status.foreign.describe()}, which this tool "
-            f"did not start and will not touch. Stop that program or use {commands.start_other_port}."
-        ))
+        warnings.insert(0, _port_taken(status.port, status.foreign, status.free_port, commands))
     out.append(_bullets("Warnings", warnings))
     out.append(_bullets("Notes", status.notes))
     if not status.died:
@@ -422,18 +431,67 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
     return "\n".join(part for part in out if part).strip() + "\n"
 
 
+def _port_taken(port: int | None, owner: PortOwner, free_port: int | None, commands: Commands) -> str:
+    """Who holds the configured port, and what to do: one sentence for status."""
+    if owner.forum_root is not None:
+        text = f"Port {port} is in use by {owner.describe()}, not this forum's."
+    else:
+        text = f"Port {port} is in use by {owner.describe()}, which this tool did not start and will not touch."
+    return f"{text} {_other_port(free_port, commands)}"
+
+
+def _other_port(free_port: int | None, commands: Commands) -> str:
+    if free_port is None:
+        return f"Stop that program or use {commands.start_other_port}."
+    return f"Port {free_port} is free: {commands.start_port.format(free_port)}."
+
+
+def render_server_list(servers: list[ServerListing], commands: Commands = MCP_COMMANDS, intro: str = "") -> str:
+    """`# MyBB Servers`: every server this user runs through the tool, one row per forum."""
+    if not servers:
+        out = ["# MyBB Servers: None Running\n", *([intro + "\n"] if intro else []),
+               f"No server started by mybb-server or mybb-mcp is running for this user. "
+               f"Start one with {commands.start} (MYBB_ROOT names the forum)."]
+        return "\n".join(out).strip() + "\n"
+    count = f"{len(servers)} Running"
+    rows = ["| Forum | URL | PID | Workers | Uptime | Health |", "|---|---|---|---|---|---|"]
+    rows += [
+        f"| {_cell(str(server.mybb_root))} | {_cell(server.url)} | {server.pid} | "
+        f"{', '.join(map(str, server.workers)) or '-'} | {format_duration(server.uptime_seconds)} | {server.health} |"
+        for server in servers
+    ]
+    warnings = [f"{server.url} ({_cell(str(server.mybb_root))}) listens on {server.host}, not loopback: "
+                "the forum, Admin CP included, is reachable from the network." for server in servers if server.exposed]
+    warnings += [f"{server.url} ({_cell(str(server.mybb_root))}) did not answer just now: check its status and log."
+                 for server in servers if server.health != "answering"]
+    out = [f"# MyBB Servers: {count}\n", *([intro + "\n"] if intro else []), "\n".join(rows),
+           _bullets("Warnings", warnings),
+           f"\nNext: for one forum's status, logs or stop, set MYBB_ROOT to it and use {commands.status}."]
+    return "\n".join(part for part in out if part).strip() + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text for a table cell: no line breaks, no column separators."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("|", "\\|")
+
+
 def _next_step(result: ServerResult, commands: Commands) -> str:
     failure = result.failure
+    owner = result.port_owner
     if failure is Failure.ALREADY_RUNNING:
         return (f"Nothing to do if this is the server you want. To pick up changed settings use {commands.restart}; "
                 f"to stop it use {commands.stop}.")
-    if failure is Failure.PORT_IN_USE:
-        return (f"Stop the program holding the port, or use {commands.start_other_port}. "
-                "This tool never stops a process it did not start.")
+    if failure in (Failure.PORT_IN_USE, Failure.NOT_OURS):
+        if owner is not None and owner.forum_root is not None:
+            first = (f"Leave that forum's server alone, or stop it from that forum (MYBB_ROOT={owner.forum_root}); "
+                     f"{commands.list_all} shows every server this tool runs.")
+        elif failure is Failure.NOT_OURS:
+            first = "That program was started some other way: stop it there if it should not run."
+        else:
+            first = "Stop the program holding the port (this tool never stops a process it did not start)."
+        return f"{first} {_other_port(result.free_port, commands)}"
     if failure is Failure.NOT_RUNNING:
         return f"Start it with {commands.start}."
-    if failure is Failure.NOT_OURS:
-        return (f"That program was started some other way; stop it there, or use {commands.start_other_port}.")
     if failure is Failure.BAD_FORUM_ROOT:
         return "Point MYBB_ROOT at the directory holding MyBB's index.php (environment or .env), then start again."
     if failure is Failure.PHP_NOT_FOUND:
@@ -466,12 +524,19 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
             ("Port", result.port), ("PID", result.pid), ("Uptime", format_duration(result.uptime_seconds)),
             ("URL", result.url), ("Log File", result.log_file),
         ])]
+        if result.requested_port is not None:
+            out.append(f"\n**The port was not changed:** the server still listens on port {result.port}, not "
+                       f"{result.requested_port}. To move it, use {commands.restart_port.format(result.requested_port)}.")
     else:
         out = [f"# Error: {failure.title}\n", result.message]
         if result.reason:
             out.append("\nPHP said:\n```\n" + result.reason + "\n```")
-        if result.port_owner:
-            out.append(f"\nPort {result.port} is held by {result.port_owner.describe()}.")
+        owner = result.port_owner
+        if owner and owner.forum_root is not None:
+            out.append(f"\nPort {result.port} is held by {owner.describe()}.")
+        elif owner:
+            out.append(f"\nPort {result.port} is held by {owner.describe()}, which this tool did not start; "
+                       "it was not touched.")
         if result.died:
             out.append(_died_section(result.died, commands))
     out.append(_bullets("Warnings", result.warnings))

@@ -15,7 +15,7 @@ import shutil
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ from ..config import Config
 from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
-from ..results import DeathReport, ServerResult, ServerStatus
-from . import layout, process
+from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
+from . import layout, process, registry
 from .failures import Failure
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
@@ -220,14 +220,15 @@ class ServerOrchestrationService:
         self, port: int | None, force: bool, host: str | None, workers: int | None, notes: list[str]
     ) -> ServerResult:
         config = self.config
+        asked_port = port
         port = port or config.port
         host = host or config.host
         workers = workers or config.workers
 
-        running = self._current(notes)
+        running = self._current(notes, clear_dead=True)
         if running is not None:
             if not force:
-                return self._already_running(running, notes)
+                return self._already_running(running, notes, asked_port)
             stopped = self._stop_running(running, force=True)
             if not stopped.success:
                 stopped.action = "start"
@@ -244,10 +245,12 @@ class ServerOrchestrationService:
                 Failure.PHP_NOT_FOUND, port=port, host=host, notes=notes,
             )
         if not process.port_is_free(host, port):
-            owner = process.port_owner(port)
+            owner = self._port_owner(port)
+            holder = "another forum's server started by this tool" if owner and owner.forum_root else "another program"
             return ServerResult(
-                False, "start", f"Port {port} on {host} is already in use by another program.",
+                False, "start", f"Port {port} on {host} is already in use by {holder}.",
                 Failure.PORT_IN_USE, port=port, host=host, port_owner=owner, notes=notes,
+                free_port=process.nearest_free_port(host, port),
             )
         log_file = config.log_file
         try:
@@ -275,27 +278,30 @@ class ServerOrchestrationService:
                 port=port, host=host, log_file=log_file, notes=notes,
             )
         started_at = datetime.fromtimestamp(self._clock(), timezone.utc).isoformat(timespec="seconds")
+        recorded = {"host": host, "port": port, "workers": workers, "started_at": started_at,
+                    "log_file": str(log_file), "mybb_root": str(config.mybb_root)}
         if identity is not None:
-            self._state_file.write({
-                **identity.as_state(),
-                "host": host,
-                "port": port,
-                "workers": workers,
-                "started_at": started_at,
-                "log_file": str(log_file),
-                "mybb_root": str(config.mybb_root),
-            })
+            self._state_file.write({**identity.as_state(), **recorded})
 
         probe = process.READY_PROBE_PATH if config.use_router else process.READY_PROBE_PATH_PLAIN
         outcome = process.wait_ready(proc, identity, host, port, probe, self._start_timeout)
+        if identity is not None:
+            # A version-manager shim that exec'd PHP has PHP's command line by now: record the process
+            # that holds the socket, so the next status knows it (and stop can signal it).
+            identity = process.settled_identity(identity) or identity
         if outcome is not process.Ready.ANSWERING or identity is None:
             exited = outcome is process.Ready.EXITED
             return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
+        self._state_file.write({**identity.as_state(), **recorded})
+        registry.record(self.config.files, {**identity.as_state(), **recorded}, probe)
         warnings = self._start_warnings(host, port)
+        pool = process.wait_for_pool(identity, workers if workers > 1 else 0)
+        if workers > 1 and len(pool) < workers:
+            warnings.append(f"Only {len(pool)} of {workers} PHP workers had started when the server answered.")
         return ServerResult(
             True, "start", f"PHP is serving {config.mybb_root} at {_url(host, port)}.",
             pid=identity.pid, port=port, host=host, url=_url(host, port), log_file=log_file,
-            started_at=started_at, uptime_seconds=0.0, workers=process.worker_pids(identity),
+            started_at=started_at, uptime_seconds=0.0, workers=pool,
             warnings=warnings, notes=notes,
         )
 
@@ -309,7 +315,7 @@ class ServerOrchestrationService:
             process.wait_gone(members, 2.0)
         self._state_file.clear()
         reason = _read_tail_text(log_file, header_end) or None
-        owner = process.port_owner(port) if reason and "already in use" in reason else None
+        owner = self._port_owner(port) if reason and "already in use" in reason else None
         if exited:
             code = process.exit_status(proc)
             how = process.describe_exit(code) if code is not None else "exited"
@@ -321,24 +327,24 @@ class ServerOrchestrationService:
         return ServerResult(
             False, "start", message, failure, port=port, host=host, log_file=log_file,
             port_owner=owner, reason=reason, notes=notes,
+            free_port=process.nearest_free_port(host, port) if owner else None,
         )
 
     def _stop_locked(self, force: bool, notes: list[str]) -> ServerResult:
         died: list[DeathReport] = []
         running = self._current(notes, died)
         if running is None:
-            foreign = self._foreign_listener(self.config.host, self.config.port)
-            if foreign is not None:
+            config = self.config
+            foreign = self._foreign_listener(config.host, config.port)
+            if foreign is not None:  # the holder is named once, by the renderer, from port_owner
                 return ServerResult(
-                    False, "stop",
-                    f"Port {self.config.port} is held by {foreign.describe()}, which this tool did not start. "
-                    "It was not touched.",
-                    Failure.NOT_OURS, port=self.config.port, port_owner=foreign, notes=notes,
-                    died=died[0] if died else None,
+                    False, "stop", "No server of this forum's is running; nothing was stopped.",
+                    Failure.NOT_OURS, port=config.port, host=config.host, port_owner=foreign, notes=notes,
+                    died=died[0] if died else None, free_port=process.nearest_free_port(config.host, config.port),
                 )
             message = "The server was not running; nothing was stopped."
             if died:
-                message = f"The server (PID {died[0].pid}) had already died; its state was cleared."
+                message = f"The server (PID {died[0].pid}) had already died; nothing was stopped."
             return ServerResult(
                 False, "stop", message, Failure.NOT_RUNNING, log_file=self.config.log_file, notes=notes,
                 died=died[0] if died else None,
@@ -373,6 +379,7 @@ class ServerOrchestrationService:
             holder = owner.describe() if owner else "an unknown process"
             warnings.append(f"Port {port} is still in use after the stop, by {holder}.")
         self._state_file.clear()
+        registry.forget(self.config.files, identity.pid)
         ran_for = max(0.0, self._clock() - identity.create_time)
         return ServerResult(
             True, "stop", f"Stopped PHP (PID {identity.pid}) serving {_url(host, port)}.",
@@ -415,15 +422,38 @@ class ServerOrchestrationService:
                     f"PHP's main process (PID {identity.pid}) is gone but {len(status.workers)} worker(s) "
                     f"still serve port {status.port}. Stop or restart the server to clean up."
                 )
+            status.warnings += self._start_warnings(status.host, status.port)  # exposed for as long as it runs
         else:
             status.port, status.host = config.port, config.host
             status.foreign = self._foreign_listener(config.host, config.port)
+            if status.foreign is not None:
+                status.free_port = process.nearest_free_port(config.host, config.port)
         try:
             status.log_size = log_file.stat().st_size
         except OSError:
             status.log_size = None
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings)
         return status
+
+    def list_servers(self) -> list[ServerListing]:
+        """Every server this user runs through the tool, any forum: from the per-user registry, each
+        verified to be the process that was started (stale entries are left out)."""
+        listings = []
+        for live in registry.running():
+            entry = live.entry
+            identity = entry.identity
+            if live.leader_alive:
+                workers = process.worker_pids(identity)
+                health = "answering" if process.answers_http(entry.host, entry.port, entry.probe) else "not answering"
+            else:
+                workers, health = [m.pid for m in live.members], "workers only"
+            listings.append(ServerListing(
+                mybb_root=entry.mybb_root, url=_url(entry.host, entry.port), host=entry.host, port=entry.port,
+                pid=identity.pid, workers=workers, started_at=entry.started_at,
+                uptime_seconds=max(0.0, self._clock() - identity.create_time), health=health,
+                exposed=not _is_loopback(entry.host), log_file=entry.log_file,
+            ))
+        return sorted(listings, key=lambda listing: (str(listing.mybb_root), listing.port))
 
     def _check_mariadb(self) -> bool:
         """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
@@ -503,8 +533,14 @@ class ServerOrchestrationService:
 
     # ------------------------------------------------------------------ helpers
 
-    def _current(self, notes: list[str], died: list[DeathReport] | None = None) -> _Running | None:
-        """The running server we started, or None. Clears stale or unusable state, saying so in `notes`."""
+    def _current(
+        self, notes: list[str], died: list[DeathReport] | None = None, clear_dead: bool = False
+    ) -> _Running | None:
+        """The running server we started, or None. Sets an unusable state aside, saying so in `notes`.
+
+        The state of a server that died is its crash record: every reader (status, logs, stop) reports
+        from it, as often as asked; only the next start (`clear_dead`) clears it.
+        """
         read = self._state_file.read()
         if read.problem:
             kept = self._state_file.set_aside()
@@ -521,14 +557,16 @@ class ServerOrchestrationService:
             return _Running(identity, state, leader_alive=True)
         if process.group_members(identity):
             return _Running(identity, state, leader_alive=False)
-        report = self._death_report(identity, state)
-        self._state_file.clear()
-        notes.append(f"The server started as PID {identity.pid} is gone ({report.how}); its state was cleared.")
-        if died is not None:
-            died.append(report)
+        if clear_dead:
+            how = self._death_report(identity, state, with_errors=False).how
+            self._state_file.clear()
+            registry.forget(self.config.files, identity.pid)
+            notes.append(f"The previous server (PID {identity.pid}) had died ({how}); its record was cleared.")
+        elif died is not None:
+            died.append(self._death_report(identity, state))
         return None
 
-    def _death_report(self, identity: ProcessIdentity, state: dict[str, Any]) -> DeathReport:
+    def _death_report(self, identity: ProcessIdentity, state: dict[str, Any], with_errors: bool = True) -> DeathReport:
         ended = process.exit_of(identity)
         reused = process.identity_of(identity.pid)
         reused_by = " ".join(reused.cmdline) or "another program" if reused else None
@@ -543,20 +581,22 @@ class ServerOrchestrationService:
             last_write = datetime.fromtimestamp(log_file.stat().st_mtime, timezone.utc)
         except OSError:
             last_write = None
-        last_errors: list[LogEntry] = []
+        last_errors = self._last_errors(log_file) if with_errors else []
+        ended_at = datetime.fromtimestamp(ended.at, timezone.utc) if ended and ended.at else None
+        return DeathReport(identity.pid, int(state["port"]), state.get("started_at"), last_write, how, ended_at,
+                           reused_by, last_errors)
+
+    def _last_errors(self, log_file: Path) -> list[LogEntry]:
         try:
             result = run_query(
                 log_file, LogQueryOptions(errors_only=True, limit=LAST_ERRORS_SHOWN, include_mybb=False),
                 now=datetime.fromtimestamp(self._clock(), timezone.utc), zone=read_log_zone(log_file),
             )
-            last_errors = list(result.entries)
         except OSError:
-            pass
-        ended_at = datetime.fromtimestamp(ended.at, timezone.utc) if ended and ended.at else None
-        return DeathReport(identity.pid, int(state["port"]), state.get("started_at"), last_write, how, ended_at,
-                           reused_by, last_errors)
+            return []
+        return list(result.entries)
 
-    def _already_running(self, running: _Running, notes: list[str]) -> ServerResult:
+    def _already_running(self, running: _Running, notes: list[str], asked_port: int | None = None) -> ServerResult:
         state = running.state
         host, port = str(state["host"]), int(state["port"])
         return ServerResult(
@@ -565,12 +605,24 @@ class ServerOrchestrationService:
             log_file=Path(state.get("log_file", self.config.log_file)), started_at=state.get("started_at"),
             uptime_seconds=max(0.0, self._clock() - running.identity.create_time),
             workers=process.worker_pids(running.identity), notes=notes,
+            requested_port=asked_port if asked_port not in (None, port) else None,
         )
 
     def _foreign_listener(self, host: str, port: int) -> PortOwner | None:
         if process.port_is_free(host, port):
             return None
-        return process.port_owner(port) or PortOwner(None, None, ())
+        return self._port_owner(port) or PortOwner(None, None, ())
+
+    def _port_owner(self, port: int) -> PortOwner | None:
+        """Who listens on `port`; when it is a server of ours for another forum, which forum and URL."""
+        owner = process.port_owner(port)
+        if owner is None or owner.pid is None:
+            return owner
+        live = registry.holding(owner.pid)
+        if live is None:
+            return owner
+        entry = live.entry
+        return replace(owner, forum_root=str(entry.mybb_root), forum_url=_url(entry.host, entry.port))
 
     def _forum_problem(self) -> str | None:
         root = self.config.mybb_root
