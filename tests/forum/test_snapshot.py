@@ -484,3 +484,39 @@ def test_diff_names_a_changed_stylesheet_by_theme(real_forum: Any, service: Any)
     assert [(c.name, c.kind, c.group) for c in result.diff.stylesheets] == [
         ("global.css", "changed", "theme MyBB Master Style (tid 1)")]
     assert "- theme MyBB Master Style (tid 1): changed `global.css`" in render_snapshot(result, CLI_COMMANDS)
+
+
+def test_save_while_the_database_is_written_is_one_consistent_state(real_forum: Any, service: Any) -> None:
+    """A writer adds threads (each with its forum's counter, in one transaction) while snapshots are
+    taken: every snapshot is a whole database whose counters match its rows."""
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def write() -> None:
+        with closing(sqlite3.connect(real_forum.db_file, timeout=30)) as conn:
+            while not stop.is_set():
+                with conn:
+                    conn.execute("INSERT INTO mybb_threads (fid, subject, uid, username, dateline, notes, visible) "
+                                 "VALUES (2, 'busy', 1, 'admin', 1700000000, '', 1)")
+                    conn.execute("UPDATE mybb_forums SET threads = threads + 1 WHERE fid = 2")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not thread_subjects(real_forum.db_file) and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling until the writer has committed once
+
+    try:
+        saved = [service.snapshot("save", f"busy-{i}") for i in range(3)]
+    finally:
+        stop.set()
+        writer.join(TIMEOUT)
+    for result in saved:
+        assert result.ok, result.message
+        with closing(sqlite3.connect(result.snapshot.path / "database.sqlite")) as copy:
+            assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            rows = copy.execute("SELECT COUNT(*) FROM mybb_threads WHERE fid = 2").fetchone()[0]
+            counter = copy.execute("SELECT threads FROM mybb_forums WHERE fid = 2").fetchone()[0]
+            assert rows == counter > 0  # a fresh forum had no threads, counter 0

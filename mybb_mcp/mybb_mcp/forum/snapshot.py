@@ -223,7 +223,8 @@ def _identity(cfg: ForumDbConfig, root: Path) -> dict[str, str]:
     """What makes two configs the same database: a snapshot restores only into the one it came from."""
     if cfg.kind == SQLITE:
         return {"kind": SQLITE, "file": str(sqlite_path(cfg, root)), "prefix": cfg.table_prefix}
-    return {"kind": MYSQL, "database": cfg.database, "endpoint": cfg.endpoint(), "prefix": cfg.table_prefix}
+    # The hostname as written, not the endpoint: for 'localhost' that is a guessed socket, which may change.
+    return {"kind": MYSQL, "database": cfg.database, "hostname": cfg.hostname, "prefix": cfg.table_prefix}
 
 
 def _forum_database(root: Path) -> ForumDbConfig:
