@@ -156,11 +156,22 @@ def test_static_requests(path: str, static: bool) -> None:
     assert len(STATIC_PATTERNS) >= 4
 
 
-def test_readiness_probe_is_internal() -> None:
-    entry = parse_log_line("[Tue Nov 24 06:10:29 2026] 127.0.0.1:1 [200]: GET /__mybb_mcp/ready?x=1")
-    assert entry is not None and entry.internal
-    other = parse_log_line("[Tue Nov 24 06:10:29 2026] 127.0.0.1:1 [200]: GET /index.php?q=/__mybb_mcp")
-    assert other is not None and not other.internal
+@pytest.mark.parametrize(
+    "request_text, internal",
+    [
+        ("[204]: GET /__mybb_mcp_ready", True),
+        ("[404]: GET /__mybb_mcp_ready.txt - No such file or directory", True),
+        ("[200]: GET /__mybb_mcp_ready", False),  # a script answered: not the probe
+        ("[204]: POST /__mybb_mcp_ready", False),
+        ("[204]: GET /__mybb_mcp_ready?x=1", False),
+        ("[200]: GET /__mybb_mcp/../admin/index.php", False),
+        ("[200]: GET /__mybb_mcp/ready?x=1", False),
+        ("[200]: GET /index.php?q=/__mybb_mcp", False),
+    ],
+)
+def test_only_the_exact_readiness_probe_is_internal(request_text: str, internal: bool) -> None:
+    entry = parse_log_line(f"[Tue Nov 24 06:10:29 2026] 127.0.0.1:1 {request_text}")
+    assert entry is not None and entry.internal is internal
 
 
 # --- entries: the corpus -----------------------------------------------------------------------------------

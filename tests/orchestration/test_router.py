@@ -152,9 +152,13 @@ def test_router_file_ships_with_the_package() -> None:
 
 def test_readiness_probe_is_an_empty_204(servers: tuple[PhpServer, PhpServer]) -> None:
     plain, routed = servers
-    for path in ("/__mybb_mcp_ready", "/__mybb_mcp_ready?attempt=3"):
-        status, _, body = routed.fetch(path)
-        assert (status, body) == (204, b"")
+    status, _, body = routed.fetch("/__mybb_mcp_ready")
+    assert (status, body) == (204, b"")
+    # Only that exact request: anything else under the name is refused (and logged, unlike the probe).
+    for path in ("/__mybb_mcp_ready?attempt=3", "/__mybb_mcp/../info.php", "/__mybb_mcp_ready/"):
+        assert routed.fetch(path)[0] == 404
+    assert routed.fetch("/__mybb_mcp_ready", method="POST", body=b"x=1")[0] == 404
+    assert wait_for_log(routed.log, "[404]: POST /__mybb_mcp_ready - refused")
     # Without the router php -S hands the extensionless path to the root index.php: no 204.
     assert plain.fetch("/__mybb_mcp_ready")[0] == 200
 

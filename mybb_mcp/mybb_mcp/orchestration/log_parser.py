@@ -31,8 +31,14 @@ LEVELS = ("fatal", "parse", "exception", "sql", "error", "warning", "notice", "d
 SOURCE_SERVER = "server"  # the php -S log
 SOURCE_MYBB = "mybb"  # MyBB's own error log (<error> blocks), wherever it was written
 
-# Requests to this path prefix are the orchestrator's own readiness probes.
-INTERNAL_PATH_PREFIX = "/__mybb_mcp"
+# The orchestrator's own readiness probe: the router answers the first path with an empty 204; plain
+# php -S (no router) answers the second, a missing file, with a 404 itself. Queries hide exactly these
+# requests (method, path and status all as the probe gets them) and nothing else: a visitor can send
+# the same request, but it runs no forum code, while anything else under the prefix stays visible
+# (and the router refuses it).
+READY_PROBE_PATH = "/__mybb_mcp_ready"
+READY_PROBE_PATH_PLAIN = "/__mybb_mcp_ready.txt"
+_PROBE_REQUESTS = {("GET", READY_PROBE_PATH, 204), ("GET", READY_PROBE_PATH_PLAIN, 404)}
 # Lines the orchestrator writes itself (e.g. the zone header) start with this.
 ORCHESTRATOR_TAG = "mybb-mcp: "
 
@@ -240,7 +246,7 @@ def _classify_client(entry: LogEntry, client: re.Match[str]) -> None:
         entry.status_code, entry.method, entry.path = int(status), method, path
         entry.message = suffix or ""
         entry.is_static = is_static_request(entry)
-        entry.internal = path.startswith(INTERNAL_PATH_PREFIX)
+        entry.internal = (method, path, entry.status_code) in _PROBE_REQUESTS
         if suffix and _is_php_error_suffix(suffix, entry.status_code):
             entry.level = _suffix_level(suffix)
             entry.source_file, entry.source_line = _location(suffix)

@@ -12,7 +12,11 @@
  * directory with the same SCRIPT_NAME / PHP_SELF / SCRIPT_FILENAME, 404s), and what the router
  * put into $_SERVER carries over to the script (verified by tests/orchestration/test_router.py).
  *
- * It also answers the orchestrator's readiness probe, /__mybb_mcp_ready, with an empty 204.
+ * It also answers the orchestrator's readiness probe, `GET /__mybb_mcp_ready` (exactly that), with an
+ * empty 204 (php -S logs nothing for it). Queries hide only that exact request from the log, so no other request may wear the
+ * probe's name: any other path under /__mybb_mcp (raw, percent-decoded or with its dot segments
+ * resolved, e.g. /__mybb_mcp/../admin/index.php, which php -S would run as /admin/index.php) gets a
+ * 404 from here and reaches no script.
  *
  * Everything runs inside a closure: variables and functions a router defines at the top level
  * leak into the global scope of the script it hands over to, and MyBB lives in that scope.
@@ -23,9 +27,30 @@ return (static function (): bool {
     $query_at = strpos($uri, '?');
     $path = $query_at === false ? $uri : substr($uri, 0, $query_at);
 
-    if ($path === '/__mybb_mcp_ready') {
+    if ($uri === '/__mybb_mcp_ready' && ($_SERVER['REQUEST_METHOD'] ?? '') === 'GET') {
         http_response_code(204);
         return true;
+    }
+    $decoded = rawurldecode($path);
+    $segments = [];
+    foreach (explode('/', str_replace('\\', '/', $decoded)) as $segment) {
+        if ($segment === '..') {
+            array_pop($segments);
+        } elseif ($segment !== '' && $segment !== '.') {
+            $segments[] = $segment;
+        }
+    }
+    foreach ([$path, $decoded, '/' . implode('/', $segments)] as $form) {
+        if (stripos(ltrim($form, '/'), '__mybb_mcp') === 0) {
+            http_response_code(404);
+            // php -S logs no request line for what a router answers: write one in its format, so the
+            // refused request shows in the log like any other 404.
+            $addr = $_SERVER['REMOTE_ADDR'] ?? '?';
+            $client = (strpos($addr, ':') !== false ? "[$addr]" : $addr) . ':' . ($_SERVER['REMOTE_PORT'] ?? '0');
+            error_log("$client [404]: " . ($_SERVER['REQUEST_METHOD'] ?? 'GET') . " $uri"
+                . ' - refused: paths under /__mybb_mcp are reserved for the readiness probe');
+            return true;
+        }
     }
 
     // Apache and PHP-FPM always set it, empty when there is no query.
