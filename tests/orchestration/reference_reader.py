@@ -181,7 +181,7 @@ class LogGenerator:
             )
             lines.append(f"{self._stamp()}{client} [200]: GET {path}")
         elif kind < 0.95:
-            lines.append(f"{self._stamp()}{client} [200]: GET /__mybb_mcp/ready")
+            lines.append(f"{self._stamp()}{client} [404]: GET /__mybb_mcp_ready.txt - No such file or directory")
         elif kind < 0.97:
             lines.append(f"{self._stamp()}{client} [200]: GET {path} - Uncaught Error: Call to undefined function "
                          f"f{rng.randint(1, 9)}() in /srv/forum/c.php:4\n" + "\n".join(self._trace()))

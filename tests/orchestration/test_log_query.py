@@ -97,7 +97,7 @@ def test_tiny_blocks_give_the_same_answers(generated: Path, monkeypatch: pytest.
 
 
 def test_probe_requests_are_hidden(generated: Path) -> None:
-    assert b"/__mybb_mcp/ready" in generated.read_bytes()
+    assert b"[404]: GET /__mybb_mcp_ready.txt" in generated.read_bytes()
     result = run_query(generated, LogQueryOptions(limit=MAX_LIMIT, exclude_static=False, include_connections=True),
                        now=last_time(generated), zone=ZONE)
     assert not any(e.path and e.path.startswith("/__mybb_mcp") for e in result.entries)

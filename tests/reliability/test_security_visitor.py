@@ -119,3 +119,45 @@ def test_item5_the_exact_probe_is_the_only_request_hidden(running: ServerOrchest
     assert ("GET", READY_PROBE_PATH + "?x=1") in paths
     assert ("POST", READY_PROBE_PATH) in paths
     assert ("GET", "/key.php?k=/__mybb_mcp") in paths
+
+
+# --- item 13 (keyword part): full Unicode case folding, block-wise -------------------------------------------
+
+
+def test_item13_keywords_fold_case_beyond_ascii(running: ServerOrchestrationService) -> None:
+    port = running.config.port
+    words = ["Ärger im Forum", "STRASSE gesperrt", "Straße offen", "ΣΊΣΥΦΟΣ", "plain ASCII Word", "Kelvin \u212a"]
+    for number, word in enumerate(words):
+        assert status_of(get(port, "/real_error.php?m=" + quote(f"{number}-{word}"))) == 200
+    assert logged(running, "REAL-RECENT-ERROR 5-")
+    cases = {
+        "ärger": ["0-"], "ÄRGER": ["0-"], "straße": ["1-", "2-"], "STRASSE": ["1-", "2-"],
+        "σίσυφος": ["3-"], "ascii word": ["4-"], "kelvin k": ["5-"], "gesperrt": ["1-"],
+    }
+    for keyword, expected in cases.items():
+        entries, text = query(running, filter_keyword=keyword, errors_only=True, include_mybb=False)
+        found = sorted({m.group(1) for e in entries for m in [re.search(r"REAL-RECENT-ERROR (\d-)", e.message)] if m})
+        assert found == expected, (keyword, text)
+
+
+@pytest.mark.parametrize("block", [64, 4096])
+def test_item13_case_folding_holds_across_blocks_both_ways(tmp_path: Path, block: int) -> None:
+    from mybb_mcp.orchestration.log_reader import iter_entries_backward, iter_entries_forward
+
+    stamp = "[Sun Nov 29 02:00:00 2026] "
+    lines = []
+    for n in range(300):
+        word = ("Ärger" if n % 7 == 0 else "ärgerlich") if n % 3 == 0 else "nothing here"
+        lines.append(f"{stamp}PHP Warning:  entry {n} {'ß' * (n % 5)} {word}\n")
+        if n % 4 == 0:
+            lines.append(f"#0 trace ünïcödé line for {n}\n")
+    log = tmp_path / "server.log"
+    log.write_text("".join(lines), encoding="utf-8")
+    expected = [n for n in range(300) if n % 3 == 0]
+    for reader in (iter_entries_forward, iter_entries_backward):
+        got = [int(raw.split(b" entry ")[1].split()[0])
+               for _, raw in reader(log, keyword="ÄRGER".encode(), block_size=block, max_block_size=block)]
+        assert sorted(got) == expected and len(got) == len(expected), reader.__name__
+    both = [raw for _, raw in iter_entries_forward(log, keyword="ÜNÏCÖDÉ".encode(), block_size=block,
+                                                   max_block_size=block)]
+    assert len(both) == 75 and all(b"PHP Warning" in raw for raw in both)

@@ -34,8 +34,8 @@ class LogQueryOptions:
     errors_only: only errors (PHP errors, uncaught exceptions, MyBB errors, status >= 400).
     exclude_static: hide requests for images, scripts, stylesheets and fonts that succeeded
         (a failing asset request is still shown: a broken theme link is worth seeing).
-    filter_keyword: only entries containing this text on any line (literal; ASCII letters
-        match case-insensitively).
+    filter_keyword: only entries containing this text on any line (literal, case-insensitive with
+        full Unicode case folding: `ärger` matches `Ärger`, `strasse` matches `Straße`).
     since_minutes: only entries from the last N minutes.
     limit / offset: page size (1..MAX_LIMIT) and how many matching entries to skip first.
     tail: newest first (True) or oldest first from the start of the log (False).
@@ -142,10 +142,10 @@ class LogQueryResult:
 
 # --- filtering -----------------------------------------------------------------------------------
 
-def _keyword_text(entry: LogEntry) -> bytes:
-    """What a keyword is matched against for entries that come parsed (extra sources)."""
+def _keyword_text(entry: LogEntry) -> str:
+    """What a keyword is matched against for entries that come parsed (extra sources), case-folded."""
     parts = [entry.message, entry.level or "", entry.source_file or "", entry.path or "", *entry.continuation]
-    return "\n".join(parts).encode("utf-8", "replace").lower()
+    return "\n".join(parts).casefold()
 
 def _wanted(entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None) -> bool:
     """The filters every entry meets, whatever its source (keyword: see _keyword_wanted)."""
@@ -185,7 +185,8 @@ def _aware(entry: LogEntry, zone: tzinfo) -> LogEntry:
     return entry
 
 def _keyword_bytes(options: LogQueryOptions) -> bytes | None:
-    return options.filter_keyword.encode("utf-8").lower() if options.filter_keyword else None
+    """The keyword as the readers take it (they fold case: full Unicode, see log_reader)."""
+    return options.filter_keyword.encode("utf-8", "surrogateescape") if options.filter_keyword else None
 
 
 def _server_entries(
@@ -208,7 +209,7 @@ def _server_entries(
 def _source_entries(
     source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str]
 ) -> Iterator[LogEntry]:
-    keyword = _keyword_bytes(options)
+    keyword = options.filter_keyword.casefold() if options.filter_keyword else None
     try:
         entries = source.newest_first() if options.tail else source.oldest_first()
         for entry in entries:

@@ -213,23 +213,112 @@ def _entry_around(data: bytearray, p: int, lo: int, hi: int) -> tuple[int, int]:
     return start, end
 
 
+# Characters outside ASCII whose full case fold contains ASCII letters (the Kelvin sign folds to "k",
+# "ß" to "ss", the "ﬁ" ligature to "fi" ...): the only way non-ASCII text can match an ASCII keyword.
+_FOLDS_TO_ASCII = {
+    chr(code): chr(code).casefold() for code in (
+        0xDF, 0x130, 0x149, 0x17F, 0x1F0, 0x1E96, 0x1E97, 0x1E98, 0x1E99, 0x1E9A, 0x1E9E, 0x212A,
+        0xFB00, 0xFB01, 0xFB02, 0xFB03, 0xFB04, 0xFB05, 0xFB06,
+    )
+}
+FOLD_CHUNK = 1024 * 1024  # text decoded and case-folded at a time by the Unicode scan
+
+
+def fold_keyword(keyword: bytes) -> str:
+    """The keyword as matched: UTF-8 text, fully case-folded (`Ärger` and `ärger` alike, `STRASSE` and
+    `straße` alike); undecodable bytes stay as they are (surrogate-escaped)."""
+    return keyword.decode("utf-8", "surrogateescape").casefold()
+
+
+def fold_text(data: bytes | bytearray) -> str:
+    return data.decode("utf-8", "surrogateescape").casefold()
+
+
+class _FoldFinder:
+    """Lines holding a keyword under full Unicode case folding, in blocks of bytes.
+
+    Case folding can change a character's length ("ß" -> "ss"), so hits are found in folded text
+    and located by line: folding never adds or removes a newline, so the n-th line of the folded
+    text is the n-th line of the bytes. Works on FOLD_CHUNK pieces cut at newlines (memory stays
+    bounded); returns the byte offset of the start of each line that holds a hit."""
+
+    def __init__(self, folded: str) -> None:
+        self.needle = folded
+
+    def find_all(self, data: bytearray, lo: int, hi: int) -> list[int]:
+        hits: list[int] = []
+        pos = lo
+        while pos < hi:
+            stop = min(hi, pos + FOLD_CHUNK)
+            if stop < hi:
+                newline = data.rfind(_NL, pos, stop)
+                if newline < 0:  # one line longer than a chunk: take it whole
+                    newline = data.find(_NL, stop, hi)
+                stop = newline + 1 if newline >= 0 else hi
+            self._hits_in(data, pos, stop, hits)
+            pos = stop
+        return hits
+
+    def _hits_in(self, data: bytearray, lo: int, hi: int, hits: list[int]) -> None:
+        text = fold_text(data[lo:hi])
+        needle = self.needle
+        line, counted = 0, 0  # text[:counted] holds `line` newlines
+        walked, at = 0, lo  # the bytes' line `walked` starts at offset `at`
+        i = text.find(needle)
+        while i >= 0:
+            line += text.count("\n", counted, i)
+            counted = i
+            while walked < line:
+                at = data.find(_NL, at, hi) + 1
+                walked += 1
+            hits.append(at)
+            next_line = text.find("\n", i)
+            if next_line < 0:
+                break
+            i = text.find(needle, next_line + 1)
+
+
+class _KeywordFinder:
+    """A keyword under full Unicode case folding, as fast as the text allows.
+
+    An ASCII keyword is found by the anchored ASCII-case-insensitive `_Finder` (memchr speed) in
+    every block that holds no character that folds into ASCII; a block that holds one (rare in
+    logs), and any keyword with non-ASCII letters, goes through the `_FoldFinder` scan."""
+
+    def __init__(self, keyword: bytes) -> None:
+        folded = fold_keyword(keyword)
+        self.fold = _FoldFinder(folded)
+        self.ascii = _Finder(folded.encode("ascii"), ignore_case=True) if folded.isascii() else None
+        letters = set(folded)
+        self._folding_into = tuple(
+            char.encode() for char, fold in _FOLDS_TO_ASCII.items() if letters & set(fold)
+        )
+
+    def find_all(self, data: bytearray, lo: int, hi: int) -> list[int]:
+        if self.ascii is None:
+            return self.fold.find_all(data, lo, hi)
+        if self._folding_into and any(data.find(char, lo, hi) >= 0 for char in self._folding_into):
+            return self.fold.find_all(data, lo, hi)
+        return self.ascii.find_all(data, lo, hi)
+
+
 class _Selector:
     """Picks entries of a buffer: all of them, or those a keyword / needles select."""
 
     def __init__(self, keyword: bytes | None, any_of: Sequence[bytes] | None) -> None:
-        self.keyword = keyword.lower() if keyword else None
+        self.keyword = fold_keyword(keyword) if keyword else None
         self.any_of = _AnyOf(any_of) if any_of else None
         # A keyword spanning lines cannot be located by line; test whole entries instead.
-        self._per_entry = bool(self.keyword and _NL in self.keyword)
-        self.finder = _Finder(self.keyword, ignore_case=True) if self.keyword and not self._per_entry else None
+        self._per_entry = bool(self.keyword and "\n" in self.keyword)
+        self.finder = _KeywordFinder(keyword) if keyword and not self._per_entry else None
 
     @property
     def selects_all(self) -> bool:
         return self.keyword is None and self.any_of is None
 
-    def accepts(self, entry: bytes) -> bool:
+    def accepts(self, entry: bytes | bytearray) -> bool:
         """The whole-entry test (used where hits cannot be located: orphans, multi-line keywords)."""
-        if self.keyword is not None and self.keyword not in entry.lower():
+        if self.keyword is not None and self.keyword not in fold_text(entry):
             return False
         return self.any_of is None or self.any_of.matches(entry)
 
@@ -322,7 +411,8 @@ def iter_entries_backward(
 ) -> Iterator[tuple[int, bytes]]:
     """(offset, raw entry) newest first, from `end` (default: the size now) down to `start`.
 
-    `keyword` (bytes): only entries holding it on any line, ASCII case-insensitive.
+    `keyword` (UTF-8 bytes): only entries holding it on any line, case-insensitive (full Unicode
+    case folding: `ärger` finds `Ärger`).
     `any_of`: only entries holding at least one of these byte strings (case-sensitive).
     `start` must be 0 or an entry start; at 0, text before the first timestamped line is
     an orphan entry of its own.
