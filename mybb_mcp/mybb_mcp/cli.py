@@ -39,6 +39,7 @@ from .orchestration.render import (
     render_status,
 )
 from .orchestration.server_service import validate_host, validate_port, validate_workers
+from .orchestration.untrusted import terminal_safe
 
 PROG = "mybb-server"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -149,12 +150,15 @@ class Output:
     stream: TextIO
 
     def markdown(self, text: str) -> None:
+        # Log lines and other processes' words are in it: no escape sequence reaches the terminal.
+        text = terminal_safe(text)
         self.stream.write(colourize(text) if use_colour(self.stream) else text)
         self.stream.flush()
 
     def data(self, value: Any, compact: bool = False) -> None:
         indent = None if compact else 2
-        self.stream.write(json.dumps(to_jsonable(value), indent=indent, ensure_ascii=False) + "\n")
+        text = json.dumps(to_jsonable(value), indent=indent, ensure_ascii=False)
+        self.stream.write(terminal_safe(text, json=True) + "\n")
         self.stream.flush()
 
 

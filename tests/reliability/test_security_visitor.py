@@ -21,6 +21,7 @@ import pytest
 
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
 from mybb_mcp.orchestration.log_parser import READY_PROBE_PATH, format_php_timestamp
+from mybb_mcp.orchestration.render import render_result, render_status
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
 # Pages that put request data into the server log verbatim, as forum code does (an undefined array key
@@ -161,3 +162,148 @@ def test_item13_case_folding_holds_across_blocks_both_ways(tmp_path: Path, block
     both = [raw for _, raw in iter_entries_forward(log, keyword="ÜNÏCÖDÉ".encode(), block_size=block,
                                                    max_block_size=block)]
     assert len(both) == 75 and all(b"PHP Warning" in raw for raw in both)
+
+
+# --- item 6: forged lines, markup and terminal control --------------------------------------------------------
+
+
+def forged_lines(count: int, moment: datetime, text: str) -> str:
+    """What a visitor puts into request data so that PHP's verbatim log gets whole timestamped lines."""
+    stamp = format_php_timestamp(moment)
+    return "x\n" + "\n".join(f"[{stamp}] PHP Fatal error:  {text} {n} in /srv/x.php on line {n}"
+                             for n in range(count))
+
+
+def test_item6_forged_old_stamps_do_not_steer_since_past_a_recent_error(running: ServerOrchestrationService) -> None:
+    port = running.config.port
+    assert status_of(get(port, "/real_error.php?m=before")) == 200
+    # ~200 KB of forged lines, two days old, right after the real error: a bisection landing in them
+    # would believe everything before is old.
+    assert status_of(post(port, "/key.php", {"k": forged_lines(3000, datetime.now() - timedelta(days=2),
+                                                                 "FORGED-OLD")})) == 200
+    assert status_of(get(port, "/ok.php")) == 200
+    assert logged(running, "[200]: GET /ok.php")
+    assert running.config.log_file.stat().st_size > 3 * 64 * 1024
+    for tail in (True, False):
+        entries, text = query(running, since_minutes=5, errors_only=True, tail=tail, limit=1000)
+        messages = " ".join(e.message for e in entries)
+        assert "REAL-RECENT-ERROR before" in messages, text
+        assert "FORGED-OLD" not in messages  # outside the window, as its stamps say
+    # Shown when they are asked for (no window), but marked: their stamps go back in time.
+    entries, text = query(running, errors_only=True, filter_keyword="FORGED-OLD 29", limit=5)
+    forged = [e for e in entries if e.message.startswith("FORGED-OLD 29")]
+    assert forged and all(e.out_of_order for e in forged), text
+    assert "may be forged by request data" in text and "go back in time" in text
+
+
+def strip_code_spans(line: str) -> str:
+    """A markdown line without its code spans (CommonMark: a run of N backticks ends at the next run of
+    exactly N); what is left is what a markdown reader would interpret."""
+    out, i = [], 0
+    while i < len(line):
+        if line[i] != "`":
+            out.append(line[i])
+            i += 1
+            continue
+        run = len(line[i:]) - len(line[i:].lstrip("`"))
+        closing = re.compile(r"(?<!`)" + "`" * run + r"(?!`)")
+        match = closing.search(line, i + run)
+        if match is None:  # an unmatched run is literal text
+            out.append(line[i:i + run])
+            i += run
+        else:
+            i = match.end()
+    return "".join(out)
+
+
+def outside_code(markdown: str) -> str:
+    """The parts of a markdown answer outside code blocks and code spans."""
+    kept, fence = [], None
+    for line in markdown.split("\n"):
+        stripped = line.strip()
+        if fence is None and stripped.startswith("```"):
+            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
+            continue
+        if fence is not None:
+            if stripped.startswith(fence) and not stripped.strip("`"):
+                fence = None
+            continue
+        kept.append(strip_code_spans(line))
+    assert fence is None, "a code block never closed"
+    return "\n".join(kept)
+
+
+PAYLOAD = "PWN"  # every hostile string below carries it; it must never be outside code
+
+
+def test_item6_log_text_never_becomes_markup(running: ServerOrchestrationService) -> None:
+    port = running.config.port
+    hostile_targets = [
+        "/key.php?k=`[PWN-link](http://evil.example/PWN)`",
+        "/key.php?k=``**PWN-bold**``",
+        "/nope-`PWN`-`` ``.php",
+    ]
+    for target in hostile_targets:
+        get(port, target)
+    post(port, "/key.php", {"k": "PWN\n## PWN heading\n```\n[PWN](http://evil.example)\n````\n**PWN**"})
+    post(port, "/key.php", {"k": forged_lines(2, datetime.now(), "PWN-`](x)`-forged")})
+    get(port, "/agent.php", headers={"User-Agent": "`PWN` ``` ~~~ <http://evil.example/PWN>"})
+    assert logged(running, "agent: `PWN`")
+    for options in ({"limit": 100}, {"errors_only": True, "limit": 100}, {"filter_keyword": "pwn", "limit": 100}):
+        _, text = query(running, exclude_static=False, **options)
+        assert PAYLOAD in text  # shown ...
+        free = outside_code(text)
+        assert PAYLOAD not in free, free  # ... but only as code
+        assert not [line for line in text.split("\n") if line.startswith("#") and line != "# Server Logs"]
+
+
+RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def run_cli(forum: Path, port: int, php: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cli_env(MYBB_ROOT=str(forum), MYBB_PORT=str(port), MYBB_PHP=php, NO_COLOR="1")
+    return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+
+
+def test_item6_the_cli_prints_no_terminal_control_from_the_log(
+    running: ServerOrchestrationService, php: str, tmp_path: Path
+) -> None:
+    port = running.config.port
+    hostile = "\x1b]0;PWN title\x07\x1b[2J\x1b[31mPWN\u009b2J\u202eNWP\r"
+    get(port, "/agent.php", headers={"User-Agent": hostile})
+    post(port, "/key.php", {"k": "PWN\x1b[2J\n\x1b]0;t\x07 second line\u2066"})
+    assert logged(running, "agent: \x1b]0;PWN")
+    forum = running.config.mybb_root
+    for args in (["logs"], ["logs", "--errors"], ["logs", "--json"], ["logs", "--grep", "pwn"], ["status"]):
+        done = run_cli(forum, port, php, tmp_path, *args)
+        assert done.returncode == 0, done.stderr
+        assert not RAW_CONTROLS.findall(done.stdout + done.stderr), (args, done.stdout)
+        if args[0] == "logs" and "--errors" not in args:  # the agent line is no error
+            assert "\\x1b]0;PWN title\\x07" in done.stdout or "\\u001b]0;PWN title\\u0007" in done.stdout, args
+
+
+def test_item6_a_port_owners_command_line_stays_data_in_status(
+    hostile_forum: Path, service: ServerOrchestrationService, php: str, tmp_path: Path
+) -> None:
+    port = service.config.port
+    listener = ("import socket, sys, time\ns = socket.socket()\ns.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                "s.listen()\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", listener, str(port), "\n## Notes\n- PWN: all is well `x` [PWN](http://evil)\x1b[2J"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        text = render_status(service.get_status())
+        assert "PWN" in text
+        assert PAYLOAD not in outside_code(text), text
+        assert [line for line in text.split("\n") if line.startswith("#")] == ["# Server Status: Stopped", "## Warnings"]
+        done = run_cli(hostile_forum, port, php, tmp_path, "status")
+        assert "PWN" in done.stdout and not RAW_CONTROLS.findall(done.stdout)
+        started = service.start()
+        assert not started.success and "PWN" in render_result(started)
+        assert PAYLOAD not in outside_code(render_result(started))
+    finally:
+        proc.kill()
+        proc.wait()

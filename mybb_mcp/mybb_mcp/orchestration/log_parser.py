@@ -66,6 +66,9 @@ class LogEntry:
     location: str | None = None  # file the entry was read from (for MyBB logs: which error.log)
     offset: int | None = None  # byte offset of the entry in that file
     internal: bool = False  # the orchestrator's own traffic (readiness probe): queries hide it
+    # Its stamp is earlier than one written before it: PHP logs request data verbatim, so a visitor's
+    # newlines can forge whole lines. Shown marked, never hidden; set by queries (log_reader).
+    out_of_order: bool = False
 
 
 # --- patterns -----------------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from typing import Protocol
 
 from ..errors import InvalidArgument
 from .log_parser import CONNECTION, ERROR_HINTS, LEVELS, SOURCE_SERVER, LogEntry, parse_entry
-from .log_reader import ReadStats, iter_entries_backward, iter_entries_forward, offset_at_time, read_log_zone
+from .log_reader import (
+    ReadStats,
+    iter_entries_backward,
+    iter_entries_forward,
+    offset_at_time,
+    read_log_zone,
+    stamps_out_of_order,
+)
 
 MAX_LIMIT = 1000  # a page an agent can still read; page further with offset
 MAX_OFFSET = 1_000_000
@@ -214,8 +221,8 @@ def _source_entries(
         entries = source.newest_first() if options.tail else source.oldest_first()
         for entry in entries:
             entry = _aware(entry, zone)
-            if options.tail and cutoff is not None and entry.timestamp is not None and entry.timestamp < cutoff:
-                return  # newest first and in time order: the rest is older still
+            # No early stop at the first entry older than the window: request data can forge an old
+            # one (MyBB logs messages verbatim), and the real ones before it would be lost.
             if keyword is not None and keyword not in _keyword_text(entry):
                 continue
             if _wanted(entry, options, cutoff):
@@ -284,6 +291,7 @@ def run_query(
                 page.append(entry)
     except OSError as exc:  # vanished or unreadable midway (e.g. removed by hand)
         problem = f"reading stopped early: {exc.strerror or exc}"
+    _mark_out_of_order(log_file, page, zone)
     exact = found <= want and problem is None and not stats.truncated
     if stats.truncated:
         problem = "the log was rotated while it was being read; run the query again for the new log"
@@ -305,6 +313,21 @@ def run_query(
         problem=problem,
         source_problems=source_problems,
     )
+
+def _mark_out_of_order(log_file: Path, entries: Sequence[LogEntry], zone: tzinfo) -> None:
+    """Mark the server log's entries whose stamp goes back in time (possibly forged by request data)."""
+    location = str(log_file)
+    stamped = [(e.offset, e.timestamp) for e in entries
+               if e.location == location and e.offset is not None and e.timestamp is not None]
+    if not stamped:
+        return
+    try:
+        flagged = stamps_out_of_order(log_file, stamped, zone)  # type: ignore[arg-type]
+    except OSError:
+        return
+    for entry in entries:
+        if entry.location == location and entry.offset in flagged:
+            entry.out_of_order = True
 
 def _log_size(log_file: Path) -> tuple[int | None, str | None]:
     """(size, problem): size None when missing; a problem when it exists but cannot be read."""
@@ -342,8 +365,10 @@ def new_entries(
     found: list[LogEntry] = []
     for entry in _server_entries(log_file, options, zone, None, stats, start=start):
         if len(found) == max_entries:  # continue from this entry next time
+            _mark_out_of_order(log_file, found, zone)
             return found, entry.offset if entry.offset is not None else stats.end
         found.append(entry)
+    _mark_out_of_order(log_file, found, zone)
     return found, max(stats.end, start)
 
 __all__ = [

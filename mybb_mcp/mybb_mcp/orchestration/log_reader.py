@@ -528,6 +528,36 @@ def _entry_time_after(fd: int, pos: int, end: int, tz: tzinfo | None) -> tuple[i
 # within a second; look this much earlier than asked so no in-window entry is skipped.
 TIME_SLACK = timedelta(seconds=60)
 
+# But PHP also writes request data verbatim: a visitor's newlines make lines with any stamp they like.
+# A stamp earlier than one written before it (by more than this) went back in time: it may be forged.
+OUT_OF_ORDER_TOLERANCE = timedelta(seconds=5)
+# How far back a stamp is compared: a forged run (one PHP message) longer than this, all of it in
+# order, cannot be told from real old entries, here or anywhere else.
+LOOKBACK = 256 * 1024
+MARK_LOOKBACK = 16 * 1024  # the entries of an answer: checked within LOOKBACK while MARK_BUDGET lasts,
+MARK_BUDGET = 16 * 1024 * 1024  # then within MARK_LOOKBACK (they are marked, never hidden)
+
+_STAMP_AFTER_NL = re.compile(rb"\n(?:\[\d{1,10}\] )?(\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\])")
+
+
+def _latest_stamp(chunk: bytes, tz: tzinfo | None) -> datetime | None:
+    """The latest stamp that starts a line of `chunk` (its first line excluded: it may be cut)."""
+    latest = None
+    for text in set(_STAMP_AFTER_NL.findall(chunk)):
+        moment = head_timestamp(text.decode("ascii"), tz)
+        if moment is not None and (latest is None or moment > latest):
+            latest = moment
+    return latest
+
+
+def _went_back(fd: int, pos: int, moment: datetime, tz: tzinfo | None, window: int, floor: int = 0) -> bool:
+    """Whether a stamp in the `window` bytes before `pos` is later than `moment` (beyond tolerance)."""
+    lo = max(pos - window, floor)
+    if lo >= pos:
+        return False
+    before = _latest_stamp(b"\n" + os.pread(fd, pos - lo, lo) if lo == floor else os.pread(fd, pos - lo, lo), tz)
+    return before is not None and before - moment > OUT_OF_ORDER_TOLERANCE
+
 
 def offset_at_time(
     path: str | os.PathLike[str], cutoff: datetime, tz: tzinfo | None, *, start: int = 0, end: int | None = None
@@ -536,6 +566,9 @@ def offset_at_time(
 
     O(log size) small reads. Relies on the log being in time order (php -S appends as it
     goes); a wall clock stepping back (DST ending) can make it start too late in that hour.
+    Only a stamp in order with the LOOKBACK bytes before it may move the start later: a line
+    going back in time (request data forging an old stamp) makes the search look earlier instead,
+    so it can cost reading, never hide a recent entry.
     """
     target = cutoff - TIME_SLACK
     with open(path, "rb", buffering=0) as handle:
@@ -547,9 +580,56 @@ def offset_at_time(
             found = _entry_time_after(fd, mid, end_, tz)
             if found is None or found[1] >= target or found[0] >= hi:
                 hi = mid
+            elif _went_back(fd, found[0], found[1], tz, LOOKBACK, start):
+                hi = mid  # not to be believed: look earlier
             else:
                 lo = found[0]
         return lo
+
+
+def stamps_out_of_order(
+    path: str | os.PathLike[str], entries: Sequence[tuple[int, datetime]], tz: tzinfo | None, start: int = 0
+) -> set[int]:
+    """Of (offset, stamp) pairs of one file, the offsets whose stamp is earlier than a stamp written in
+    the LOOKBACK bytes before it (see OUT_OF_ORDER_TOLERANCE): possibly forged.
+
+    Entries close together share one read; past MARK_BUDGET bytes read, the rest are checked against
+    the MARK_LOOKBACK bytes before each only."""
+    flagged: set[int] = set()
+    ordered = sorted(entries, key=lambda pair: pair[0])
+    groups: list[tuple[int, list[tuple[int, datetime]]]] = []  # (read from, entries), ascending
+    for offset, moment in ordered:
+        lo = max(start, offset - LOOKBACK)
+        if groups and lo <= groups[-1][1][-1][0]:
+            groups[-1][1].append((offset, moment))
+        else:
+            groups.append((lo, [(offset, moment)]))
+    budget = MARK_BUDGET
+    with open(path, "rb", buffering=0) as handle:
+        fd = handle.fileno()
+        for lo, members in groups:
+            if members[-1][0] - lo > budget:
+                lo = max(start, members[-1][0] - MARK_LOOKBACK)  # the budget is spent: a short look only
+                members = [(o, m) for o, m in members if o >= lo] or members[-1:]
+                for offset, moment in members:
+                    if _went_back(fd, offset, moment, tz, MARK_LOOKBACK, start):
+                        flagged.add(offset)
+                continue
+            data = (b"\n" if lo == start else b"") + os.pread(fd, members[-1][0] - lo, lo)
+            shift = lo - (1 if lo == start else 0)
+            budget -= len(data)
+            stamps = [(m.start(1) + shift, m.group(1)) for m in _STAMP_AFTER_NL.finditer(data)]
+            latest: datetime | None = None
+            index = 0
+            for offset, moment in members:
+                while index < len(stamps) and stamps[index][0] < offset:
+                    seen = head_timestamp(stamps[index][1].decode("ascii"), tz)
+                    if seen is not None and (latest is None or seen > latest):
+                        latest = seen
+                    index += 1
+                if latest is not None and latest - moment > OUT_OF_ORDER_TOLERANCE:
+                    flagged.add(offset)
+    return flagged
 
 
 # --- the zone header ------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ CREATE_TIME_TOLERANCE = 0.05
 # php -S would send an extensionless path to index.php, but answers a missing .txt file with a 404 itself.
 # (Defined with the parser, which hides exactly these requests from queries.)
 from .log_parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN  # noqa: E402
+from .untrusted import code_span  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,13 @@ class PortOwner:
 
     def describe(self) -> str:
         if self.forum_root is not None:
-            return f"this tool's server for the forum {self.forum_root} ({self.forum_url}, PID {self.pid})"
+            return (f"this tool's server for the forum {code_span(str(self.forum_root))} "
+                    f"({code_span(str(self.forum_url))}, PID {self.pid})")
         if self.pid is None:
             return "a process this user cannot inspect"
+        # Another user's program chooses its own name and command line: shown as code, never as markup.
         command = " ".join(self.cmdline) if self.cmdline else self.name or "unknown program"
-        return f"PID {self.pid} ({self.name or 'unknown'}: {command})"
+        return f"PID {self.pid} ({code_span(self.name or 'unknown')}: {code_span(command)})"
 
 
 @dataclass

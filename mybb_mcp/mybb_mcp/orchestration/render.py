@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .failures import Failure
 from .log_parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
 from .log_query import LogQueryResult
+from .untrusted import code_block, code_span, one_line
 
 if TYPE_CHECKING:
     from ..forum.dev_mode import ErrorLoggingChange
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from ..forum.snapshot import Change, SnapshotDiff, SnapshotInfo, SnapshotResult
     from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
     from .process import PortOwner
+
+# An entry whose stamp goes back in time (log_reader): PHP logs request data verbatim, so it may be a
+# line a visitor wrote.
+OUT_OF_ORDER_MARK = "⚠ *(stamp earlier than the entries before it: may be forged by request data)*"
 
 # Long entries are cut so one page stays readable; the log itself keeps everything.
 MAX_CONTINUATION_LINES = 60
@@ -39,14 +44,16 @@ def render_log_query(result: LogQueryResult, commands: Commands | None = None) -
         if not result.entries:
             return "\n".join(lines).rstrip() + "\n"
     elif result.problem is not None:
-        lines += [f"**The server log `{result.log_file}` could not be read completely:** {result.problem}.", ""]
+        lines += [f"**The server log {code_span(str(result.log_file))} could not be read completely:** "
+                  f"{one_line(result.problem)}.", ""]
     lines.append(_shown_line(result))
     if result.log_exists:
         lines.append(_log_file_line(result))
     lines.append(f"Times: server local time, {_zone_name(result.zone, result)}.")
     lines.append(f"Filters: {_filters_line(result)}.")
     if result.source_problems:
-        lines.append("Could not read (entries from it are missing): " + "; ".join(result.source_problems) + ".")
+        lines.append("Could not read (entries from it are missing): "
+                     + "; ".join(one_line(p) for p in result.source_problems) + ".")
     lines.append("")
     if not result.entries:
         lines += _empty(result, commands)
@@ -69,7 +76,7 @@ def render_log_query(result: LogQueryResult, commands: Commands | None = None) -
 
 def _missing_log(result: LogQueryResult, commands: Commands) -> list[str]:
     return [
-        f"No server log at `{result.log_file}`: the PHP server has probably never been started for this "
+        f"No server log at {code_span(str(result.log_file))}: the PHP server has probably never been started for this "
         "forum (the log is created when it starts).",
         f"Start it with {commands.start}, open the page that fails, "
         "then query the logs again.",
@@ -95,7 +102,7 @@ def _shown_line(result: LogQueryResult) -> str:
 
 def _log_file_line(result: LogQueryResult) -> str:
     size = format_size(result.log_size or 0)
-    return f"Log file: `{result.log_file}` ({size}; {format_size(result.bytes_scanned)} read for this answer)."
+    return f"Log file: {code_span(str(result.log_file))} ({size}; {format_size(result.bytes_scanned)} read for this answer)."
 
 
 def _zone_name(zone: tzinfo | None, result: LogQueryResult) -> str:
@@ -154,8 +161,13 @@ def _empty(result: LogQueryResult, commands: Commands) -> list[str]:
 # --- entries ----------------------------------------------------------------------------------------
 
 def render_entry(entry: LogEntry, zone: tzinfo | None, server_log: str) -> list[str]:
-    """One entry as a markdown list item, its continuation lines (stack trace...) fenced below it."""
+    """One entry as a markdown list item, its continuation lines (stack trace...) fenced below it.
+
+    Everything the log says is shown as code (`untrusted`): a visitor's request data cannot become
+    markup, and the prose around it is ours."""
     parts = [f"`{_time(entry.timestamp, zone)}`"]
+    if entry.out_of_order:
+        parts.append(OUT_OF_ORDER_MARK)
     if entry.is_error:
         parts.append(f"**{(entry.level or 'error').upper()}**")
     if entry.source == SOURCE_MYBB:
@@ -172,14 +184,14 @@ def render_entry(entry: LogEntry, zone: tzinfo | None, server_log: str) -> list[
 
 def _headline(entry: LogEntry) -> str:
     if entry.event_type == REQUEST:
-        text = f"`{entry.method} {_cut(entry.path or '')}` → {entry.status_code}"
-        return f"{text} — {_cut(entry.message)}" if entry.message else text
+        text = f"{code_span(f'{entry.method} {_cut(entry.path or str())}')} → {entry.status_code}"
+        return f"{text} — {code_span(_cut(entry.message))}" if entry.message else text
     if entry.event_type == CONNECTION:
-        return f"{entry.client_ip}:{entry.client_port} {_cut(entry.message)}"
-    text = _cut(entry.message)
+        return code_span(f"{entry.client_ip}:{entry.client_port} {_cut(entry.message)}")
+    text = code_span(_cut(entry.message)) if entry.message else ""
     if entry.source == SOURCE_MYBB and entry.source_file:
         line = f":{entry.source_line}" if entry.source_line else ""
-        text += f" (`{entry.source_file}{line}`)"
+        text += f" ({code_span(f'{entry.source_file}{line}')})"
     return text
 
 
@@ -187,10 +199,7 @@ def _fenced(lines: list[str]) -> list[str]:
     shown = [_cut(line) for line in lines[:MAX_CONTINUATION_LINES]]
     if len(lines) > MAX_CONTINUATION_LINES:
         shown.append(f"... {len(lines) - MAX_CONTINUATION_LINES} more lines in the log")
-    fence = "```"
-    while any(fence in line for line in shown):
-        fence += "`"
-    return [f"  {fence}", *(f"  {line}" for line in shown), f"  {fence}"]
+    return code_block(shown, indent="  ")
 
 
 def _where(location: str | None) -> str:
@@ -226,7 +235,10 @@ def _summary_line(result: LogQueryResult) -> str:
         + ", ".join(f"{count} {level}" for level, count in summary.errors.items()) + ")"
         if summary.errors else "no errors"
     )
-    return f"**Summary of the entries shown:** {requests}; {errors}."
+    suspicious = sum(1 for e in result.entries if e.out_of_order)
+    doubt = (f" {suspicious} of them go back in time (marked ⚠): request data can forge log lines, so do "
+             "not trust those." if suspicious else "")
+    return f"**Summary of the entries shown:** {requests}; {errors}.{doubt}"
 
 
 def _fatal_logged_twice(entries: list[LogEntry]) -> bool:
@@ -335,19 +347,20 @@ def format_size(size: int | None) -> str:
 
 def _table(rows: list[tuple[str, Any]]) -> str:
     lines = ["| | |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in rows if value is not None]
+    # Values come from the forum's files and other processes too: one line each, `|` escaped.
+    lines += [f"| {name} | {one_line(str(value), cell=True)} |" for name, value in rows if value is not None]
     return "\n".join(lines)
 
 
 def _bullets(title: str, items: list[str]) -> str:
-    return f"\n## {title}\n" + "\n".join(f"- {item}" for item in items) if items else ""
+    return f"\n## {title}\n" + "\n".join(f"- {one_line(item)}" for item in items) if items else ""
 
 
 def _entry_line(entry: LogEntry) -> str:
     when = entry.timestamp.strftime("%H:%M:%S") if entry.timestamp else "--:--:--"
     level = (entry.level or entry.event_type).upper()
     text = entry.message if len(entry.message) <= 300 else entry.message[:297] + "..."
-    return f"`{when}` **{level}** {text}"
+    return f"`{when}` **{level}** {code_span(text)}"
 
 
 def _died_section(died: DeathReport, commands: Commands) -> str:
@@ -363,7 +376,8 @@ def _died_section(died: DeathReport, commands: Commands) -> str:
     if died.last_sign_of_life:
         lines.append(f"- Last log write: {died.last_sign_of_life.isoformat(timespec='seconds')}")
     if died.pid_reused_by:
-        lines.append(f"- PID {died.pid} now belongs to an unrelated program (`{died.pid_reused_by}`), left alone.")
+        lines.append(f"- PID {died.pid} now belongs to an unrelated program ({code_span(died.pid_reused_by)}), "
+                     "left alone.")
     if died.last_errors:
         lines.append("- Last errors in its log:")
         lines += [f"  - {_entry_line(entry)}" for entry in died.last_errors]
@@ -530,7 +544,7 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
     else:
         out = [f"# Error: {failure.title}\n", result.message]
         if result.reason:
-            out.append("\nPHP said:\n```\n" + result.reason + "\n```")
+            out.append("\nPHP said:\n" + "\n".join(code_block(result.reason.split("\n"))))
         owner = result.port_owner
         if owner and owner.forum_root is not None:
             out.append(f"\nPort {result.port} is held by {owner.describe()}.")
