@@ -13,7 +13,7 @@ import pytest
 
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.orchestration import log_reader
-from mybb_mcp.orchestration.log_parser import SOURCE_MYBB, LogEntry, parse_entry, parse_mybb_error
+from mybb_mcp.orchestration.log_parser import SOURCE_MYBB, LogEntry, format_php_timestamp, parse_entry, parse_mybb_error
 from mybb_mcp.orchestration.log_query import (
     MAX_LIMIT,
     LogQueryOptions,
@@ -117,11 +117,13 @@ def test_a_whole_page_of_errors_comes_whole(generated: Path) -> None:
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "server.log"
-    body = LogGenerator(seed=21).text(2500)
+    body = LogGenerator(seed=21).text(2500)  # all of it on Tue Nov 24
+    assert "Nov 23" not in body and "Nov 25" not in body
     with open(path, "w") as handle:
-        handle.write("[Tue Nov 24 04:00:00 2026] 127.0.0.1:1 [200]: GET /first?MARKER-7f3a9c\n")
-        for _ in range(40):
-            handle.write(body)
+        handle.write("[Thu Oct  1 04:00:00 2026] 127.0.0.1:1 [200]: GET /first?MARKER-7f3a9c\n")
+        for day in range(40, 0, -1):  # one copy a day, so the log stays in time order
+            date = format_php_timestamp(datetime(2026, 11, 24) - timedelta(days=day))[:10]
+            handle.write(body.replace("Tue Nov 24", date))
         handle.write(LogGenerator(seed=22, start=datetime(2026, 11, 24, 9, 0)).text(300))
     return path
 
@@ -236,7 +238,9 @@ def test_mybb_sources_merge_by_time(tmp_path: Path) -> None:
     assert [e.path or e.message for e in window.entries] == ["/p8", "admin 7", "/p6"]
     front.reads = 0
     run_query(path, LogQueryOptions(since_minutes=4), now=now, extra_sources=[front], zone=zone)
-    assert front.reads == 1  # newest first: reading stops at the first entry older than the window
+    # Read to its end: an entry older than the window may be forged by request data (MyBB logs
+    # messages verbatim), so it does not end the search.
+    assert front.reads == len(front.entries)
     off = run_query(path, LogQueryOptions(include_mybb=False), now=now, extra_sources=[front, admin], zone=zone)
     assert all(e.source != SOURCE_MYBB for e in off.entries) and off.sources == ["server"]
     markdown = render_log_query(result)

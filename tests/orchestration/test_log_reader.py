@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mybb_mcp.orchestration import log_reader
+from mybb_mcp.orchestration import log_bounds, log_reader
 from mybb_mcp.orchestration.log_parser import ERROR_HINTS, parse_entry
 from mybb_mcp.orchestration.log_reader import (
     ReadStats,
@@ -161,19 +161,25 @@ def test_orphan_text_before_the_first_stamp(tmp_path: Path) -> None:
         assert fwd(path, block) == entries[::-1]
 
 
-def test_an_oversized_run_without_stamps_is_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(log_reader, "MAX_CARRY", 2000)
-    trace = b"".join(b"#%d /srv/forum/deep.php(1): f()\n" % i for i in range(2000))
+def test_a_huge_entry_is_kept_as_head_and_tail_with_the_cut_counted(tmp_path: Path) -> None:
+    trace = b"".join(b"#%d /srv/forum/deep.php(1): f()\n" % i for i in range(100_000))  # ~3.3 MB
     head = b"[Tue Nov 24 05:51:39 2026] PHP Fatal error:  Uncaught E: x in /f.php:1\n"
     tail = b"[Tue Nov 24 05:51:40 2026] 127.0.0.1:1 Closing\n"
     path = tmp_path / "server.log"
     path.write_bytes(head + trace + tail)
     for reader in (back, fwd):
-        entries = sorted(reader(path, (512, 512)))
-        # Memory stays bounded (no entry much above the cap), and nothing is lost or doubled.
-        assert len(entries) > 3 and max(len(raw) for _, raw in entries) < 2000 + 1024
-        assert b"".join(raw for _, raw in entries) == path.read_bytes()
-        assert all(offset + len(raw) == nxt for (offset, raw), (nxt, _) in zip(entries, entries[1:]))
+        for block in ((4096, 4096), (64 * 1024, 4 * 1024 * 1024)):
+            entries = sorted(reader(path, block))
+            assert [offset for offset, _ in entries] == [0, len(head) + len(trace)]
+            big = entries[0][1]
+            assert len(big) <= log_bounds.MAX_ENTRY_BYTES
+            assert big.startswith(head + b"#0 ") and big.endswith(b"#99999 /srv/forum/deep.php(1): f()\n")
+            # Whole lines either side of the cut, and the cut counted exactly.
+            assert big.cut_bytes + len(big) == len(head) + len(trace)
+            assert big.cut_lines + big.count(b"\n") == 100_001
+            assert big[big.cut_at - 1 : big.cut_at + 1] == b"\n#"
+        # A keyword only in the dropped middle still selects the entry.
+        assert [o for o, _ in reader(path, (4096, 4096), keyword=b"#50000 ")] == [0]
 
 
 def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:

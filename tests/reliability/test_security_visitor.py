@@ -307,3 +307,86 @@ def test_item6_a_port_owners_command_line_stays_data_in_status(
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- item 7: memory per query and answer size are bounded, whatever the entries contain -----------------------
+
+
+def write_hostile_log(path: Path, now: datetime, megabytes: int = 40) -> None:
+    """What a few POSTs leave when their data lands in PHP's messages: entries of several MB, one of
+    them a single line, the others millions of short continuation lines; ordinary traffic between."""
+    stamp = f"[{format_php_timestamp(now)}] "
+    with open(path, "wb") as handle:
+        handle.write(f"{stamp}PHP 8.2.0 Development Server (http://127.0.0.1:1) started\n".encode())
+        written, n = 0, 0
+        while written < megabytes * 1024 * 1024:
+            if n % 3 == 0:
+                body = b"x" * (6 * 1024 * 1024)  # one 6 MB line
+            else:
+                body = b"\n".join(b"%d PHP [4 - line" % i for i in range(400_000))  # 400k lines, ~7 MB
+            entry = (stamp.encode() + b'PHP Warning:  Undefined array key "' + body
+                     + b'" in /srv/forum/key.php on line 3\n')
+            normal = "".join(f"{stamp}127.0.0.1:{40000 + i} [200]: GET /index.php?n={n}-{i}\n" for i in range(50))
+            handle.write(entry + normal.encode())
+            written += len(entry) + len(normal)
+            n += 1
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"errors_only": True, "limit": 1000}, {"filter_keyword": "line", "limit": 1000},
+    {"since_minutes": 5, "errors_only": True, "tail": False}, {"filter_keyword": "ärger"},
+], ids=["default", "errors-1000", "keyword-1000", "since-head", "unicode-keyword"])
+def test_item7_memory_per_query_and_answer_size_are_bounded(tmp_path: Path, options: dict[str, object]) -> None:
+    import tracemalloc
+
+    from mybb_mcp.orchestration.log_bounds import MAX_ANSWER_BYTES
+    from mybb_mcp.orchestration.log_query import run_query
+    from mybb_mcp.orchestration.render import render_log_query
+
+    now = datetime(2026, 11, 29, 3, 0, 0)
+    log = tmp_path / "server.log"
+    write_hostile_log(log, now, megabytes=20)
+    tracemalloc.start()
+    try:
+        result = run_query(log, LogQueryOptions(**options), now=now)  # type: ignore[arg-type]
+        text = render_log_query(result)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 1024 * 1024, f"{peak / 2**20:.1f} MiB"
+    assert len(text.encode()) < MAX_ANSWER_BYTES + 4096
+    if options.get("filter_keyword") != "ärger":
+        assert result.entries
+    for entry in result.entries:
+        assert len(entry.message) + sum(len(line) for line in entry.continuation) < 70 * 1024
+    giant = [e for e in result.entries if e.cut_bytes]
+    if options.get("errors_only") or options.get("filter_keyword") == "line":
+        assert giant and "cut from the middle of this entry" in text
+        assert all(e.cut_bytes > 5 * 1024 * 1024 for e in giant)
+    if len(result.entries) < (options.get("limit") or 50) and result.has_more:
+        assert "size cap" in text  # the page ended at the cap, and says how to go on
+
+
+def test_item7_four_queries_in_parallel_stay_bounded(tmp_path: Path) -> None:
+    import threading
+    import tracemalloc
+
+    from mybb_mcp.orchestration.log_query import run_query
+
+    now = datetime(2026, 11, 29, 3, 0, 0)
+    log = tmp_path / "server.log"
+    write_hostile_log(log, now, megabytes=20)
+    results: list[object] = []
+    tracemalloc.start()
+    try:
+        threads = [threading.Thread(target=lambda: results.append(run_query(
+            log, LogQueryOptions(errors_only=True, limit=1000), now=now))) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(results) == 4
+    assert peak < 4 * 50 * 1024 * 1024, f"{peak / 2**20:.1f} MiB"

@@ -69,6 +69,11 @@ class LogEntry:
     # Its stamp is earlier than one written before it: PHP logs request data verbatim, so a visitor's
     # newlines can forge whole lines. Shown marked, never hidden; set by queries (log_reader).
     out_of_order: bool = False
+    # Bytes and lines cut from the middle of a huge entry (log_bounds): the continuation shows its
+    # head and tail, the cut falling after continuation line `cut_after` (-1: inside the first line).
+    cut_bytes: int = 0
+    cut_lines: int = 0
+    cut_after: int = -1
 
 
 # --- patterns -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import InvalidArgument
+from .log_bounds import MAX_ANSWER_BYTES, AnswerBudget
 from .log_parser import CONNECTION, ERROR_HINTS, LEVELS, SOURCE_SERVER, LogEntry, parse_entry
 from .log_reader import (
     ReadStats,
@@ -141,6 +142,7 @@ class LogQueryResult:
     since: datetime | None = None  # start of the since_minutes window
     end_offset: int = 0  # where the server log's readable range ended (follow from here)
     problem: str | None = None  # the server log exists but could not be read
+    cut_by_size: bool = False  # the page ended early: its entries' text reached MAX_ANSWER_BYTES
     source_problems: list[str] = field(default_factory=list)
 
     @property
@@ -208,10 +210,29 @@ def _server_entries(
     read = iter_entries_backward if options.tail else iter_entries_forward
     location = str(log_file)
     for offset, raw in read(log_file, start=start, keyword=keyword, any_of=any_of, stats=stats):
-        entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+        entry = _parse_kept(raw, zone, offset)
         entry.location = location
         if _wanted(entry, options, cutoff):
             yield entry
+
+def _parse_kept(raw: bytes, zone: tzinfo, offset: int) -> LogEntry:
+    """A reader's entry -> LogEntry; a bounded one (log_bounds.EntryBytes) says what was cut where."""
+    cut_at = getattr(raw, "cut_at", -1)
+    if cut_at < 0:
+        return parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+    head, tail = raw[:cut_at], raw[cut_at:]
+    joined = head.endswith(b"\n") or not head  # else the cut is inside a line
+    text = head.decode("utf-8", "replace") + ("" if joined else " … ") + tail.decode("utf-8", "replace")
+    entry = parse_entry(text, tz=zone, offset=offset)
+    entry.cut_bytes, entry.cut_lines = raw.cut_bytes, raw.cut_lines  # type: ignore[attr-defined]
+    entry.cut_after = head.count(b"\n") - 1  # continuation lines wholly before the cut
+    return entry
+
+
+def entry_size(entry: LogEntry) -> int:
+    """About how much text an entry puts into an answer (what the answer cap counts)."""
+    return 80 + len(entry.message) + len(entry.path or "") + sum(len(line) + 1 for line in entry.continuation)
+
 
 def _source_entries(
     source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str]
@@ -281,6 +302,7 @@ def run_query(
     want = options.offset + options.limit
     page: list[LogEntry] = []
     found = 0
+    budget = AnswerBudget()
     try:
         merged = heapq.merge(*(s.keyed() for s in streams), key=lambda pair: pair[0], reverse=options.tail)
         for _, entry in merged:
@@ -288,11 +310,13 @@ def run_query(
             if found > want:
                 break  # one more than the page: there is more
             if found > options.offset:
+                if not budget.take(entry_size(entry)):
+                    break  # the hard cap on an answer: this entry and the rest are for the next page
                 page.append(entry)
     except OSError as exc:  # vanished or unreadable midway (e.g. removed by hand)
         problem = f"reading stopped early: {exc.strerror or exc}"
     _mark_out_of_order(log_file, page, zone)
-    exact = found <= want and problem is None and not stats.truncated
+    exact = found <= want and problem is None and not stats.truncated and not budget.refused
     if stats.truncated:
         problem = "the log was rotated while it was being read; run the query again for the new log"
     return LogQueryResult(
@@ -303,7 +327,8 @@ def run_query(
         entries=page,
         matched=found,
         matched_exact=exact,
-        has_more=found > want,
+        has_more=found > want or budget.refused,
+        cut_by_size=budget.refused,
         bytes_scanned=stats.bytes_read,
         summary=summarize(page),
         sources=[s.name for s in streams],
@@ -317,12 +342,11 @@ def run_query(
 def _mark_out_of_order(log_file: Path, entries: Sequence[LogEntry], zone: tzinfo) -> None:
     """Mark the server log's entries whose stamp goes back in time (possibly forged by request data)."""
     location = str(log_file)
-    stamped = [(e.offset, e.timestamp) for e in entries
-               if e.location == location and e.offset is not None and e.timestamp is not None]
-    if not stamped:
+    offsets = [e.offset for e in entries if e.location == location and e.offset is not None]
+    if not offsets:
         return
     try:
-        flagged = stamps_out_of_order(log_file, stamped, zone)  # type: ignore[arg-type]
+        flagged = stamps_out_of_order(log_file, offsets, zone)
     except OSError:
         return
     for entry in entries:

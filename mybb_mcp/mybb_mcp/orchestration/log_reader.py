@@ -3,9 +3,9 @@
 Logs reach gigabytes and queries usually want the newest few entries, so the
 readers never hold the whole file: they read blocks (64 KiB first, doubling up
 to 4 MiB) into one reused buffer, cut them into entries with C-speed regex
-passes, and carry only the unfinished entry across a block boundary (capped: a
-run of more than 16 MiB of lines without a timestamp is split into head-less
-"orphan" entries). With a keyword (or the errors-only hints) a block is first
+passes, and carry only the unfinished entry across a block boundary. No entry is
+held whole: past 1 MiB the carried entry is trimmed to its head and tail, and
+every entry yielded is bounded the same way (log_bounds; the cut is counted). With a keyword (or the errors-only hints) a block is first
 searched as a whole, anchored on a rare byte like grep does, and only the
 entries around the hits are cut out: a 1 GB scan for a rare word takes ~0.2 s.
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
+from .log_bounds import CARRY_TRIM_BYTES, CUT_MARK, ENTRY_HEAD_BYTES, ENTRY_TAIL_BYTES, MAX_ENTRY_BYTES, keep_entry
 from .log_parser import ENTRY_START, ORCHESTRATOR_TAG, format_php_timestamp, head_timestamp
 
 try:  # Python >= 3.9 always has zoneinfo; tzdata may still be missing
@@ -40,8 +41,12 @@ except ImportError:  # pragma: no cover
 # Block sizes: small first (a tail query wants the last few KiB), growing when scanning far.
 BLOCK_SIZE = 64 * 1024
 MAX_BLOCK_SIZE = 4 * 1024 * 1024
-# Longest run of lines kept waiting for its head; beyond it they become orphan entries.
+# Longest unterminated last line taken as it is (a write in progress is otherwise left for later).
 MAX_CARRY = 16 * 1024 * 1024
+# Hits are collected a piece of a block at a time (and not inside an entry already taken), so a block
+# dense with hits costs time, not memory.
+SPAN_CHUNK = 256 * 1024
+_OVERLAP = 2048  # longer than any needle (keywords are at most 500 characters)
 
 # An entry start preceded by its newline: the literal "\n" prefix lets the regex engine skip fast.
 _NL_START = re.compile(b"\n" + ENTRY_START.pattern)
@@ -193,12 +198,20 @@ def _first_start(data: bytearray, lo: int, hi: int) -> int:
 
 
 def _last_start(data: bytearray, lo: int, hi: int) -> int:
-    """Offset of the last entry start in data(lo:hi), or -1."""
-    line = data.rfind(_NL, lo, hi - 1) + 1
-    while line > lo:
-        if ENTRY_START.match(data, line, hi):
-            return line
-        line = data.rfind(_NL, lo, line - 1) + 1
+    """Offset of the last entry start in data(lo:hi), or -1.
+
+    Searched with the C-speed pattern in windows growing back from `hi` (a block of millions of
+    short continuation lines costs a scan, not a Python step per line)."""
+    window = 4096
+    top = hi
+    while top > lo:
+        bottom = max(lo, top - window)
+        last = -1
+        for match in _NL_START.finditer(data, bottom, hi):  # to hi: a stamp may straddle `top`
+            last = match.start() + 1
+        if last > lo:
+            return last
+        top, window = bottom, window * 4
     return -1
 
 
@@ -322,6 +335,25 @@ class _Selector:
             return False
         return self.any_of is None or self.any_of.matches(entry)
 
+    def accepts_with(self, entry: bytes | bytearray, cut: _Cut) -> bool:
+        """The whole-entry test for an entry a reader trimmed: what `cut` saw of the dropped part counts."""
+        if self.keyword is not None and not cut.keyword and self.keyword not in fold_text(entry):
+            return False
+        return self.any_of is None or cut.any or self.any_of.matches(entry)
+
+    def _source(self) -> _KeywordFinder | _AnyOf:
+        return self.finder if self.finder is not None else self.any_of  # type: ignore[return-value]
+
+    def hits(self, data: bytearray, lo: int, hi: int) -> tuple[bool, bool]:
+        """(keyword found, any-of needle found) in data[lo:hi], stopping at the first of each."""
+        keyword = False
+        if self.keyword is not None:
+            if self.finder is None:
+                keyword = self.keyword in fold_text(data[lo:hi])
+            else:
+                keyword = _any_hit(self.finder, data, lo, hi)
+        return keyword, self.any_of is not None and _any_hit(self.any_of, data, lo, hi)
+
     def spans(self, data: bytearray, lo: int, hi: int) -> list[tuple[int, int]]:
         """Selected entries [start, end) of data[lo:hi], ascending; lo is an entry start, hi an end."""
         if self.selects_all or self._per_entry:
@@ -330,16 +362,60 @@ class _Selector:
             if self._per_entry:
                 spans = [(s, e) for s, e in spans if self.accepts(bytes(data[s:e]))]
             return spans
-        hits = self.finder.find_all(data, lo, hi) if self.finder else self.any_of.find_all(data, lo, hi)  # type: ignore[union-attr]
+        source = self._source()
         spans = []
         end = lo
-        for p in hits:
-            if p < end:
+        for piece in range(lo, hi, SPAN_CHUNK):
+            stop = min(hi, piece + SPAN_CHUNK)
+            if end >= stop:
                 continue  # inside the entry just taken
-            start, end = _entry_around(data, p, lo, hi)
-            if self.finder is None or self.any_of is None or self.any_of.matches(data[start:end]):
-                spans.append((start, end))
+            for p in source.find_all(data, max(piece, end), min(hi, stop + _OVERLAP)):
+                if p >= stop:
+                    break  # the next piece finds it
+                if p < end:
+                    continue  # inside the entry just taken
+                start, end = _entry_around(data, p, lo, hi)
+                if self.finder is None or self.any_of is None or self.any_of.matches(data[start:end]):
+                    spans.append((start, end))
         return spans
+
+
+def _any_hit(source: _KeywordFinder | _AnyOf, data: bytearray, lo: int, hi: int) -> bool:
+    for piece in range(lo, hi, SPAN_CHUNK):
+        if source.find_all(data, piece, min(hi, piece + SPAN_CHUNK + _OVERLAP)):
+            return True
+    return False
+
+
+@dataclass
+class _Cut:
+    """What a reader dropped from the middle of the entry it carries across blocks (log_bounds)."""
+
+    bytes: int = 0
+    lines: int = 0
+    keyword: bool = False  # the keyword was in the dropped part
+    any: bool = False  # one of the any-of needles was
+
+
+def _trim(data: bytearray, lo: int, hi: int, selector: _Selector, cut: _Cut) -> bytes:
+    """data[lo:hi], a carried entry or a run of its lines, as head + CUT_MARK + tail; the middle
+    (an earlier cut's mark included) is counted in `cut`, with whether a filter matched there."""
+    front_end, tail_start = lo + ENTRY_HEAD_BYTES, hi - ENTRY_TAIL_BYTES
+    mark = data.find(CUT_MARK, front_end, tail_start) if cut.bytes else -1
+    cut.bytes += tail_start - front_end - (len(CUT_MARK) if mark >= 0 else 0)
+    cut.lines += data.count(_NL, front_end, tail_start)
+    keyword, any_of = selector.hits(data, max(lo, front_end - _OVERLAP), min(hi, tail_start + _OVERLAP))
+    cut.keyword, cut.any = cut.keyword or keyword, cut.any or any_of
+    return bytes(data[lo:front_end]) + CUT_MARK + bytes(data[tail_start:hi])
+
+
+def _kept(data: bytearray, start: int, end: int, cut: _Cut | None = None) -> bytes:
+    """An entry of the buffer as yielded: bounded (log_bounds.keep_entry)."""
+    if cut is not None and cut.bytes:
+        return keep_entry(data[start:end], cut.bytes, cut.lines)
+    if end - start <= MAX_ENTRY_BYTES:
+        return bytes(data[start:end])
+    return keep_entry(data[start:end])
 
 
 class _Buffer:
@@ -391,13 +467,6 @@ def _range(fd: int, start: int, end: int | None) -> tuple[int, int]:
     return min(max(0, start), end), end
 
 
-def _split_oversized(carry: bytes) -> int:
-    """Where to cut a too-long head-less run: after its first line (which may still continue an
-    entry further back); the rest becomes an orphan entry."""
-    newline = carry.find(_NL)
-    return newline + 1 if 0 <= newline < len(carry) - 1 else 0
-
-
 def iter_entries_backward(
     path: str | os.PathLike[str],
     *,
@@ -427,6 +496,7 @@ def iter_entries_backward(
         start, end = _range(fd, start, end)
         stats.start, stats.end = start, end
         pos, carry = end, b""  # carry: head-less lines continuing an entry further back
+        cut = _Cut()  # what was trimmed from the carry (it never grows past CARRY_TRIM_BYTES)
         while pos > start:
             size = min(block, pos - start)
             lo_file = pos - size
@@ -438,19 +508,22 @@ def iter_entries_backward(
                 return
             data, base = buffer.data, lo_file - extra
             pos, block = lo_file, min(block * 2, max_block)
-            first = 0 if not extra else _first_start(data, 0, hi)
+            # Only the block can hold an entry start (the carry has none): search it, and a stamp's length on.
+            first = 0 if not extra else _first_start(data, 0, min(hi, size + extra + 64))
             if first < 0:  # no entry starts here: all of it continues an entry further back
-                carry = bytes(data[1:hi])
-                if len(carry) > MAX_CARRY:
-                    cut = _split_oversized(carry)
-                    carry, orphan = carry[:cut], carry[cut:]
-                    if selector.accepts(orphan):
-                        yield base + 1 + cut, orphan
+                carry = _trim(data, 1, hi, selector, cut) if hi - 1 > CARRY_TRIM_BYTES else bytes(data[1:hi])
                 continue
             spans = selector.spans(data, first, hi)
+            if cut.bytes:  # the last entry holds the trimmed carry: decide on all of it
+                last = _last_start(data, first, hi)
+                last = first if last < 0 else last
+                spans = [span for span in spans if span[0] != last]
+                if selector.accepts_with(data[last:hi], cut):
+                    spans.append((last, hi))
             carry = bytes(data[extra:first])
             for s, e in reversed(spans):
-                yield base + s, bytes(data[s:e])
+                yield base + s, _kept(data, s, e, cut if e == hi else None)
+            cut = _Cut()
         stats.exhausted = True
 
 
@@ -479,6 +552,7 @@ def iter_entries_forward(
         start, end = _range(fd, start, end)
         stats.start, stats.end = start, end
         pos, carry, base = start, b"", start  # carry: the entry still open, beginning at `base`
+        cut = _Cut()  # what was trimmed from the carry (it never grows past CARRY_TRIM_BYTES)
         while pos < end:
             size = min(block, end - pos)
             length = buffer.fill(fd, size, pos, before=carry)
@@ -488,22 +562,26 @@ def iter_entries_forward(
                 return
             data = buffer.data
             pos, block = pos + size, min(block * 2, max_block)
-            hi = length if pos >= end else _last_start(data, 0, length)
+            # Only the new block can hold an entry start (the carry holds none past its own first byte).
+            hi = length if pos >= end else _last_start(data, max(len(carry) - 1, 0), length)
             if hi <= 0:  # still inside one entry
-                carry = bytes(data[:length])
-                if len(carry) > MAX_CARRY:
-                    cut = carry.rfind(_NL) + 1 or len(carry)
-                    if selector.accepts(carry[:cut]):
-                        yield base, carry[:cut]
-                    carry, base = carry[cut:], base + cut
+                carry = _trim(data, 0, length, selector, cut) if length > CARRY_TRIM_BYTES else bytes(data[:length])
                 continue
             spans = selector.spans(data, 0, hi)
+            if cut.bytes:  # the first entry holds the trimmed carry: decide on all of it
+                first = _first_start(data, 0, hi)
+                first = hi if first < 0 else first
+                spans = [span for span in spans if span[0] != 0]
+                if selector.accepts_with(data[0:first], cut):
+                    spans.insert(0, (0, first))
             tail = bytes(data[hi:length])
+            shift = cut.bytes - len(CUT_MARK) if cut.bytes else 0  # buffer -> file, past the trimmed carry
             for s, e in spans:
-                yield base + s, bytes(data[s:e])
-            carry, base = tail, base + hi
-        if carry and selector.accepts(carry):
-            yield base, carry
+                yield base + s + (shift if s else 0), _kept(data, s, e, cut if s == 0 else None)
+            cut = _Cut()
+            carry, base = tail, base + hi + shift
+        if carry and (selector.accepts_with(carry, cut) if cut.bytes else selector.accepts(carry)):
+            yield base, keep_entry(carry, cut.bytes, cut.lines)
         stats.exhausted = True
 
 
@@ -587,47 +665,45 @@ def offset_at_time(
         return lo
 
 
-def stamps_out_of_order(
-    path: str | os.PathLike[str], entries: Sequence[tuple[int, datetime]], tz: tzinfo | None, start: int = 0
-) -> set[int]:
-    """Of (offset, stamp) pairs of one file, the offsets whose stamp is earlier than a stamp written in
-    the LOOKBACK bytes before it (see OUT_OF_ORDER_TOLERANCE): possibly forged.
+def stamps_out_of_order(path: str | os.PathLike[str], offsets: Sequence[int], tz: tzinfo | None,
+                        start: int = 0) -> set[int]:
+    """Of entry starts in one file, those whose head stamp is earlier than a stamp written in the
+    LOOKBACK bytes before it (see OUT_OF_ORDER_TOLERANCE): possibly forged. The stamps compared are
+    the lines' own (for a MyBB error block in the server log too, whatever its dateline says).
 
-    Entries close together share one read; past MARK_BUDGET bytes read, the rest are checked against
+    Entries close together share one read; past MARK_BUDGET bytes read, the rest are compared with
     the MARK_LOOKBACK bytes before each only."""
     flagged: set[int] = set()
-    ordered = sorted(entries, key=lambda pair: pair[0])
-    groups: list[tuple[int, list[tuple[int, datetime]]]] = []  # (read from, entries), ascending
-    for offset, moment in ordered:
+    groups: list[tuple[int, list[int]]] = []  # (read from, entry starts), ascending
+    for offset in sorted(set(offsets)):
         lo = max(start, offset - LOOKBACK)
-        if groups and lo <= groups[-1][1][-1][0]:
-            groups[-1][1].append((offset, moment))
+        if groups and lo <= groups[-1][1][-1]:
+            groups[-1][1].append(offset)
         else:
-            groups.append((lo, [(offset, moment)]))
+            groups.append((lo, [offset]))
     budget = MARK_BUDGET
     with open(path, "rb", buffering=0) as handle:
         fd = handle.fileno()
         for lo, members in groups:
-            if members[-1][0] - lo > budget:
-                lo = max(start, members[-1][0] - MARK_LOOKBACK)  # the budget is spent: a short look only
-                members = [(o, m) for o, m in members if o >= lo] or members[-1:]
-                for offset, moment in members:
-                    if _went_back(fd, offset, moment, tz, MARK_LOOKBACK, start):
-                        flagged.add(offset)
-                continue
-            data = (b"\n" if lo == start else b"") + os.pread(fd, members[-1][0] - lo, lo)
-            shift = lo - (1 if lo == start else 0)
+            if members[-1] - lo > budget:  # the budget is spent: a short look only
+                lo = max(start, members[-1] - MARK_LOOKBACK)
+                members = [offset for offset in members if offset >= lo] or members[-1:]
+            hi = members[-1] + 64  # the last entry's own stamp
+            data = b"\n" + os.pread(fd, hi - lo, lo)
             budget -= len(data)
-            stamps = [(m.start(1) + shift, m.group(1)) for m in _STAMP_AFTER_NL.finditer(data)]
+            heads = [(m.start() + lo, m.group(1)) for m in _STAMP_AFTER_NL.finditer(data)]  # (line start, stamp)
+            own = dict(heads)
             latest: datetime | None = None
             index = 0
-            for offset, moment in members:
-                while index < len(stamps) and stamps[index][0] < offset:
-                    seen = head_timestamp(stamps[index][1].decode("ascii"), tz)
+            for offset in members:
+                while index < len(heads) and heads[index][0] < offset:
+                    seen = head_timestamp(heads[index][1].decode("ascii"), tz)
                     if seen is not None and (latest is None or seen > latest):
                         latest = seen
                     index += 1
-                if latest is not None and latest - moment > OUT_OF_ORDER_TOLERANCE:
+                mine = own.get(offset)
+                moment = head_timestamp(mine.decode("ascii"), tz) if mine else None
+                if latest is not None and moment is not None and latest - moment > OUT_OF_ORDER_TOLERANCE:
                     flagged.add(offset)
     return flagged
 

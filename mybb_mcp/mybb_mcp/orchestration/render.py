@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .failures import Failure
 from .log_parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
+from .log_bounds import MAX_ANSWER_BYTES, MAX_ENTRY_BYTES
 from .log_query import LogQueryResult
 from .untrusted import code_block, code_span, one_line
 
@@ -58,14 +59,25 @@ def render_log_query(result: LogQueryResult, commands: Commands | None = None) -
     if not result.entries:
         lines += _empty(result, commands)
     else:
+        size, shown = sum(len(line) + 1 for line in lines), 0
         for entry in result.entries:
-            lines += render_entry(entry, result.zone, str(result.log_file))
+            rendered = render_entry(entry, result.zone, str(result.log_file))
+            size += sum(len(line) + 1 for line in rendered)
+            if shown and size > MAX_ANSWER_BYTES:
+                break  # the hard cap holds for the text too, however the entries render
+            lines += rendered
+            shown += 1
         lines.append("")
         lines.append(_summary_line(result))
+        capped = shown < len(result.entries) or result.cut_by_size
+        if capped:
+            lines.append(f"**This answer stopped at its size cap ({MAX_ANSWER_BYTES // 1024} KiB) after {shown} "
+                         "entries.** Narrow it (a keyword, errors only, a shorter since window, a smaller limit) "
+                         f"or page on with {commands.offset.format(result.options.offset + shown)}.")
         if _fatal_logged_twice(result.entries):
             lines.append("(php -S logs a fatal error twice: as a `PHP Fatal error` line and again after the "
                          "request line of the page that raised it; the summary counts both.)")
-        if result.has_more:
+        if result.has_more and not capped:
             options = result.options
             lines.append("More entries match: ask again with "
                          + commands.offset.format(options.offset + len(result.entries)) + ".")
@@ -179,6 +191,12 @@ def render_entry(entry: LogEntry, zone: tzinfo | None, server_log: str) -> list[
     lines = ["- " + " ".join(p for p in parts if p)]
     if entry.continuation:
         lines += _fenced(entry.continuation)
+    if entry.cut_bytes:
+        where = (f" at byte {entry.offset} of {code_span(entry.location)}"
+                 if entry.location and entry.offset is not None else "")
+        lines.append(f"  *({format_size(entry.cut_bytes)} and {entry.cut_lines} lines cut from the middle of this "
+                     f"entry: answers keep an entry's first and last {MAX_ENTRY_BYTES // 1024} KiB at most; "
+                     f"the log has it whole{where}.)*")
     return lines
 
 
