@@ -11,6 +11,7 @@ import os
 import signal
 import stat
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import psutil
@@ -418,3 +419,24 @@ async def test_list_through_the_mcp_status_tool_with_all_and_without_a_forum(
         assert "No forum is configured" in text or args == {"all": True}
         refused = await client.call_tool("mybb_server_status", {"all": "yes"})
         assert refused.is_error
+
+
+def test_mybb_error_logging_remembers_per_forum(real_forum: Any, php: str) -> None:
+    """`errorlog on` remembers the settings it replaced beside the forum: a folder's second forum in
+    a file of its own, so `off` of one forum never restores the other's values."""
+    first = write_docroot(real_forum.root.parent / "first")
+    other = ServerOrchestrationService(Config(mybb_root=first, php=php, port=free_port()))
+    try:
+        assert other.start().success  # the first forum in the folder keeps the plain names
+        service = ServerOrchestrationService(real_forum.config())
+        files = service.config.files
+        assert not files.plain
+        on = service.set_mybb_error_logging(True)
+        assert on.ok, on
+        assert files.errorlog_memory.is_file() and files.errorlog_memory.name.endswith(f".{files.key}.json")
+        assert not (files.folder / ".mybb-server-errorlog.json").exists()
+        off = service.set_mybb_error_logging(False)
+        assert off.ok, off
+        assert not files.errorlog_memory.exists()
+    finally:
+        other.stop(force=True)

@@ -70,10 +70,12 @@ def _load_remembered(path: Path, root: Path) -> dict[str, str] | None:
     return {k: v for k, v in saved.items() if k in _LOGGING_SETTINGS}
 
 
-def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float = 5.0) -> ErrorLoggingChange:
+def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float = 5.0,
+                      memory_name: str = ERRORLOG_STATE_NAME) -> ErrorLoggingChange:
     """Turn MyBB's error logging on (errorlogmedium 'log', errorloglocation '' = the server log) or off
     (restore what it was), by updating the settings table and rebuilding inc/settings.php the way MyBB's
-    own settings editor does. The values replaced by "on" are remembered in <state_dir>/ERRORLOG_STATE_NAME."""
+    own settings editor does. The values replaced by "on" are remembered in <state_dir>/<memory_name>
+    (one file per forum: a folder's second forum has a name of its own, see orchestration/layout.py)."""
     root = Path(root)
     cfg = read_config_php(root)
     if cfg is None:
@@ -92,7 +94,7 @@ def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float
             False, enabled, error=f"inc/config.php has an unusable database type {cfg.type!r} or table prefix {cfg.table_prefix!r}.",
             hint=f"Fix inc/config.php, or use {ADMIN_CP_ERROR_LOGGING}.",
         )
-    remembered_path = Path(state_dir) / ERRORLOG_STATE_NAME
+    remembered_path = Path(state_dir) / memory_name
     settings_file = root / "inc" / "settings.php"
     try:
         db = open_settings_table(cfg, root, timeout)

@@ -5,6 +5,7 @@ The plan's layout puts them beside the forum, in its parent folder: `.mybb-serve
 Any other forum in the same folder gets names of its own, derived from its resolved root:
 
     .mybb-server.<name>-<hash>.json   .mybb-server.<name>-<hash>.lock   logs/<name>-<hash>/server.log
+    .mybb-server-errorlog.<name>-<hash>.json (while MyBB's error logging is switched on)
 
 `<name>` is the root's folder name (made filename-safe), `<hash>` the first 8 hex digits of the
 SHA-256 of the resolved root path, so two spellings of one forum (a symlink and its target) are
@@ -51,6 +52,12 @@ class ForumFiles:
     @property
     def folder(self) -> Path:
         return self.root.parent
+
+    @property
+    def errorlog_memory(self) -> Path:
+        """Where `errorlog on` remembers the MyBB settings it replaced, for `off` to restore."""
+        name = ".mybb-server-errorlog.json" if self.plain else f".mybb-server-errorlog.{self.key}.json"
+        return self.folder / name
 
 
 def resolve_root(root: Path) -> Path:

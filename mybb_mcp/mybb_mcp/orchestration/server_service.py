@@ -486,7 +486,9 @@ class ServerOrchestrationService:
         """
         enabled = validate_flag(enabled, "enabled")
         self._ensure_repo_root()
-        return dev_mode.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root)
+        files = layout.claim(self.config.mybb_root)  # it writes beside the forum, as start does
+        return dev_mode.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root,
+                                          memory_name=files.errorlog_memory.name)
 
     # ------------------------------------------------------------------ snapshots
 
