@@ -281,6 +281,8 @@ SHIMS = {
     # asdf/phpenv shims are shell scripts that end in `exec`; the PID stays, the program changes.
     "exec": '#!/bin/sh\nexec "{php}" "$@"\n',
     "env": '#!/bin/sh\nPATH="{bindir}:$PATH" exec /usr/bin/env php "$@"\n',
+    # A wrapper that runs PHP as its child: PHP is the process in our session that holds the socket.
+    "child": '#!/bin/sh\n"{php}" "$@"\n',
 }
 
 
@@ -300,6 +302,8 @@ def test_a_version_manager_shim_that_execs_php_is_followed_to_php(
     assert state["cmdline"] == psutil.Process(started.pid).cmdline()  # PHP's own command line ...
     assert str(shim) not in state["cmdline"]  # ... not the shim's
     assert len(started.workers) == 2
+    if kind == "child":
+        assert state["session"] == psutil.Process(started.pid).ppid()  # the wrapper leads the session
 
     status = service.get_status()
     assert status.running and status.pid == started.pid and status.died is None

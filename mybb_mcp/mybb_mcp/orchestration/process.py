@@ -42,14 +42,27 @@ class ProcessIdentity:
     pid: int
     create_time: float
     cmdline: tuple[str, ...]
+    # The session (and process group) PHP runs in, when it is not PHP's own: a wrapper script we
+    # spawned that runs PHP as its child, rather than exec'ing it, leads the session.
+    session: int | None = None
+
+    @property
+    def group(self) -> int:
+        return self.session or self.pid
 
     def as_state(self) -> dict[str, object]:
-        return {"pid": self.pid, "create_time": self.create_time, "cmdline": list(self.cmdline)}
+        state: dict[str, object] = {"pid": self.pid, "create_time": self.create_time, "cmdline": list(self.cmdline)}
+        if self.session is not None:
+            state["session"] = self.session
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> ProcessIdentity:
         """The identity a state file recorded (raises KeyError, TypeError or ValueError if malformed)."""
-        return cls(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]))
+        session = state.get("session")
+        if session is not None and (not isinstance(session, int) or isinstance(session, bool) or session < 1):
+            raise ValueError("session is not a process ID")
+        return cls(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]), session)
 
 
 @dataclass(frozen=True)
@@ -93,18 +106,19 @@ _children: dict[int, _Child] = {}
 _children_lock = threading.Lock()
 
 
-def identity_of(pid: int) -> ProcessIdentity | None:
+def identity_of(pid: int, session: int | None = None) -> ProcessIdentity | None:
     try:
         proc = psutil.Process(pid)
         with proc.oneshot():
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return None
-            return ProcessIdentity(pid, proc.create_time(), tuple(proc.cmdline()))
+            return ProcessIdentity(pid, proc.create_time(), tuple(proc.cmdline()), session)
     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
         return None
 
 
 def matches(recorded: ProcessIdentity, current: ProcessIdentity | None) -> bool:
+    """Same process: PID, start time and command line (the session is where it runs, not who it is)."""
     return (
         current is not None
         and current.pid == recorded.pid
@@ -197,15 +211,56 @@ def _identity_after_exec(
     return identity
 
 
-def settled_identity(recorded: ProcessIdentity) -> ProcessIdentity | None:
-    """The process we spawned as it is now: same PID and start time (an exec keeps both), and the
-    command line it has now. A version-manager shim (asdf, phpenv, a wrapper script) that `exec`s
-    PHP is recorded with its own command line at spawn; once PHP holds the socket, this is PHP's.
-    None when the PID is no longer that process."""
-    current = identity_of(recorded.pid)
-    if current is None or abs(current.create_time - recorded.create_time) > CREATE_TIME_TOLERANCE:
+def settled_identity(spawned: ProcessIdentity, port: int) -> ProcessIdentity | None:
+    """PHP as it is once it serves `port`, proven ours.
+
+    A version-manager shim (asdf, phpenv, a wrapper script) is recorded with its own command line
+    at spawn. If it `exec`s PHP, the process keeps its PID and start time and now has PHP's command
+    line. If it runs PHP as a child instead, PHP is the descendant in our new session that holds the
+    socket. None when the spawned PID is no longer the process we started.
+    """
+    current = identity_of(spawned.pid)
+    if current is None or abs(current.create_time - spawned.create_time) > CREATE_TIME_TOLERANCE:
         return None
-    return current
+    if listens_on(current, port):
+        return current
+    return _session_listener(current, port) or current
+
+
+def _session_listener(leader: ProcessIdentity, port: int) -> ProcessIdentity | None:
+    """A descendant of our session leader, still in its session, that listens on `port`."""
+    try:
+        descendants = psutil.Process(leader.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return None
+    for child in descendants:
+        try:
+            if os.getsid(child.pid) != leader.pid or child.create_time() + CREATE_TIME_TOLERANCE < leader.create_time:
+                continue
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+        candidate = identity_of(child.pid, session=leader.pid)
+        if candidate is not None and listens_on(candidate, port):
+            return candidate
+    return None
+
+
+def session_members(spawned: ProcessIdentity) -> list[psutil.Process]:
+    """Everything still in the session we started (the spawned leader, PHP, its workers): what a
+    failed start must not leave behind, whatever ran inside."""
+    members: list[psutil.Process] = []
+    try:
+        leader = psutil.Process(spawned.pid)
+        if abs(leader.create_time() - spawned.create_time) > CREATE_TIME_TOLERANCE:
+            return []
+        candidates = [leader, *leader.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    for proc in candidates:
+        with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+            if os.getsid(proc.pid) == spawned.pid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc)
+    return members
 
 
 def _exec_done(cmdline: tuple[str, ...], argv: tuple[str, ...]) -> bool:
@@ -272,7 +327,7 @@ def group_members(recorded: ProcessIdentity) -> list[psutil.Process]:
         if info["create_time"] + CREATE_TIME_TOLERANCE < recorded.create_time:
             continue
         try:
-            if os.getpgid(info["pid"]) == recorded.pid and os.getsid(info["pid"]) == recorded.pid:
+            if os.getpgid(info["pid"]) == recorded.group and os.getsid(info["pid"]) == recorded.group:
                 members.append(proc)
         except ProcessLookupError:
             continue
@@ -462,7 +517,8 @@ def ours_answers(recorded: ProcessIdentity | None, host: str, port: int, path: s
     answers the probe and the start would report someone else's server as ours.
     """
     # The cheap probe first: the socket-table lookup runs once PHP answers, not on every poll.
-    return recorded is not None and answers_http(host, port, path) and listens_on(recorded, port)
+    return recorded is not None and answers_http(host, port, path) and (
+        listens_on(recorded, port) or _session_listener(recorded, port) is not None)
 
 
 class Ready(Enum):

@@ -285,13 +285,12 @@ class ServerOrchestrationService:
 
         probe = process.READY_PROBE_PATH if config.use_router else process.READY_PROBE_PATH_PLAIN
         outcome = process.wait_ready(proc, identity, host, port, probe, self._start_timeout)
-        if identity is not None:
-            # A version-manager shim that exec'd PHP has PHP's command line by now: record the process
-            # that holds the socket, so the next status knows it (and stop can signal it).
-            identity = process.settled_identity(identity) or identity
         if outcome is not process.Ready.ANSWERING or identity is None:
             exited = outcome is process.Ready.EXITED
             return self._start_failed(proc, identity, host, port, log_file, header_end, exited, notes)
+        # A version-manager shim has become PHP (exec) or started it (child): record PHP, the process
+        # that holds the socket, so the next status knows it and stop signals it.
+        identity = process.settled_identity(identity, port) or identity
         self._state_file.write({**identity.as_state(), **recorded})
         registry.record(self.config.files, {**identity.as_state(), **recorded}, probe)
         warnings = self._start_warnings(host, port)
@@ -310,7 +309,7 @@ class ServerOrchestrationService:
         header_end: int, exited: bool, notes: list[str],
     ) -> ServerResult:
         if not exited and identity is not None:
-            members = process.group_members(identity)
+            members = process.session_members(identity)  # whatever runs in the session we started
             process.signal_members(members, signal.SIGKILL)
             process.wait_gone(members, 2.0)
         self._state_file.clear()

@@ -29,7 +29,7 @@ def _field_problem(name: str, value: Any) -> str | None:
     """Why a (present) field cannot be what the service will use it as, or None."""
     if isinstance(value, bool):
         return "is a boolean"
-    if name == "pid":
+    if name in ("pid", "session"):
         return None if isinstance(value, int) and 1 <= value <= PID_MAX else "is not a process ID"
     if name == "create_time":
         return None if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else "is not a time"
@@ -47,7 +47,7 @@ def _field_problem(name: str, value: Any) -> str | None:
     return None
 
 
-OPTIONAL_FIELDS = ("workers", "started_at", "log_file", "mybb_root")
+OPTIONAL_FIELDS = ("workers", "started_at", "log_file", "mybb_root", "session")
 
 
 class LockTimeout(Exception):
