@@ -7,7 +7,7 @@ else depends on it. It answers `mybb-server list` and names the forum of ours th
 An entry is a claim, not proof: it is believed only when it is a regular file of this user in a
 directory of this user's (no symlink followed), and shown only when the process it names is alive
 and is still the one we started (PID, start time, command line). Stale entries are ignored, and
-removed by the next start or stop that comes across them.
+replaced or removed by that forum's next start.
 """
 
 from __future__ import annotations

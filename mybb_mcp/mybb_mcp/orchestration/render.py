@@ -515,7 +515,8 @@ def _next_step(result: ServerResult, commands: Commands) -> str:
                 f"to stop it use {commands.stop}.")
     if failure in (Failure.PORT_IN_USE, Failure.NOT_OURS):
         if owner is not None and owner.forum_root is not None:
-            first = (f"Leave that forum's server alone, or stop it from that forum (MYBB_ROOT={owner.forum_root}); "
+            first = (f"Leave that forum's server alone, or stop it from that forum "
+                     f"({code_span('MYBB_ROOT=' + owner.forum_root)}); "
                      f"{commands.list_all} shows every server this tool runs.")
         elif failure is Failure.NOT_OURS:
             first = "That program was started some other way: stop it there if it should not run."
