@@ -21,7 +21,8 @@ warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 
 INSTRUCTIONS = (
     "Runs the MyBB forum in MYBB_ROOT on PHP's built-in web server. Start with mybb_server_status; "
-    "use mybb_server_logs with errors_only=true after loading a page to see what broke."
+    "use mybb_server_logs with errors_only=true after loading a page to see what broke. Before trying a "
+    "plugin or a setting, save a snapshot with mybb_forum_snapshot; diff shows what changed, restore undoes it."
 )
 
 
