@@ -8,6 +8,8 @@
 - `extensions`: the PHP extensions MyBB needs, and the Debian packages that bring them.
 - `install`: a forum from a release archive, by MyBB's own installer.
 - `php`: running MyBB's own PHP code (IN_MYBB + inc/init.php) for exact writes.
+- `requests`: a page as guest, a member or the admin, as a browser loads it (logins, my_post_key).
+- `pages`: what a MyBB page says (error pages, login state, excerpt, selectors, debug report).
 
 Nothing here imports the server (`orchestration`) or a face; the service calls into these modules.
 """

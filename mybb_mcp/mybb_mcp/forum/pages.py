@@ -1,0 +1,267 @@
+"""What a MyBB page says: title, MyBB's error pages, my_post_key, login state, excerpt, selectors, debug report.
+
+Pure functions on the page's HTML. Page text comes from forum visitors and plugins: it is data,
+returned as plain text (tags stripped, entities decoded, control characters removed), never markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+MAX_MESSAGE_CHARS = 600
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+# my_post_key: `var my_post_key = "…";` in every front-end page, a hidden input in forms and the Admin CP.
+_POST_KEY = re.compile(
+    r"""my_post_key\s*=\s*["']([0-9a-f]{32})["']|name=["']my_post_key["']\s+value=["']([0-9a-f]{32})["']"""
+    r"""|my_post_key=([0-9a-f]{32})"""
+)
+# The front end's welcome block links to logout with the user's logoutkey; guests get a login link.
+_LOGGED_IN = re.compile(r"action=logout&(?:amp;)?logoutkey=")
+_ACP_LOGIN = re.compile(r"""<input[^>]+name=["']do["'][^>]+value=["']login["']""", re.IGNORECASE)
+_ACP_LOGGED_IN = re.compile(r"""class=["']logged_in_as["']""")
+
+# MyBB's own error output (inc/class_error.php output_error): the "MyBB SQL Error" / "Internal Error" page.
+_FATAL_PAGE = re.compile(r"<h2>(MyBB SQL Error|MyBB Internal Error)</h2>\s*<div id=\"error\">(.*?)<p id=\"footer\">",
+                         re.DOTALL)
+# Front-end templates, with template comments (MyBB's default) or by the default templates' shape.
+_TEMPLATE_START = re.compile(r"<!-- start: (error_nopermission(?:_loggedin)?|error|redirect) -->")
+_ERROR_TABLE = re.compile(
+    r"<td class=\"thead\"><span class=\"smalltext\"><strong>(.*?)</strong></span></td>\s*</tr>\s*<tr>\s*"
+    r"<td class=\"trow1\">(.*?)</td>\s*</tr>\s*</table>",
+    re.DOTALL,
+)
+_INLINE_ERROR = re.compile(r"<div class=\"error\">\s*(.*?)</div>", re.DOTALL)
+_ACP_FLASH = re.compile(r"<div id=\"flash_message\" class=\"(\w+)\">\s*(.*?)</div>", re.DOTALL)
+_META_REFRESH = re.compile(r"""<meta http-equiv=["']refresh["'] content=["']\d+;\s*URL=([^"']+)["']""", re.I)
+_NO_PERMISSION_WORDS = ("do not have permission", "not logged in or do not have permission")
+_POST_KEY_WORDS = ("authorization code mismatch", "post verification key", "invalid post verification")
+
+
+def plain_text(fragment: str) -> str:
+    """HTML -> readable text: scripts, styles and comments dropped, tags removed, entities decoded,
+    control characters (terminal escapes, bidi overrides) removed, whitespace collapsed."""
+    text = _SCRIPT_STYLE.sub(" ", fragment)
+    text = _COMMENT.sub(" ", text)
+    text = re.sub(r"<br\s*/?>|</(?:p|div|tr|li|h\d|table|dt|dd)>", "\n", text, flags=re.IGNORECASE)
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
+    text = _CONTROL.sub("", text)
+    text = _SPACES.sub(" ", text)
+    lines = [line.strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+
+
+def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def page_title(page: str) -> str | None:
+    match = _TITLE.search(page[:200_000])
+    return _short(plain_text(match.group(1)), 200) if match else None
+
+
+def find_post_key(page: str) -> str | None:
+    match = _POST_KEY.search(page)
+    return next((g for g in match.groups() if g), None) if match else None
+
+
+def front_logged_in(page: str) -> bool:
+    return bool(_LOGGED_IN.search(page))
+
+
+def is_front_page(page: str) -> bool:
+    """A page rendered with MyBB's header (where the welcome block says who is logged in)."""
+    return 'id="panel"' in page or "<!-- start: header" in page or "<!-- start: header_welcomeblock" in page
+
+
+def is_acp_login(page: str) -> bool:
+    return bool(_ACP_LOGIN.search(page)) and not _ACP_LOGGED_IN.search(page)
+
+
+@dataclass(frozen=True)
+class PageError:
+    """MyBB showed an error instead of the page."""
+
+    kind: str  # sql | internal | error | no_permission | post_key | acp_login | acp_error | inline_error
+    message: str
+
+    @property
+    def title(self) -> str:
+        return _KIND_TITLES.get(self.kind, self.kind)
+
+
+_KIND_TITLES = {
+    "sql": "MyBB SQL error page",
+    "internal": "MyBB internal error page",
+    "error": "MyBB error page",
+    "no_permission": "MyBB no-permission page",
+    "post_key": "MyBB refused the my_post_key",
+    "acp_login": "Admin CP login page (the session was not accepted)",
+    "acp_error": "Admin CP error message",
+    "inline_error": "MyBB form errors",
+}
+
+
+def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
+    """The MyBB error page or message this page is, if any (see the patterns above)."""
+    fatal = _FATAL_PAGE.search(page)
+    if fatal:
+        kind = "sql" if "SQL" in fatal.group(1) else "internal"
+        return PageError(kind, _short(plain_text(fatal.group(2))) or fatal.group(1))
+    if admin_cp:
+        if is_acp_login(page):
+            message = _INLINE_ERROR.search(page)
+            return PageError("acp_login", _short(plain_text(message.group(1))) if message else "Please Login")
+        flash = _ACP_FLASH.search(page)
+        if flash and flash.group(1) == "error":
+            return PageError("acp_error", _short(plain_text(flash.group(2))))
+        inline = _INLINE_ERROR.search(page)
+        if inline:
+            text = _short(plain_text(inline.group(1)))
+            kind = "post_key" if any(w in text.lower() for w in _POST_KEY_WORDS) else "acp_error"
+            return PageError(kind, text)
+        return None
+    template = _TEMPLATE_START.search(page)
+    table = _ERROR_TABLE.search(page)
+    if template and template.group(1).startswith("error") or (table and not template):
+        body = plain_text(table.group(2)) if table else ""
+        lowered = body.lower()
+        if template and template.group(1).startswith("error_nopermission") or any(
+                w in lowered for w in _NO_PERMISSION_WORDS):
+            first = body.split("\n", 1)[0]
+            return PageError("no_permission", _short(first))
+        if any(w in lowered for w in _POST_KEY_WORDS):
+            return PageError("post_key", _short(body))
+        if table:
+            return PageError("error", _short(body))
+    inline = _INLINE_ERROR.search(page)
+    if inline and "<!-- start: error_inline" in page:
+        return PageError("inline_error", _short(plain_text(inline.group(1))))
+    return None
+
+
+def flash_message(page: str) -> str | None:
+    """The Admin CP's success message after an action (e.g. "The plugin has been activated")."""
+    flash = _ACP_FLASH.search(page)
+    return _short(plain_text(flash.group(2))) if flash and flash.group(1) == "success" else None
+
+
+def meta_refresh(page: str) -> str | None:
+    """Where MyBB's friendly redirect page (a 200 with a meta refresh) sends the browser."""
+    match = _META_REFRESH.search(page[:20_000])
+    return html.unescape(match.group(1)) if match else None
+
+
+def main_text(page: str) -> str:
+    """The page's text without MyBB's header and footer when they can be told apart."""
+    start = page.find("<!-- end: header -->")
+    end = page.find("<!-- start: footer -->")
+    if start >= 0 and end > start:
+        page = page[start:end]
+    else:
+        body = re.search(r"<body[^>]*>(.*)</body>", page, re.IGNORECASE | re.DOTALL)
+        page = body.group(1) if body else page
+    return plain_text(page)
+
+
+def excerpt(page: str, limit: int) -> tuple[str, bool]:
+    """(text, cut): the main text, at most `limit` characters."""
+    text = main_text(page)
+    if len(text) <= limit:
+        return text, False
+    return text[:limit].rstrip() + "…", True
+
+
+# --- selectors --------------------------------------------------------------------------------------
+
+_SELECTOR = re.compile(r"^([a-zA-Z][a-zA-Z0-9-]*)?(?:#([\w-]+))?((?:\.[\w-]+)*)$")
+
+
+def parse_selector(selector: str) -> tuple[str | None, str | None, tuple[str, ...]] | None:
+    """`tag`, `#id`, `.class`, `tag.a.b`, `tag#id.class` -> (tag, id, classes); None if not that simple."""
+    match = _SELECTOR.match(selector.strip())
+    if not match or not any(match.groups()):
+        return None
+    tag, ident, classes = match.groups()
+    return (tag.lower() if tag else None, ident, tuple(c for c in classes.split(".") if c))
+
+
+class _Matcher(HTMLParser):
+    def __init__(self, tag: str | None, ident: str | None, classes: tuple[str, ...]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.want = (tag, ident, classes)
+        self.count = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        want_tag, want_id, want_classes = self.want
+        if want_tag and tag != want_tag:
+            return
+        values = {name: value or "" for name, value in attrs}
+        if want_id and values.get("id") != want_id:
+            return
+        if want_classes and not set(want_classes) <= set(values.get("class", "").split()):
+            return
+        self.count += 1
+
+
+def count_selector(page: str, selector: str) -> int:
+    parsed = parse_selector(selector)
+    if parsed is None:
+        raise ValueError(selector)
+    matcher = _Matcher(*parsed)
+    matcher.feed(page)
+    matcher.close()
+    return matcher.count
+
+
+# --- MyBB's debug report ---------------------------------------------------------------------------
+
+@dataclass
+class DebugReport:
+    """MyBB's `debug=1` page (inc/functions.php debug_page), for users who may see it."""
+
+    generation_time: str | None = None
+    query_count: int | None = None
+    php_time: str | None = None
+    db_time: str | None = None
+    templates_used: str | None = None
+    extra_templates: list[str] = field(default_factory=list)  # templates that needed extra queries
+    slowest_queries: list[tuple[str, str]] = field(default_factory=list)  # (time, query)
+
+
+def _debug_cell(page: str, label: str) -> str | None:
+    match = re.search(re.escape(label) + r"</span></b></td>\s*<td[^>]*><span[^>]*>(.*?)</span>", page, re.DOTALL)
+    return plain_text(match.group(1)) if match else None
+
+
+_DEBUG_QUERY = re.compile(
+    r"<td[^>]*>#\d+ - Select Query</td>.*?<td[^>]*>(.*?)</td>.*?Query Time: ([\d.]+)", re.DOTALL
+)
+
+
+def parse_debug(page: str) -> DebugReport | None:
+    if "Page Generation Statistics" not in page:
+        return None
+    report = DebugReport()
+    report.generation_time = _debug_cell(page, "Page Generation Time:")
+    count = _debug_cell(page, "No. DB Queries:")
+    report.query_count = int(count) if count and count.isdigit() else None
+    report.php_time = _debug_cell(page, "PHP Processing Time:")
+    report.db_time = _debug_cell(page, "DB Processing Time:")
+    report.templates_used = _debug_cell(page, "No. Templates Used:")
+    extra = re.search(r"Templates Requiring Additional Calls.*?</tr>\s*<tr>\s*<td[^>]*>(.*?)</td>", page, re.DOTALL)
+    if extra:
+        report.extra_templates = [t.strip() for t in plain_text(extra.group(1)).split(",") if t.strip()][:50]
+    return report

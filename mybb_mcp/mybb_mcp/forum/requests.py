@@ -1,0 +1,721 @@
+"""A forum page as a guest, a member or the admin, like a browser would load it, and the errors it raised.
+
+- Logs in the way a browser does: the front end through `member.php?action=do_login`, the Admin CP
+  through its own login form (`admin/index.php`, `do=login`): two logins, two sessions.
+- One cookie jar per role and forum, in `.mybb-server-sessions/` beside the state file (directory
+  0700, files 0600, written without following symlinks; a jar not owned by us is ignored).
+- Fills `my_post_key` where MyBB checks it (every POST, and Admin CP GETs that carry an `action`),
+  scraped from the pages MyBB serves to that session; a refused key is fetched again once.
+- Re-logs in once when MyBB did not accept the session (the Admin CP login page came back, or a
+  front-end page shows a logged-in role as a guest).
+- Credentials come from configuration (see `credentials_for`) and are never echoed.
+
+The errors of exactly this request are tied by its own client ports (each hop of a redirect chain
+is a connection of its own): php -S logs `PORT Accepted`, the errors the script raised, then
+`PORT [status]: METHOD PATH` (see orchestration/checkpoints.py).
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.cookiejar
+import json
+import os
+import re
+import stat
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, find_dotenv, parse_dotenv
+from ..errors import InvalidArgument
+from . import pages
+
+GUEST, ADMIN = "guest", "admin"
+SESSIONS_DIR = ".mybb-server-sessions"
+# What the forum bootstrap records for the admin it created (mode 0600, beside the state file).
+ADMIN_CREDENTIALS_FILE = ".mybb-admin.json"
+USER_AGENT = "mybb-mcp (page request)"
+MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_REDIRECTS = 10
+TIMEOUT = 60.0
+MAX_FIELDS = 100
+MAX_FIELD_CHARS = 65_536
+MAX_PATH_CHARS = 2048
+MAX_ROLE_CHARS = 120
+POST_KEY_FIELD = "my_post_key"
+
+
+# --- what to request --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A page to load. `role`: guest, admin, or a member's username."""
+
+    path: str
+    method: str = "GET"
+    role: str = GUEST
+    query: tuple[tuple[str, str], ...] = ()
+    form: tuple[tuple[str, str], ...] = ()
+    follow_redirects: bool = True
+    excerpt: int = 0  # characters of page text to return (0: none)
+    selector: str | None = None
+    contains: str | None = None
+    debug: bool = False
+
+    def validated(self) -> PageRequest:
+        return validate_request(self)
+
+
+def _fields(name: str, items: object) -> tuple[tuple[str, str], ...]:
+    if isinstance(items, Mapping):
+        items = list(items.items())
+    if not isinstance(items, (list, tuple)):
+        raise InvalidArgument(f"{name} must be a list of name=value fields.", f"Pass {name} as {{\"name\": \"value\"}}.")
+    if len(items) > MAX_FIELDS:
+        raise InvalidArgument(f"{name} has {len(items)} fields; at most {MAX_FIELDS} are sent.",
+                              "Send only the fields the page needs.")
+    out = []
+    for item in items:
+        if not isinstance(item, (list, tuple)) or len(item) != 2 or not all(isinstance(x, str) for x in item):
+            raise InvalidArgument(f"{name} holds {item!r}, which is not a name and a text value.",
+                                  "Give every field a name and a text value.")
+        key, value = item
+        if not key or len(key) > 200 or len(value) > MAX_FIELD_CHARS:
+            raise InvalidArgument(f"{name} field {key[:40]!r} has an empty or too long name or value.",
+                                  f"Names up to 200 characters, values up to {MAX_FIELD_CHARS}.")
+        out.append((key, value))
+    return tuple(out)
+
+
+def validate_request(request: PageRequest) -> PageRequest:
+    path = request.path
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidArgument("path is empty.", "Pass a forum path such as `index.php` or `admin/index.php`.")
+    if len(path) > MAX_PATH_CHARS or any(ord(c) < 32 or c in " \x7f" for c in path):
+        raise InvalidArgument("path holds spaces, control characters or is too long.",
+                              "Pass the path as it appears in a URL (percent-encoded), query fields in `query`.")
+    parts = urllib.parse.urlsplit(path)
+    if parts.scheme or parts.netloc or path.startswith("//"):
+        raise InvalidArgument(f"path {path[:80]!r} names a site; only this forum's paths are requested.",
+                              "Pass the path without scheme and host, e.g. `showthread.php?tid=1`.")
+    if ".." in parts.path.split("/"):
+        raise InvalidArgument("path climbs out of the forum with '..'.", "Pass a path inside the forum.")
+    if request.method not in ("GET", "POST"):
+        raise InvalidArgument(f"method must be GET or POST, not {request.method!r}.", "Use GET or POST.")
+    role = request.role
+    if not isinstance(role, str) or not role.strip() or len(role) > MAX_ROLE_CHARS or any(
+            ord(c) < 32 for c in role):
+        raise InvalidArgument("role is empty or not a user name.", "Pass guest, admin, or a member's user name.")
+    query = _fields("query", request.query)
+    form = _fields("form", request.form)
+    if form and request.method != "POST":
+        raise InvalidArgument("form fields are sent with POST only.", "Pass method POST, or put the fields in query.")
+    if not isinstance(request.excerpt, int) or isinstance(request.excerpt, bool) or not 0 <= request.excerpt <= 20_000:
+        raise InvalidArgument("excerpt must be a number of characters from 0 to 20000.", "e.g. excerpt 2000.")
+    if request.selector is not None and pages.parse_selector(request.selector) is None:
+        raise InvalidArgument(f"selector {request.selector[:80]!r} is not a simple selector.",
+                              "Use tag, #id, .class or tag#id.class (no spaces or combinators).")
+    if request.contains is not None and (not request.contains or len(request.contains) > 1000):
+        raise InvalidArgument("contains must be 1 to 1000 characters of text.", "Pass the text to look for.")
+    return PageRequest(path.strip(), request.method, role.strip(), query, form, bool(request.follow_redirects),
+                       request.excerpt, request.selector, request.contains, bool(request.debug))
+
+
+def is_admin_cp(path: str, admin_dir: str = "admin") -> bool:
+    first = urllib.parse.urlsplit(path).path.lstrip("/").split("/", 1)[0]
+    return first == admin_dir
+
+
+# --- credentials --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+    origin: str  # where they came from, for messages (never the password)
+
+
+class LoginProblem(Exception):
+    """No credentials for a role, or MyBB refused them. The message never holds the password."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def member_env_name(username: str) -> str:
+    return "MYBB_MEMBER_" + re.sub(r"[^A-Za-z0-9]", "_", username).upper() + "_PASSWORD"
+
+
+def _trusted_json(path: Path) -> dict[str, Any] | None:
+    """A small JSON file we own, read without following a symlink; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > 1024 * 1024:
+            return None
+        data = os.read(fd, info.st_size + 1)
+    finally:
+        os.close(fd)
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _settings(environ: Mapping[str, str], cwd: Path) -> tuple[dict[str, str], str]:
+    dotenv_path = find_dotenv(cwd)
+    values = dict(parse_dotenv(dotenv_path)) if dotenv_path else {}
+    values.update({k: v for k, v in environ.items() if k.startswith("MYBB_") and v != ""})
+    return values, str(dotenv_path) if dotenv_path else "environment"
+
+
+def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None = None,
+                    cwd: Path | None = None) -> Credentials:
+    """The username and password for `role`.
+
+    admin: MYBB_ADMIN_USER (default: the bootstrap's admin, else "admin") and MYBB_ADMIN_PASSWORD,
+    from the environment or .env; else the file the forum bootstrap wrote beside the state
+    (`.mybb-admin.json`, ours, mode 0600). A member NAME: MYBB_MEMBER_<NAME>_PASSWORD (NAME upper-cased,
+    other characters than letters and digits as `_`).
+    """
+    environ = os.environ if environ is None else environ
+    values, where = _settings(environ, cwd or Path.cwd())
+    recorded = _trusted_json(config.repo_root / ADMIN_CREDENTIALS_FILE) or {}
+    if role == ADMIN:
+        user = values.get("MYBB_ADMIN_USER") or recorded.get("username") or "admin"
+        password = values.get("MYBB_ADMIN_PASSWORD")
+        if password:
+            origin = "MYBB_ADMIN_PASSWORD" + (" (environment)" if environ.get("MYBB_ADMIN_PASSWORD") else f" ({where})")
+            return Credentials(str(user), password, origin)
+        if isinstance(recorded.get("password"), str) and recorded.get("password"):
+            return Credentials(str(recorded.get("username") or user), recorded["password"],
+                               str(config.repo_root / ADMIN_CREDENTIALS_FILE))
+        raise LoginProblem(
+            "No admin password is configured.",
+            "Set MYBB_ADMIN_USER and MYBB_ADMIN_PASSWORD in the environment or the .env file (the forum "
+            f"bootstrap records them in {ADMIN_CREDENTIALS_FILE} beside the state file).",
+        )
+    name = member_env_name(role)
+    password = values.get(name)
+    if not password:
+        raise LoginProblem(
+            f"No password is configured for the member {role!r}.",
+            f"Set {name} in the environment or the .env file, or request as guest or admin.",
+        )
+    return Credentials(role, password, name)
+
+
+# --- the cookie jar of a role -------------------------------------------------------------------------
+
+def _cookie_to_dict(cookie: http.cookiejar.Cookie) -> dict[str, Any]:
+    return {"name": cookie.name, "value": cookie.value, "domain": cookie.domain, "path": cookie.path,
+            "expires": cookie.expires, "secure": cookie.secure, "host_only": not cookie.domain_specified,
+            "rest": {k: v for k, v in getattr(cookie, "_rest", {}).items() if isinstance(v, (str, type(None)))}}
+
+
+def _cookie_from_dict(data: Mapping[str, Any]) -> http.cookiejar.Cookie | None:
+    try:
+        name, value, domain, path = (str(data[k]) for k in ("name", "value", "domain", "path"))
+        expires = data.get("expires")
+        expires = int(expires) if isinstance(expires, (int, float)) else None
+        host_only = bool(data.get("host_only", True))
+        rest = data.get("rest") if isinstance(data.get("rest"), dict) else {}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return http.cookiejar.Cookie(
+        0, name, value, None, False, domain, not host_only, domain.startswith("."), path, True,
+        bool(data.get("secure")), expires, False, None, None, rest,
+    )
+
+
+class SessionStore:
+    """The jars of every role of one forum: `.mybb-server-sessions/<role>.json` beside the state file."""
+
+    def __init__(self, repo_root: Path) -> None:
+        self.directory = Path(repo_root) / SESSIONS_DIR
+
+    def _file(self, role: str) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9_-]", "_", role)[:40]
+        if slug != role:
+            import hashlib
+
+            slug += "-" + hashlib.blake2b(role.encode(), digest_size=4).hexdigest()
+        return self.directory / f"{slug}.json"
+
+    def load(self, role: str) -> dict[str, Any]:
+        return _trusted_json(self._file(role)) or {}
+
+    def save(self, role: str, data: Mapping[str, Any]) -> None:
+        self._ensure_directory()
+        target = self._file(role)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(temporary, flags, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+            os.replace(temporary, target)  # replaces a symlink itself, never what it points to
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+    def forget(self, role: str) -> None:
+        self._file(role).unlink(missing_ok=True)
+
+    def _ensure_directory(self) -> None:
+        try:
+            info = os.lstat(self.directory)
+        except FileNotFoundError:
+            os.mkdir(self.directory, 0o700)
+            return
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise PermissionError(f"{self.directory} is not a directory of ours; sessions are not kept there")
+
+
+# --- HTTP ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Hop:
+    """One HTTP exchange of the request (a redirect chain has several)."""
+
+    method: str
+    target: str  # path + query as sent
+    status: int
+    reason: str
+    client_port: int
+    seconds: float
+    location: str | None = None
+
+
+@dataclass
+class _Response:
+    status: int
+    reason: str
+    headers: Message
+    body: bytes
+    client_port: int
+    seconds: float
+
+    def info(self) -> Message:  # what http.cookiejar reads Set-Cookie from
+        return self.headers
+
+    def text(self) -> str:
+        charset = self.headers.get_content_charset() or "utf-8"
+        try:
+            return self.body.decode(charset, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+
+class ForumClient:
+    """HTTP to one forum as one role, with its jar."""
+
+    def __init__(self, host: str, port: int, role: str, store: SessionStore, *, admin_dir: str = "admin",
+                 credentials: Any = None, timeout: float = TIMEOUT) -> None:
+        self.host, self.port, self.role, self.store = host, port, role, store
+        self.admin_dir = admin_dir
+        self._credentials = credentials  # callable -> Credentials, asked only when a login is needed
+        self.timeout = timeout
+        self.jar = http.cookiejar.CookieJar()
+        self.post_keys: dict[str, str] = {}  # "front" / "acp" -> the key MyBB gave this session
+        self.user: str | None = None
+        self.logins: list[str] = []  # what logins this request needed, for the answer
+        self.login_ports: list[int] = []
+        self._load()
+
+    # -- jar persistence
+    def _load(self) -> None:
+        data = self.store.load(self.role)
+        self.user = data.get("user") if isinstance(data.get("user"), str) else None
+        for item in data.get("cookies", []) if isinstance(data.get("cookies"), list) else []:
+            cookie = _cookie_from_dict(item) if isinstance(item, dict) else None
+            if cookie is not None and not cookie.is_expired():
+                self.jar.set_cookie(cookie)
+        keys = data.get("post_keys")
+        if isinstance(keys, dict):
+            self.post_keys = {k: v for k, v in keys.items() if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v)}
+
+    def save(self) -> None:
+        data = {"user": self.user, "cookies": [_cookie_to_dict(c) for c in self.jar],
+                "post_keys": self.post_keys, "saved": time.time()}
+        self.store.save(self.role, data)
+
+    @property
+    def base(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def has_cookie(self, name: str) -> bool:
+        return any(c.name == name and not c.is_expired() for c in self.jar)
+
+    def drop_cookies(self, *names: str) -> None:
+        for cookie in list(self.jar):
+            if cookie.name in names:
+                self.jar.clear(cookie.domain, cookie.path, cookie.name)
+
+    # -- one exchange
+    def send(self, method: str, target: str, form: Sequence[tuple[str, str]] | None = None) -> _Response:
+        url = self.base + target
+        request = urllib.request.Request(url, method=method)
+        self.jar.add_cookie_header(request)
+        headers = {"User-Agent": USER_AGENT, "Accept": "text/html,*/*", "Connection": "close"}
+        cookie = request.get_header("Cookie") or request.unredirected_hdrs.get("Cookie")
+        if cookie:
+            headers["Cookie"] = cookie
+        body = None
+        if method == "POST":
+            body = urllib.parse.urlencode(list(form or [])).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Origin"] = self.base
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            connection.connect()
+            client_port = connection.sock.getsockname()[1]
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read(MAX_BODY_BYTES + 1)[:MAX_BODY_BYTES]
+            result = _Response(response.status, response.reason, response.msg, data, client_port,
+                               time.perf_counter() - started)
+        finally:
+            connection.close()
+        self.jar.extract_cookies(result, request)  # type: ignore[arg-type]
+        return result
+
+    # -- logins
+    def _creds(self) -> Credentials:
+        if self._credentials is None:
+            raise LoginProblem(f"No credentials for {self.role!r}.", "Configure them (see the docs).")
+        return self._credentials()
+
+    def login_front(self) -> None:
+        """member.php?action=login for a session and its key, then do_login as a browser posts it."""
+        creds = self._creds()
+        page = self.send("GET", "/member.php?action=login")
+        self.login_ports.append(page.client_port)
+        key = pages.find_post_key(page.text()) or ""
+        form = [("action", "do_login"), ("url", ""), ("username", creds.username), ("password", creds.password),
+                ("remember", "yes"), (POST_KEY_FIELD, key)]
+        done = self.send("POST", "/member.php", form)
+        self.login_ports.append(done.client_port)
+        if not self.has_cookie("mybbuser"):
+            message = pages.detect_error(done.text(), admin_cp=False)
+            said = f": MyBB said {message.message!r}" if message else ""
+            raise LoginProblem(f"MyBB refused the front-end login of {creds.username!r} ({creds.origin}){said}.",
+                               "Check the username and password configured for this role.")
+        self.user = creds.username
+        self.post_keys.pop("front", None)
+        self._follow_for_key("front", done)
+        self.logins.append(f"front end as {creds.username}")
+
+    def login_acp(self) -> None:
+        """The Admin CP login form: do=login with username and password (its own session: adminsid)."""
+        creds = self._creds()
+        self.drop_cookies("adminsid")
+        done = self.send("POST", f"/{self.admin_dir}/index.php",
+                         [("do", "login"), ("username", creds.username), ("password", creds.password)])
+        self.login_ports.append(done.client_port)
+        text = done.text()
+        if not self.has_cookie("adminsid") or pages.is_acp_login(text):
+            error = pages.detect_error(text, admin_cp=True)
+            said = f": MyBB said {error.message!r}" if error else ""
+            raise LoginProblem(f"MyBB refused the Admin CP login of {creds.username!r} ({creds.origin}){said}.",
+                               "Check MYBB_ADMIN_USER / MYBB_ADMIN_PASSWORD (an Admin CP PIN is not supported).")
+        self.user = creds.username
+        self.post_keys["acp"] = pages.find_post_key(text) or self.post_keys.get("acp", "")
+        self.logins.append(f"Admin CP as {creds.username}")
+
+    def _follow_for_key(self, area: str, response: _Response) -> None:
+        key = pages.find_post_key(response.text())
+        if key:
+            self.post_keys[area] = key
+
+    def fetch_post_key(self, area: str) -> str:
+        """A key for this session: from a page MyBB serves it (front: the index; Admin CP: its home)."""
+        target = f"/{self.admin_dir}/index.php" if area == "acp" else "/index.php"
+        page = self.send("GET", target)
+        self.login_ports.append(page.client_port)
+        key = pages.find_post_key(page.text()) or ""
+        self.post_keys[area] = key
+        return key
+
+
+# --- the flow ------------------------------------------------------------------------------------------
+
+@dataclass
+class PageResponse:
+    """What the browser ended with, before the log is read."""
+
+    request: PageRequest
+    url: str
+    status: int
+    reason: str
+    seconds: float  # the request's own exchanges (logins and key fetches not counted)
+    hops: list[Hop]
+    body: str
+    content_type: str
+    page_error: pages.PageError | None
+    logins: list[str]
+    notes: list[str]
+    redirect_not_followed: str | None = None
+
+
+def _target(path: str, query: Sequence[tuple[str, str]]) -> str:
+    parts = urllib.parse.urlsplit(path if path.startswith("/") else "/" + path)
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True) + list(query)
+    encoded = urllib.parse.urlencode(pairs)
+    return parts.path + (f"?{encoded}" if encoded else "")
+
+
+def _needs_key(request: PageRequest, admin_cp: bool, fields: Sequence[tuple[str, str]]) -> bool:
+    if any(name == POST_KEY_FIELD for name, _ in fields):
+        return False
+    if request.method == "POST":
+        return True
+    # Admin CP actions by link (activate a plugin, delete ...) check the key on GET too.
+    return admin_cp and any(name == "action" for name, _ in request.query)
+
+
+def _same_site(client: ForumClient, current: str, location: str) -> str | None:
+    """A redirect's target (relative to the page that sent it) as a path on this forum, or None when it
+    leaves it."""
+    absolute = urllib.parse.urljoin(client.base + current, location)
+    parts = urllib.parse.urlsplit(absolute)
+    if parts.scheme != "http" or parts.hostname not in (client.host, "localhost", "127.0.0.1") or (
+            parts.port or 80) != client.port:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _login_needed(client: ForumClient, area: str) -> bool:
+    if client.role == GUEST:
+        return False
+    if area == "acp":
+        return not client.has_cookie("adminsid")
+    return not client.has_cookie("mybbuser")
+
+
+def _session_refused(client: ForumClient, area: str, text: str) -> bool:
+    if client.role == GUEST:
+        return False
+    if area == "acp":
+        return pages.is_acp_login(text)
+    return pages.is_front_page(text) and not pages.front_logged_in(text)
+
+
+def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
+    """Log in if needed, send the request (with my_post_key where MyBB wants it), follow redirects,
+    and retry once after a fresh login or key when MyBB turned the session or the key down."""
+    admin_cp = is_admin_cp(request.path, client.admin_dir)
+    area = "acp" if admin_cp else "front"
+    query = list(request.query)
+    notes: list[str] = []
+    if request.debug:
+        if admin_cp:
+            notes.append("MyBB has no debug report for Admin CP pages; debug applies to front-end pages.")
+        else:
+            query.append(("debug", "1"))
+    if _login_needed(client, area):
+        client.login_acp() if area == "acp" else client.login_front()
+    for attempt in (1, 2):
+        fields = list(request.form)
+        key_added = False
+        if _needs_key(request, admin_cp, fields + query):
+            key = client.post_keys.get(area) or client.fetch_post_key(area)
+            if request.method == "POST":
+                fields.append((POST_KEY_FIELD, key))
+            else:
+                query.append((POST_KEY_FIELD, key))
+            key_added = True
+        response = _exchange(client, request, _target(request.path, query), fields)
+        text = response.body
+        retry_reason = None
+        if attempt == 1 and client.role != GUEST and _session_refused(client, area, text):
+            retry_reason = "MyBB did not accept the stored session; logged in again"
+            client.login_acp() if area == "acp" else client.login_front()
+        elif attempt == 1 and key_added and response.page_error and response.page_error.kind == "post_key":
+            retry_reason = "MyBB refused the stored my_post_key; fetched a fresh one"
+            client.post_keys.pop(area, None)
+        if retry_reason is None:
+            break
+        notes.append(retry_reason)
+        query = [(k, v) for k, v in query if k != POST_KEY_FIELD]
+    key = pages.find_post_key(response.body)
+    if key:  # the page the chain ended on may be of the other area (a login redirect ...)
+        final = urllib.parse.urlsplit(response.url).path
+        client.post_keys["acp" if is_admin_cp(final, client.admin_dir) else "front"] = key
+    response.logins = list(client.logins)
+    response.notes = notes + response.notes
+    return response
+
+
+def _exchange(client: ForumClient, request: PageRequest, target: str, form: list[tuple[str, str]]) -> PageResponse:
+    method, hops, seconds = request.method, [], 0.0
+    not_followed = None
+    while True:
+        answer = client.send(method, target, form if method == "POST" else None)
+        seconds += answer.seconds
+        location = answer.headers.get("Location")
+        hops.append(Hop(method, target, answer.status, answer.reason, answer.client_port, answer.seconds, location))
+        if not (300 <= answer.status < 400 and location):
+            break
+        following = _same_site(client, target, location)
+        if not request.follow_redirects or following is None or len(hops) > MAX_REDIRECTS:
+            not_followed = location
+            break
+        if answer.status in (301, 302, 303):
+            method, form = "GET", []
+        target = following
+    text = answer.text()
+    admin_cp = is_admin_cp(target, client.admin_dir)
+    content_type = answer.headers.get_content_type()
+    page_error = pages.detect_error(text, admin_cp=admin_cp) if content_type == "text/html" else None
+    return PageResponse(request, client.base + target, answer.status, answer.reason, seconds, hops, text,
+                        content_type, page_error, [], [], not_followed)
+
+
+# --- the answer: the page and the errors it raised -----------------------------------------------------
+
+LOG_WAIT_SECONDS = 2.0  # how long the request lines may take to reach the log after the response
+
+
+@dataclass
+class PageResult:
+    """The answer to one page request."""
+
+    request: PageRequest
+    response: PageResponse | None
+    failure: str | None = None  # why there is no response (not running, login refused ...)
+    hint: str | None = None
+    errors: list[Any] = field(default_factory=list)  # checkpoints.ErrorGroup, in order of appearance
+    errors_known: bool = True  # False: the log could not be read, "no errors" cannot be claimed
+    errors_note: str | None = None
+    cursor: str = ""
+    excerpt: str | None = None
+    excerpt_cut: bool = False
+    selector_count: int | None = None
+    contains_found: str | None = None  # "text", "html" (markup only) or "" (absent); None: not asked
+    debug: pages.DebugReport | None = None
+    flash: str | None = None
+    refresh_to: str | None = None
+    log_file: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _read_new(checkpoints: Any, cursor: Any, log_file: Path, backups: int) -> list[Any]:
+    resolution = checkpoints.resolve(cursor, log_file, backups)
+    if resolution.nothing_new:
+        return []
+    return list(checkpoints._server_entries_in(resolution.segments, None))
+
+
+def _tie_errors(checkpoints: Any, response: PageResponse, before: Any, config: Config,
+                mybb_files: Sequence[Path], started: float) -> tuple[list[Any], bool, str | None]:
+    """The error groups of exactly this request's exchanges, from the server log and MyBB's logs."""
+    log_file = config.log_file
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    last_port = response.hops[-1].client_port
+    while True:
+        try:
+            entries = _read_new(checkpoints, before, log_file, config.log_backups)
+        except OSError as exc:
+            return [], False, f"the server log could not be read: {exc.strerror or exc}"
+        _, line = checkpoints.entries_of_port(entries, last_port)
+        if line is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.002)
+    tied = []
+    missing = []
+    for hop in response.hops:
+        mine, request_line = checkpoints.entries_of_port(entries, hop.client_port)
+        if request_line is None:
+            missing.append(hop.client_port)
+            continue
+        ref = checkpoints.RequestRef(hop.method, hop.target, request_line.status_code or hop.status,
+                                     hop.client_port, request_line.worker_pid, request_line.timestamp)
+        tied += [(entry, ref) for entry in mine]
+    # MyBB's own error log files (when errorloglocation names a file): blocks written in this window.
+    for entry in checkpoints._mybb_new(before, mybb_files):
+        if entry.timestamp is None or entry.timestamp.timestamp() >= int(started) - 1:
+            last = response.hops[-1]
+            tied.append((entry, checkpoints.RequestRef(last.method, last.target, last.status, last.client_port,
+                                                       None, entry.timestamp)))
+    note = None
+    if missing:
+        note = (f"the server log holds no request line for client port(s) {', '.join(map(str, missing))} "
+                f"after {LOG_WAIT_SECONDS:.0f} s (was the log rotated or PHP run with -q?); errors of those "
+                "exchanges may be missing")
+    return checkpoints.group_errors(tied, config.mybb_root), not missing, note
+
+
+def request_page(config: Config, host: str, port: int, request: PageRequest, *,
+                 mybb_files: Sequence[Path] = (), admin_dir: str = "admin",
+                 environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> PageResult:
+    """Load the page as the request's role and collect what MyBB showed and what the logs say it raised."""
+    from ..orchestration import checkpoints
+
+    request = request.validated()
+    before = checkpoints.take_cursor(config.log_file, mybb_files)
+    store = SessionStore(config.repo_root)
+    client = ForumClient(host, port, request.role, store, admin_dir=admin_dir,
+                         credentials=lambda: credentials_for(request.role, config, environ, cwd))
+    started = time.time()
+    result = PageResult(request, None, log_file=config.log_file)
+    try:
+        response = load_page(client, request)
+    except LoginProblem as exc:
+        result.failure, result.hint = exc.message, exc.hint
+    except (OSError, http.client.HTTPException) as exc:
+        result.failure = f"the forum did not answer at {client.base}: {exc}"
+        result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
+    else:
+        result.response = response
+        result.errors, result.errors_known, result.errors_note = _tie_errors(
+            checkpoints, response, before, config, mybb_files, started)
+        _inspect(result, response)
+    finally:
+        try:
+            client.save()
+        except OSError as exc:  # the answer still stands; the next request logs in again
+            note = f"the session could not be kept ({exc.strerror or exc}); the next request logs in again"
+            if result.response is not None:
+                result.response.notes.append(note)
+    result.cursor = checkpoints.take_cursor(config.log_file, mybb_files).encode()
+    return result
+
+
+def _inspect(result: PageResult, response: PageResponse) -> None:
+    request, text = result.request, response.body
+    is_html = response.content_type in ("text/html", "application/xhtml+xml")
+    if request.excerpt:
+        result.excerpt, result.excerpt_cut = pages.excerpt(text, request.excerpt) if is_html else (
+            pages.plain_text(text[: request.excerpt * 2])[: request.excerpt], len(text) > request.excerpt)
+    if request.selector:
+        result.selector_count = pages.count_selector(text, request.selector) if is_html else 0
+    if request.contains:
+        needle = request.contains.lower()
+        if needle in pages.plain_text(text).lower():
+            result.contains_found = "text"
+        elif needle in text.lower():
+            result.contains_found = "html"
+        else:
+            result.contains_found = ""
+    if request.debug:
+        result.debug = pages.parse_debug(text)
+    if is_html:
+        result.flash = pages.flash_message(text)
+        result.refresh_to = pages.meta_refresh(text)
