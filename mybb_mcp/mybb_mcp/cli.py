@@ -38,8 +38,17 @@ from .orchestration.render import (
     render_snapshot,
     render_status,
 )
+from .orchestration.render_requests import (
+    CLI_WORDS,
+    render_cursor_line,
+    render_digest,
+    render_entry_line,
+    render_new_entries,
+    render_page_result,
+)
 from .orchestration.server_service import validate_host, validate_port, validate_workers
 from .orchestration.untrusted import terminal_safe
+from .forum.requests import PageRequest
 
 PROG = "mybb-server"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -82,6 +91,11 @@ workers_arg = _int_option("workers", validate_workers)
 limit_arg = _int_option("limit", _log_option("limit"))
 offset_arg = _int_option("offset", _log_option("offset"))
 since_arg = _int_option("since", _log_option("since_minutes"))
+
+
+def _wait_check(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 300:
+        raise InvalidArgument(f"wait must be 0 to 300 seconds, not {value!r}.", "e.g. --wait 60")
 
 
 def host_arg(text: str) -> str:
@@ -261,13 +275,19 @@ def log_options(args: argparse.Namespace) -> LogQueryOptions:
 
 def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     options = log_options(args)
+    if args.cursor or args.digest or args.wait:
+        return _run_logs_checkpoint(args, service, out, options)
     log_file = service.config.log_file
     identity = _file_id(log_file)  # before the query: a rotation in between repeats entries, never loses them
+    cursor = service.log_cursor()
     result = service.search_logs(options)
     if out.as_json:
-        out.data(result, compact=args.follow)  # streaming: one JSON document per line
+        out.data({**to_jsonable(result), "cursor": cursor}, compact=args.follow)  # streaming: one document per line
+    elif args.follow:  # a stream for monitors: one entry per line, oldest first
+        for entry in reversed(result.entries) if options.tail else result.entries:
+            out.markdown(render_entry_line(entry, result.zone) + "\n")
     else:
-        out.markdown(render_log_query(result, CLI_COMMANDS))
+        out.markdown(render_log_query(result, CLI_COMMANDS) + render_cursor_line(cursor, CLI_WORDS))
     if args.follow:
         follow(log_file, options, Position(identity, result.end_offset), out, result.zone)
     return EXIT_OK
@@ -304,7 +324,7 @@ def follow(log_file: Path, options: LogQueryOptions, position: Position, out: Ou
                 if out.as_json:
                     out.data(entry, compact=True)
                 else:
-                    out.markdown("\n".join(render_entry(entry, zone, str(log_file))) + "\n")
+                    out.markdown(render_entry_line(entry, zone) + "\n")
     except KeyboardInterrupt:
         return  # Ctrl-C is how a follow ends: not a failure
 
@@ -329,6 +349,73 @@ def _poll(log_file: Path, options: LogQueryOptions, position: Position) -> Itera
         yield from entries
         if len(entries) < MAX_LIMIT:
             return
+
+
+def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationService, out: Output,
+                         options: LogQueryOptions) -> int:
+    if args.follow or args.offset or args.head:
+        raise InvalidArgument("--cursor, --digest and --wait read forward from a cursor; --follow, --offset and "
+                              "--head do not combine with them.", "Drop one of them.")
+    if args.digest:
+        if args.wait:
+            raise InvalidArgument("--digest answers at once; --wait is for waiting for new entries.", "Drop one.")
+        digest = service.error_digest(args.cursor, args.since, not args.no_mybb)
+        if out.as_json:
+            out.data({**to_jsonable(digest), "cursor": digest.cursor.encode()})
+        else:
+            out.markdown(render_digest(digest, None, CLI_WORDS))
+        return EXIT_OK
+    if args.since is not None:
+        raise InvalidArgument("--since and --cursor both say where to start.", "Pass one.")
+    found = service.logs_since(args.cursor, options, wait_seconds=args.wait or 0)
+    if out.as_json:
+        out.data({**to_jsonable(found), "cursor": found.cursor.encode()})
+    else:
+        out.markdown(render_new_entries(found, str(service.config.log_file), None, CLI_WORDS,
+                                        waited=args.wait or None))
+    return EXIT_OK
+
+
+def _field(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def run_request(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    request = PageRequest(
+        path=args.path, method="POST" if args.post or args.data else "GET", role=args.role,
+        query=tuple(args.query or ()), form=tuple(args.data or ()), follow_redirects=not args.no_follow,
+        excerpt=args.excerpt or 0, selector=args.selector, contains=args.contains, debug=args.debug,
+    )
+    result = service.request_page(request)
+    if out.as_json:
+        data = to_jsonable(result)
+        if result.response is not None:
+            data["response"].pop("body", None)  # the page itself: ask for --excerpt
+        out.data(data)
+    else:
+        out.markdown(render_page_result(result, CLI_WORDS))
+    if result.response is None:
+        return EXIT_FAILED
+    return EXIT_FAILED if result.errors or result.response.page_error is not None else EXIT_OK
+
+
+def _add_request(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="forum path: index.php, showthread.php?tid=1, admin/index.php?module=...")
+    parser.add_argument("--post", action="store_true", help="POST instead of GET (implied by -d)")
+    parser.add_argument("--as", dest="role", default="guest", metavar="ROLE",
+                        help="guest (default), admin, or a member's user name (MYBB_MEMBER_<NAME>_PASSWORD)")
+    parser.add_argument("-d", "--data", type=_field, action="append", metavar="NAME=VALUE",
+                        help="a form field (repeatable); my_post_key is added when MyBB wants it")
+    parser.add_argument("-q", "--query", type=_field, action="append", metavar="NAME=VALUE",
+                        help="a query-string field (repeatable)")
+    parser.add_argument("--no-follow", action="store_true", help="do not follow redirects")
+    parser.add_argument("--excerpt", type=int, metavar="CHARS", help="print this much of the page's text")
+    parser.add_argument("--selector", metavar="CSS", help="say whether a simple selector (tag, #id, .class) matches")
+    parser.add_argument("--contains", metavar="TEXT", help="say whether the page holds this text")
+    parser.add_argument("--debug", action="store_true", help="MyBB's debug report (front-end pages, as admin)")
 
 
 # ---------------------------------------------------------------------------- the command table
@@ -372,7 +459,12 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", action="store_true", help="the oldest entries first, instead of the newest")
     parser.add_argument("--no-mybb", action="store_true", help="leave out MyBB's own error log")
     parser.add_argument("--follow", "-f", action="store_true",
-                        help="keep printing new matching entries as they are written (Ctrl-C to stop)")
+                        help="keep printing new matching entries as they are written, one per line (Ctrl-C to stop)")
+    parser.add_argument("--cursor", metavar="CURSOR", help="only entries after this cursor (printed by every answer)")
+    parser.add_argument("--digest", action="store_true",
+                        help="errors grouped by kind, message and file:line; with --cursor: new, still firing, resolved")
+    parser.add_argument("--wait", type=_int_option("wait", _wait_check), metavar="SEC",
+                        help="wait up to SEC seconds (0-300) for the first new matching entry")
 
 
 @dataclass(frozen=True)
@@ -392,6 +484,8 @@ COMMANDS: dict[str, Command] = {
     "status": Command("whether the server runs, its URL, log and database", _add_status, run_status),
     "list": Command("every server this user runs through mybb-server or mybb-mcp, any forum", _add_list, run_list),
     "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
+    "request": Command("load a forum page as guest, admin or a member; what MyBB showed and the errors it raised",
+                       _add_request, run_request),
     "errorlog": Command("turn MyBB's own error logging on (into the server log) or off again",
                         _add_errorlog, run_errorlog),
     "snapshot": Command("save, restore, list, delete or diff snapshots of the forum's database and the files "
@@ -407,6 +501,9 @@ examples:
   {PROG} logs --errors              the newest errors, stack traces included
   {PROG} logs --grep login --since 10
   {PROG} logs --errors --follow     watch for new errors (Ctrl-C to stop)
+  {PROG} request index.php --as admin       load a page; what it showed and the errors it raised
+  {PROG} request admin/index.php -q module=config-settings -q action=change -d upsetting[bbname]=X --as admin
+  {PROG} logs --digest --cursor CURSOR    errors since a cursor: new, still firing, resolved
   {PROG} errorlog on                MyBB logs the warnings and SQL errors it would hide
   {PROG} snapshot save clean        keep the database and the files MyBB writes
   {PROG} snapshot diff clean        what changed since, in MyBB's terms

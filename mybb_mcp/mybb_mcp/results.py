@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .forum.pages import DebugReport
     from .forum.report import ForumReport
+    from .forum.requests import PageRequest, PageResponse
+    from .orchestration.checkpoints import ErrorGroup
     from .orchestration.failures import Failure
     from .orchestration.log_parser import LogEntry
     from .orchestration.process import PortOwner
 
-__all__ = ["DeathReport", "ServerListing", "ServerResult", "ServerStatus"]
+__all__ = ["DeathReport", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]
 
 
 @dataclass
@@ -96,3 +99,30 @@ class ServerListing:
     health: str = "answering"  # "answering", "not answering", or "workers only" (PHP's main process is gone)
     exposed: bool = False  # bound to an address other machines can reach
     log_file: Path | None = None
+
+
+@dataclass
+class PageResult:
+    """The answer to one page request: what the browser ended with and the errors it raised."""
+
+    request: PageRequest
+    response: PageResponse | None  # None: no page (the server is not running, a login was refused ...)
+    failure: str | None = None
+    hint: str | None = None
+    errors: list[ErrorGroup] = field(default_factory=list)  # in order of first appearance
+    errors_known: bool = True  # False: the log could not be tied to the request; "no errors" is not claimed
+    errors_note: str | None = None
+    visibility_note: str | None = None  # what kinds of error cannot reach the logs now, and the fix
+    cursor: str = ""
+    excerpt: str | None = None
+    excerpt_cut: bool = False
+    selector_count: int | None = None
+    contains_found: str | None = None  # "text", "html" (in the markup only) or "" (absent); None: not asked
+    debug: DebugReport | None = None
+    flash: str | None = None  # the Admin CP's success message
+    refresh_to: str | None = None  # where MyBB's friendly redirect page points
+    log_file: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None

@@ -14,6 +14,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 from . import __version__
 from .handlers.dispatcher import UnknownTool, dispatch_tool
+from .handlers.orchestration import current_progress
 from .tools_registry import ALL_TOOLS
 
 # stdout is the protocol channel; SDK deprecation chatter would only reach stderr, but keep it quiet.
@@ -31,11 +32,14 @@ async def _list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestP
 
 
 async def _call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
+    token = current_progress.set(ctx.session.report_progress)
     try:
         text = await dispatch_tool(params.name, params.arguments, None, None, None)
     except UnknownTool:
         known = ", ".join(tool.name for tool in ALL_TOOLS)
         raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}. Known tools: {known}")
+    finally:
+        current_progress.reset(token)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=str(text))],
         is_error=bool(getattr(text, "is_error", False)),

@@ -25,6 +25,7 @@ class ToolName(str, Enum):
     LOGS = "mybb_server_logs"
     RESTART = "mybb_server_restart"
     SNAPSHOT = "mybb_forum_snapshot"
+    REQUEST = "mybb_server_request"
 
 
 class _Args(BaseModel):
@@ -69,12 +70,57 @@ class LogsArgs(_Args):
     since_minutes: int | None = Field(None, ge=1, le=525_600, description="Only entries from the last N minutes.")
     offset: int = Field(0, ge=0, le=1_000_000, description="Skip this many matching entries (paging).")
     mybb_errors: bool = Field(True, description="Merge entries from MyBB's own error log files.")
+    cursor: str | None = Field(
+        None, min_length=4, max_length=4096,
+        description="A cursor from an earlier mybb_server_logs or mybb_server_request answer: only entries "
+                    "written after it (oldest first; survives rotation and restarts). Every answer ends with one.",
+    )
+    digest: bool = Field(
+        False,
+        description="Group errors by kind + message + file:line (count, first/last seen, requests that raised "
+                    "them). With a cursor: which are new, still firing, or resolved since it.",
+    )
+    wait_seconds: int = Field(
+        0, ge=0, le=300,
+        description="Wait up to this many seconds for the first new matching entry (after cursor, else after "
+                    "now), sending progress while waiting. For watching a cron task or another browser.",
+    )
 
     @field_validator("filter")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must contain a non-space character")
+        return value
+
+
+class RequestArgs(_Args):
+    path: str = Field(..., min_length=1, max_length=2048,
+                      description="Forum path, e.g. 'index.php', 'showthread.php?tid=1', 'admin/index.php'.")
+    method: Literal["GET", "POST"] = Field("GET", description="GET or POST.")
+    as_: str = Field(
+        "guest", alias="as", min_length=1, max_length=120,
+        description="Who loads the page: 'guest', 'admin', or a member's user name (password from "
+                    "MYBB_MEMBER_<NAME>_PASSWORD). Logs in like a browser; my_post_key is filled in.",
+    )
+    query: dict[str, str] = Field(default_factory=dict, max_length=100,
+                                  description="Query-string fields added to the path.")
+    form: dict[str, str] = Field(default_factory=dict, max_length=100, description="Form fields (POST only).")
+    follow_redirects: bool = Field(True, description="Follow redirects within the forum.")
+    excerpt: int = Field(0, ge=0, le=20_000, description="Return this many characters of the page's text (0: none).")
+    selector: str | None = Field(None, min_length=1, max_length=200,
+                                 description="Say whether this simple CSS selector (tag, #id, .class) is on the page.")
+    contains: str | None = Field(None, min_length=1, max_length=1000,
+                                 description="Say whether this text is on the page.")
+    debug: bool = Field(False, description="MyBB's debug report (query count and time, templates) for a "
+                                           "front-end page loaded as admin.")
+
+    @field_validator("query", "form")
+    @classmethod
+    def _bounded(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not key or len(key) > 200 or len(item) > 65_536:
+                raise ValueError("field names are 1-200 characters and values at most 65536")
         return value
 
 
@@ -118,6 +164,7 @@ ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.LOGS.value: LogsArgs,
     ToolName.RESTART.value: RestartArgs,
     ToolName.SNAPSHOT.value: SnapshotArgs,
+    ToolName.REQUEST.value: RequestArgs,
 }
 
 
@@ -147,7 +194,7 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
 def describe_validation_error(tool: str, error: ValidationError) -> str:
     """One line per problem, naming the argument, what was wrong and what is accepted."""
     model = ARGUMENT_MODELS[tool]
-    accepted = ", ".join(model.model_fields) or "no arguments"
+    accepted = ", ".join(field.alias or name for name, field in model.model_fields.items()) or "no arguments"
     lines = []
     problems = error.errors()
     for problem in problems[:MAX_PROBLEMS_SHOWN]:
@@ -215,7 +262,9 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
         ToolName.LOGS, "Query the MyBB dev server log",
         "Entries from the server log merged with MyBB's own error log: most recent first by default, "
         "filtered by errors_only, keyword, static assets and time window; multi-line errors (stack traces) "
-        "are whole entries. Fast on multi-GB logs.",
+        "are whole entries. Fast on multi-GB logs. Every answer ends with a cursor: pass it back to get only "
+        "what is new (digest: errors grouped, with which are new, still firing or resolved); wait_seconds "
+        "waits for the next matching entry.",
         read_only=True, destructive=False, idempotent=True,
     ),
     _tool(
@@ -225,6 +274,17 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
         read_only=False, destructive=False, idempotent=False,
     ),
 ]
+
+ORCHESTRATION_TOOLS.append(_tool(
+    ToolName.REQUEST, "Load a forum page and see what it broke",
+    "GET or POST a forum page (front end or Admin CP) as guest, admin or a member, logging in like a browser "
+    "and filling my_post_key. Answers the final URL, status, time, title, whether MyBB showed an error page "
+    "instead (SQL error, error/no-permission page, Admin CP login) and the errors of exactly this request "
+    "from the server log and MyBB's error log (deduplicated, file:line) or 'no errors'; on demand a text "
+    "excerpt, a selector/text check, MyBB's debug report. Ends with a cursor for mybb_server_logs.",
+    read_only=False, destructive=False, idempotent=False,
+))
+
 
 FORUM_TOOLS: list[types.Tool] = [
     _tool(

@@ -585,125 +585,18 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
                         content_type, page_error, [], [], not_followed)
 
 
-# --- the answer: the page and the errors it raised -----------------------------------------------------
+# --- what the page holds, as asked -------------------------------------------------------------------
 
-LOG_WAIT_SECONDS = 2.0  # how long the request lines may take to reach the log after the response
-
-
-@dataclass
-class PageResult:
-    """The answer to one page request."""
-
-    request: PageRequest
-    response: PageResponse | None
-    failure: str | None = None  # why there is no response (not running, login refused ...)
-    hint: str | None = None
-    errors: list[Any] = field(default_factory=list)  # checkpoints.ErrorGroup, in order of appearance
-    errors_known: bool = True  # False: the log could not be read, "no errors" cannot be claimed
-    errors_note: str | None = None
-    cursor: str = ""
-    excerpt: str | None = None
-    excerpt_cut: bool = False
-    selector_count: int | None = None
-    contains_found: str | None = None  # "text", "html" (markup only) or "" (absent); None: not asked
-    debug: pages.DebugReport | None = None
-    flash: str | None = None
-    refresh_to: str | None = None
-    log_file: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-
-def _read_new(checkpoints: Any, cursor: Any, log_file: Path, backups: int) -> list[Any]:
-    resolution = checkpoints.resolve(cursor, log_file, backups)
-    if resolution.nothing_new:
-        return []
-    return list(checkpoints._server_entries_in(resolution.segments, None))
-
-
-def _tie_errors(checkpoints: Any, response: PageResponse, before: Any, config: Config,
-                mybb_files: Sequence[Path], started: float) -> tuple[list[Any], bool, str | None]:
-    """The error groups of exactly this request's exchanges, from the server log and MyBB's logs."""
-    log_file = config.log_file
-    deadline = time.monotonic() + LOG_WAIT_SECONDS
-    last_port = response.hops[-1].client_port
-    while True:
-        try:
-            entries = _read_new(checkpoints, before, log_file, config.log_backups)
-        except OSError as exc:
-            return [], False, f"the server log could not be read: {exc.strerror or exc}"
-        _, line = checkpoints.entries_of_port(entries, last_port)
-        if line is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.002)
-    tied = []
-    missing = []
-    for hop in response.hops:
-        mine, request_line = checkpoints.entries_of_port(entries, hop.client_port)
-        if request_line is None:
-            missing.append(hop.client_port)
-            continue
-        ref = checkpoints.RequestRef(hop.method, hop.target, request_line.status_code or hop.status,
-                                     hop.client_port, request_line.worker_pid, request_line.timestamp)
-        tied += [(entry, ref) for entry in mine]
-    # MyBB's own error log files (when errorloglocation names a file): blocks written in this window.
-    for entry in checkpoints._mybb_new(before, mybb_files):
-        if entry.timestamp is None or entry.timestamp.timestamp() >= int(started) - 1:
-            last = response.hops[-1]
-            tied.append((entry, checkpoints.RequestRef(last.method, last.target, last.status, last.client_port,
-                                                       None, entry.timestamp)))
-    note = None
-    if missing:
-        note = (f"the server log holds no request line for client port(s) {', '.join(map(str, missing))} "
-                f"after {LOG_WAIT_SECONDS:.0f} s (was the log rotated or PHP run with -q?); errors of those "
-                "exchanges may be missing")
-    return checkpoints.group_errors(tied, config.mybb_root), not missing, note
-
-
-def request_page(config: Config, host: str, port: int, request: PageRequest, *,
-                 mybb_files: Sequence[Path] = (), admin_dir: str = "admin",
-                 environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> PageResult:
-    """Load the page as the request's role and collect what MyBB showed and what the logs say it raised."""
-    from ..orchestration import checkpoints
-
-    request = request.validated()
-    before = checkpoints.take_cursor(config.log_file, mybb_files)
-    store = SessionStore(config.repo_root)
-    client = ForumClient(host, port, request.role, store, admin_dir=admin_dir,
-                         credentials=lambda: credentials_for(request.role, config, environ, cwd))
-    started = time.time()
-    result = PageResult(request, None, log_file=config.log_file)
-    try:
-        response = load_page(client, request)
-    except LoginProblem as exc:
-        result.failure, result.hint = exc.message, exc.hint
-    except (OSError, http.client.HTTPException) as exc:
-        result.failure = f"the forum did not answer at {client.base}: {exc}"
-        result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
-    else:
-        result.response = response
-        result.errors, result.errors_known, result.errors_note = _tie_errors(
-            checkpoints, response, before, config, mybb_files, started)
-        _inspect(result, response)
-    finally:
-        try:
-            client.save()
-        except OSError as exc:  # the answer still stands; the next request logs in again
-            note = f"the session could not be kept ({exc.strerror or exc}); the next request logs in again"
-            if result.response is not None:
-                result.response.notes.append(note)
-    result.cursor = checkpoints.take_cursor(config.log_file, mybb_files).encode()
-    return result
-
-
-def _inspect(result: PageResult, response: PageResponse) -> None:
+def inspect_page(result: Any, response: PageResponse) -> None:
+    """Fill the on-demand parts of a PageResult: excerpt, selector, contains, debug report, MyBB's message."""
     request, text = result.request, response.body
     is_html = response.content_type in ("text/html", "application/xhtml+xml")
     if request.excerpt:
-        result.excerpt, result.excerpt_cut = pages.excerpt(text, request.excerpt) if is_html else (
-            pages.plain_text(text[: request.excerpt * 2])[: request.excerpt], len(text) > request.excerpt)
+        if is_html:
+            result.excerpt, result.excerpt_cut = pages.excerpt(text, request.excerpt)
+        else:
+            plain = pages.plain_text(text[: request.excerpt * 2])
+            result.excerpt, result.excerpt_cut = plain[: request.excerpt], len(plain) > request.excerpt
     if request.selector:
         result.selector_count = pages.count_selector(text, request.selector) if is_html else 0
     if request.contains:

@@ -7,8 +7,11 @@ bad input and internal errors included, is markdown the agent can act on.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,7 +21,15 @@ from pydantic import BaseModel, ValidationError
 from ..config import Config, load_config
 from ..errors import ConfigError, InvalidArgument
 from ..orchestration import LogQueryOptions, ServerOrchestrationService
+from ..forum.requests import PageRequest
 from ..orchestration.failures import Failure
+from ..orchestration.render_requests import (
+    MCP_WORDS,
+    render_cursor_line,
+    render_digest,
+    render_new_entries,
+    render_page_result,
+)
 from ..orchestration.render import (
     MCP_COMMANDS,
     render_error,
@@ -137,7 +148,16 @@ def no_forum_configured(config: Config) -> bool:
     return config.sources.get("MYBB_ROOT") == "default" and not (config.mybb_root / "index.php").is_file()
 
 
+ProgressReporter = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+# Set by the MCP server for the tool call in progress: how a waiting handler reports progress.
+current_progress: contextvars.ContextVar[ProgressReporter | None] = contextvars.ContextVar(
+    "current_progress", default=None)
+
+
 def _logs(service: ServerOrchestrationService, args: Any) -> str:
+    if args.cursor is not None or args.digest or args.wait_seconds:
+        return _logs_checkpoint(service, args)
+    cursor = service.log_cursor()  # before the query: an entry written meanwhile shows again, never lost
     options = LogQueryOptions(
         errors_only=args.errors_only,
         exclude_static=args.exclude_static,
@@ -148,7 +168,59 @@ def _logs(service: ServerOrchestrationService, args: Any) -> str:
         tail=args.tail,
         include_mybb=args.mybb_errors,
     )
-    return ToolText(service.query_logs(options))
+    return ToolText(service.query_logs(options) + render_cursor_line(cursor, MCP_WORDS))
+
+
+def _checkpoint_conflicts(args: Any) -> str | None:
+    if args.offset:
+        return "offset pages a query of the whole log; with cursor, digest or wait_seconds the cursor pages"
+    if not args.tail:
+        return "tail=false reads from the start of the log; with cursor, digest or wait_seconds entries come oldest first"
+    if args.since_minutes is not None and not args.digest:
+        return "since_minutes and cursor both say where to start; pass one"
+    if args.digest and args.wait_seconds:
+        return "digest answers at once; wait_seconds is for waiting for new entries"
+    return None
+
+
+def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: Any = None) -> str:
+    conflict = _checkpoint_conflicts(args)
+    if conflict:
+        raise InvalidArgument(conflict + ".", "Drop one of the two arguments.")
+    zone = None
+    if args.digest:
+        if args.since_minutes is not None and args.cursor is not None:
+            raise InvalidArgument("since_minutes and cursor both say where the digest starts.", "Pass one.")
+        digest = service.error_digest(args.cursor, args.since_minutes, args.mybb_errors)
+        return ToolText(render_digest(digest, zone, MCP_WORDS))
+    options = LogQueryOptions(errors_only=args.errors_only, exclude_static=args.exclude_static,
+                              filter_keyword=args.filter, limit=args.limit, include_mybb=args.mybb_errors)
+    waited: list[float] = []
+
+    def on_wait(elapsed: float, total: float) -> None:
+        waited.append(elapsed)
+        if progress is not None:
+            progress(elapsed, total)
+
+    started = time.monotonic()
+    found = service.logs_since(args.cursor, options, wait_seconds=args.wait_seconds, on_wait=on_wait)
+    filters = ", ".join(f for f in (
+        "errors" if args.errors_only else "",
+        f"keyword {args.filter!r}" if args.filter else "",
+    ) if f)
+    return ToolText(render_new_entries(found, str(service.config.log_file), zone, MCP_WORDS,
+                                       waited=time.monotonic() - started if args.wait_seconds else None,
+                                       filters=filters))
+
+
+def _request(service: ServerOrchestrationService, args: Any) -> str:
+    request = PageRequest(
+        path=args.path, method=args.method, role=args.as_, query=tuple(args.query.items()),
+        form=tuple(args.form.items()), follow_redirects=args.follow_redirects, excerpt=args.excerpt,
+        selector=args.selector, contains=args.contains, debug=args.debug,
+    )
+    result = service.request_page(request)
+    return ToolText(render_page_result(result, MCP_WORDS), is_error=result.response is None)
 
 
 def _restart(service: ServerOrchestrationService, args: Any) -> str:
@@ -168,7 +240,20 @@ async def handle_server_status(args: dict[str, Any], db: Any, config: Any, sync_
 
 
 async def handle_server_logs(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.LOGS, args, config, _logs)
+    report = current_progress.get()
+    if report is None or not isinstance(args, dict) or not args.get("wait_seconds"):
+        return await _run(ToolName.LOGS, args, config, _logs)
+
+    def progress(elapsed: float, total: float) -> None:  # on the worker thread: hop to the event loop
+        with contextlib.suppress(Exception):  # a client gone away must not end the wait with an error
+            anyio.from_thread.run(report, elapsed, total, f"waiting for a new log entry ({elapsed:.0f}/{total:.0f} s)")
+
+    return await _run(ToolName.LOGS, args, config, lambda service, parsed: (
+        _logs_checkpoint(service, parsed, progress)))
+
+
+async def handle_server_request(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
+    return await _run(ToolName.REQUEST, args, config, _request)
 
 
 async def handle_server_restart(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
@@ -181,4 +266,5 @@ ORCHESTRATION_HANDLERS: dict[str, Handler] = {
     ToolName.STATUS.value: handle_server_status,
     ToolName.LOGS.value: handle_server_logs,
     ToolName.RESTART.value: handle_server_restart,
+    ToolName.REQUEST.value: handle_server_request,
 }

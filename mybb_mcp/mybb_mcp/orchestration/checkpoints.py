@@ -23,9 +23,7 @@ to the request that raised them by the php -S log's own order: a worker logs
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import os
 import re
 import time
@@ -69,13 +67,13 @@ class Cursor:
     mybb: tuple[tuple[str, FileMark], ...] = ()  # (path, mark) per MyBB error log file
 
     def encode(self) -> str:
-        data: dict[str, object] = {"t": round(self.issued, 3), "h": self.head, "e": self.tail}
-        if self.server is not None:
-            data["s"] = [self.server.dev, self.server.ino, self.server.offset]
-        if self.mybb:
-            data["m"] = [[path, mark.dev, mark.ino, mark.offset] for path, mark in self.mybb]
-        raw = json.dumps(data, separators=(",", ":")).encode()
-        return CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        """`c1.` + dot-separated hex fields: server dev, ino, offset, head, tail, time in ms, then
+        `dev-ino-size` per MyBB error log file. Opaque to callers; short enough to pass around."""
+        server = self.server or FileMark(0, 0, 0)
+        fields = [f"{server.dev:x}", f"{server.ino:x}", f"{server.offset:x}" if self.server else "-",
+                  self.head or "-", self.tail or "-", f"{int(self.issued * 1000):x}"]
+        fields += [f"{m.dev:x}-{m.ino:x}-{m.offset:x}" for _, m in self.mybb]
+        return CURSOR_PREFIX + ".".join(fields)
 
 
 def _bad_cursor(why: str) -> InvalidArgument:
@@ -86,10 +84,14 @@ def _bad_cursor(why: str) -> InvalidArgument:
     )
 
 
-def _nonneg_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**63:
-        raise _bad_cursor("a number in it is out of range")
-    return value
+_HEX_FIELD = re.compile(r"[0-9a-f]{1,16}")
+_HASH_FIELD = re.compile(r"[0-9a-f]{16}|-")
+
+
+def _hex(text: str) -> int:
+    if not _HEX_FIELD.fullmatch(text):
+        raise _bad_cursor("a number in it is malformed")
+    return int(text, 16)
 
 
 def decode_cursor(text: object) -> Cursor:
@@ -98,30 +100,22 @@ def decode_cursor(text: object) -> Cursor:
         raise _bad_cursor(f"it does not start with {CURSOR_PREFIX!r}")
     if len(text) > MAX_CURSOR_LENGTH:
         raise _bad_cursor("it is too long")
-    body = text[len(CURSOR_PREFIX):]
-    try:
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (ValueError, TypeError):
-        raise _bad_cursor("it does not decode") from None
-    if not isinstance(data, dict):
-        raise _bad_cursor("it does not decode to a checkpoint")
-    head, tail, issued = data.get("h"), data.get("e"), data.get("t")
-    if not isinstance(head, str) or not isinstance(tail, str) or len(head) > 64 or len(tail) > 64:
+    fields = text[len(CURSOR_PREFIX):].strip().split(".")
+    if len(fields) < 6 or len(fields) > 6 + MAX_MYBB_FILES:
+        raise _bad_cursor("it has the wrong number of parts")
+    dev, ino, offset, head, tail, issued = fields[:6]
+    if not _HASH_FIELD.fullmatch(head) or not _HASH_FIELD.fullmatch(tail):
         raise _bad_cursor("its log identity is malformed")
-    if isinstance(issued, bool) or not isinstance(issued, (int, float)) or not 0 <= issued < 2**40:
-        raise _bad_cursor("its time is malformed")
-    server = None
-    if "s" in data:
-        parts = data["s"]
-        if not isinstance(parts, list) or len(parts) != 3:
-            raise _bad_cursor("its server log mark is malformed")
-        server = FileMark(*(_nonneg_int(p) for p in parts))
-    marks: list[tuple[str, FileMark]] = []
-    for item in data.get("m", [])[:MAX_MYBB_FILES] if isinstance(data.get("m", []), list) else []:
-        if not isinstance(item, list) or len(item) != 4 or not isinstance(item[0], str):
+    server = None if offset == "-" else FileMark(_hex(dev), _hex(ino), _hex(offset))
+    marks = []
+    for item in fields[6:]:
+        parts = item.split("-")
+        if len(parts) != 3:
             raise _bad_cursor("a MyBB error log mark is malformed")
-        marks.append((item[0], FileMark(*(_nonneg_int(p) for p in item[1:]))))
-    return Cursor(server, head, tail, float(issued), tuple(marks))
+        mark = FileMark(*(_hex(p) for p in parts))
+        marks.append((f"{mark.dev}:{mark.ino}", mark))
+    return Cursor(server, "" if head == "-" else head, "" if tail == "-" else tail, _hex(issued) / 1000,
+                  tuple(marks))
 
 
 def _hash(data: bytes) -> str:
@@ -176,7 +170,7 @@ def _mark_file(path: Path) -> FileMark | None:
 def take_cursor(log_file: Path, mybb_files: Sequence[Path] = (), *, now: float | None = None) -> Cursor:
     """A cursor at the end of what is in the logs now."""
     server, head, tail = _mark_server(Path(log_file))
-    marks = tuple((str(p), m) for p in mybb_files[:MAX_MYBB_FILES] if (m := _mark_file(Path(p))) is not None)
+    marks = tuple((f"{m.dev}:{m.ino}", m) for p in mybb_files[:MAX_MYBB_FILES] if (m := _mark_file(Path(p))) is not None)
     return Cursor(server, head, tail, time.time() if now is None else now, marks)
 
 
@@ -301,11 +295,11 @@ def _mybb_new(cursor: Cursor, mybb_files: Sequence[Path]) -> list[LogEntry]:
     marks = dict(cursor.mybb)
     entries: list[LogEntry] = []
     for path in mybb_files:
-        mark = marks.get(str(path))
         now = _mark_file(path)
         if now is None:
             continue
-        if mark is not None and (mark.dev, mark.ino) == (now.dev, now.ino) and now.offset >= mark.offset:
+        mark = marks.get(f"{now.dev}:{now.ino}")
+        if mark is not None and now.offset >= mark.offset:
             start = mark.offset
         elif mark is None and cursor.issued and _mtime(path) < cursor.issued:
             continue  # an old file the cursor did not know of, unchanged since
@@ -502,16 +496,21 @@ def entries_of_port(entries: Sequence[LogEntry], port: int, worker: int | None =
 
 _LOCATION_SUFFIX = re.compile(r"\s+in \S.*?(?: on line \d+|:\d+)\s*$")
 _NUMBER = re.compile(r"\b\d+\b")
-_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{16,}\b")
+_HEX_ID = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{16,}\b")
 _SPACE = re.compile(r"\s+")
 KIND_NAMES = {"exception": "uncaught exception", "sql": "SQL error", "http_5xx": "HTTP 5xx", "http_4xx": "HTTP 4xx"}
+
+
+def without_location(message: str) -> str:
+    """The first line of a message without PHP's ` in FILE on line N` / ` in FILE:N`."""
+    return _LOCATION_SUFFIX.sub("", message.split("\n", 1)[0])
 
 
 def normalise_message(message: str) -> str:
     """The message without what changes between occurrences: location, numbers, ids, spacing."""
     first = message.split("\n", 1)[0]
     first = _LOCATION_SUFFIX.sub("", first)
-    first = _HEX.sub("#", first)
+    first = _HEX_ID.sub("#", first)
     first = _NUMBER.sub("#", first)
     return _SPACE.sub(" ", first).strip()[:300]
 
@@ -555,7 +554,7 @@ class ErrorGroup:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     requests: list[str] = field(default_factory=list)  # distinct request labels, first ones
-    scripts: set[str] = field(default_factory=set)  # the scripts (path without query) that raised it
+    scripts: set[str] = field(default_factory=set)  # the pages (path and query) that raised it
     status: str = ""  # digest with a cursor: new | still firing | resolved | not seen since
 
     @property
@@ -567,7 +566,9 @@ MAX_REQUESTS_PER_GROUP = 5
 
 
 def _script(path: str) -> str:
-    return path.split("?", 1)[0].split("#", 1)[0] or "/"
+    """What makes two requests "the same page": the path with its query (a plugin's branch often hangs
+    on a query field), without the session's my_post_key."""
+    return re.sub(r"[?&]my_post_key=[0-9a-f]*", "", path.split("#", 1)[0]) or "/"
 
 
 def group_errors(
@@ -645,7 +646,8 @@ def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path |
     entries = list(_server_entries_in([Segment(path, start, end)], zone))
     marks = dict(cursor.mybb)
     for file in mybb_files:
-        mark = marks.get(str(file))
+        now = _mark_file(file)
+        mark = marks.get(f"{now.dev}:{now.ino}") if now is not None else None
         if mark is not None:
             for entry in mybb_blocks(file, max(0, mark.offset - 4 * 1024 * 1024), mark.offset):
                 if entry.timestamp is not None and entry.timestamp >= cutoff:
@@ -720,3 +722,62 @@ def digest(
             before.append(group)
     groups.sort(key=lambda g: (-g.count, g.first_seen.timestamp() if g.first_seen else 0.0))
     return Digest(groups, before, len(requests), after, note, cursor is not None, more)
+
+
+# --- the errors of one request --------------------------------------------------------------------
+
+LOG_WAIT_SECONDS = 2.0  # how long a request's line may take to reach the log after its response
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP exchange we made: its connection's client port names it in the log."""
+
+    method: str
+    target: str
+    status: int
+    client_port: int
+
+
+def errors_of_exchanges(
+    before: Cursor, exchanges: Sequence[Exchange], log_file: Path, backups: int,
+    mybb_files: Sequence[Path] = (), *, root: Path | None = None, started: float | None = None,
+) -> tuple[list[ErrorGroup], bool, str | None]:
+    """(error groups, whether every exchange was found in the log, a note) for exactly these exchanges.
+
+    Reads only what was written after `before`; waits (briefly) for the last exchange's request line.
+    MyBB error log files (when MyBB logs to a file of its own) have no ports: their blocks written
+    after `before` and not older than `started` count for the last exchange."""
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    entries: list[LogEntry] = []
+    while exchanges:
+        try:
+            resolution = resolve(before, log_file, backups)
+            entries = [] if resolution.nothing_new else list(_server_entries_in(resolution.segments, None))
+        except OSError as exc:
+            return [], False, f"the server log could not be read: {exc.strerror or exc}"
+        if entries_of_port(entries, exchanges[-1].client_port)[1] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.002)
+    tied: list[tuple[LogEntry, RequestRef | None]] = []
+    missing = []
+    for exchange in exchanges:
+        mine, line = entries_of_port(entries, exchange.client_port)
+        if line is None:
+            missing.append(exchange.client_port)
+            continue
+        ref = RequestRef(exchange.method, exchange.target, line.status_code or exchange.status,
+                         exchange.client_port, line.worker_pid, line.timestamp)
+        tied += [(entry, ref) for entry in mine]
+    if exchanges:
+        last = exchanges[-1]
+        for entry in _mybb_new(before, mybb_files):
+            if started is None or entry.timestamp is None or entry.timestamp.timestamp() >= int(started) - 1:
+                tied.append((entry, RequestRef(last.method, last.target, last.status, last.client_port, None,
+                                               entry.timestamp)))
+    note = None
+    if missing:
+        note = (f"the server log holds no request line for client port(s) {', '.join(map(str, missing))} after "
+                f"{LOG_WAIT_SECONDS:.0f} s (was the log rotated away, or PHP run with -q?); errors of those "
+                "exchanges may be missing")
+    return group_errors(tied, root), not missing, note

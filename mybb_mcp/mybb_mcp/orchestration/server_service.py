@@ -9,6 +9,7 @@ log) sit beside it; what the forum knows is in the `forum` package. It returns t
 from __future__ import annotations
 
 import contextlib
+import http.client
 import ipaddress
 import os
 import shutil
@@ -16,15 +17,16 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
+from ..forum import files as files_module
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from . import layout, process, registry
 from .failures import Failure
@@ -32,6 +34,10 @@ from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
 from .log_reader import format_zone_header, local_zone_key, read_log_zone, rotate_in_place, rotate_logs
 from .process import PortOwner, ProcessIdentity
+from ..forum import requests
+from ..forum.requests import PageRequest
+from ..results import PageResult
+from . import checkpoints
 from .render import render_log_query
 from .state import LockTimeout, StateFile
 
@@ -39,6 +45,7 @@ __all__ = ["ServerOrchestrationService", "ServerResult", "ServerStatus", "DeathR
 
 ROUTER_SCRIPT = Path(__file__).with_name("router.php")
 LAST_ERRORS_SHOWN = 3
+WAIT_POLL_SECONDS = 0.1  # how often a waiting log query looks for new entries
 
 
 @dataclass
@@ -474,6 +481,105 @@ class ServerOrchestrationService:
     def query_logs(self, options: LogQueryOptions) -> str:
         """Markdown answer to a log query (plan API)."""
         return render_log_query(self.search_logs(options))
+
+    # ------------------------------------------------------------------ pages and checkpoints
+
+    def _mybb_error_files(self) -> list[Path]:
+        sources = error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        return [source.path for source in sources]
+
+    def log_cursor(self) -> str:
+        """A cursor at the end of the logs now (see checkpoints)."""
+        return checkpoints.take_cursor(self.config.log_file, self._mybb_error_files()).encode()
+
+    def request_page(self, request: PageRequest) -> PageResult:
+        """Load a forum page as guest, a member or the admin: what MyBB showed, and the errors of exactly
+        this request (its own exchanges, by client port) from the server log and MyBB's error log."""
+        request = request.validated()
+        running = self._observe([])
+        files = self._mybb_error_files()
+        before = checkpoints.take_cursor(self.config.log_file, files)
+        result = PageResult(request, None, log_file=self.config.log_file)
+        if running is None:
+            result.failure = f"the server is not running for {self.config.mybb_root}"
+            result.hint = "Start it with mybb_server_start (or `mybb-server start`), then request the page."
+            result.cursor = before.encode()
+            return result
+        cfg = files_module.read_config_php(self.config.mybb_root)
+        client = requests.ForumClient(
+            str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
+            request.role, requests.SessionStore(self.config.repo_root), admin_dir=cfg.admin_dir if cfg else "admin",
+            credentials=lambda: requests.credentials_for(request.role, self.config),
+        )
+        started = self._clock()
+        try:
+            response = requests.load_page(client, request)
+        except requests.LoginProblem as exc:
+            result.failure, result.hint = exc.message, exc.hint
+        except (OSError, http.client.HTTPException) as exc:
+            result.failure = f"the forum did not answer at {client.base}: {exc}"
+            result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
+        else:
+            result.response = response
+            exchanges = [checkpoints.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]
+            result.errors, result.errors_known, result.errors_note = checkpoints.errors_of_exchanges(
+                before, exchanges, self.config.log_file, self.config.log_backups, files,
+                root=self.config.mybb_root, started=started)
+            requests.inspect_page(result, response)
+            if not result.errors:
+                result.visibility_note = self._hidden_kinds()
+        try:
+            client.save()
+        except OSError as exc:  # the answer stands; the next request logs in again
+            if result.response is not None:
+                result.response.notes.append(f"the session could not be kept ({exc.strerror or exc}); the next "
+                                             "request logs in again")
+        result.cursor = checkpoints.take_cursor(self.config.log_file, files).encode()
+        return result
+
+    def _hidden_kinds(self) -> str | None:
+        """Why "no errors" may not be the whole truth: MyBB's error logging is off."""
+        state = error_log.error_logging_state(files_module.read_settings_php(self.config.mybb_root))
+        return state.warning
+
+    def logs_since(self, cursor: str | None, options: LogQueryOptions, *, wait_seconds: float = 0.0,
+                   on_wait: Callable[[float, float], None] | None = None) -> checkpoints.NewEntries:
+        """Entries after `cursor` (None: from now) that match the filters of `options`, oldest first.
+
+        With `wait_seconds`, waits up to that long for the first one, calling `on_wait(waited, total)`
+        about once a second (the MCP face turns that into progress notifications)."""
+        options = options.validated()
+        files = self._mybb_error_files() if options.include_mybb else []
+        mark = checkpoints.decode_cursor(cursor) if cursor else checkpoints.take_cursor(self.config.log_file, files)
+        wanted = checkpoints.EntryFilter(errors_only=options.errors_only, exclude_static=options.exclude_static,
+                                         keyword=options.filter_keyword, include_connections=options.include_connections)
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        started, ticked = time.monotonic(), 0
+        while True:
+            self._observe([])  # rotates a log grown too big while we wait, as queries do
+            found = checkpoints.read_since(mark, self.config.log_file, self.config.log_backups, files,
+                                           wanted=wanted, limit=options.limit)
+            if found.entries or time.monotonic() >= deadline:
+                return found
+            mark = found.cursor
+            waited = time.monotonic() - started
+            if on_wait is not None and int(waited) > ticked:
+                ticked = int(waited)
+                on_wait(waited, wait_seconds)
+            time.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def error_digest(self, cursor: str | None = None, since_minutes: int | None = None,
+                     include_mybb: bool = True) -> checkpoints.Digest:
+        """Errors grouped by fingerprint; since a cursor: which are new, still firing or resolved."""
+        mark = checkpoints.decode_cursor(cursor) if cursor else None
+        if since_minutes is not None:
+            LogQueryOptions(since_minutes=since_minutes).validated()
+        since = (datetime.fromtimestamp(self._clock(), timezone.utc) - timedelta(minutes=since_minutes)
+                 if since_minutes else None)
+        self._observe([])
+        files = self._mybb_error_files() if include_mybb else []
+        return checkpoints.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
+                                  root=self.config.mybb_root)
 
     # ------------------------------------------------------------------ MyBB settings
 

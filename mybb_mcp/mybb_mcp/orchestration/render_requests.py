@@ -1,0 +1,308 @@
+"""Page requests, cursor reads and the error digest -> markdown (shared by the MCP face and the CLI).
+
+Everything that comes from a page or a log (titles, MyBB's messages, error text, excerpts) is data:
+it goes out in code spans or fences, never as markdown of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+from .checkpoints import NOT_SEEN, RESOLVED, Digest, ErrorGroup, NewEntries, without_location
+from .log_parser import LogEntry
+from .render import _fenced, _time, render_entry
+
+MAX_TRACE_LINES = 8
+MAX_GROUPS_SHOWN = 20
+MAX_QUIET_SHOWN = 5  # errors before a cursor whose page was not loaded since
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True)
+class Words:
+    """How this face names its tools and arguments."""
+
+    logs_since: str  # a log query given "this cursor"
+    digest_since: str
+    request: str
+    error_logging_on: str
+
+
+MCP_WORDS = Words(
+    logs_since="`mybb_server_logs` with this `cursor`",
+    digest_since="`mybb_server_logs` with `digest: true` and this `cursor`",
+    request="`mybb_server_request`",
+    error_logging_on="`mybb_server_start` with `mybb_error_logging: \"on\"`",
+)
+CLI_WORDS = Words(
+    logs_since="`mybb-server logs --cursor CURSOR`",
+    digest_since="`mybb-server logs --digest --cursor CURSOR`",
+    request="`mybb-server request`",
+    error_logging_on="`mybb-server errorlog on`",
+)
+
+
+_SECRETS = re.compile(r"((?:my_post_key|logoutkey|adminsid|sid)=)[0-9a-f]{8,}")
+
+
+def redact(text: str) -> str:
+    """Session secrets (my_post_key, logoutkey, session ids) in URLs, shown as `…`."""
+    return _SECRETS.sub(r"\1…", text)
+
+
+def code(text: str, limit: int = 600) -> str:
+    """Text from a page or a log as an inline code span (control characters dropped, secrets redacted, cut to
+    `limit`)."""
+    text = " ".join(redact(_CONTROL.sub("", text)).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if not text:
+        return "(empty)"
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _where(group: ErrorGroup) -> str:
+    origin = getattr(group.example, "origin", None)
+    parts = []
+    if group.fingerprint.where:
+        parts.append(f"at {code(group.fingerprint.where)}")
+    if origin:
+        parts.append(f"({origin})")
+    return " ".join(parts)
+
+
+def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: bool = True,
+                 status: bool = False) -> list[str]:
+    kind = group.fingerprint.kind.upper()
+    head = f"{index}. **{kind}** {code(without_location(group.example.message), 400)} {_where(group)}".rstrip()
+    if status and group.status:
+        head = f"{index}. [{group.status}] **{kind}** " + head.split(f"**{kind}** ", 1)[1]
+    lines = [head]
+    seen = f"×{group.count}"
+    if group.first_seen is not None:
+        seen += f", first {_time(group.first_seen, zone)}"
+        if group.last_seen is not None and group.last_seen != group.first_seen:
+            seen += f", last {_time(group.last_seen, zone)}"
+    if group.requests:
+        seen += "; " + ", ".join(code(r, 200) for r in group.requests)
+    lines.append(f"   {seen}")
+    if trace and group.example.continuation:
+        shown = group.example.continuation[:MAX_TRACE_LINES]
+        more = len(group.example.continuation) - len(shown)
+        lines += ["   " + line for line in _fenced(shown + ([f"... {more} more lines"] if more > 0 else []))]
+    return lines
+
+
+# --- mybb_server_request --------------------------------------------------------------------------
+
+def render_page_result(result: Any, words: Words = MCP_WORDS) -> str:
+    """The answer to one page request (forum.requests.PageResult)."""
+    request = result.request
+    asked = f"{request.method} {request.path}"
+    if result.response is None:
+        lines = [f"# Request Failed: {asked} as {request.role}", "", f"**Problem:** {result.failure}.", "",
+                 f"**Next:** {result.hint}"]
+        if result.cursor:
+            lines += ["", f"Cursor: `{result.cursor}`"]
+        return "\n".join(lines) + "\n"
+    response = result.response
+    hops = response.hops
+    last = hops[-1]
+    lines = [f"# Page: {code(last.method + ' ' + last.target, 300)} → {response.status} (as {request.role})", ""]
+    rows = [
+        ("URL", code(response.url, 400)),
+        ("Status", f"{response.status} {response.reason}"),
+        ("Time", _ms(response.seconds) + (f" over {len(hops)} exchanges" if len(hops) > 1 else "")),
+        ("Title", code(_title(response.body)) if response.content_type == "text/html" else response.content_type),
+    ]
+    if len(hops) > 1:
+        rows.append(("Redirects", " → ".join(f"{h.status} {code(h.target, 120)}" for h in hops)))
+    if response.redirect_not_followed:
+        rows.append(("Redirect not followed", code(response.redirect_not_followed, 300)))
+    if response.logins:
+        rows.append(("Logged in", "; ".join(response.logins) + " (credentials from configuration)"))
+    lines += ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows] + [""]
+    if response.page_error is not None:
+        lines.append(f"**MyBB showed an error instead of the page:** {response.page_error.title}: "
+                     f"{code(response.page_error.message)}")
+    else:
+        lines.append("MyBB showed the page (no MyBB error page, no-permission page or login page).")
+    if result.flash:
+        lines.append(f"MyBB's message: {code(result.flash)}")
+    if result.refresh_to:
+        lines.append(f"MyBB's redirect page points on to {code(result.refresh_to, 300)} (not followed).")
+    for note in response.notes:
+        lines.append(f"Note: {note}.")
+    lines.append("")
+    lines += _errors_section(result)
+    lines += _on_demand(result)
+    lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {words.logs_since}; "
+              f"after your next request, whether these errors are fixed: {words.digest_since}."]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _title(body: str) -> str:
+    from ..forum.pages import page_title
+
+    return page_title(body) or "(no title)"
+
+
+def _errors_section(result: Any) -> list[str]:
+    ports = ", ".join(str(h.client_port) for h in result.response.hops)
+    groups = result.errors
+    if not groups:
+        if not result.errors_known:
+            return ["## Errors raised by this request: unknown", "", f"The logs could not be tied to it: "
+                    f"{result.errors_note}."]
+        lines = ["## Errors raised by this request: none", "",
+                 f"No errors: the server log and MyBB's error log recorded nothing for this request's "
+                 f"exchanges (client port{'s' if ',' in ports else ''} {ports})."]
+        if getattr(result, "visibility_note", None):
+            lines.append(f"Note: {result.visibility_note}")
+        return lines
+    total = sum(g.count for g in groups)
+    lines = [f"## Errors raised by this request: {len(groups)}"
+             + (f" ({total} occurrences)" if total != len(groups) else ""), ""]
+    for index, group in enumerate(groups[:MAX_GROUPS_SHOWN], 1):
+        lines += render_group(group, index, None)
+    if len(groups) > MAX_GROUPS_SHOWN:
+        lines.append(f"... and {len(groups) - MAX_GROUPS_SHOWN} more kinds of error.")
+    if result.errors_note:
+        lines.append(f"Note: {result.errors_note}.")
+    return lines
+
+
+def _on_demand(result: Any) -> list[str]:
+    request, lines = result.request, []
+    if request.selector is not None:
+        count = result.selector_count or 0
+        lines.append(f"Selector {code(request.selector)}: " + (f"present ({count} element{'s' if count != 1 else ''})."
+                                                              if count else "not present."))
+    if request.contains is not None:
+        found = {"text": "present in the page text.", "html": "present only in the HTML markup, not the visible text.",
+                 "": "not present."}[result.contains_found or ""]
+        lines.append(f"Text {code(request.contains, 200)}: {found}")
+    if request.debug:
+        debug = result.debug
+        if debug is None:
+            lines.append("Debug report: MyBB did not show one (it shows it to users who may use the Admin CP, "
+                         "on front-end pages: request as admin).")
+        else:
+            lines += ["", "## MyBB debug report", "",
+                      f"- Page generation: {debug.generation_time}; PHP {debug.php_time}; database {debug.db_time}",
+                      f"- Queries: {debug.query_count}",
+                      f"- Templates: {debug.templates_used}"]
+            if debug.extra_templates:
+                lines.append("- Templates that needed extra queries (not in the page's template cache): "
+                             + ", ".join(code(t, 80) for t in debug.extra_templates))
+    if result.excerpt is not None:
+        cut = " (cut)" if result.excerpt_cut else ""
+        lines += ["", f"## Page text{cut}", ""] + _fenced(result.excerpt.split("\n"))
+    return ([""] + lines) if lines else []
+
+
+# --- cursor reads -----------------------------------------------------------------------------------
+
+def render_new_entries(found: NewEntries, log_file: str, zone: tzinfo | None, words: Words = MCP_WORDS,
+                       *, waited: float | None = None, filters: str = "") -> str:
+    lines = ["# New Log Entries", ""]
+    if found.note:
+        lines += [f"Note: {found.note}.", ""]
+    if not found.entries:
+        lines.append("Nothing new" + (f" matching {filters}" if filters else "") + " since the cursor"
+                     + (f" (waited {waited:.0f} s)." if waited else "."))
+    else:
+        lines.append(f"{len(found.entries)} new entr{'ies' if len(found.entries) != 1 else 'y'}"
+                     + (f" matching {filters}" if filters else "") + ", oldest first"
+                     + (" (more follow: pass the cursor below to read on)." if found.more else "."))
+        lines.append("")
+        for entry in found.entries:
+            lines += render_entry(entry, zone, log_file)
+    cursor = found.cursor.encode()
+    lines += ["", f"Cursor: `{cursor}` — pass it to {words.logs_since} to see only what comes after "
+              "this answer."]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_cursor_line(cursor: str, words: Words = MCP_WORDS) -> str:
+    return f"\nCursor: `{cursor}` — pass it to {words.logs_since} to see only what comes after this answer.\n"
+
+
+# --- the digest ----------------------------------------------------------------------------------------
+
+def render_digest(result: Digest, zone: tzinfo | None, words: Words = MCP_WORDS) -> str:
+    lines = ["# Error Digest", ""]
+    if result.note:
+        lines += [f"Note: {result.note}.", ""]
+    scope = "since the cursor" if result.since_cursor else "in the log"
+    lines.append(f"Errors grouped by kind, message and file:line, {scope}: {len(result.groups)} kind"
+                 f"{'s' if len(result.groups) != 1 else ''} over {result.requests_since} request"
+                 f"{'s' if result.requests_since != 1 else ''}.")
+    if result.more:
+        lines.append("(The range was long: only its first part was grouped; ask again with a newer cursor.)")
+    if result.since_cursor:
+        counts = {}
+        for group in result.groups + result.before:
+            counts[group.status] = counts.get(group.status, 0) + 1
+        order = ("new", "still firing", RESOLVED, NOT_SEEN)
+        lines.append("Since the cursor: " + (", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
+                                             or "no errors before or after it") + ".")
+    lines.append("")
+    if not result.groups and not result.before:
+        lines.append("No errors.")
+    for index, group in enumerate(result.groups[:MAX_GROUPS_SHOWN], 1):
+        lines += render_group(group, index, zone, trace=False, status=result.since_cursor)
+    if len(result.groups) > MAX_GROUPS_SHOWN:
+        lines.append(f"... and {len(result.groups) - MAX_GROUPS_SHOWN} more kinds.")
+    if result.before:
+        resolved = [g for g in result.before if g.status == RESOLVED]
+        quiet = [g for g in result.before if g.status == NOT_SEEN]
+        lines += ["", "Seen before the cursor, not since:"]
+        shown = resolved[:MAX_GROUPS_SHOWN] + quiet[:MAX_QUIET_SHOWN]
+        for index, group in enumerate(shown, len(result.groups) + 1):
+            lines += render_group(group, index, zone, trace=False, status=True)
+        if len(quiet) > MAX_QUIET_SHOWN:
+            lines.append(f"... and {len(quiet) - MAX_QUIET_SHOWN} more kinds not seen since.")
+        if quiet:
+            lines.append(f"({NOT_SEEN}: no request to the page that raised it came since, so it is not known "
+                         f"to be fixed; load that page with {words.request} and ask again.)")
+    cursor = result.cursor.encode()
+    lines += ["", f"Cursor: `{cursor}` — pass it to {words.digest_since} later to see what changed "
+              "after this answer."]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- one line per entry (logs --follow) -----------------------------------------------------------------
+
+def render_entry_line(entry: LogEntry, zone: tzinfo | None, max_chars: int = 2000) -> str:
+    """One entry on one line: time, level, headline, file:line, then its continuation lines joined
+    by ' ⏎ ' (control characters dropped), cut to `max_chars`."""
+    parts = [_time(entry.timestamp, zone)]
+    if entry.is_error:
+        parts.append((entry.level or "error").upper())
+    if entry.event_type == "request":
+        parts.append(f"{entry.method} {entry.path} → {entry.status_code}")
+        if entry.message:
+            parts.append("— " + entry.message.split("\n", 1)[0])
+    else:
+        parts.append(entry.message.split("\n", 1)[0])
+        if entry.source == "mybb" and entry.source_file:
+            parts.append(f"({entry.source_file}:{entry.source_line or 0})")
+    if entry.worker_pid is not None:
+        parts.append(f"(worker {entry.worker_pid})")
+    text = " ".join(p for p in parts if p)
+    if entry.continuation:
+        text += " ⏎ " + " ⏎ ".join(line.strip() for line in entry.continuation if line.strip())
+    text = _CONTROL.sub("", text)
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
