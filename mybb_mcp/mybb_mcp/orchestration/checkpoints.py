@@ -37,7 +37,8 @@ from .log_parser import CONNECTION, REQUEST, LogEntry, parse_entry, parse_mybb_e
 from .log_reader import backup_path, iter_entries_forward, offset_at_time, read_log_zone
 
 CURSOR_PREFIX = "c1."
-HEAD_BYTES = 256  # the zone header and the banner: what makes one generation of the log unique
+HEAD_BYTES = 256  # the zone header and the banner: what makes one generation of the log unique (hashed
+# as far as the log went when the cursor was taken, so a young log's cursor still matches it later)
 TAIL_BYTES = 64  # the bytes before the cursor's offset: what proves the offset is still in place
 MAX_CURSOR_LENGTH = 4096
 MAX_MYBB_FILES = 8
@@ -152,7 +153,7 @@ def _mark_server(log_file: Path) -> tuple[FileMark | None, str, str]:
     try:
         info = os.fstat(fd)
         end = _complete_end(fd, info.st_size)
-        head = _hash(_pread(fd, HEAD_BYTES, 0))
+        head = _hash(_pread(fd, min(HEAD_BYTES, end), 0))
         tail = _hash(_pread(fd, min(TAIL_BYTES, end), end - min(TAIL_BYTES, end)))
         return FileMark(info.st_dev, info.st_ino, end), head, tail
     finally:
@@ -202,7 +203,7 @@ def _generation_matches(fd: int, info: os.stat_result, cursor: Cursor, *, same_i
         return False
     if same_inode and (info.st_dev, info.st_ino) != (mark.dev, mark.ino):
         return False
-    if _hash(_pread(fd, HEAD_BYTES, 0)) != cursor.head:
+    if _hash(_pread(fd, min(HEAD_BYTES, mark.offset), 0)) != cursor.head:  # the head as far as it went then
         return False
     size = min(TAIL_BYTES, mark.offset)
     return _hash(_pread(fd, size, mark.offset - size)) == cursor.tail
@@ -383,7 +384,7 @@ def _cursor_after(path: Path, entry_offset: int, cursor: Cursor, mybb_files: Seq
             if offset > entry_offset:
                 stop = offset
                 break
-        head = _hash(_pread(fd, HEAD_BYTES, 0))
+        head = _hash(_pread(fd, min(HEAD_BYTES, stop), 0))
         tail = _hash(_pread(fd, min(TAIL_BYTES, stop), stop - min(TAIL_BYTES, stop)))
         return Cursor(FileMark(info.st_dev, info.st_ino, stop), head, tail, time.time(), cursor.mybb)
     finally:
