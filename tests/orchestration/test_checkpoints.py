@@ -224,6 +224,9 @@ def test_digest_since_a_cursor_new_still_firing_resolved_not_seen(tmp_path: Path
     log.request(1003, "/fixed.php")  # loads cleanly now
     log.request(1004, "/still.php", errors=(OTHER,))
     log.request(1005, "/fresh.php", errors=("PHP Notice:  Only variables in /srv/forum/x.php on line 9",))
+    # Still raised after the cursor (PHP served the old code a moment longer), then fixed:
+    log.request(1006, "/stale.php", errors=("PHP Warning:  Stale in /srv/forum/s.php on line 1",))
+    log.request(1007, "/stale.php")
     result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC)
     fate = {g.fingerprint.where: g.status for g in result.groups + result.before}
     assert fate == {
@@ -231,8 +234,10 @@ def test_digest_since_a_cursor_new_still_firing_resolved_not_seen(tmp_path: Path
         "inc/plugins/other.php:12": STILL_FIRING,
         "inc/plugins/t.php:2": NOT_SEEN,
         "x.php:9": NEW,
+        "s.php:1": RESOLVED,
     }
-    assert result.requests_since == 3
+    assert next(g for g in result.groups if g.status == RESOLVED).fixed_by == "GET /stale.php → 200"
+    assert result.requests_since == 5
     still = next(g for g in result.groups if g.status == STILL_FIRING)
     assert still.requests == ["GET /still.php → 200"] and still.count == 1
 

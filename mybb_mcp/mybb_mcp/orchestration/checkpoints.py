@@ -429,6 +429,7 @@ class RequestRef:
     client_port: int | None
     worker_pid: int | None
     timestamp: datetime | None
+    order: int = -1  # position of its request line in the range read (log order), -1 unknown
 
     def label(self) -> str:
         return f"{self.method} {self.path} → {self.status}"
@@ -444,11 +445,11 @@ def tie_to_requests(entries: Sequence[LogEntry]) -> list[tuple[LogEntry, Request
     pending: dict[int | None, list[LogEntry]] = {}
     tied: dict[int, RequestRef | None] = {}
     order: list[LogEntry] = []
-    for entry in entries:
+    for position, entry in enumerate(entries):
         worker = entry.worker_pid
         if entry.event_type == REQUEST and entry.method is not None:
             ref = RequestRef(entry.method, entry.path or "", entry.status_code or 0, entry.client_port, worker,
-                             entry.timestamp)
+                             entry.timestamp, position)
             for waiting in pending.pop(worker, []):
                 tied[id(waiting)] = ref
             if entry.level is not None and entry.message:  # a fatal carried on the request line itself
@@ -557,6 +558,8 @@ class ErrorGroup:
     requests: list[str] = field(default_factory=list)  # distinct request labels, first ones
     scripts: set[str] = field(default_factory=set)  # the pages (path and query) that raised it
     status: str = ""  # digest with a cursor: new | still firing | resolved | not seen since
+    last_order: int = -1  # log position of the last request that raised it (in the range read)
+    fixed_by: str | None = None  # the clean request to the same page that came after its last occurrence
 
     @property
     def key(self) -> str:
@@ -600,6 +603,7 @@ def group_errors(
             if group.last_seen is None or entry.timestamp > group.last_seen:
                 group.last_seen = entry.timestamp
         if ref is not None:
+            group.last_order = max(group.last_order, ref.order)
             group.scripts.add(_script(ref.path))
             label = ref.label()
             if label not in group.requests and len(group.requests) < MAX_REQUESTS_PER_GROUP:
@@ -625,9 +629,15 @@ class Digest:
 
 def _requests_in(entries: Sequence[LogEntry]) -> list[RequestRef]:
     return [
-        RequestRef(e.method, e.path or "", e.status_code or 0, e.client_port, e.worker_pid, e.timestamp)
-        for e in entries if e.event_type == REQUEST and e.method is not None and not e.internal
+        RequestRef(e.method, e.path or "", e.status_code or 0, e.client_port, e.worker_pid, e.timestamp, position)
+        for position, e in enumerate(entries) if e.event_type == REQUEST and e.method is not None and not e.internal
     ]
+
+
+def _clean_since(group: ErrorGroup, latest: dict[str, RequestRef], after: int) -> RequestRef | None:
+    """The latest request to a page that raised the group, if it came after log position `after`."""
+    candidates = [latest[s] for s in group.scripts if s in latest and latest[s].order > after]
+    return max(candidates, key=lambda r: r.order) if candidates else None
 
 
 def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path | None,
@@ -710,16 +720,20 @@ def digest(
         baseline = _baseline(cursor, resolution, zone, root, mybb_files)
         now_keys = {g.key for g in groups}
         then_keys = {g.key for g in baseline}
+        latest = {_script(r.path): r for r in requests}  # in log order: the last request to each page wins
         for group in groups:
-            group.status = STILL_FIRING if group.key in then_keys else NEW
-        scripts_since = {_script(r.path): r for r in requests}
+            # Fired since the cursor, but its page loaded cleanly after its last occurrence: fixed since.
+            clean = _clean_since(group, latest, group.last_order)
+            if clean is not None:
+                group.status, group.fixed_by = RESOLVED, clean.label()
+            else:
+                group.status = STILL_FIRING if group.key in then_keys else NEW
         for group in baseline:
             if group.key in now_keys:
                 continue
-            clean = [scripts_since[s] for s in sorted(group.scripts) if s in scripts_since]
+            clean = _clean_since(group, latest, -1)
             group.status = RESOLVED if clean else NOT_SEEN
-            if clean:
-                group.requests = [f"since: {r.label()}" for r in clean[:MAX_REQUESTS_PER_GROUP]]
+            group.fixed_by = clean.label() if clean else None
             before.append(group)
     groups.sort(key=lambda g: (-g.count, g.first_seen.timestamp() if g.first_seen else 0.0))
     return Digest(groups, before, len(requests), after, note, cursor is not None, more)

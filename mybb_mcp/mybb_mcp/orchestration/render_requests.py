@@ -97,6 +97,8 @@ def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: b
     if group.requests:
         seen += "; " + ", ".join(code(r, 200) for r in group.requests)
     lines.append(f"   {seen}")
+    if status and group.fixed_by:
+        lines.append(f"   fixed: the same page loaded without it since: {code(group.fixed_by, 200)}")
     if trace and group.example.continuation:
         shown = group.example.continuation[:MAX_TRACE_LINES]
         more = len(group.example.continuation) - len(shown)
@@ -136,6 +138,10 @@ def render_page_result(result: Any, words: Words = MCP_WORDS) -> str:
     if response.page_error is not None:
         lines.append(f"**MyBB showed an error instead of the page:** {response.page_error.title}: "
                      f"{code(response.page_error.message)}")
+    elif response.status >= 500:
+        lines.append(f"**No page:** the script stopped with status {response.status}"
+                     + (" and an empty response" if not response.body.strip() else "")
+                     + " (PHP's words are in the errors below).")
     else:
         lines.append("MyBB showed the page (no MyBB error page, no-permission page or login page).")
     if result.flash:
@@ -269,11 +275,15 @@ def render_digest(result: Digest, zone: tzinfo | None, words: Words = MCP_WORDS)
         resolved = [g for g in result.before if g.status == RESOLVED]
         quiet = [g for g in result.before if g.status == NOT_SEEN]
         lines += ["", "Seen before the cursor, not since:"]
-        shown = resolved[:MAX_GROUPS_SHOWN] + quiet[:MAX_QUIET_SHOWN]
-        for index, group in enumerate(shown, len(result.groups) + 1):
+        for index, group in enumerate(resolved[:MAX_GROUPS_SHOWN], len(result.groups) + 1):
             lines += render_group(group, index, zone, trace=False, status=True)
+        for group in quiet[:MAX_QUIET_SHOWN]:
+            page = ", ".join(code(r, 120) for r in group.requests[:1])
+            lines.append(f"- [{NOT_SEEN}] **{group.fingerprint.kind.upper()}** "
+                         f"{code(without_location(group.example.message), 160)} {_where(group)} (×{group.count}"
+                         + (f"; {page}" if page else "") + ")")
         if len(quiet) > MAX_QUIET_SHOWN:
-            lines.append(f"... and {len(quiet) - MAX_QUIET_SHOWN} more kinds not seen since.")
+            lines.append(f"- ... and {len(quiet) - MAX_QUIET_SHOWN} more kinds not seen since.")
         if quiet:
             lines.append(f"({NOT_SEEN}: no request to the page that raised it came since, so it is not known "
                          f"to be fixed; load that page with {words.request} and ask again.)")
