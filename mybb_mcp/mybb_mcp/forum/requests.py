@@ -37,9 +37,7 @@ from ..errors import InvalidArgument
 from . import pages
 
 GUEST, ADMIN = "guest", "admin"
-SESSIONS_DIR = ".mybb-server-sessions"
-# What the forum bootstrap records for the admin it created (mode 0600, beside the state file).
-ADMIN_CREDENTIALS_FILE = ".mybb-admin.json"
+SESSIONS_DIR = ".mybb-server-sessions"  # beside the state; a folder's other forums add their key
 USER_AGENT = "mybb-mcp (page request)"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 10
@@ -149,6 +147,23 @@ class LoginProblem(Exception):
         self.message, self.hint = message, hint
 
 
+def credentials_file(config: Config) -> Path:
+    """Where `mybb-server init` keeps the admin account it created (named like the forum's state file)."""
+    named = getattr(config, "credentials_file", None)
+    if isinstance(named, Path):
+        return named
+    files = config.files
+    name = "forum-credentials.json" if files.plain else f"forum-credentials.{files.key}.json"
+    return config.repo_root / f".mybb-{name}"
+
+
+def sessions_dir(config: Config) -> Path:
+    """The forum's cookie jars: `.mybb-server-sessions/` beside the state (a folder's other forums: with
+    their key, as their state file is named)."""
+    files = config.files
+    return config.repo_root / (SESSIONS_DIR if files.plain else f"{SESSIONS_DIR}.{files.key}")
+
+
 def member_env_name(username: str) -> str:
     return "MYBB_MEMBER_" + re.sub(r"[^A-Za-z0-9]", "_", username).upper() + "_PASSWORD"
 
@@ -184,27 +199,27 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
                     cwd: Path | None = None) -> Credentials:
     """The username and password for `role`.
 
-    admin: MYBB_ADMIN_USER (default: the bootstrap's admin, else "admin") and MYBB_ADMIN_PASSWORD,
-    from the environment or .env; else the file the forum bootstrap wrote beside the state
-    (`.mybb-admin.json`, ours, mode 0600). A member NAME: MYBB_MEMBER_<NAME>_PASSWORD (NAME upper-cased,
-    other characters than letters and digits as `_`).
+    admin: MYBB_ADMIN_USER (default: the admin `mybb-server init` created, else "admin") and
+    MYBB_ADMIN_PASSWORD, from the environment or .env; else the account `init` recorded beside the state
+    (`.mybb-forum-credentials.json`, ours, mode 0600). A member NAME: MYBB_MEMBER_<NAME>_PASSWORD (NAME
+    upper-cased, characters other than letters and digits as `_`).
     """
     environ = os.environ if environ is None else environ
     values, where = _settings(environ, cwd or Path.cwd())
-    recorded = _trusted_json(config.repo_root / ADMIN_CREDENTIALS_FILE) or {}
+    recorded_file = credentials_file(config)
+    recorded = _trusted_json(recorded_file) or {}
     if role == ADMIN:
-        user = values.get("MYBB_ADMIN_USER") or recorded.get("username") or "admin"
+        user = values.get("MYBB_ADMIN_USER") or recorded.get("admin_user") or "admin"
         password = values.get("MYBB_ADMIN_PASSWORD")
         if password:
             origin = "MYBB_ADMIN_PASSWORD" + (" (environment)" if environ.get("MYBB_ADMIN_PASSWORD") else f" ({where})")
             return Credentials(str(user), password, origin)
-        if isinstance(recorded.get("password"), str) and recorded.get("password"):
-            return Credentials(str(recorded.get("username") or user), recorded["password"],
-                               str(config.repo_root / ADMIN_CREDENTIALS_FILE))
+        if isinstance(recorded.get("admin_password"), str) and recorded.get("admin_password"):
+            return Credentials(str(recorded.get("admin_user") or user), recorded["admin_password"], str(recorded_file))
         raise LoginProblem(
             "No admin password is configured.",
-            "Set MYBB_ADMIN_USER and MYBB_ADMIN_PASSWORD in the environment or the .env file (the forum "
-            f"bootstrap records them in {ADMIN_CREDENTIALS_FILE} beside the state file).",
+            "Set MYBB_ADMIN_USER and MYBB_ADMIN_PASSWORD in the environment or the .env file (a forum made by "
+            f"`mybb-server init` has them in {recorded_file.name} beside the state file).",
         )
     name = member_env_name(role)
     password = values.get(name)
@@ -240,10 +255,10 @@ def _cookie_from_dict(data: Mapping[str, Any]) -> http.cookiejar.Cookie | None:
 
 
 class SessionStore:
-    """The jars of every role of one forum: `.mybb-server-sessions/<role>.json` beside the state file."""
+    """The jars of every role of one forum: `<sessions_dir>/<role>.json` (directory 0700, files 0600)."""
 
-    def __init__(self, repo_root: Path) -> None:
-        self.directory = Path(repo_root) / SESSIONS_DIR
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
 
     def _file(self, role: str) -> Path:
         slug = re.sub(r"[^A-Za-z0-9_-]", "_", role)[:40]

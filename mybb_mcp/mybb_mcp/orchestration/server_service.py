@@ -508,7 +508,7 @@ class ServerOrchestrationService:
         cfg = files_module.read_config_php(self.config.mybb_root)
         client = requests.ForumClient(
             str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
-            request.role, requests.SessionStore(self.config.repo_root), admin_dir=cfg.admin_dir if cfg else "admin",
+            request.role, requests.SessionStore(requests.sessions_dir(self.config)), admin_dir=cfg.admin_dir if cfg else "admin",
             credentials=lambda: requests.credentials_for(request.role, self.config),
         )
         started = self._clock()
