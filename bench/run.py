@@ -41,6 +41,8 @@ sys.path.insert(1, str(REPO_ROOT))  # tests.fixtures.docroot
 import loggen  # noqa: E402
 import snapshots  # noqa: E402
 
+import page_requests as requests_bench  # noqa: E402
+
 DEFAULT_SIZES = (10, 100, 1000)
 MIB = 1024 * 1024
 SLOW_RUN_S = 2.0  # a query slower than this gets fewer repetitions (bounded run time)
@@ -479,7 +481,8 @@ def evaluate(queries: dict[int, dict[str, Any]], life: dict[str, Any] | None) ->
 
 
 def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[str, Any] | None,
-           targets: list[dict[str, Any]], reps: int, snaps: dict[str, Any] | None = None) -> str:
+           targets: list[dict[str, Any]], reps: int, snaps: dict[str, Any] | None = None,
+           reqs: dict[str, Any] | None = None) -> str:
     parts = [
         "# mybb-mcp benchmarks",
         "",
@@ -548,6 +551,11 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
                 rows.append([label, fmt_ms(r["median_ms"]), fmt_ms(r["min_ms"]), fmt_ms(r["max_ms"]), str(r["n"])])
         parts += ["", "## Lifecycle (fixture forum, 127.0.0.1)", "",
                   table(["measurement", "median ms", "min ms", "max ms", "n"], rows)]
+    if reqs is not None:
+        if reqs.get("page", {}).get("error"):
+            parts += ["", f"**Page request benchmark error:** {reqs['page']['error']}"]
+        parts += ["", "## Page requests and cursors (MyBB 1.8.37 on SQLite; generated logs)", "",
+                  table(["measurement", "median ms", "min ms", "max ms", "n"], requests_bench.rows(reqs, fmt_ms))]
     if snaps is not None:
         if snaps.get("error"):
             parts += ["", f"**Snapshot benchmark error:** {snaps['error']}"]
@@ -575,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lifecycle", action="store_true", help="skip the php -S lifecycle and MCP timings")
     parser.add_argument("--no-queries", action="store_true", help="skip the log query timings")
     parser.add_argument("--no-snapshots", action="store_true", help="skip the snapshot timings (they install MyBB)")
+    parser.add_argument("--no-requests", action="store_true",
+                        help="skip the page request and cursor timings (they install MyBB)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -595,18 +605,25 @@ def main(argv: list[str] | None = None) -> int:
     queries = {} if args.no_queries else bench_queries(sizes, args.seed, args.reps, log)
     life = None if args.no_lifecycle else bench_lifecycle(args.reps, log)
     snaps = None if args.no_snapshots else snapshots.bench_snapshots(args.reps, log, summary, find_php())
+    reqs = None if args.no_requests else requests_bench.bench_requests(sizes, args.seed, args.reps, log, summary,
+                                                                        find_php(), free_port, DATA_DIR)
     targets = evaluate(queries, life)
+    if reqs is not None:
+        targets += [{"target": name, "measured": measured,
+                     "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
+                    for name, measured, ok in requests_bench.targets(reqs, fmt_ms)]
     if snaps is not None:
         targets += [{"target": name, "measured": measured,
                      "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
                     for name, measured, ok in snapshots.targets(snaps, fmt_ms)]
     env["seconds"] = round(time.perf_counter() - began, 1)
     env["load_after"] = os.getloadavg()[0]
-    print(report(env, queries, life, targets, args.reps, snaps))
+    print(report(env, queries, life, targets, args.reps, snaps, reqs))
     print(f"\n(run took {env['seconds']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps({"env": env, "queries": {str(k): v for k, v in queries.items()},
-                                         "lifecycle": life, "snapshots": snaps, "targets": targets}, indent=1,
+                                         "lifecycle": life, "snapshots": snaps, "requests": reqs,
+                                         "targets": targets}, indent=1,
                                         default=str))
     return 1 if args.strict and any(t["result"] == "FAIL" for t in targets) else 0
 

@@ -280,7 +280,8 @@ def render_digest(result: Digest, zone: tzinfo | None, words: Words = MCP_WORDS)
         for group in quiet[:MAX_QUIET_SHOWN]:
             page = ", ".join(code(r, 120) for r in group.requests[:1])
             lines.append(f"- [{NOT_SEEN}] **{group.fingerprint.kind.upper()}** "
-                         f"{code(without_location(group.example.message), 160)} {_where(group)} (×{group.count}"
+                         f"{code(without_location(group.example.message), 160)} {_where(group)}".rstrip()
+                         + f" (×{group.count}"
                          + (f"; {page}" if page else "") + ")")
         if len(quiet) > MAX_QUIET_SHOWN:
             lines.append(f"- ... and {len(quiet) - MAX_QUIET_SHOWN} more kinds not seen since.")
