@@ -23,8 +23,11 @@ from typing import Any, NoReturn, TextIO
 from . import __version__
 from .config import load_config
 from .errors import ConfigError, InvalidArgument, MybbMcpError
+from .forum.install import holds_forum
 from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
 from .orchestration import LogQueryOptions, ServerOrchestrationService, ServerResult
+from .orchestration.failures import Failure
+from .orchestration.forum_init import InitOptions
 from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
 from .orchestration.render import (
@@ -32,6 +35,7 @@ from .orchestration.render import (
     render_entry,
     render_error,
     render_error_logging,
+    render_init,
     render_log_query,
     render_result,
     render_server_list,
@@ -188,7 +192,86 @@ def _result(out: Output, result: ServerResult) -> int:
 
 
 def run_start(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
-    return _result(out, service.start(args.port, args.force, host=args.host, workers=args.workers))
+    config = service.config
+    root = config.mybb_root
+    if config.sources.get("MYBB_ROOT") == "default" and not holds_forum(root) and _empty_or_missing(root):
+        # The README's first command on a fresh clone: no forum yet at the default place, so make one.
+        sys.stderr.write(f"no forum at {root}: installing MyBB there (mybb-server init)\n")
+        return _init(InitOptions(source=config.archive, port=args.port), service, out)
+    result = service.start(args.port, args.force, host=args.host, workers=args.workers)
+    if result.failure is Failure.BAD_FORUM_ROOT and not holds_forum(root):
+        result.notes.append(f"To install MyBB at {root}: {init_command(config.archive)}")
+    return _result(out, result)
+
+
+def init_command(archive: str | None) -> str:
+    """The one command that installs a forum at MYBB_ROOT."""
+    return "`mybb-server init" + (f" --from {archive}`" if archive else "` (offline: add `--from ARCHIVE`)")
+
+
+def _empty_or_missing(folder: Path) -> bool:
+    try:
+        return not any(folder.iterdir())
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def run_init(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    options = InitOptions(source=args.source, sha256=args.sha256, database_url=args.db, admin=args.admin,
+                          force=args.force, port=args.port)
+    return _init(options, service, out)
+
+
+def _init(options: InitOptions, service: ServerOrchestrationService, out: Output) -> int:
+    on_terminal = sys.stderr.isatty()
+    bar = ProgressBar(sys.stderr) if on_terminal else None
+    result = service.init_forum(options, progress=_say if on_terminal else None,
+                                download_progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    if out.as_json:
+        out.data(result)
+    else:
+        out.markdown(render_init(result, CLI_COMMANDS))
+    return EXIT_OK if result.success else EXIT_FAILED
+
+
+def _say(step: str) -> None:
+    sys.stderr.write(f"init: {step}\n")
+    sys.stderr.flush()
+
+
+class ProgressBar:
+    """A one-line download bar on a terminal: `[#####.....]  52%  2.4/4.6 MB`."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = False
+        self._last = -1.0
+
+    def update(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.1 and (total is None or done < total):
+            return  # at most ten redraws a second
+        self._last = now
+        mb = f"{done / 1e6:.1f}" + (f"/{total / 1e6:.1f}" if total else "") + " MB"
+        if total:
+            filled = min(self.WIDTH, self.WIDTH * done // total)
+            line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {100 * done // total:3d}%  {mb}"
+        else:
+            line = f"downloading  {mb}"
+        self.stream.write("\r" + line)
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def run_stop(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
@@ -251,6 +334,20 @@ def _add_snapshot(parser: argparse.ArgumentParser) -> None:
                              "| list | delete NAME | diff NAME (what changed since)")
     parser.add_argument("name", nargs="?", type=snapshot_name_arg,
                         help=f"the snapshot's name: 1-{MAX_NAME_LENGTH} letters, digits, '.', '_', '-'")
+
+
+def _add_init(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="source", metavar="PATH|URL",
+                        help="a MyBB release archive (.zip with Upload/ or a repository .tar.gz), a folder holding "
+                             "MyBB, or a URL (default: download the newest MyBB 1.8 release known, checked by SHA-256)")
+    parser.add_argument("--sha256", metavar="HEX", help="the archive's expected SHA-256 (checked before installing)")
+    parser.add_argument("--db", metavar="URL",
+                        help="mysql://USER:PASSWORD@HOST[:PORT]/DATABASE for MySQL/MariaDB "
+                             "(default: SQLite beside the forum folder)")
+    parser.add_argument("--admin", default="admin", metavar="NAME", help="the admin's user name (default: admin)")
+    parser.add_argument("--port", type=port_arg, help="port the forum is served on (default: MYBB_PORT or 8022)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a forum already in MYBB_ROOT (its files and its SQLite database)")
 
 
 def _add_errorlog(parser: argparse.ArgumentParser) -> None:
@@ -478,6 +575,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "init": Command("install MyBB into MYBB_ROOT with MyBB's own installer, and start it", _add_init, run_init),
     "start": Command("start the PHP built-in server for the forum", _add_start, run_start),
     "stop": Command("stop the server and its workers", _add_stop, run_stop),
     "restart": Command("stop (if running) and start again", _add_restart, run_restart),
@@ -494,6 +592,8 @@ COMMANDS: dict[str, Command] = {
 
 EXAMPLES = f"""\
 examples:
+  {PROG} init                       install MyBB into MYBB_ROOT (downloaded) and start it
+  {PROG} init --from mybb_1837.zip --db mysql://mybb:secret@127.0.0.1/mybb
   {PROG} start                      serve MYBB_ROOT on 127.0.0.1:MYBB_PORT (8022)
   {PROG} start --port 8080 --workers 4
   {PROG} status --json

@@ -40,6 +40,7 @@ ENV_VARS = {
     "MYBB_PHP_INI": "extra php -d settings, separated by ';' (e.g. 'memory_limit=256M;display_errors=0')",
     "MYBB_DEV_INI": "1 (default) runs PHP with error_reporting=E_ALL and log_errors=1; 0 keeps php.ini's",
     "MYBB_ROUTER": "1 (default) serves through mybb-mcp's router script (php -S quirks); 0 serves plain",
+    "MYBB_ARCHIVE": "the MyBB release (archive, folder or URL) `start` installs when the default forum is missing",
 }
 
 
@@ -56,6 +57,7 @@ class Config:
     log_backups: int = 5
     php_settings: tuple[str, ...] = DEFAULT_PHP_SETTINGS
     use_router: bool = True
+    archive: str | None = None  # MYBB_ARCHIVE: a path (absolute) or a URL
     # Where each value came from, for messages ("MYBB_ROOT from /repo/.env").
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     # `.env` files passed over because another user could have written them, each with the reason.
@@ -84,6 +86,13 @@ class Config:
     @property
     def lock_file(self) -> Path:
         return self.files.lock_file
+
+    @property
+    def credentials_file(self) -> Path:
+        """The admin account `init` created (mode 0600), for the tools that log in; named like the state."""
+        files = self.files
+        name = "forum-credentials.json" if files.plain else f"forum-credentials.{files.key}.json"
+        return self.repo_root / f".mybb-{name}"
 
     @property
     def log_dir(self) -> Path:
@@ -327,5 +336,14 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
     found = lookup("MYBB_ROUTER")
     if found:
         values["use_router"] = _bool_setting("MYBB_ROUTER", found[0], found[1])
+
+    found = lookup("MYBB_ARCHIVE")
+    if found:
+        archive = found[0].strip()
+        if "://" not in archive:  # a path: relative to where it was set, like MYBB_ROOT
+            archive_path = Path(os.path.expanduser(archive))
+            archive = os.path.abspath(archive_path if archive_path.is_absolute() else found[2] / archive_path)
+        values["archive"] = archive
+        sources["MYBB_ARCHIVE"] = found[1]
 
     return Config(mybb_root=root, sources=sources, ignored_dotenv=tuple(ignored), **values)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .orchestration.log_parser import LogEntry
     from .orchestration.process import PortOwner
 
-__all__ = ["DeathReport", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]
+__all__ = ["DeathReport", "InitResult", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]
 
 
 @dataclass
@@ -126,3 +126,27 @@ class PageResult:
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+
+@dataclass
+class InitResult:
+    """The outcome of init: a forum installed (and started), or the step that failed with nothing left."""
+
+    success: bool
+    root: Path
+    message: str = ""
+    hint: str = ""
+    failed_step: str | None = None  # None: the install went through (the start may still have failed)
+    url: str | None = None
+    admin_user: str | None = None
+    admin_password: str | None = field(default=None, repr=False)  # shown once, kept in credentials_file
+    credentials_file: Path | None = None
+    database: str | None = None
+    version: str | None = None
+    source: str = ""
+    sha256: str | None = None
+    verified: bool = False  # the archive matched a pinned or given SHA-256
+    install_seconds: float | None = None
+    seconds: float = 0.0
+    start: ServerResult | None = None
+    notes: list[str] = field(default_factory=list)

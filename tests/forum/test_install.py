@@ -237,13 +237,23 @@ def test_a_target_that_cannot_be_created_names_the_step(tmp_path: Path, php: str
 
 @pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB archive not found at {archive_path()}")
 def test_installer_failure_names_its_step_and_mybbs_words_and_leaves_nothing(tmp_path: Path, php: str) -> None:
-    # Nothing listens on this port: MyBB's create_tables step cannot connect to the database.
+    # MyBB's create_tables page refuses a table prefix with a space, in its own words.
+    (tmp_path / "site").mkdir()
+    with pytest.raises(InstallError) as failure:
+        install_forum(_request(tmp_path, php, database=Database(table_prefix="my bb_")))
+    assert failure.value.step == "create_tables"
+    assert "Please use a valid table prefix" in str(failure.value)
+    assert _leftovers(tmp_path / "site") == []
+
+
+@pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB archive not found at {archive_path()}")
+def test_an_unreachable_mysql_server_fails_before_anything_is_unpacked(tmp_path: Path, php: str) -> None:
     database = Database(engine="mysqli", host=f"127.0.0.1:{free_port()}", user="mybb", password="x", name="mybb")
     (tmp_path / "site").mkdir()
     with pytest.raises(InstallError) as failure:
         install_forum(_request(tmp_path, php, database=database))
-    assert failure.value.step == "create_tables"
-    assert "Uncaught mysqli_sql_exception: Connection refused in inc/db_mysqli.php" in str(failure.value)
+    assert failure.value.step == "database" and "Can't connect" in str(failure.value)
+    assert "GRANT ALL ON `mybb`.*" in failure.value.hint
     assert _leftovers(tmp_path / "site") == []
 
 

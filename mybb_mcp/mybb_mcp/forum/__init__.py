@@ -6,7 +6,7 @@
 - `dev_mode`: development switches made in the forum (MyBB's error logging), and undoing them.
 - `report`: the forum report status shows.
 - `extensions`: the PHP extensions MyBB needs, and the Debian packages that bring them.
-- `install`: a forum from a release archive, by MyBB's own installer.
+- `install`: a forum from a release archive, by MyBB's own installer; `source`: where that archive comes from.
 - `php`: running MyBB's own PHP code (IN_MYBB + inc/init.php) for exact writes.
 - `requests`: a page as guest, a member or the admin, as a browser loads it (logins, my_post_key).
 - `pages`: what a MyBB page says (error pages, login state, excerpt, selectors, debug report).

@@ -7,7 +7,10 @@ MyBB's installer refuses to run without xml; its pages use mbstring; each databa
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 
 # extension -> Debian package
@@ -18,6 +21,8 @@ DATABASE_EXTENSIONS = {
     "pgsql": {"pgsql": "php-pgsql"},
 }
 PHP_LIST_TIMEOUT = 15.0
+CACHE_SECONDS = 60.0  # status asks often; an extension installed meanwhile shows within a minute
+_cache: dict[tuple[str, float], tuple[float, frozenset[str] | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,26 @@ def loaded_extensions(php: str) -> set[str] | None:
         return None
 
 
-def check_extensions(php: str, engine: str = "sqlite") -> ExtensionCheck:
-    """What `php` lacks to run MyBB on `engine`, with the apt line that fixes it."""
-    loaded = loaded_extensions(php)
+def _cached_extensions(php: str) -> frozenset[str] | None:
+    """loaded_extensions, remembered for CACHE_SECONDS per PHP binary (and its modification time)."""
+    found = shutil.which(php) or php
+    try:
+        mtime = os.stat(found).st_mtime
+    except OSError:
+        mtime = -1.0
+    key, now = (found, mtime), time.monotonic()
+    hit = _cache.get(key)
+    if hit is None or now - hit[0] > CACHE_SECONDS:
+        loaded = loaded_extensions(php)
+        hit = (now, frozenset(loaded) if loaded is not None else None)
+        _cache[key] = hit
+    return hit[1]
+
+
+def check_extensions(php: str, engine: str = "sqlite", cached: bool = False) -> ExtensionCheck:
+    """What `php` lacks to run MyBB on `engine`, with the apt line that fixes it.
+    `cached`: for status, which runs often; an install always asks PHP afresh."""
+    loaded = _cached_extensions(php) if cached else loaded_extensions(php)
     if loaded is None:
         return ExtensionCheck(error=f"PHP ({php}) does not run.",
                               hint="Install it: apt-get install -y php-cli php-xml php-mbstring php-sqlite3, "

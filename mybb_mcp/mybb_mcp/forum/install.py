@@ -31,8 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..errors import MybbMcpError
+from ..errors import InvalidArgument, MybbMcpError
 from .extensions import check_extensions
+from .files import _mysql_endpoint, read_mybb_version
 
 DEFAULT_ADMIN = "admin"
 DEFAULT_BOARD_NAME = "MyBB Test Forum"
@@ -122,6 +123,101 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)  # 20 characters, within MyBB's default 6-30
 
 
+# --- the database --------------------------------------------------------------------------------
+
+_PREFIX = re.compile(r"[A-Za-z0-9_]{1,20}")  # what MyBB's installer accepts as a table prefix
+DB_URL_FORMS = "mysql://USER:PASSWORD@HOST[:PORT]/DATABASE (or sqlite:///ABSOLUTE/PATH.sqlite)"
+
+
+def parse_database_url(url: str) -> Database:
+    """`--db`: mysql://user:pass@host[:port]/db[?prefix=mybb_] or sqlite:///path (percent-escapes decoded)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    query = urllib.parse.parse_qs(parts.query)
+    prefix = query.get("prefix", [TABLE_PREFIX])[0]
+    if not _PREFIX.fullmatch(prefix):
+        raise InvalidArgument(f"Table prefix {prefix!r} in --db is not letters, digits and _ (at most 20).",
+                              "Use e.g. ?prefix=mybb_")
+    if scheme in ("postgres", "postgresql", "pgsql"):
+        raise InvalidArgument(
+            "PostgreSQL is not offered by init: MyBB's installer has a PostgreSQL driver, but an install on it "
+            "is not tested by this tool.", f"Use SQLite (the default) or MySQL/MariaDB: --db {DB_URL_FORMS}.")
+    if scheme == "sqlite":
+        path = urllib.parse.unquote(parts.path)
+        if parts.netloc or not path.startswith("/") or "./" in path:
+            raise InvalidArgument(f"--db {url!r}: the SQLite path must be absolute, without ./ or ../.",
+                                  "Use sqlite:///ABSOLUTE/PATH.sqlite, or leave --db out.")
+        return Database(engine="sqlite", path=Path(path), table_prefix=prefix)
+    if scheme not in ("mysql", "mysqli", "mariadb"):
+        raise InvalidArgument(f"--db {_redact(url)!r} is not a database URL init knows.", f"Use --db {DB_URL_FORMS}.")
+    name = urllib.parse.unquote(parts.path.lstrip("/"))
+    if not parts.hostname or not name or "/" in name:
+        raise InvalidArgument(f"--db {_redact(url)!r} lacks a host or a database name.", f"Use --db {DB_URL_FORMS}.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidArgument(f"--db {_redact(url)!r}: the port is not a number.",
+                              f"Use --db {DB_URL_FORMS}.") from None
+    host = parts.hostname + (f":{port}" if port else "")  # MyBB's own form: host:port
+    return Database(engine="mysqli", host=host, user=urllib.parse.unquote(parts.username or ""),
+                    password=urllib.parse.unquote(parts.password or ""), name=name, table_prefix=prefix)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _mysql_connect(db: Database):  # type: ignore[no-untyped-def]  # -> pymysql.Connection
+    import pymysql  # only MySQL installs pay for it
+
+    host, port, socket_path, _default, _notes = _mysql_endpoint(db.host)
+    where: dict[str, object] = {"unix_socket": socket_path} if socket_path else {"host": host, "port": port}
+    return pymysql.connect(user=db.user, password=db.password, database=db.name, charset="utf8mb4",
+                           connect_timeout=10, read_timeout=30, write_timeout=30, autocommit=True, **where)
+
+
+def mysql_forum_tables(db: Database) -> list[str]:
+    """The tables already in the database with the forum's prefix; InstallError when it cannot be reached."""
+    import pymysql
+
+    try:
+        conn = _mysql_connect(db)
+    except pymysql.err.MySQLError as exc:
+        words = exc.args[1] if len(exc.args) > 1 else str(exc)
+        raise InstallError("database", f"Cannot use database {db.name!r} at {db.host} as {db.user!r}: {words}.",
+                           "Start the server, create the database and grant the user access to it "
+                           f"(GRANT ALL ON `{db.name}`.* TO '{db.user}'@'localhost'), then run init again.") from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW TABLES LIKE %s", (db.table_prefix.replace("_", "\\_") + "%",))
+            return sorted(row[0] for row in cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _drop_mysql_tables(db: Database, keep: Sequence[str]) -> None:
+    """Undo a failed install: the prefixed tables that were not there before go."""
+    import pymysql
+
+    try:
+        created = [t for t in mysql_forum_tables(db) if t not in set(keep)]
+        if not created:
+            return
+        conn = _mysql_connect(db)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("DROP TABLE IF EXISTS " + ", ".join(f"`{t.replace('`', '``')}`" for t in created))
+        finally:
+            conn.close()
+    except (InstallError, pymysql.err.MySQLError):
+        pass  # the install's own error is the one to report
+
+
 # --- the story --------------------------------------------------------------------------------------
 
 
@@ -141,9 +237,18 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
     if missing.error:
         raise InstallError("php extensions", missing.error, missing.hint)
     _check_target(root, db, request.force)
+    existing: list[str] = []
+    if db.engine == "mysqli":
+        existing = mysql_forum_tables(db)
+        if existing and not request.force:
+            raise InstallError("target", f"Database {db.name!r} already holds {len(existing)} tables named "
+                               f"{db.table_prefix}* (a forum?).",
+                               "Pass --force to let MyBB's installer replace them, or use another table prefix "
+                               "(?prefix=other_ in --db).")
 
     staging = _make_staging(root)
     cleanup = [staging]
+    installed = False
     try:
         docroot = staging / "forum"
         say("unpacking " + request.source.name)
@@ -161,11 +266,15 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
                                "Make install/ writable.")
         say("moving the forum into place")
         _commit(staging, docroot, root, db, stage_db)
+        installed = True
     finally:
         for folder in cleanup:
             _remove_tree(folder)
+        if db.engine == "mysqli" and not installed:
+            # With --force MyBB's installer has already dropped the old tables: a failure leaves none.
+            _drop_mysql_tables(db, keep=() if request.force else existing)
     return InstallResult(root=root, database=db, bburl=request.bburl, admin_user=request.admin_user,
-                         admin_password=password, version=_read_version(root),
+                         admin_password=password, version=read_mybb_version(root),
                          seconds=time.monotonic() - started)
 
 
@@ -373,7 +482,7 @@ class InstallerServer:
         except OSError:
             return ""
         errors = _LOG_PHP_ERROR.findall(text)
-        return errors[-1].replace(str(self.docroot) + "/", "").strip() if errors else ""
+        return _CONTROL.sub("", errors[-1].replace(str(self.docroot) + "/", "")).strip() if errors else ""
 
     def log_tail(self, lines: int = 5) -> str:
         try:
@@ -408,6 +517,7 @@ _NEXT_ACTION = re.compile(r'<input type="hidden" name="action" value="([a-z_]*)"
 _ERROR_DIV = re.compile(r'<div class="error">(.*?)</div>', re.DOTALL)
 _PHP_ERROR = re.compile(r"(?:Fatal error|Parse error|Uncaught)[^\n]*", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def page_error(page: str) -> str:
@@ -418,7 +528,7 @@ def page_error(page: str) -> str:
         php_error = _PHP_ERROR.search(_TAG.sub("", page))
         text = php_error.group(0) if php_error else ""
     text = html.unescape(_TAG.sub(" ", text))
-    text = re.sub(r"\s+", " ", text).strip()
+    text = _CONTROL.sub("", re.sub(r"\s+", " ", text)).strip()  # page text is data: no terminal controls
     text = re.sub(r"^Error\s+", "", text)
     return text[:1500]
 
@@ -540,14 +650,3 @@ def point_config_at_sqlite(root: Path, db_file: Path) -> None:
         raise InstallError("configure", f"{config} has no $config['database']['database'] line.",
                            "The installer wrote an unexpected inc/config.php.")
     config.write_text(new, "utf-8")
-
-
-_VERSION = re.compile(r"""public\s+\$version\s*=\s*["']([^"']+)["']""")
-
-
-def _read_version(root: Path) -> str | None:
-    try:
-        match = _VERSION.search((root / "inc" / "class_core.php").read_text("utf-8", "replace"))
-    except OSError:
-        return None
-    return match.group(1) if match else None

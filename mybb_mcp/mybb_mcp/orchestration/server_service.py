@@ -27,9 +27,10 @@ from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
 from ..forum import files as files_module
-from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
+from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, process, registry
 from .failures import Failure
+from .forum_init import InitOptions, init_forum
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
 from .log_reader import format_zone_header, local_zone_key, read_log_zone, rotate_in_place, rotate_logs
@@ -160,6 +161,10 @@ class ServerOrchestrationService:
         host = validate_host(host)
         workers = validate_workers(workers)
         return self._locked("restart", lambda: self._restart_locked(port, host, workers))
+
+    def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum_init)."""
+        return init_forum(self, options, progress, download_progress)
 
     def _locked(self, action: str, operation: Any) -> ServerResult:
         problem = self._forum_problem() if action != "stop" else None
@@ -438,7 +443,8 @@ class ServerOrchestrationService:
             status.log_size = log_file.stat().st_size
         except OSError:
             status.log_size = None
-        status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings)
+        status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
+                                             php=self._resolve_php())
         return status
 
     def list_servers(self) -> list[ServerListing]:
