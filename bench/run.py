@@ -422,10 +422,68 @@ async def _mcp_status_calls(config: Any, reps: int) -> dict[str, Any]:
                 os.environ[key] = value
 
 
+def default_archive() -> Path:
+    """The MyBB release archive init is timed with: MYBB_ARCHIVE, else ../shared/mybb/mybb_1837.tar.gz."""
+    configured = os.environ.get("MYBB_ARCHIVE", "")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
+
+
+def bench_init(reps: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """`init` from a local archive until MyBB's own index page answers (its board name in it), against
+    raw php -S start-to-answering; each run a fresh folder, stopped and deleted afterwards."""
+    from mybb_mcp.config import Config
+    from mybb_mcp.orchestration import ServerOrchestrationService
+    from mybb_mcp.orchestration.forum_init import InitOptions
+
+    archive = default_archive()
+    if not archive.is_file():
+        return {"error": f"no MyBB archive at {archive} (set MYBB_ARCHIVE)"}
+    php = find_php()
+    runs: list[float] = []
+    installer: list[float] = []
+    raw: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="mybb-bench-init-") as tmp:
+        raw_root = write_forum(Path(tmp) / "raw" / "docroot")
+        raw_log = Path(tmp) / "raw" / "php.log"
+        raw_php_start(php, raw_root, raw_log, 0)  # warm-up
+        for i in range(reps):
+            raw.append(raw_php_start(php, raw_root, raw_log, 0))
+            service = ServerOrchestrationService(Config(mybb_root=Path(tmp) / f"run{i}" / "TestForum", php=php,
+                                                        port=free_port()))
+            try:
+                began = time.perf_counter()
+                result = service.init_forum(InitOptions(source=str(archive)))
+                if not result.success:
+                    raise RuntimeError(f"init #{i} failed at {result.failed_step}: {result.message}")
+                page = _get(f"{result.url}/index.php")
+                runs.append(time.perf_counter() - began)
+                if "<title>MyBB Test Forum</title>" not in page:
+                    raise RuntimeError(f"init #{i}: the index page does not show the board name")
+                installer.append(result.install_seconds or 0.0)
+            finally:
+                service.stop(force=True)
+            shutil.rmtree(Path(tmp) / f"run{i}", ignore_errors=True)
+    out = {"archive": str(archive), "init": summary(runs), "installer": summary(installer),
+           "raw_php_start": summary(raw)}
+    log(f"init to index answering {out['init']['median_ms']:.0f} ms (MyBB's installer "
+        f"{out['installer']['median_ms']:.0f} ms) = {out['init']['median_ms'] / out['raw_php_start']['median_ms']:.0f}"
+        f" x raw php -S start ({out['raw_php_start']['median_ms']:.1f} ms)")
+    return out
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as response:
+        return response.read().decode("utf-8", "replace")
+
+
 # ------------------------------------------------------------------------------- report
 
 
-def evaluate(queries: dict[int, dict[str, Any]], life: dict[str, Any] | None) -> list[dict[str, Any]]:
+def evaluate(queries: dict[int, dict[str, Any]], life: dict[str, Any] | None,
+             init: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     targets: list[dict[str, Any]] = []
 
     def add(name: str, measured: str, ok: bool | None) -> None:
@@ -477,12 +535,17 @@ def evaluate(queries: dict[int, dict[str, Any]], life: dict[str, Any] | None) ->
         add("stop < 50 ms", f"{fmt_ms(life['stop']['median_ms'])} ms", life["stop"]["median_ms"] < 50)
         add("status < 10 ms (server running)", f"{fmt_ms(life['status_running']['median_ms'])} ms",
             life["status_running"]["median_ms"] < 10)
+    if init and "init" in init:
+        v = init["init"]["median_ms"]
+        add("init from a local archive to the index answering <= 10 s",
+            f"{v / 1000:.1f} s = {v / init['raw_php_start']['median_ms']:.0f} x raw php -S", v <= 10_000)
     return targets
 
 
 def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[str, Any] | None,
            targets: list[dict[str, Any]], reps: int, snaps: dict[str, Any] | None = None,
-           reqs: dict[str, Any] | None = None) -> str:
+           reqs: dict[str, Any] | None = None,
+           init: dict[str, Any] | None = None) -> str:
     parts = [
         "# mybb-mcp benchmarks",
         "",
@@ -563,6 +626,17 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
             parts += ["", f"## Snapshots (fresh MyBB 1.8.37 on SQLite: {snaps['database_bytes'] / MIB:.1f} MiB "
                       f"database, {snaps['files']} forum files)", "",
                       table(["measurement", "median ms", "min ms", "max ms", "n"], snapshots.rows(snaps, fmt_ms))]
+    if init and init.get("error"):
+        parts += ["", f"**Init benchmark not run:** {init['error']}"]
+    if init and "init" in init:
+        raw_ms = init["raw_php_start"]["median_ms"]
+        rows = [[label, fmt_ms(init[key]["median_ms"]), fmt_ms(init[key]["min_ms"]), fmt_ms(init[key]["max_ms"]),
+                 str(init[key]["n"]), f"{init[key]['median_ms'] / raw_ms:.0f}x"]
+                for key, label in (("raw_php_start", "raw php -S start-to-answering (reference)"),
+                                   ("installer", "MyBB's installer pages (inside init)"),
+                                   ("init", "init from the archive to index.php answering"))]
+        parts += ["", f"## Init (MyBB from {Path(init['archive']).name}, SQLite, 127.0.0.1)", "",
+                  table(["measurement", "median ms", "min ms", "max ms", "n", "x raw"], rows)]
     if targets:
         rows = [[t["target"], t["measured"], t["result"]] for t in targets]
         parts += ["", "## TARGETS", "", table(["target", "measured", "result"], rows)]
@@ -585,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-snapshots", action="store_true", help="skip the snapshot timings (they install MyBB)")
     parser.add_argument("--no-requests", action="store_true",
                         help="skip the page request and cursor timings (they install MyBB)")
+    parser.add_argument("--no-init", action="store_true", help="skip the init (MyBB install) timing")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -607,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     snaps = None if args.no_snapshots else snapshots.bench_snapshots(args.reps, log, summary, find_php())
     reqs = None if args.no_requests else requests_bench.bench_requests(sizes, args.seed, args.reps, log, summary,
                                                                         find_php(), free_port, DATA_DIR)
-    targets = evaluate(queries, life)
+    init = None if args.no_init else bench_init(min(args.reps, 3), log)  # ~3 s each: three are enough
+    targets = evaluate(queries, life, init)
     if reqs is not None:
         targets += [{"target": name, "measured": measured,
                      "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")}
@@ -618,11 +694,11 @@ def main(argv: list[str] | None = None) -> int:
                     for name, measured, ok in snapshots.targets(snaps, fmt_ms)]
     env["seconds"] = round(time.perf_counter() - began, 1)
     env["load_after"] = os.getloadavg()[0]
-    print(report(env, queries, life, targets, args.reps, snaps, reqs))
+    print(report(env, queries, life, targets, args.reps, snaps, reqs, init))
     print(f"\n(run took {env['seconds']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps({"env": env, "queries": {str(k): v for k, v in queries.items()},
-                                         "lifecycle": life, "snapshots": snaps, "requests": reqs,
+                                         "lifecycle": life, "snapshots": snaps, "requests": reqs, "init": init,
                                          "targets": targets}, indent=1,
                                         default=str))
     return 1 if args.strict and any(t["result"] == "FAIL" for t in targets) else 0

@@ -197,7 +197,7 @@ def run_start(args: argparse.Namespace, service: ServerOrchestrationService, out
     if config.sources.get("MYBB_ROOT") == "default" and not holds_forum(root) and _empty_or_missing(root):
         # The README's first command on a fresh clone: no forum yet at the default place, so make one.
         sys.stderr.write(f"no forum at {root}: installing MyBB there (mybb-server init)\n")
-        return _init(InitOptions(source=config.archive, port=args.port), service, out)
+        return _init(InitOptions(source=config.archive, port=args.port), service, out, from_start=True)
     result = service.start(args.port, args.force, host=args.host, workers=args.workers)
     if result.failure is Failure.BAD_FORUM_ROOT and not holds_forum(root):
         result.notes.append(f"To install MyBB at {root}: {init_command(config.archive)}")
@@ -224,13 +224,16 @@ def run_init(args: argparse.Namespace, service: ServerOrchestrationService, out:
     return _init(options, service, out)
 
 
-def _init(options: InitOptions, service: ServerOrchestrationService, out: Output) -> int:
+def _init(options: InitOptions, service: ServerOrchestrationService, out: Output, from_start: bool = False) -> int:
     on_terminal = sys.stderr.isatty()
     bar = ProgressBar(sys.stderr) if on_terminal else None
     result = service.init_forum(options, progress=_say if on_terminal else None,
                                 download_progress=bar.update if bar else None)
     if bar:
         bar.close()
+    if from_start and result.failed_step == "download":
+        result.notes.append("Offline? Point MYBB_ARCHIVE at a MyBB release archive you have, e.g. "
+                            "`MYBB_ARCHIVE=../shared/mybb/mybb_1837.tar.gz ./dev start`.")
     if out.as_json:
         out.data(result)
     else:

@@ -236,7 +236,7 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
     missing = check_extensions(request.php, db.engine)
     if missing.error:
         raise InstallError("php extensions", missing.error, missing.hint)
-    _check_target(root, db, request.force)
+    check_target(root, db, request.force)
     existing: list[str] = []
     if db.engine == "mysqli":
         existing = mysql_forum_tables(db)
@@ -278,7 +278,8 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
                          seconds=time.monotonic() - started)
 
 
-def _check_target(root: Path, db: Database, force: bool) -> None:
+def check_target(root: Path, db: Database, force: bool) -> None:
+    """Refuse a target that holds a forum (without `force`), a link, or a folder we cannot write in."""
     if root.is_symlink():
         raise InstallError("target", f"{root} is a symbolic link.", "Point MYBB_ROOT at a real folder.")
     if root.exists() and not root.is_dir():

@@ -24,6 +24,8 @@ from ..forum.install import (
     Database,
     InstallError,
     InstallRequest,
+    check_target,
+    default_sqlite_path,
     install_forum,
     parse_database_url,
 )
@@ -127,6 +129,12 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
         return InitResult(False, root, message=error.message, hint=error.hint, failed_step=error.step,
                           source=source, seconds=time.monotonic() - started, notes=notes or [])
 
+    if not options.force:  # before any download: a forum already there is refused anyway
+        try:
+            check_target(root, Database(path=database.path or default_sqlite_path(root))
+                         if database.engine == "sqlite" else database, force=False)
+        except InstallError as exc:
+            return failed(exc)
     notes: list[str] = []
     if options.force and service.get_status().running:
         stopped = service.stop()
