@@ -465,7 +465,7 @@ def bench_init(reps: int, log: Callable[[str], None]) -> dict[str, Any]:
             shutil.rmtree(Path(tmp) / f"run{i}", ignore_errors=True)
     out = {"archive": str(archive), "init": summary(runs), "installer": summary(installer),
            "raw_php_start": summary(raw)}
-    log(f"init to index answering {out['init']['median_ms']:.0f} ms (MyBB's installer "
+    log(f"init to index answering {out['init']['median_ms']:.0f} ms (install "
         f"{out['installer']['median_ms']:.0f} ms) = {out['init']['median_ms'] / out['raw_php_start']['median_ms']:.0f}"
         f" x raw php -S start ({out['raw_php_start']['median_ms']:.1f} ms)")
     return out
@@ -633,7 +633,7 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
         rows = [[label, fmt_ms(init[key]["median_ms"]), fmt_ms(init[key]["min_ms"]), fmt_ms(init[key]["max_ms"]),
                  str(init[key]["n"]), f"{init[key]['median_ms'] / raw_ms:.0f}x"]
                 for key, label in (("raw_php_start", "raw php -S start-to-answering (reference)"),
-                                   ("installer", "MyBB's installer pages (inside init)"),
+                                   ("installer", "install: unpack, MyBB's installer, move into place"),
                                    ("init", "init from the archive to index.php answering"))]
         parts += ["", f"## Init (MyBB from {Path(init['archive']).name}, SQLite, 127.0.0.1)", "",
                   table(["measurement", "median ms", "min ms", "max ms", "n", "x raw"], rows)]

@@ -637,7 +637,7 @@ def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
                ("Password", f"`{result.admin_password}`{kept}" if result.admin_password else None),
                ("Database", result.database),
                ("Source", source or None),
-               ("Took", f"{result.seconds:.1f} s (MyBB's installer {result.install_seconds:.1f} s)"
+               ("Took", f"{result.seconds:.1f} s (install {result.install_seconds:.1f} s, then start)"
                 if result.install_seconds is not None else f"{result.seconds:.1f} s"),
                ("PID", result.start.pid if started and result.start else None),
                ("Log File", result.start.log_file if started and result.start else None),
