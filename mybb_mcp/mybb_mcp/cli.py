@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from .orchestration.failures import Failure
 from .orchestration.forum_init import InitOptions
 from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
+from .orchestration.log_reader import backup_path
 from .orchestration.render import (
     CLI_COMMANDS,
     render_entry,
@@ -378,7 +380,7 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
     if args.cursor or args.digest or args.wait:
         return _run_logs_checkpoint(args, service, out, options)
     log_file = service.config.log_file
-    identity = _file_id(log_file)  # before the query: a rotation in between repeats entries, never loses them
+    position = _open_position(log_file, 0)  # before the query: a rotation in between repeats, never loses
     cursor = service.log_cursor()
     result = service.search_logs(options)
     if out.as_json:
@@ -389,16 +391,37 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
     else:
         out.markdown(render_log_query(result, CLI_COMMANDS) + render_cursor_line(cursor, CLI_WORDS))
     if args.follow:
-        follow(log_file, options, Position(identity, result.end_offset), out, result.zone)
+        if position.fd is not None and _file_id(log_file) == position.file:
+            position.offset = result.end_offset
+            position.mark, position.mark_offset = _mark_at(position.fd, result.end_offset), result.end_offset
+        else:  # rotated during the query: start the new log from its beginning
+            position.close()
+            position = Position(None, 0)
+        follow(log_file, options, position, out, result.zone)
+    else:
+        position.close()
     return EXIT_OK
 
 
 @dataclass
 class Position:
-    """Which file (device, inode) was read, and up to which byte."""
+    """Which file (device, inode) was read, up to which byte, and the bytes just before that offset
+    (to recognise the same content again). `fd` keeps that file open: when rotation renames it away,
+    what was written to it after the last read is still read before moving on."""
 
     file: tuple[int, int] | None
     offset: int
+    fd: int | None = None
+    mark: bytes = b""  # the bytes before mark_offset (<= offset) as they were read
+    mark_offset: int = 0
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+MARK_BYTES = 64
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -409,46 +432,135 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+def _open_position(path: Path, offset: int) -> Position:
+    """A position at `offset` of the file now at `path`, held open (O_NONBLOCK: a FIFO put there
+    does not hang the open)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return Position(None, 0)
+    info = os.fstat(fd)
+    if not stat_is_regular(info.st_mode):
+        os.close(fd)
+        return Position(None, 0)
+    position = Position((info.st_dev, info.st_ino), offset, fd)
+    position.mark, position.mark_offset = _mark_at(fd, offset), offset
+    return position
+
+
+def stat_is_regular(mode: int) -> bool:
+    return stat.S_ISREG(mode)
+
+
+def _mark_at(fd: int, offset: int) -> bytes:
+    start = max(0, offset - MARK_BYTES)
+    try:
+        return os.pread(fd, offset - start, start)
+    except OSError:
+        return b""
+
+
 def follow(log_file: Path, options: LogQueryOptions, position: Position, out: Output, zone: tzinfo | None) -> None:
     """Print entries appended after `position` as they come, until Ctrl-C.
 
-    The size is polled (portable, and cheap at this rate). A log replaced by rotation (another file
-    at the path) is read from its start; `new_entries` does the same for a truncated one.
+    The size is polled (portable, and cheap at this rate). When the log is rotated, what was written
+    to it after the last read is read to its end first - from the still-open file when it was renamed
+    away, from the backup (`server.log.1`) when it was copied and truncated in place - then the new
+    log from its start: under load, no line is lost or shown twice.
     """
     sys.stderr.write(f"following {log_file} for new entries (Ctrl-C to stop)\n")
     sys.stderr.flush()
     try:
         while True:
             time.sleep(FOLLOW_POLL_SECONDS)
-            for entry in _poll(log_file, options, position):
+            for entry in _poll(log_file, options, position, zone):
                 if out.as_json:
                     out.data(entry, compact=True)
                 else:
                     out.markdown(render_entry_line(entry, zone) + "\n")
     except KeyboardInterrupt:
         return  # Ctrl-C is how a follow ends: not a failure
+    finally:
+        position.close()
 
 
-def _poll(log_file: Path, options: LogQueryOptions, position: Position) -> Iterator[LogEntry]:
-    """The matching entries written since `position`, which it moves forward."""
-    try:
-        info = log_file.stat()
-    except OSError:  # between a rotation's rename and PHP's new file
-        position.file, position.offset = None, 0
-        return
-    if (info.st_dev, info.st_ino) != position.file:
-        position.file, position.offset = (info.st_dev, info.st_ino), 0
-    if info.st_size == position.offset:
-        return
+def _read_from(source: Path, options: LogQueryOptions, position: Position, zone: tzinfo | None) -> Iterator[LogEntry]:
+    """Entries of `source` after position.offset, to its end (in batches); moves the offset."""
     while True:  # new_entries returns at most a batch: drain a burst before sleeping again
         try:
-            entries, position.offset = new_entries(log_file, options, position.offset)
-        except FileNotFoundError:
-            position.file, position.offset = None, 0
+            entries, position.offset = new_entries(source, options, position.offset, zone=zone,
+                                                   restart_if_shrunk=False)
+        except OSError:
             return
         yield from entries
         if len(entries) < MAX_LIMIT:
             return
+
+
+def _rotated_content(log_file: Path, position: Position) -> list[Path]:
+    """Where the rest of the file we followed is, and what was written after it, oldest first, after
+    the log at the path changed under us."""
+    if position.fd is None or position.file is None:
+        return []
+    if _file_id(log_file) != position.file:
+        return [Path(f"/dev/fd/{position.fd}")]  # renamed away (or replaced): the open file has the rest
+    # Copied and truncated in place: a backup has the rest - .1, or an older one when the follower
+    # fell behind by several rotations; the newer backups came after it.
+    number = 1
+    while (backup := backup_path(log_file, number)).exists():
+        try:
+            with open(backup, "rb") as handle:
+                fd = handle.fileno()
+                if os.fstat(fd).st_size >= position.offset and _mark_at(fd, position.mark_offset) == position.mark:
+                    return [backup_path(log_file, n) for n in range(number, 0, -1)]
+        except OSError:
+            pass
+        number += 1
+    return []
+
+
+def _still_same(log_file: Path, position: Position) -> bool:
+    """The file at the path is the one followed, with the bytes before our offset unchanged."""
+    if position.fd is None or _file_id(log_file) != position.file:
+        return False
+    try:
+        size = os.fstat(position.fd).st_size
+    except OSError:
+        return False
+    return size >= position.offset and _mark_at(position.fd, position.mark_offset) == position.mark
+
+
+def _poll(log_file: Path, options: LogQueryOptions, position: Position, zone: tzinfo | None = None
+          ) -> Iterator[LogEntry]:
+    """The matching entries written since `position`, which it moves forward (to the new log after a
+    rotation, once the old one is read to its end)."""
+    if position.fd is None:
+        fresh = _open_position(log_file, position.offset if position.file == _file_id(log_file) else 0)
+        position.file, position.offset, position.fd = fresh.file, fresh.offset, fresh.fd
+        position.mark, position.mark_offset = fresh.mark, fresh.mark_offset
+        if position.fd is None:
+            return  # no log (between a rotation's rename and PHP's new file)
+    if not _still_same(log_file, position):
+        for number, rest in enumerate(_rotated_content(log_file, position)):
+            if number:
+                position.offset = 0  # a newer generation, whole
+            yield from _read_from(rest, options, position, zone)
+        position.close()
+        fresh = _open_position(log_file, 0)
+        position.file, position.offset, position.fd = fresh.file, 0, fresh.fd
+        position.mark, position.mark_offset = fresh.mark, 0
+        if position.fd is None:
+            return
+    try:
+        if os.fstat(position.fd).st_size == position.offset:
+            return
+    except OSError:
+        return
+    # Through the open file: a rotation from here on cannot make this read the next log's bytes.
+    yield from _read_from(Path(f"/dev/fd/{position.fd}"), options, position, zone)
+    mark = _mark_at(position.fd, position.offset)
+    if os.fstat(position.fd).st_size >= position.offset:  # not truncated since the read: the mark is true
+        position.mark, position.mark_offset = mark, position.offset
 
 
 def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationService, out: Output,

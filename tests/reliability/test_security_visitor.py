@@ -390,3 +390,89 @@ def test_item7_four_queries_in_parallel_stay_bounded(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(results) == 4
     assert peak < 4 * 50 * 1024 * 1024, f"{peak / 2**20:.1f} MiB"
+
+
+# --- item 11: following the log under load loses nothing at a rotation -----------------------------------------
+
+
+def test_item11_follow_reads_each_line_exactly_once_across_rotations_under_load(
+    hostile_forum: Path, make_service, php: str, tmp_path: Path
+) -> None:
+    import json
+    import signal
+    import threading
+    import time
+
+    from tests.conftest import http_get
+    from tests.reliability.conftest import EXTRA_PAGES
+
+    for name, text in EXTRA_PAGES.items():
+        (hostile_forum / name).write_text(text)
+    service = make_service(log_max_mb=1, log_backups=50)
+    started = service.start()
+    assert started.success, started
+    env = cli_env(MYBB_ROOT=str(hostile_forum), MYBB_PORT=str(service.config.port), MYBB_PHP=php,
+                  MYBB_LOG_MAX_MB="1", MYBB_LOG_BACKUPS="50")
+    follower = subprocess.Popen([sys.executable, "-m", "mybb_mcp.cli", "logs", "--follow", "--json", "--grep",
+                                 "MARKER", "--no-mybb"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True)
+    reader.start()  # a person's terminal reads as fast as it is written
+    try:
+        assert follower.stderr is not None and "following" in follower.stderr.readline()
+        count, senders = 3000, 4
+        markers = [f"f{n:05d}" for n in range(count)]
+        errors: list[BaseException] = []
+
+        def send(mine: list[str]) -> None:
+            try:
+                for n, marker in enumerate(mine):
+                    assert http_get(f"{started.url}/marker.php?m={marker}")[0] == 200
+                    if n % 25 == 0:  # grow the log: ~64 KiB a time, so it passes 1 MB often
+                        assert http_get(f"{started.url}/big.php?m=g{marker}&kb=64")[0] == 200
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=send, args=(markers[i::senders],)) for i in range(senders)]
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        rotations = 0
+        while any(thread.is_alive() for thread in threads):
+            status = service.get_status()  # rotates in place past 1 MB, while the requests go on
+            rotations += any("was rotated" in note for note in status.notes)
+        for thread in threads:
+            thread.join(TIMEOUT)
+        rate = count / (time.monotonic() - began)
+        assert not errors, errors[:3]
+        service.get_status()
+        assert rotations >= 3, "the log was never rotated under load"
+        http_get(f"{started.url}/marker.php?m=zz-last")
+        assert wait_for(lambda: any("zz-last" in line for line in lines), timeout=TIMEOUT)
+        seen: dict[str, int] = {}
+        for line in list(lines):
+            data = json.loads(line)
+            if "entries" in data:  # the first answer (the query before following)
+                messages = [e["message"] for e in data["entries"]]
+            else:
+                messages = [data["message"]]
+            for message in messages:
+                match = re.search(r"MARKER (\S+)", message)
+                if match:
+                    seen[match.group(1)] = seen.get(match.group(1), 0) + 1
+        doubled = sorted(m for m, n in seen.items() if n > 1)
+        lost = sorted(set(markers) - set(seen))
+        assert not doubled and not lost, (f"{rate:.0f} req/s, {rotations} rotations: "
+                                          f"lost {len(lost)} {lost[:5]}, doubled {len(doubled)} {doubled[:5]}")
+        assert rate > 100
+    finally:
+        follower.send_signal(signal.SIGINT)
+        try:
+            follower.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            follower.wait()
+        reader.join(TIMEOUT)
+        trailer = follower.stderr.read() if follower.stderr else ""
+        assert "Traceback" not in trailer, trailer

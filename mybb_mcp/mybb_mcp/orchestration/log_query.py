@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import InvalidArgument
-from .log_bounds import MAX_ANSWER_BYTES, AnswerBudget
+from .log_bounds import AnswerBudget
 from .log_parser import CONNECTION, ERROR_HINTS, LEVELS, SOURCE_SERVER, LogEntry, parse_entry
 from .log_reader import (
     ReadStats,
@@ -142,7 +142,7 @@ class LogQueryResult:
     since: datetime | None = None  # start of the since_minutes window
     end_offset: int = 0  # where the server log's readable range ended (follow from here)
     problem: str | None = None  # the server log exists but could not be read
-    cut_by_size: bool = False  # the page ended early: its entries' text reached MAX_ANSWER_BYTES
+    cut_by_size: bool = False  # the page ended early: its entries' text reached log_bounds.MAX_PAGE_BYTES
     source_problems: list[str] = field(default_factory=list)
 
     @property
@@ -212,6 +212,7 @@ def _server_entries(
     for offset, raw in read(log_file, start=start, keyword=keyword, any_of=any_of, stats=stats):
         entry = _parse_kept(raw, zone, offset)
         entry.location = location
+        entry.length = len(raw) + getattr(raw, "cut_bytes", 0)
         if _wanted(entry, options, cutoff):
             yield entry
 
@@ -371,11 +372,12 @@ def _log_size(log_file: Path) -> tuple[int | None, str | None]:
     return size, None
 
 def new_entries(
-    log_file: Path, options: LogQueryOptions, after: int, *, zone: tzinfo | None = None, max_entries: int = MAX_LIMIT
+    log_file: Path, options: LogQueryOptions, after: int, *, zone: tzinfo | None = None, max_entries: int = MAX_LIMIT,
+    restart_if_shrunk: bool = True,
 ) -> tuple[list[LogEntry], int]:
     """For following a log: entries written since offset `after` (oldest first) and the offset to
     continue from. Filters of `options` apply; paging and since do not. A log that shrank below
-    `after` was rotated: it is read from its start.
+    `after` was rotated: it is read from its start (or, `restart_if_shrunk` False, not at all).
     """
     options = replace(validate_options(options), since_minutes=None, tail=False)
     log_file = Path(log_file)
@@ -384,6 +386,8 @@ def new_entries(
         size = log_file.stat().st_size
     except OSError:
         return [], 0
+    if after > size and not restart_if_shrunk:
+        return [], after
     start = after if after <= size else 0
     stats = ReadStats()
     found: list[LogEntry] = []
@@ -393,6 +397,9 @@ def new_entries(
             return found, entry.offset if entry.offset is not None else stats.end
         found.append(entry)
     _mark_out_of_order(log_file, found, zone)
+    if stats.truncated:  # it shrank while being read (rotated): what was read is up to the last entry
+        last = found[-1] if found else None
+        return found, last.offset + last.length if last and last.offset is not None and last.length else start
     return found, max(stats.end, start)
 
 __all__ = [
