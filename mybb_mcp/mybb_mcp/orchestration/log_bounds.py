@@ -7,8 +7,9 @@ log of a few giant entries (one of 10 MB, millions of continuation lines), and o
 - an entry is kept as its first ENTRY_HEAD_BYTES and last ENTRY_TAIL_BYTES (`keep_entry`); what lies
   between is counted (bytes, lines) and said, never held. The readers trim an entry still being
   read across blocks the same way (past CARRY_TRIM_BYTES), so no entry is ever held whole;
-- the entries of one answer hold at most MAX_ANSWER_BYTES of text (`AnswerBudget`); past it the
-  page ends early and says how to narrow or page on.
+- the entries of one answer hold at most MAX_PAGE_BYTES of text (`AnswerBudget`, the memory bound),
+  and the answer itself is at most MAX_ANSWER_BYTES (render); past either the page ends early and
+  says how to narrow or page on.
 
 A softer answer budget for agents (settable per call) may sit above these; nothing goes beyond them.
 """
@@ -21,7 +22,8 @@ ENTRY_HEAD_BYTES = 48 * 1024
 ENTRY_TAIL_BYTES = 16 * 1024
 MAX_ENTRY_BYTES = ENTRY_HEAD_BYTES + ENTRY_TAIL_BYTES  # of one entry, kept
 CARRY_TRIM_BYTES = 1024 * 1024  # an entry being read across blocks is trimmed to head + tail past this
-MAX_ANSWER_BYTES = 200 * 1024  # the entries' text in one answer: the hard cap
+MAX_PAGE_BYTES = 4 * 1024 * 1024  # the entries' kept text one query holds
+MAX_ANSWER_BYTES = 200 * 1024  # the text of one answer: the hard cap
 
 # Where a reader cut an entry it carried across blocks. NUL bytes: they cannot start an entry (a
 # line start) nor be part of a keyword (refused) or of the errors-only hints.
@@ -72,9 +74,9 @@ def keep_entry(raw: bytes | bytearray | memoryview, cut_bytes: int = 0, cut_line
 
 @dataclass
 class AnswerBudget:
-    """Counts the text of the entries taken into one answer against MAX_ANSWER_BYTES."""
+    """Counts the text of the entries taken into one answer against MAX_PAGE_BYTES."""
 
-    limit: int = MAX_ANSWER_BYTES
+    limit: int = MAX_PAGE_BYTES
     used: int = 0
     refused: bool = False  # an entry did not fit: the answer ends before it
 
@@ -96,5 +98,6 @@ __all__ = [
     "EntryBytes",
     "MAX_ANSWER_BYTES",
     "MAX_ENTRY_BYTES",
+    "MAX_PAGE_BYTES",
     "keep_entry",
 ]
