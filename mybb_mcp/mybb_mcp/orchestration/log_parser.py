@@ -74,7 +74,7 @@ class LogEntry:
     cut_bytes: int = 0
     cut_lines: int = 0
     cut_after: int = -1
-    length: int | None = None  # bytes of the entry in its file (set by queries)
+    length: int | None = field(default=None, compare=False)  # bytes of the entry in its file (set by queries)
 
 
 # --- patterns -----------------------------------------------------------------------------------

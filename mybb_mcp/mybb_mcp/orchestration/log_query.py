@@ -94,6 +94,8 @@ def validate_options(options: LogQueryOptions) -> LogQueryOptions:
             raise InvalidArgument("filter_keyword is empty.", "Pass a word or phrase to look for, or leave the filter out.")
         if "\n" in keyword or "\r" in keyword:
             raise InvalidArgument("filter_keyword spans lines.", "Search for one line's text; the whole entry is returned.")
+        if "\x00" in keyword:  # the readers mark their cuts with NUL bytes (log_bounds.CUT_MARK)
+            raise InvalidArgument("filter_keyword contains a NUL character.", "Search for printable text.")
         if len(keyword) > MAX_KEYWORD_LENGTH:
             raise InvalidArgument(f"filter_keyword is longer than {MAX_KEYWORD_LENGTH} characters.",
                                   "Search for a distinctive part of it.")
