@@ -26,8 +26,15 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8022
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_FORUM_DIR = "TestForum"
-# Development defaults: deprecations and notices reach the log (Debian's php.ini hides E_DEPRECATED).
-DEFAULT_PHP_SETTINGS = ("error_reporting=E_ALL", "log_errors=1")
+# Development defaults: deprecations and notices reach the log (Debian's php.ini hides E_DEPRECATED),
+# and the request after an edit runs the edited code (see orchestration/php_dev.py for why these).
+DEFAULT_PHP_SETTINGS = (
+    "error_reporting=E_ALL",
+    "log_errors=1",
+    "opcache.validate_timestamps=1",
+    "opcache.revalidate_freq=0",
+    "opcache.file_update_protection=2",
+)
 
 ENV_VARS = {
     "MYBB_ROOT": "the forum's document root (the directory holding MyBB's index.php)",
@@ -38,7 +45,10 @@ ENV_VARS = {
     "MYBB_LOG_MAX_MB": "rotate logs/server.log past this size while the server runs (1-100000, default 100)",
     "MYBB_LOG_BACKUPS": "rotated logs kept: server.log.1 ... server.log.N (1-100, default 5)",
     "MYBB_PHP_INI": "extra php -d settings, separated by ';' (e.g. 'memory_limit=256M;display_errors=0')",
-    "MYBB_DEV_INI": "1 (default) runs PHP with error_reporting=E_ALL and log_errors=1; 0 keeps php.ini's",
+    "MYBB_DEV_INI": (
+        "1 (default) runs PHP for development (every error logged, OPcache revalidating, Xdebug's develop mode "
+        "when installed); 0 keeps php.ini's"
+    ),
     "MYBB_ROUTER": "1 (default) serves through mybb-mcp's router script (php -S quirks); 0 serves plain",
     "MYBB_ARCHIVE": "the MyBB release (archive, folder or URL) `start` installs when the default forum is missing",
 }
@@ -58,6 +68,8 @@ class Config:
     php_settings: tuple[str, ...] = DEFAULT_PHP_SETTINGS
     use_router: bool = True
     archive: str | None = None  # MYBB_ARCHIVE: a path (absolute) or a URL
+    # MYBB_DEV_INI: run PHP for development (php_settings then start with DEFAULT_PHP_SETTINGS).
+    dev_ini: bool = True
     # Where each value came from, for messages ("MYBB_ROOT from /repo/.env").
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     # `.env` files passed over because another user could have written them, each with the reason.
@@ -321,6 +333,7 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
     found = lookup("MYBB_DEV_INI")
     if found:
         dev_ini = _bool_setting("MYBB_DEV_INI", found[0], found[1])
+    values["dev_ini"] = dev_ini
     settings: list[str] = list(DEFAULT_PHP_SETTINGS) if dev_ini else []
     found = lookup("MYBB_PHP_INI")
     if found:

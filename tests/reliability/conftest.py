@@ -30,7 +30,11 @@ VENV_BIN = Path(sys.executable).parent
 # Pages the fault suite adds to the fixture forum.
 EXTRA_PAGES = {
     # A real segmentation fault: internal-function recursion exhausts the C stack (PHP 8.2 has no stack guard).
-    "segv.php": "<?php\nfunction f($x) { return array_map('f', [$x]); }\nf(1);\n",
+    # Xdebug, when loaded, stops the recursion at xdebug.max_nesting_level with an Error instead: lifted here.
+    "segv.php": (
+        "<?php\nini_set('xdebug.max_nesting_level', '2000000000');\n"
+        "function f($x) { return array_map('f', [$x]); }\nf(1);\n"
+    ),
     # Writes ~KB-sized lines to the server log, each tagged with a marker the test can count.
     "big.php": (
         "<?php\n$m = $_GET['m'] ?? 'none';\n$n = (int)($_GET['kb'] ?? 16);\n"

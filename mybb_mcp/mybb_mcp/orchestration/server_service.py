@@ -28,7 +28,7 @@ from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
 from ..forum import files as files_module
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
-from . import layout, process, registry
+from . import layout, php_dev, process, registry
 from .failures import Failure
 from .forum_init import InitOptions, init_forum
 from .log_parser import LogEntry
@@ -764,13 +764,19 @@ class ServerOrchestrationService:
 
     def _argv(self, php: str, host: str, port: int) -> list[str]:
         argv = [php]
-        for setting in self.config.php_settings:
+        for setting in [*self._dev_settings(php), *self.config.php_settings]:  # the configuration's win
             argv += ["-d", setting]
         bind = f"[{host}]" if ":" in host and not host.startswith("[") else host
         argv += ["-S", f"{bind}:{port}", "-t", str(self.config.mybb_root)]
         if self.config.use_router:
             argv.append(str(ROUTER_SCRIPT))
         return argv
+
+    def _dev_settings(self, php: str) -> list[str]:
+        """-d flags that depend on what the PHP binary has (Xdebug), for MYBB_DEV_INI=1."""
+        if not self.config.dev_ini:
+            return []
+        return php_dev.xdebug_settings(php_dev.probe_php(php, self.config.php_settings))
 
     def _open_log(self, log_file: Path) -> int:
         """Create the new log with the zone header; returns where PHP's own output will begin."""
