@@ -75,6 +75,35 @@ class LogEntry:
     cut_lines: int = 0
     cut_after: int = -1
     length: int | None = field(default=None, compare=False)  # bytes of the entry in its file (set by queries)
+    # Filled by log_query for errors: where it came from, the request that raised it, what was folded in.
+    origin: str | None = None  # "plugin NAME", "theme/template", "MyBB core" or "other" (see origin_of)
+    user_frame: tuple[str, int | None] | None = None  # first place in the user's code (file, line)
+    place: str | None = None  # file:line to name in a headline (forum-relative): the user's frame, else its own
+    core_noise: bool = False  # raised by MyBB itself, not caused by the user's code (see is_core_noise)
+    request: RequestRef | None = None
+    request_note: str | None = None  # why there is no request, when there is none
+    folded: list[str] = field(default_factory=list)  # one line per entry folded into this one
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    """The request an error belongs to, from the php -S request line logged after it."""
+
+    method: str
+    path: str
+    status: int
+    worker_pid: int | None = None
+    client: str | None = None  # ip:port
+    timestamp: datetime | None = None
+    by_time: bool = False  # matched by time only (an entry of a separate MyBB error log file)
+    location: str | None = None  # the log file holding the request line
+    offset: int | None = None  # the request line's offset in it
+
+    @classmethod
+    def of(cls, entry: LogEntry, by_time: bool = False) -> RequestRef:
+        client = f"{entry.client_ip}:{entry.client_port}" if entry.client_ip else None
+        return cls(entry.method or "?", entry.path or "", entry.status_code or 0, entry.worker_pid, client,
+                   entry.timestamp, by_time, entry.location, entry.offset)
 
 
 # --- patterns -----------------------------------------------------------------------------------
@@ -85,9 +114,14 @@ _MONTH_NUMBER = {name: number for number, name in enumerate(_MONTHS, 1)}
 
 # A line that starts an entry: optional worker pid, then php's ctime-like stamp (day space-padded).
 # Used with .match() at a line start; log_reader derives a "\n"-prefixed search form from it.
+# Xdebug's develop mode logs an error's stack below it, each line stamped as if it were an entry:
+#   [Sun Nov 29 02:39:24 2026] PHP Stack trace:
+#   [Sun Nov 29 02:39:24 2026] PHP   1. {main}() /srv/forum/index.php:0
+# Those lines continue the error above them; they never start an entry.
+_XDEBUG_STACK = rb" PHP (?:Stack trace:| +\d+\. )"
 ENTRY_START = re.compile(
     rb"(?:\[\d{1,10}\] )?\[(?:" + _DAYS.encode() + rb") (?:" + "|".join(_MONTHS).encode()
-    + rb") [ \d]\d \d\d:\d\d:\d\d \d{4}\]"
+    + rb") [ \d]\d \d\d:\d\d:\d\d \d{4}\](?!" + _XDEBUG_STACK + rb")"
 )
 
 # The same on str, with groups: pid, month, day, hh, mm, ss, year. Ends after the stamp's space.
@@ -181,10 +215,28 @@ def _error_level(text: str) -> str | None:
     return None
 
 
+# Uncaught engine errors are PHP's fatal errors (`Call to undefined function`, type errors ...), not
+# exceptions the code threw; ParseError is a parse error (an include of a broken file).
+# A plain `Error` is the engine's when its message is one of the engine's (code may throw Error too).
+_UNCAUGHT_ERROR = re.compile(
+    r"(?:PHP Fatal error:\s+)?Uncaught \\?(?:(TypeError|ValueError|ArgumentCountError|ArithmeticError|"
+    r"DivisionByZeroError|UnhandledMatchError|CompileError|ParseError)\b|Error: (?:Call to |Class \"|Cannot |"
+    r"Undefined constant |Object of class |Interface \"|Trait \"|Non-static method |Access to undeclared |"
+    r"Unsupported operand ))"
+)
+
+
+def _uncaught_level(message: str) -> str:
+    match = _UNCAUGHT_ERROR.match(message)
+    if match is None:
+        return "exception"
+    return "parse" if match.group(1) == "ParseError" else "fatal"
+
+
 def _suffix_level(message: str) -> str:
     """A request line's ` - message` is PHP's last fatal error (display off or on)."""
     if message.startswith("Uncaught "):
-        return "exception"
+        return _uncaught_level(message)
     if message.startswith("syntax error"):
         return "parse"
     return "fatal"
@@ -229,6 +281,8 @@ def _classify(entry: LogEntry, body: str) -> None:
         level = _error_level(body)
         if level is not None:
             php = _PHP_ERROR.match(body)
+            if level == "exception":
+                level = _uncaught_level(body)
             entry.event_type, entry.level = ERROR, level
             entry.message = php.group(2) if php else body
             entry.source_file, entry.source_line = _location(entry.message)
@@ -327,11 +381,20 @@ def parse_entry(text: str, *, tz: tzinfo | None = None, offset: int | None = Non
     else:
         entry = parse_log_line(lines[0], tz)
         assert entry is not None
-        entry.continuation = lines[1:]
+        entry.continuation = [_unstamped(line) for line in lines[1:]]
         entry.offset = offset
     if head.group(1):
         entry.worker_pid = int(head.group(1))
     return entry
+
+
+def _unstamped(line: str) -> str:
+    """A continuation line without the stamp and `PHP ` Xdebug's stack lines carry."""
+    head = _HEAD.match(line)
+    if head is None:
+        return line
+    body = line[head.end():]
+    return body[4:] if body.startswith("PHP ") else body
 
 
 def _orphan(lines: list[str], offset: int | None) -> LogEntry:
@@ -344,8 +407,8 @@ def _orphan(lines: list[str], offset: int | None) -> LogEntry:
 # --- MyBB's own error log ---------------------------------------------------------------------------
 
 _MYBB_TAG = re.compile(r"<(dateline|script|line|type|friendly_type|message|back_trace)>(.*?)</\1>", re.DOTALL)
-_MYBB_LEVELS = (
-    ("sql", "sql"), ("warning", "warning"), ("notice", "notice"), ("deprecated", "deprecated"),
+_MYBB_LEVELS = (  # first match wins: "User Deprecated Warning" is a deprecation
+    ("sql", "sql"), ("deprecated", "deprecated"), ("notice", "notice"), ("warning", "warning"),
     ("pars", "parse"),
 )
 
@@ -392,3 +455,127 @@ def parse_mybb_error(
         location=location,
         offset=offset,
     )
+
+
+# --- where an error comes from ----------------------------------------------------------------------
+
+ORIGIN_CORE, ORIGIN_TEMPLATE, ORIGIN_OTHER = "MyBB core", "theme/template", "other"
+ORIGIN_PLUGIN_PREFIX = "plugin "
+
+# What a MyBB 1.8 release ships at the forum root: its folders, and its scripts.
+_CORE_DIRS = frozenset({"inc", "admin", "install", "archive", "jscripts", "cache", "images", "uploads"})
+_CORE_SCRIPTS = frozenset({
+    "announcements.php", "attachment.php", "calendar.php", "captcha.php", "contact.php", "css.php",
+    "editpost.php", "forumdisplay.php", "global.php", "index.php", "managegroup.php", "member.php",
+    "memberlist.php", "misc.php", "modcp.php", "moderation.php", "newreply.php", "newthread.php", "online.php",
+    "polls.php", "portal.php", "printthread.php", "private.php", "ratethread.php", "report.php",
+    "reputation.php", "rss.php", "search.php", "sendthread.php", "showteam.php", "showthread.php", "stats.php",
+    "syndication.php", "task.php", "usercp.php", "warnings.php", "xmlhttp.php",
+})
+# MyBB's error handler: what it raises while reporting another error is not the user's doing.
+_MYBB_ERROR_HANDLER = "inc/class_error.php"
+_EVAL = "eval()'d code"
+
+# Stack frames, as a call site (file, line). PHP's trace and MyBB's back trace list the innermost
+# call first; Xdebug's stack lists {main} first.
+_PHP_FRAME = re.compile(r"#\d+ (.+?)\((\d+)\): ")  # #0 /srv/forum/inc/class_plugins.php(142): f()
+_MYBB_FRAME = re.compile(r"#\d+\s.*? called at \[(.+?):(\d+)\]")  # #2  f() called at [/inc/x.php:142]
+_XDEBUG_FRAME = re.compile(r"\s*\d+\. .*\s(/\S*(?:\(\d+\) : eval\(\)'d code)?):(\d+)$")  # 3. f() /x.php:100
+
+
+def forum_relative(path: str, root: str | None, relative: bool = False) -> str | None:
+    """`path` relative to the forum root ('inc/plugins/x.php'), None if it lies outside.
+
+    `relative`: the path is already relative to the root (MyBB's error log writes `inc/x.php` and
+    `/inc/x.php`). Without a root, the part from the last `/inc/` on, or a MyBB script's name.
+    """
+    if _EVAL in path:
+        path = path.split("(", 1)[0] if "(" in path else path
+    if relative or not path.startswith("/"):
+        return path.lstrip("/") or None
+    if root:
+        base = root.rstrip("/") + "/"
+        return path[len(base):] if path.startswith(base) else None
+    at = path.rfind("/inc/")
+    if at >= 0:
+        return path[at + 1:]
+    name = path.rsplit("/", 1)[-1]
+    return name if name in _CORE_SCRIPTS else None
+
+
+def path_origin(path: str, root: str | None, relative: bool = False) -> str:
+    """plugin NAME (under inc/plugins/), theme/template (eval'd template code), MyBB core, or other."""
+    if _EVAL in path:
+        return ORIGIN_TEMPLATE
+    rel = forum_relative(path, root, relative)
+    if rel is None:
+        return ORIGIN_OTHER
+    parts = rel.split("/")
+    if len(parts) >= 3 and parts[0] == "inc" and parts[1] == "plugins":
+        name = parts[2]
+        return ORIGIN_PLUGIN_PREFIX + (name[:-4] if name.endswith(".php") else name)
+    if (len(parts) > 1 and parts[0] in _CORE_DIRS) or (len(parts) == 1 and parts[0] in _CORE_SCRIPTS):
+        return ORIGIN_CORE
+    return ORIGIN_OTHER
+
+
+def locations(entry: LogEntry) -> list[tuple[str, int | None]]:
+    """Where the error happened, then each call site outwards (innermost first)."""
+    found: list[tuple[str, int | None]] = []
+    if entry.source_file:
+        found.append((entry.source_file, entry.source_line))
+    xdebug: list[tuple[str, int | None]] = []
+    for line in entry.continuation:
+        match = _PHP_FRAME.match(line) or _MYBB_FRAME.match(line)
+        if match:
+            found.append((match.group(1), int(match.group(2))))
+            continue
+        match = _XDEBUG_FRAME.match(line)
+        if match:
+            xdebug.append((match.group(1), int(match.group(2))))
+    found.extend(reversed(xdebug))
+    return [(path, line) for path, line in found if path and path != "Unknown" and line != 0]
+
+
+def classify_origin(entry: LogEntry, root: str | None) -> None:
+    """Set entry.origin, user_frame and core_noise from its location and stack (errors only).
+
+    The origin is that of the first place in the user's code (a plugin, a template, the user's own
+    scripts): an SQL error raised in MyBB's database class for a plugin's `$db->query()` is the
+    plugin's, at its line. With no user code on the stack it is MyBB core's.
+    """
+    if not entry.is_error:
+        return
+    relative = entry.source == SOURCE_MYBB
+    places = locations(entry)
+    if not places:
+        entry.origin = ORIGIN_OTHER if entry.event_type == ERROR else None
+        return
+    chosen = places[0]
+    for path, line in places:
+        origin = path_origin(path, root, relative)
+        if origin != ORIGIN_CORE:
+            entry.origin, entry.user_frame, chosen = origin, (path, line), (path, line)
+            break
+    else:
+        entry.origin = ORIGIN_CORE
+    path, line = chosen
+    shown = path if _EVAL in path else (forum_relative(path, root, relative) if root or relative else None) or path
+    entry.place = f"{shown}:{line}" if line else shown
+    entry.core_noise = is_core_noise(entry, root)
+
+
+def is_core_noise(entry: LogEntry, root: str | None) -> bool:
+    """MyBB's own noise: deprecations and notices with no user code on the stack (MyBB 1.8 under PHP 8.2
+    deprecates `Creation of dynamic property DB_SQLite::$error_number` on every request), and whatever
+    MyBB's error handler raises while reporting another error (with every SQLite SQL error)."""
+    if entry.source_file:
+        rel = forum_relative(entry.source_file, root, entry.source == SOURCE_MYBB)
+        if rel == _MYBB_ERROR_HANDLER:
+            return True
+    return entry.origin == ORIGIN_CORE and entry.level in ("deprecated", "notice")
+
+
+def is_user_origin(origin: str | None) -> bool:
+    """Caused by the user's code: a plugin, a template, or a script that is not MyBB's."""
+    return origin is not None and origin != ORIGIN_CORE

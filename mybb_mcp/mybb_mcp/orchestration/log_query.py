@@ -19,9 +19,24 @@ from typing import Protocol
 
 from ..errors import InvalidArgument
 from .log_bounds import AnswerBudget
-from .log_parser import CONNECTION, ERROR_HINTS, LEVELS, SOURCE_SERVER, LogEntry, parse_entry
+from .log_parser import (
+    CONNECTION,
+    ERROR,
+    ERROR_HINTS,
+    LEVELS,
+    REQUEST,
+    SOURCE_MYBB,
+    SOURCE_SERVER,
+    STARTUP,
+    LogEntry,
+    RequestRef,
+    classify_origin,
+    is_user_origin,
+    parse_entry,
+)
 from .log_reader import (
     ReadStats,
+    backup_path,
     iter_entries_backward,
     iter_entries_forward,
     offset_at_time,
@@ -33,6 +48,14 @@ MAX_LIMIT = 1000  # a page an agent can still read; page further with offset
 MAX_OFFSET = 1_000_000
 MAX_SINCE_MINUTES = 10 * 366 * 24 * 60  # ten years: anything longer is "everything"
 MAX_KEYWORD_LENGTH = 500
+# The answer's size budget: an agent reads every character it is given. A page renders entries until
+# the budget is spent, then says what it left out and how to ask for it (offset, max_chars).
+DEFAULT_ANSWER_CHARS = 8_000
+MIN_ANSWER_CHARS = 1_000
+MAX_ANSWER_CHARS = 200_000
+# Stack frames shown around the first one in the user's code, unless full_traces.
+TRACE_CONTEXT_FRAMES = 2
+TRACE_LINES_SHOWN = 8
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 @dataclass(frozen=True)
@@ -49,6 +72,14 @@ class LogQueryOptions:
     tail: newest first (True) or oldest first from the start of the log (False).
     include_connections: also show `Accepted`/`Closing` connection bookkeeping.
     include_mybb: merge in MyBB's own error logs (the extra sources given to run_query).
+    user_code_only: only errors whose origin is the user's code (a plugin, a template, the user's own
+        scripts), not MyBB core's.
+    include_core_noise: also show MyBB core's own noise (log_parser.is_core_noise), hidden by default.
+    include_rotated: also search the rotated logs (server.log.1 ...), newest first after the current log.
+    full_traces: show whole stack traces (default: the frames around the first one in the user's code).
+    max_chars: the answer's size budget in characters (DEFAULT_ANSWER_CHARS): entries past it are left
+        out, and the answer says how to see them.
+    raw: every entry as logged: nothing folded into another entry, MyBB's core noise not hidden.
     """
 
     errors_only: bool = False
@@ -60,12 +91,21 @@ class LogQueryOptions:
     tail: bool = True
     include_connections: bool = False
     include_mybb: bool = True
+    user_code_only: bool = False
+    include_core_noise: bool = False
+    include_rotated: bool = True
+    full_traces: bool = False
+    max_chars: int = DEFAULT_ANSWER_CHARS
+    raw: bool = False
 
     def validated(self) -> LogQueryOptions:
         """These options if every field is usable; else InvalidArgument naming the field and the fix."""
         return validate_options(self)
 
-_BOOL_FIELDS = ("errors_only", "exclude_static", "tail", "include_connections", "include_mybb")
+_BOOL_FIELDS = (
+    "errors_only", "exclude_static", "tail", "include_connections", "include_mybb", "user_code_only",
+    "include_core_noise", "include_rotated", "full_traces", "raw",
+)
 
 def _int_field(name: str, value: object, low: int, high: int, fix: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -83,6 +123,9 @@ def validate_options(options: LogQueryOptions) -> LogQueryOptions:
                f"Ask for at most {MAX_LIMIT} entries per page and use offset to see more.")
     _int_field("offset", options.offset, 0, MAX_OFFSET,
                "offset counts matching entries to skip: 0 for the first page, then limit, 2*limit ...")
+    _int_field("max_chars", options.max_chars, MIN_ANSWER_CHARS, MAX_ANSWER_CHARS,
+               f"Pass a size budget between {MIN_ANSWER_CHARS} and {MAX_ANSWER_CHARS} characters "
+               f"(default {DEFAULT_ANSWER_CHARS}).")
     if options.since_minutes is not None:
         _int_field("since_minutes", options.since_minutes, 1, MAX_SINCE_MINUTES,
                    "Pass a number of minutes of at least 1, or leave since_minutes out for the whole log.")
@@ -146,10 +189,21 @@ class LogQueryResult:
     problem: str | None = None  # the server log exists but could not be read
     cut_by_size: bool = False  # the page ended early: its entries' text reached log_bounds.MAX_PAGE_BYTES
     source_problems: list[str] = field(default_factory=list)
+    hidden: HiddenCounts = field(default_factory=lambda: HiddenCounts())
+    generations: list[Path] = field(default_factory=list)  # rotated logs searched, newest first
 
     @property
     def shown(self) -> int:
         return len(self.entries)
+
+@dataclass
+class HiddenCounts:
+    """Entries the scan met and left out by design (counted up to where the page filled)."""
+
+    core_noise: int = 0  # MyBB core's own noise
+    not_user_code: int = 0  # user_code_only: errors of MyBB core
+    folded: int = 0  # duplicates folded into another entry (a fatal's request line, a 5xx of shown errors)
+
 
 # --- filtering -----------------------------------------------------------------------------------
 
@@ -202,7 +256,7 @@ def _keyword_bytes(options: LogQueryOptions) -> bytes | None:
 
 def _server_entries(
     log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats,
-    start: int | None = None,
+    start: int | None = None, errors: ErrorContext | None = None,
 ) -> Iterator[LogEntry]:
     """The server log's wanted entries, from `start` (default: where the since window begins)."""
     keyword = _keyword_bytes(options)
@@ -215,7 +269,7 @@ def _server_entries(
         entry = _parse_kept(raw, zone, offset)
         entry.location = location
         entry.length = len(raw) + getattr(raw, "cut_bytes", 0)
-        if _wanted(entry, options, cutoff):
+        if _wanted(entry, options, cutoff) and (errors is None or errors.keep(entry, log_file, zone)):
             yield entry
 
 def _parse_kept(raw: bytes, zone: tzinfo, offset: int) -> LogEntry:
@@ -238,7 +292,8 @@ def entry_size(entry: LogEntry) -> int:
 
 
 def _source_entries(
-    source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str]
+    source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str],
+    errors: ErrorContext | None = None,
 ) -> Iterator[LogEntry]:
     keyword = options.filter_keyword.casefold() if options.filter_keyword else None
     try:
@@ -249,10 +304,155 @@ def _source_entries(
             # one (MyBB logs messages verbatim), and the real ones before it would be lost.
             if keyword is not None and keyword not in _keyword_text(entry):
                 continue
-            if _wanted(entry, options, cutoff):
+            if _wanted(entry, options, cutoff) and (errors is None or errors.keep(entry, None, zone)):
                 yield entry
     except OSError as exc:  # one unreadable MyBB log must not sink the whole answer
         problems.append(f"{source.name}: {exc.strerror or exc}")
+
+# --- errors: their request, their origin, one entry each ---------------------------------------------
+
+REQUEST_LOOKUP_BYTES = 4 * 1024 * 1024  # how far from an error its request line is looked for
+_LOOKUP_BLOCK, _LOOKUP_MAX_BLOCK = 16 * 1024, 256 * 1024
+_REQUEST_HINTS = (b"]: ", b"Development Server")
+_ERROR_OR_REQUEST_HINTS = (*ERROR_HINTS, b"]: ", b"Development Server")
+NO_REQUEST_YET = ("no request line follows it in the log: the request was still running when the log was "
+                  "read, or PHP died during it")
+AT_STARTUP = "raised while PHP started, before any request"
+BY_TIME_WINDOW = 60  # seconds after a MyBB error log entry in which its request line is looked for
+
+
+def _same_worker(a: LogEntry, b: LogEntry) -> bool:
+    return a.worker_pid == b.worker_pid
+
+
+def request_after(log_file: Path, entry: LogEntry, zone: tzinfo) -> tuple[LogEntry | None, str | None]:
+    """The request line php -S logged after `entry` (an error) in the same worker: the request that raised
+    it (php -S logs a request's line when the request ends, after its errors). (None, why) if there is none."""
+    if entry.offset is None:
+        return None, NO_REQUEST_YET
+    for offset, raw in iter_entries_forward(log_file, start=entry.offset, any_of=_REQUEST_HINTS,
+                                            block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+        if offset == entry.offset:
+            continue
+        if offset - entry.offset > REQUEST_LOOKUP_BYTES:
+            break
+        line = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+        if not _same_worker(line, entry):
+            continue
+        if line.event_type == REQUEST:
+            line.location = str(log_file)
+            return line, None
+        if line.event_type == STARTUP and "Development Server" in line.message:
+            return None, AT_STARTUP
+    return None, NO_REQUEST_YET
+
+
+def errors_before(log_file: Path, request: LogEntry, zone: tzinfo, root: str | None) -> bool:
+    """Whether PHP or MyBB logged an error (not MyBB's noise) for this request, before its request line."""
+    if request.offset is None:
+        return False
+    for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=_ERROR_OR_REQUEST_HINTS,
+                                             block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+        if request.offset - offset > REQUEST_LOOKUP_BYTES:
+            break
+        entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+        if not _same_worker(entry, request):
+            continue
+        if entry.event_type in (REQUEST, STARTUP):
+            return False
+        if entry.event_type == ERROR:
+            classify_origin(entry, root)
+            if not entry.core_noise:
+                return True
+    return False
+
+
+def request_by_time(log_file: Path, entry: LogEntry, zone: tzinfo) -> LogEntry | None:
+    """For an entry of a separate MyBB error log (no place in the server log): the first request line
+    logged at or after its time, within BY_TIME_WINDOW seconds. A guess, and labelled so."""
+    if entry.timestamp is None:
+        return None
+    try:
+        start = offset_at_time(log_file, entry.timestamp, zone)
+        for offset, raw in iter_entries_forward(log_file, start=start, any_of=(b"]: ",),
+                                                block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+            line = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+            if line.timestamp is not None and (line.timestamp - entry.timestamp).total_seconds() > BY_TIME_WINDOW:
+                return None
+            if line.event_type == REQUEST and not line.internal:
+                return line
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class ErrorContext:
+    """What a query does to each error: origin, request, folding duplicates, hiding noise."""
+
+    options: LogQueryOptions
+    root: str | None
+    server_log: Path
+    hidden: HiddenCounts = field(default_factory=HiddenCounts)
+    # Shown MyBB errors by their request line (file, offset): MyBB's noise of that request folds into them.
+    _reported: dict[tuple[str, int], LogEntry] = field(default_factory=dict)
+
+    def keep(self, entry: LogEntry, log_file: Path | None, zone: tzinfo) -> bool:
+        if not entry.is_error:
+            return True
+        classify_origin(entry, self.root)
+        raw = self.options.raw
+        if entry.event_type == REQUEST:
+            if not raw and log_file is not None and errors_before(log_file, entry, zone, self.root):
+                self.hidden.folded += 1  # the errors before it carry this request (and a fatal's message)
+                return False
+            entry.request = RequestRef.of(entry)
+        else:
+            self._attach_request(entry, log_file, zone)
+        if entry.core_noise and not (self.options.include_core_noise or raw):
+            self._fold_noise(entry)
+            return False
+        if self.options.user_code_only and not is_user_origin(entry.origin):
+            self.hidden.not_user_code += 1
+            return False
+        if entry.source == SOURCE_MYBB and entry.request is not None and entry.request.offset is not None:
+            self._reported.setdefault((entry.request.location or "", entry.request.offset), entry)
+        return True
+
+    def _attach_request(self, entry: LogEntry, log_file: Path | None, zone: tzinfo) -> None:
+        if log_file is not None:
+            line, note = request_after(log_file, entry, zone)
+            entry.request = RequestRef.of(line) if line is not None else None
+            entry.request_note = note
+            return
+        line = request_by_time(self.server_log, entry, zone)
+        if line is not None:
+            line.location = str(self.server_log)
+            entry.request = RequestRef.of(line, by_time=True)
+        else:
+            entry.request_note = "MyBB's error log does not record the request, and none was found by its time"
+
+    def _fold_noise(self, entry: LogEntry) -> None:
+        self.hidden.core_noise += 1
+        request = entry.request
+        if request is None or request.offset is None:
+            return
+        shown = self._reported.get((request.location or "", request.offset))
+        if shown is not None:
+            where = f" ({entry.source_file}:{entry.source_line})" if entry.source_file else ""
+            shown.folded.append(f"{(entry.level or 'error')}: {entry.message.splitlines()[0][:200]}{where}")
+
+
+def generations(log_file: Path, limit: int = 100) -> list[Path]:
+    """The rotated logs beside `log_file` (server.log.1, .2 ...), newest first, up to the first gap."""
+    found = []
+    for number in range(1, limit + 1):
+        path = backup_path(log_file, number)
+        if not path.is_file():
+            break
+        found.append(path)
+    return found
+
 
 # --- the query -------------------------------------------------------------------------------------------
 
@@ -278,8 +478,10 @@ def run_query(
     now: datetime | None = None,
     extra_sources: Sequence[EntrySource] = (),
     zone: tzinfo | None = None,
+    forum_root: Path | str | None = None,
 ) -> LogQueryResult:
-    """One page of the server log (and MyBB's error logs when include_mybb), filtered.
+    """One page of the server log, its rotated generations (include_rotated) and MyBB's error logs
+    (include_mybb), filtered. Errors carry their origin and request (`forum_root` names user code).
 
     A missing log file is a result saying so (log_exists False), never an exception.
     """
@@ -290,16 +492,23 @@ def run_query(
     if now.tzinfo is None:
         now = now.replace(tzinfo=zone)
     cutoff = now - timedelta(minutes=options.since_minutes) if options.since_minutes else None
+    errors = ErrorContext(options, str(forum_root) if forum_root is not None else None, log_file)
 
     stats = ReadStats()
     log_size, problem = _log_size(log_file)
     streams: list[_Stream] = []
     if log_size is not None and problem is None:
-        streams.append(_Stream(SOURCE_SERVER, _server_entries(log_file, options, zone, cutoff, stats), options.tail))
+        streams.append(_Stream(SOURCE_SERVER, _server_entries(log_file, options, zone, cutoff, stats, errors=errors),
+                               options.tail))
+    older = _older_generations(log_file, options, cutoff)
+    older_stats = [ReadStats() for _ in older]
+    if older:
+        streams.append(_Stream(f"{SOURCE_SERVER}:rotated", _generation_entries(older, options, cutoff, older_stats, errors),
+                               options.tail))
     source_problems: list[str] = []
     if options.include_mybb:
         for source in extra_sources:
-            entries = _source_entries(source, options, zone, cutoff, source_problems)
+            entries = _source_entries(source, options, zone, cutoff, source_problems, errors)
             streams.append(_Stream(source.name, entries, options.tail))
 
     want = options.offset + options.limit
@@ -319,8 +528,9 @@ def run_query(
     except OSError as exc:  # vanished or unreadable midway (e.g. removed by hand)
         problem = f"reading stopped early: {exc.strerror or exc}"
     _mark_out_of_order(log_file, page, zone)
-    exact = found <= want and problem is None and not stats.truncated and not budget.refused
-    if stats.truncated:
+    truncated = stats.truncated or any(s.truncated for s in older_stats)
+    exact = found <= want and problem is None and not truncated and not budget.refused
+    if truncated:
         problem = "the log was rotated while it was being read; run the query again for the new log"
     return LogQueryResult(
         options=options,
@@ -332,7 +542,7 @@ def run_query(
         matched_exact=exact,
         has_more=found > want or budget.refused,
         cut_by_size=budget.refused,
-        bytes_scanned=stats.bytes_read,
+        bytes_scanned=stats.bytes_read + sum(s.bytes_read for s in older_stats),
         summary=summarize(page),
         sources=[s.name for s in streams],
         zone=zone,
@@ -340,6 +550,8 @@ def run_query(
         end_offset=stats.end,
         problem=problem,
         source_problems=source_problems,
+        hidden=errors.hidden,
+        generations=older,
     )
 
 def _mark_out_of_order(log_file: Path, entries: Sequence[LogEntry], zone: tzinfo) -> None:
@@ -355,6 +567,39 @@ def _mark_out_of_order(log_file: Path, entries: Sequence[LogEntry], zone: tzinfo
     for entry in entries:
         if entry.location == location and entry.offset in flagged:
             entry.out_of_order = True
+
+def _older_generations(log_file: Path, options: LogQueryOptions, cutoff: datetime | None) -> list[Path]:
+    """The rotated logs worth reading: all of them, but none last written before the since window."""
+    if not options.include_rotated:
+        return []
+    older = generations(log_file)
+    if cutoff is None:
+        return older
+    kept = []
+    for path in older:
+        try:
+            if path.stat().st_mtime >= cutoff.timestamp():
+                kept.append(path)
+        except OSError:
+            continue
+    return kept
+
+
+def _generation_entries(
+    older: list[Path], options: LogQueryOptions, cutoff: datetime | None, stats: list[ReadStats],
+    errors: ErrorContext,
+) -> Iterator[LogEntry]:
+    """The rotated logs one after the other: newest first (server.log.1 first) or oldest first."""
+    order = list(zip(older, stats))
+    if not options.tail:
+        order.reverse()
+    for path, read_stats in order:
+        try:
+            zone = read_log_zone(path)
+            yield from _server_entries(path, options, zone, cutoff, read_stats, errors=errors)
+        except FileNotFoundError:  # rotated away meanwhile: what is left is in the next generation
+            continue
+
 
 def _log_size(log_file: Path) -> tuple[int | None, str | None]:
     """(size, problem): size None when missing; a problem when it exists but cannot be read."""
@@ -405,6 +650,7 @@ def new_entries(
     return found, max(stats.end, start)
 
 __all__ = [
+    "DEFAULT_ANSWER_CHARS",
     "EntrySource",
     "LogQueryOptions",
     "LogQueryResult",

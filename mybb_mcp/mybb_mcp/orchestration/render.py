@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .failures import Failure
 from .log_parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
 from .log_bounds import MAX_ANSWER_BYTES, MAX_ENTRY_BYTES
-from .log_query import LogQueryResult
+from .log_query import TRACE_CONTEXT_FRAMES, TRACE_LINES_SHOWN, LogQueryResult
 from .untrusted import code_block, code_span, one_line
 
 if TYPE_CHECKING:
@@ -55,33 +55,81 @@ def render_log_query(result: LogQueryResult, commands: Commands | None = None) -
     if result.source_problems:
         lines.append("Could not read (entries from it are missing): "
                      + "; ".join(one_line(p) for p in result.source_problems) + ".")
+    hidden = _hidden_line(result, commands)
+    if hidden:
+        lines.append(hidden)
     lines.append("")
     if not result.entries:
         lines += _empty(result, commands)
-    else:
-        size, shown = sum(len(line) + 1 for line in lines), 0
-        for entry in result.entries:
-            rendered = render_entry(entry, result.zone, str(result.log_file))
-            size += sum(len(line) + 1 for line in rendered)
-            if shown and size > MAX_ANSWER_BYTES:
-                break  # the hard cap holds for the text too, however the entries render
-            lines += rendered
-            shown += 1
-        lines.append("")
-        lines.append(_summary_line(result))
-        capped = shown < len(result.entries) or result.cut_by_size
-        if capped:
-            lines.append(f"**This answer stopped at its size cap ({MAX_ANSWER_BYTES // 1024} KiB) after {shown} "
-                         "entries.** Narrow it (a keyword, errors only, a shorter since window, a smaller limit) "
-                         f"or page on with {commands.offset.format(result.options.offset + shown)}.")
-        if _fatal_logged_twice(result.entries):
-            lines.append("(php -S logs a fatal error twice: as a `PHP Fatal error` line and again after the "
-                         "request line of the page that raised it; the summary counts both.)")
-        if result.has_more and not capped:
-            options = result.options
-            lines.append("More entries match: ask again with "
-                         + commands.offset.format(options.offset + len(result.entries)) + ".")
+        return "\n".join(lines).rstrip() + "\n"
+    # The agent-facing budget (max_chars, at most MAX_ANSWER_CHARS) sits inside the hard cap
+    # (log_bounds.MAX_ANSWER_BYTES) that holds whatever the entries contain.
+    budget = min(result.options.max_chars, MAX_ANSWER_BYTES) - sum(len(line) + 1 for line in lines) - _FOOTER_RESERVE
+    body, shown = _entries_within(result, budget)
+    lines += body
+    lines.append("")
+    lines.append(_summary_line(result))
+    options = result.options
+    if shown < len(result.entries):
+        lines.append(
+            f"**Cut to fit the answer budget of {options.max_chars} characters:** {len(result.entries) - shown} "
+            f"more entr{'y' if len(result.entries) - shown == 1 else 'ies'} of this page not shown. See them with "
+            + commands.offset.format(options.offset + shown) + f", or raise the budget with {commands.max_chars}."
+        )
+    elif result.cut_by_size:
+        lines.append(f"**This answer stopped at its size cap ({MAX_ANSWER_BYTES // 1024} KiB) after {shown} "
+                     "entries.** Narrow it (a keyword, errors only, a shorter since window, a smaller limit) "
+                     f"or page on with {commands.offset.format(options.offset + shown)}.")
+    elif result.has_more:
+        lines.append("More entries match: ask again with " + commands.offset.format(options.offset + shown) + ".")
+    if _traces_cut(result, shown):
+        lines.append("Stack traces show the frames around the first one in your code; whole traces: "
+                     f"{commands.full_traces}.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_FOOTER_RESERVE = 600  # summary and paging lines written after the entries
+
+
+def _entries_within(result: LogQueryResult, budget: int) -> tuple[list[str], int]:
+    """The entries' lines, newest first as queried, until the budget is spent (the first always shows)."""
+    lines: list[str] = []
+    seen: set[tuple[str | None, str, str | None]] = set()
+    shown = 0
+    for entry in result.entries:
+        key = (entry.level, entry.message, entry.place)
+        repeat = entry.is_error and key in seen
+        block = render_entry(entry, result.zone, str(result.log_file), repeat=repeat,
+                             full_traces=result.options.full_traces)
+        cost = sum(len(line) + 1 for line in block)
+        if shown and cost > budget:
+            break
+        lines += block
+        budget -= cost
+        shown += 1
+        if entry.is_error:
+            seen.add(key)
+    return lines, shown
+
+
+def _traces_cut(result: LogQueryResult, shown: int) -> bool:
+    if result.options.full_traces:
+        return False
+    return any(len(entry.continuation) > TRACE_LINES_SHOWN for entry in result.entries[:shown])
+
+
+def _hidden_line(result: LogQueryResult, commands: Commands) -> str:
+    hidden, parts = result.hidden, []
+    if hidden.core_noise:
+        parts.append(f"{hidden.core_noise} MyBB core noise entr{'y' if hidden.core_noise == 1 else 'ies'} "
+                     f"(raised by MyBB itself, e.g. PHP 8.2 deprecations; show with {commands.core_noise})")
+    if hidden.not_user_code:
+        parts.append(f"{hidden.not_user_code} error{'s' if hidden.not_user_code != 1 else ''} of MyBB core "
+                     f"(user code only; show with {commands.all_origins})")
+    if hidden.folded:
+        parts.append(f"{hidden.folded} duplicate line{'s' if hidden.folded != 1 else ''} folded into the errors "
+                     "they repeat (a fatal's request line, the status line of a page whose errors are shown)")
+    return ("Left out while reading: " + "; ".join(parts) + ".") if parts else ""
 
 
 # --- the header ------------------------------------------------------------------------------------
@@ -142,7 +190,13 @@ def _filters_line(result: LogQueryResult) -> str:
     if options.since_minutes:
         since = f" (since {_time(result.since, result.zone)})" if result.since else ""
         parts.append(f"last {options.since_minutes} minute{'s' if options.since_minutes != 1 else ''}{since}")
-    mybb = [name for name in result.sources if name != "server"]
+    if options.user_code_only:
+        parts.append("only errors of your code (plugins, templates, your own scripts)")
+    if result.generations:
+        names = [path.name for path in result.generations]
+        parts.append("rotated logs searched too (" + (", ".join(names) if len(names) <= 3 else
+                     f"{names[0]} ... {names[-1]}") + ")")
+    mybb = [name for name in result.sources if not name.startswith("server")]
     if not options.include_mybb:
         parts.append("MyBB error logs not included")
     elif mybb:
@@ -172,8 +226,12 @@ def _empty(result: LogQueryResult, commands: Commands) -> list[str]:
 
 # --- entries ----------------------------------------------------------------------------------------
 
-def render_entry(entry: LogEntry, zone: tzinfo | None, server_log: str) -> list[str]:
-    """One entry as a markdown list item, its continuation lines (stack trace...) fenced below it.
+def render_entry(
+    entry: LogEntry, zone: tzinfo | None, server_log: str, *, repeat: bool = False, full_traces: bool = True
+) -> list[str]:
+    """One entry as a markdown list item. An error: level, origin, message and where, then the request that
+    raised it, then its stack trace fenced (the frames that matter unless full_traces). `repeat`: the same
+    error was shown above in this answer, so only its time and request are.
 
     Everything the log says is shown as code (`untrusted`): a visitor's request data cannot become
     markup, and the prose around it is ours."""
@@ -182,15 +240,30 @@ def render_entry(entry: LogEntry, zone: tzinfo | None, server_log: str) -> list[
         parts.append(OUT_OF_ORDER_MARK)
     if entry.is_error:
         parts.append(f"**{(entry.level or 'error').upper()}**")
+        if entry.origin:
+            parts.append(f"[{entry.origin}]")
     if entry.source == SOURCE_MYBB:
         # MyBB errors sit in the server log when MyBB's errorloglocation is empty; else in its error.log.
-        parts.append("[MyBB]" if entry.location in (None, server_log) else f"[MyBB{_where(entry.location)}]")
-    parts.append(_headline(entry))
-    if entry.worker_pid is not None:
+        parts.append("(MyBB's log)" if entry.location in (None, server_log) else f"(MyBB's{_where(entry.location)})")
+    if repeat:
+        parts.append("same error as above")
+    else:
+        parts.append(_headline(entry))
+    own_request = entry.event_type == REQUEST
+    if entry.worker_pid is not None and (own_request or not entry.is_error):
         parts.append(f"(worker {entry.worker_pid})")
     lines = ["- " + " ".join(p for p in parts if p)]
-    if entry.continuation:
-        lines += _fenced(entry.continuation)
+    if entry.is_error and not own_request:
+        lines.append("  " + _request_line(entry))
+    elif own_request and entry.is_error and not entry.message and not repeat:
+        hint = _bare_status_hint(entry)
+        if hint:
+            lines.append("  " + hint)
+    if entry.folded and not repeat:
+        lines.append(f"  Folded in: {len(entry.folded)} more raised by MyBB's error handler while reporting it: "
+                     + "; ".join(code_span(_cut(f, 160)) for f in entry.folded[:3]) + ".")
+    if entry.continuation and not repeat:
+        lines += _fenced(entry.continuation if full_traces else _frames_that_matter(entry))
     if entry.cut_bytes:
         where = (f" at byte {entry.offset} of {code_span(entry.location)}"
                  if entry.location and entry.offset is not None else "")
@@ -200,21 +273,84 @@ def render_entry(entry: LogEntry, zone: tzinfo | None, server_log: str) -> list[
     return lines
 
 
+def _request_line(entry: LogEntry) -> str:
+    request = entry.request
+    if request is None:
+        return f"Request: none — {entry.request_note or 'not known'}."
+    worker = f", worker {request.worker_pid}" if request.worker_pid is not None else ""
+    guess = " (matched by time: MyBB's error log does not name the request)" if request.by_time else ""
+    return f"Request: {code_span(f'{request.method} {_cut(request.path, 300)}')} → {request.status}{worker}{guess}"
+
+
+def _frames_that_matter(entry: LogEntry) -> list[str]:
+    """A long trace cut to the first frame in the user's code and its neighbours (TRACE_CONTEXT_FRAMES)."""
+    lines = entry.continuation
+    if len(lines) <= TRACE_LINES_SHOWN:
+        return lines
+    anchor = _user_frame_index(entry)
+    lo = max(0, anchor - TRACE_CONTEXT_FRAMES)
+    hi = min(len(lines), max(anchor + TRACE_CONTEXT_FRAMES + 1, lo + TRACE_LINES_SHOWN - 2))
+    shown = []
+    if lo > 0:
+        shown.append(f"... {lo} line{'s' if lo != 1 else ''} above")
+    shown += lines[lo:hi]
+    if hi < len(lines):
+        shown.append(f"... {len(lines) - hi} more line{'s' if len(lines) - hi != 1 else ''}")
+    return shown
+
+
+def _user_frame_index(entry: LogEntry) -> int:
+    if entry.user_frame is not None:
+        path, line = entry.user_frame
+        needles = [f"{path}({line})", f"{path}:{line}"]
+        for index, text in enumerate(entry.continuation):
+            if any(needle in text for needle in needles):
+                return index
+    return 0
+
+
 def _headline(entry: LogEntry) -> str:
-    if entry.event_type == REQUEST:
+    if entry.event_type == REQUEST and not entry.is_error:
         text = f"{code_span(f'{entry.method} {_cut(entry.path or str())}')} → {entry.status_code}"
         return f"{text} — {code_span(_cut(entry.message))}" if entry.message else text
+    if entry.event_type == REQUEST:  # an error only its request line tells of
+        text = f"{code_span(f'{entry.method} {_cut(entry.path or str(), 300)}')} → {entry.status_code}"
+        return f"{text} — {_with_place(_message_first_line(entry), entry)}" if entry.message else text
     if entry.event_type == CONNECTION:
         return code_span(f"{entry.client_ip}:{entry.client_port} {_cut(entry.message)}")
-    text = code_span(_cut(entry.message)) if entry.message else ""
-    if entry.source == SOURCE_MYBB and entry.source_file:
-        line = f":{entry.source_line}" if entry.source_line else ""
-        text += f" ({code_span(f'{entry.source_file}{line}')})"
-    return text
+    return _with_place(_message_first_line(entry), entry)
+
+
+def _message_first_line(entry: LogEntry) -> str:
+    """The message's first line as code, without the ` in FILE on line N` PHP appends (the place is shown
+    on its own)."""
+    text = entry.message.split("\n", 1)[0]
+    if entry.source_file:
+        for suffix in (f" in {entry.source_file} on line {entry.source_line}",
+                       f" in {entry.source_file}:{entry.source_line}"):
+            if text.endswith(suffix):
+                text = text[: -len(suffix)]
+                break
+    return code_span(_cut(text)) if text else ""
+
+
+def _with_place(text: str, entry: LogEntry) -> str:
+    return f"{text} — at {code_span(entry.place)}" if entry.place else text
+
+
+def _bare_status_hint(entry: LogEntry) -> str | None:
+    """What a bare 5xx request line (no error logged for it) means."""
+    status = entry.status_code or 0
+    if status == 503:
+        return ("Nothing was logged about why: MyBB shows its error page with 503 for SQL and user errors, and "
+                "its error logging was off for this page (see status).")
+    if status >= 500:
+        return "Nothing was logged about why (the script set this status itself, or PHP logs errors elsewhere)."
+    return None
 
 
 def _fenced(lines: list[str]) -> list[str]:
-    shown = [_cut(line) for line in lines[:MAX_CONTINUATION_LINES]]
+    shown = [_cut(line, 300) for line in lines[:MAX_CONTINUATION_LINES]]
     if len(lines) > MAX_CONTINUATION_LINES:
         shown.append(f"... {len(lines) - MAX_CONTINUATION_LINES} more lines in the log")
     return code_block(shown, indent="  ")
@@ -227,8 +363,8 @@ def _where(location: str | None) -> str:
     return f" {'/'.join(path.parts[-2:])}"
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + f"… ({len(text)} chars)"
+def _cut(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
 def _time(moment: datetime | None, zone: tzinfo | None) -> str:
@@ -259,11 +395,6 @@ def _summary_line(result: LogQueryResult) -> str:
     return f"**Summary of the entries shown:** {requests}; {errors}.{doubt}"
 
 
-def _fatal_logged_twice(entries: list[LogEntry]) -> bool:
-    suffixes = {e.message for e in entries if e.event_type == REQUEST and e.level in ("fatal", "parse", "exception")}
-    return any(e.event_type != REQUEST and e.message in suffixes for e in entries)
-
-
 # --- server results and status -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -289,6 +420,10 @@ class Commands:
     # A snapshot action, with and without a name ("{action}", "{name}" filled in by `snapshot()`).
     snapshot_action: str = ""
     snapshot_named: str = ""
+    max_chars: str = "`max_chars`"
+    full_traces: str = "`full_traces: true`"
+    core_noise: str = "`core_noise: true`"
+    all_origins: str = "`user_code_only: false`"
 
     def snapshot(self, action: str, name: str | None = None) -> str:
         if name is None:
@@ -333,6 +468,10 @@ CLI_COMMANDS = Commands(
     wider_since="a larger --since than {}",
     snapshot_action="`mybb-server snapshot {action}`",
     snapshot_named="`mybb-server snapshot {action} {name}`",
+    max_chars="`--max-chars N`",
+    full_traces="`--full-traces`",
+    core_noise="`--core-noise`",
+    all_origins="no `--user-code`",
 )
 
 

@@ -482,7 +482,7 @@ class ServerOrchestrationService:
                    if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
-        return run_query(log_file, options, now=now, extra_sources=sources, zone=zone)
+        return run_query(log_file, options, now=now, extra_sources=sources, zone=zone, forum_root=self.config.mybb_root)
 
     def query_logs(self, options: LogQueryOptions) -> str:
         """Markdown answer to a log query (plan API)."""
@@ -702,8 +702,10 @@ class ServerOrchestrationService:
     def _last_errors(self, log_file: Path) -> list[LogEntry]:
         try:
             result = run_query(
-                log_file, LogQueryOptions(errors_only=True, limit=LAST_ERRORS_SHOWN, include_mybb=False),
+                log_file, LogQueryOptions(errors_only=True, limit=LAST_ERRORS_SHOWN, include_mybb=False,
+                                          include_rotated=False),
                 now=datetime.fromtimestamp(self._clock(), timezone.utc), zone=read_log_zone(log_file),
+                forum_root=self.config.mybb_root,
             )
         except OSError:
             return []
