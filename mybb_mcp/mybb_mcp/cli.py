@@ -97,6 +97,7 @@ workers_arg = _int_option("workers", validate_workers)
 limit_arg = _int_option("limit", _log_option("limit"))
 offset_arg = _int_option("offset", _log_option("offset"))
 since_arg = _int_option("since", _log_option("since_minutes"))
+max_chars_arg = _int_option("max-chars", _log_option("max_chars"))
 
 
 def _wait_check(value: Any) -> None:
@@ -371,6 +372,10 @@ def log_options(args: argparse.Namespace) -> LogQueryOptions:
         "offset": args.offset,
         "tail": not args.head,
         "include_mybb": not args.no_mybb,
+        "user_code_only": args.user_code,
+        "include_core_noise": args.core_noise,
+        "full_traces": args.full_traces,
+        "max_chars": args.max_chars,
     }
     return LogQueryOptions(**{name: value for name, value in given.items() if value is not None}).validated()
 
@@ -670,6 +675,12 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offset", type=offset_arg, help=f"matching entries to skip (default {LogQueryOptions.offset})")
     parser.add_argument("--head", action="store_true", help="the oldest entries first, instead of the newest")
     parser.add_argument("--no-mybb", action="store_true", help="leave out MyBB's own error log")
+    parser.add_argument("--user-code", action="store_true",
+                        help="only errors your code caused (plugins, templates, your scripts), not MyBB core's")
+    parser.add_argument("--core-noise", action="store_true", help="also show MyBB core's own noise (hidden by default)")
+    parser.add_argument("--full-traces", action="store_true", help="whole stack traces, not only the frames that matter")
+    parser.add_argument("--max-chars", type=max_chars_arg, metavar="N",
+                        help=f"answer size budget (default {LogQueryOptions.max_chars})")
     parser.add_argument("--follow", "-f", action="store_true",
                         help="keep printing new matching entries as they are written, one per line (Ctrl-C to stop)")
     parser.add_argument("--cursor", metavar="CURSOR", help="only entries after this cursor (printed by every answer)")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .forum.pages import DebugReport
+    from .forum.dev_mode import ErrorLoggingChange, Visibility
     from .forum.report import ForumReport
     from .forum.requests import PageRequest, PageResponse
     from .orchestration.checkpoints import ErrorGroup
@@ -61,6 +62,8 @@ class ServerResult:
     died: DeathReport | None = None
     free_port: int | None = None  # the nearest free port, when the port was refused
     requested_port: int | None = None  # a port asked of a start that found the server running elsewhere
+    error_logging_change: ErrorLoggingChange | None = None  # MyBB's error logging switched for development
+    visibility: Visibility | None = None  # which error kinds reach the log
 
 
 @dataclass
@@ -80,6 +83,7 @@ class ServerStatus:
     foreign: PortOwner | None = None  # something we did not start listens on the configured port
     free_port: int | None = None  # the nearest free port, when the configured one is taken
     forum: ForumReport | None = None  # database, error logging, bburl
+    visibility: Visibility | None = None  # which error kinds reach the log, and how fresh code is ensured
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

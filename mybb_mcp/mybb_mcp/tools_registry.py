@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import shown_value
 from .forum.snapshot import MAX_NAME_LENGTH, NAME_PATTERN
-from .orchestration.log_query import MAX_LIMIT
+from .orchestration.log_query import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MIN_ANSWER_CHARS
 
 
 class ToolName(str, Enum):
@@ -70,6 +70,20 @@ class LogsArgs(_Args):
     since_minutes: int | None = Field(None, ge=1, le=525_600, description="Only entries from the last N minutes.")
     offset: int = Field(0, ge=0, le=1_000_000, description="Skip this many matching entries (paging).")
     mybb_errors: bool = Field(True, description="Merge entries from MyBB's own error log files.")
+    user_code_only: bool = Field(
+        False, description="Only errors caused by your code (plugins, templates, your own scripts), not MyBB core's."
+    )
+    core_noise: bool = Field(
+        False, description="Also show MyBB core's own noise (e.g. its PHP 8.2 deprecations on every request)."
+    )
+    full_traces: bool = Field(
+        False, description="Whole stack traces (default: the frames around the first one in your code)."
+    )
+    max_chars: int = Field(
+        DEFAULT_ANSWER_CHARS, ge=MIN_ANSWER_CHARS, le=MAX_ANSWER_CHARS,
+        description=f"Answer size budget in characters (default {DEFAULT_ANSWER_CHARS}); the answer says what it "
+        "left out and how to get it.",
+    )
     cursor: str | None = Field(
         None, min_length=4, max_length=4096,
         description="A cursor from an earlier mybb_server_logs or mybb_server_request answer: only entries "
@@ -260,11 +274,12 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
     ),
     _tool(
         ToolName.LOGS, "Query the MyBB dev server log",
-        "Entries from the server log merged with MyBB's own error log: most recent first by default, "
-        "filtered by errors_only, keyword, static assets and time window; multi-line errors (stack traces) "
-        "are whole entries. Fast on multi-GB logs. Every answer ends with a cursor: pass it back to get only "
-        "what is new (digest: errors grouped, with which are new, still firing or resolved); wait_seconds "
-        "waits for the next matching entry.",
+        "Entries from the server log (rotated logs included) merged with MyBB's own error log: most recent "
+        "first by default, filtered by errors_only, keyword, static assets and time window. Each error once, "
+        "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, other) and the "
+        "line in your code; MyBB core noise hidden; answers keep to max_chars. Fast on multi-GB logs. Every "
+        "answer ends with a cursor: pass it back to get only what is new (digest: errors grouped, with which "
+        "are new, still firing or resolved); wait_seconds waits for the next matching entry.",
         read_only=True, destructive=False, idempotent=True,
     ),
     _tool(

@@ -169,3 +169,82 @@ def _change_explanation(enabled: bool, changes: Sequence[SettingChange], had_sav
     restored = "the values saved when it was turned on are restored" if had_saved else "nothing was saved, so errorlogmedium is set to 'none'"
     return f"MyBB error logging is back to the forum's own setting ({restored}): {listed}. {settings_file} was rebuilt."
 
+
+
+# --------------------------------------------------------------------------------------------
+# What reaches the log: every error kind, visible or hidden, and why
+# --------------------------------------------------------------------------------------------
+
+# The kinds of error a page can raise, grouped by what makes them reach the server log.
+KINDS_ALWAYS = "fatal errors (undefined functions, memory and time limits), uncaught exceptions, parse errors"
+KINDS_MYBB = "warnings (E_WARNING, E_USER_WARNING), E_USER_DEPRECATED, SQL errors and E_USER_ERROR (MyBB's 503 page)"
+KINDS_XDEBUG = "notices and deprecations (E_NOTICE, E_USER_NOTICE, E_DEPRECATED such as strlen(null))"
+XDEBUG_FORCING = "xdebug.force_error_reporting"
+
+
+@dataclass(frozen=True)
+class HiddenKinds:
+    kinds: str
+    why: str
+    fix: str  # the one thing to do (a command or a setting)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which error kinds reach the server log (with message, file and line), which do not, and why."""
+
+    visible: tuple[tuple[str, str], ...]  # (kinds, by what)
+    hidden: tuple[HiddenKinds, ...]
+    fresh_code: str  # how the server runs the code as it is now
+    switched_on_by_tool: bool = False  # MyBB's error logging is on because this tool turned it on
+
+
+def _forced_by_xdebug(argv: Sequence[str]) -> bool:
+    return any(arg.startswith(XDEBUG_FORCING + "=") and arg.split("=", 1)[1].strip() not in ("", "0")
+               for arg in argv)
+
+
+def error_visibility(
+    *,
+    server_argv: Sequence[str],
+    xdebug_installed: bool,
+    logging_enabled: bool | None,
+    fresh_code: str,
+    switched_on_by_tool: bool = False,
+    logging_off_fix: str = "",
+    dev_ini: bool = True,
+) -> Visibility:
+    """From the PHP command line the server runs (or would run) with, whether Xdebug is installed, and
+    MyBB's error logging (None: MyBB not installed or its settings unreadable)."""
+    visible: list[tuple[str, str]] = [(KINDS_ALWAYS, "PHP logs them, and php -S repeats them on the request line")]
+    hidden: list[HiddenKinds] = []
+    if logging_enabled:
+        how = "MyBB's error logging (switched on by this tool)" if switched_on_by_tool else "MyBB's error logging"
+        visible.append((KINDS_MYBB, how))
+    elif logging_enabled is False:
+        hidden.append(HiddenKinds(
+            KINDS_MYBB,
+            "MyBB's error handler swallows warnings and shows SQL and user errors only as its 503 page, logging "
+            "nothing, while its error logging (errorlogmedium) is off",
+            logging_off_fix,
+        ))
+    if _forced_by_xdebug(server_argv):
+        visible.append((KINDS_XDEBUG, "Xdebug's force_error_reporting (MyBB switches them off on every request)"))
+    else:
+        why = ("MyBB's errorHandler calls error_reporting() without them on every request, overriding "
+               "-d error_reporting; only Xdebug's force_error_reporting brings them back")
+        if not xdebug_installed:
+            hidden.append(HiddenKinds(KINDS_XDEBUG, why + ", and Xdebug is not installed",
+                                      "`apt-get install php-xdebug`, then restart the server"))
+        elif not dev_ini:
+            hidden.append(HiddenKinds(KINDS_XDEBUG, why + ", and MYBB_DEV_INI=0 leaves Xdebug as php.ini has it",
+                                      "set MYBB_DEV_INI=1 (the default), then restart the server"))
+        else:
+            hidden.append(HiddenKinds(KINDS_XDEBUG, why + "; the server was started without it (before Xdebug "
+                                      "was installed?)", "restart the server"))
+    return Visibility(tuple(visible), tuple(hidden), fresh_code, switched_on_by_tool)
+
+
+def switched_on_by_tool(state_dir: Path, root: Path) -> bool:
+    """Whether MyBB's error logging is on because this tool turned it on (it remembers what to restore)."""
+    return _load_remembered(Path(state_dir) / ERRORLOG_STATE_NAME, root) is not None

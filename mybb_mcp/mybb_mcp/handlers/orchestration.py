@@ -123,7 +123,9 @@ def _start(service: ServerOrchestrationService, args: Any) -> str:
         # Before the start: MyBB reads its settings per request, so either order works; this one lets
         # a failed start still report the setting it changed.
         change = service.set_mybb_error_logging(args.mybb_error_logging == "on")
-    text = _result_text(service.start(args.port, args.force, workers=args.workers))
+    # An explicit choice replaces development mode's default (MyBB's error logging on).
+    text = _result_text(service.start(args.port, args.force, workers=args.workers,
+                                      dev_error_logging=args.mybb_error_logging is None))
     if change is None:
         return text
     return ToolText(text + "\n" + render_error_logging(change), is_error=text.is_error or not change.ok)
@@ -167,6 +169,10 @@ def _logs(service: ServerOrchestrationService, args: Any) -> str:
         offset=args.offset,
         tail=args.tail,
         include_mybb=args.mybb_errors,
+        user_code_only=args.user_code_only,
+        include_core_noise=args.core_noise,
+        full_traces=args.full_traces,
+        max_chars=args.max_chars,
     )
     return ToolText(service.query_logs(options) + render_cursor_line(cursor, MCP_WORDS))
 

@@ -569,11 +569,16 @@ def is_core_noise(entry: LogEntry, root: str | None) -> bool:
     """MyBB's own noise: deprecations and notices with no user code on the stack (MyBB 1.8 under PHP 8.2
     deprecates `Creation of dynamic property DB_SQLite::$error_number` on every request), and whatever
     MyBB's error handler raises while reporting another error (with every SQLite SQL error)."""
-    if entry.source_file:
-        rel = forum_relative(entry.source_file, root, entry.source == SOURCE_MYBB)
-        if rel == _MYBB_ERROR_HANDLER:
-            return True
+    if raised_by_error_handler(entry, root):
+        return True
     return entry.origin == ORIGIN_CORE and entry.level in ("deprecated", "notice")
+
+
+def raised_by_error_handler(entry: LogEntry, root: str | None) -> bool:
+    """Raised inside MyBB's error handler (inc/class_error.php), i.e. while it reported another error."""
+    if not entry.source_file:
+        return False
+    return forum_relative(entry.source_file, root, entry.source == SOURCE_MYBB) == _MYBB_ERROR_HANDLER
 
 
 def is_user_origin(origin: str | None) -> bool:

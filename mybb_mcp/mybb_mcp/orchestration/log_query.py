@@ -31,7 +31,9 @@ from .log_parser import (
     LogEntry,
     RequestRef,
     classify_origin,
+    forum_relative,
     is_user_origin,
+    raised_by_error_handler,
     parse_entry,
 )
 from .log_reader import (
@@ -438,9 +440,13 @@ class ErrorContext:
         if request is None or request.offset is None:
             return
         shown = self._reported.get((request.location or "", request.offset))
-        if shown is not None:
-            where = f" ({entry.source_file}:{entry.source_line})" if entry.source_file else ""
-            shown.folded.append(f"{(entry.level or 'error')}: {entry.message.splitlines()[0][:200]}{where}")
+        if shown is not None and raised_by_error_handler(entry, self.root):
+            message = entry.message.splitlines()[0] if entry.message else ""
+            if entry.source_file:
+                message = message.split(f" in {entry.source_file} on line", 1)[0]
+                where = forum_relative(entry.source_file, self.root, entry.source == SOURCE_MYBB) or entry.source_file
+                message += f" ({where}:{entry.source_line})"
+            shown.folded.append(f"{entry.level or 'error'}: {message[:200]}")
 
 
 def generations(log_file: Path, limit: int = 100) -> list[Path]:

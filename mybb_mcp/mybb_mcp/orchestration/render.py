@@ -412,6 +412,7 @@ class Commands:
     restart_port: str  # restart on the port {}
     list_all: str  # every server of this user's
     error_logging_on: str
+    error_logging_off: str
     # How a log-query option is said on this face (relaxing filters, paging).
     offset: str
     all_kinds: str
@@ -443,6 +444,7 @@ MCP_COMMANDS = Commands(
     restart_port="`mybb_server_restart` with `port: {}`",
     list_all="`mybb_server_status` with `all: true`",
     error_logging_on="`mybb_server_start` with `mybb_error_logging: \"on\"`",
+    error_logging_off="`mybb_server_start` with `mybb_error_logging: \"off\"`",
     offset="offset={}",
     all_kinds="errors_only=false",
     include_static="exclude_static=false",
@@ -462,6 +464,7 @@ CLI_COMMANDS = Commands(
     restart_port="`mybb-server restart --port {}`",
     list_all="`mybb-server list`",
     error_logging_on="`mybb-server errorlog on`",
+    error_logging_off="`mybb-server errorlog off`",
     offset="--offset {}",
     all_kinds="no --errors",
     include_static="--include-static",
@@ -544,7 +547,9 @@ def _died_section(died: DeathReport, commands: Commands) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _forum_section(forum: ForumReport | None, commands: Commands) -> tuple[list[tuple[str, Any]], list[str]]:
+def _forum_section(
+    forum: ForumReport | None, commands: Commands, visibility: Any = None
+) -> tuple[list[tuple[str, Any]], list[str]]:
     """Rows for the status table and warnings, from the forum report."""
     if forum is None:
         return [], []
@@ -559,7 +564,7 @@ def _forum_section(forum: ForumReport | None, commands: Commands) -> tuple[list[
     logging = getattr(forum, "error_logging_summary", None)
     if logging:
         rows.append(("MyBB error logging", logging))
-    if getattr(forum, "error_logging_off", False):
+    if getattr(forum, "error_logging_off", False) and visibility is None:  # else its section says so
         warnings.append(
             "MyBB error logging is off: warnings and SQL errors inside MyBB never reach the server log. "
             f"Turn it on for development with {commands.error_logging_on} (reversible)."
@@ -568,7 +573,7 @@ def _forum_section(forum: ForumReport | None, commands: Commands) -> tuple[list[
 
 
 def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> str:
-    forum_rows, forum_warnings = _forum_section(status.forum, commands)
+    forum_rows, forum_warnings = _forum_section(status.forum, commands, status.visibility)
     warnings = [*status.warnings, *forum_warnings]
     if status.running:
         out = ["# Server Status: Running\n", _table([
@@ -582,6 +587,7 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
             *forum_rows,
         ])]
         out.append(_bullets("Warnings", warnings))
+        out.append(render_visibility(status.visibility, commands))
         out.append(_bullets("Notes", status.notes))
         out.append(f"\nNext: read errors with {commands.logs_errors}; stop with {commands.stop}.")
         return "\n".join(part for part in out if part).strip() + "\n"
@@ -596,6 +602,7 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
     if status.foreign:
         warnings.insert(0, _port_taken(status.port, status.foreign, status.free_port, commands))
     out.append(_bullets("Warnings", warnings))
+    out.append(render_visibility(status.visibility, commands, when_started=True))
     out.append(_bullets("Notes", status.notes))
     if not status.died:
         out.append(f"\nStart the server with {commands.start}.")
@@ -739,6 +746,11 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
         ])]
         next_step = f"Open {result.url} in a browser; read errors with {commands.logs_errors}."
     out.append(_bullets("Warnings", result.warnings))
+    if result.error_logging_change is not None:
+        out.append("\n" + render_error_logging(result.error_logging_change).rstrip()
+                   + f"\n\nSwitched on because the server runs in development mode (MYBB_DEV_INI=1); "
+                   f"undo with {commands.error_logging_off}.")
+    out.append(render_visibility(result.visibility, commands, brief=True))
     out.append(_bullets("Notes", result.notes))
     out.append(f"\n**Next:** {next_step}")
     return "\n".join(part for part in out if part).strip() + "\n"
@@ -788,6 +800,31 @@ def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
     elif result.start is not None:
         out.append("\n" + render_result(result.start, commands))
     return "\n".join(part for part in out if part).strip() + "\n"
+
+
+def render_visibility(visibility: Any, commands: Commands, *, brief: bool = False, when_started: bool = False) -> str:
+    """`## Errors in the log`: the kinds that reach it and the kinds that do not, why, and the fix.
+    `brief` (a start answer): only what is hidden, and fresh code in a line."""
+    if visibility is None:
+        return ""
+    lead = "Once started, the server logs" if when_started else "The server logs"
+    lines = ["\n## Errors in the log"]
+    if not brief:
+        lines.append(f"{lead} (with message, file and line):")
+        lines += [f"- {kinds}: by {how}." for kinds, how in visibility.visible]
+    if visibility.hidden:
+        lines.append("Hidden from the log:" if not brief else "Not in the log (see status for what is):")
+        for hidden in visibility.hidden:
+            fix = hidden.fix or commands.error_logging_on
+            lines.append(f"- {hidden.kinds}: {hidden.why}. Fix: {fix}.")
+    elif brief:
+        lines.append("Every error kind reaches the log: fatal errors and exceptions, warnings, SQL and user "
+                     "errors, notices and deprecations.")
+    if visibility.switched_on_by_tool and not brief:
+        lines.append(f"MyBB's error logging was switched on by this tool; {commands.error_logging_off} restores "
+                     "the forum's own setting.")
+    lines.append(f"Fresh code: {visibility.fresh_code}")
+    return "\n".join(lines)
 
 
 def render_error(title: str, problem: str, fix: str) -> str:

@@ -138,14 +138,19 @@ class ServerOrchestrationService:
     # ------------------------------------------------------------------ lifecycle
 
     def start(
-        self, port: int | None = None, force: bool = False, *, host: str | None = None, workers: int | None = None
+        self, port: int | None = None, force: bool = False, *, host: str | None = None, workers: int | None = None,
+        dev_error_logging: bool = True,
     ) -> ServerResult:
-        """Start the server; with `force`, restart it if it is already running."""
+        """Start the server; with `force`, restart it if it is already running. In development mode
+        (MYBB_DEV_INI=1) and unless `dev_error_logging` is False, MyBB's error logging is switched on
+        when it is off (the result says so; `set_mybb_error_logging(False)` undoes it)."""
         port = validate_port(port)
         force = validate_flag(force, "force")
         host = validate_host(host)
         workers = validate_workers(workers)
-        return self._locked("start", lambda: self._start_locked(port, force, host, workers, []))
+        dev_error_logging = validate_flag(dev_error_logging, "dev_error_logging")
+        return self._locked("start", lambda: self._dev_mode(
+            self._start_locked(port, force, host, workers, []), dev_error_logging))
 
     def stop(self, force: bool = False) -> ServerResult:
         """Stop the server and every worker; with `force`, SIGKILL what is left after the grace period."""
@@ -160,7 +165,7 @@ class ServerOrchestrationService:
         port = validate_port(port)
         host = validate_host(host)
         workers = validate_workers(workers)
-        return self._locked("restart", lambda: self._restart_locked(port, host, workers))
+        return self._locked("restart", lambda: self._dev_mode(self._restart_locked(port, host, workers), True))
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
         """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum_init)."""
@@ -445,6 +450,8 @@ class ServerOrchestrationService:
             status.log_size = None
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
                                              php=self._resolve_php())
+        argv = running.state.get("cmdline") if running is not None else None
+        status.visibility = self._visibility(argv if isinstance(argv, list) else None, status.forum)
         return status
 
     def list_servers(self) -> list[ServerListing]:
@@ -773,6 +780,44 @@ class ServerOrchestrationService:
         if self.config.use_router:
             argv.append(str(ROUTER_SCRIPT))
         return argv
+
+    # ------------------------------------------------------------------ development mode
+
+    def _dev_mode(self, result: ServerResult, error_logging: bool) -> ServerResult:
+        """After a successful start: MyBB's error logging on if it was off (development mode), and what
+        the running server makes visible."""
+        if not result.success:
+            return result
+        forum = report.diagnose_forum(self.config.mybb_root, result.url, check_db=False,
+                                      php_settings=self.config.php_settings)
+        state = forum.error_logging
+        if self.config.dev_ini and error_logging and state is not None and not state.enabled:
+            result.error_logging_change = self.set_mybb_error_logging(True)
+            if result.error_logging_change.ok:
+                forum = report.diagnose_forum(self.config.mybb_root, result.url, check_db=False,
+                                              php_settings=self.config.php_settings)
+        running = self._state_file.read().state or {}
+        argv = running.get("cmdline")
+        result.visibility = self._visibility(argv if isinstance(argv, list) else None, forum)
+        return result
+
+    def _visibility(self, argv: list[str] | None, forum: Any) -> dev_mode.Visibility:
+        """Which error kinds the server (running with `argv`, or as it would start) puts in the log."""
+        php = self._resolve_php()
+        runtime = php_dev.probe_php(php, self.config.php_settings) if php else None
+        if argv is None:  # not running: as it would start
+            argv = self._argv(php, self.config.host, self.config.port) if php else []
+        settings = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-d"]
+        state = getattr(forum, "error_logging", None)
+        return dev_mode.error_visibility(
+            server_argv=settings,
+            xdebug_installed=bool(runtime and runtime.has_xdebug),
+            logging_enabled=None if state is None else state.enabled,
+            fresh_code=php_dev.fresh_code_explanation(settings, runtime),
+            switched_on_by_tool=bool(state and state.enabled)
+            and dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root),
+            dev_ini=self.config.dev_ini,
+        )
 
     def _dev_settings(self, php: str) -> list[str]:
         """-d flags that depend on what the PHP binary has (Xdebug), for MYBB_DEV_INI=1."""
