@@ -225,7 +225,7 @@ def error_visibility(
         hidden.append(HiddenKinds(
             KINDS_MYBB,
             "MyBB's error handler swallows warnings and shows SQL and user errors only as its 503 page, logging "
-            "nothing, while its error logging (errorlogmedium) is off",
+            "nothing, while MyBB error logging is off (errorlogmedium)",
             logging_off_fix,
         ))
     if _forced_by_xdebug(server_argv):
