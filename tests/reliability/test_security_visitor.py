@@ -298,7 +298,8 @@ def test_item6_a_port_owners_command_line_stays_data_in_status(
         text = render_status(service.get_status())
         assert "PWN" in text
         assert PAYLOAD not in outside_code(text), text
-        assert [line for line in text.split("\n") if line.startswith("#")] == ["# Server Status: Stopped", "## Warnings"]
+        assert [line for line in text.split("\n") if line.startswith("#")] == [
+            "# Server Status: Stopped", "## Warnings", "## Errors in the log"]
         done = run_cli(hostile_forum, port, php, tmp_path, "status")
         assert "PWN" in done.stdout and not RAW_CONTROLS.findall(done.stdout)
         started = service.start()
