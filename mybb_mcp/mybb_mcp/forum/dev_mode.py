@@ -245,6 +245,6 @@ def error_visibility(
     return Visibility(tuple(visible), tuple(hidden), fresh_code, switched_on_by_tool)
 
 
-def switched_on_by_tool(state_dir: Path, root: Path) -> bool:
+def switched_on_by_tool(state_dir: Path, root: Path, memory_name: str = ERRORLOG_STATE_NAME) -> bool:
     """Whether MyBB's error logging is on because this tool turned it on (it remembers what to restore)."""
-    return _load_remembered(Path(state_dir) / ERRORLOG_STATE_NAME, root) is not None
+    return _load_remembered(Path(state_dir) / memory_name, root) is not None

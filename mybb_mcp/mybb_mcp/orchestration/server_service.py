@@ -815,7 +815,8 @@ class ServerOrchestrationService:
             logging_enabled=None if state is None else state.enabled,
             fresh_code=php_dev.fresh_code_explanation(settings, runtime),
             switched_on_by_tool=bool(state and state.enabled)
-            and dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root),
+            and dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
+                                             self.config.files.errorlog_memory.name),
             dev_ini=self.config.dev_ini,
         )
 
