@@ -313,13 +313,15 @@ def _source_entries(
 
 # --- errors: their request, their origin, one entry each ---------------------------------------------
 
-REQUEST_LOOKUP_BYTES = 4 * 1024 * 1024  # how far from an error its request line is looked for
+REQUEST_LOOKUP_BYTES = 1024 * 1024  # how far from an error its request line is looked for
+LOOKUP_BUDGET_BYTES = 8 * 1024 * 1024  # what one query may read to pair errors with requests
 _LOOKUP_BLOCK, _LOOKUP_MAX_BLOCK = 16 * 1024, 256 * 1024
 _REQUEST_HINTS = (b"]: ", b"Development Server")
 _ERROR_OR_REQUEST_HINTS = (*ERROR_HINTS, b"]: ", b"Development Server")
 NO_REQUEST_YET = ("no request line follows it in the log: the request was still running when the log was "
                   "read, or PHP died during it")
 AT_STARTUP = "raised while PHP started, before any request"
+NOT_LOOKED_UP = "not looked up: this answer spent its reading budget pairing earlier errors with their requests"
 BY_TIME_WINDOW = 60  # seconds after a MyBB error log entry in which its request line is looked for
 
 
@@ -327,13 +329,26 @@ def _same_worker(a: LogEntry, b: LogEntry) -> bool:
     return a.worker_pid == b.worker_pid
 
 
-def request_after(log_file: Path, entry: LogEntry, zone: tzinfo) -> tuple[LogEntry | None, str | None]:
+@dataclass
+class _Known:
+    """A request line found for a worker, and the earliest offset from which it is the next one."""
+
+    since: int
+    request: LogEntry | None
+    note: str | None
+
+
+def request_after(
+    log_file: Path, entry: LogEntry, zone: tzinfo, *, stats: ReadStats | None = None, known: _Known | None = None,
+) -> tuple[LogEntry | None, str | None]:
     """The request line php -S logged after `entry` (an error) in the same worker: the request that raised
-    it (php -S logs a request's line when the request ends, after its errors). (None, why) if there is none."""
+    it (php -S logs a request's line when the request ends, after its errors). (None, why) if there is none.
+    `known`: what a later error of this worker found; reading stops where that error began."""
     if entry.offset is None:
         return None, NO_REQUEST_YET
-    for offset, raw in iter_entries_forward(log_file, start=entry.offset, any_of=_REQUEST_HINTS,
-                                            block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+    stop = known.since if known is not None and known.since > entry.offset else None
+    for offset, raw in iter_entries_forward(log_file, start=entry.offset, any_of=_REQUEST_HINTS, stats=stats,
+                                            end=stop, block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
         if offset == entry.offset:
             continue
         if offset - entry.offset > REQUEST_LOOKUP_BYTES:
@@ -346,15 +361,20 @@ def request_after(log_file: Path, entry: LogEntry, zone: tzinfo) -> tuple[LogEnt
             return line, None
         if line.event_type == STARTUP and "Development Server" in line.message:
             return None, AT_STARTUP
+    if stop is not None and known is not None:
+        return known.request, known.note
     return None, NO_REQUEST_YET
 
 
-def errors_before(log_file: Path, request: LogEntry, zone: tzinfo, root: str | None) -> bool:
+def errors_before(
+    log_file: Path, request: LogEntry, zone: tzinfo, root: str | None, *, stats: ReadStats | None = None
+) -> bool:
     """Whether PHP or MyBB logged an error (not MyBB's noise) for this request, before its request line."""
     if request.offset is None:
         return False
     for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=_ERROR_OR_REQUEST_HINTS,
-                                             block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+                                             stats=stats, block_size=_LOOKUP_BLOCK,
+                                             max_block_size=_LOOKUP_MAX_BLOCK):
         if request.offset - offset > REQUEST_LOOKUP_BYTES:
             break
         entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
@@ -398,6 +418,12 @@ class ErrorContext:
     hidden: HiddenCounts = field(default_factory=HiddenCounts)
     # Shown MyBB errors by their request line (file, offset): MyBB's noise of that request folds into them.
     _reported: dict[tuple[str, int], LogEntry] = field(default_factory=dict)
+    # Per (log file, worker): the request line the last error looked up found (errors come newest first).
+    _known: dict[tuple[str, int | None], _Known] = field(default_factory=dict)
+    lookup_stats: ReadStats = field(default_factory=ReadStats)
+
+    def _budget_left(self) -> bool:
+        return self.lookup_stats.bytes_read < LOOKUP_BUDGET_BYTES
 
     def keep(self, entry: LogEntry, log_file: Path | None, zone: tzinfo) -> bool:
         if not entry.is_error:
@@ -405,7 +431,8 @@ class ErrorContext:
         classify_origin(entry, self.root)
         raw = self.options.raw
         if entry.event_type == REQUEST:
-            if not raw and log_file is not None and errors_before(log_file, entry, zone, self.root):
+            if (not raw and log_file is not None and self._budget_left()
+                    and errors_before(log_file, entry, zone, self.root, stats=self.lookup_stats)):
                 self.hidden.folded += 1  # the errors before it carry this request (and a fatal's message)
                 return False
             entry.request = RequestRef.of(entry)
@@ -423,7 +450,14 @@ class ErrorContext:
 
     def _attach_request(self, entry: LogEntry, log_file: Path | None, zone: tzinfo) -> None:
         if log_file is not None:
-            line, note = request_after(log_file, entry, zone)
+            if not self._budget_left():
+                entry.request_note = NOT_LOOKED_UP
+                return
+            key = (str(log_file), entry.worker_pid)
+            known = self._known.get(key) if self.options.tail else None
+            line, note = request_after(log_file, entry, zone, stats=self.lookup_stats, known=known)
+            if entry.offset is not None:
+                self._known[key] = _Known(entry.offset, line, note)
             entry.request = RequestRef.of(line) if line is not None else None
             entry.request_note = note
             return
