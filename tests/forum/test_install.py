@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import http.cookiejar
 import io
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import sys
 import tarfile
+import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
@@ -29,6 +33,7 @@ from mybb_mcp.forum.install import (
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.conftest import free_port
+from tests.fixtures import real_mybb
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
 
 
@@ -280,3 +285,19 @@ def test_missing_php_extensions_are_named_with_the_apt_line(tmp_path: Path, php:
     assert "xml" in failure.value.message and "pdo_sqlite" in failure.value.message
     assert "apt-get install -y php-xml php-mbstring php-sqlite3" in failure.value.hint
     assert _leftovers(tmp_path / "site") == []
+
+
+@pytest.mark.skipif(not real_mybb.MEMORY_DIR.is_dir(), reason="no /dev/shm on this machine")
+def test_forums_left_in_memory_by_a_killed_test_run_are_swept() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its PID is now free: a run that was killed
+    left = Path(tempfile.mkdtemp(prefix=f"mybb-test-{dead.pid}-", dir=real_mybb.MEMORY_DIR))
+    alive = Path(tempfile.mkdtemp(prefix="mybb-test-1-", dir=real_mybb.MEMORY_DIR))  # PID 1 runs
+    mine = Path(tempfile.mkdtemp(prefix=f"mybb-test-{os.getpid()}-", dir=real_mybb.MEMORY_DIR))
+    try:
+        (left / "forum").mkdir()
+        real_mybb._sweep_leftovers()
+        assert not left.exists() and alive.exists() and mine.exists()
+    finally:
+        for folder in (left, alive, mine):
+            shutil.rmtree(folder, ignore_errors=True)
