@@ -12,6 +12,7 @@ import json
 import os
 import re
 import stat
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from .orchestration.forum_init import InitOptions
 from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
 from .orchestration.log_reader import backup_path
+from .orchestration.process import resume_paused
 from .orchestration.render import (
     CLI_COMMANDS,
     render_entry,
@@ -773,7 +775,17 @@ def _usage_error(exc: MybbMcpError) -> int:
     return EXIT_USAGE
 
 
+class _Terminated(Exception):
+    """SIGTERM: unwinds like Ctrl-C, so every `finally` (continuing a paused PHP first) runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    resume_paused()
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -787,11 +799,21 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error(exc)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except _Terminated:
+        return 128 + signal.SIGTERM
     except BrokenPipeError:
         # A reader such as `head` went away: not an error. Point stdout at devnull so the exit flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-
+    except OSError as exc:  # a file we cannot use, met where no result could carry it: say which and why
+        path = getattr(exc, "filename", None)
+        where = f" ({path})" if path else ""
+        Output(False, sys.stderr).markdown(render_error(
+            "File Problem", f"{exc.strerror or exc}{where}.",
+            "Fix that file's ownership or permissions (or remove it), then run the command again."))
+        return EXIT_FAILED
+    finally:
+        resume_paused()
 
 if __name__ == "__main__":
     sys.exit(main())

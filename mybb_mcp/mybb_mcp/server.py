@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 import anyio
 import mcp.types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
+from mcp.shared._context_streams import create_context_streams
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.shared.message import SessionMessage
 
 from . import __version__
 from .handlers.dispatcher import UnknownTool, dispatch_tool
 from .handlers.orchestration import current_progress
+from .orchestration.process import resume_paused
 from .tools_registry import ALL_TOOLS
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 # stdout is the protocol channel; SDK deprecation chatter would only reach stderr, but keep it quiet.
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
@@ -59,9 +68,54 @@ def create_server() -> Server[Any]:
 server = create_server()
 
 
+def _error_reply(line_error: Exception) -> SessionMessage:
+    """The JSON-RPC answer to a line that is not a message: -32700 when it is not JSON at all,
+    -32600 when it is JSON but no request, response or notification (the id is unknown: null)."""
+    text = str(line_error)
+    parse = "json_invalid" in text or isinstance(line_error, json.JSONDecodeError)
+    code, what = (types.PARSE_ERROR, "Parse error: the line is not JSON") if parse else (
+        types.INVALID_REQUEST, "Invalid request: the line is JSON but not a JSON-RPC 2.0 message")
+    error = types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(code=code, message=what))
+    return SessionMessage(error)
+
+
 async def run_stdio() -> None:
+    """Serve on stdin/stdout until stdin closes. Lines that are not JSON-RPC messages get an error
+    reply (the SDK would drop them silently, leaving the client waiting)."""
     async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+        messages_in, messages = create_context_streams[SessionMessage | Exception](0)
+
+        async def answer_bad_lines() -> None:
+            async with messages_in:
+                async for item in read_stream:
+                    if isinstance(item, Exception):
+                        await write_stream.send(_error_reply(item))
+                    else:
+                        await messages_in.send(item)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(answer_bad_lines)
+            await server.run(messages, write_stream, server.create_initialization_options())
+            group.cancel_scope.cancel()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGINT/SIGTERM: continue any PHP this process paused mid-rotation, then leave at once.
+
+    Tool calls run in worker threads that may be waiting (on a lock, on PHP); nothing they hold
+    needs them to finish - the server state lives on disk - so the process does not wait for them.
+    """
+    resume_paused()
+    _leave(EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum)
+
+
+def _leave(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] == "--version":
         print(f"mybb-mcp {__version__}")
         return 0
-    anyio.run(run_stdio)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        anyio.run(run_stdio)
+    finally:
+        resume_paused()
+    # stdin closed: the client is gone. A call still running in a worker thread (non-daemon) would
+    # keep the process alive for as long as it takes; leave now instead.
+    _leave(0)
     return 0
 
 

@@ -88,6 +88,7 @@ def test_clear_removes_the_file(svc: ServerOrchestrationService) -> None:
 def test_unusable_files_are_reported_not_trusted(tmp_path: Path, content: bytes, problem: str) -> None:
     state = StateFile(tmp_path / ".mybb-server.json", tmp_path / ".lock")
     state.path.write_bytes(content)
+    state.path.chmod(0o600)  # as this tool writes it: the content is what is under test
     read = state.read()
     assert read.state is None
     assert read.problem is not None and problem in read.problem
@@ -95,6 +96,7 @@ def test_unusable_files_are_reported_not_trusted(tmp_path: Path, content: bytes,
 
 def test_status_sets_an_unusable_state_file_aside_and_says_so(svc: ServerOrchestrationService) -> None:
     svc.config.state_file.write_text('{"version": 1, "pid": 12')
+    svc.config.state_file.chmod(0o600)
     status = svc.get_status()
     assert status.running is False
     assert any("not valid JSON" in note and ".mybb-server.json.bad" in note for note in status.notes)

@@ -35,7 +35,30 @@ class LocalUser:
                               capture_output=True, text=True, timeout=timeout)
 
     def cli(self, args: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-        return self.run([sys.executable, "-m", "mybb_mcp.cli", *args], env=env, cwd=cwd)
+        python, extra = python_for(self)
+        return self.run([python, "-m", "mybb_mcp.cli", *args], env={**env, **extra}, cwd=cwd)
+
+
+def python_for(user: LocalUser) -> tuple[str, dict[str, str]]:
+    """An interpreter the other user may run, with this package and its dependencies importable.
+
+    The test interpreter may live where only root can reach it (pyenv under /root): then the system's
+    python of the same version runs with this environment's site-packages on PYTHONPATH.
+    """
+    import mybb_mcp
+
+    source = str(Path(mybb_mcp.__file__).resolve().parents[1])
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for python, extra in ((sys.executable, {}), (f"/usr/bin/{version}", {"PYTHONPATH": f"{source}:{site}"})):
+        try:
+            probe = user.run([python, "-c", "import mybb_mcp.cli"], env={**os.environ, **extra}, cwd=Path("/"))
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return python, extra
+    pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} the second user may run "
+                "with this package importable")
 
 
 def require_root() -> None:

@@ -151,9 +151,9 @@ def test_files_are_created_with_umask_restricted_modes_and_state_0600(
     assert mode(config.log_file) == 0o666 & ~mask
     assert mode(config.state_file) == 0o600
 
-    with open(config.log_file, "ab") as log:  # past the limit: rotated in place on the next status
+    with open(config.log_file, "ab") as log:  # past the limit: rotated in place by the next start
         log.write(b"x" * (1024 * 1024 + 1) + b"\n")
-    service.get_status()
+    assert service.start().notes[-1].startswith("The log passed 1 MB and was rotated")
     assert mode(config.log_file.with_name("server.log.2")) == 0o666 & ~mask
     assert mode(config.log_file.with_name("server.log.1")) == 0o666 & ~mask
     assert mode(config.log_file) == 0o666 & ~mask

@@ -119,6 +119,7 @@ def test_our_stale_state_plus_a_foreign_php_on_the_port(
     assert service.stop().success
     php = foreign_php()
     service.config.state_file.write_text(stale)  # as if ours had died without a stop
+    service.config.state_file.chmod(0o600)
 
     status = service.get_status()
     assert status.running is False
@@ -126,6 +127,7 @@ def test_our_stale_state_plus_a_foreign_php_on_the_port(
     assert status.foreign is not None and status.foreign.pid == php.pid
 
     service.config.state_file.write_text(stale)
+    service.config.state_file.chmod(0o600)
     stopped = service.stop(force=True)
     assert stopped.failure is Failure.NOT_OURS
     assert php.poll() is None

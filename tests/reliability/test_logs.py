@@ -1,9 +1,10 @@
 """Fault 9: logs are never truncated or lost.
 
 Rotation on start keeps MYBB_LOG_BACKUPS generations (default 5), newest
-first. A log growing past MYBB_LOG_MAX_MB while the server runs is rotated in
-place (PHP holds it open with O_APPEND: copy, then truncate, with the writers
-paused) without losing or tearing a line and without a restart. Every request
+first. A log grown past MYBB_LOG_MAX_MB while the server runs is rotated in
+place by the next `start` (PHP holds it open with O_APPEND: copy, then
+truncate, with the writers paused) without losing or tearing a line and
+without a restart; status and queries never rewrite it. Every request
 writes a unique marker; each must appear exactly once across all generations.
 """
 
@@ -18,6 +19,7 @@ import pytest
 
 from mybb_mcp.config import load_config
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
+from mybb_mcp.orchestration.failures import Failure
 from tests.conftest import http_get
 from tests.reliability.conftest import TIMEOUT
 
@@ -70,9 +72,9 @@ def test_start_keeps_exactly_the_configured_generations_newest_first(
 
 
 class Pacer:
-    """Lets request senders run at most `batch` requests ahead of the last status call, so the log
-    crosses its limit several times during the run (each status may rotate) - with requests still in
-    flight while the status runs."""
+    """Lets request senders run at most `batch` requests ahead of the last start call, so the log
+    crosses its limit several times during the run (each start on the running server may rotate) -
+    with requests still in flight while it runs."""
 
     def __init__(self, batch: int) -> None:
         self.batch = batch
@@ -103,8 +105,9 @@ def request_markers(url: str, markers: list[str], kb: int, pacer: Pacer, errors:
 
 
 def hammer(service: ServerOrchestrationService, url: str, markers: list[str], kb: int) -> None:
-    """Send the requests from two threads while this thread and two other 'agents' ask for status and
-    logs (each of which may rotate). The server must never be restarted."""
+    """Send the requests from two threads while this thread starts the running server again (which
+    rotates a log past its limit) and asks for logs, and two other 'agents' ask for status meanwhile.
+    The server must never be restarted."""
     errors: list[BaseException] = []
     pacer = Pacer(max(1, 240 // kb))  # ~240 KiB per sender between two status calls
     senders = [threading.Thread(target=request_markers, args=(url, markers[i::2], kb, pacer, errors))
@@ -125,8 +128,8 @@ def hammer(service: ServerOrchestrationService, url: str, markers: list[str], kb
     try:
         while any(thread.is_alive() for thread in senders):
             service.search_logs(LogQueryOptions(limit=5))
-            status = service.get_status()
-            assert status.running and status.pid == pid  # rotated without a restart
+            again = service.start()
+            assert again.failure is Failure.ALREADY_RUNNING and again.pid == pid, again  # no restart
             pacer.tick()
     finally:
         stop.set()

@@ -42,6 +42,7 @@ def real_state(service: ServerOrchestrationService) -> dict[str, Any]:
 
 def plant(service: ServerOrchestrationService, state: dict[str, Any], **changes: Any) -> None:
     service.config.state_file.write_text(json.dumps({**state, **changes}))
+    service.config.state_file.chmod(0o600)  # our own file, as a real start writes it
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))

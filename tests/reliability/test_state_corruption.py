@@ -90,6 +90,7 @@ def plant(service: ServerOrchestrationService, name: str) -> bytes:
     data = make(good_state(service))
     service.config.state_file.parent.mkdir(parents=True, exist_ok=True)
     service.config.state_file.write_bytes(data)
+    service.config.state_file.chmod(0o600)  # our own file: only its content is corrupt
     return data
 
 
@@ -131,7 +132,7 @@ def test_a_directory_in_place_of_the_state_file(service: ServerOrchestrationServ
     service.config.state_file.mkdir(parents=True)
     status = service.get_status()
     assert status.running is False
-    assert any("cannot be read" in note for note in status.notes), status.notes
+    assert any("is a directory, not a regular file" in note for note in status.notes), status.notes
     started = service.start()
     assert started.success, started
     assert service.config.state_file.is_file()

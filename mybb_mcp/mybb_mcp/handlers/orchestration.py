@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
+from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
 from ..config import Config, load_config
@@ -47,6 +48,24 @@ T = TypeVar("T")
 
 # Failures that are answers rather than errors: asking to start a running server, or stop a stopped one.
 _NOT_ERRORS = {Failure.ALREADY_RUNNING, Failure.NOT_RUNNING}
+
+# Every call answers within this time. The slowest honest call waits for the forum's lock (30 s), stops
+# the old server (5 s, then SIGKILL) and starts PHP (15 s); a call still running then is stuck, and the
+# agent gets an answer saying so while the thread is abandoned.
+CALL_TIMEOUT_SECONDS = 90.0
+# Tool calls get their own pool of threads: calls stuck in the kernel can never take the threads the
+# transport needs to read stdin, so tools/list and every other request are still answered.
+CALL_THREADS = 8
+_call_limiter: RunVar[anyio.CapacityLimiter] = RunVar("mybb_mcp_call_limiter")
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    try:
+        return _call_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(CALL_THREADS)
+        _call_limiter.set(limiter)
+        return limiter
 
 
 class ToolText(str):
@@ -99,7 +118,17 @@ async def _run(
                         True)
     service = get_orchestration_service(config)
     try:
-        return await anyio.to_thread.run_sync(work, service, parsed)
+        with anyio.move_on_after(CALL_TIMEOUT_SECONDS):
+            return await anyio.to_thread.run_sync(work, service, parsed, abandon_on_cancel=True,
+                                                  limiter=_limiter())
+        log.error("%s did not finish within %.0f s", tool.value, CALL_TIMEOUT_SECONDS)
+        return ToolText(render_error(
+            "Timed Out",
+            f"{tool.value} did not finish within {CALL_TIMEOUT_SECONDS:.0f} s and was given up; what it was "
+            "doing may still complete in the background.",
+            "Check the server with `mybb_server_status`. If a file beside the forum is a FIFO or on a hung "
+            "disk, or another mybb-server holds the forum's lock, fix that first.",
+        ), True)
     except InvalidArgument as exc:
         return ToolText(render_error("Invalid Arguments", exc.message + " Nothing was changed.", exc.hint), True)
     except Exception as exc:  # never let an exception reach the protocol as a bare JSON-RPC error

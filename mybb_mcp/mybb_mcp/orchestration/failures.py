@@ -29,6 +29,7 @@ class Failure(str, Enum):
     DATABASE_MISMATCH = "database_mismatch"
     STORAGE_UNSAFE = "storage_unsafe"
     SNAPSHOT_FAILED = "snapshot_failed"
+    UNSAFE_FILE = "unsafe_file"
 
     @property
     def title(self) -> str:
@@ -55,4 +56,5 @@ _TITLES = {
     Failure.DATABASE_MISMATCH: "Snapshot Of Another Database",
     Failure.STORAGE_UNSAFE: "Snapshot Storage Not Usable",
     Failure.SNAPSHOT_FAILED: "Snapshot Failed",
+    Failure.UNSAFE_FILE: "File Not Safe To Use",
 }

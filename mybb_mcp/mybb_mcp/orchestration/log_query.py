@@ -42,6 +42,7 @@ from .log_reader import (
     iter_entries_backward,
     iter_entries_forward,
     offset_at_time,
+    open_log,
     read_log_zone,
     stamps_out_of_order,
 )
@@ -652,7 +653,7 @@ def _log_size(log_file: Path) -> tuple[int | None, str | None]:
     if log_file.is_dir():
         return None, "it is a directory, not a file"
     try:
-        with open(log_file, "rb"):
+        with open_log(log_file):  # not through a link, and a FIFO is refused rather than waited on
             pass
     except OSError as exc:
         return size, f"cannot read it: {exc.strerror or exc}"

@@ -21,6 +21,8 @@ newline included), so it is left for the next query rather than shown cut.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import stat
@@ -28,10 +30,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
+from io import FileIO
 from pathlib import Path
 
 from .log_bounds import CARRY_TRIM_BYTES, CUT_MARK, ENTRY_HEAD_BYTES, ENTRY_TAIL_BYTES, MAX_ENTRY_BYTES, keep_entry
 from .log_parser import ENTRY_START, ORCHESTRATOR_TAG, format_php_timestamp, head_timestamp
+from .safe_files import check_regular_or_absent, open_regular
 
 try:  # Python >= 3.9 always has zoneinfo; tzdata may still be missing
     from zoneinfo import ZoneInfo
@@ -491,7 +495,7 @@ def iter_entries_backward(
     block = block_size or BLOCK_SIZE
     max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
     buffer = _Buffer()
-    with open(path, "rb", buffering=0) as handle:
+    with open_log(path) as handle:
         fd = handle.fileno()
         start, end = _range(fd, start, end)
         stats.start, stats.end = start, end
@@ -547,7 +551,7 @@ def iter_entries_forward(
     block = block_size or BLOCK_SIZE
     max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
     buffer = _Buffer()
-    with open(path, "rb", buffering=0) as handle:
+    with open_log(path) as handle:
         fd = handle.fileno()
         start, end = _range(fd, start, end)
         stats.start, stats.end = start, end
@@ -649,7 +653,7 @@ def offset_at_time(
     so it can cost reading, never hide a recent entry.
     """
     target = cutoff - TIME_SLACK
-    with open(path, "rb", buffering=0) as handle:
+    with open_log(path) as handle:
         fd = handle.fileno()
         lo, hi = _range(fd, start, end)
         end_ = hi
@@ -754,10 +758,14 @@ def _zone(key: str) -> tzinfo | None:
 def read_log_zone(path: str | os.PathLike[str]) -> tzinfo:
     """The zone the log's timestamps are in, from its header; else this process's zone (offset now)."""
     try:
-        with open(path, "rb") as handle:
+        with open_log(path) as handle:
             head = handle.read(4096).decode("utf-8", "replace")
     except OSError:
         head = ""
+    return _zone_of_head(head)
+
+
+def _zone_of_head(head: str) -> tzinfo:
     match = _ZONE_HEADER.search(head)
     if match:
         key = match.group("key")
@@ -782,6 +790,11 @@ def local_zone_key() -> str | None:
     return key if _zone(key) is not None else None
 
 
+def open_log(path: str | os.PathLike[str]) -> FileIO:
+    """A log opened for reading: never through a link, never blocking (a FIFO is refused), regular only."""
+    return FileIO(open_regular(path, os.O_RDONLY), "rb", closefd=True)
+
+
 # --- rotation --------------------------------------------------------------------------------------------
 
 def backup_path(path: str | os.PathLike[str], number: int) -> Path:
@@ -793,17 +806,21 @@ def _shift_backups(path: Path, backups: int) -> None:
     """.N-1 -> .N, ..., .1 -> .2 (replacing .N drops the oldest); .1 is then free."""
     for number in range(backups - 1, 0, -1):
         older = backup_path(path, number)
-        if older.exists():
+        if os.path.lexists(older):
             os.replace(older, backup_path(path, number + 1))
 
 
 def rotate_logs(path: str | os.PathLike[str], backups: int) -> bool:
     """On server start: server.log -> .1 -> ... -> .N (the oldest dropped). True if a log was moved.
 
-    Renames keep each file's mode. backups <= 0 just removes the old log.
+    Renames keep each file's mode. backups <= 0 just removes the old log. Anything but a regular
+    file (or a link, which a rename replaces without following) among them is an UnsafeFile, before
+    anything is moved.
     """
     path = Path(path)
-    if not path.exists():
+    for number in range(1, max(backups, 0) + 1):
+        check_regular_or_absent(backup_path(path, number))
+    if not check_regular_or_absent(path):
         return False
     if backups <= 0:
         path.unlink()
@@ -828,18 +845,38 @@ class InPlaceRotation:
     reason: str = ""
 
 
-def _copy(src: int, dst, start: int, limit: int | None) -> int:
-    """Copy src[start:limit] (limit None: to EOF) to dst; bytes copied."""
-    copied, pos = 0, start
-    while limit is None or pos < limit:
-        want = 1024 * 1024 if limit is None else min(1024 * 1024, limit - pos)
-        chunk = os.pread(src, want, pos)
-        if not chunk:
-            break
-        dst.write(chunk)
-        copied += len(chunk)
-        pos += len(chunk)
-    return copied
+class RotationRefused(OSError):
+    """An in-place rotation that was not done (disk too full, ...): nothing was changed or left behind."""
+
+
+# Free space a rotation leaves untouched: the server keeps logging, the machine keeps working.
+ROTATION_DISK_MARGIN = 64 * 1024 * 1024
+
+
+def _copy(src: int, dst: int, start: int, limit: int | None) -> int:
+    """Copy src[start:limit] (limit None: to EOF) to the same offsets of dst; returns the end offset.
+
+    Only data is copied: holes of a sparse log (SEEK_DATA/SEEK_HOLE) stay holes, so a 3 GB sparse
+    file does not become 3 GB of zeros on disk. The caller sets dst's size to the returned end.
+    """
+    end = os.fstat(src).st_size if limit is None else limit
+    pos = start
+    while pos < end:
+        try:
+            data = os.lseek(src, pos, os.SEEK_DATA)
+            hole = min(os.lseek(src, data, os.SEEK_HOLE), end)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                break  # only a hole from here to the end
+            data, hole = pos, end  # no SEEK_DATA here: copy it all
+        while data < hole:
+            chunk = os.pread(src, min(1024 * 1024, hole - data), data)
+            if not chunk:
+                return data
+            os.pwrite(dst, chunk, data)
+            data += len(chunk)
+        pos = hole
+    return end
 
 
 class _Auto:
@@ -848,6 +885,22 @@ class _Auto:
 
 
 AUTO = _Auto()  # rotate_in_place: re-write the log's zone header if it had one
+
+
+def _check_room(path: Path, src: int) -> None:
+    """Refuse, before writing anything, a copy the disk cannot hold with room to spare."""
+    info = os.fstat(src)
+    needed = info.st_blocks * 512  # what the copy allocates: the data, not the holes
+    try:
+        disk = os.statvfs(path.parent)
+    except OSError:
+        return
+    free = disk.f_bavail * disk.f_frsize
+    if needed + ROTATION_DISK_MARGIN > free:
+        raise RotationRefused(
+            errno.ENOSPC, f"rotating {path.name} needs {needed // 2**20} MiB of free disk space plus "
+            f"{ROTATION_DISK_MARGIN // 2**20} MiB to spare, and {free // 2**20} MiB are free; "
+            "nothing was changed (free some space, or delete old server.log.N files)", str(path))
 
 
 def rotate_in_place(
@@ -859,62 +912,85 @@ def rotate_in_place(
 ) -> InPlaceRotation:
     """Rotate a log that running writers hold open with O_APPEND (so it cannot be renamed).
 
-    Shift the backups, copy the log to .1, then inside `with freeze():` (the caller pauses the
-    writers) copy what was appended meanwhile, put .1 in place and truncate the log to 0; the
-    writers' next appends land at offset 0. No line is lost or doubled. `header` is written to
-    the emptied log while still frozen; by default a fresh zone header when the log had one
-    (so later queries still know the zone). backups <= 0: just truncate.
+    Copy the log to .1.partial (holes stay holes), shift the backups, then inside `with freeze():`
+    (the caller pauses the writers) copy what was appended meanwhile, put .1 in place and truncate
+    the log to 0; the writers' next appends land at offset 0. No line is lost or doubled. `header`
+    is written to the emptied log while still frozen; by default a fresh zone header when the log
+    had one (so later queries still know the zone). backups <= 0: just truncate.
+
+    Links are not followed and only regular files are used (UnsafeFile otherwise); a full disk is
+    a RotationRefused before anything is written, or, if it fills during the copy, after the partial
+    copy is removed: either way nothing is left behind and the log is untouched.
     """
     path = Path(path)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        log = open_regular(path, os.O_RDWR, ours=True)
     except FileNotFoundError:
         return InPlaceRotation(False, reason=f"{path} does not exist")
+    try:
+        return _rotate_open_log(path, log, backups, freeze, header)
+    finally:
+        os.close(log)
+
+
+def _rotate_open_log(
+    path: Path, log: int, backups: int, freeze: Callable[[], AbstractContextManager[object]],
+    header: str | None | _Auto,
+) -> InPlaceRotation:
+    mode = stat.S_IMODE(os.fstat(log).st_mode)
     if isinstance(header, _Auto):
-        header = _fresh_zone_header(path)
+        header = _fresh_zone_header(log)
     if backups <= 0:
         with freeze():
-            os.truncate(path, 0)
-            _append(path, header)
+            os.ftruncate(log, 0)
+            _append(log, header)
         return InPlaceRotation(True, reason="truncated (no backups kept)")
-    _shift_backups(path, backups)
+    for number in range(1, backups + 1):
+        check_regular_or_absent(backup_path(path, number))
     target = backup_path(path, 1)
     temporary = target.with_name(target.name + ".partial")
-    src = os.open(path, os.O_RDONLY)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)  # a leftover of a killed rotation (or a planted link: unlinked, not followed)
+    _check_room(path, log)
+    dst = open_regular(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, ours=True)
+    placed = False
     try:
-        first = os.fstat(src).st_size
-        with open(temporary, "wb") as dst:
-            os.chmod(temporary, mode)
-            copied = _copy(src, dst, 0, first)
-            dst.flush()
-            os.fsync(dst.fileno())  # the bulk reaches the disk before the writers are paused
-            with freeze():
-                more = _copy(src, dst, copied, None)
-                # PHP writes a line over 8 KiB in pieces; the pause may fall between two. Keep that
-                # line whole: its first pieces move to the new log, where the rest will follow.
-                partial = _unfinished_line(src, copied + more)
-                if partial:
-                    dst.truncate(copied + more - len(partial))
-                dst.flush()
-                os.fsync(dst.fileno())
-                os.replace(temporary, target)
-                os.truncate(path, 0)
-                _append(path, header)
-                _append(path, partial.decode("utf-8", "surrogateescape") if partial else None, raw=True)
+        os.fchmod(dst, mode)
+        copied = _copy(log, dst, 0, os.fstat(log).st_size)
+        os.ftruncate(dst, copied)
+        os.fsync(dst)  # the bulk reaches the disk before the writers are paused
+        _shift_backups(path, backups)
+        with freeze():  # short: the forum does not answer meanwhile
+            end = _copy(log, dst, copied, None)
+            # PHP writes a line over 8 KiB in pieces; the pause may fall between two. Keep that
+            # line whole: its first pieces move to the new log, where the rest will follow.
+            partial = _unfinished_line(log, end)
+            os.ftruncate(dst, end - len(partial))
+            os.replace(temporary, target)
+            placed = True
+            os.ftruncate(log, 0)
+            _append(log, header)
+            _append(log, partial.decode("utf-8", "surrogateescape") if partial else None, raw=True)
+        os.fsync(dst)
+    except OSError as exc:
+        if not placed:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        if exc.errno == errno.ENOSPC and not isinstance(exc, RotationRefused):
+            raise RotationRefused(errno.ENOSPC, "the disk filled up while the log was copied; the copy was removed "
+                                  "and the log left as it was (free some space, or delete old server.log.N "
+                                  "files)", str(path)) from exc
+        raise
     finally:
-        os.close(src)
-    return InPlaceRotation(True, target, copied + more - len(partial), more, reason="size limit")
+        os.close(dst)
+    return InPlaceRotation(True, target, end - len(partial), end - copied, reason="size limit")
 
 
-def _fresh_zone_header(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096).decode("utf-8", "replace")
-    except OSError:
-        return None
+def _fresh_zone_header(fd: int) -> str | None:
+    head = os.pread(fd, 4096, 0).decode("utf-8", "replace")
     if not _ZONE_HEADER.search(head):
         return None
-    return format_zone_header(datetime.now(read_log_zone(path)))
+    return format_zone_header(datetime.now(_zone_of_head(head)))
 
 
 def _unfinished_line(fd: int, size: int, limit: int = 1024 * 1024) -> bytes:
@@ -927,9 +1003,9 @@ def _unfinished_line(fd: int, size: int, limit: int = 1024 * 1024) -> bytes:
     return data[cut + 1 :]
 
 
-def _append(path: Path, text: str | None, raw: bool = False) -> None:
-    """Append a line (newline added unless `raw`)."""
+def _append(fd: int, text: str | None, raw: bool = False) -> None:
+    """Append a line (newline added unless `raw`) through `fd`, at its end."""
     if text:
         data = text.encode("utf-8", "surrogateescape")
-        with open(path, "ab") as handle:
-            handle.write(data if raw or text.endswith("\n") else data + b"\n")
+        data = data if raw or text.endswith("\n") else data + b"\n"
+        os.pwrite(fd, data, os.fstat(fd).st_size)

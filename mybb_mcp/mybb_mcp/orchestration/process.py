@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil
 
+from .safe_files import open_regular
+
 # psutil derives start times from clock ticks (1/100 s) and the boot time: allow for rounding.
 CREATE_TIME_TOLERANCE = 0.05
 # The readiness probe runs no forum code: the router answers the first path with an empty 204; plain
@@ -127,6 +129,19 @@ def matches(recorded: ProcessIdentity, current: ProcessIdentity | None) -> bool:
     )
 
 
+def serves_root(cmdline: Sequence[str], root: Path, host: str, port: int) -> bool:
+    """Whether a recorded command line is `php -S host:port -t root`, as this tool spawns it for this
+    forum. A state file naming any other process (readable by anyone in /proc) is not believed."""
+    parts = list(cmdline)
+    try:
+        bind = parts[parts.index("-S") + 1]
+        docroot = parts[parts.index("-t") + 1]
+    except (ValueError, IndexError):
+        return False
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return bind == f"{shown}:{port}" and docroot == str(root)
+
+
 def is_alive(recorded: ProcessIdentity) -> bool:
     """True only when the recorded PID is alive, not a zombie, and still the same process."""
     return matches(recorded, identity_of(recorded.pid))
@@ -171,7 +186,7 @@ def spawn_server(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
 ) -> tuple[subprocess.Popen[bytes], ProcessIdentity | None]:
     """Start PHP in its own session, stdout+stderr appended to the log. Raises OSError if it cannot run."""
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    log_fd = open_regular(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666, ours=True)
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -347,6 +362,20 @@ def _child_pids(pid: int) -> list[int]:
         return []
 
 
+def held_deleted(pid: int, path: Path) -> str | None:
+    """/proc/PID/fd/N when process `pid` still holds `path` open after it was deleted, else None."""
+    wanted = f"{path} (deleted)"
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
+                return f"/proc/{pid}/fd/{fd}"
+    return None
+
+
 def worker_pids(recorded: ProcessIdentity) -> list[int]:
     """Workers of a live leader (PHP_CLI_SERVER_WORKERS forks them as its children)."""
     workers = []
@@ -400,14 +429,46 @@ def _still_running(proc: psutil.Process) -> bool:
         return False
 
 
+# Processes this process has paused (SIGSTOP) and not yet continued: a signal handler or an exit path
+# continues them, so no way out of ours leaves the forum frozen.
+_paused: dict[int, psutil.Process] = {}
+_paused_lock = threading.Lock()
+
+
+def resume_paused() -> list[int]:
+    """SIGCONT everything this process paused and has not continued yet (safe from a signal handler:
+    no lock is taken, the dict is only read). Returns their PIDs."""
+    resumed = []
+    for pid, proc in list(_paused.items()):
+        with contextlib.suppress(psutil.Error, OSError):
+            proc.send_signal(signal.SIGCONT)
+            resumed.append(pid)
+    return resumed
+
+
+def stopped_members(members: Sequence[psutil.Process]) -> list[psutil.Process]:
+    """Members the kernel reports stopped (state T): paused by someone and never continued."""
+    stopped = []
+    for proc in members:
+        with contextlib.suppress(psutil.Error):
+            if proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+                stopped.append(proc)
+    return stopped
+
+
 @contextlib.contextmanager
 def paused(members: Sequence[psutil.Process], timeout: float = 2.0) -> Iterator[None]:
     """SIGSTOP the members and wait until the kernel reports them stopped; SIGCONT on exit.
 
-    Used while the log is copied and truncated, so no line is written in between.
+    Used while the log is truncated, so no line is written in between. Keep the body short: the
+    forum does not answer meanwhile. The members are registered first, so SIGINT/SIGTERM of this
+    process (see `resume_paused`) continues them too.
     """
-    signal_members(members, signal.SIGSTOP)
+    with _paused_lock:
+        for proc in members:
+            _paused[proc.pid] = proc
     try:
+        signal_members(members, signal.SIGSTOP)
         deadline = time.monotonic() + timeout
         for proc in members:
             while time.monotonic() < deadline:
@@ -420,6 +481,9 @@ def paused(members: Sequence[psutil.Process], timeout: float = 2.0) -> Iterator[
         yield
     finally:
         signal_members(members, signal.SIGCONT)
+        with _paused_lock:
+            for proc in members:
+                _paused.pop(proc.pid, None)
 
 
 def resolve(host: str, port: int) -> tuple[int, tuple[object, ...]] | None:

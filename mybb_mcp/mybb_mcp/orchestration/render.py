@@ -689,6 +689,9 @@ def _next_step(result: ServerResult, commands: Commands) -> str:
         return f"Use {commands.stop_force} to kill it."
     if failure is Failure.BUSY:
         return f"Wait for the other operation, then check {commands.status}."
+    if failure is Failure.UNSAFE_FILE:
+        return ("Fix that file as the note says, then try again. This tool never writes through a link, into "
+                "another user's file, or into anything but a regular file.")
     return ""
 
 

@@ -33,12 +33,20 @@ from .failures import Failure
 from .forum_init import InitOptions, init_forum
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
-from .log_reader import format_zone_header, local_zone_key, read_log_zone, rotate_in_place, rotate_logs
+from .log_reader import (
+    RotationRefused,
+    format_zone_header,
+    local_zone_key,
+    read_log_zone,
+    rotate_in_place,
+    rotate_logs,
+)
 from .process import PortOwner, ProcessIdentity
 from ..forum import requests
 from ..forum.requests import PageRequest
 from ..results import PageResult
 from . import checkpoints
+from .safe_files import UnsafeFile, ensure_private_dir, open_regular
 from .render import render_log_query
 from .state import LockTimeout, StateFile
 
@@ -194,23 +202,30 @@ class ServerOrchestrationService:
                 notes=[f"Lock file: {self.config.lock_file}. If no other mybb-server or mybb-mcp is working on "
                        "this forum, a hung one may hold it: check its status, then try again."],
             )
+        except UnsafeFile as exc:
+            return self._unsafe_file_result(action, exc)
         except FileNotFoundError as exc:
             return self._bad_root_result(action, f"cannot create files next to it: {exc}")
 
+    def _unsafe_file_result(self, action: str, exc: UnsafeFile, notes: list[str] | None = None) -> ServerResult:
+        return ServerResult(False, action, f"Refused: {exc.message}", Failure.UNSAFE_FILE,
+                            notes=[*(notes or []), exc.fix + "."])
+
     def _observe(self, notes: list[str], died: list[DeathReport] | None = None) -> _Running | None:
-        """What status and log queries see first: the running server, its stale state cleared and its
-        log rotated if too big. Under the lock, so they never act on a state a concurrent restart just
-        replaced (an orphan) and never rotate twice at once. No state file: nothing to act on, and no
-        lock file is created."""
-        if not self._state_file.path.exists():
+        """What status and log queries see first: the running server, its stale state cleared. Under
+        the lock, so they never act on a state a concurrent restart just replaced (an orphan). They
+        rewrite no file: a log over the size limit is rotated by the next start or restart. No state
+        file: nothing to act on, and no lock file is created."""
+        if not os.path.lexists(self._state_file.path):
             return None
         with contextlib.ExitStack() as stack:
-            with contextlib.suppress(LockTimeout):  # a hung operation: observe without the lock
+            try:
                 stack.enter_context(self._state_file.lock(self._lock_timeout))
-            running = self._current(notes, died)
-            if running is not None:
-                self._rotate_if_too_big(running, notes)
-            return running
+            except LockTimeout:  # a hung operation: observe without the lock
+                pass
+            except UnsafeFile as exc:
+                notes.append(f"Observed without the lock: {exc} ")
+            return self._current(notes, died)
 
     def _ensure_repo_root(self) -> None:
         # The lock file lives beside the forum; a missing forum is reported by start, not by a crash here.
@@ -245,7 +260,11 @@ class ServerOrchestrationService:
         running = self._current(notes, clear_dead=True)
         if running is not None:
             if not force:
-                return self._already_running(running, notes, asked_port)
+                warnings: list[str] = []
+                self._rotate_if_too_big(running, notes, warnings)
+                result = self._already_running(running, notes, asked_port)
+                result.warnings += warnings
+                return result
             stopped = self._stop_running(running, force=True)
             if not stopped.success:
                 stopped.action = "start"
@@ -271,9 +290,13 @@ class ServerOrchestrationService:
             )
         log_file = config.log_file
         try:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(log_file.parent)
             rotated = rotate_logs(log_file, config.log_backups)
             header_end = self._open_log(log_file)
+        except UnsafeFile as exc:
+            result = self._unsafe_file_result("start", exc, notes)
+            result.port, result.host, result.log_file = port, host, log_file
+            return result
         except OSError as exc:
             return ServerResult(
                 False, "start", f"Cannot write the server log {log_file}: {exc.strerror or exc}.",
@@ -448,6 +471,16 @@ class ServerOrchestrationService:
             status.log_size = log_file.stat().st_size
         except OSError:
             status.log_size = None
+        deleted = self._deleted_log(running)
+        if deleted:
+            status.warnings.append(f"The server log {log_file}: {deleted}.")
+        over = self._log_over_limit()
+        if over is not None:
+            status.warnings.append(
+                f"The log is {over / 2**20:.0f} MB, over MYBB_LOG_MAX_MB ({config.log_max_mb} MB). Status and "
+                "log queries never rewrite it: start (when running, it rotates the log in place without a "
+                "restart) or restart rotates it."
+            )
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
                                              php=self._resolve_php())
         argv = running.state.get("cmdline") if running is not None else None
@@ -483,13 +516,31 @@ class ServerOrchestrationService:
     def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
         """Run a log query and return the data (`query_logs` renders it)."""
         options = options.validated()
-        self._observe([])
+        running = self._observe([])
         log_file = self.config.log_file
         sources = (error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
                    if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
-        return run_query(log_file, options, now=now, extra_sources=sources, zone=zone, forum_root=self.config.mybb_root)
+        result = run_query(log_file, options, now=now, extra_sources=sources, zone=zone,
+                           forum_root=self.config.mybb_root)
+        deleted = self._deleted_log(running)
+        if deleted and not result.log_exists:
+            result.problem = deleted
+        return result
+
+    def _deleted_log(self, running: _Running | None) -> str | None:
+        """What to say when the running server's log was deleted under it (PHP still writes to it)."""
+        log_file = self.config.log_file
+        if running is None or os.path.lexists(log_file):
+            return None
+        for proc in process.group_members(running.identity):
+            held = process.held_deleted(proc.pid, log_file)
+            if held:
+                return (f"it was deleted while the server runs; PHP (PID {proc.pid}) still writes to the deleted "
+                        f"file, which stays readable as {held} until PHP exits. Copy that file if you need "
+                        "what it holds, then restart the server to log to a new file")
+        return "it was deleted while the server runs; restart the server to log to a new file"
 
     def query_logs(self, options: LogQueryOptions) -> str:
         """Markdown answer to a log query (plan API)."""
@@ -672,10 +723,21 @@ class ServerOrchestrationService:
         state = read.state
         if state is None:
             return None
+        mismatch = self._not_this_forum(state)
+        if mismatch:
+            kept = self._state_file.set_aside()
+            notes.append(
+                f"The state file {self.config.state_file.name} was not believed because {mismatch}; "
+                + (f"it was moved to {kept.name}" if kept else "it was ignored")
+                + " and no process it names was signalled."
+            )
+            return None
         identity = ProcessIdentity.from_state(state)
         if process.is_alive(identity):
+            self._continue_if_stopped(identity, notes)
             return _Running(identity, state, leader_alive=True)
         if process.group_members(identity):
+            self._continue_if_stopped(identity, notes)
             return _Running(identity, state, leader_alive=False)
         if clear_dead:
             how = self._death_report(identity, state, with_errors=False).how
@@ -685,6 +747,27 @@ class ServerOrchestrationService:
         elif died is not None:
             died.append(self._death_report(identity, state))
         return None
+
+    def _not_this_forum(self, state: dict[str, Any]) -> str | None:
+        """Why a (well-formed, ours) state does not describe this forum's server as this tool starts it."""
+        config = self.config
+        if state.get("log_file") not in (None, str(config.log_file)):
+            return f"its log file is not this forum's ({_shown(state['log_file'])})"
+        if state.get("mybb_root") not in (None, str(config.mybb_root)):
+            return f"its forum is not this one ({_shown(state['mybb_root'])})"
+        if not process.serves_root(state["cmdline"], config.mybb_root, str(state["host"]), int(state["port"])):
+            return (f"the command line it records is not php -S serving {config.mybb_root} on the host and port "
+                    "it records")
+        return None
+
+    def _continue_if_stopped(self, identity: ProcessIdentity, notes: list[str]) -> None:
+        """Our PHP left paused (SIGSTOP) by a rotation whose process was killed outright: continue it."""
+        stopped = process.stopped_members(process.group_members(identity))
+        if stopped:
+            process.signal_members(stopped, signal.SIGCONT)
+            pids = ", ".join(str(proc.pid) for proc in stopped)
+            notes.append(f"PHP (PID {pids}) was found paused (stopped, e.g. by a log rotation that was killed "
+                         "midway) and was continued; the forum answers again.")
 
     def _death_report(self, identity: ProcessIdentity, state: dict[str, Any], with_errors: bool = True) -> DeathReport:
         ended = process.exit_of(identity)
@@ -829,7 +912,7 @@ class ServerOrchestrationService:
     def _open_log(self, log_file: Path) -> int:
         """Create the new log with the zone header; returns where PHP's own output will begin."""
         header = format_zone_header(self._server_now()) + "\n"
-        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = open_regular(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666, ours=True)
         try:
             os.write(fd, header.encode())
             return os.fstat(fd).st_size
@@ -854,24 +937,43 @@ class ServerOrchestrationService:
             )
         return warnings
 
-    def _rotate_if_too_big(self, running: _Running, notes: list[str]) -> None:
-        log_file = Path(running.state.get("log_file") or self.config.log_file)
+    def _log_over_limit(self) -> int | None:
+        """The live log's size when it is past MYBB_LOG_MAX_MB, else None."""
         try:
-            size = log_file.stat().st_size
+            size = os.lstat(self.config.log_file).st_size
         except OSError:
-            return
-        if size <= self.config.log_max_mb * 1024 * 1024:
+            return None
+        return size if size > self.config.log_max_mb * 1024 * 1024 else None
+
+    def _rotate_if_too_big(self, running: _Running, notes: list[str], warnings: list[str]) -> None:
+        """In-place rotation of the running server's log (a write call's job: status and queries
+        only say the log is over the limit). Any refusal is a warning; nothing is left behind."""
+        log_file = self.config.log_file
+        if self._log_over_limit() is None:
             return
         members = process.group_members(running.identity)
-        rotate_in_place(log_file, self.config.log_backups, lambda: process.paused(members))
+        try:
+            rotate_in_place(log_file, self.config.log_backups, lambda: process.paused(members))
+        except UnsafeFile as exc:
+            warnings.append(f"The log is over {self.config.log_max_mb} MB but was not rotated: {exc}")
+            return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            warnings.append(f"The log is over {self.config.log_max_mb} MB but was not rotated: {reason}.")
+            return
         notes.append(f"The log passed {self.config.log_max_mb} MB and was rotated to {log_file.name}.1 "
                      "while the server kept running.")
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _read_tail_text(path: Path, start: int, limit: int = 4096) -> str:
     """PHP's own output after `start`, without timestamps: why it would not start."""
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
             handle.seek(start)
             data = handle.read(limit)
     except OSError:

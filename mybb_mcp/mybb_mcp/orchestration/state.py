@@ -13,6 +13,7 @@ import fcntl
 import json
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .safe_files import UnsafeFile, open_regular
+
 STATE_VERSION = 1
 REQUIRED_FIELDS = ("pid", "create_time", "cmdline", "port", "host")
+MAX_STATE_BYTES = 1024 * 1024  # ours is a few hundred bytes
 PID_MAX = 2**22  # Linux's PID_MAX_LIMIT; larger numbers are never PIDs
 
 
@@ -96,12 +100,23 @@ class StateFile:
         self.lock_path = lock_path
 
     def read(self) -> StateRead:
+        """The state, believed only from a regular file of ours that only we may read and write:
+        anyone else's file could name any process for stop to signal."""
         try:
-            raw = self.path.read_bytes()
+            fd = open_regular(self.path, os.O_RDONLY, ours=True)
         except FileNotFoundError:
             return StateRead(None)
+        except UnsafeFile as exc:
+            return StateRead(None, f"it {exc.problem}")
         except OSError as exc:
             return StateRead(None, f"it cannot be read ({exc.strerror})")
+        with os.fdopen(fd, "rb") as handle:
+            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+            if mode & 0o077:
+                return StateRead(None, f"its mode is {mode:04o}, not 0600 as this tool writes it")
+            raw = handle.read(MAX_STATE_BYTES + 1)
+        if len(raw) > MAX_STATE_BYTES:
+            return StateRead(None, f"it is larger than {MAX_STATE_BYTES // 1024} KiB")
         if not raw.strip():
             return StateRead(None, "it is empty")
         try:
@@ -117,7 +132,7 @@ class StateFile:
         """Atomically replace the state: unique temp file in the same directory, fsync, rename."""
         data = json.dumps({"version": STATE_VERSION, **state}, indent=2).encode()
         temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -154,7 +169,7 @@ class StateFile:
         if key in held:
             yield
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_regular(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # UnsafeFile: a link, FIFO, not ours
         try:
             deadline = time.monotonic() + timeout
             delay = 0.001

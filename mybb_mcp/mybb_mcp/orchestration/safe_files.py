@@ -1,0 +1,157 @@
+"""Opening the files this tool keeps beside the forum without trusting anyone else's.
+
+- Never follow a symbolic link where we write or read (O_NOFOLLOW; `logs/` is checked with lstat),
+  so a link planted by another user cannot make us overwrite, chmod or show a file of theirs choosing.
+- Never block on open (O_NONBLOCK: a FIFO at the log's path would hang every call), and use only
+  regular files.
+- A file we cannot use is an `UnsafeFile` naming the file, what is wrong and the fix (chown, rm),
+  never a traceback. It is an OSError, so callers that already answer "cannot read/write X" keep doing so.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import pwd
+import stat
+from pathlib import Path
+
+__all__ = ["UnsafeFile", "describe_owner", "ensure_private_dir", "open_regular", "check_regular_or_absent"]
+
+
+class UnsafeFile(OSError):
+    """A file (or directory) we will not use: `path`, `problem` and how to `fix` it."""
+
+    def __init__(self, path: os.PathLike[str] | str, problem: str, fix: str) -> None:
+        super().__init__(errno.EPERM, f"{problem}. {fix}", str(path))
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+
+    @property
+    def message(self) -> str:
+        return f"{self.path} {self.problem}."
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.fix}"
+
+
+def describe_owner(uid: int) -> str:
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    return "you" if uid == os.geteuid() else f"user {name}"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _remove_fix(path: Path) -> str:
+    return f"Remove it (`rm -r {path}`) if nothing else needs it, then try again"
+
+
+def _denied(path: Path) -> UnsafeFile:
+    """EACCES/EPERM on open: a leftover of another user (often root), or a directory we may not write."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    if info is None:
+        parent = path.parent
+        try:
+            owner = describe_owner(os.stat(parent).st_uid)
+        except OSError:
+            owner = "someone else"
+        return UnsafeFile(path, f"cannot be created: you may not write to {parent} (it belongs to {owner})",
+                          f"Run as the owner of {parent}, or give yourself write access (`chown` it to you)")
+    owner = describe_owner(info.st_uid)
+    mode = stat.filemode(info.st_mode)
+    return UnsafeFile(path, f"cannot be opened: it belongs to {owner} ({mode}), probably left by a run as "
+                      "that user",
+                      f"Remove it (`sudo rm {path}`) or give it to yourself (`sudo chown $(id -u) {path}`), "
+                      "then try again")
+
+
+def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600, *, ours: bool = False) -> int:
+    """os.open without following a link or blocking, for regular files only. Returns a blocking fd.
+
+    `ours`: also refuse a file owned by another user (what we write into or believe must be ours).
+    Raises FileNotFoundError when it is missing (and not being created), UnsafeFile otherwise.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFile(path, "is a symbolic link, and this tool does not follow links where it reads "
+                             "or writes its own files", _remove_fix(path)) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise _denied(path) from None
+        if exc.errno in (errno.EISDIR, errno.ENXIO, errno.ENODEV, errno.ETXTBSY):
+            try:
+                kind = _kind(os.lstat(path).st_mode)
+            except OSError:
+                kind = "not a regular file"
+            raise UnsafeFile(path, f"is {kind}, not a regular file", _remove_fix(path)) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(path, f"is {_kind(info.st_mode)}, not a regular file", _remove_fix(path))
+        if ours and info.st_uid != os.geteuid():
+            raise UnsafeFile(path, f"belongs to {describe_owner(info.st_uid)}, not to you, so it is not used",
+                             f"Remove it (`sudo rm {path}`) if you did not put it there, then try again")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def check_regular_or_absent(path: os.PathLike[str] | str) -> bool:
+    """True if `path` is a regular file, False if it does not exist; UnsafeFile for anything else
+    (a directory or FIFO where a rotated log belongs). Links are not followed (rename replaces them)."""
+    path = Path(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+        return True
+    raise UnsafeFile(path, f"is {_kind(info.st_mode)}, where this tool keeps a log file", _remove_fix(path))
+
+
+def ensure_private_dir(path: os.PathLike[str] | str, mode: int = 0o777) -> None:
+    """Create `path` if missing (the umask restricts `mode`); refuse a link, a non-directory or a
+    directory of another user."""
+    path = Path(path)
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        pass
+    except PermissionError:
+        raise _denied(path) from None
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeFile(path, "is a symbolic link, and this tool does not follow links where it writes",
+                         f"Remove the link (`rm {path}`); the directory is created again on the next start")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeFile(path, f"is {_kind(info.st_mode)}, not a directory", _remove_fix(path))
+    if info.st_uid != os.geteuid():
+        raise UnsafeFile(path, f"belongs to {describe_owner(info.st_uid)}, not to you",
+                         f"Give it to yourself (`sudo chown -R $(id -u) {path}`) or remove it, then try again")
