@@ -13,6 +13,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ..safe_files import open_regular
 from .files import php_ini_value, read_config_php, read_settings_php
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class MyBBErrorLog:
 
     def blocks_oldest_first(self) -> Iterator[tuple[int, str]]:
         try:
-            handle = self.path.open("rb")
+            handle = open(open_regular(self.path, os.O_RDONLY), "rb")  # no link followed, no FIFO waited on
         except OSError:
             return
         with handle:
@@ -213,7 +214,7 @@ class MyBBErrorLog:
 
     def blocks_newest_first(self) -> Iterator[tuple[int, str]]:
         try:
-            handle = self.path.open("rb")
+            handle = open(open_regular(self.path, os.O_RDONLY), "rb")  # no link followed, no FIFO waited on
         except OSError:
             return
         with handle:

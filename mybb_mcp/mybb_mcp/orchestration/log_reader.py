@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .log_bounds import CARRY_TRIM_BYTES, CUT_MARK, ENTRY_HEAD_BYTES, ENTRY_TAIL_BYTES, MAX_ENTRY_BYTES, keep_entry
 from .log_parser import ENTRY_START, ORCHESTRATOR_TAG, format_php_timestamp, head_timestamp
-from .safe_files import check_regular_or_absent, open_regular
+from ..safe_files import check_regular_or_absent, open_regular
 
 try:  # Python >= 3.9 always has zoneinfo; tzdata may still be missing
     from zoneinfo import ZoneInfo

@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from .safe_files import open_regular
+from ..safe_files import open_regular
 
 # psutil derives start times from clock ticks (1/100 s) and the boot time: allow for rounding.
 CREATE_TIME_TOLERANCE = 0.05

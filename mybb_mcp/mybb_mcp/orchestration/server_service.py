@@ -46,7 +46,7 @@ from ..forum import requests
 from ..forum.requests import PageRequest
 from ..results import PageResult
 from . import checkpoints
-from .safe_files import UnsafeFile, ensure_private_dir, open_regular
+from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from .render import render_log_query
 from .state import LockTimeout, StateFile
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .safe_files import UnsafeFile, open_regular
+from ..safe_files import UnsafeFile, open_regular
 
 STATE_VERSION = 1
 REQUIRED_FIELDS = ("pid", "create_time", "cmdline", "port", "host")
