@@ -42,7 +42,7 @@ ENV_VARS = {
     "MYBB_HOST": f"the address php -S binds (default {DEFAULT_HOST}; anything else exposes the forum)",
     "MYBB_PHP": "the PHP binary (default: php on PATH)",
     "MYBB_WORKERS": "PHP_CLI_SERVER_WORKERS for the server (1-64, default 1 = a single process)",
-    "MYBB_LOG_MAX_MB": "rotate logs/server.log past this size while the server runs (1-100000, default 100)",
+    "MYBB_LOG_MAX_MB": "past this size, start on the running server rotates logs/server.log (1-100000, default 100)",
     "MYBB_LOG_BACKUPS": "rotated logs kept: server.log.1 ... server.log.N (1-100, default 5)",
     "MYBB_PHP_INI": "extra php -d settings, separated by ';' (e.g. 'memory_limit=256M;display_errors=0')",
     "MYBB_DEV_INI": (

@@ -56,7 +56,9 @@ def _kind(mode: int) -> str:
         return "a socket"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
-    return "not a regular file"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return "an unknown kind of file"
 
 
 def _remove_fix(path: Path) -> str:
@@ -106,7 +108,7 @@ def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600, *,
             try:
                 kind = _kind(os.lstat(path).st_mode)
             except OSError:
-                kind = "not a regular file"
+                kind = "an unknown kind of file"
             raise UnsafeFile(path, f"is {kind}, not a regular file", _remove_fix(path)) from None
         raise
     try:

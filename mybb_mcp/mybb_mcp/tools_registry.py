@@ -256,7 +256,8 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
         ToolName.START, "Start the MyBB dev server",
         "Start PHP's built-in web server for the MyBB forum (MYBB_ROOT) and return once it answers HTTP. "
         "Refuses if it is already running (use force to restart) or if another program holds the port "
-        "(names it). Rotates the previous log. Binds 127.0.0.1 unless MYBB_HOST says otherwise.",
+        "(names it). Rotates the previous log (or, when already running, a log past MYBB_LOG_MAX_MB, in place). "
+        "Binds 127.0.0.1 unless MYBB_HOST says otherwise.",
         read_only=False, destructive=False, idempotent=False,
     ),
     _tool(

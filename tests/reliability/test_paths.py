@@ -200,7 +200,8 @@ def test_a_mybb_php_that_is_not_php_is_refused_clearly(forum: Path, port: int, t
 def test_logs_that_is_a_file_is_refused_and_nothing_changes(service: ServerOrchestrationService) -> None:
     """As root chmod cannot stop a write: `logs` being a regular file can."""
     service.config.log_dir.write_text("someone's file called logs\n")
-    assert_refused_and_unchanged(service, Failure.LOG_UNWRITABLE, str(service.config.log_file), lock_allowed=True)
+    assert_refused_and_unchanged(service, Failure.UNSAFE_FILE, f"{service.config.log_dir} is a regular file, not a directory",
+                                 lock_allowed=True)
     assert service.config.log_dir.read_text() == "someone's file called logs\n"
 
 

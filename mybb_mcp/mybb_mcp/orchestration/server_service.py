@@ -91,7 +91,8 @@ def validate_port(port: object, name: str = "port") -> int | None:
     if port is None:
         return None
     if not isinstance(port, int) or isinstance(port, bool):
-        raise InvalidArgument(f"{name} must be a whole number, got {shown_value(port)}.", "Pass a port from 1 to 65535.")
+        raise InvalidArgument(f"{name} must be a whole number, got {shown_value(port)}.",
+                              "Pass a port from 1 to 65535.")
     if not 1 <= port <= 65535:
         raise InvalidArgument(f"{name} {port} is out of range.", "Pass a port from 1 to 65535.")
     return port
