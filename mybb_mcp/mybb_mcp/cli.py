@@ -11,8 +11,8 @@ import argparse
 import json
 import os
 import re
-import stat
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator

@@ -291,7 +291,7 @@ class ServerOrchestrationService:
             )
         log_file = config.log_file
         try:
-            ensure_private_dir(log_file.parent)
+            self._ensure_log_dirs(log_file)
             rotated = rotate_logs(log_file, config.log_backups)
             header_end = self._open_log(log_file)
         except UnsafeFile as exc:
@@ -909,6 +909,15 @@ class ServerOrchestrationService:
         if not self.config.dev_ini:
             return []
         return php_dev.xdebug_settings(php_dev.probe_php(php, self.config.php_settings))
+
+    def _ensure_log_dirs(self, log_file: Path) -> None:
+        """logs/ (and a forum's own folder in it): created if missing, each a real directory of ours."""
+        chain, directory = [], log_file.parent
+        while directory != self.config.repo_root and self.config.repo_root in directory.parents:
+            chain.append(directory)
+            directory = directory.parent
+        for directory in reversed(chain):
+            ensure_private_dir(directory)
 
     def _open_log(self, log_file: Path) -> int:
         """Create the new log with the zone header; returns where PHP's own output will begin."""
