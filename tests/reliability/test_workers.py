@@ -82,8 +82,8 @@ def test_restart_replaces_the_whole_pool(env_service: ServerOrchestrationService
 def test_workers_that_ignore_sigterm_are_killed_by_force(env_service: ServerOrchestrationService, port: int,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A stuck pool (here: stopped with SIGSTOP, so SIGTERM cannot act) needs force; without it the
-    answer says so and names what still runs. Calls continue a pool they find paused (issue 12, item 9);
-    the seam hides the pause from that check, so the pool stays stuck as one ignoring SIGTERM would."""
+    answer says so and names what still runs. Calls continue a pool they find paused (nothing may stay
+    paused); the seam hides the pause from that check, so the pool stays stuck as one ignoring SIGTERM would."""
     monkeypatch.setattr(process, "stopped_members", lambda members: [])
     started = env_service.start()
     pool = [started.pid, *started.workers]
