@@ -514,7 +514,7 @@ async def test_8_hung_calls_end_in_bounded_time_and_tools_list_still_answers(
                     group.start_soon(call)
                 with anyio.fail_after(10):
                     tools = (await client.list_tools()).tools
-            assert len(tools) == 5
+            assert "mybb_server_status" in {tool.name for tool in tools}
             assert len(answers) == handlers.CALL_THREADS * 3
             assert all(answer.is_error and "did not finish within 1 s" in answer.content[0].text
                        for answer in answers)
