@@ -118,13 +118,15 @@ async def _run(
                         True)
     service = get_orchestration_service(config)
     try:
-        with anyio.move_on_after(CALL_TIMEOUT_SECONDS):
+        # A call that was asked to wait (logs' wait_seconds) gets that long on top.
+        timeout = CALL_TIMEOUT_SECONDS + float(getattr(parsed, "wait_seconds", 0) or 0)
+        with anyio.move_on_after(timeout):
             return await anyio.to_thread.run_sync(work, service, parsed, abandon_on_cancel=True,
                                                   limiter=_limiter())
-        log.error("%s did not finish within %.0f s", tool.value, CALL_TIMEOUT_SECONDS)
+        log.error("%s did not finish within %.0f s", tool.value, timeout)
         return ToolText(render_error(
             "Timed Out",
-            f"{tool.value} did not finish within {CALL_TIMEOUT_SECONDS:.0f} s and was given up; what it was "
+            f"{tool.value} did not finish within {timeout:.0f} s and was given up; what it was "
             "doing may still complete in the background.",
             "Check the server with `mybb_server_status`. If a file beside the forum is a FIFO or on a hung "
             "disk, or another mybb-server holds the forum's lock, fix that first.",
