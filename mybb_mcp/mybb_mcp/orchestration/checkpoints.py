@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from ..errors import InvalidArgument
+from ..safe_files import open_regular
 from .log_parser import CONNECTION, REQUEST, LogEntry, parse_entry, parse_mybb_error
 from .log_reader import backup_path, iter_entries_forward, offset_at_time, read_log_zone
 
@@ -140,8 +141,8 @@ def _complete_end(fd: int, size: int) -> int:
 
 
 def _open_nofollow(path: Path) -> int | None:
-    try:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:  # no link followed, and a FIFO is refused rather than waited on
+        return open_regular(path, os.O_RDONLY)
     except OSError:
         return None
 

@@ -686,7 +686,7 @@ def stamps_out_of_order(path: str | os.PathLike[str], offsets: Sequence[int], tz
         else:
             groups.append((lo, [offset]))
     budget = MARK_BUDGET
-    with open(path, "rb", buffering=0) as handle:
+    with open_log(path) as handle:
         fd = handle.fileno()
         for lo, members in groups:
             if members[-1] - lo > budget:  # the budget is spent: a short look only
