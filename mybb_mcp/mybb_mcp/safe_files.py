@@ -87,7 +87,8 @@ def _denied(path: Path) -> UnsafeFile:
                       "then try again")
 
 
-def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600, *, ours: bool = False) -> int:
+def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600, *, ours: bool = False,
+                 follow: bool = False) -> int:
     """os.open without following a link or blocking, for regular files only. Returns a blocking fd.
 
     `ours`: also refuse a file owned by another user (what we write into or believe must be ours).
@@ -95,7 +96,8 @@ def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600, *,
     """
     path = Path(path)
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        nofollow = 0 if follow else os.O_NOFOLLOW  # `follow`: only for /dev/fd/N, a file we hold open
+        fd = os.open(path, flags | nofollow | os.O_NONBLOCK | os.O_CLOEXEC, mode)
     except FileNotFoundError:
         raise
     except OSError as exc:

@@ -792,7 +792,8 @@ def local_zone_key() -> str | None:
 
 def open_log(path: str | os.PathLike[str]) -> FileIO:
     """A log opened for reading: never through a link, never blocking (a FIFO is refused), regular only."""
-    return FileIO(open_regular(path, os.O_RDONLY), "rb", closefd=True)
+    own = os.fspath(path).startswith(("/dev/fd/", "/proc/self/fd/"))  # a file this process holds open
+    return FileIO(open_regular(path, os.O_RDONLY, follow=own), "rb", closefd=True)
 
 
 # --- rotation --------------------------------------------------------------------------------------------
