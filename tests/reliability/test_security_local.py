@@ -606,10 +606,15 @@ def test_9_killing_us_during_a_pause_leaves_php_running(face: str, sig: signal.S
     script.write_text(PAUSER)
     pauser = subprocess.Popen([sys.executable, str(script), face, str(started.pid)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    assert pauser.stdout is not None and pauser.stdout.readline().strip() == "paused"
-    assert php_state(started.pid) == psutil.STATUS_STOPPED
-    pauser.send_signal(sig)
-    pauser.wait(timeout=TIMEOUT)
+    try:
+        assert pauser.stdout is not None and pauser.stdout.readline().strip() == "paused"
+        assert wait_for(lambda: php_state(started.pid) == psutil.STATUS_STOPPED)
+        pauser.send_signal(sig)
+        pauser.wait(timeout=TIMEOUT)
+    finally:
+        if pauser.poll() is None:
+            pauser.kill()
+            pauser.wait(timeout=TIMEOUT)
     for pid in [started.pid, *started.workers]:
         assert wait_for(lambda pid=pid: php_state(pid) != psutil.STATUS_STOPPED, timeout=10), pid
     assert serves(f"{started.url}/ok.php")
