@@ -175,3 +175,22 @@ def test_rotated_logs_are_searched_newest_first(tmp_path: Path) -> None:
     assert [e.location for e in found.entries] == [str(tmp_path / "server.log.2")]
     current = run_query(path, LogQueryOptions(errors_only=True, include_rotated=False), zone=timezone.utc)
     assert len(current.entries) == 1
+
+
+def test_an_entry_of_a_separate_mybb_error_log_is_tied_to_its_request_by_time(tmp_path: Path) -> None:
+    from mybb_mcp.forum.error_log import MyBBErrorLog
+
+    path = tmp_path / "server.log"
+    path.write_text(f"{STAMP} 127.0.0.1:7 [200]: GET /other.php\n"
+                    "[Sun Nov 29 02:39:26 2026] 127.0.0.1:8 [200]: GET /showthread.php?tid=3\n")
+    error_log = tmp_path / "error.log"
+    epoch = 1795919965  # Sun Nov 29 02:39:25 2026 UTC: after the first request, before the second ended
+    error_log.write_text(f"<error>\n\t<dateline>{epoch}</dateline>\n\t<script>inc/plugins/a.php</script>\n"
+                         "\t<line>3</line>\n\t<type>2</type>\n\t<friendly_type>Warning</friendly_type>\n"
+                         "\t<message>from a file</message>\n</error>\n\n")
+    source = MyBBErrorLog(error_log, name="mybb:error.log", tz=timezone.utc)
+    result = run_query(path, LogQueryOptions(errors_only=True), zone=timezone.utc, forum_root=ROOT,
+                       extra_sources=[source])
+    (entry,) = result.entries
+    assert entry.request is not None and entry.request.by_time and entry.request.path == "/showthread.php?tid=3"
+    assert "matched by time" in render_log_query(result)

@@ -400,6 +400,8 @@ def request_by_time(log_file: Path, entry: LogEntry, zone: tzinfo) -> LogEntry |
         for offset, raw in iter_entries_forward(log_file, start=start, any_of=(b"]: ",),
                                                 block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
             line = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
+            if line.timestamp is not None and line.timestamp < entry.timestamp:
+                continue  # ended before the error was raised
             if line.timestamp is not None and (line.timestamp - entry.timestamp).total_seconds() > BY_TIME_WINDOW:
                 return None
             if line.event_type == REQUEST and not line.internal:
