@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import InvalidArgument
 from ..safe_files import open_regular
-from .log_parser import CONNECTION, REQUEST, LogEntry, parse_entry, parse_mybb_error
+from .log_parser import CONNECTION, REQUEST, LogEntry, classify_origin, parse_entry, parse_mybb_error
 from .log_reader import backup_path, iter_entries_forward, offset_at_time, read_log_zone
 
 CURSOR_PREFIX = "c1."
@@ -588,6 +588,9 @@ def group_errors(
             continue
         if entry.event_type == REQUEST and entry.level in ("http_4xx", "http_5xx"):
             continue  # a status is not an error message; the request itself says it
+        classify_origin(entry, str(root) if root is not None else None)
+        if entry.core_noise:
+            continue  # MyBB's own noise (PHP 8.2 deprecations on every request), as log queries hide it
         fp = fingerprint(entry, root)
         key = fp.key()
         request_key = (key, ref.client_port if ref else None, ref.timestamp if ref else id(entry))
