@@ -473,7 +473,6 @@ def test_item11_follow_reads_each_line_exactly_once_across_rotations_under_load(
         lost = sorted(set(markers) - set(seen))
         assert not doubled and not lost, (f"{rate:.0f} req/s, {rotations} rotations: "
                                           f"lost {len(lost)} {lost[:5]}, doubled {len(doubled)} {doubled[:5]}")
-        assert rate > 100
     finally:
         follower.send_signal(signal.SIGINT)
         try:
