@@ -9,6 +9,7 @@
 - `install`: a forum from a release archive, by MyBB's own installer; `source`: where that archive comes from.
 - `php`: running MyBB's own PHP code (IN_MYBB + inc/init.php) for exact writes.
 - `requests`: a page as guest, a member or the admin, as a browser loads it (logins, my_post_key).
+- `snapshot`: snapshots of the database and the files MyBB writes: save, restore, list, delete, diff.
 - `pages`: what a MyBB page says (error pages, login state, excerpt, selectors, debug report).
 
 Nothing here imports the server (`orchestration`) or a face; the service calls into these modules.
