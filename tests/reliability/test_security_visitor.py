@@ -448,8 +448,8 @@ def test_item11_follow_reads_each_line_exactly_once_across_rotations_under_load(
             thread.start()
         rotations = 0
         while any(thread.is_alive() for thread in threads):
-            status = service.get_status()  # rotates in place past 1 MB, while the requests go on
-            rotations += any("was rotated" in note for note in status.notes)
+            again = service.start()  # running: rotates in place past 1 MB, while the requests go on
+            rotations += any("was rotated" in note for note in again.notes)
         for thread in threads:
             thread.join(TIMEOUT)
         rate = count / (time.monotonic() - began)
