@@ -761,3 +761,29 @@ def test_12_a_log_deleted_while_php_writes_is_reported_as_such(service: ServerOr
     assert "never been started" not in text and "deleted while the server runs" in text
     status = service.get_status()
     assert status.running and any("deleted while the server runs" in w for w in status.warnings)
+
+
+# ----------------------------------------------------------------------------- 13: the MCP process
+
+
+def test_13_malformed_jsonrpc_lines_get_an_error_reply(forum: Path, php: str, port: int, tmp_path: Path) -> None:
+    proc = _initialized(cli_env(MYBB_ROOT=str(forum), MYBB_PHP=php, MYBB_PORT=str(port)), tmp_path)
+    try:
+        _send(proc, "{not json")
+        parse = _receive(proc)
+        assert parse["id"] is None and parse["error"]["code"] == -32700
+        _send(proc, {"jsonrpc": "2.0", "id": 7, "foo": 1})
+        invalid = _receive(proc)
+        assert invalid["id"] is None and invalid["error"]["code"] == -32600
+        _send(proc, {"jsonrpc": "2.0", "id": 8, "method": "tools/list"})
+        assert _receive(proc)["id"] == 8  # still serving
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+
+
+def test_13_one_ctrl_c_ends_mybb_mcp_without_a_traceback(forum: Path, php: str, port: int, tmp_path: Path) -> None:
+    proc = _initialized(cli_env(MYBB_ROOT=str(forum), MYBB_PHP=php, MYBB_PORT=str(port)), tmp_path)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    assert b"Traceback" not in (proc.stderr.read() if proc.stderr else b"")
