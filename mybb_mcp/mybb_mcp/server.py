@@ -31,7 +31,9 @@ warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 
 INSTRUCTIONS = (
     "Runs the MyBB forum in MYBB_ROOT on PHP's built-in web server. Start with mybb_server_status; "
-    "use mybb_server_logs with errors_only=true after loading a page to see what broke. Before trying a "
+    "load a page with mybb_server_request (as guest, admin or a member) to see what it showed and the errors "
+    "it raised; pass the cursor it returns to mybb_server_logs with digest=true after a fix to see what is "
+    "resolved. Before trying a "
     "plugin or a setting, save a snapshot with mybb_forum_snapshot; diff shows what changed, restore undoes it."
 )
 

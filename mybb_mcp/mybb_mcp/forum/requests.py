@@ -47,6 +47,7 @@ MAX_FIELD_CHARS = 65_536
 MAX_PATH_CHARS = 2048
 MAX_ROLE_CHARS = 120
 POST_KEY_FIELD = "my_post_key"
+_VOLATILE_COOKIES = ("mybb[lastvisit]", "mybb[lastactive]")
 
 
 # --- what to request --------------------------------------------------------------------------------
@@ -347,10 +348,11 @@ class ForumClient:
         self.user: str | None = None
         self.logins: list[str] = []  # what logins this request needed, for the answer
         self.login_ports: list[int] = []
-        self._load()
+        self._saved_state = self._session_state() if self._load() else None
 
     # -- jar persistence
-    def _load(self) -> None:
+    def _load(self) -> bool:
+        """Fill the jar from the role's file; whether there was one."""
         data = self.store.load(self.role)
         self.user = data.get("user") if isinstance(data.get("user"), str) else None
         for item in data.get("cookies", []) if isinstance(data.get("cookies"), list) else []:
@@ -360,11 +362,24 @@ class ForumClient:
         keys = data.get("post_keys")
         if isinstance(keys, dict):
             self.post_keys = {k: v for k, v in keys.items() if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v)}
+        return bool(data)
+
+    def _session_state(self) -> tuple[Any, ...]:
+        """What a saved jar must keep: MyBB's session cookies and keys (not `mybb[lastvisit]`-style
+        timestamps MyBB refreshes on every page)."""
+        cookies = sorted((c.name, c.value, c.path) for c in self.jar if c.name not in _VOLATILE_COOKIES)
+        return self.user, tuple(cookies), tuple(sorted(self.post_keys.items()))
 
     def save(self) -> None:
+        """Write the jar when the session changed (a write per page would cost more than the page's
+        own log reading)."""
+        state = self._session_state()
+        if state == self._saved_state:
+            return
         data = {"user": self.user, "cookies": [_cookie_to_dict(c) for c in self.jar],
                 "post_keys": self.post_keys, "saved": time.time()}
         self.store.save(self.role, data)
+        self._saved_state = state
 
     @property
     def base(self) -> str:

@@ -563,8 +563,9 @@ class ServerOrchestrationService:
         request = request.validated()
         running = self._observe([])
         files = self._mybb_error_files()
-        before = checkpoints.take_cursor(self.config.log_file, files)
-        result = PageResult(request, None, log_file=self.config.log_file)
+        log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
+        before = checkpoints.take_cursor(log_file, files)
+        result = PageResult(request, None, log_file=log_file)
         if running is None:
             result.failure = f"the server is not running for {self.config.mybb_root}"
             result.hint = "Start it with mybb_server_start (or `mybb-server start`), then request the page."
@@ -573,7 +574,8 @@ class ServerOrchestrationService:
         cfg = files_module.read_config_php(self.config.mybb_root)
         client = requests.ForumClient(
             str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
-            request.role, requests.SessionStore(requests.sessions_dir(self.config)), admin_dir=cfg.admin_dir if cfg else "admin",
+            request.role, requests.SessionStore(requests.sessions_dir(self.config)),
+            admin_dir=cfg.admin_dir if cfg else "admin",
             credentials=lambda: requests.credentials_for(request.role, self.config),
         )
         started = self._clock()
@@ -588,7 +590,7 @@ class ServerOrchestrationService:
             result.response = response
             exchanges = [checkpoints.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]
             result.errors, result.errors_known, result.errors_note = checkpoints.errors_of_exchanges(
-                before, exchanges, self.config.log_file, self.config.log_backups, files,
+                before, exchanges, log_file, self.config.log_backups, files,
                 root=self.config.mybb_root, started=started)
             requests.inspect_page(result, response)
             if not result.errors:
@@ -599,7 +601,7 @@ class ServerOrchestrationService:
             if result.response is not None:
                 result.response.notes.append(f"the session could not be kept ({exc.strerror or exc}); the next "
                                              "request logs in again")
-        result.cursor = checkpoints.take_cursor(self.config.log_file, files).encode()
+        result.cursor = checkpoints.take_cursor(log_file, files).encode()
         return result
 
     def _hidden_kinds(self) -> str | None:
