@@ -310,3 +310,19 @@ async def test_mcp_wait_sends_progress(running: ServerOrchestrationService, real
                                         progress_callback=on_progress)
     assert "Nothing new" in _text(result)
     assert progress, "no progress notification while waiting"
+
+
+def test_admin_credentials_from_the_account_init_recorded(running: ServerOrchestrationService, real_forum,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MYBB_ADMIN_PASSWORD")
+    monkeypatch.delenv("MYBB_ADMIN_USER")
+    missing = running.request_page(PageRequest("admin/index.php", role="admin"))
+    assert missing.response is None and "MYBB_ADMIN_PASSWORD" in (missing.hint or "")
+    recorded = real_forum.config().credentials_file
+    fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write('{"admin_user": "%s", "admin_password": "%s"}' % (real_forum.admin_user,
+                                                                      real_forum.admin_password))
+    result = get(running, "admin/index.php", "admin")
+    assert result.response.page_error is None
+    assert result.response.logins == [f"Admin CP as {real_forum.admin_user}"]
