@@ -540,9 +540,18 @@ class Fingerprint:
         return _hash(f"{self.kind}\0{self.message}\0{self.where or ''}".encode())
 
 
+def _classified(entry: LogEntry, root: Path | None) -> LogEntry:
+    """The entry with its origin, the first place in the user's code and whether it is MyBB's own noise
+    (log_parser.classify_origin), once."""
+    if entry.is_error and entry.origin is None:
+        classify_origin(entry, str(root) if root is not None else None)
+    return entry
+
+
 def fingerprint(entry: LogEntry, root: Path | None = None) -> Fingerprint:
+    _classified(entry, root)
     file = short_path(entry.source_file, root)
-    where = f"{file}:{entry.source_line}" if file and entry.source_line else file
+    where = entry.place or (f"{file}:{entry.source_line}" if file and entry.source_line else file)
     # The fatal php -S repeats on the request line has the PHP line's text: one fingerprint for both.
     return Fingerprint(entry.level or "error", normalise_message(entry.message), where)
 
@@ -577,10 +586,12 @@ def _script(path: str) -> str:
 
 
 def group_errors(
-    tied: Iterable[tuple[LogEntry, RequestRef | None]], root: Path | None = None
+    tied: Iterable[tuple[LogEntry, RequestRef | None]], root: Path | None = None,
+    noise: list[LogEntry] | None = None,
 ) -> list[ErrorGroup]:
     """Error entries grouped by fingerprint, in order of first appearance. The fatal php -S logs twice
-    (the PHP line and again on the request line) counts once per request."""
+    (the PHP line and again on the request line) counts once per request. MyBB core's own noise
+    (deprecations and notices with no user code on the stack) is left out, into `noise` if given."""
     groups: dict[str, ErrorGroup] = {}
     seen_per_request: set[tuple[str, int | None, object]] = set()
     for entry, ref in tied:
@@ -588,9 +599,10 @@ def group_errors(
             continue
         if entry.event_type == REQUEST and entry.level in ("http_4xx", "http_5xx"):
             continue  # a status is not an error message; the request itself says it
-        classify_origin(entry, str(root) if root is not None else None)
-        if entry.core_noise:
-            continue  # MyBB's own noise (PHP 8.2 deprecations on every request), as log queries hide it
+        if _classified(entry, root).core_noise:
+            if noise is not None:
+                noise.append(entry)
+            continue
         fp = fingerprint(entry, root)
         key = fp.key()
         request_key = (key, ref.client_port if ref else None, ref.timestamp if ref else id(entry))
@@ -794,9 +806,15 @@ def errors_of_exchanges(
             if started is None or entry.timestamp is None or entry.timestamp.timestamp() >= int(started) - 1:
                 tied.append((entry, RequestRef(last.method, last.target, last.status, last.client_port, None,
                                                entry.timestamp)))
-    note = None
+    notes = []
     if missing:
-        note = (f"the server log holds no request line for client port(s) {', '.join(map(str, missing))} after "
-                f"{LOG_WAIT_SECONDS:.0f} s (was the log rotated away, or PHP run with -q?); errors of those "
-                "exchanges may be missing")
-    return group_errors(tied, root), not missing, note
+        notes.append(f"the server log holds no request line for client port(s) {', '.join(map(str, missing))} "
+                     f"after {LOG_WAIT_SECONDS:.0f} s (was the log rotated away, or PHP run with -q?); errors of "
+                     "those exchanges may be missing")
+    noise: list[LogEntry] = []
+    groups = group_errors(tied, root, noise)
+    if noise:
+        kinds = sorted({normalise_message(e.message)[:80] for e in noise})
+        notes.append(f"{len(noise)} MyBB core notice(s)/deprecation(s) with no user code on the stack left out "
+                     f"(MyBB's own noise under this PHP): {'; '.join(kinds[:3])}")
+    return groups, not missing, "; ".join(notes) or None

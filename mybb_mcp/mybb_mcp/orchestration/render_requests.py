@@ -174,6 +174,8 @@ def _errors_section(result: Any) -> list[str]:
         lines = ["## Errors raised by this request: none", "",
                  f"No errors: the server log and MyBB's error log recorded nothing for this request's "
                  f"exchanges (client port{'s' if ',' in ports else ''} {ports})."]
+        if result.errors_note:
+            lines.append(f"Note: {result.errors_note}.")
         if getattr(result, "visibility_note", None):
             lines.append(f"Note: {result.visibility_note}")
         return lines
