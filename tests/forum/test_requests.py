@@ -217,7 +217,7 @@ def test_waiting_for_the_next_error(running: ServerOrchestrationService, real_fo
     cursor = running.log_cursor()
     proc = subprocess.Popen([sys.executable, "-c", (
         "import time, urllib.request, urllib.error\n"
-        "time.sleep(1.5)\n"
+        "time.sleep(3)\n"
         f"try: urllib.request.urlopen('http://127.0.0.1:{real_forum.port}/index.php?boom=1', timeout=30)\n"
         "except urllib.error.HTTPError: pass\n")])
     ticks: list[float] = []
