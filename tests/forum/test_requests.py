@@ -15,6 +15,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
+from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import SESSIONS_DIR, PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.checkpoints import NEW, RESOLVED, STILL_FIRING
@@ -146,6 +147,18 @@ def test_admin_cp_post_fills_my_post_key(running: ServerOrchestrationService, re
                   form=(("upsetting[bbname]", "Renamed Board"), ("gid", "1")))
     assert changed.response.page_error is None and changed.flash
     assert "Renamed Board" in (real_forum.root / "inc" / "settings.php").read_text()
+
+
+def test_an_admin_cp_link_written_in_the_path_gets_my_post_key(running: ServerOrchestrationService,
+                                                              real_forum) -> None:
+    """Agents write the query into the path; MyBB checks the key on Admin CP action links all the same."""
+    (real_forum.root / "inc" / "plugins" / "linked.php").write_text(
+        "<?php\nfunction linked_info() { return array('name' => 'Linked', 'compatibility' => '18*'); }\n"
+        "function linked_activate() {}\n")
+    activated = get(running, "admin/index.php?module=config-plugins&action=activate&plugin=linked", "admin")
+    assert activated.response.page_error is None, activated.response.page_error
+    plugins = run_mybb_php(real_forum.root, "$result = $cache->read('plugins');").result
+    assert "linked" in plugins["active"]
 
 
 # --- errors of exactly this request ---------------------------------------------------------------

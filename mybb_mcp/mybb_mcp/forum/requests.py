@@ -509,12 +509,14 @@ def _target(path: str, query: Sequence[tuple[str, str]]) -> str:
 
 
 def _needs_key(request: PageRequest, admin_cp: bool, fields: Sequence[tuple[str, str]]) -> bool:
-    if any(name == POST_KEY_FIELD for name, _ in fields):
+    # The query may come as arguments or written into the path (`admin/index.php?...&action=activate`).
+    in_path = urllib.parse.parse_qsl(urllib.parse.urlsplit(request.path).query, keep_blank_values=True)
+    if any(name == POST_KEY_FIELD for name, _ in [*fields, *in_path]):
         return False
     if request.method == "POST":
         return True
     # Admin CP actions by link (activate a plugin, delete ...) check the key on GET too.
-    return admin_cp and any(name == "action" for name, _ in request.query)
+    return admin_cp and any(name == "action" for name, _ in [*request.query, *in_path])
 
 
 def _same_site(client: ForumClient, current: str, location: str) -> str | None:
