@@ -216,7 +216,7 @@ def error_visibility(
 ) -> Visibility:
     """From the PHP command line the server runs (or would run) with, whether Xdebug is installed, and
     MyBB's error logging (None: MyBB not installed or its settings unreadable)."""
-    visible: list[tuple[str, str]] = [(KINDS_ALWAYS, "PHP logs them, and php -S repeats them on the request line")]
+    visible: list[tuple[str, str]] = [(KINDS_ALWAYS, "PHP itself (php -S repeats them on the request line)")]
     hidden: list[HiddenKinds] = []
     if logging_enabled:
         how = "MyBB's error logging (switched on by this tool)" if switched_on_by_tool else "MyBB's error logging"
