@@ -17,7 +17,8 @@ import pwd
 import stat
 from pathlib import Path
 
-__all__ = ["UnsafeFile", "describe_owner", "ensure_private_dir", "open_regular", "check_regular_or_absent"]
+__all__ = ["UnsafeFile", "describe_owner", "ensure_private_dir", "open_regular", "check_regular_or_absent",
+           "read_own_small"]
 
 
 class UnsafeFile(OSError):
@@ -159,3 +160,22 @@ def ensure_private_dir(path: os.PathLike[str] | str, mode: int = 0o777) -> None:
     if info.st_uid != os.geteuid():
         raise UnsafeFile(path, f"belongs to {describe_owner(info.st_uid)}, not to you",
                          f"Give it to yourself (`sudo chown -R $(id -u) {path}`) or remove it, then try again")
+
+
+def read_own_small(path: os.PathLike[str] | str, limit: int, *, dir_fd: int | None = None) -> bytes | None:
+    """The bytes of a small regular file of ours (a record we wrote), or None: missing, a link, not a
+    regular file, another user's, larger than `limit`, or unreadable. Never follows a link, never blocks."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= limit else None

@@ -23,10 +23,11 @@ import hashlib
 import json
 import os
 import re
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..safe_files import read_own_small
 
 CLAIM_NAME = ".mybb-server.forum"
 PLAIN_STATE_NAME = ".mybb-server.json"
@@ -133,19 +134,9 @@ def _legacy_owner(folder: Path) -> Path | None:
 
 def _read_own_json(path: Path) -> object | None:
     """A small JSON file, only if it is a regular file owned by this user (never through a symlink)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    data = read_own_small(path, _MAX_RECORD_BYTES)
+    if data is None:
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_size > _MAX_RECORD_BYTES:
-            return None
-        data = os.read(fd, _MAX_RECORD_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     try:
         return json.loads(data)
     except (ValueError, RecursionError):

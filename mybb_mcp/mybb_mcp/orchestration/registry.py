@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from ..safe_files import read_own_small
 from . import process
 from .layout import ForumFiles
 from .process import ProcessIdentity
@@ -157,19 +158,9 @@ def holding(pid: int, exclude_key: str | None = None) -> Live | None:
 
 
 def _read(fd: int, name: str) -> Entry | None:
-    try:
-        handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
-    except OSError:
+    raw = read_own_small(name, _MAX_ENTRY_BYTES, dir_fd=fd)
+    if raw is None:
         return None
-    try:
-        info = os.fstat(handle)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_size > _MAX_ENTRY_BYTES:
-            return None
-        raw = os.read(handle, _MAX_ENTRY_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(handle)
     try:
         data = json.loads(raw)
         if not isinstance(data, dict) or data.get("version") != REGISTRY_VERSION:
