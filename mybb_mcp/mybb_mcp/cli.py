@@ -47,7 +47,6 @@ from .orchestration.render import (
     render_status,
 )
 from .orchestration.render_requests import (
-    CLI_WORDS,
     render_cursor_line,
     render_digest,
     render_entry_line,
@@ -396,7 +395,7 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
         for entry in reversed(result.entries) if options.tail else result.entries:
             out.markdown(render_entry_line(entry, result.zone) + "\n")
     else:
-        out.markdown(render_log_query(result, CLI_COMMANDS) + render_cursor_line(cursor, CLI_WORDS))
+        out.markdown(render_log_query(result, CLI_COMMANDS) + render_cursor_line(cursor, CLI_COMMANDS))
     if args.follow:
         if position.fd is not None and _file_id(log_file) == position.file:
             position.offset = result.end_offset
@@ -689,7 +688,7 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
         if out.as_json:
             out.data({**to_jsonable(digest), "cursor": digest.cursor.encode()})
         else:
-            out.markdown(render_digest(digest, None, CLI_WORDS))
+            out.markdown(render_digest(digest, None, CLI_COMMANDS))
         return EXIT_OK
     if args.since is not None:
         raise InvalidArgument("--since and --cursor both say where to start.", "Pass one.")
@@ -697,7 +696,7 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
     if out.as_json:
         out.data({**to_jsonable(found), "cursor": found.cursor.encode()})
     else:
-        out.markdown(render_new_entries(found, str(service.config.log_file), None, CLI_WORDS,
+        out.markdown(render_new_entries(found, str(service.config.log_file), None, CLI_COMMANDS,
                                         waited=args.wait or None))
     return EXIT_OK
 
@@ -722,7 +721,7 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
             data["response"].pop("body", None)  # the page itself: ask for --excerpt
         out.data(data)
     else:
-        out.markdown(render_page_result(result, CLI_WORDS))
+        out.markdown(render_page_result(result, CLI_COMMANDS))
     if result.response is None:
         return EXIT_FAILED
     return EXIT_FAILED if result.errors or result.response.page_error is not None else EXIT_OK

@@ -25,7 +25,6 @@ from ..orchestration import LogQueryOptions, ServerOrchestrationService
 from ..forum.requests import PageRequest
 from ..orchestration.failures import Failure
 from ..orchestration.render_requests import (
-    MCP_WORDS,
     render_cursor_line,
     render_digest,
     render_new_entries,
@@ -205,7 +204,7 @@ def _logs(service: ServerOrchestrationService, args: Any) -> str:
         full_traces=args.full_traces,
         max_chars=args.max_chars,
     )
-    return ToolText(service.query_logs(options) + render_cursor_line(cursor, MCP_WORDS))
+    return ToolText(service.query_logs(options) + render_cursor_line(cursor, MCP_COMMANDS))
 
 
 def _checkpoint_conflicts(args: Any) -> str | None:
@@ -229,7 +228,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
         if args.since_minutes is not None and args.cursor is not None:
             raise InvalidArgument("since_minutes and cursor both say where the digest starts.", "Pass one.")
         digest = service.error_digest(args.cursor, args.since_minutes, args.mybb_errors)
-        return ToolText(render_digest(digest, zone, MCP_WORDS))
+        return ToolText(render_digest(digest, zone, MCP_COMMANDS))
     options = LogQueryOptions(errors_only=args.errors_only, exclude_static=args.exclude_static,
                               filter_keyword=args.filter, limit=args.limit, include_mybb=args.mybb_errors)
     waited: list[float] = []
@@ -245,7 +244,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
         "errors" if args.errors_only else "",
         f"keyword {args.filter!r}" if args.filter else "",
     ) if f)
-    return ToolText(render_new_entries(found, str(service.config.log_file), zone, MCP_WORDS,
+    return ToolText(render_new_entries(found, str(service.config.log_file), zone, MCP_COMMANDS,
                                        waited=time.monotonic() - started if args.wait_seconds else None,
                                        filters=filters))
 
@@ -257,7 +256,7 @@ def _request(service: ServerOrchestrationService, args: Any) -> str:
         selector=args.selector, contains=args.contains, debug=args.debug,
     )
     result = service.request_page(request)
-    return ToolText(render_page_result(result, MCP_WORDS), is_error=result.response is None)
+    return ToolText(render_page_result(result, MCP_COMMANDS), is_error=result.response is None)
 
 
 def _restart(service: ServerOrchestrationService, args: Any) -> str:

@@ -411,6 +411,9 @@ class Commands:
     start_port: str  # start on the port {}
     restart_port: str  # restart on the port {}
     list_all: str  # every server of this user's
+    logs_since: str  # a log query given "this cursor"
+    digest_since: str
+    request: str
     error_logging_on: str
     error_logging_off: str
     # How a log-query option is said on this face (relaxing filters, paging).
@@ -443,6 +446,9 @@ MCP_COMMANDS = Commands(
     start_port="`mybb_server_start` with `port: {}`",
     restart_port="`mybb_server_restart` with `port: {}`",
     list_all="`mybb_server_status` with `all: true`",
+    logs_since="`mybb_server_logs` with this `cursor`",
+    digest_since="`mybb_server_logs` with `digest: true` and this `cursor`",
+    request="`mybb_server_request`",
     error_logging_on="`mybb_server_start` with `mybb_error_logging: \"on\"`",
     error_logging_off="`mybb_server_start` with `mybb_error_logging: \"off\"`",
     offset="offset={}",
@@ -463,6 +469,9 @@ CLI_COMMANDS = Commands(
     start_port="`mybb-server start --port {}`",
     restart_port="`mybb-server restart --port {}`",
     list_all="`mybb-server list`",
+    logs_since="`mybb-server logs --cursor CURSOR`",
+    digest_since="`mybb-server logs --digest --cursor CURSOR`",
+    request="`mybb-server request`",
     error_logging_on="`mybb-server errorlog on`",
     error_logging_off="`mybb-server errorlog off`",
     offset="--offset {}",

@@ -7,42 +7,17 @@ it goes out in code spans or fences, never as markdown of its own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
 from .checkpoints import NOT_SEEN, RESOLVED, Digest, ErrorGroup, NewEntries, without_location
 from .log_parser import LogEntry
-from .render import _fenced, _time, render_entry
+from .render import MCP_COMMANDS, Commands, _fenced, _time, render_entry
 
 MAX_TRACE_LINES = 8
 MAX_GROUPS_SHOWN = 20
 MAX_QUIET_SHOWN = 5  # errors before a cursor whose page was not loaded since
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-@dataclass(frozen=True)
-class Words:
-    """How this face names its tools and arguments."""
-
-    logs_since: str  # a log query given "this cursor"
-    digest_since: str
-    request: str
-    error_logging_on: str
-
-
-MCP_WORDS = Words(
-    logs_since="`mybb_server_logs` with this `cursor`",
-    digest_since="`mybb_server_logs` with `digest: true` and this `cursor`",
-    request="`mybb_server_request`",
-    error_logging_on="`mybb_server_start` with `mybb_error_logging: \"on\"`",
-)
-CLI_WORDS = Words(
-    logs_since="`mybb-server logs --cursor CURSOR`",
-    digest_since="`mybb-server logs --digest --cursor CURSOR`",
-    request="`mybb-server request`",
-    error_logging_on="`mybb-server errorlog on`",
-)
 
 
 _SECRETS = re.compile(r"((?:my_post_key|logoutkey|adminsid|sid)=)[0-9a-f]{8,}")
@@ -108,7 +83,7 @@ def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: b
 
 # --- mybb_server_request --------------------------------------------------------------------------
 
-def render_page_result(result: Any, words: Words = MCP_WORDS) -> str:
+def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     """The answer to one page request (forum.requests.PageResult)."""
     request = result.request
     asked = f"{request.method} {request.path}"
@@ -153,8 +128,8 @@ def render_page_result(result: Any, words: Words = MCP_WORDS) -> str:
     lines.append("")
     lines += _errors_section(result)
     lines += _on_demand(result)
-    lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {words.logs_since}; "
-              f"after your next request, whether these errors are fixed: {words.digest_since}."]
+    lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {commands.logs_since}; "
+              f"after your next request, whether these errors are fixed: {commands.digest_since}."]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -222,7 +197,7 @@ def _on_demand(result: Any) -> list[str]:
 
 # --- cursor reads -----------------------------------------------------------------------------------
 
-def render_new_entries(found: NewEntries, log_file: str, zone: tzinfo | None, words: Words = MCP_WORDS,
+def render_new_entries(found: NewEntries, log_file: str, zone: tzinfo | None, commands: Commands = MCP_COMMANDS,
                        *, waited: float | None = None, filters: str = "") -> str:
     lines = ["# New Log Entries", ""]
     if found.note:
@@ -238,18 +213,18 @@ def render_new_entries(found: NewEntries, log_file: str, zone: tzinfo | None, wo
         for entry in found.entries:
             lines += render_entry(entry, zone, log_file)
     cursor = found.cursor.encode()
-    lines += ["", f"Cursor: `{cursor}` — pass it to {words.logs_since} to see only what comes after "
+    lines += ["", f"Cursor: `{cursor}` — pass it to {commands.logs_since} to see only what comes after "
               "this answer."]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_cursor_line(cursor: str, words: Words = MCP_WORDS) -> str:
-    return f"\nCursor: `{cursor}` — pass it to {words.logs_since} to see only what comes after this answer.\n"
+def render_cursor_line(cursor: str, commands: Commands = MCP_COMMANDS) -> str:
+    return f"\nCursor: `{cursor}` — pass it to {commands.logs_since} to see only what comes after this answer.\n"
 
 
 # --- the digest ----------------------------------------------------------------------------------------
 
-def render_digest(result: Digest, zone: tzinfo | None, words: Words = MCP_WORDS) -> str:
+def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_COMMANDS) -> str:
     lines = ["# Error Digest", ""]
     if result.note:
         lines += [f"Note: {result.note}.", ""]
@@ -289,9 +264,9 @@ def render_digest(result: Digest, zone: tzinfo | None, words: Words = MCP_WORDS)
             lines.append(f"- ... and {len(quiet) - MAX_QUIET_SHOWN} more kinds not seen since.")
         if quiet:
             lines.append(f"({NOT_SEEN}: no request to the page that raised it came since, so it is not known "
-                         f"to be fixed; load that page with {words.request} and ask again.)")
+                         f"to be fixed; load that page with {commands.request} and ask again.)")
     cursor = result.cursor.encode()
-    lines += ["", f"Cursor: `{cursor}` — pass it to {words.digest_since} later to see what changed "
+    lines += ["", f"Cursor: `{cursor}` — pass it to {commands.digest_since} later to see what changed "
               "after this answer."]
     return "\n".join(lines).rstrip() + "\n"
 
