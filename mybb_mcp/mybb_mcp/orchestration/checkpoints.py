@@ -35,6 +35,7 @@ from pathlib import Path
 from ..errors import InvalidArgument
 from ..safe_files import open_regular
 from .log_parser import CONNECTION, REQUEST, LogEntry, classify_origin, parse_entry, parse_mybb_error
+from .log_query import LogQueryOptions, entry_matches
 from .log_reader import backup_path, iter_entries_forward, offset_at_time, read_log_zone
 
 CURSOR_PREFIX = "c1."
@@ -393,29 +394,16 @@ def _cursor_after(path: Path, entry_offset: int, cursor: Cursor, mybb_files: Seq
 
 
 class EntryFilter:
-    """Which entries a cursor read keeps: the filters of a log query (errors, static, keyword)."""
+    """Which entries a cursor read keeps: the filters of a log query (errors, static, keyword), applied by
+    the query's own test so a cursor read and a query never disagree (full case folding included)."""
 
     def __init__(self, *, errors_only: bool = False, exclude_static: bool = True, keyword: str | None = None,
                  include_connections: bool = False) -> None:
-        self.errors_only = errors_only
-        self.exclude_static = exclude_static
-        self.keyword = keyword.lower() if keyword else None
-        self.include_connections = include_connections
+        self.options = LogQueryOptions(errors_only=errors_only, exclude_static=exclude_static,
+                                       filter_keyword=keyword or None, include_connections=include_connections)
 
     def __call__(self, entry: LogEntry) -> bool:
-        if entry.internal:
-            return False
-        if entry.event_type == CONNECTION and not self.include_connections:
-            return False
-        if self.errors_only and not entry.is_error:
-            return False
-        if self.exclude_static and entry.is_static and not entry.is_error:
-            return False
-        if self.keyword is not None:
-            text = "\n".join([entry.message, entry.path or "", entry.source_file or "", *entry.continuation])
-            if self.keyword not in text.lower():
-                return False
-        return True
+        return entry_matches(entry, self.options)
 
 
 # --- errors tied to requests ----------------------------------------------------------------------

@@ -229,6 +229,13 @@ def _wanted(entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None) 
         return False
     return True
 
+def entry_matches(entry: LogEntry, options: LogQueryOptions) -> bool:
+    """One parsed entry against a query's filters, keyword included (time windows aside)."""
+    if not _wanted(entry, options, None):
+        return False
+    return options.filter_keyword is None or options.filter_keyword.casefold() in _keyword_text(entry)
+
+
 # --- streams ---------------------------------------------------------------------------------------
 
 @dataclass
