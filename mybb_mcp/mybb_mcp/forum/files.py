@@ -149,6 +149,7 @@ class ForumDbConfig:
     password: str = field(default="", repr=False)
     encoding: str = ""
     admin_dir: str = "admin"
+    secret_pin: str = field(default="", repr=False)  # $config['secret_pin']: the Admin CP login asks for it
     config_file: Path | None = None
     # How the driver reaches the server: a TCP host and port, or a Unix socket path.
     host: str = ""
@@ -260,6 +261,7 @@ def config_from_text(text: str, config_file: Path | None = None) -> ForumDbConfi
         password=str(db.get("password") or ""),
         encoding=str(db.get("encoding") or ""),
         admin_dir=str(admin_dir),
+        secret_pin=str(values.get(("secret_pin",)) or ""),
         config_file=config_file,
         host=host,
         port=port,

@@ -30,6 +30,7 @@ _POST_KEY = re.compile(
 _LOGGED_IN = re.compile(r"action=logout&(?:amp;)?logoutkey=")
 _ACP_LOGIN = re.compile(r"""<input[^>]+name=["']do["'][^>]+value=["']login["']""", re.IGNORECASE)
 _ACP_LOGGED_IN = re.compile(r"""class=["']logged_in_as["']""")
+_ACP_PIN = re.compile(r"""<input[^>]+name=["']pin["']""", re.IGNORECASE)
 
 # MyBB's own error output (inc/class_error.php output_error): the "MyBB SQL Error" / "Internal Error" page.
 _FATAL_PAGE = re.compile(r"<h2>(MyBB SQL Error|MyBB Internal Error)</h2>\s*<div id=\"error\">(.*?)<p id=\"footer\">",
@@ -82,19 +83,26 @@ def front_logged_in(page: str) -> bool:
 
 
 def is_front_page(page: str) -> bool:
-    """A page rendered with MyBB's header (where the welcome block says who is logged in)."""
-    return 'id="panel"' in page or "<!-- start: header" in page or "<!-- start: header_welcomeblock" in page
+    """A page rendered with MyBB's header (where the welcome block says who is logged in). Not the
+    redirect page: it has `<!-- start: headerinclude -->` but no header, and says nothing of the session."""
+    return 'id="panel"' in page or "<!-- start: header -->" in page or "<!-- start: header_welcomeblock" in page
 
 
 def is_acp_login(page: str) -> bool:
     return bool(_ACP_LOGIN.search(page)) and not _ACP_LOGGED_IN.search(page)
 
 
+def acp_login_wants_pin(page: str) -> bool:
+    """The Admin CP login form asks for the secret PIN ($config['secret_pin'] is set)."""
+    return is_acp_login(page) and bool(_ACP_PIN.search(page))
+
+
 @dataclass(frozen=True)
 class PageError:
     """MyBB showed an error instead of the page."""
 
-    kind: str  # sql | internal | error | no_permission | post_key | acp_login | acp_error | inline_error
+    kind: str  # sql | internal | error | no_permission | post_key | acp_login | acp_pin | acp_error | inline_error
+    #           | language_stop | stopped | confirm
     message: str
 
     @property
@@ -111,7 +119,64 @@ _KIND_TITLES = {
     "acp_login": "Admin CP login page (the session was not accepted)",
     "acp_error": "Admin CP error message",
     "inline_error": "MyBB form errors",
+    "language_stop": "MyBB stopped: a language file is missing (the script died there)",
+    "stopped": "the script stopped mid-page (die() or exit: the page never finished)",
+    "confirm": "MyBB's confirmation page (nothing was done yet: it asks first)",
+    "acp_pin": "Admin CP login page asking for the secret PIN",
 }
+
+# inc/class_language.php load(): `die("$lfile does not exist")` when neither the language nor the fallback
+# has the file: a 200 with one line, wherever the script was.
+_LANGUAGE_STOP = re.compile(r"(\S+\.lang\.php) does not exist\s*$")
+# admin/inc/class_page.php output_confirm_action(): the question in a form with Yes / No.
+_CONFIRM = re.compile(r"<div class=\"confirm_action\">\s*<p>(.*?)</p>", re.DOTALL)
+# The redirect template (inc/functions.php redirect()): a meta refresh and the message in the trow1 cell.
+_REDIRECT_MESSAGE = re.compile(r"<td class=\"trow1\"[^>]*>\s*<p>(.*?)</p>\s*</td>", re.DOTALL)
+_HTML_END = re.compile(r"</html\s*>", re.IGNORECASE)
+MAX_STOP_TAIL = 400
+
+
+def detect_stop(page: str, status: int) -> PageError | None:
+    """How MyBB (or a plugin) stopped without an error page: a missing language file, or die()/exit
+    text where the page should have been (an HTML response that never reached `</html>`). A 5xx is
+    PHP's own failure and is told by its errors instead."""
+    if status >= 500:
+        return None
+    tail = page[-4096:]
+    language = _LANGUAGE_STOP.search(tail)
+    if language:
+        return PageError("language_stop", _short(plain_text(language.group(0))))
+    if _HTML_END.search(page[-65_536:]) or not page.strip():
+        return None
+    text = plain_text(page[-16_384:])
+    if not text:
+        return None
+    last = text[-MAX_STOP_TAIL:]
+    return PageError("stopped", _short(("…" if len(text) > len(last) else "") + last))
+
+
+def confirmation(page: str) -> str | None:
+    """The question of an Admin CP "Are you sure?" page, if this is one."""
+    match = _CONFIRM.search(page)
+    return _short(plain_text(match.group(1))) or "Are you sure?" if match else None
+
+
+@dataclass(frozen=True)
+class RedirectPage:
+    """MyBB's redirect ("thank you") page: what it said and where it points."""
+
+    message: str
+    url: str
+
+
+def redirect_page(page: str) -> RedirectPage | None:
+    """MyBB's redirect template (what redirect() shows when redirect pages are on): the meta refresh and
+    the message. MyBB shows it when the action it reports has been done."""
+    url = meta_refresh(page)
+    if url is None or not ("<!-- start: redirect -->" in page or _REDIRECT_MESSAGE.search(page)):
+        return None
+    message = _REDIRECT_MESSAGE.search(page)
+    return RedirectPage(_short(plain_text(message.group(1))) if message else "", url)
 
 
 def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
@@ -123,7 +188,11 @@ def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
     if admin_cp:
         if is_acp_login(page):
             message = _INLINE_ERROR.search(page)
-            return PageError("acp_login", _short(plain_text(message.group(1))) if message else "Please Login")
+            kind = "acp_pin" if _ACP_PIN.search(page) else "acp_login"
+            return PageError(kind, _short(plain_text(message.group(1))) if message else "Please Login")
+        question = confirmation(page)
+        if question:
+            return PageError("confirm", question)
         flash = _ACP_FLASH.search(page)
         if flash and flash.group(1) == "error":
             return PageError("acp_error", _short(plain_text(flash.group(2))))

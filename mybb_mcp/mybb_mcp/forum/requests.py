@@ -4,10 +4,12 @@
   through its own login form (`admin/index.php`, `do=login`): two logins, two sessions.
 - One cookie jar per role and forum, in `.mybb-server-sessions/` beside the state file (directory
   0700, files 0600, written without following symlinks; a jar not owned by us is ignored).
-- Fills `my_post_key` where MyBB checks it (every POST, and Admin CP GETs that carry an `action`),
-  scraped from the pages MyBB serves to that session; a refused key is fetched again once.
-- Re-logs in once when MyBB did not accept the session (the Admin CP login page came back, or a
-  front-end page shows a logged-in role as a guest).
+- A request with side effects (every POST, and Admin CP GETs that carry an `action`) is sent once:
+  just before it, a page MyBB renders for the session proves the session (else a fresh login) and
+  gives the `my_post_key` MyBB will check. Nothing is ever re-sent; MyBB's redirect page after it is
+  its success, followed (as a GET) like a Location header.
+- A plain GET is loaded again once after a fresh login when MyBB did not accept the session (the Admin
+  CP login page came back, or a front-end page shows a logged-in role as a guest).
 - Credentials come from configuration (see `credentials_for`) and are never echoed.
 
 The errors of exactly this request are tied by its own client ports (each hop of a redirect chain
@@ -141,11 +143,12 @@ class Credentials:
 
 
 class LoginProblem(Exception):
-    """No credentials for a role, or MyBB refused them. The message never holds the password."""
+    """No credentials for a role, or MyBB refused them, or the login page itself broke (`broke`: the
+    forum failed, so nothing is known of the credentials). The message never holds the password."""
 
-    def __init__(self, message: str, hint: str) -> None:
+    def __init__(self, message: str, hint: str, *, broke: bool = False) -> None:
         super().__init__(message)
-        self.message, self.hint = message, hint
+        self.message, self.hint, self.broke = message, hint, broke
 
 
 def credentials_file(config: Config) -> Path:
@@ -338,9 +341,10 @@ class ForumClient:
     """HTTP to one forum as one role, with its jar."""
 
     def __init__(self, host: str, port: int, role: str, store: SessionStore, *, admin_dir: str = "admin",
-                 credentials: Any = None, timeout: float = TIMEOUT) -> None:
+                 credentials: Any = None, timeout: float = TIMEOUT, secret_pin: str = "") -> None:
         self.host, self.port, self.role, self.store = host, port, role, store
         self.admin_dir = admin_dir
+        self.secret_pin = secret_pin  # $config['secret_pin'] of the forum: sent with the Admin CP login
         self._credentials = credentials  # callable -> Credentials, asked only when a login is needed
         self.timeout = timeout
         self.jar = http.cookiejar.CookieJar()
@@ -348,6 +352,7 @@ class ForumClient:
         self.user: str | None = None
         self.logins: list[str] = []  # what logins this request needed, for the answer
         self.login_ports: list[int] = []
+        self.login_hops: list[Hop] = []  # the exchanges of the logins, to find their errors in the log
         self._saved_state = self._session_state() if self._load() else None
 
     # -- jar persistence
@@ -429,56 +434,86 @@ class ForumClient:
             raise LoginProblem(f"No credentials for {self.role!r}.", "Configure them (see the docs).")
         return self._credentials()
 
+    def _login_exchange(self, method: str, target: str, form: Sequence[tuple[str, str]] | None = None) -> _Response:
+        answer = self.send(method, target, form)
+        self.login_ports.append(answer.client_port)
+        self.login_hops.append(Hop(method, target, answer.status, answer.reason, answer.client_port, answer.seconds,
+                                   answer.headers.get("Location")))
+        return answer
+
     def login_front(self) -> None:
-        """member.php?action=login for a session and its key, then do_login as a browser posts it."""
+        """member.php?action=login for a session and its key, then do_login as a browser posts it.
+
+        The page do_login answers with was rendered before the login took effect (its my_post_key is the
+        guest's), so no key is kept from it: the next request that needs one fetches it as the member."""
         creds = self._creds()
-        page = self.send("GET", "/member.php?action=login")
-        self.login_ports.append(page.client_port)
+        page = self._login_exchange("GET", "/member.php?action=login")
         key = pages.find_post_key(page.text()) or ""
         form = [("action", "do_login"), ("url", ""), ("username", creds.username), ("password", creds.password),
                 ("remember", "yes"), (POST_KEY_FIELD, key)]
-        done = self.send("POST", "/member.php", form)
-        self.login_ports.append(done.client_port)
-        if not self.has_cookie("mybbuser"):
-            message = pages.detect_error(done.text(), admin_cp=False)
-            said = f": MyBB said {message.message!r}" if message else ""
-            raise LoginProblem(f"MyBB refused the front-end login of {creds.username!r} ({creds.origin}){said}.",
-                               "Check the username and password configured for this role.")
-        self.user = creds.username
+        done = self._login_exchange("POST", "/member.php", form)
         self.post_keys.pop("front", None)
-        self._follow_for_key("front", done)
+        if not self.has_cookie("mybbuser"):
+            text = done.text()
+            said = pages.detect_error(text, admin_cp=False)
+            if said is not None and said.kind in ("error", "inline_error") and done.status < 500:
+                raise LoginProblem(f"MyBB refused the front-end login of {creds.username!r} ({creds.origin}): "
+                                   f"MyBB said {said.message!r}.",
+                                   "Check the username and password configured for this role.")
+            raise _broken_login("front-end", creds, done, said or pages.detect_stop(text, done.status))
+        self.user = creds.username
         self.logins.append(f"front end as {creds.username}")
 
     def login_acp(self) -> None:
-        """The Admin CP login form: do=login with username and password (its own session: adminsid)."""
+        """The Admin CP login form: do=login with username and password (its own session: adminsid), and
+        the secret PIN when the forum's config sets one."""
         creds = self._creds()
         self.drop_cookies("adminsid")
-        done = self.send("POST", f"/{self.admin_dir}/index.php",
-                         [("do", "login"), ("username", creds.username), ("password", creds.password)])
-        self.login_ports.append(done.client_port)
+        form = [("do", "login"), ("username", creds.username), ("password", creds.password)]
+        if self.secret_pin:
+            form.append(("pin", self.secret_pin))
+        done = self._login_exchange("POST", f"/{self.admin_dir}/index.php", form)
         text = done.text()
         if not self.has_cookie("adminsid") or pages.is_acp_login(text):
             error = pages.detect_error(text, admin_cp=True)
-            said = f": MyBB said {error.message!r}" if error else ""
-            raise LoginProblem(f"MyBB refused the Admin CP login of {creds.username!r} ({creds.origin}){said}.",
-                               "Check MYBB_ADMIN_USER / MYBB_ADMIN_PASSWORD (an Admin CP PIN is not supported).")
+            if error is not None and error.kind in ("acp_login", "acp_pin") and done.status < 500:
+                pin = (" The forum's inc/config.php sets a secret PIN, which was sent." if self.secret_pin else
+                       " The login form asks for a secret PIN, but inc/config.php sets none."
+                       if error.kind == "acp_pin" else "")
+                raise LoginProblem(f"MyBB refused the Admin CP login of {creds.username!r} ({creds.origin}): "
+                                   f"MyBB said {error.message!r}.{pin}",
+                                   "Check MYBB_ADMIN_USER / MYBB_ADMIN_PASSWORD"
+                                   + (" and $config['secret_pin'] in inc/config.php." if error.kind == "acp_pin"
+                                      or self.secret_pin else "."))
+            raise _broken_login("Admin CP", creds, done, error or pages.detect_stop(text, done.status))
         self.user = creds.username
         self.post_keys["acp"] = pages.find_post_key(text) or self.post_keys.get("acp", "")
         self.logins.append(f"Admin CP as {creds.username}")
 
-    def _follow_for_key(self, area: str, response: _Response) -> None:
-        key = pages.find_post_key(response.text())
-        if key:
-            self.post_keys[area] = key
-
     def fetch_post_key(self, area: str) -> str:
         """A key for this session: from a page MyBB serves it (front: the index; Admin CP: its home)."""
+        return pages.find_post_key(self.key_page(area)) or ""
+
+    def key_page(self, area: str) -> str:
+        """The page a session's my_post_key is read from, as MyBB renders it for this session now."""
         target = f"/{self.admin_dir}/index.php" if area == "acp" else "/index.php"
         page = self.send("GET", target)
         self.login_ports.append(page.client_port)
-        key = pages.find_post_key(page.text()) or ""
-        self.post_keys[area] = key
-        return key
+        text = page.text()
+        key = pages.find_post_key(text)
+        if key:
+            self.post_keys[area] = key
+        return text
+
+
+def _broken_login(where: str, creds: Credentials, done: _Response, said: pages.PageError | None) -> LoginProblem:
+    """The login request failed as a page: MyBB never said whether the credentials are right."""
+    shown = f" MyBB showed {said.title}: {said.message!r}." if said else ""
+    return LoginProblem(
+        f"The {where} login page broke: the login request answered {done.status} {done.reason} without a "
+        f"session and without MyBB's word on the credentials of {creds.username!r}.{shown} Its errors are below",
+        "Fix what the login request raised (often a plugin's login hook), then request the page again; the "
+        "credentials were not judged.", broke=True)
 
 
 # --- the flow ------------------------------------------------------------------------------------------
@@ -499,6 +534,8 @@ class PageResponse:
     logins: list[str]
     notes: list[str]
     redirect_not_followed: str | None = None
+    redirect_page: pages.RedirectPage | None = None  # MyBB's redirect ("thank you") page on the way
+    after_post: bool = False
 
 
 def _target(path: str, query: Sequence[tuple[str, str]]) -> str:
@@ -546,9 +583,24 @@ def _session_refused(client: ForumClient, area: str, text: str) -> bool:
     return pages.is_front_page(text) and not pages.front_logged_in(text)
 
 
+def _prepare_session(client: ForumClient, area: str, notes: list[str]) -> str | None:
+    """Before a request with side effects: a page MyBB renders for this session now, which proves the
+    session is alive (else it logs in again) and gives the key MyBB will check. Nothing of the request
+    itself has been sent yet."""
+    text = client.key_page(area)
+    if client.role != GUEST and _session_refused(client, area, text):
+        notes.append("MyBB did not accept the stored session; logged in again before sending the request")
+        client.login_acp() if area == "acp" else client.login_front()
+        text = client.key_page(area)
+    return pages.find_post_key(text)
+
+
 def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
-    """Log in if needed, send the request (with my_post_key where MyBB wants it), follow redirects,
-    and retry once after a fresh login or key when MyBB turned the session or the key down."""
+    """Log in if needed, send the request (with my_post_key where MyBB wants it), follow redirects.
+
+    A request with side effects (a POST, an Admin CP action link) is sent exactly once: the session is
+    checked and a fresh key read before it, never by sending it again. A plain GET is loaded again once
+    after a fresh login when MyBB turned the stored session down."""
     admin_cp = is_admin_cp(request.path, client.admin_dir)
     area = "acp" if admin_cp else "front"
     query = list(request.query)
@@ -560,31 +612,27 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
             query.append(("debug", "1"))
     if _login_needed(client, area):
         client.login_acp() if area == "acp" else client.login_front()
-    for attempt in (1, 2):
-        fields = list(request.form)
-        key_added = False
-        if _needs_key(request, admin_cp, fields + query):
-            key = client.post_keys.get(area) or client.fetch_post_key(area)
-            if request.method == "POST":
-                fields.append((POST_KEY_FIELD, key))
-            else:
-                query.append((POST_KEY_FIELD, key))
-            key_added = True
+    fields = list(request.form)
+    needs_key = _needs_key(request, admin_cp, fields + query)
+    once = request.method == "POST" or needs_key
+    if once and (needs_key or client.role != GUEST):
+        key = _prepare_session(client, area, notes)
+        if needs_key:
+            if key is None:
+                notes.append(f"no my_post_key on the {area} page MyBB served this session; sent without one")
+            (fields if request.method == "POST" else query).append((POST_KEY_FIELD, key or ""))
+    response = _exchange(client, request, _target(request.path, query), fields)
+    if once:
+        refused = response.page_error is not None and response.page_error.kind in ("post_key", "acp_login")
+        if refused or (client.role != GUEST and _session_refused(client, area, response.body)):
+            notes.append("MyBB turned this request down (session or my_post_key); it was not sent again, as a "
+                         "request with side effects is sent once: send it again to retry")
+    elif client.role != GUEST and _session_refused(client, area, response.body):
+        notes.append("MyBB did not accept the stored session; logged in again and loaded the page again")
+        client.login_acp() if area == "acp" else client.login_front()
         response = _exchange(client, request, _target(request.path, query), fields)
-        text = response.body
-        retry_reason = None
-        if attempt == 1 and client.role != GUEST and _session_refused(client, area, text):
-            retry_reason = "MyBB did not accept the stored session; logged in again"
-            client.login_acp() if area == "acp" else client.login_front()
-        elif attempt == 1 and key_added and response.page_error and response.page_error.kind == "post_key":
-            retry_reason = "MyBB refused the stored my_post_key; fetched a fresh one"
-            client.post_keys.pop(area, None)
-        if retry_reason is None:
-            break
-        notes.append(retry_reason)
-        query = [(k, v) for k, v in query if k != POST_KEY_FIELD]
     key = pages.find_post_key(response.body)
-    if key:  # the page the chain ended on may be of the other area (a login redirect ...)
+    if key and not response.after_post:  # a page rendered after a POST may predate a session change
         final = urllib.parse.urlsplit(response.url).path
         client.post_keys["acp" if is_admin_cp(final, client.admin_dir) else "front"] = key
     response.logins = list(client.logins)
@@ -593,28 +641,42 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
 
 
 def _exchange(client: ForumClient, request: PageRequest, target: str, form: list[tuple[str, str]]) -> PageResponse:
+    """One request and the redirects it leads to: Location headers, and MyBB's redirect page (its meta
+    refresh) followed the same way, as GETs, when `follow_redirects`."""
     method, hops, seconds = request.method, [], 0.0
     not_followed = None
+    redirect: pages.RedirectPage | None = None
     while True:
         answer = client.send(method, target, form if method == "POST" else None)
         seconds += answer.seconds
         location = answer.headers.get("Location")
         hops.append(Hop(method, target, answer.status, answer.reason, answer.client_port, answer.seconds, location))
-        if not (300 <= answer.status < 400 and location):
+        if 300 <= answer.status < 400 and location:
+            pass
+        elif answer.status == 200 and answer.headers.get_content_type() == "text/html":
+            page = pages.redirect_page(answer.text())
+            if page is None:
+                break
+            redirect = redirect or page
+            location = page.url
+        else:
             break
         following = _same_site(client, target, location)
         if not request.follow_redirects or following is None or len(hops) > MAX_REDIRECTS:
             not_followed = location
             break
-        if answer.status in (301, 302, 303):
+        if answer.status in (200, 301, 302, 303):
             method, form = "GET", []
         target = following
     text = answer.text()
     admin_cp = is_admin_cp(target, client.admin_dir)
     content_type = answer.headers.get_content_type()
-    page_error = pages.detect_error(text, admin_cp=admin_cp) if content_type == "text/html" else None
+    page_error = None
+    if content_type == "text/html":
+        page_error = pages.detect_error(text, admin_cp=admin_cp) or pages.detect_stop(text, answer.status)
     return PageResponse(request, client.base + target, answer.status, answer.reason, seconds, hops, text,
-                        content_type, page_error, [], [], not_followed)
+                        content_type, page_error, [], [], not_followed, redirect,
+                        after_post=request.method == "POST")
 
 
 # --- what the page holds, as asked -------------------------------------------------------------------
@@ -643,4 +705,4 @@ def inspect_page(result: Any, response: PageResponse) -> None:
         result.debug = pages.parse_debug(text)
     if is_html:
         result.flash = pages.flash_message(text)
-        result.refresh_to = pages.meta_refresh(text)
+        result.refresh_to = pages.meta_refresh(text) if response.redirect_page is None else None

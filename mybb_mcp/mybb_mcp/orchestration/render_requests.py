@@ -88,8 +88,10 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     request = result.request
     asked = f"{request.method} {request.path}"
     if result.response is None:
-        lines = [f"# Request Failed: {asked} as {request.role}", "", f"**Problem:** {result.failure}.", "",
-                 f"**Next:** {result.hint}"]
+        lines = [f"# Request Failed: {asked} as {request.role}", "", f"**Problem:** {result.failure.rstrip('.')}.",
+                 "", f"**Next:** {result.hint}"]
+        if result.errors or not result.errors_known:
+            lines += [""] + _errors_section(result, "the login request")
         if result.cursor:
             lines += ["", f"Cursor: `{result.cursor}`"]
         return "\n".join(lines) + "\n"
@@ -110,9 +112,23 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     if response.logins:
         rows.append(("Logged in", "; ".join(response.logins) + " (credentials from configuration)"))
     lines += ["| | |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows] + [""]
-    if response.page_error is not None:
+    redirect = response.redirect_page
+    if redirect is not None:
+        followed = "not followed" if response.redirect_not_followed else "followed"
+        lines.append(f"**MyBB's redirect page: the request succeeded.** MyBB said {code(redirect.message or '(no message)')}"
+                     f" and points to {code(redirect.url, 300)} ({followed}"
+                     + (", as a GET" if followed == "followed" else "; pass `follow_redirects: true` to load it")
+                     + ").")
+    if response.page_error is not None and response.page_error.kind in STOP_KINDS:
+        lines.append(f"**MyBB stopped:** {response.page_error.title}. MyBB's words: {code(response.page_error.message)}")
+    elif response.page_error is not None and response.page_error.kind == "confirm":
+        lines.append(f"**{response.page_error.title}:** {code(response.page_error.message)} — to go ahead, POST "
+                     "the same path (the form's Yes button); nothing is done by this GET.")
+    elif response.page_error is not None:
         lines.append(f"**MyBB showed an error instead of the page:** {response.page_error.title}: "
                      f"{code(response.page_error.message)}")
+    elif redirect is not None:
+        pass
     elif response.status >= 500:
         lines.append(f"**No page:** the script stopped with status {response.status}"
                      + (" and an empty response" if not response.body.strip() else "")
@@ -122,7 +138,7 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     if result.flash:
         lines.append(f"MyBB's message: {code(result.flash)}")
     if result.refresh_to:
-        lines.append(f"MyBB's redirect page points on to {code(result.refresh_to, 300)} (not followed).")
+        lines.append(f"The page refreshes to {code(result.refresh_to, 300)} (not followed).")
     for note in response.notes:
         lines.append(f"Note: {note}.")
     lines.append("")
@@ -139,14 +155,18 @@ def _title(body: str) -> str:
     return page_title(body) or "(no title)"
 
 
-def _errors_section(result: Any) -> list[str]:
-    ports = ", ".join(str(h.client_port) for h in result.response.hops)
+STOP_KINDS = ("language_stop", "stopped")
+
+
+def _errors_section(result: Any, what: str = "this request") -> list[str]:
+    hops = result.response.hops if result.response is not None else []
+    ports = ", ".join(str(h.client_port) for h in hops)
     groups = result.errors
     if not groups:
         if not result.errors_known:
-            return ["## Errors raised by this request: unknown", "", f"The logs could not be tied to it: "
+            return [f"## Errors raised by {what}: unknown", "", f"The logs could not be tied to it: "
                     f"{result.errors_note}."]
-        lines = ["## Errors raised by this request: none", "",
+        lines = [f"## Errors raised by {what}: none", "",
                  f"No errors: the server log and MyBB's error log recorded nothing for this request's "
                  f"exchanges (client port{'s' if ',' in ports else ''} {ports})."]
         if result.errors_note:
@@ -155,7 +175,7 @@ def _errors_section(result: Any) -> list[str]:
             lines.append(f"Note: {result.visibility_note}")
         return lines
     total = sum(g.count for g in groups)
-    lines = [f"## Errors raised by this request: {len(groups)}"
+    lines = [f"## Errors raised by {what}: {len(groups)}"
              + (f" ({total} occurrences)" if total != len(groups) else ""), ""]
     for index, group in enumerate(groups[:MAX_GROUPS_SHOWN], 1):
         lines += render_group(group, index, None)
@@ -191,8 +211,18 @@ def _on_demand(result: Any) -> list[str]:
                              + ", ".join(code(t, 80) for t in debug.extra_templates))
     if result.excerpt is not None:
         cut = " (cut)" if result.excerpt_cut else ""
-        lines += ["", f"## Page text{cut}", ""] + _fenced(result.excerpt.split("\n"))
+        lines += ["", f"## Page text{cut}", ""] + _text_block(result.excerpt)
     return ([""] + lines) if lines else []
+
+
+def _text_block(text: str) -> list[str]:
+    """Page text in a fence, as many lines as the excerpt holds (its size is the caller's argument, already
+    bounded), control characters dropped and a fence longer than any backtick run inside."""
+    body = [_CONTROL.sub("", line) for line in text.split("\n")]
+    fence = "```"
+    while any(fence in line for line in body):
+        fence += "`"
+    return [fence + "text", *body, fence]
 
 
 # --- cursor reads -----------------------------------------------------------------------------------

@@ -577,12 +577,18 @@ class ServerOrchestrationService:
             request.role, requests.SessionStore(requests.sessions_dir(self.config)),
             admin_dir=cfg.admin_dir if cfg else "admin",
             credentials=lambda: requests.credentials_for(request.role, self.config),
+            secret_pin=cfg.secret_pin if cfg else "",
         )
         started = self._clock()
         try:
             response = requests.load_page(client, request)
         except requests.LoginProblem as exc:
             result.failure, result.hint = exc.message, exc.hint
+            if exc.broke:  # the login request's own errors are the answer
+                logins = [checkpoints.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
+                result.errors, result.errors_known, result.errors_note = checkpoints.errors_of_exchanges(
+                    before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
+                    started=started)
         except (OSError, http.client.HTTPException) as exc:
             result.failure = f"the forum did not answer at {client.base}: {exc}"
             result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
