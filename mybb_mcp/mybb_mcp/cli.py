@@ -688,7 +688,7 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
         if out.as_json:
             out.data({**to_jsonable(digest), "cursor": digest.cursor.encode()})
         else:
-            out.markdown(render_digest(digest, None, CLI_COMMANDS))
+            out.markdown(render_digest(digest, None, CLI_COMMANDS, options.max_chars))
         return EXIT_OK
     if args.since is not None:
         raise InvalidArgument("--since and --cursor both say where to start.", "Pass one.")

@@ -227,7 +227,7 @@ def test_digest_since_a_cursor_new_still_firing_resolved_not_seen(tmp_path: Path
     # Still raised after the cursor (PHP served the old code a moment longer), then fixed:
     log.request(1006, "/stale.php", errors=("PHP Warning:  Stale in /srv/forum/s.php on line 1",))
     log.request(1007, "/stale.php")
-    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC)
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: "guest")
     fate = {g.fingerprint.where: g.status for g in result.groups + result.before}
     assert fate == {
         "inc/plugins/hello.php:7": RESOLVED,
@@ -236,10 +236,32 @@ def test_digest_since_a_cursor_new_still_firing_resolved_not_seen(tmp_path: Path
         "x.php:9": NEW,
         "s.php:1": RESOLVED,
     }
-    assert next(g for g in result.groups if g.status == RESOLVED).fixed_by == "GET /stale.php → 200"
+    assert next(g for g in result.groups if g.status == RESOLVED).fixed_by == "GET /stale.php → 200 as guest"
     assert result.requests_since == 5
     still = next(g for g in result.groups if g.status == STILL_FIRING)
-    assert still.requests == ["GET /still.php → 200"] and still.count == 1
+    assert still.requests == ["GET /still.php → 200 as guest"] and still.count == 1
+
+
+def test_resolved_needs_the_same_page_as_the_same_role(tmp_path: Path) -> None:
+    log = Log(tmp_path / "logs" / "server.log")
+    log.request(1000, "/usercp.php", errors=(WARNING,))  # raised for a member
+    log.request(1001, "/index.php?x=1", errors=(OTHER,))  # raised by a client the tool did not send
+    cursor = take_cursor(log.path)
+    log.request(1002, "/usercp.php")  # the same page as a guest: says nothing of the member's error
+    log.request(1003, "/index.php?x=2")  # another query: another page
+    log.request(1004, "/index.php?x=1")  # the same page, by an unknown client again
+    roles = {1000: "carol", 1002: "guest"}
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: roles.get(port))
+    fate = {g.fingerprint.where: g for g in result.before}
+    member = fate["inc/plugins/hello.php:7"]
+    assert member.status == NOT_SEEN == "not re-checked" and member.recheck == [("/usercp.php", "carol")]
+    assert fate["inc/plugins/other.php:12"].status == NOT_SEEN
+
+    log.request(1005, "/usercp.php")
+    roles[1005] = "carol"
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: roles.get(port))
+    member = next(g for g in result.before if g.fingerprint.where == "inc/plugins/hello.php:7")
+    assert member.status == RESOLVED and member.fixed_by == "GET /usercp.php → 200 as carol"
 
 
 def test_digest_without_a_cursor_counts_the_whole_log(tmp_path: Path) -> None:

@@ -228,7 +228,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
         if args.since_minutes is not None and args.cursor is not None:
             raise InvalidArgument("since_minutes and cursor both say where the digest starts.", "Pass one.")
         digest = service.error_digest(args.cursor, args.since_minutes, args.mybb_errors)
-        return ToolText(render_digest(digest, zone, MCP_COMMANDS))
+        return ToolText(render_digest(digest, zone, MCP_COMMANDS, args.max_chars))
     options = LogQueryOptions(errors_only=args.errors_only, exclude_static=args.exclude_static,
                               filter_keyword=args.filter, limit=args.limit, include_mybb=args.mybb_errors)
     waited: list[float] = []

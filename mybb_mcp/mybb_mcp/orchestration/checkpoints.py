@@ -27,8 +27,8 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
@@ -419,9 +419,10 @@ class RequestRef:
     worker_pid: int | None
     timestamp: datetime | None
     order: int = -1  # position of its request line in the range read (log order), -1 unknown
+    role: str | None = None  # who sent it, when the tool did (forum/request_roles.py); None: not known
 
     def label(self) -> str:
-        return f"{self.method} {self.path} → {self.status}"
+        return f"{self.method} {self.path} → {self.status}" + (f" as {self.role}" if self.role else "")
 
 
 def tie_to_requests(entries: Sequence[LogEntry]) -> list[tuple[LogEntry, RequestRef | None]]:
@@ -558,6 +559,10 @@ class ErrorGroup:
     status: str = ""  # digest with a cursor: new | still firing | resolved | not seen since
     last_order: int = -1  # log position of the last request that raised it (in the range read)
     fixed_by: str | None = None  # the clean request to the same page that came after its last occurrence
+    # (page, role) -> log position of the last request there that raised it: "resolved" needs each re-run
+    sites: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    recheck: list[tuple[str, str | None]] = field(default_factory=list)  # sites not re-run clean since
+    compile_note: str | None = None  # why a compile-time diagnostic still stands (its file did not change)
 
     @property
     def key(self) -> str:
@@ -609,13 +614,16 @@ def group_errors(
         if ref is not None:
             group.last_order = max(group.last_order, ref.order)
             group.scripts.add(_script(ref.path))
+            site = (_script(ref.path), ref.role)
+            group.sites[site] = max(group.sites.get(site, -1), ref.order)
             label = ref.label()
             if label not in group.requests and len(group.requests) < MAX_REQUESTS_PER_GROUP:
                 group.requests.append(label)
     return list(groups.values())
 
 
-NEW, STILL_FIRING, RESOLVED, NOT_SEEN = "new", "still firing", "resolved", "not seen since"
+NEW, STILL_FIRING, RESOLVED, NOT_RECHECKED = "new", "still firing", "resolved", "not re-checked"
+NOT_SEEN = NOT_RECHECKED  # the former name: seen before the cursor, its page not re-run clean since
 
 
 @dataclass
@@ -631,21 +639,41 @@ class Digest:
     more: bool = False
 
 
-def _requests_in(entries: Sequence[LogEntry]) -> list[RequestRef]:
+RoleLookup = Callable[[int | None, datetime | None], str | None]
+
+
+def _requests_in(entries: Sequence[LogEntry], role_of: RoleLookup | None = None) -> list[RequestRef]:
     return [
-        RequestRef(e.method, e.path or "", e.status_code or 0, e.client_port, e.worker_pid, e.timestamp, position)
+        RequestRef(e.method, e.path or "", e.status_code or 0, e.client_port, e.worker_pid, e.timestamp, position,
+                   role_of(e.client_port, e.timestamp) if role_of else None)
         for position, e in enumerate(entries) if e.event_type == REQUEST and e.method is not None and not e.internal
     ]
 
 
-def _clean_since(group: ErrorGroup, latest: dict[str, RequestRef], after: int) -> RequestRef | None:
-    """The latest request to a page that raised the group, if it came after log position `after`."""
-    candidates = [latest[s] for s in group.scripts if s in latest and latest[s].order > after]
-    return max(candidates, key=lambda r: r.order) if candidates else None
+def _with_roles(tied: list[tuple[LogEntry, RequestRef | None]],
+                role_of: RoleLookup | None) -> list[tuple[LogEntry, RequestRef | None]]:
+    if role_of is None:
+        return tied
+    return [(e, replace(r, role=role_of(r.client_port, r.timestamp)) if r is not None else None) for e, r in tied]
+
+
+def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], since_cursor: bool) -> bool:
+    """Whether every page the group fired on ran again, as the same role, after its last occurrence there:
+    fills `fixed_by` (the latest such run) and `recheck` (the pages and roles still to load)."""
+    clean: list[RequestRef] = []
+    group.recheck = []
+    for site, last in sorted(group.sites.items(), key=lambda item: item[1]):
+        rerun = latest.get(site) if site[1] is not None else None
+        if rerun is not None and rerun.order > (last if since_cursor else -1):
+            clean.append(rerun)
+        else:
+            group.recheck.append(site)
+    group.fixed_by = max(clean, key=lambda r: r.order).label() if clean and not group.recheck else None
+    return bool(group.sites) and not group.recheck
 
 
 def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path | None,
-              mybb_files: Sequence[Path]) -> list[ErrorGroup]:
+              mybb_files: Sequence[Path], role_of: RoleLookup | None = None) -> list[ErrorGroup]:
     """Error groups in the BASELINE_WINDOW before the cursor (at most MAX_BASELINE_BYTES of log)."""
     if cursor.server is None or resolution.generation is None:
         return []
@@ -667,7 +695,17 @@ def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path |
             for entry in mybb_blocks(file, max(0, mark.offset - 4 * 1024 * 1024), mark.offset):
                 if entry.timestamp is not None and entry.timestamp >= cutoff:
                     entries.append(entry)
-    return group_errors(tie_to_requests(entries), root)
+    return group_errors(_with_roles(tie_to_requests(entries), role_of), root)
+
+
+def _still_compiled(group: ErrorGroup, unchanged_since: Callable[[ErrorGroup], bool] | None) -> bool:
+    """A compile-time diagnostic whose file has not changed since PHP said it: still in the code, though
+    OPcache serves the compiled file without saying it again (orchestration/compile_time.py)."""
+    if unchanged_since is None or not unchanged_since(group):
+        return False
+    group.compile_note = ("compile-time: PHP says this once, when it compiles the file; the file has not "
+                          "changed since, so it is still in the code (OPcache serves the compiled file silently)")
+    return True
 
 
 def _entry_start_after(path: Path, position: int, end: int) -> int:
@@ -686,9 +724,16 @@ def digest(
     root: Path | None = None,
     zone: tzinfo | None = None,
     max_entries: int = 200_000,
+    role_of: RoleLookup | None = None,
+    unchanged_since: Callable[[ErrorGroup], bool] | None = None,
 ) -> Digest:
     """Errors grouped by fingerprint: since `cursor` (with their fate), else since `since` (or the
-    whole current log)."""
+    whole current log).
+
+    With a cursor, a group is "resolved" only when each page it fired on (path and query) ran again as
+    the same role (`role_of`: who sent a logged request) after its last occurrence there, and the code
+    it names can have changed (`unchanged_since`: a compile-time diagnostic of a file not changed since
+    is still in the code); else it is still firing, new, or (seen before the cursor only) not re-checked."""
     log_file = Path(log_file)
     zone = zone or read_log_zone(log_file)
     note = None
@@ -717,27 +762,30 @@ def digest(
             more = True
             break
     after = take_cursor(log_file, mybb_files)
-    groups = group_errors(tie_to_requests(entries) + [(e, None) for e in extra], root)
-    requests = _requests_in(entries)
+    groups = group_errors(_with_roles(tie_to_requests(entries), role_of) + [(e, None) for e in extra], root)
+    requests = _requests_in(entries, role_of)
     before: list[ErrorGroup] = []
     if cursor is not None and resolution is not None:
-        baseline = _baseline(cursor, resolution, zone, root, mybb_files)
+        baseline = _baseline(cursor, resolution, zone, root, mybb_files, role_of)
         now_keys = {g.key for g in groups}
         then_keys = {g.key for g in baseline}
-        latest = {_script(r.path): r for r in requests}  # in log order: the last request to each page wins
+        # In log order: the last request to each page as each role wins.
+        latest = {(_script(r.path), r.role): r for r in requests}
         for group in groups:
-            # Fired since the cursor, but its page loaded cleanly after its last occurrence: fixed since.
-            clean = _clean_since(group, latest, group.last_order)
-            if clean is not None:
-                group.status, group.fixed_by = RESOLVED, clean.label()
+            compiled = _still_compiled(group, unchanged_since)
+            if _judge(group, latest, True) and not compiled:
+                group.status = RESOLVED
             else:
-                group.status = STILL_FIRING if group.key in then_keys else NEW
+                group.status, group.fixed_by = (STILL_FIRING if group.key in then_keys else NEW), None
         for group in baseline:
             if group.key in now_keys:
                 continue
-            clean = _clean_since(group, latest, -1)
-            group.status = RESOLVED if clean else NOT_SEEN
-            group.fixed_by = clean.label() if clean else None
+            if _still_compiled(group, unchanged_since):
+                group.status, group.fixed_by = STILL_FIRING, None
+            elif _judge(group, latest, False):
+                group.status = RESOLVED
+            else:
+                group.status, group.fixed_by = NOT_RECHECKED, None
             before.append(group)
     groups.sort(key=lambda g: (-g.count, g.first_seen.timestamp() if g.first_seen else 0.0))
     return Digest(groups, before, len(requests), after, note, cursor is not None, more)

@@ -424,6 +424,7 @@ class Commands:
     # A snapshot action, with and without a name ("{action}", "{name}" filled in by `snapshot()`).
     snapshot_action: str = ""
     snapshot_named: str = ""
+    request_as: str = "{path} as {role}"  # the request of a page as a role ("{path}", "{role}" filled in)
     max_chars: str = "`max_chars`"
     full_traces: str = "`full_traces: true`"
     core_noise: str = "`core_noise: true`"
@@ -457,6 +458,7 @@ MCP_COMMANDS = Commands(
     wider_since="a larger since_minutes than {}",
     snapshot_action='`mybb_forum_snapshot` with `action: "{action}"`',
     snapshot_named='`mybb_forum_snapshot` with `action: "{action}", name: "{name}"`',
+    request_as='`mybb_server_request` with `path: "{path}", as: "{role}"`',
 )
 CLI_COMMANDS = Commands(
     start="`mybb-server start`",
@@ -480,6 +482,7 @@ CLI_COMMANDS = Commands(
     wider_since="a larger --since than {}",
     snapshot_action="`mybb-server snapshot {action}`",
     snapshot_named="`mybb-server snapshot {action} {name}`",
+    request_as="`mybb-server request '{path}' --as '{role}'`",
     max_chars="`--max-chars N`",
     full_traces="`--full-traces`",
     core_noise="`--core-noise`",

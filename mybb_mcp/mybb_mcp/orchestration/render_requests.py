@@ -10,13 +10,13 @@ import re
 from datetime import tzinfo
 from typing import Any
 
-from .checkpoints import NOT_SEEN, RESOLVED, Digest, ErrorGroup, NewEntries, without_location
+from .checkpoints import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING, Digest, ErrorGroup, NewEntries, without_location
 from .log_parser import LogEntry
 from .render import MCP_COMMANDS, Commands, _fenced, _time, render_entry
 
 MAX_TRACE_LINES = 8
 MAX_GROUPS_SHOWN = 20
-MAX_QUIET_SHOWN = 5  # errors before a cursor whose page was not loaded since
+DEFAULT_DIGEST_CHARS = 12_000  # an agent's answer: what changed first, the rest as it fits
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -73,7 +73,7 @@ def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: b
         seen += "; " + ", ".join(code(r, 200) for r in group.requests)
     lines.append(f"   {seen}")
     if status and group.fixed_by:
-        lines.append(f"   fixed: the same page loaded without it since: {code(group.fixed_by, 200)}")
+        lines.append(f"   fixed: the same page ran again as the same role without it: {code(group.fixed_by, 200)}")
     if trace and group.example.continuation:
         shown = group.example.continuation[:MAX_TRACE_LINES]
         more = len(group.example.continuation) - len(shown)
@@ -254,7 +254,38 @@ def render_cursor_line(cursor: str, commands: Commands = MCP_COMMANDS) -> str:
 
 # --- the digest ----------------------------------------------------------------------------------------
 
-def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_COMMANDS) -> str:
+DIGEST_RECHECKS_SHOWN = 2  # calls shown per item that was not re-checked
+
+
+def recheck_call(site: tuple[str, str | None], commands: Commands) -> str:
+    """The call that loads a page as the role that raised an error there."""
+    page, role = site
+    path = page.lstrip("/") or "index.php"
+    if role is None:
+        return (f"{commands.request} on {code(path, 200)} as the role that raised it (a client other than this "
+                "tool sent that request; the tool knows the roles of its own requests only)")
+    return commands.request_as.format(path=path.replace('"', "%22"), role=role.replace('"', "'"))
+
+
+def _compact(group: ErrorGroup, zone: tzinfo | None, commands: Commands) -> list[str]:
+    kind = group.fingerprint.kind.upper()
+    last = group.requests[-1] if group.requests else ""
+    line = (f"- [{group.status}] **{kind}** {code(without_location(group.example.message), 200)} {_where(group)}"
+            .rstrip() + f" (×{group.count}" + (f"; {code(last, 160)}" if last else "") + ")")
+    lines = [line]
+    if group.compile_note:
+        lines.append(f"  {group.compile_note}")
+    for site in group.recheck[:DIGEST_RECHECKS_SHOWN]:
+        lines.append(f"  re-check: {recheck_call(site, commands)}")
+    if len(group.recheck) > DIGEST_RECHECKS_SHOWN:
+        lines.append(f"  ... and {len(group.recheck) - DIGEST_RECHECKS_SHOWN} more pages it fired on.")
+    return lines
+
+
+def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_COMMANDS,
+                  budget: int = DEFAULT_DIGEST_CHARS) -> str:
+    """The digest, within `budget` characters: with a cursor it leads with what changed (resolved, then
+    new), then what still fires, then what was not re-checked, each with the call that would re-check it."""
     lines = ["# Error Digest", ""]
     if result.note:
         lines += [f"Note: {result.note}.", ""]
@@ -264,41 +295,57 @@ def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_
                  f"{'s' if result.requests_since != 1 else ''}.")
     if result.more:
         lines.append("(The range was long: only its first part was grouped; ask again with a newer cursor.)")
+    every = result.groups + result.before
+    sections: list[tuple[str, list[list[str]]]] = []
     if result.since_cursor:
-        counts = {}
-        for group in result.groups + result.before:
+        counts: dict[str, int] = {}
+        for group in every:
             counts[group.status] = counts.get(group.status, 0) + 1
-        order = ("new", "still firing", RESOLVED, NOT_SEEN)
+        order = (RESOLVED, NEW, STILL_FIRING, NOT_RECHECKED)
         lines.append("Since the cursor: " + (", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
-                                             or "no errors before or after it") + ".")
-    lines.append("")
-    if not result.groups and not result.before:
-        lines.append("No errors.")
-    for index, group in enumerate(result.groups[:MAX_GROUPS_SHOWN], 1):
-        lines += render_group(group, index, zone, trace=False, status=result.since_cursor)
-    if len(result.groups) > MAX_GROUPS_SHOWN:
-        lines.append(f"... and {len(result.groups) - MAX_GROUPS_SHOWN} more kinds.")
-    if result.before:
-        resolved = [g for g in result.before if g.status == RESOLVED]
-        quiet = [g for g in result.before if g.status == NOT_SEEN]
-        lines += ["", "Seen before the cursor, not since:"]
-        for index, group in enumerate(resolved[:MAX_GROUPS_SHOWN], len(result.groups) + 1):
-            lines += render_group(group, index, zone, trace=False, status=True)
-        for group in quiet[:MAX_QUIET_SHOWN]:
-            page = ", ".join(code(r, 120) for r in group.requests[:1])
-            lines.append(f"- [{NOT_SEEN}] **{group.fingerprint.kind.upper()}** "
-                         f"{code(without_location(group.example.message), 160)} {_where(group)}".rstrip()
-                         + f" (×{group.count}"
-                         + (f"; {page}" if page else "") + ")")
-        if len(quiet) > MAX_QUIET_SHOWN:
-            lines.append(f"- ... and {len(quiet) - MAX_QUIET_SHOWN} more kinds not seen since.")
-        if quiet:
-            lines.append(f"({NOT_SEEN}: no request to the page that raised it came since, so it is not known "
-                         f"to be fixed; load that page with {commands.request} and ask again.)")
+                                             or "no errors before or after it") + ". \"Resolved\" means the same "
+                     "page ran again as the same role after the error's last occurrence there.")
+        resolved = sorted((g for g in every if g.status == RESOLVED),
+                          key=lambda g: -(g.last_seen.timestamp() if g.last_seen else 0.0))
+        new = [g for g in result.groups if g.status == NEW]
+        changed = [render_group(g, i, zone, trace=False, status=True) for i, g in enumerate(resolved + new, 1)]
+        sections.append(("## What changed (resolved, new)", changed))
+        sections.append(("## Still firing", [_compact(g, zone, commands) for g in every if g.status == STILL_FIRING]))
+        sections.append(("## Not re-checked (fired before the cursor; its page was not loaded again as that "
+                         "role since)", [_compact(g, zone, commands) for g in every if g.status == NOT_RECHECKED]))
+    else:
+        sections.append(("", [render_group(g, i, zone, trace=False) for i, g in enumerate(result.groups, 1)]))
     cursor = result.cursor.encode()
-    lines += ["", f"Cursor: `{cursor}` — pass it to {commands.digest_since} later to see what changed "
+    footer = ["", f"Cursor: `{cursor}` — pass it to {commands.digest_since} later to see what changed "
               "after this answer."]
-    return "\n".join(lines).rstrip() + "\n"
+    lines.append("")
+    if not every:
+        lines.append("No errors.")
+    room = budget - sum(len(line) + 1 for line in lines + footer) - 200
+    left_out = 0
+    for title, items in sections:
+        if not items:
+            continue
+        if left_out:
+            left_out += len(items)
+            continue
+        head = [title, ""] if title else []
+        shown: list[str] = []
+        for index, item in enumerate(items):
+            size = sum(len(line) + 1 for line in head + item)
+            if size > room:
+                left_out += len(items) - index
+                break
+            shown += head + item
+            room -= size
+            head = []
+        if shown:
+            lines += shown + [""]
+    if left_out:
+        lines.append(f"**Left out to fit the answer budget of {budget} characters:** {left_out} more kind"
+                     f"{'s' if left_out != 1 else ''} (the least changed ones). Ask again with the cursor below "
+                     "after your next fix, or read them with " + commands.logs_errors + ".")
+    return "\n".join(lines + footer).rstrip() + "\n"
 
 
 # --- one line per entry (logs --follow) -----------------------------------------------------------------

@@ -42,10 +42,10 @@ from .log_reader import (
     rotate_logs,
 )
 from .process import PortOwner, ProcessIdentity
-from ..forum import requests
+from ..forum import request_roles, requests
 from ..forum.requests import PageRequest
 from ..results import PageResult
-from . import checkpoints
+from . import checkpoints, compile_time
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from .render import render_log_query
 from .state import LockTimeout, StateFile
@@ -603,6 +603,8 @@ class ServerOrchestrationService:
                 result.visibility_note = self._hidden_kinds()
         try:
             client.save()
+            ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
+            request_roles.record(requests.sessions_dir(self.config), ports, request.role)
         except OSError as exc:  # the answer stands; the next request logs in again
             if result.response is not None:
                 result.response.notes.append(f"the session could not be kept ({exc.strerror or exc}); the next "
@@ -651,8 +653,11 @@ class ServerOrchestrationService:
                  if since_minutes else None)
         self._observe([])
         files = self._mybb_error_files() if include_mybb else []
+        root = self.config.mybb_root
+        role_of = request_roles.RoleOf(request_roles.read(requests.sessions_dir(self.config)))
         return checkpoints.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
-                                  root=self.config.mybb_root)
+                                  root=root, role_of=role_of, unchanged_since=lambda group: compile_time.unchanged_since(
+                                      group.example.message, group.fingerprint.where, group.last_seen, root))
 
     # ------------------------------------------------------------------ MyBB settings
 

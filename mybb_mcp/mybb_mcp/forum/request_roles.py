@@ -1,0 +1,100 @@
+"""Who sent each exchange the tool made: client port, time and role, so the digest can tell "the same
+page ran clean as the same role" from "some client loaded that path".
+
+php -S logs no cookies or user agents: a request line names only its client port. The tool records
+the ports of its own exchanges (the request, its redirects, logins and key pages) in
+`<sessions dir>/exchanges.journal` (the jars' private 0700 directory, file 0600, replaced atomically,
+never through a symlink). A request the tool did not send has no known role. Two requests recorded at
+the same moment may lose one record to the other's write: its page then reads "not re-checked", never
+a false "resolved".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..safe_files import read_own_small
+
+JOURNAL_NAME = "exchanges.journal"  # not `<role>.json`: no role's jar can take this name
+MAX_RECORDS = 4000  # a few hours of an agent's requests; older ports only matter to old cursors
+MAX_JOURNAL_BYTES = 1024 * 1024
+MATCH_SECONDS = 5.0  # a request line's stamp (whole seconds) against the time the tool recorded
+
+
+@dataclass(frozen=True)
+class Record:
+    port: int
+    at: float  # Unix time when the exchange ended
+    role: str
+
+
+def journal_path(sessions: Path) -> Path:
+    return Path(sessions) / JOURNAL_NAME
+
+
+def read(sessions: Path) -> list[Record]:
+    data = read_own_small(journal_path(sessions), MAX_JOURNAL_BYTES)
+    if not data:
+        return []
+    try:
+        items = json.loads(data)
+    except ValueError:
+        return []
+    records = []
+    for item in items if isinstance(items, list) else []:
+        if (isinstance(item, list) and len(item) == 3 and isinstance(item[0], int) and isinstance(item[1], (int, float))
+                and isinstance(item[2], str)):
+            records.append(Record(item[0], float(item[1]), item[2]))
+    return records
+
+
+def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = None) -> None:
+    """Add the tool's exchanges (their client ports) as sent by `role`, in the jars' own directory
+    (made 0700 when missing; one that is a link or another user's is not written to)."""
+    directory = Path(sessions)
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        os.mkdir(directory, 0o700)
+        info = os.lstat(directory)
+    if not os.path.isdir(directory) or os.path.islink(directory) or info.st_uid != os.getuid():
+        return
+    at = time.time() if at is None else at
+    kept = [[r.port, r.at, r.role] for r in read(directory)][-(MAX_RECORDS - 1):]
+    kept += [[int(port), round(at, 3), role] for port in ports]
+    target = journal_path(directory)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(kept[-MAX_RECORDS:], handle, separators=(",", ":"))
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+class RoleOf:
+    """Looks up the role that sent a logged request (its client port and stamp); None: not the tool's."""
+
+    def __init__(self, records: Iterable[Record]) -> None:
+        self._by_port: dict[int, list[Record]] = {}
+        for item in records:
+            self._by_port.setdefault(item.port, []).append(item)
+
+    def __call__(self, port: int | None, stamp: datetime | None) -> str | None:
+        if port is None:
+            return None
+        candidates = self._by_port.get(port, [])
+        if stamp is None:
+            return candidates[-1].role if len(candidates) == 1 else None
+        when = stamp.timestamp()
+        near = [c for c in candidates if -MATCH_SECONDS <= c.at - when <= MATCH_SECONDS + 1]
+        return min(near, key=lambda c: abs(c.at - when)).role if near else None
