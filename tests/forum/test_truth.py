@@ -199,3 +199,23 @@ def test_the_admin_cp_pin_is_read_from_the_config(running, real_forum) -> None:
     admin = get(running, "admin/index.php", "admin")
     assert admin.response.page_error is None and admin.response.logins
     assert "Pin-4711" not in render_page_result(admin)
+
+
+# --- (6) whole messages ---------------------------------------------------------------------------------
+
+IN_MESSAGE_PLUGIN = PLUGIN_HEAD.replace("{name}", "inmessage") + """
+$plugins->add_hook("global_start", "inmessage_run");
+function inmessage_run() {
+    if(isset($_GET['alerts'])) { throw new RuntimeException("Unknown column 'a.alert_id' in 'ORDER BY'"); }
+}
+"""
+
+
+def test_a_message_holding_in_is_shown_whole(running, real_forum) -> None:
+    real_forum.add_plugin("inmessage", IN_MESSAGE_PLUGIN)
+    broken = get(running, "index.php", query=(("alerts", "1"),))
+    assert len(broken.errors) == 1
+    group = broken.errors[0]
+    assert group.fingerprint.where == "inc/plugins/inmessage.php:8"
+    text = render_page_result(broken)
+    assert "`Uncaught RuntimeException: Unknown column 'a.alert_id' in 'ORDER BY'`" in text, text

@@ -486,7 +486,9 @@ def entries_of_port(entries: Sequence[LogEntry], port: int, worker: int | None =
 
 # --- fingerprints and the digest ------------------------------------------------------------------
 
-_LOCATION_SUFFIX = re.compile(r"\s+in \S.*?(?: on line \d+|:\d+)\s*$")
+# The location PHP appends is after the LAST " in " (a message may hold its own: `Unknown column 'x' in
+# 'ORDER BY' in /srv/f.php:3`): the greedy head keeps everything before it.
+_LOCATION_SUFFIX = re.compile(r"^(.*)\s+in \S.*?(?: on line \d+|:\d+)\s*$", re.DOTALL)
 _NUMBER = re.compile(r"\b\d+\b")
 _HEX_ID = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{16,}\b")
 _SPACE = re.compile(r"\s+")
@@ -495,13 +497,18 @@ KIND_NAMES = {"exception": "uncaught exception", "sql": "SQL error", "http_5xx":
 
 def without_location(message: str) -> str:
     """The first line of a message without PHP's ` in FILE on line N` / ` in FILE:N`."""
-    return _LOCATION_SUFFIX.sub("", message.split("\n", 1)[0])
+    return _strip_location(message.split("\n", 1)[0])
+
+
+def _strip_location(line: str) -> str:
+    match = _LOCATION_SUFFIX.match(line)
+    return match.group(1) if match else line
 
 
 def normalise_message(message: str) -> str:
     """The message without what changes between occurrences: location, numbers, ids, spacing."""
     first = message.split("\n", 1)[0]
-    first = _LOCATION_SUFFIX.sub("", first)
+    first = _strip_location(first)
     first = _HEX_ID.sub("#", first)
     first = _NUMBER.sub("#", first)
     return _SPACE.sub(" ", first).strip()[:300]
