@@ -190,8 +190,9 @@ def test_stop_without_a_server_of_ours_says_so_once(forums: Make, imposter: Call
     a = alpha.start()
     beta = forums("beta", port=a.port)
     stopped = beta.stop()
-    assert stopped.failure is Failure.NOT_OURS
+    assert stopped.failure is Failure.NOT_RUNNING  # alpha's server is ours: not "not ours"
     text = render_result(stopped)
+    assert text.startswith("# Error: Server Not Running") and "Not Our Server" not in text, text
     assert text.count(f"PID {a.pid}") == 1, text
     assert text.count(str(alpha.config.mybb_root)) >= 1 and "started some other way" not in text
     assert alpha.get_status().running  # not touched

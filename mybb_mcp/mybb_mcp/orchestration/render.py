@@ -681,6 +681,10 @@ def _next_step(result: ServerResult, commands: Commands) -> str:
         else:
             first = "Stop the program holding the port (this tool never stops a process it did not start)."
         return f"{first} {_other_port(result.free_port, commands)}"
+    if failure is Failure.NOT_RUNNING and owner is not None:
+        held = (f"Port {result.port} serves another forum of this tool's; leave it, or stop it from that forum "
+                f"({code_span('MYBB_ROOT=' + owner.forum_root)}). " if owner.forum_root is not None else "")
+        return f"{held}To run this forum beside it: {_other_port(result.free_port, commands)}"
     if failure is Failure.NOT_RUNNING:
         return f"Start it with {commands.start}."
     if failure is Failure.BAD_FORUM_ROOT:
@@ -722,7 +726,7 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
             out.append(f"\n**The port was not changed:** the server still listens on port {result.port}, not "
                        f"{result.requested_port}. To move it, use {commands.restart_port.format(result.requested_port)}.")
     else:
-        out = [f"# Error: {failure.title}\n", result.message]
+        out = [f"# Error: {_failure_heading(result)}\n", result.message]
         if result.reason:
             out.append("\nPHP said:\n" + "\n".join(code_block(result.reason.split("\n"))))
         owner = result.port_owner
@@ -739,6 +743,17 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
     if step:
         out.append(f"\n**Next:** {step}")
     return "\n".join(part for part in out if part).strip() + "\n"
+
+
+def _failure_heading(result: ServerResult) -> str:
+    """The heading, chosen once the body's facts are known: a port held by a server of ours (another
+    forum's) is never headed as a stranger's."""
+    failure = result.failure
+    assert failure is not None
+    owner = result.port_owner
+    if failure is Failure.NOT_OURS and owner is not None and owner.forum_root is not None:
+        return Failure.NOT_RUNNING.title
+    return failure.title
 
 
 def _render_success(result: ServerResult, commands: Commands) -> str:

@@ -377,9 +377,11 @@ class ServerOrchestrationService:
             config = self.config
             foreign = self._foreign_listener(config.host, config.port)
             if foreign is not None:  # the holder is named once, by the renderer, from port_owner
+                # Another forum's server of ours on the port is not "not ours": this forum's is not running.
+                ours = foreign.forum_root is not None
                 return ServerResult(
                     False, "stop", "No server of this forum's is running; nothing was stopped.",
-                    Failure.NOT_OURS, port=config.port, host=config.host, port_owner=foreign, notes=notes,
+                    Failure.NOT_RUNNING if ours else Failure.NOT_OURS, port=config.port, host=config.host, port_owner=foreign, notes=notes,
                     died=died[0] if died else None, free_port=process.nearest_free_port(config.host, config.port),
                 )
             message = "The server was not running; nothing was stopped."
