@@ -401,10 +401,17 @@ def test_mariadb_save_diff_restore_through_mariadb_dump(mariadb: Any, php: str, 
 
     mariadb.execute("UPDATE snapforum.mybb_settings SET value = 'Renamed' WHERE name = 'bbname'",
                     "CREATE TABLE snapforum.mybb_plugin_extra (id INT PRIMARY KEY)",
-                    "INSERT INTO snapforum.mybb_threads (fid, subject, notes) VALUES (2, 'A thread', '')")
+                    "INSERT INTO snapforum.mybb_threads (fid, subject, notes) VALUES (2, 'A thread', '')",
+                    "ALTER TABLE snapforum.mybb_users ADD shelf_points INT NOT NULL DEFAULT 0, ADD INDEX shelf (shelf_points)",
+                    "ALTER TABLE snapforum.mybb_threads MODIFY notes MEDIUMTEXT NOT NULL")
     diff = snapshots.run("diff", "clean").diff
     assert ("bbname", "MyBB Test Forum", "Renamed") in [(c.name, c.before, c.after) for c in diff.settings]
     assert ("mybb_plugin_extra", None, 0) in [(t.table, t.rows_before, t.rows_after) for t in diff.tables]
+    shapes = {(c.table, c.what, c.name): c for c in diff.schema}
+    assert shapes[("mybb_users", "column", "shelf_points")].after == "int(11) NOT NULL DEFAULT 0"
+    assert shapes[("mybb_users", "index", "shelf")].kind == "added"
+    notes = shapes[("mybb_threads", "column", "notes")]
+    assert notes.kind == "changed" and notes.before.startswith("text") and notes.after.startswith("mediumtext")
 
     restored = snapshots.run("restore", "clean")
     assert restored.ok, (restored.message, restored.detail)
@@ -520,3 +527,30 @@ def test_save_while_the_database_is_written_is_one_consistent_state(real_forum: 
             rows = copy.execute("SELECT COUNT(*) FROM mybb_threads WHERE fid = 2").fetchone()[0]
             counter = copy.execute("SELECT threads FROM mybb_forums WHERE fid = 2").fetchone()[0]
             assert rows == counter > 0  # a fresh forum had no threads, counter 0
+
+
+# A plugin that changes core tables as many do: a column and an index on mybb_users, a table of its own.
+SCHEMA_PLUGIN = r"""<?php
+if(!defined("IN_MYBB")) { die("Direct access not allowed."); }
+function shelf_info() { return array("name" => "Shelf", "compatibility" => "18*"); }
+function shelf_activate() {
+    global $db;
+    $db->add_column("users", "shelf_points", "INTEGER NOT NULL DEFAULT 0");
+    $db->write_query("CREATE INDEX shelf_points ON ".TABLE_PREFIX."users (shelf_points)");
+    $db->write_query("CREATE TABLE ".TABLE_PREFIX."shelf_items (iid INTEGER PRIMARY KEY, uid INTEGER NOT NULL)");
+}
+"""
+
+
+def test_diff_shows_the_columns_and_indexes_a_plugin_added_to_core_tables(real_forum: Any, service: Any) -> None:
+    assert service.snapshot("save", "before-shelf").ok
+    real_forum.add_plugin("shelf", SCHEMA_PLUGIN)
+    result = service.snapshot("diff", "before-shelf")
+    shapes = {(c.table, c.what, c.name): c for c in result.diff.schema}
+    assert shapes[("mybb_users", "column", "shelf_points")].after == "INTEGER NOT NULL DEFAULT 0"
+    assert shapes[("mybb_users", "index", "shelf_points")].after == "(shelf_points)"
+    assert ("mybb_shelf_items", None, 0) in [(t.table, t.rows_before, t.rows_after) for t in result.diff.tables]
+    text = render_snapshot(result, CLI_COMMANDS)
+    assert "## Columns and indexes" in text
+    assert "`mybb_users`: added column `shelf_points` `INTEGER NOT NULL DEFAULT 0`" in text
+    assert "`mybb_users`: added index `shelf_points` `(shelf_points)`" in text

@@ -219,3 +219,27 @@ def test_a_message_holding_in_is_shown_whole(running, real_forum) -> None:
     assert group.fingerprint.where == "inc/plugins/inmessage.php:8"
     text = render_page_result(broken)
     assert "`Uncaught RuntimeException: Unknown column 'a.alert_id' in 'ORDER BY'`" in text, text
+
+
+# --- (7) the excerpt honours its argument ------------------------------------------------------------------
+
+LINES_PLUGIN = PLUGIN_HEAD.replace("{name}", "lines") + """
+$plugins->add_hook("misc_start", "lines_run");
+function lines_run() {
+    global $mybb;
+    if($mybb->get_input('action') != 'lines') { return; }
+    $rows = array();
+    for($i = 1; $i <= 150; $i++) { $rows[] = "<p>shelf row {$i}</p>"; }
+    echo "<html><body>".implode("\\n", $rows)."</body></html>";
+    exit;
+}
+"""
+
+
+def test_the_excerpt_is_as_long_as_asked(running, real_forum) -> None:
+    real_forum.add_plugin("lines", LINES_PLUGIN)
+    page = get(running, "misc.php", query=(("action", "lines"),), excerpt=20_000)
+    text = render_page_result(page)
+    assert "shelf row 150" in text and "more lines" not in text
+    short = render_page_result(get(running, "misc.php", query=(("action", "lines"),), excerpt=40))
+    assert "shelf row 1" in short and "shelf row 150" not in short and "## Page text (cut)" in short

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import InvalidArgument
+from . import schema as table_schema
 from .files import MYSQL, SQLITE, ForumDbConfig, read_config_php, read_mybb_version, sqlite_path
 
 SNAPSHOTS_DIR = ".mybb-snapshots"
@@ -149,10 +150,11 @@ class SnapshotDiff:
     plugins_after: tuple[str, ...] | None = None
     files: tuple[Change, ...] = ()  # before/after: size in bytes
     unknown: tuple[str, ...] = ()  # sections that could not be compared, and why
+    schema: tuple[table_schema.SchemaChange, ...] = ()  # columns and indexes of tables both hold
 
     @property
     def empty(self) -> bool:
-        return not (self.tables or self.setting_groups or self.settings or self.templates or self.stylesheets
+        return not (self.tables or self.schema or self.setting_groups or self.settings or self.templates or self.stylesheets
                     or self.datacache or self.files or self.plugins_before != self.plugins_after)
 
 
@@ -373,7 +375,9 @@ class _Database:
         cursor = conn.cursor()
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
         tables = sorted(str(row[0]) for row in cursor.fetchall() if str(row[0]).startswith(prefix))
-        return catalog(cursor, tables, _quote_sqlite, prefix)
+        found = catalog(cursor, tables, _quote_sqlite, prefix)
+        found["schema"] = table_schema.sqlite_schema(cursor, tables, _quote_sqlite)
+        return found
 
     # --- MySQL/MariaDB
 
@@ -460,6 +464,7 @@ class _Database:
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             tables = self._mysql_tables(cursor)
             found = catalog(cursor, tables, _quote_mysql, self.prefix)
+            found["schema"] = table_schema.mysql_schema(cursor, tables)
             cursor.execute("COMMIT")
         if not tables:
             raise SnapshotError(SNAPSHOT_FAILED,
@@ -505,7 +510,9 @@ class _Database:
                     conn.execute("COMMIT")
         with self._mysql() as cursor:
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            found = catalog(cursor, self._mysql_tables(cursor), _quote_mysql, self.prefix)
+            tables = self._mysql_tables(cursor)
+            found = catalog(cursor, tables, _quote_mysql, self.prefix)
+            found["schema"] = table_schema.mysql_schema(cursor, tables)
             cursor.execute("COMMIT")
             return found
 
@@ -815,12 +822,17 @@ def compare(then: Mapping[str, Any], now: Mapping[str, Any]) -> SnapshotDiff:
     files = [Change(c.name, None, c.before and c.before.split(":")[0], c.after and c.after.split(":")[0])
              for c in _changes(files_then, files_now)]
     plugins_then, plugins_now = then.get("plugins"), now.get("plugins")
+    shapes: list[table_schema.SchemaChange] = []
+    if "schema" in then and "schema" in now:
+        shapes = table_schema.compare_schemas(then["schema"], now["schema"])
+    elif "schema" in now:
+        unknown.append("columns and indexes: the snapshot was saved before snapshots recorded them")
     return SnapshotDiff(
         tables=tuple(tables), setting_groups=tuple(groups), settings=tuple(settings), templates=tuple(templates),
         stylesheets=tuple(stylesheets), datacache=tuple(datacache),
         plugins_before=tuple(plugins_then) if plugins_then is not None else None,
         plugins_after=tuple(plugins_now) if plugins_now is not None else None,
-        files=tuple(files), unknown=tuple(unknown),
+        files=tuple(files), unknown=tuple(unknown), schema=tuple(shapes),
     )
 
 

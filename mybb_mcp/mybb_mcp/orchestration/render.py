@@ -1047,7 +1047,7 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
     info = result.snapshot
     out = [f"# Snapshot Diff: {result.name}\n", result.message + (f" Database: {info.database}." if info else "")]
     if diff.empty:
-        out.append("\nNo changes: tables, row counts, settings, templates, stylesheets, datacache and the files "
+        out.append("\nNo changes: tables, row counts, columns, indexes, settings, templates, stylesheets, datacache and the files "
                    "MyBB writes are as in the snapshot.")
     table_lines = []
     for table in diff.tables:
@@ -1059,6 +1059,12 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
             delta = table.rows_after - table.rows_before
             table_lines.append(f"{_code(table.table)}: {table.rows_before} → {table.rows_after} rows ({delta:+d})")
     out.append(_bullets("Tables", table_lines))
+    out.append(_bullets("Columns and indexes", [
+        f"{_code(c.table)}: {c.kind} {c.what} {_code(c.name)}"
+        + (f" {_code(c.after or '')}" if c.kind == "added" else f" (was {_code(c.before or '')})"
+           if c.kind == "removed" else f": {_code(c.before or '')} → {_code(c.after or '')}")
+        for c in diff.schema[:MAX_DIFF_NAMES]] + ([f"and {len(diff.schema) - MAX_DIFF_NAMES} more"]
+                                                  if len(diff.schema) > MAX_DIFF_NAMES else [])))
     out.append(_bullets("Setting groups", [
         f"{c.kind} {_code(c.name)} ({_code(c.after if c.after is not None else c.before or '')})"
         if c.kind != "changed" else f"changed {_code(c.name)}: title {_code(c.before or '')} → {_code(c.after or '')}"
