@@ -119,8 +119,8 @@ _KIND_TITLES = {
     "acp_login": "Admin CP login page (the session was not accepted)",
     "acp_error": "Admin CP error message",
     "inline_error": "MyBB form errors",
-    "language_stop": "MyBB stopped: a language file is missing (the script died there)",
-    "stopped": "the script stopped mid-page (die() or exit: the page never finished)",
+    "language_stop": "a language file is missing (MyBB's language loader died there)",
+    "stopped": "die() or exit mid-page (the page never finished)",
     "confirm": "MyBB's confirmation page (nothing was done yet: it asks first)",
     "acp_pin": "Admin CP login page asking for the secret PIN",
 }

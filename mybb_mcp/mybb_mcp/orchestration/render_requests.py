@@ -98,7 +98,9 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     response = result.response
     hops = response.hops
     last = hops[-1]
-    lines = [f"# Page: {code(last.method + ' ' + last.target, 300)} → {response.status} (as {request.role})", ""]
+    first = hops[0]
+    chain = "" if len(hops) == 1 else f"{code(first.method + ' ' + first.target, 200)} → … → "
+    lines = [f"# Page: {chain}{code(last.method + ' ' + last.target, 300)} → {response.status} (as {request.role})", ""]
     rows = [
         ("URL", code(response.url, 400)),
         ("Status", f"{response.status} {response.reason}"),
@@ -106,7 +108,9 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         ("Title", code(_title(response.body)) if response.content_type == "text/html" else response.content_type),
     ]
     if len(hops) > 1:
-        rows.append(("Redirects", " → ".join(f"{h.status} {code(h.target, 120)}" for h in hops)))
+        rows.append(("Redirects", " → ".join(
+            f"{h.status} {code(h.target, 120)}" + (" (MyBB's redirect page)" if h.status == 200 and h is not last else "")
+            for h in hops)))
     if response.redirect_not_followed:
         rows.append(("Redirect not followed", code(response.redirect_not_followed, 300)))
     if response.logins:
@@ -345,6 +349,8 @@ def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_
         lines.append(f"**Left out to fit the answer budget of {budget} characters:** {left_out} more kind"
                      f"{'s' if left_out != 1 else ''} (the least changed ones). Ask again with the cursor below "
                      "after your next fix, or read them with " + commands.logs_errors + ".")
+    while lines and not lines[-1]:
+        lines.pop()
     return "\n".join(lines + footer).rstrip() + "\n"
 
 
