@@ -92,7 +92,8 @@ class LogsArgs(_Args):
     digest: bool = Field(
         False,
         description="Group errors by kind + message + file:line (count, first/last seen, requests that raised "
-                    "them). With a cursor: which are new, still firing, or resolved since it.",
+                    "them). With a cursor: what changed first (resolved: the same page ran clean as the same "
+                    "role; new), then still firing, then not re-checked (with the call that re-checks it).",
     )
     wait_seconds: int = Field(
         0, ge=0, le=300,
@@ -280,7 +281,7 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
         "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, other) and the "
         "line in your code; MyBB core noise hidden; answers keep to max_chars. Fast on multi-GB logs. Every "
         "answer ends with a cursor: pass it back to get only what is new (digest: errors grouped, with which "
-        "are new, still firing or resolved); wait_seconds waits for the next matching entry.",
+        "are new, still firing, resolved or not re-checked); wait_seconds waits for the next matching entry.",
         read_only=True, destructive=False, idempotent=True,
     ),
     _tool(
@@ -294,8 +295,10 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
 ORCHESTRATION_TOOLS.append(_tool(
     ToolName.REQUEST, "Load a forum page and see what it broke",
     "GET or POST a forum page (front end or Admin CP) as guest, admin or a member, logging in like a browser "
-    "and filling my_post_key. Answers the final URL, status, time, title, whether MyBB showed an error page "
-    "instead (SQL error, error/no-permission page, Admin CP login) and the errors of exactly this request "
+    "and filling my_post_key; a POST is sent once, never re-sent. Answers the final URL, status, time, title, "
+    "MyBB's redirect page (success, where it points), whether MyBB showed an error page or stopped instead "
+    "(SQL error, error/no-permission page, die(), missing language file, confirmation page, Admin CP login "
+    "or PIN form, MyBB's message quoted) and the errors of exactly this request "
     "from the server log and MyBB's error log (deduplicated, file:line) or 'no errors'; on demand a text "
     "excerpt, a selector/text check, MyBB's debug report. Ends with a cursor for mybb_server_logs.",
     read_only=False, destructive=False, idempotent=False,

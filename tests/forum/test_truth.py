@@ -243,3 +243,30 @@ def test_the_excerpt_is_as_long_as_asked(running, real_forum) -> None:
     assert "shelf row 150" in text and "more lines" not in text
     short = render_page_result(get(running, "misc.php", query=(("action", "lines"),), excerpt=40))
     assert "shelf row 1" in short and "shelf row 150" not in short and "## Page text (cut)" in short
+
+
+# --- the MCP face -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_mcp_post_is_sent_once_and_its_redirect_page_is_success(running, real_forum) -> None:
+    import mcp.types as types
+    from mcp import Client
+
+    from mybb_mcp.server import server
+
+    real_forum.add_plugin("rows", ROWS_PLUGIN)
+    async with Client(server, mode="legacy") as client:
+        answer = await client.call_tool("mybb_server_request", {
+            "path": "misc.php", "method": "POST", "as": "admin", "form": {"action": "rows_add", "note": "mcp"}})
+    assert isinstance(answer.content[0], types.TextContent)
+    text = answer.content[0].text
+    assert not answer.is_error
+    assert text.startswith("# Page: `POST /misc.php` → … → `GET /index.php` → 200 (as admin)"), text
+    assert "**MyBB's redirect page: the request succeeded.** MyBB said `Row added.`" in text
+    assert count(real_forum.db_file, "mybb_rows_added") == 1
+    assert posts_logged(running, "/misc.php") == 1
