@@ -160,3 +160,23 @@ def test_the_digest_leads_with_what_changed_within_its_budget(running, real_foru
     assert "the one-line fix" in text[first_item:first_item + 600]
     assert "[resolved]" in text[first_item:first_item + 600]
     assert NOT_RECHECKED in text and "Left out to fit the answer budget" in text
+
+
+def test_a_compile_time_warning_is_kept_past_the_logs_it_was_in(running, real_forum) -> None:
+    running.set_mybb_error_logging(True)
+    real_forum.add_plugin("compiled", COMPILED_PLUGIN)
+    extra = real_forum.root / "inc" / "plugins" / "compiled_extra.php"
+    extra.write_text(COMPILED_EXTRA)
+    first = get(running, "index.php", query=(("compiled", "1"),))
+    where = next(g.fingerprint.where for g in first.errors if "Unsupported declare" in g.example.message)
+    assert running.restart().success  # the log that holds it becomes server.log.1, out of the digest's range
+    cursor = get(running, "index.php").cursor
+    get(running, "index.php")
+    group = fates(running, cursor)[where]
+    assert group.status == STILL_FIRING and "has not changed" in (group.compile_note or "")
+    assert "Unsupported declare 'shelving'" in render_digest(running.error_digest(cursor), None)
+
+    extra.write_text("<?php\nfunction compiled_extra() { return 1; }\n")
+    later = time.time() + 3
+    os.utime(extra, (later, later))
+    assert where not in fates(running, cursor)  # the file changed: no longer said to stand

@@ -57,7 +57,15 @@ def read(sessions: Path) -> list[Record]:
 def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = None) -> None:
     """Add the tool's exchanges (their client ports) as sent by `role`, in the jars' own directory
     (made 0700 when missing; one that is a link or another user's is not written to)."""
-    directory = Path(sessions)
+    at = time.time() if at is None else at
+    kept = [[r.port, r.at, r.role] for r in read(sessions)][-(MAX_RECORDS - 1):]
+    kept += [[int(port), round(at, 3), role] for port in ports]
+    write_private_json(Path(sessions), JOURNAL_NAME, kept[-MAX_RECORDS:])
+
+
+def write_private_json(directory: Path, name: str, data: object) -> None:
+    """`directory/name` replaced atomically with `data` as JSON (0600, never through a link), in a
+    private directory of ours (made 0700 when missing; a link or another user's is left alone)."""
     try:
         info = os.lstat(directory)
     except FileNotFoundError:
@@ -65,16 +73,13 @@ def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = N
         info = os.lstat(directory)
     if not os.path.isdir(directory) or os.path.islink(directory) or info.st_uid != os.getuid():
         return
-    at = time.time() if at is None else at
-    kept = [[r.port, r.at, r.role] for r in read(directory)][-(MAX_RECORDS - 1):]
-    kept += [[int(port), round(at, 3), role] for port in ports]
-    target = journal_path(directory)
+    target = directory / name
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(temporary, flags, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(kept[-MAX_RECORDS:], handle, separators=(",", ":"))
+            json.dump(data, handle, separators=(",", ":"))
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

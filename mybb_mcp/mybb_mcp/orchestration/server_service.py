@@ -601,6 +601,9 @@ class ServerOrchestrationService:
                 before, exchanges, log_file, self.config.log_backups, files,
                 root=self.config.mybb_root, started=started)
             requests.inspect_page(result, response)
+            with contextlib.suppress(OSError):
+                compile_time.remember(requests.sessions_dir(self.config), compile_time.from_groups(result.errors),
+                                      self.config.mybb_root)
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
         try:
@@ -655,11 +658,17 @@ class ServerOrchestrationService:
                  if since_minutes else None)
         self._observe([])
         files = self._mybb_error_files() if include_mybb else []
-        root = self.config.mybb_root
-        role_of = request_roles.RoleOf(request_roles.read(requests.sessions_dir(self.config)))
-        return checkpoints.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
-                                  root=root, role_of=role_of, unchanged_since=lambda group: compile_time.unchanged_since(
-                                      group.example.message, group.fingerprint.where, group.last_seen, root))
+        root, sessions = self.config.mybb_root, requests.sessions_dir(self.config)
+        role_of = request_roles.RoleOf(request_roles.read(sessions))
+        found = checkpoints.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
+                                   root=root, role_of=role_of, unchanged_since=lambda group: compile_time.unchanged_since(
+                                       group.example.message, group.fingerprint.where, group.last_seen, root))
+        with contextlib.suppress(OSError):  # what is kept is a help, never the answer's condition
+            compile_time.remember(sessions, compile_time.from_groups(found.groups + found.before), root)
+            if found.since_cursor:
+                present = {g.key for g in found.groups + found.before}
+                found.before += compile_time.standing_groups(sessions, root, present)
+        return found
 
     # ------------------------------------------------------------------ MyBB settings
 
