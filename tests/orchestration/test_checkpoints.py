@@ -264,6 +264,12 @@ def test_resolved_needs_the_same_page_as_the_same_role(tmp_path: Path) -> None:
     assert member.status == RESOLVED and member.fixed_by == "GET /usercp.php → 200 as carol"
 
 
+def test_the_same_page_is_its_path_and_query_in_any_order_without_the_post_key() -> None:
+    same = checkpoints._script
+    assert same("/index.php?b=2&a=1&my_post_key=0123abcd") == same("/index.php?a=1&b=2") == "/index.php?a=1&b=2"
+    assert same("/index.php?a=1") != same("/index.php?a=2") and same("/index.php") == "/index.php"
+
+
 def test_digest_without_a_cursor_counts_the_whole_log(tmp_path: Path) -> None:
     log = Log(tmp_path / "logs" / "server.log")
     for port in range(3):

@@ -581,8 +581,10 @@ MAX_REQUESTS_PER_GROUP = 5
 
 def _script(path: str) -> str:
     """What makes two requests "the same page": the path with its query (a plugin's branch often hangs
-    on a query field), without the session's my_post_key."""
-    return re.sub(r"[?&]my_post_key=[0-9a-f]*", "", path.split("#", 1)[0]) or "/"
+    on a query field), its fields in a fixed order, without the session's my_post_key."""
+    base, _, query = path.split("#", 1)[0].partition("?")
+    fields = sorted(f for f in query.split("&") if f and not f.startswith("my_post_key="))
+    return (base or "/") + ("?" + "&".join(fields) if fields else "")
 
 
 def group_errors(
