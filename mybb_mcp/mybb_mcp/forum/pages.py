@@ -221,6 +221,17 @@ def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
     return None
 
 
+# MyBB's words for wrong credentials (datahandler_login.lang.php logindata_invalidpword*, the Admin CP's
+# error_invalid_username_password): "invalid username/password combination" and the like.
+_BAD_CREDENTIALS = re.compile(r"password combination|invalid username|invalid password", re.IGNORECASE)
+
+
+def says_bad_credentials(message: str) -> bool:
+    """Whether MyBB's login message is about the username and password (not a ban, a lockout, a plugin's
+    error() ...)."""
+    return bool(_BAD_CREDENTIALS.search(message))
+
+
 def flash_message(page: str) -> str | None:
     """The Admin CP's success message after an action (e.g. "The plugin has been activated")."""
     flash = _ACP_FLASH.search(page)

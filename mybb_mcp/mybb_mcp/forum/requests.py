@@ -143,8 +143,8 @@ class Credentials:
 
 
 class LoginProblem(Exception):
-    """No credentials for a role, or MyBB refused them, or the login page itself broke (`broke`: the
-    forum failed, so nothing is known of the credentials). The message never holds the password."""
+    """No credentials, MyBB refused them, or the login page broke (`broke`: nothing is known of the
+    credentials). The message never holds the password."""
 
     def __init__(self, message: str, hint: str, *, broke: bool = False) -> None:
         super().__init__(message)
@@ -437,15 +437,12 @@ class ForumClient:
     def _login_exchange(self, method: str, target: str, form: Sequence[tuple[str, str]] | None = None) -> _Response:
         answer = self.send(method, target, form)
         self.login_ports.append(answer.client_port)
-        self.login_hops.append(Hop(method, target, answer.status, answer.reason, answer.client_port, answer.seconds,
-                                   answer.headers.get("Location")))
+        self.login_hops.append(Hop(method, target, answer.status, answer.reason, answer.client_port, answer.seconds))
         return answer
 
     def login_front(self) -> None:
-        """member.php?action=login for a session and its key, then do_login as a browser posts it.
-
-        The page do_login answers with was rendered before the login took effect (its my_post_key is the
-        guest's), so no key is kept from it: the next request that needs one fetches it as the member."""
+        """member.php?action=login for a session and its key, then do_login as a browser posts it. No key is
+        kept from do_login's page: it was rendered for the guest (the next request fetches the member's)."""
         creds = self._creds()
         page = self._login_exchange("GET", "/member.php?action=login")
         key = pages.find_post_key(page.text()) or ""
@@ -458,15 +455,13 @@ class ForumClient:
             said = pages.detect_error(text, admin_cp=False)
             if said is not None and said.kind in ("error", "inline_error") and done.status < 500:
                 raise LoginProblem(f"MyBB refused the front-end login of {creds.username!r} ({creds.origin}): "
-                                   f"MyBB said {said.message!r}.",
-                                   "Check the username and password configured for this role.")
+                                   f"MyBB said {said.message!r}.", _refusal_hint(said.message))
             raise _broken_login("front-end", creds, done, said or pages.detect_stop(text, done.status))
         self.user = creds.username
         self.logins.append(f"front end as {creds.username}")
 
     def login_acp(self) -> None:
-        """The Admin CP login form: do=login with username and password (its own session: adminsid), and
-        the secret PIN when the forum's config sets one."""
+        """The Admin CP login form: do=login, username, password, and the forum's secret PIN if it has one."""
         creds = self._creds()
         self.drop_cookies("adminsid")
         form = [("do", "login"), ("username", creds.username), ("password", creds.password)]
@@ -482,9 +477,9 @@ class ForumClient:
                        if error.kind == "acp_pin" else "")
                 raise LoginProblem(f"MyBB refused the Admin CP login of {creds.username!r} ({creds.origin}): "
                                    f"MyBB said {error.message!r}.{pin}",
-                                   "Check MYBB_ADMIN_USER / MYBB_ADMIN_PASSWORD"
-                                   + (" and $config['secret_pin'] in inc/config.php." if error.kind == "acp_pin"
-                                      or self.secret_pin else "."))
+                                   _refusal_hint(error.message, "MYBB_ADMIN_USER / MYBB_ADMIN_PASSWORD"
+                                                 + (" and $config['secret_pin'] in inc/config.php"
+                                                    if error.kind == "acp_pin" or self.secret_pin else "")))
             raise _broken_login("Admin CP", creds, done, error or pages.detect_stop(text, done.status))
         self.user = creds.username
         self.post_keys["acp"] = pages.find_post_key(text) or self.post_keys.get("acp", "")
@@ -504,6 +499,12 @@ class ForumClient:
         if key:
             self.post_keys[area] = key
         return text
+
+
+def _refusal_hint(said: str, settings: str = "the username and password configured for this role") -> str:
+    if pages.says_bad_credentials(said) or said == "Please Login":
+        return f"Check {settings}."
+    return "Act on MyBB's message above (it is not about the password: a ban, a lockout, a plugin's error ...)."
 
 
 def _broken_login(where: str, creds: Credentials, done: _Response, said: pages.PageError | None) -> LoginProblem:
@@ -584,9 +585,8 @@ def _session_refused(client: ForumClient, area: str, text: str) -> bool:
 
 
 def _prepare_session(client: ForumClient, area: str, notes: list[str]) -> str | None:
-    """Before a request with side effects: a page MyBB renders for this session now, which proves the
-    session is alive (else it logs in again) and gives the key MyBB will check. Nothing of the request
-    itself has been sent yet."""
+    """Before a request with side effects: a page MyBB renders for this session now proves the session
+    (else a fresh login) and gives the key MyBB will check."""
     text = client.key_page(area)
     if client.role != GUEST and _session_refused(client, area, text):
         notes.append("MyBB did not accept the stored session; logged in again before sending the request")
@@ -596,11 +596,9 @@ def _prepare_session(client: ForumClient, area: str, notes: list[str]) -> str | 
 
 
 def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
-    """Log in if needed, send the request (with my_post_key where MyBB wants it), follow redirects.
-
-    A request with side effects (a POST, an Admin CP action link) is sent exactly once: the session is
-    checked and a fresh key read before it, never by sending it again. A plain GET is loaded again once
-    after a fresh login when MyBB turned the stored session down."""
+    """Log in if needed, send the request (with my_post_key where MyBB wants it), follow redirects. A
+    request with side effects is sent exactly once (see the module's notes); a plain GET is loaded again
+    once after a fresh login when MyBB turned the stored session down."""
     admin_cp = is_admin_cp(request.path, client.admin_dir)
     area = "acp" if admin_cp else "front"
     query = list(request.query)
@@ -641,8 +639,7 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
 
 
 def _exchange(client: ForumClient, request: PageRequest, target: str, form: list[tuple[str, str]]) -> PageResponse:
-    """One request and the redirects it leads to: Location headers, and MyBB's redirect page (its meta
-    refresh) followed the same way, as GETs, when `follow_redirects`."""
+    """One request and the redirects it leads to (Location, or MyBB's redirect page), as GETs."""
     method, hops, seconds = request.method, [], 0.0
     not_followed = None
     redirect: pages.RedirectPage | None = None
@@ -651,16 +648,11 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
         seconds += answer.seconds
         location = answer.headers.get("Location")
         hops.append(Hop(method, target, answer.status, answer.reason, answer.client_port, answer.seconds, location))
-        if 300 <= answer.status < 400 and location:
-            pass
-        elif answer.status == 200 and answer.headers.get_content_type() == "text/html":
-            page = pages.redirect_page(answer.text())
+        if not (300 <= answer.status < 400 and location):
+            page = pages.redirect_page(answer.text()) if answer.status == 200 else None
             if page is None:
                 break
-            redirect = redirect or page
-            location = page.url
-        else:
-            break
+            redirect, location = redirect or page, page.url
         following = _same_site(client, target, location)
         if not request.follow_redirects or following is None or len(hops) > MAX_REDIRECTS:
             not_followed = location
