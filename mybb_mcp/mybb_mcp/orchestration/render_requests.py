@@ -259,6 +259,7 @@ def render_cursor_line(cursor: str, commands: Commands = MCP_COMMANDS) -> str:
 # --- the digest ----------------------------------------------------------------------------------------
 
 DIGEST_RECHECKS_SHOWN = 2  # calls shown per item that was not re-checked
+DIGEST_QUIET_SHOWN = 5  # not re-checked items listed (the newest): old noise must not bury a one-line fix
 
 
 def recheck_call(site: tuple[str, str | None], commands: Commands) -> str:
@@ -284,6 +285,11 @@ def _compact(group: ErrorGroup, zone: tzinfo | None, commands: Commands) -> list
     if len(group.recheck) > DIGEST_RECHECKS_SHOWN:
         lines.append(f"  ... and {len(group.recheck) - DIGEST_RECHECKS_SHOWN} more pages it fired on.")
     return lines
+
+
+def _kinds(items: list[list[str]]) -> int:
+    """Error kinds among rendered items (not the "... and N older" line: those are counted already)."""
+    return sum(1 for item in items if not item[0].startswith("- ... and"))
 
 
 def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_COMMANDS,
@@ -315,8 +321,14 @@ def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_
         changed = [render_group(g, i, zone, trace=False, status=True) for i, g in enumerate(resolved + new, 1)]
         sections.append(("## What changed (resolved, new)", changed))
         sections.append(("## Still firing", [_compact(g, zone, commands) for g in every if g.status == STILL_FIRING]))
+        quiet = sorted((g for g in every if g.status == NOT_RECHECKED),
+                       key=lambda g: -(g.last_seen.timestamp() if g.last_seen else 0.0))
+        items = [_compact(g, zone, commands) for g in quiet[:DIGEST_QUIET_SHOWN]]
+        if len(quiet) > DIGEST_QUIET_SHOWN:
+            items.append([f"- ... and {len(quiet) - DIGEST_QUIET_SHOWN} older ones not re-checked (load their pages "
+                          f"with {commands.request} to know)."])
         sections.append(("## Not re-checked (fired before the cursor; its page was not loaded again as that "
-                         "role since)", [_compact(g, zone, commands) for g in every if g.status == NOT_RECHECKED]))
+                         "role since)", items))
     else:
         sections.append(("", [render_group(g, i, zone, trace=False) for i, g in enumerate(result.groups, 1)]))
     cursor = result.cursor.encode()
@@ -331,14 +343,14 @@ def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_
         if not items:
             continue
         if left_out:
-            left_out += len(items)
+            left_out += _kinds(items)
             continue
         head = [title, ""] if title else []
         shown: list[str] = []
         for index, item in enumerate(items):
             size = sum(len(line) + 1 for line in head + item)
             if size > room:
-                left_out += len(items) - index
+                left_out += _kinds(items[index:])
                 break
             shown += head + item
             room -= size
