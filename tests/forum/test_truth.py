@@ -48,6 +48,10 @@ function stops_run() {
     if(isset($_GET['lang_stop'])) { $lang->load("stops_missing"); }
     if(isset($_GET['die'])) { echo "<html><body>"; die("The stops plugin gave up here."); }
 }
+$plugins->add_hook("index_start", "stops_refuse");
+function stops_refuse() {
+    if(isset($_GET['refuse'])) { error("The stops plugin refused this page."); }
+}
 """
 
 # Activation that dies halfway: its language file was never shipped.
@@ -170,6 +174,10 @@ def test_a_missing_language_file_and_die_are_named_with_mybbs_words(running, rea
     died = get(running, "index.php", query=(("die", "1"),))
     assert died.response.page_error is not None and died.response.page_error.kind == "stopped"
     assert "The stops plugin gave up here." in died.response.page_error.message
+
+    refused = get(running, "index.php", query=(("refuse", "1"),))
+    assert refused.response.page_error is not None and refused.response.page_error.kind == "error"
+    assert refused.response.page_error.message == "The stops plugin refused this page."
 
 
 def test_an_activation_that_dies_halfway_is_named(running, real_forum) -> None:
