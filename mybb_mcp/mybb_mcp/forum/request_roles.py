@@ -3,16 +3,17 @@ page ran clean as the same role" from "some client loaded that path".
 
 php -S logs no cookies or user agents: a request line names only its client port. The tool records
 the ports of its own exchanges (the request, its redirects, logins and key pages) in
-`<sessions dir>/exchanges.journal` (the jars' private 0700 directory, file 0600, replaced atomically,
-never through a symlink). A request the tool did not send has no known role. Two requests recorded at
-the same moment may lose one record to the other's write: its page then reads "not re-checked", never
-a false "resolved".
+`<sessions dir>/exchanges.journal` (the jars' private 0700 directory; file 0600, one JSON line per
+exchange, appended, never through a symlink). A request the tool did not send has no known role. Two
+requests at the same moment each append their own lines; a lost or unreadable line only makes a page
+read "not re-checked", never a false "resolved".
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from ..safe_files import read_own_small
 JOURNAL_NAME = "exchanges.journal"  # not `<role>.json`: no role's jar can take this name
 MAX_RECORDS = 4000  # a few hours of an agent's requests; older ports only matter to old cursors
 MAX_JOURNAL_BYTES = 1024 * 1024
+COMPACT_BYTES = 512 * 1024  # past this the journal is rewritten with its newest MAX_RECORDS lines
 MATCH_SECONDS = 5.0  # a request line's stamp (whole seconds) against the time the tool recorded
 
 
@@ -40,14 +42,12 @@ def journal_path(sessions: Path) -> Path:
 
 def read(sessions: Path) -> list[Record]:
     data = read_own_small(journal_path(sessions), MAX_JOURNAL_BYTES)
-    if not data:
-        return []
-    try:
-        items = json.loads(data)
-    except ValueError:
-        return []
     records = []
-    for item in items if isinstance(items, list) else []:
+    for line in (data or b"").splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
         if (isinstance(item, list) and len(item) == 3 and isinstance(item[0], int) and isinstance(item[1], (int, float))
                 and isinstance(item[2], str)):
             records.append(Record(item[0], float(item[1]), item[2]))
@@ -55,23 +55,44 @@ def read(sessions: Path) -> list[Record]:
 
 
 def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = None) -> None:
-    """Add the tool's exchanges (their client ports) as sent by `role`, in the jars' own directory
-    (made 0700 when missing; one that is a link or another user's is not written to)."""
+    """Add the tool's exchanges (their client ports) as sent by `role`: one line each, appended (two
+    requests at once cannot lose each other's lines), in the jars' own directory (made 0700 when
+    missing; a link or another user's is not written to). Past COMPACT_BYTES the newest MAX_RECORDS
+    are kept."""
+    directory = Path(sessions)
     at = time.time() if at is None else at
-    kept = [[r.port, r.at, r.role] for r in read(sessions)][-(MAX_RECORDS - 1):]
-    kept += [[int(port), round(at, 3), role] for port in ports]
-    write_private_json(Path(sessions), JOURNAL_NAME, kept[-MAX_RECORDS:])
+    lines = "".join(json.dumps([int(port), round(at, 3), role], separators=(",", ":")) + "\n" for port in ports)
+    if not lines or not _private_dir(directory):
+        return
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(journal_path(directory), flags, 0o600)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return
+        os.write(fd, lines.encode())
+        size = info.st_size + len(lines)
+    finally:
+        os.close(fd)
+    if size > COMPACT_BYTES:
+        kept = read(directory)[-MAX_RECORDS:]
+        write_private_json(directory, JOURNAL_NAME, None, lines=[
+            json.dumps([r.port, r.at, r.role], separators=(",", ":")) for r in kept])
 
 
-def write_private_json(directory: Path, name: str, data: object) -> None:
-    """`directory/name` replaced atomically with `data` as JSON (0600, never through a link), in a
-    private directory of ours (made 0700 when missing; a link or another user's is left alone)."""
+def _private_dir(directory: Path) -> bool:
     try:
         info = os.lstat(directory)
     except FileNotFoundError:
         os.mkdir(directory, 0o700)
         info = os.lstat(directory)
-    if not os.path.isdir(directory) or os.path.islink(directory) or info.st_uid != os.getuid():
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+
+
+def write_private_json(directory: Path, name: str, data: object, *, lines: list[str] | None = None) -> None:
+    """`directory/name` replaced atomically with `data` as JSON (or with `lines`), 0600, never through a
+    link, in a private directory of ours (made 0700 when missing; a link or another user's is left alone)."""
+    if not _private_dir(directory):
         return
     target = directory / name
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -79,7 +100,10 @@ def write_private_json(directory: Path, name: str, data: object) -> None:
     fd = os.open(temporary, flags, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
+            if lines is not None:
+                handle.write("".join(line + "\n" for line in lines))
+            else:
+                json.dump(data, handle, separators=(",", ":"))
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
