@@ -606,10 +606,11 @@ class ServerOrchestrationService:
                                       self.config.mybb_root)
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
+        ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
+        with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
+            request_roles.record(requests.sessions_dir(self.config), ports, request.role)
         try:
             client.save()
-            ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
-            request_roles.record(requests.sessions_dir(self.config), ports, request.role)
         except OSError as exc:  # the answer stands; the next request logs in again
             if result.response is not None:
                 result.response.notes.append(f"the session could not be kept ({exc.strerror or exc}); the next "
