@@ -93,3 +93,12 @@ def test_one_entry_is_one_line() -> None:
     assert "\n" not in line
     assert line.startswith("2026-11-29 02:38:00 EXCEPTION Uncaught RuntimeException: boom")
     assert "⏎ Stack trace: ⏎ #0 /f/index.php(18): run()" in line
+
+
+def test_a_stop_is_a_page_never_finished_or_bare_text_not_an_ajax_fragment() -> None:
+    assert pages.detect_stop("<html><head></head><body>Half a page. The plugin gave up.", 200).kind == "stopped"
+    assert pages.detect_stop("The plugin gave up.", 200).message == "The plugin gave up."
+    assert pages.detect_stop("/f/inc/languages/english/x.lang.php does not exist", 200).kind == "language_stop"
+    assert pages.detect_stop('<div class="quick_edit">a fragment</div>', 200) is None
+    assert pages.detect_stop("<html><body>whole</body></html>", 200) is None
+    assert pages.detect_stop("The plugin gave up.", 500) is None  # PHP's failure: told by its errors

@@ -133,6 +133,7 @@ _CONFIRM = re.compile(r"<div class=\"confirm_action\">\s*<p>(.*?)</p>", re.DOTAL
 # The redirect template (inc/functions.php redirect()): a meta refresh and the message in the trow1 cell.
 _REDIRECT_MESSAGE = re.compile(r"<td class=\"trow1\"[^>]*>\s*<p>(.*?)</p>\s*</td>", re.DOTALL)
 _HTML_END = re.compile(r"</html\s*>", re.IGNORECASE)
+_HTML_START = re.compile(r"<html[\s>]|<!doctype html", re.IGNORECASE)
 MAX_STOP_TAIL = 400
 
 
@@ -147,6 +148,10 @@ def detect_stop(page: str, status: int) -> PageError | None:
     if language:
         return PageError("language_stop", _short(plain_text(language.group(0))))
     if _HTML_END.search(page[-65_536:]) or not page.strip():
+        return None
+    # A page begun and never finished, or bare text where a page belongs; an HTML fragment (what Ajax
+    # endpoints answer) is neither.
+    if not (_HTML_START.search(page[:65_536]) or "<" not in page[:65_536]):
         return None
     text = plain_text(page[-16_384:])
     if not text:

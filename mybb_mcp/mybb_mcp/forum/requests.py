@@ -585,8 +585,7 @@ def _session_refused(client: ForumClient, area: str, text: str) -> bool:
 
 
 def _prepare_session(client: ForumClient, area: str, notes: list[str]) -> str | None:
-    """Before a request with side effects: a page MyBB renders for this session now proves the session
-    (else a fresh login) and gives the key MyBB will check."""
+    """A page MyBB renders for this session now: proves it (else a fresh login), gives the key to send."""
     text = client.key_page(area)
     if client.role != GUEST and _session_refused(client, area, text):
         notes.append("MyBB did not accept the stored session; logged in again before sending the request")
@@ -665,7 +664,8 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
     content_type = answer.headers.get_content_type()
     page_error = None
     if content_type == "text/html":
-        page_error = pages.detect_error(text, admin_cp=admin_cp) or pages.detect_stop(text, answer.status)
+        page_error = pages.detect_error(text, admin_cp=admin_cp) or (
+            None if target.split("?", 1)[0].endswith("/xmlhttp.php") else pages.detect_stop(text, answer.status))
     return PageResponse(request, client.base + target, answer.status, answer.reason, seconds, hops, text,
                         content_type, page_error, [], [], not_followed, redirect,
                         after_post=request.method == "POST")
