@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from ..errors import InvalidArgument, MybbMcpError
 from .extensions import check_extensions
 from .files import _mysql_endpoint, read_mybb_version
+from .folder_modes import close_to_others
 
 DEFAULT_ADMIN = "admin"
 DEFAULT_BOARD_NAME = "MyBB Test Forum"
@@ -264,6 +265,7 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
         if not (docroot / "install" / "lock").is_file():
             raise InstallError("final", "MyBB's installer finished without writing install/lock.",
                                "Make install/ writable.")
+        close_to_others(docroot)  # the installer left cache/ and uploads/ 0777: a door for other users
         say("moving the forum into place")
         _commit(staging, docroot, root, db, stage_db)
         installed = True
@@ -427,7 +429,15 @@ def _prepare_writable(docroot: Path) -> None:
 
 
 class InstallerServer:
-    """A private `php -S` on a free loopback port serving the staged forum, for the installer only."""
+    """A private `php -S` on a free loopback port serving the staged forum, for the installer only.
+
+    Anyone on the machine can connect to a loopback port, and MyBB's installer gives the forum to
+    whoever finishes it first. So every request passes a router that demands this run's secret (a
+    header; the secret reaches PHP through its environment, which other users cannot read) before
+    any installer page runs: a prober gets 403 and changes nothing.
+    """
+
+    SECRET_HEADER = "X-Mybb-Install-Secret"
 
     def __init__(self, php: str, docroot: Path, log_file: Path) -> None:
         self.php = php
@@ -435,9 +445,12 @@ class InstallerServer:
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.secret = secrets.token_hex(32)
+        self.router = log_file.parent / "installer-router.php"  # beside the docroot, never served
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
 
     def __enter__(self) -> InstallerServer:
+        _write_new(self.router, _INSTALLER_ROUTER)
         for _attempt in range(3):  # another process may take the free port between probe and bind
             self.port = _free_port()
             if self._start():
@@ -454,12 +467,14 @@ class InstallerServer:
             self.proc.wait()
 
     def _start(self) -> bool:
+        env = {**os.environ, "MYBB_INSTALL_SECRET": self.secret}
+        env.pop("PHP_CLI_SERVER_WORKERS", None)  # one process: the installer's pages run in order
         with open(self.log_file, "ab") as log:
             try:
                 self.proc = subprocess.Popen(
-                    [self.php, "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot)],
+                    [self.php, "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot), str(self.router)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(self.docroot),
-                    start_new_session=True,
+                    start_new_session=True, env=env,
                 )
             except OSError as exc:
                 raise InstallError("installer server", f"Cannot run PHP ({self.php}): {exc.strerror or exc}.",
@@ -495,12 +510,33 @@ class InstallerServer:
     def post(self, path: str, fields: Sequence[tuple[str, str]]) -> str:
         data = urllib.parse.urlencode(list(fields)).encode()
         url = f"http://127.0.0.1:{self.port}/{path}"
-        request = urllib.request.Request(url, data=data, method="POST")
+        request = urllib.request.Request(url, data=data, method="POST", headers={self.SECRET_HEADER: self.secret})
         try:
             with self._opener.open(request, timeout=STEP_TIMEOUT) as response:
                 return response.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             return exc.read().decode("utf-8", "replace")
+
+
+# The installer server's router: nothing runs, not even a static file is served, without the secret.
+_INSTALLER_ROUTER = """<?php
+$secret = getenv('MYBB_INSTALL_SECRET');
+$given = $_SERVER['HTTP_X_MYBB_INSTALL_SECRET'] ?? '';
+if (!is_string($secret) || strlen($secret) < 32 || !is_string($given) || !hash_equals($secret, $given)) {
+    http_response_code(403);
+    header('Content-Type: text/plain');
+    echo "This is a private installer server.\\n";
+    return true;
+}
+return false;
+"""
+
+
+def _write_new(path: Path, text: str) -> None:
+    """A file of ours that must not exist yet (never written through a link planted there)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 _LOG_PHP_ERROR = re.compile(r"PHP (?:Fatal error|Parse error):\s+(.*)")

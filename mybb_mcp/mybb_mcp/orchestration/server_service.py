@@ -43,6 +43,7 @@ from .log_reader import (
 )
 from .process import PortOwner, ProcessIdentity
 from ..forum import request_roles, requests
+from ..forum.folder_modes import open_folders_warning
 from ..forum.requests import PageRequest
 from ..results import PageResult
 from . import checkpoints, compile_time
@@ -484,6 +485,9 @@ class ServerOrchestrationService:
                 "log queries never rewrite it: start (when running, it rotates the log in place without a "
                 "restart) or restart rotates it."
             )
+        open_folders = open_folders_warning(config.mybb_root)
+        if open_folders:
+            status.warnings.append(open_folders)
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
                                              php=self._resolve_php())
         argv = running.state.get("cmdline") if running is not None else None
