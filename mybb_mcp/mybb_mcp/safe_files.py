@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 
 __all__ = ["UnsafeFile", "describe_owner", "ensure_private_dir", "open_regular", "check_regular_or_absent",
-           "read_own_small"]
+           "read_own_small", "read_own_bounded"]
 
 
 class UnsafeFile(OSError):
@@ -179,3 +179,23 @@ def read_own_small(path: os.PathLike[str] | str, limit: int, *, dir_fd: int | No
     finally:
         os.close(fd)
     return data if len(data) <= limit else None
+
+
+def read_own_bounded(path: os.PathLike[str] | str, limit: int) -> bytes:
+    """The bytes of a regular file of ours of at most `limit` bytes, read without following a link or
+    blocking. FileNotFoundError when missing; UnsafeFile (naming the problem and the fix) otherwise."""
+    path = Path(path)
+    fd = open_regular(path, os.O_RDONLY, ours=True)
+    with os.fdopen(fd, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size > limit:
+            raise UnsafeFile(path, f"is larger than {_size(limit)}, more than this tool ever writes there",
+                             _remove_fix(path))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UnsafeFile(path, f"is larger than {_size(limit)}, more than this tool ever writes there",
+                         _remove_fix(path))
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 2**20:.0f} MiB" if limit >= 2**20 else f"{limit / 1024:.0f} KiB"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ def addcslashes(text: str, chars: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _cache: dict[tuple[str, str], tuple[int, int, int, Any]] = {}
+MAX_FORUM_FILE_BYTES = 16 * 1024 * 1024
 
 
 def _read_cached(path: Path, kind: str, parse: Callable[[str], _T]) -> _T | None:
@@ -77,6 +79,8 @@ def _read_cached(path: Path, kind: str, parse: Callable[[str], _T]) -> _T | None
     except OSError:
         _cache.pop(key, None)
         return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FORUM_FILE_BYTES:
+        return None  # a FIFO would block the read; a huge file is no config MyBB wrote
     hit = _cache.get(key)
     if hit and hit[:3] == (st.st_mtime_ns, st.st_size, st.st_ino):
         return hit[3]

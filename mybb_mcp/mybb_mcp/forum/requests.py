@@ -36,6 +36,7 @@ from typing import Any
 
 from ..config import Config, find_dotenv, parse_dotenv
 from ..errors import InvalidArgument
+from ..safe_files import read_own_small
 from . import pages
 
 GUEST, ADMIN = "guest", "admin"
@@ -174,17 +175,9 @@ def member_env_name(username: str) -> str:
 
 def _trusted_json(path: Path) -> dict[str, Any] | None:
     """A small JSON file we own, read without following a symlink; None otherwise."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+    data = read_own_small(path, 1024 * 1024)  # never blocks: a FIFO planted there must not hang logins
+    if data is None:
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_size > 1024 * 1024:
-            return None
-        data = os.read(fd, info.st_size + 1)
-    finally:
-        os.close(fd)
     try:
         value = json.loads(data)
     except ValueError:

@@ -31,6 +31,7 @@ from ..forum.install import (
 )
 from ..forum.source import DownloadProgress, resolve_source, validate_sha256
 from ..results import InitResult
+from ..safe_files import read_own_small
 
 if TYPE_CHECKING:
     from .server_service import ServerOrchestrationService
@@ -93,17 +94,13 @@ def write_credentials(path: Path, values: dict[str, str]) -> None:
 
 def read_credentials(path: Path) -> dict[str, str] | None:
     """The admin account init created (Config.credentials_file), if this user's file is there (never via a link)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+    data = read_own_small(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
+    if data is None:
         return None
-    with os.fdopen(fd, encoding="utf-8") as handle:
-        if os.fstat(handle.fileno()).st_uid != os.getuid():
-            return None  # someone else's file: not believed
-        try:
-            values = json.load(handle)
-        except ValueError:
-            return None
+    try:
+        values = json.loads(data)
+    except ValueError:
+        return None
     return values if isinstance(values, dict) else None
 
 
