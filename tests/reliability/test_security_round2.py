@@ -6,16 +6,26 @@ second local user create one (root only) and skip with the reason otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import stat
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mybb_mcp.config import Config
+from mybb_mcp.errors import InvalidArgument
+from mybb_mcp.forum.dev_mode import _load_remembered
 from mybb_mcp.forum.folder_modes import open_folders
+from mybb_mcp.forum.requests import LoginProblem, credentials_file, credentials_for
+from mybb_mcp.forum.snapshot import Snapshots, validate_name
+from mybb_mcp.orchestration.forum_init import read_credentials
 from mybb_mcp.forum.install import InstallerServer, find_forum_files, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
@@ -133,3 +143,228 @@ def test_2_another_user_probing_the_installer_changes_nothing(staged_forum: Path
         assert result.stdout.strip() == "403", result
     assert not find_forum_files(docroot) is None  # the staged files are still there, untouched
     assert not (docroot / "install" / "lock").exists()
+
+
+# ----------------------------------------------------------------------------- 3: safe reads beside the forum
+
+BOUND = 10.0  # seconds: far above a read that does not block, far below a hang
+
+
+def _bounded(call, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run `call` in a thread; fail (and unblock it) if it has not returned within BOUND seconds."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 (handed to the test)
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(BOUND)
+    return thread, box
+
+
+def _release(fifo: Path) -> None:
+    """Open the FIFO's other end so a reader blocked on it returns (the test's cleanup, before the fix)."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.fixture
+def fifo_config(tmp_path: Path) -> Iterator[tuple[Config, list[Path]]]:
+    root = tmp_path / "repo" / "TestForum"
+    root.mkdir(parents=True)
+    planted: list[Path] = []
+    yield Config(mybb_root=root), planted
+    for fifo in planted:
+        _release(fifo)
+
+
+def _plant_fifo(path: Path, planted: list[Path]) -> Path:
+    os.mkfifo(path, 0o666)
+    planted.append(path)
+    return path
+
+
+def test_3_a_fifo_as_the_credentials_file_does_not_hang_an_admin_login(
+        fifo_config: tuple[Config, list[Path]], tmp_path: Path) -> None:
+    config, planted = fifo_config
+    _plant_fifo(credentials_file(config), planted)
+    # With the password in the environment, and without.
+    thread, box = _bounded(credentials_for, "admin", config, {"MYBB_ADMIN_PASSWORD": "pw"}, tmp_path)
+    assert not thread.is_alive(), "credentials_for blocked on a FIFO at the credentials file"
+    assert box["value"].password == "pw"  # type: ignore[attr-defined]
+    thread, box = _bounded(credentials_for, "admin", config, {}, tmp_path)
+    assert not thread.is_alive(), "credentials_for blocked on a FIFO at the credentials file"
+    assert isinstance(box.get("error"), LoginProblem)
+    thread, box = _bounded(read_credentials, config.credentials_file)
+    assert not thread.is_alive() and box == {"value": None}
+
+
+def test_3_a_fifo_as_the_remembered_settings_does_not_hang(fifo_config: tuple[Config, list[Path]]) -> None:
+    config, planted = fifo_config
+    fifo = _plant_fifo(config.repo_root / "remembered.json", planted)
+    thread, box = _bounded(_load_remembered, fifo, config.mybb_root)
+    assert not thread.is_alive() and box == {"value": None}
+
+
+def test_3_a_fifo_as_a_snapshot_manifest_is_refused_at_once(real_forum: RealForum) -> None:
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "first").ok
+    manifest = snapshots.storage / "first" / "snapshot.json"
+    manifest.unlink()
+    planted = [_plant_fifo(manifest, [])]
+    try:
+        for action in ("restore", "diff", "list"):
+            thread, box = _bounded(snapshots.run, action, None if action == "list" else "first")
+            assert not thread.is_alive(), f"{action} blocked on a FIFO as snapshot.json"
+            if action != "list":
+                assert not box["value"].ok and "not a regular file" in box["value"].message, box  # type: ignore[attr-defined]
+    finally:
+        for fifo in planted:
+            _release(fifo)
+
+
+def test_3_over_mcp_a_planted_fifo_leaves_every_call_answering(real_forum: RealForum, tmp_path: Path) -> None:
+    """A FIFO at the credentials file: the admin request answers, and the call after it too."""
+    config = real_forum.config()
+    planted = [_plant_fifo(config.credentials_file, [])]
+    service = ServerOrchestrationService(config)
+    try:
+        assert service.start().success
+        env = {"MYBB_ADMIN_PASSWORD": real_forum.admin_password, "MYBB_ADMIN_USER": real_forum.admin_user}
+        thread, box = _bounded(credentials_for, "admin", config, env, tmp_path)
+        assert not thread.is_alive() and box["value"].password == real_forum.admin_password  # type: ignore[attr-defined]
+        thread, box = _bounded(service.get_status)
+        assert not thread.is_alive() and box["value"].running  # type: ignore[attr-defined]
+    finally:
+        service.stop(force=True)
+        for fifo in planted:
+            _release(fifo)
+
+
+# ----------------------------------------------------------------------------- 4: snapshots
+
+
+def _tamper(snapshots: Snapshots, name: str, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+    manifest = snapshots.storage / name / "snapshot.json"
+    meta = json.loads(manifest.read_text())
+    change(meta)
+    manifest.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("key", ["cache/..", "uploads/../inc", "/etc", "cache/./x", "cache//x", "inc/../../x",
+                                 "admin", "../outside"])
+def test_4_a_tampered_manifest_key_is_refused_before_anything_is_touched(real_forum: RealForum, key: str) -> None:
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    _tamper(snapshots, "s", lambda meta: meta["dirs"].__setitem__(key, 0o777))
+    before = {p: os.lstat(p).st_mode for p in (real_forum.root, *real_forum.root.iterdir())}
+    restored = snapshots.run("restore", "s")
+    assert not restored.ok and "manifest" in restored.message and repr(key)[:40] in restored.message, restored.message
+    assert {p: os.lstat(p).st_mode for p in (real_forum.root, *real_forum.root.iterdir())} == before
+    assert (real_forum.root / "index.php").is_file()
+    assert not [s for s in snapshots.run("list").snapshots if s.automatic]  # refused before the automatic save
+
+
+def test_4_a_tampered_file_key_is_refused_too(real_forum: RealForum) -> None:
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    _tamper(snapshots, "s", lambda meta: meta["files"].__setitem__("cache/../index.php",
+                                                                  {"size": 1, "mtime_ns": 1, "mode": 0o666}))
+    index = (real_forum.root / "index.php").read_bytes()
+    assert not snapshots.run("restore", "s").ok
+    assert (real_forum.root / "index.php").read_bytes() == index
+
+
+def test_4_restore_never_makes_a_folder_others_may_write(real_forum: RealForum) -> None:
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    _tamper(snapshots, "s", lambda meta: meta["dirs"].update({"uploads": 0o777, "uploads/avatars": 0o4777}))
+    assert snapshots.run("restore", "s").ok
+    for folder in ("uploads", "uploads/avatars"):
+        assert stat.S_IMODE(os.stat(real_forum.root / folder).st_mode) == 0o755, folder
+
+
+def test_4_a_symlinked_folder_on_the_way_is_refused(real_forum: RealForum, tmp_path: Path) -> None:
+    snapshots = Snapshots(real_forum.root)
+    (real_forum.root / "uploads" / "sub").mkdir()
+    (real_forum.root / "uploads" / "sub" / "a.txt").write_text("a")
+    assert snapshots.run("save", "s").ok
+    shutil.rmtree(real_forum.root / "uploads" / "sub")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (real_forum.root / "uploads" / "sub").symlink_to(outside)
+    restored = snapshots.run("restore", "s")
+    assert not restored.ok and "symbolic link" in restored.message
+    assert list(outside.iterdir()) == []
+
+
+def _deep_chain(top: Path, depth: int) -> None:
+    """`depth` nested folders below `top`, made relative to a descriptor (paths this long pass PATH_MAX)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+
+
+def _remove_chain(top: Path) -> None:
+    """Remove the chain below `top` one level at a time (shutil.rmtree recurses, and would crash)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while os.path.lexists(top / "d"):
+            if os.path.lexists(top / "d" / "d"):
+                os.rename("d/d", "n", src_dir_fd=fd, dst_dir_fd=fd)
+                os.rmdir("d", dir_fd=fd)
+                os.rename("n", "d", src_dir_fd=fd, dst_dir_fd=fd)
+            else:
+                os.rmdir("d", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def test_4_a_deep_folder_chain_is_refused_with_a_message_not_a_crash(real_forum: RealForum,
+                                                                     request: pytest.FixtureRequest) -> None:
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    _deep_chain(real_forum.root / "uploads", 1200)
+    request.addfinalizer(lambda: _remove_chain(real_forum.root / "uploads"))
+    for action in ("save", "restore", "diff"):
+        result = snapshots.run(action, "t" if action == "save" else "s")
+        assert not result.ok and "more than 64 folders deep" in result.message, (action, result.message)
+    _remove_chain(real_forum.root / "uploads")
+
+
+def test_4_sparse_files_stay_sparse_and_the_total_is_capped(real_forum: RealForum) -> None:
+    big = real_forum.root / "uploads" / "sparse.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(256 * 2**20)
+        handle.seek(100 * 2**20)
+        handle.write(b"data in the middle")
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    copy = snapshots.storage / "s" / "files" / "uploads" / "sparse.bin"
+    assert copy.stat().st_size == 256 * 2**20 and copy.stat().st_blocks * 512 < 8 * 2**20
+    big.unlink()
+    assert snapshots.run("restore", "s").ok
+    assert big.stat().st_size == 256 * 2**20 and big.stat().st_blocks * 512 < 8 * 2**20
+    with open(big, "rb") as handle:
+        handle.seek(100 * 2**20)
+        assert handle.read(18) == b"data in the middle"
+    small = Snapshots(real_forum.root, max_bytes=64 * 2**20)
+    refused = small.run("save", "too-big")
+    assert not refused.ok and "more than 64 MB" in refused.message and "MYBB_SNAPSHOT_MAX_MB" in refused.message
+    assert "too-big" not in [s.name for s in small.run("list").snapshots]
+
+
+@pytest.mark.parametrize("name", ["ok\n", "ok\r", "o\x1bk", "ok\x00", "ok\t"])
+def test_4_snapshot_names_with_control_characters_are_refused(name: str) -> None:
+    with pytest.raises(InvalidArgument):
+        validate_name(name)

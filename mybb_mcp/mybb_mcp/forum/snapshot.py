@@ -9,8 +9,9 @@ A snapshot is a folder `<repo_root>/.mybb-snapshots/<name>/` (mode 0700, like it
     files/            inc/config.php, inc/settings.php, cache/ and uploads/ as they were
 
 Everything else in the forum, plugin sources in inc/plugins/ first of all, is the user's work: never
-saved, never rolled back. cache/ and uploads/ are world-writable in most MyBB installs, so nothing
-there is trusted: files are opened relative to directory descriptors with O_NOFOLLOW, written as a
+saved, never rolled back. cache/ and uploads/ are world-writable in many MyBB installs, so nothing
+there is trusted (see snapshot_tree.py: descriptor-relative, no links, loops not recursion, capped;
+manifests checked before a restore touches anything): files are opened with O_NOFOLLOW, written as a
 temporary file renamed over the old one, and symlinks are neither followed, captured nor replaced.
 
 `restore` asks no question: it first saves what it replaces as an automatic snapshot
@@ -25,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import sqlite3
 import stat
@@ -41,8 +41,16 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import InvalidArgument
+from ..safe_files import read_own_bounded
 from . import schema as table_schema
 from .files import MYSQL, SQLITE, ForumDbConfig, read_config_php, read_mybb_version, sqlite_path
+from .snapshot_tree import (
+    DEFAULT_MAX_BYTES,
+    TreeRefused,
+    checked_manifest,
+    read_tree,
+    write_tree,
+)
 
 SNAPSHOTS_DIR = ".mybb-snapshots"
 META_FILE = "snapshot.json"
@@ -55,14 +63,12 @@ FORMAT = 1
 ACTIONS = ("save", "restore", "list", "delete", "diff")
 MAX_NAME_LENGTH = 64
 # Letters, digits, '.', '_' and '-', not starting with '.' or '-': a single path component, never hidden.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # matched whole (fullmatch): no trailing newline
 _NAME = re.compile(NAME_PATTERN)
 AUTO_PREFIX = "auto-before-restore-"
 KEEP_AUTOMATIC = 10  # automatic snapshots beyond the newest ten are removed after a restore
 
 # The files MyBB itself writes, relative to the forum root: two files in inc/, two whole folders.
-WRITTEN_FILES = ("inc/config.php", "inc/settings.php")
-WRITTEN_DIRS = ("cache", "uploads")
 NOT_ROLLED_BACK = (
     "Plugin sources (inc/plugins/) and all other forum files are your work: snapshots never save or roll "
     "them back. A snapshot holds the database, inc/config.php, inc/settings.php, cache/ and uploads/."
@@ -87,10 +93,7 @@ BUSY = "busy"
 FAILURE_CODES = (FORUM_NOT_INSTALLED, UNSUPPORTED_DATABASE, DUMP_TOOL_MISSING, SNAPSHOT_NOT_FOUND, SNAPSHOT_EXISTS,
                  DATABASE_MISMATCH, STORAGE_UNSAFE, SNAPSHOT_FAILED, BUSY)
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# O_NONBLOCK: a FIFO planted in cache/ must not hang the read; regular files ignore it.
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_CHUNK = 1024 * 1024
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # snapshot.json and catalog.json: a thousand templates' hashes fit many times
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -196,7 +199,7 @@ def validate_name(name: object) -> str:
     """A snapshot name: one path component of letters, digits, '.', '_', '-', at most 64 characters."""
     if not isinstance(name, str) or not name:
         raise InvalidArgument("A snapshot name is required.", "Give a name such as `before-plugin`.")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         shown = name if len(name) <= 80 else name[:77] + "..."
         raise InvalidArgument(
             f"{shown!r} is not a usable snapshot name: use 1-{MAX_NAME_LENGTH} letters, digits, '.', '_' or '-', "
@@ -517,251 +520,6 @@ class _Database:
             return found
 
 
-# ----------------------------------------------------------------------------------------- the files MyBB writes
-
-
-@dataclass
-class _Tree:
-    """The forum's written files as found: path -> {size, mtime_ns, mode[, sha256]}, directories -> mode."""
-
-    files: dict[str, dict[str, int | str]] = field(default_factory=dict)
-    dirs: dict[str, int] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-
-
-def _open_dir(parent: int, name: str) -> int | None:
-    """A directory under `parent`, never through a symlink; None when absent."""
-    try:
-        return os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except FileNotFoundError:
-        return None
-
-
-def _kind(parent: int, name: str) -> str | None:
-    try:
-        mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(mode):
-        return "link"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    return "file" if stat.S_ISREG(mode) else "other"
-
-
-def _copy_fd(source: int, target: Any) -> str:
-    digest = hashlib.sha256()
-    while chunk := os.read(source, _CHUNK):
-        digest.update(chunk)
-        target.write(chunk)
-    return digest.hexdigest()
-
-
-def _hash_fd(source: int) -> str:
-    digest = hashlib.sha256()
-    while chunk := os.read(source, _CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _read_file(parent: int, name: str, rel: str, tree: _Tree, copy_to: Path | None, known: Mapping[str, Any]) -> None:
-    try:
-        fd = os.open(name, _READ_FLAGS, dir_fd=parent)
-    except OSError:  # a symlink (ELOOP), gone meanwhile, unreadable
-        tree.skipped.append(rel)
-        return
-    with closing_fd(fd):
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            tree.skipped.append(rel)
-            return
-        entry: dict[str, int | str] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns,
-                                       "mode": stat.S_IMODE(info.st_mode)}
-        if copy_to is not None:
-            with open(copy_to / rel, "xb") as handle:  # its folder was made by the caller
-                entry["sha256"] = _copy_fd(fd, handle)
-        else:
-            then = known.get(rel)
-            if then and then.get("size") == info.st_size and then.get("mtime_ns") == info.st_mtime_ns:
-                entry["sha256"] = then.get("sha256", "")  # unchanged by size and time, as rsync judges
-            else:
-                entry["sha256"] = _hash_fd(fd)
-        tree.files[rel] = entry
-
-
-@contextlib.contextmanager
-def closing_fd(fd: int) -> Iterator[int]:
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _walk(fd: int, rel: str, tree: _Tree, copy_to: Path | None, known: Mapping[str, Any]) -> None:
-    tree.dirs[rel] = stat.S_IMODE(os.fstat(fd).st_mode)
-    if copy_to is not None:
-        (copy_to / rel).mkdir(parents=True)
-    with os.scandir(fd) as entries:
-        names = sorted(entry.name for entry in entries)
-    for name in names:
-        path = f"{rel}/{name}"
-        kind = _kind(fd, name)
-        if kind == "dir":
-            child = _open_dir(fd, name)
-            if child is None:
-                continue
-            with closing_fd(child):
-                _walk(child, path, tree, copy_to, known)
-        elif kind == "file":
-            _read_file(fd, name, path, tree, copy_to, known)
-        elif kind is not None:
-            tree.skipped.append(path)
-
-
-def read_tree(root: Path, copy_to: Path | None = None, known: Mapping[str, Any] | None = None) -> _Tree:
-    """The files MyBB writes under `root`, copied into `copy_to` when given (with their sha256)."""
-    tree, known = _Tree(), known or {}
-    with closing_fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as root_fd:
-        inc = _open_dir(root_fd, "inc")
-        if inc is not None:
-            if copy_to is not None:
-                (copy_to / "inc").mkdir(parents=True)
-            with closing_fd(inc):
-                for rel in WRITTEN_FILES:
-                    if _kind(inc, rel.split("/")[1]) is not None:
-                        _read_file(inc, rel.split("/")[1], rel, tree, copy_to, known)
-        for top in WRITTEN_DIRS:
-            kind = _kind(root_fd, top)
-            if kind == "dir":
-                fd = _open_dir(root_fd, top)
-                if fd is not None:
-                    with closing_fd(fd):
-                        _walk(fd, top, tree, copy_to, known)
-            elif kind is not None:
-                tree.skipped.append(top)
-    return tree
-
-
-@dataclass
-class _Sync:
-    written: int = 0
-    removed: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-
-def _put_file(parent: int, name: str, source: Path, meta: Mapping[str, Any], sync: _Sync) -> None:
-    """Replace `name` in `parent` with `source`: a temporary file renamed over it (never written through)."""
-    mode = int(meta.get("mode", 0o644)) & 0o7777
-    tmp = f".{name}.{secrets.token_hex(6)}.snapshot-tmp"  # unguessable: nothing can be planted there first
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
-    try:
-        with closing_fd(fd), open(source, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                os.write(fd, chunk)
-            os.fchmod(fd, mode)
-            mtime = int(meta.get("mtime_ns", time.time_ns()))
-            os.utime(fd, ns=(mtime, mtime))
-        os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=parent)
-        raise
-    sync.written += 1
-
-
-def _same(parent: int, name: str, meta: Mapping[str, Any]) -> bool:
-    try:
-        info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return (stat.S_ISREG(info.st_mode) and info.st_size == meta.get("size")
-            and info.st_mtime_ns == meta.get("mtime_ns") and stat.S_IMODE(info.st_mode) == meta.get("mode"))
-
-
-def _remove(parent: int, name: str, rel: str, sync: _Sync) -> None:
-    kind = _kind(parent, name)
-    if kind == "file":
-        os.unlink(name, dir_fd=parent)
-        sync.removed += 1
-    elif kind == "dir":
-        shutil.rmtree(name, dir_fd=parent)  # descriptor-based: never leaves the tree through a symlink
-        sync.removed += 1
-    elif kind is not None:
-        sync.skipped.append(rel)
-
-
-def _sync_dir(fd: int, rel: str, files: Mapping[str, Any], dirs: Mapping[str, int], source: Path,
-              sync: _Sync) -> None:
-    """Make the directory open at `fd` (forum path `rel`) hold exactly what the snapshot holds there."""
-    prefix = rel + "/"
-    child_files = {p[len(prefix):]: m for p, m in files.items() if p.startswith(prefix) and "/" not in p[len(prefix):]}
-    child_dirs = {p[len(prefix):]: m for p, m in dirs.items() if p.startswith(prefix) and "/" not in p[len(prefix):]}
-    with os.scandir(fd) as entries:
-        present = sorted(entry.name for entry in entries)
-    for name in present:
-        if name not in child_files and name not in child_dirs:
-            _remove(fd, name, prefix + name, sync)
-    for name, meta in sorted(child_files.items()):
-        kind = _kind(fd, name)
-        if kind in ("link", "other"):
-            sync.skipped.append(prefix + name)
-            continue
-        if kind == "dir":
-            _remove(fd, name, prefix + name, sync)
-        elif kind == "file" and _same(fd, name, meta):
-            continue
-        _put_file(fd, name, source / (prefix + name), meta, sync)
-    for name, mode in sorted(child_dirs.items()):
-        kind = _kind(fd, name)
-        if kind in ("link", "other"):
-            sync.skipped.append(prefix + name)
-            continue
-        if kind == "file":
-            _remove(fd, name, prefix + name, sync)
-        if kind != "dir":
-            os.mkdir(name, mode & 0o7777, dir_fd=fd)
-        child = _open_dir(fd, name)
-        if child is None:
-            continue
-        with closing_fd(child):
-            if stat.S_IMODE(os.fstat(child).st_mode) != mode & 0o7777:
-                os.fchmod(child, mode & 0o7777)
-            _sync_dir(child, prefix + name, files, dirs, source, sync)
-
-
-def write_tree(root: Path, source: Path, files: Mapping[str, Any], dirs: Mapping[str, int]) -> _Sync:
-    """Put the snapshot's files (copies under `source`) back into the forum at `root`."""
-    sync = _Sync()
-    with closing_fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as root_fd:
-        inc = _open_dir(root_fd, "inc")
-        if inc is not None:
-            with closing_fd(inc):
-                for rel in WRITTEN_FILES:
-                    name = rel.split("/")[1]
-                    if rel not in files:
-                        continue
-                    kind = _kind(inc, name)
-                    if kind in ("link", "dir", "other"):
-                        sync.skipped.append(rel)
-                    elif not (kind == "file" and _same(inc, name, files[rel])):
-                        _put_file(inc, name, source / rel, files[rel], sync)
-        for top in WRITTEN_DIRS:
-            if top not in dirs:
-                continue
-            kind = _kind(root_fd, top)
-            if kind in ("link", "file", "other"):
-                sync.skipped.append(top)
-                continue
-            if kind is None:
-                os.mkdir(top, dirs[top] & 0o7777, dir_fd=root_fd)
-            fd = _open_dir(root_fd, top)
-            if fd is None:
-                continue
-            with closing_fd(fd):
-                _sync_dir(fd, top, files, dirs, source, sync)
-    return sync
-
-
 # ----------------------------------------------------------------------------------------- comparing
 
 
@@ -846,8 +604,10 @@ def _when(meta: Mapping[str, Any]) -> str:
 class Snapshots:
     """The snapshots of one forum, kept beside its state in `<repo_root>/.mybb-snapshots/`."""
 
-    def __init__(self, mybb_root: Path, storage: Path | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, mybb_root: Path, storage: Path | None = None, clock: Callable[[], float] = time.time,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.root = Path(mybb_root)
+        self.max_bytes = max_bytes  # MYBB_SNAPSHOT_MAX_MB: the forum files one snapshot may hold
         # The caller names the folder when forums share a parent (the service keys it per forum).
         self.storage = storage or self.root.parent / SNAPSHOTS_DIR
         self._clock = clock
@@ -864,6 +624,8 @@ class Snapshots:
             result = getattr(self, f"_{action}")(name)
         except SnapshotError as exc:
             result = SnapshotResult(action, False, name, exc.failure, exc.message, exc.detail)
+        except TreeRefused as exc:  # too deep, too large, or a tampered manifest: refused before any change
+            result = SnapshotResult(action, False, name, SNAPSHOT_FAILED, exc.message)
         except (OSError, sqlite3.Error) as exc:  # a full disk, a locked or broken database ...
             result = SnapshotResult(action, False, name, SNAPSHOT_FAILED,
                                     f"The snapshot {action} failed: {type(exc).__name__}: {exc}.")
@@ -934,9 +696,8 @@ class Snapshots:
 
     @staticmethod
     def _read_json(folder: Path, file_name: str) -> dict[str, Any]:
-        try:
-            with open(folder / file_name, encoding="utf-8") as handle:
-                data = json.load(handle)
+        try:  # ours, a regular file, bounded, never blocking on a FIFO planted in its place
+            data = json.loads(read_own_bounded(folder / file_name, MAX_MANIFEST_BYTES))
         except (OSError, ValueError) as exc:
             raise SnapshotError(SNAPSHOT_FAILED,
                                 f"The snapshot {folder.name!r} is unreadable ({folder / file_name}: {exc}); "
@@ -995,7 +756,7 @@ class Snapshots:
         work = Path(tempfile.mkdtemp(prefix=f".saving-{name}-", dir=store))  # 0700, hidden from `list`
         try:
             found = database.save(work)
-            tree = read_tree(self.root, copy_to=work / FILES_DIR)
+            tree = read_tree(self.root, copy_to=work / FILES_DIR, max_bytes=self.max_bytes)
             meta = {
                 "format": FORMAT, "name": name,
                 "created": datetime.fromtimestamp(self._clock(), timezone.utc).isoformat(timespec="microseconds"),
@@ -1030,15 +791,17 @@ class Snapshots:
                                     f"uses {_describe(cfg, self.root)} (inc/config.php): nothing was restored.")
             database = _Database(cfg, self.root)
             database.require_tools()
+            # A manifest changed since the save could name `cache/..`: checked before anything is touched.
+            files, dirs = checked_manifest(self.root, meta.get("files", {}), meta.get("dirs", {}))
             # First keep what is about to be replaced: the restore can then be undone.
             keep = self._auto_name()
             kept = self._save_locked(keep, automatic=True, reason=f"before restoring {name}")
             try:
                 database.restore(folder, list(meta.get("tables", [])))
-                sync = write_tree(self.root, folder / FILES_DIR, meta.get("files", {}), meta.get("dirs", {}))
-            except (SnapshotError, OSError, sqlite3.Error) as exc:
+                sync = write_tree(self.root, folder / FILES_DIR, files, dirs)
+            except (SnapshotError, TreeRefused, OSError, sqlite3.Error) as exc:
                 failure = exc.failure if isinstance(exc, SnapshotError) else SNAPSHOT_FAILED
-                message = exc.message if isinstance(exc, SnapshotError) else str(exc)
+                message = exc.message if isinstance(exc, (SnapshotError, TreeRefused)) else str(exc)
                 result = SnapshotResult("restore", False, name, failure,
                                         f"Restoring {name!r} failed part way: {message} The forum may be half "
                                         f"restored; what it was just before is kept as snapshot {keep!r}.",
@@ -1094,7 +857,7 @@ class Snapshots:
             notes.append(f"The snapshot holds {meta.get('database_description')}; the forum now uses "
                          f"{_describe(cfg, self.root)}: the comparison is between different databases.")
         now = _Database(cfg, self.root).current_catalog()
-        tree = read_tree(self.root, known=meta.get("files", {}))
+        tree = read_tree(self.root, known=meta.get("files", {}), max_bytes=self.max_bytes)
         then = {**self._read_json(folder, CATALOG_FILE), "files": meta.get("files", {})}
         difference = compare(then, {**now, "files": tree.files})
         result = SnapshotResult("diff", True, name, snapshot=self._info(folder, meta), diff=difference,
