@@ -23,7 +23,7 @@ from pathlib import Path, PurePath
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
-from .config import load_config
+from .config import load_config, whole_number
 from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .forum.install import holds_forum
 from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
@@ -77,11 +77,10 @@ def _checked(validate: Callable[[Any], object], value: Any) -> Any:
 
 def _int_option(name: str, validate: Callable[[Any], object]) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
+        value = whole_number(text.strip())  # strict: '22_193' or '+5' is not taken as another number
+        if value is None:
             _checked(validate, text)  # the validator words the complaint: "must be a whole number"
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}.") from None
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (digits 0-9), got {text!r}.")
         return _checked(validate, value)
 
     parse.__name__ = name  # argparse shows it in some messages
@@ -224,7 +223,7 @@ def _empty_or_missing(folder: Path) -> bool:
 
 def run_init(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     options = InitOptions(source=args.source, sha256=args.sha256, database_url=args.db, admin=args.admin,
-                          force=args.force, port=args.port)
+                          force=args.force, port=args.port, insecure=args.insecure)
     return _init(options, service, out)
 
 
@@ -348,6 +347,8 @@ def _add_init(parser: argparse.ArgumentParser) -> None:
                         help="a MyBB release archive (.zip with Upload/ or a repository .tar.gz), a folder holding "
                              "MyBB, or a URL (default: download the newest MyBB 1.8 release known, checked by SHA-256)")
     parser.add_argument("--sha256", metavar="HEX", help="the archive's expected SHA-256 (checked before installing)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="install from a plain http:// URL without --sha256 (anyone on the way could swap it)")
     parser.add_argument("--db", metavar="URL",
                         help="mysql://USER:PASSWORD@HOST[:PORT]/DATABASE for MySQL/MariaDB "
                              "(default: SQLite beside the forum folder)")

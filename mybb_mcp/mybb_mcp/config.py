@@ -51,6 +51,10 @@ ENV_VARS = {
     ),
     "MYBB_ROUTER": "1 (default) serves through mybb-mcp's router script (php -S quirks); 0 serves plain",
     "MYBB_ARCHIVE": "the MyBB release (archive, folder or URL) `start` installs when the default forum is missing",
+    "MYBB_SNAPSHOT_MAX_MB": "the forum files (cache/, uploads/, inc/config.php) one snapshot may hold (1-1000000, "
+                            "default 1024)",
+    "MYBB_UNPACK_MAX_MB": "the bytes a release archive may unpack to (1-100000, default 512; MyBB is ~30 MB)",
+    "MYBB_UNPACK_MAX_FILES": "the entries a release archive may hold (1-10000000, default 50000; MyBB has ~1,500)",
 }
 
 
@@ -68,6 +72,9 @@ class Config:
     php_settings: tuple[str, ...] = DEFAULT_PHP_SETTINGS
     use_router: bool = True
     archive: str | None = None  # MYBB_ARCHIVE: a path (absolute) or a URL
+    snapshot_max_mb: int = 1024
+    unpack_max_mb: int = 512
+    unpack_max_files: int = 50_000
     # MYBB_DEV_INI: run PHP for development (php_settings then start with DEFAULT_PHP_SETTINGS).
     dev_ini: bool = True
     # Where each value came from, for messages ("MYBB_ROOT from /repo/.env").
@@ -228,14 +235,24 @@ def parse_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number written in plain ASCII digits (an optional '-'), else None.
+
+    Python's int() also takes '22_193', '+5', '٣' and ' 5 \n': a setting that reads as another number
+    than the one written is refused, not guessed."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
 def _int_setting(name: str, raw: str, low: int, high: int, origin: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
+    value = whole_number(raw.strip(" \t"))
+    if value is None:
         raise ConfigError(
-            f"{name}={shown_value(raw)} ({origin}) is not a whole number.",
+            f"{name}={shown_value(raw)} ({origin}) is not a whole number (digits 0-9 only).",
             f"Set {name} to {ENV_VARS[name]}.",
-        ) from None
+        )
     if not low <= value <= high:
         raise ConfigError(
             f"{name}={value} ({origin}) is out of range {low}-{high}.",
@@ -294,6 +311,9 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
         ("MYBB_PORT", "port", 1, 65535),
         ("MYBB_LOG_MAX_MB", "log_max_mb", 1, 100_000),
         ("MYBB_LOG_BACKUPS", "log_backups", 1, 100),
+        ("MYBB_SNAPSHOT_MAX_MB", "snapshot_max_mb", 1, 1_000_000),
+        ("MYBB_UNPACK_MAX_MB", "unpack_max_mb", 1, 100_000),
+        ("MYBB_UNPACK_MAX_FILES", "unpack_max_files", 1, 10_000_000),
     ):
         found = lookup(name)
         if found:
@@ -304,9 +324,9 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
     if found:
         values["workers"] = _int_setting("MYBB_WORKERS", found[0], 1, 64, found[1])
         sources["MYBB_WORKERS"] = found[1]
-    elif environ.get("PHP_CLI_SERVER_WORKERS", "").strip().isdigit():
+    elif (php_workers := whole_number(environ.get("PHP_CLI_SERVER_WORKERS", "").strip())) is not None:
         # PHP's own variable is honoured too (values below 2 mean one process, as PHP itself says).
-        values["workers"] = min(max(int(environ["PHP_CLI_SERVER_WORKERS"]), 1), 64)
+        values["workers"] = min(max(php_workers, 1), 64)
         sources["MYBB_WORKERS"] = "PHP_CLI_SERVER_WORKERS"
 
     found = lookup("MYBB_HOST")

@@ -152,7 +152,7 @@ def test_a_checksum_mismatch_installs_nothing(site: tuple[Cli, Path, int], archi
 
 def test_a_download_that_fails_names_the_url(site: tuple[Cli, Path, int], archive_server: str) -> None:
     cli, root, _port = site
-    done = cli.run("init", "--from", archive_server.replace("mybb_1837", "no-such-release"))
+    done = cli.run("init", "--insecure", "--from", archive_server.replace("mybb_1837", "no-such-release"))
     assert done.returncode == 1 and "Step: **download**" in done.stdout and "HTTP 404" in done.stdout
     assert "--from PATH" in done.stdout and _nothing_left(root.parent)
 

@@ -7,11 +7,16 @@ second local user create one (root only) and skip with the reason otherwise.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
+import tarfile
 import threading
+import zipfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,14 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from mybb_mcp.config import Config
-from mybb_mcp.errors import InvalidArgument
+from mybb_mcp.config import Config, load_config
+from mybb_mcp.errors import ConfigError, InvalidArgument
 from mybb_mcp.forum.dev_mode import _load_remembered
 from mybb_mcp.forum.folder_modes import open_folders
 from mybb_mcp.forum.requests import LoginProblem, credentials_file, credentials_for
 from mybb_mcp.forum.snapshot import Snapshots, validate_name
+from mybb_mcp.forum.source import resolve_source
 from mybb_mcp.orchestration.forum_init import read_credentials
-from mybb_mcp.forum.install import InstallerServer, find_forum_files, unpack_source
+from mybb_mcp.forum.install import InstallError, InstallerServer, UnpackLimits, find_forum_files, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
 from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
@@ -368,3 +374,100 @@ def test_4_sparse_files_stay_sparse_and_the_total_is_capped(real_forum: RealForu
 def test_4_snapshot_names_with_control_characters_are_refused(name: str) -> None:
     with pytest.raises(InvalidArgument):
         validate_name(name)
+
+
+# ----------------------------------------------------------------------------- 5: archives and downloads
+
+
+def _tar_bomb(path: Path, members: int, size: int) -> None:
+    """A small .tar.gz whose `members` files of `size` zero bytes unpack to far more than it weighs."""
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        for number in range(members):
+            info = tarfile.TarInfo(f"bomb/file{number}")
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)) if size else None)
+
+
+def test_5_an_archive_past_the_byte_cap_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.tar.gz"
+    _tar_bomb(archive, 1, 40 * 2**20)
+    assert archive.stat().st_size < 200 * 1024
+    with pytest.raises(InstallError) as refused:
+        unpack_source(archive, tmp_path / "forum", tmp_path / "scratch", UnpackLimits(max_bytes=16 * 2**20))
+    assert refused.value.step == "unpack" and "more than 16 MB" in refused.value.message
+    assert "MYBB_UNPACK_MAX_MB" in refused.value.hint
+    assert not (tmp_path / "forum").exists() and list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_5_a_zip_past_the_byte_cap_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("bomb/zeros", bytes(40 * 2**20))
+    with pytest.raises(InstallError) as refused:
+        unpack_source(archive, tmp_path / "forum", tmp_path / "scratch", UnpackLimits(max_bytes=16 * 2**20))
+    assert refused.value.step == "unpack" and "MYBB_UNPACK_MAX_MB" in refused.value.hint
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_5_an_archive_past_the_entry_cap_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "many.tar.gz"
+    _tar_bomb(archive, 300, 0)
+    with pytest.raises(InstallError) as refused:
+        unpack_source(archive, tmp_path / "forum", tmp_path / "scratch", UnpackLimits(max_entries=200))
+    assert "more than 200 entries" in refused.value.message and "MYBB_UNPACK_MAX_FILES" in refused.value.hint
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_5_the_caps_come_from_the_configuration_with_sane_defaults(tmp_path: Path) -> None:
+    defaults = load_config({"MYBB_ROOT": str(tmp_path / "f")}, cwd=tmp_path)
+    assert (defaults.unpack_max_mb, defaults.unpack_max_files, defaults.snapshot_max_mb) == (512, 50_000, 1024)
+    set_ = load_config({"MYBB_ROOT": str(tmp_path / "f"), "MYBB_UNPACK_MAX_MB": "64", "MYBB_UNPACK_MAX_FILES": "9",
+                        "MYBB_SNAPSHOT_MAX_MB": "5"}, cwd=tmp_path)
+    assert (set_.unpack_max_mb, set_.unpack_max_files, set_.snapshot_max_mb) == (64, 9, 5)
+
+
+def test_5_a_plain_http_source_needs_a_sha256_or_insecure(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9/mybb.tar.gz"  # port 9 (discard): nothing is ever fetched from it
+    with pytest.raises(InstallError) as refused:
+        resolve_source(url, None, tmp_path)
+    assert refused.value.step == "source" and "plain HTTP" in refused.value.message
+    assert "--sha256" in refused.value.hint and "--insecure" in refused.value.hint
+    assert list(tmp_path.iterdir()) == []
+    for kwargs in ({"sha256": "0" * 64}, {"sha256": None, "insecure": True}):
+        with pytest.raises(InstallError) as tried:  # allowed: it goes on to the download (which fails here)
+            resolve_source(url, scratch=tmp_path, **kwargs)  # type: ignore[arg-type]
+        assert tried.value.step == "download"
+
+
+# ----------------------------------------------------------------------------- 7: numbers in configuration
+
+
+@pytest.mark.parametrize("name", ["MYBB_PORT", "MYBB_WORKERS", "MYBB_LOG_MAX_MB", "MYBB_LOG_BACKUPS",
+                                  "MYBB_SNAPSHOT_MAX_MB", "MYBB_UNPACK_MAX_MB", "MYBB_UNPACK_MAX_FILES"])
+@pytest.mark.parametrize("raw", ["22_193", "+5", "\u0663", "0x10", "1e3", "5.0", "5 5"])
+def test_7_numbers_in_configuration_are_digits_only(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config({"MYBB_ROOT": str(tmp_path / "f"), name: raw}, cwd=tmp_path)
+    assert str(refused.value).startswith(f"{name}=") and "not a whole number" in str(refused.value)
+
+
+def test_7_numbers_out_of_range_name_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config({"MYBB_ROOT": str(tmp_path / "f"), "MYBB_PORT": "70000"}, cwd=tmp_path)
+    assert "MYBB_PORT=70000" in str(refused.value) and "1-65535" in str(refused.value)
+    assert load_config({"MYBB_ROOT": str(tmp_path / "f"), "MYBB_PORT": " 8023 "}, cwd=tmp_path).port == 8023
+
+
+def test_7_phps_own_worker_variable_is_read_strictly(tmp_path: Path) -> None:
+    for raw in ("\u00b2", "2_0", "+3"):  # '²'.isdigit() is True, and int('²') raises
+        config = load_config({"MYBB_ROOT": str(tmp_path / "f"), "PHP_CLI_SERVER_WORKERS": raw}, cwd=tmp_path)
+        assert config.workers == 1
+    assert load_config({"MYBB_ROOT": str(tmp_path / "f"), "PHP_CLI_SERVER_WORKERS": "4"}, cwd=tmp_path).workers == 4
+
+
+@pytest.mark.parametrize("args", [["start", "--port", "22_193"], ["start", "--workers", "+2"],
+                                  ["logs", "--limit", "1_0"]])
+def test_7_numbers_on_the_command_line_are_digits_only(tmp_path: Path, args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "MYBB_ROOT": str(tmp_path / "f")}, timeout=60)
+    assert done.returncode == 2 and "whole number" in done.stderr, done

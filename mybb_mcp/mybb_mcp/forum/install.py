@@ -95,6 +95,16 @@ class InstallRequest:
     admin_email: str = DEFAULT_ADMIN_EMAIL
     board_name: str = DEFAULT_BOARD_NAME
     force: bool = False  # replace a forum already at `root` (and its SQLite file)
+    limits: UnpackLimits = field(default_factory=lambda: UnpackLimits())
+
+
+@dataclass(frozen=True)
+class UnpackLimits:
+    """What an archive may unpack to (MYBB_UNPACK_MAX_MB, MYBB_UNPACK_MAX_FILES): a MyBB release is ~30 MB
+    in ~1,500 entries, so a small archive that would fill the disk is refused before anything is written."""
+
+    max_bytes: int = 512 * 2**20
+    max_entries: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -253,7 +263,7 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
     try:
         docroot = staging / "forum"
         say("unpacking " + request.source.name)
-        unpack_source(request.source, docroot, staging / "unpacked")
+        unpack_source(request.source, docroot, staging / "unpacked", request.limits)
         _prepare_writable(docroot)
         stage_db = db
         if db.engine == "sqlite":
@@ -335,7 +345,7 @@ def _remove_tree(path: Path) -> None:
 # --- unpacking --------------------------------------------------------------------------------------
 
 
-def unpack_source(source: Path, docroot: Path, scratch: Path) -> None:
+def unpack_source(source: Path, docroot: Path, scratch: Path, limits: UnpackLimits | None = None) -> None:
     """Put the forum files of `source` (archive or folder) at `docroot` (which must not exist)."""
     if source.is_dir():
         top = find_forum_files(source)
@@ -349,9 +359,9 @@ def unpack_source(source: Path, docroot: Path, scratch: Path) -> None:
     scratch.mkdir()
     try:
         if zipfile.is_zipfile(source):
-            _extract_zip(source, scratch)
+            _extract_zip(source, scratch, limits or UnpackLimits())
         elif tarfile.is_tarfile(source):
-            _extract_tar(source, scratch)
+            _extract_tar(source, scratch, limits or UnpackLimits())
         else:
             raise InstallError("unpack", f"{source} is neither a zip nor a tar archive.",
                                "Pass a MyBB release archive (.zip or .tar.gz) or a folder.")
@@ -383,10 +393,32 @@ def _safe_member(name: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts and "\\" not in name and "\0" not in name
 
 
-def _extract_tar(source: Path, dest: Path) -> None:
+class _Budget:
+    """Counts entries and bytes as an archive's table is read; refuses past the limits, before extracting."""
+
+    def __init__(self, source: Path, limits: UnpackLimits) -> None:
+        self.source, self.limits, self.entries, self.bytes = source, limits, 0, 0
+
+    def take(self, size: int) -> None:
+        self.entries += 1
+        self.bytes += max(size, 0)
+        limits = self.limits
+        if self.entries > limits.max_entries:
+            raise InstallError("unpack", f"{self.source} holds more than {limits.max_entries} entries: it is no MyBB "
+                               "release (one holds ~1,500), and nothing was unpacked.",
+                               "Use an official MyBB archive, or raise MYBB_UNPACK_MAX_FILES.")
+        if self.bytes > limits.max_bytes:
+            raise InstallError("unpack", f"{self.source} unpacks to more than {limits.max_bytes >> 20} MB: it is no "
+                               "MyBB release (one is ~30 MB), and nothing was unpacked.",
+                               "Use an official MyBB archive, or raise MYBB_UNPACK_MAX_MB.")
+
+
+def _extract_tar(source: Path, dest: Path, limits: UnpackLimits) -> None:
+    budget = _Budget(source, limits)
     with tarfile.open(source) as tar:
         members = []
         for member in tar:
+            budget.take(member.size if member.isfile() else 0)
             if not _safe_member(member.name):
                 raise InstallError("unpack", f"{source} holds an unsafe path: {member.name!r}.",
                                    "Use an official MyBB archive.")
@@ -399,9 +431,13 @@ def _extract_tar(source: Path, dest: Path) -> None:
             tar.extractall(dest, members=members)
 
 
-def _extract_zip(source: Path, dest: Path) -> None:
+def _extract_zip(source: Path, dest: Path, limits: UnpackLimits) -> None:
+    budget = _Budget(source, limits)
     with zipfile.ZipFile(source) as archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        for info in infos:  # the whole table first: nothing is written from an archive over the limits
+            budget.take(info.file_size)  # extract() writes at most the declared size (zipfile checks it)
+        for info in infos:
             if not _safe_member(info.filename):
                 raise InstallError("unpack", f"{source} holds an unsafe path: {info.filename!r}.",
                                    "Use an official MyBB archive.")

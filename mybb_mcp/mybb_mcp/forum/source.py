@@ -76,10 +76,11 @@ def file_sha256(path: Path) -> str:
 
 
 def resolve_source(origin: str | None, sha256: str | None, scratch: Path,
-                   progress: DownloadProgress | None = None) -> ResolvedSource:
+                   progress: DownloadProgress | None = None, *, insecure: bool = False) -> ResolvedSource:
     """The archive or folder to install from: `origin` (a path or URL), or the default release.
 
-    A download lands in `scratch` (the caller deletes it). A checksum mismatch is an error.
+    A download lands in `scratch` (the caller deletes it). A checksum mismatch is an error. A plain
+    http:// source (or a redirect to one) needs a SHA-256 to check it against, or `insecure`.
     """
     expected = validate_sha256(sha256) if sha256 else None
     url = origin if origin and is_url(origin) else None
@@ -100,8 +101,11 @@ def resolve_source(origin: str | None, sha256: str | None, scratch: Path,
         _check(expected, actual, str(path))
         return ResolvedSource(path=path, origin=origin, sha256=actual, verified=bool(expected), downloaded=False)
     expected = expected or pinned_sha256(url)
+    if not expected and not insecure and not _is_https(url):
+        raise InstallError("source", f"{url} is plain HTTP: anyone on the way could swap the archive, and init "
+                           "would run its PHP as you. Nothing was downloaded.", INSECURE_HINT)
     target = scratch / (Path(urllib.parse.urlsplit(url).path).name or "mybb-download")
-    actual = download(url, target, progress)
+    actual = download(url, target, progress, plain_http_ok=bool(expected) or insecure)
     try:
         _check(expected, actual, url)
     except InstallError:
@@ -117,13 +121,25 @@ def _check(expected: str | None, actual: str, origin: str) -> None:
                            "Download it again, or check the --sha256 you passed.")
 
 
-def download(url: str, target: Path, progress: DownloadProgress | None = None) -> str:
-    """Fetch `url` into `target` (created, never followed if a link); its SHA-256."""
+INSECURE_HINT = ("Pass --sha256 with the release's checksum, use an https:// URL, or pass --insecure to install it "
+                 "unchecked.")
+
+
+def _is_https(url: str) -> bool:
+    return urllib.parse.urlsplit(url).scheme.lower() == "https"
+
+
+def download(url: str, target: Path, progress: DownloadProgress | None = None, *, plain_http_ok: bool = True) -> str:
+    """Fetch `url` into `target` (created, never followed if a link); its SHA-256. Without
+    `plain_http_ok`, a redirect from https to plain http is refused before any byte is kept."""
     opener = urllib.request.build_opener()  # honours the user's proxy settings: they may need one
     request = urllib.request.Request(url, headers={"User-Agent": "mybb-mcp"})
     digest = hashlib.sha256()
     try:
         with opener.open(request, timeout=READ_TIMEOUT) as response:
+            if not plain_http_ok and not _is_https(response.geturl()):
+                raise InstallError("download", f"{url} redirected to plain HTTP ({response.geturl()}): anyone on the "
+                                   "way could swap the archive. Nothing was installed.", INSECURE_HINT)
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

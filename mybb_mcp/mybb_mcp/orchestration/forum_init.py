@@ -24,6 +24,7 @@ from ..forum.install import (
     Database,
     InstallError,
     InstallRequest,
+    UnpackLimits,
     check_target,
     default_sqlite_path,
     install_forum,
@@ -47,6 +48,7 @@ class InitOptions:
     admin: str = DEFAULT_ADMIN
     force: bool = False
     port: int | None = None
+    insecure: bool = False  # accept a plain-http:// source without --sha256
 
     def validated(self) -> InitOptions:
         admin = self.admin.strip() if isinstance(self.admin, str) else self.admin
@@ -149,13 +151,14 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
         if progress:
             progress("downloading " + (options.source or "MyBB") if not options.source or "://" in options.source
                      else "checking " + options.source)
-        source = resolve_source(options.source, options.sha256, scratch, download_progress)
+        source = resolve_source(options.source, options.sha256, scratch, download_progress, insecure=options.insecure)
         if source.downloaded and not source.verified:
             notes.append(f"The download was not checked against a known SHA-256: it has {source.sha256} "
                          "(pass --sha256 to check it next time).")
         installed = install_forum(InstallRequest(
             source=source.path, root=root, bburl=bburl, php=config.php, database=database,
             admin_user=options.admin.strip(), force=options.force,
+            limits=UnpackLimits(config.unpack_max_mb * 2**20, config.unpack_max_files),
         ), progress)
     except InstallError as exc:
         return failed(exc, options.source or "", notes)

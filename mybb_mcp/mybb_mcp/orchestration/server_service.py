@@ -699,7 +699,8 @@ class ServerOrchestrationService:
         """
         files = self.config.files  # the folder's first forum keeps the plain name, as for state and logs
         folder = snapshots.SNAPSHOTS_DIR if files.plain else f"{snapshots.SNAPSHOTS_DIR}.{files.key}"
-        result = snapshots.Snapshots(self.config.mybb_root, self.config.repo_root / folder).run(action, name)
+        result = snapshots.Snapshots(self.config.mybb_root, self.config.repo_root / folder,
+                                     max_bytes=self.config.snapshot_max_mb * 2**20).run(action, name)
         if result.failure is not None:
             result.failure = Failure(result.failure)
         return result
