@@ -20,6 +20,7 @@ import zipfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,18 @@ from mybb_mcp.forum.source import resolve_source
 from mybb_mcp.orchestration.forum_init import read_credentials
 from mybb_mcp.forum.install import InstallError, InstallerServer, UnpackLimits, find_forum_files, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.orchestration import LogQueryOptions
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
+from tests.reliability.test_security_visitor import (  # noqa: F401 (fixtures: hostile_forum, running)
+    forged_lines,
+    get,
+    hostile_forum,
+    logged,
+    post,
+    query,
+    running,
+    status_of,
+)
 from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
 
 NO_ARCHIVE = f"MyBB release archive not found at {archive_path()} (set MYBB_TEST_ARCHIVE)"
@@ -471,3 +483,50 @@ def test_7_numbers_on_the_command_line_are_digits_only(tmp_path: Path, args: lis
     done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=tmp_path, capture_output=True, text=True,
                           env={"PATH": os.environ["PATH"], "MYBB_ROOT": str(tmp_path / "f")}, timeout=60)
     assert done.returncode == 2 and "whole number" in done.stderr, done
+
+
+# ----------------------------------------------------------------------------- 6: forged entries
+
+
+def test_6_a_forged_fatal_with_the_current_stamp_is_marked_and_not_counted(running: ServerOrchestrationService) -> None:
+    port = running.config.port
+    assert status_of(get(port, "/real_error.php?m=genuine")) == 200
+    # Stamped now: in order with everything around it, so only where it begins gives it away.
+    assert status_of(post(port, "/key.php", {"k": forged_lines(3, datetime.now(), "FORGED-NOW")})) == 200
+    assert status_of(get(port, "/ok.php")) == 200
+    assert logged(running, "[200]: GET /ok.php")
+    for options in ({"errors_only": True, "limit": 100}, {"limit": 100}, {"since_minutes": 5, "limit": 100}):
+        entries, text = query(running, **options)
+        forged = [e for e in entries if "FORGED-NOW" in e.message and e.message.startswith("FORGED-NOW")]
+        assert len(forged) == 3 and all(e.inside_request_data for e in forged), text
+        assert not [e for e in forged if e.out_of_order]  # their stamps are in order: not what marks them
+        real = [e for e in entries if "REAL-RECENT-ERROR genuine" in e.message]
+        assert real and not any(e.doubtful for e in real)
+        result = running.search_logs(LogQueryOptions(**options))  # type: ignore[arg-type]
+        assert result.summary.errors.get("fatal", 0) == 0, result.summary  # the forged FATALs are not counted
+        assert "**FATAL**" not in text and "begins inside request data" in text and "not counted" in text
+
+
+def test_6_real_multi_line_messages_are_not_marked(tmp_path: Path) -> None:
+    from mybb_mcp.orchestration.log_forgery import starts_inside_request_data
+
+    stamp = "[Sat Dec  5 21:00:00 2026]"
+    lines = [f"{stamp} 127.0.0.1:5000 Accepted",
+             f"{stamp} PHP Fatal error:  Uncaught Exception: boom in /srv/x.php:3",
+             "Stack trace:", "#0 {main}", "  thrown in /srv/x.php on line 3",
+             f"{stamp} PHP Warning:  Undefined variable $a in /srv/x.php on line 4",
+             f"{stamp} 127.0.0.1:5000 [500]: GET /x.php",
+             f"{stamp} PHP Warning:  Undefined array key \"x",
+             f"{stamp} PHP Fatal error:  FORGED in /srv/y.php on line 1",
+             f"{stamp} PHP Fatal error:  FORGED in /srv/y.php on line 2\" in /srv/key.php on line 3",
+             f"{stamp} 127.0.0.1:5001 [200]: POST /key.php",
+             f"{stamp} PHP Notice:  real again in /srv/x.php on line 9"]
+    log = tmp_path / "server.log"
+    log.write_text("\n".join(lines) + "\n")
+    starts, offset = [], 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line.encode()) + 1
+    stamped = [start for start, line in zip(starts, lines) if line.startswith("[")]
+    flagged = starts_inside_request_data(log, stamped)
+    assert sorted(flagged) == [starts[8], starts[9]]

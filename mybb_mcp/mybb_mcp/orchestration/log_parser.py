@@ -69,6 +69,14 @@ class LogEntry:
     # Its stamp is earlier than one written before it: PHP logs request data verbatim, so a visitor's
     # newlines can forge whole lines. Shown marked, never hidden; set by queries (log_reader).
     out_of_order: bool = False
+    # It begins inside request data PHP wrote verbatim (log_forgery): possibly forged whatever its stamp.
+    # Shown marked, never hidden, never counted; set by queries.
+    inside_request_data: bool = False
+
+    @property
+    def doubtful(self) -> bool:
+        """Possibly forged by request data: not counted, no level heading believed."""
+        return self.out_of_order or self.inside_request_data
     # Bytes and lines cut from the middle of a huge entry (log_bounds): the continuation shows its
     # head and tail, the cut falling after continuation line `cut_after` (-1: inside the first line).
     cut_bytes: int = 0

@@ -46,6 +46,7 @@ from .log_reader import (
     read_log_zone,
     stamps_out_of_order,
 )
+from .log_forgery import starts_inside_request_data
 
 MAX_LIMIT = 1000  # a page an agent can still read; page further with offset
 MAX_OFFSET = 1_000_000
@@ -510,6 +511,8 @@ def summarize(entries: Sequence[LogEntry]) -> LogSummary:
     requests = dict.fromkeys(STATUS_CLASSES, 0)
     errors = dict.fromkeys(LEVELS, 0)
     for entry in entries:
+        if entry.doubtful:  # possibly forged by request data: counts come only from what PHP wrote
+            continue
         if entry.status_code is not None:
             label = f"{entry.status_code // 100}xx"
             requests[label] = requests.get(label, 0) + 1
@@ -612,11 +615,14 @@ def _mark_out_of_order(log_file: Path, entries: Sequence[LogEntry], zone: tzinfo
         return
     try:
         flagged = stamps_out_of_order(log_file, offsets, zone)
+        inside = starts_inside_request_data(log_file, offsets)
     except OSError:
         return
     for entry in entries:
         if entry.location == location and entry.offset in flagged:
             entry.out_of_order = True
+        if entry.location == location and entry.offset in inside:
+            entry.inside_request_data = True
 
 def _older_generations(log_file: Path, options: LogQueryOptions, cutoff: datetime | None) -> list[Path]:
     """The rotated logs worth reading: all of them, but none last written before the since window."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # An entry whose stamp goes back in time (log_reader): PHP logs request data verbatim, so it may be a
 # line a visitor wrote.
 OUT_OF_ORDER_MARK = "⚠ *(stamp earlier than the entries before it: may be forged by request data)*"
+INSIDE_REQUEST_DATA_MARK = "⚠ *(begins inside request data PHP logged verbatim: may be forged)*"
 
 # Long entries are cut so one page stays readable; the log itself keeps everything.
 MAX_CONTINUATION_LINES = 60
@@ -238,7 +239,11 @@ def render_entry(
     parts = [f"`{_time(entry.timestamp, zone)}`"]
     if entry.out_of_order:
         parts.append(OUT_OF_ORDER_MARK)
-    if entry.is_error:
+    if entry.inside_request_data:
+        parts.append(INSIDE_REQUEST_DATA_MARK)
+    if entry.is_error and entry.doubtful:
+        parts.append(f"(claims to be {(entry.level or 'error').lower()}; not counted)")
+    elif entry.is_error:
         parts.append(f"**{(entry.level or 'error').upper()}**")
         if entry.origin:
             parts.append(f"[{entry.origin}]")
@@ -389,9 +394,9 @@ def _summary_line(result: LogQueryResult) -> str:
         + ", ".join(f"{count} {level}" for level, count in summary.errors.items()) + ")"
         if summary.errors else "no errors"
     )
-    suspicious = sum(1 for e in result.entries if e.out_of_order)
-    doubt = (f" {suspicious} of them go back in time (marked ⚠): request data can forge log lines, so do "
-             "not trust those." if suspicious else "")
+    suspicious = sum(1 for e in result.entries if e.doubtful)
+    doubt = (f" {suspicious} entries shown go back in time or begin inside request data (marked ⚠, not "
+             "counted): request data can forge log lines, so do not trust those." if suspicious else "")
     return f"**Summary of the entries shown:** {requests}; {errors}.{doubt}"
 
 
