@@ -530,3 +530,85 @@ def test_6_real_multi_line_messages_are_not_marked(tmp_path: Path) -> None:
     stamped = [start for start, line in zip(starts, lines) if line.startswith("[")]
     flagged = starts_inside_request_data(log, stamped)
     assert sorted(flagged) == [starts[8], starts[9]]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_3_over_mcp_a_fifo_at_the_credentials_file_blocks_no_worker(
+        real_forum: RealForum, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, anyio_backend: str) -> None:
+    """Through the SDK's real client: the admin request answers in bounded time, and so does the next call."""
+    import anyio
+    from mcp import Client
+
+    from mybb_mcp.server import server
+
+    for key, value in real_forum.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MYBB_ADMIN_PASSWORD", real_forum.admin_password)
+    monkeypatch.setenv("MYBB_ADMIN_USER", real_forum.admin_user)
+    monkeypatch.chdir(tmp_path)
+    config = real_forum.config()
+    fifo = _plant_fifo(config.credentials_file, [])
+    try:
+        with anyio.fail_after(90):
+            async with Client(server) as client:
+                started = await client.call_tool("mybb_server_start", {})
+                assert not started.is_error
+                answer = await client.call_tool("mybb_server_request", {"path": "admin/index.php", "as": "admin"})
+                text = answer.content[0].text  # type: ignore[union-attr]
+                assert "Logged in" in text, text
+                status = await client.call_tool("mybb_server_status", {})
+                assert "Running" in status.content[0].text  # type: ignore[union-attr]
+    finally:
+        _release(fifo)
+        ServerOrchestrationService(config).stop(force=True)
+
+
+def _installer_ports() -> list[int]:
+    """The loopback ports our own installer php -S children listen on."""
+    import psutil
+
+    ports = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "-S" in child.cmdline():
+                ports += [c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+    return ports
+
+
+def test_2_init_succeeds_while_another_user_races_for_the_installer(tmp_path: Path, php: str,
+                                                                    other_user: LocalUser) -> None:
+    """Another user who finds the installer's port posts the admin step first: they get 403, the install
+    finishes with our admin, and theirs does not exist."""
+    if not archive_path().is_file():
+        pytest.skip(NO_ARCHIVE)
+    from mybb_mcp.forum.install import InstallRequest, install_forum
+
+    probe = ("import urllib.request,urllib.error,sys\n"
+             "op=urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+             "codes=[]\n"
+             "for action in ('intro','license','final'):\n"
+             " data=('action='+action+'&adminuser=intruder&adminpass=intruder1&adminpass2=intruder1'\n"
+             "       '&adminemail=i@example.invalid').encode()\n"
+             " try:\n  op.open(urllib.request.Request(sys.argv[1],data=data),timeout=20); codes.append('200')\n"
+             " except urllib.error.HTTPError as e: codes.append(str(e.code))\n"
+             "print(' '.join(codes))\n")
+    answers: list[str] = []
+
+    def race(step: str) -> None:
+        if step.startswith("MyBB installer: intro") and not answers:
+            for port in _installer_ports():
+                result = other_user.run(["/usr/bin/python3", "-c", probe, f"http://127.0.0.1:{port}/install/index.php"],
+                                        env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"))
+                answers.append(result.stdout.strip() or result.stderr)
+
+    root = tmp_path / "site" / "TestForum"
+    result = install_forum(InstallRequest(source=archive_path(), root=root, bburl="http://127.0.0.1:8022", php=php,
+                                          admin_user="owner"), race)
+    assert answers and all(answer == "403 403 403" for answer in answers), answers
+    assert result.admin_user == "owner" and (root / "install" / "lock").is_file()
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(result.database.path)) as db:  # type: ignore[arg-type]
+        users = [row[0] for row in db.execute("SELECT username FROM mybb_users")]
+    assert users == ["owner"]
