@@ -4,7 +4,8 @@ Everything is built in a staging folder beside the target (`.NAME.installing-XXX
 system) and moved into place only once MyBB's installer has finished and written `install/lock`: a
 failed install leaves nothing behind but its error, which names the step and MyBB's own words. The
 installer runs as a browser would drive it, page by page, through a private `php -S` on a free
-loopback port; MyBB writes its own schema, settings, templates and admin user.
+loopback port that answers this run only (installer_server.py); MyBB writes its own schema, settings,
+templates and admin user.
 
 SQLite keeps the database beside the document root (`<parent>/<root name>.sqlite`): never inside
 it, where `php -S` would serve it to anyone asking.
@@ -17,9 +18,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -31,17 +29,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..errors import InvalidArgument, MybbMcpError
+from ..errors import InvalidArgument
 from .extensions import check_extensions
 from .files import _mysql_endpoint, read_mybb_version
+from .install_errors import InstallError
+from .installer_server import InstallerServer
 from .folder_modes import close_to_others
 
 DEFAULT_ADMIN = "admin"
 DEFAULT_BOARD_NAME = "MyBB Test Forum"
 DEFAULT_ADMIN_EMAIL = "admin@example.invalid"  # reserved TLD: MyBB never mails anyone from a dev forum
 TABLE_PREFIX = "mybb_"
-STEP_TIMEOUT = 120.0  # one installer page; `templates` is the slowest (~1 s on SQLite)
-SERVER_START_TIMEOUT = 10.0
 FORUM_MARKERS = ("index.php", "inc/init.php", "inc/class_core.php")
 
 # The installer's pages in order: (action posted, the `action` the answer must offer next).
@@ -57,17 +55,6 @@ INSTALLER_STEPS: tuple[tuple[str, str], ...] = (
     ("adminuser", "final"),
     ("final", ""),
 )
-
-
-class InstallError(MybbMcpError):
-    """The install stopped at `step`; nothing of it was left behind."""
-
-    def __init__(self, step: str, message: str, hint: str = "") -> None:
-        super().__init__(message, hint)
-        self.step = step
-
-    def __str__(self) -> str:
-        return f"Install failed at step '{self.step}': {super().__str__()}"
 
 
 @dataclass(frozen=True)
@@ -459,129 +446,6 @@ def _prepare_writable(docroot: Path) -> None:
     (docroot / "inc" / "settings.php").touch()
     for folder in ("cache", "cache/themes", "uploads", "uploads/avatars"):
         (docroot / folder).mkdir(exist_ok=True)
-
-
-# --- the installer server ---------------------------------------------------------------------------
-
-
-class InstallerServer:
-    """A private `php -S` on a free loopback port serving the staged forum, for the installer only.
-
-    Anyone on the machine can connect to a loopback port, and MyBB's installer gives the forum to
-    whoever finishes it first. So every request passes a router that demands this run's secret (a
-    header; the secret reaches PHP through its environment, which other users cannot read) before
-    any installer page runs: a prober gets 403 and changes nothing.
-    """
-
-    SECRET_HEADER = "X-Mybb-Install-Secret"
-
-    def __init__(self, php: str, docroot: Path, log_file: Path) -> None:
-        self.php = php
-        self.docroot = docroot
-        self.log_file = log_file
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.secret = secrets.token_hex(32)
-        self.router = log_file.parent / "installer-router.php"  # beside the docroot, never served
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
-
-    def __enter__(self) -> InstallerServer:
-        _write_new(self.router, _INSTALLER_ROUTER)
-        for _attempt in range(3):  # another process may take the free port between probe and bind
-            self.port = _free_port()
-            if self._start():
-                return self
-        raise InstallError("installer server", f"php -S did not start: {self.log_tail() or 'no output'}",
-                           "Check that PHP runs (php -v).")
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # our own child's group (start_new_session)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-
-    def _start(self) -> bool:
-        env = {**os.environ, "MYBB_INSTALL_SECRET": self.secret}
-        env.pop("PHP_CLI_SERVER_WORKERS", None)  # one process: the installer's pages run in order
-        with open(self.log_file, "ab") as log:
-            try:
-                self.proc = subprocess.Popen(
-                    [self.php, "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot), str(self.router)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(self.docroot),
-                    start_new_session=True, env=env,
-                )
-            except OSError as exc:
-                raise InstallError("installer server", f"Cannot run PHP ({self.php}): {exc.strerror or exc}.",
-                                   "Install PHP (apt-get install php-cli) or set MYBB_PHP.") from exc
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
-                time.sleep(0.02)
-        self.__exit__()
-        return False
-
-    def php_error(self) -> str:
-        """PHP's last fatal error in the installer's log, paths relative to the forum root."""
-        try:
-            text = self.log_file.read_text("utf-8", "replace")
-        except OSError:
-            return ""
-        errors = _LOG_PHP_ERROR.findall(text)
-        return _CONTROL.sub("", errors[-1].replace(str(self.docroot) + "/", "")).strip() if errors else ""
-
-    def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_file.read_text("utf-8", "replace")
-        except OSError:
-            return ""
-        return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
-
-    def post(self, path: str, fields: Sequence[tuple[str, str]]) -> str:
-        data = urllib.parse.urlencode(list(fields)).encode()
-        url = f"http://127.0.0.1:{self.port}/{path}"
-        request = urllib.request.Request(url, data=data, method="POST", headers={self.SECRET_HEADER: self.secret})
-        try:
-            with self._opener.open(request, timeout=STEP_TIMEOUT) as response:
-                return response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            return exc.read().decode("utf-8", "replace")
-
-
-# The installer server's router: nothing runs, not even a static file is served, without the secret.
-_INSTALLER_ROUTER = """<?php
-$secret = getenv('MYBB_INSTALL_SECRET');
-$given = $_SERVER['HTTP_X_MYBB_INSTALL_SECRET'] ?? '';
-if (!is_string($secret) || strlen($secret) < 32 || !is_string($given) || !hash_equals($secret, $given)) {
-    http_response_code(403);
-    header('Content-Type: text/plain');
-    echo "This is a private installer server.\\n";
-    return true;
-}
-return false;
-"""
-
-
-def _write_new(path: Path, text: str) -> None:
-    """A file of ours that must not exist yet (never written through a link planted there)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-_LOG_PHP_ERROR = re.compile(r"PHP (?:Fatal error|Parse error):\s+(.*)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the installer's pages --------------------------------------------------------------------------
