@@ -113,6 +113,10 @@ def keyword_arg(text: str) -> str:
     return _checked(_log_option("filter_keyword"), text)
 
 
+def path_arg(text: str) -> str:
+    return _checked(_log_option("path"), text)
+
+
 # ---------------------------------------------------------------------------- output
 
 
@@ -369,6 +373,7 @@ def log_options(args: argparse.Namespace) -> LogQueryOptions:
         "errors_only": args.errors,
         "exclude_static": not args.include_static,
         "filter_keyword": args.grep,
+        "path": args.path,
         "since_minutes": args.since,
         "limit": args.limit,
         "offset": args.offset,
@@ -685,7 +690,7 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
     if args.digest:
         if args.wait:
             raise InvalidArgument("--digest answers at once; --wait is for waiting for new entries.", "Drop one.")
-        digest = service.error_digest(args.cursor, args.since, not args.no_mybb)
+        digest = service.error_digest(args.cursor, args.since, not args.no_mybb, args.grep, args.path)
         if out.as_json:
             out.data({**to_jsonable(digest), "cursor": digest.cursor.encode()})
         else:
@@ -778,7 +783,10 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--errors", action="store_true", help="only errors (PHP errors, exceptions, HTTP >= 400)")
     parser.add_argument("--include-static", action="store_true", help="include requests for images, CSS, JS ...")
     parser.add_argument("--grep", type=keyword_arg, metavar="KEYWORD",
-                        help="only entries containing KEYWORD (literal, case-insensitive)")
+                        help="only entries containing KEYWORD, or errors whose request does (literal, case-insensitive)")
+    parser.add_argument("--path", type=path_arg, metavar="PAGE",
+                        help="only the errors and requests of this page: a path or its start, * for any text "
+                             "(e.g. showthread.php, 'admin/index.php?module=config-*')")
     parser.add_argument("--since", type=since_arg, metavar="MIN", help="only entries of the last MIN minutes")
     parser.add_argument("--limit", type=limit_arg, help=f"entries to show (default {LogQueryOptions.limit})")
     parser.add_argument("--offset", type=offset_arg, help=f"matching entries to skip (default {LogQueryOptions.offset})")

@@ -64,7 +64,13 @@ class LogsArgs(_Args):
     limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Entries to return (1-{MAX_LIMIT}).")
     tail: bool = Field(True, description="Most recent first (true) or oldest first from the start (false).")
     filter: str | None = Field(
-        None, min_length=1, description="Keyword, case-insensitive and literal; matches any line of an entry."
+        None, min_length=1, description="Keyword, case-insensitive and literal; matches any line of an entry, "
+        "or an error's request (method, path and query, status)."
+    )
+    path: str | None = Field(
+        None, min_length=1, max_length=2048,
+        description="Only the errors and requests of this page: its path or the path's start, * for any text "
+                    "(e.g. 'showthread.php', 'admin/index.php?module=config-*').",
     )
     exclude_static: bool = Field(True, description="Hide requests for images, scripts, stylesheets and fonts.")
     since_minutes: int | None = Field(None, ge=1, le=525_600, description="Only entries from the last N minutes.")

@@ -8,12 +8,15 @@ right; the block readers and `run_query` must give the same answers.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from mybb_mcp.orchestration.log_parser import CONNECTION, ENTRY_START, LogEntry, format_php_timestamp, parse_entry
+from mybb_mcp.orchestration.log_parser import (
+    CONNECTION, ERROR, ENTRY_START, REQUEST, STARTUP, LogEntry, format_php_timestamp, parse_entry,
+)
 from mybb_mcp.orchestration.log_query import LogQueryOptions
 
 # --- the oracle ---------------------------------------------------------------------------------
@@ -44,7 +47,45 @@ def reference_entries(path: Path, end: int | None = None) -> list[tuple[int, byt
     return entries
 
 
-def reference_wanted(raw: bytes, entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None) -> bool:
+def reference_request(entries: list[tuple[bytes, LogEntry]], index: int) -> LogEntry | None:
+    """An error's request: the next request line its worker logged (None for other entries)."""
+    entry = entries[index][1]
+    if entry.event_type == REQUEST:
+        return entry if entry.method is not None else None
+    if entry.event_type != ERROR or not entry.is_error:
+        return None
+    for _raw, later in entries[index + 1:]:
+        if later.worker_pid != entry.worker_pid:
+            continue
+        if later.event_type == REQUEST and later.method is not None:
+            return later
+        if later.event_type in (REQUEST, STARTUP):
+            return None
+    return None
+
+
+def reference_page_match(entry: LogEntry, raw: bytes, request: LogEntry | None, options: LogQueryOptions) -> bool:
+    """Keyword: in the entry, or in its request's method, path and status. Path: its request's, a prefix
+    with `*` for any text (fnmatch with `?` and `[` taken literally)."""
+    if options.path is not None:
+        if request is None or request.internal or (entry.event_type != REQUEST and not entry.is_error):
+            return False
+        pattern = options.path.lstrip("/").replace("[", "[[]").replace("?", "[?]") + "*"
+        if not fnmatch.fnmatchcase((request.path or "").lstrip("/"), pattern):
+            return False
+        own = entry.message + (entry.source_file or "") + (entry.path or "") + "".join(entry.continuation)
+        raw = own.encode() if entry.event_type != REQUEST else raw
+    if not options.filter_keyword:
+        return True
+    keyword = options.filter_keyword.lower()
+    if keyword.encode() in raw.lower():
+        return True
+    return (request is not None and entry is not request
+            and keyword in f"{request.method} {request.path} {request.status_code}".lower())
+
+
+def reference_wanted(raw: bytes, entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None,
+                     request: LogEntry | None = None) -> bool:
     if entry.internal:
         return False
     if entry.event_type == CONNECTION and not options.include_connections:
@@ -55,9 +96,7 @@ def reference_wanted(raw: bytes, entry: LogEntry, options: LogQueryOptions, cuto
         return False
     if cutoff is not None and (entry.timestamp is None or entry.timestamp < cutoff):
         return False
-    if options.filter_keyword and options.filter_keyword.lower().encode() not in raw.lower():
-        return False
-    return True
+    return reference_page_match(entry, raw, request, options)
 
 
 _cache: dict[tuple[Path, int, int, tzinfo], list[tuple[bytes, LogEntry]]] = {}
@@ -86,8 +125,10 @@ def reference_query(
     path: Path, options: LogQueryOptions, *, zone: tzinfo, now: datetime | None = None
 ) -> ReferenceAnswer:
     cutoff = now - timedelta(minutes=options.since_minutes) if options.since_minutes and now else None
+    parsed = _parsed(path, zone)
     matching = [
-        copy.deepcopy(entry) for raw, entry in _parsed(path, zone) if reference_wanted(raw, entry, options, cutoff)
+        copy.deepcopy(entry) for index, (raw, entry) in enumerate(parsed)
+        if reference_wanted(raw, entry, options, cutoff, reference_request(parsed, index))
     ]
     if options.tail:
         matching.reverse()

@@ -82,6 +82,44 @@ def test_queries_match_the_reference(
     assert_same_as_reference(generated, options, last_time(generated) + timedelta(minutes=1))
 
 
+@pytest.mark.parametrize("keyword", [None, "tid=1", "CONFIG-PLUGINS", "gone"])
+@pytest.mark.parametrize("path", [None, "showthread.php", "/admin/index.php?module=config-*", "member.php?*uid=2"])
+@pytest.mark.parametrize("errors_only", [False, True])
+@pytest.mark.parametrize("tail", [True, False])
+def test_errors_are_found_by_their_request(
+    generated: Path, keyword: str | None, path: str | None, errors_only: bool, tail: bool,
+) -> None:
+    """An error is found by a word of its request or by its page's path, like the oracle finds it."""
+    options = LogQueryOptions(errors_only=errors_only, filter_keyword=keyword, path=path, limit=50, tail=tail)
+    result = assert_same_as_reference(generated, options, last_time(generated) + timedelta(minutes=1))
+    if path is not None:
+        assert all((e.path or e.request.path).lstrip("/").startswith(path.lstrip("/").split("*")[0])
+                   for e in result.entries if e.request is not None or e.path)
+
+
+def test_a_keyword_in_the_url_finds_the_errors_the_page_raised(tmp_path: Path) -> None:
+    """The error's own lines do not name its page; the request line logged after it does."""
+    log = tmp_path / "server.log"
+    log.write_text(
+        "[Mon Nov 24 05:00:00 2026] PHP Warning:  Undefined variable $x in /srv/forum/inc/plugins/p.php on line 3\n"
+        "[Mon Nov 24 05:00:00 2026] 127.0.0.1:5000 [200]: GET /index.php?plant=ZED\n"
+        "[Mon Nov 24 05:00:01 2026] PHP Fatal error:  boom in /srv/forum/inc/plugins/p.php on line 9\n"
+        "[Mon Nov 24 05:00:01 2026] 127.0.0.1:5001 [500]: GET /showthread.php?tid=4 - boom in "
+        "/srv/forum/inc/plugins/p.php on line 9\n"
+        "[Mon Nov 24 05:00:02 2026] 127.0.0.1:5002 [200]: GET /showthread.php?tid=5\n")
+    now = datetime(2026, 11, 24, 5, 1, tzinfo=ZONE)
+    found = run_query(log, LogQueryOptions(errors_only=True, filter_keyword="plant=zed"), now=now, zone=ZONE,
+                      forum_root="/srv/forum")
+    assert [e.message.split(" in ")[0] for e in found.entries] == ["Undefined variable $x"]
+    assert found.entries[0].request is not None and found.entries[0].request.path == "/index.php?plant=ZED"
+    by_page = run_query(log, LogQueryOptions(errors_only=True, path="showthread.php"), now=now, zone=ZONE,
+                        forum_root="/srv/forum")
+    assert [e.level for e in by_page.entries] == ["fatal"]  # its 500 line is folded into it
+    assert by_page.entries[0].request is not None and by_page.entries[0].request.status == 500
+    assert run_query(log, LogQueryOptions(errors_only=True, path="index.php?plant=Q*"), now=now,
+                     zone=ZONE).entries == []
+
+
 def test_connections_shown_when_asked(generated: Path) -> None:
     now = last_time(generated)
     result = assert_same_as_reference(generated, LogQueryOptions(include_connections=True, limit=30), now)

@@ -194,6 +194,7 @@ def _logs(service: ServerOrchestrationService, args: Any) -> str:
         errors_only=args.errors_only,
         exclude_static=args.exclude_static,
         filter_keyword=args.filter,
+        path=args.path,
         since_minutes=args.since_minutes,
         limit=args.limit,
         offset=args.offset,
@@ -227,10 +228,11 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
     if args.digest:
         if args.since_minutes is not None and args.cursor is not None:
             raise InvalidArgument("since_minutes and cursor both say where the digest starts.", "Pass one.")
-        digest = service.error_digest(args.cursor, args.since_minutes, args.mybb_errors)
+        digest = service.error_digest(args.cursor, args.since_minutes, args.mybb_errors, args.filter, args.path)
         return ToolText(render_digest(digest, zone, MCP_COMMANDS, args.max_chars))
     options = LogQueryOptions(errors_only=args.errors_only, exclude_static=args.exclude_static,
-                              filter_keyword=args.filter, limit=args.limit, include_mybb=args.mybb_errors)
+                              filter_keyword=args.filter, path=args.path, limit=args.limit,
+                              include_mybb=args.mybb_errors, include_core_noise=args.core_noise)
     waited: list[float] = []
 
     def on_wait(elapsed: float, total: float) -> None:
@@ -243,6 +245,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
     filters = ", ".join(f for f in (
         "errors" if args.errors_only else "",
         f"keyword {args.filter!r}" if args.filter else "",
+        f"path {args.path!r}" if args.path else "",
     ) if f)
     return ToolText(render_new_entries(found, str(service.config.log_file), zone, MCP_COMMANDS,
                                        waited=time.monotonic() - started if args.wait_seconds else None,

@@ -24,6 +24,7 @@ to the request that raised them by the php -S log's own order: a worker logs
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import time
@@ -35,12 +36,15 @@ from pathlib import Path
 from ..errors import InvalidArgument
 from ..safe_files import open_regular
 from .log_parser import CONNECTION, REQUEST, LogEntry, classify_origin, parse_entry, parse_mybb_error
+from . import cursor_errors
+from .log_match import RequestMatch, keyword_text
 from .log_query import LogQueryOptions, entry_matches
 from .log_reader import backup_path, iter_entries_forward, offset_at_time, read_log_zone
 
 CURSOR_PREFIX = "c1."
 HEAD_BYTES = 256  # the zone header and the banner: what makes one generation of the log unique (hashed
 # as far as the log went when the cursor was taken, so a young log's cursor still matches it later)
+MAX_CURSOR_ENTRIES = 200_000  # entries one cursor read looks at (pass the new cursor to read on)
 TAIL_BYTES = 64  # the bytes before the cursor's offset: what proves the offset is still in place
 MAX_CURSOR_LENGTH = 4096
 MAX_MYBB_FILES = 8
@@ -340,29 +344,49 @@ def read_since(
     limit: int = 1000,
     zone: tzinfo | None = None,
 ) -> NewEntries:
-    """Entries written after the cursor (filtered by `wanted`), oldest first, up to `limit`."""
+    """Entries written after the cursor (filtered by `wanted`), oldest first, up to `limit`. Errors carry
+    their request, origin and place, and MyBB's core noise is left out, as in a log query (cursor_errors)."""
     log_file = Path(log_file)
     resolution = resolve(cursor, log_file, backups)
-    mybb_entries = [e for e in _mybb_new(cursor, mybb_files) if wanted is None or wanted(e)]
+    zone = zone or read_log_zone(log_file)
+    mybb_entries = _mybb_new(cursor, mybb_files)
+    if wanted is not None and mybb_entries:
+        mybb_entries = wanted.matching(cursor_errors.annotate_mybb(mybb_entries, wanted.root, log_file, zone,
+                                                                   wanted.options))
     if resolution.nothing_new and not mybb_entries:
         return NewEntries([], take_cursor(log_file, mybb_files) if mybb_files else _same(cursor), resolution.note)
-    zone = zone or read_log_zone(log_file)
     found: list[LogEntry] = []
     more = False
     last: tuple[Path, int] | None = None
-    for entry in _server_entries_in(resolution.segments, zone):
-        if wanted is not None and not wanted(entry):
-            continue
+    read = list(itertools.islice(_server_entries_in(resolution.segments, zone), MAX_CURSOR_ENTRIES))
+    read_last = read[-1] if len(read) >= MAX_CURSOR_ENTRIES else None  # stopped there: read on from it
+    hold: LogEntry | None = None  # an error whose request is not logged yet: the next read starts before it
+    if wanted is not None:
+        everything = read
+        read = cursor_errors.annotate(read, wanted.root, wanted.options)
+        hold = cursor_errors.first_unfinished(everything, wanted.options)
+        if hold is not None:  # a page's errors are matched by their request: wait for its line
+            earlier = {id(e) for e in itertools.takewhile(lambda e: e is not hold, everything)}
+            read = [e for e in read if id(e) in earlier]
+            read_last = None
+        read = wanted.matching(read)
+    for entry in read:
         if len(found) >= limit:
             more = True
             break
         found.append(entry)
         last = (Path(entry.location or log_file), entry.offset or 0)
+    if not more and read_last is not None:
+        more, last = True, (Path(read_last.location or log_file), read_last.offset or 0)
     for entry in mybb_entries:
         entry.timestamp = entry.timestamp.astimezone(zone) if entry.timestamp else None
     merged = sorted(found + mybb_entries, key=lambda e: e.timestamp.timestamp() if e.timestamp else 0.0)
     if more and last is not None:
         after = _cursor_after(last[0], last[1], cursor, mybb_files)
+    elif hold is not None:
+        before = list(itertools.takewhile(lambda e: e is not hold, everything))
+        after = (_cursor_after(Path(before[-1].location or log_file), before[-1].offset or 0, cursor, mybb_files)
+                 if before else cursor)
     else:
         after = take_cursor(log_file, mybb_files)
     return NewEntries(merged, after, resolution.note, more)
@@ -394,16 +418,23 @@ def _cursor_after(path: Path, entry_offset: int, cursor: Cursor, mybb_files: Seq
 
 
 class EntryFilter:
-    """Which entries a cursor read keeps: the filters of a log query (errors, static, keyword), applied by
-    the query's own test so a cursor read and a query never disagree (full case folding included)."""
+    """Which entries a cursor read keeps: the filters of a log query (errors, static, keyword, path, core
+    noise), applied by the query's own test so a cursor read and a query never disagree (full case folding
+    and the error's request included). `root`: the forum root, which names the user's code."""
 
     def __init__(self, *, errors_only: bool = False, exclude_static: bool = True, keyword: str | None = None,
-                 include_connections: bool = False) -> None:
+                 include_connections: bool = False, path: str | None = None, include_core_noise: bool = False,
+                 root: Path | str | None = None) -> None:
         self.options = LogQueryOptions(errors_only=errors_only, exclude_static=exclude_static,
-                                       filter_keyword=keyword or None, include_connections=include_connections)
+                                       filter_keyword=keyword or None, include_connections=include_connections,
+                                       path=path or None, include_core_noise=include_core_noise)
+        self.root = str(root) if root is not None else None
 
     def __call__(self, entry: LogEntry) -> bool:
         return entry_matches(entry, self.options)
+
+    def matching(self, entries: Sequence[LogEntry]) -> list[LogEntry]:
+        return cursor_errors.matching(entries, self.options)
 
 
 # --- errors tied to requests ----------------------------------------------------------------------
@@ -682,7 +713,8 @@ def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], 
 
 
 def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path | None,
-              mybb_files: Sequence[Path], role_of: RoleLookup | None = None) -> list[ErrorGroup]:
+              mybb_files: Sequence[Path], role_of: RoleLookup | None = None,
+              match: RequestMatch | None = None) -> list[ErrorGroup]:
     """Error groups in the BASELINE_WINDOW before the cursor (at most MAX_BASELINE_BYTES of log)."""
     if cursor.server is None or resolution.generation is None:
         return []
@@ -704,7 +736,7 @@ def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path |
             for entry in mybb_blocks(file, max(0, mark.offset - 4 * 1024 * 1024), mark.offset):
                 if entry.timestamp is not None and entry.timestamp >= cutoff:
                     entries.append(entry)
-    return group_errors(_with_roles(tie_to_requests(entries), role_of), root)
+    return group_errors(_matching(_with_roles(tie_to_requests(entries), role_of), match), root)
 
 
 def _still_compiled(group: ErrorGroup, unchanged_since: Callable[[ErrorGroup], bool] | None) -> bool:
@@ -715,6 +747,14 @@ def _still_compiled(group: ErrorGroup, unchanged_since: Callable[[ErrorGroup], b
     group.compile_note = ("compile-time: PHP says this once, when it compiles the file; the file has not "
                           "changed since, so it is still in the code (OPcache serves the compiled file silently)")
     return True
+
+
+def _matching(tied: list[tuple[LogEntry, RequestRef | None]], match: RequestMatch | None) -> list[
+        tuple[LogEntry, RequestRef | None]]:
+    """The digest's errors a keyword or path selects (log_match): by their text or their request."""
+    if match is None:
+        return tied
+    return [(e, ref) for e, ref in tied if match.matches(e, keyword_text(e), ref)]
 
 
 def _entry_start_after(path: Path, position: int, end: int) -> int:
@@ -735,6 +775,7 @@ def digest(
     max_entries: int = 200_000,
     role_of: RoleLookup | None = None,
     unchanged_since: Callable[[ErrorGroup], bool] | None = None,
+    match: RequestMatch | None = None,
 ) -> Digest:
     """Errors grouped by fingerprint: since `cursor` (with their fate), else since `since` (or the
     whole current log).
@@ -742,7 +783,8 @@ def digest(
     With a cursor, a group is "resolved" only when each page it fired on (path and query) ran again as
     the same role (`role_of`: who sent a logged request) after its last occurrence there, and the code
     it names can have changed (`unchanged_since`: a compile-time diagnostic of a file not changed since
-    is still in the code); else it is still firing, new, or (seen before the cursor only) not re-checked."""
+    is still in the code); else it is still firing, new, or (seen before the cursor only) not re-checked.
+    `match`: only errors holding its keyword or raised by a request it matches (log_match)."""
     log_file = Path(log_file)
     zone = zone or read_log_zone(log_file)
     note = None
@@ -771,11 +813,12 @@ def digest(
             more = True
             break
     after = take_cursor(log_file, mybb_files)
-    groups = group_errors(_with_roles(tie_to_requests(entries), role_of) + [(e, None) for e in extra], root)
+    tied = _with_roles(tie_to_requests(entries), role_of) + [(e, None) for e in extra]
+    groups = group_errors(_matching(tied, match), root)
     requests = _requests_in(entries, role_of)
     before: list[ErrorGroup] = []
     if cursor is not None and resolution is not None:
-        baseline = _baseline(cursor, resolution, zone, root, mybb_files, role_of)
+        baseline = _baseline(cursor, resolution, zone, root, mybb_files, role_of, match)
         now_keys = {g.key for g in groups}
         then_keys = {g.key for g in baseline}
         # In log order: the last request to each page as each role wins.

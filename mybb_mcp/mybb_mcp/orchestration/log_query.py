@@ -19,6 +19,7 @@ from typing import Protocol
 
 from ..errors import InvalidArgument
 from .log_bounds import AnswerBudget
+from .log_match import RequestMatch, validate_path_pattern
 from .log_parser import (
     CONNECTION,
     ERROR,
@@ -70,7 +71,10 @@ class LogQueryOptions:
     exclude_static: hide requests for images, scripts, stylesheets and fonts that succeeded
         (a failing asset request is still shown: a broken theme link is worth seeing).
     filter_keyword: only entries containing this text on any line (literal, case-insensitive with
-        full Unicode case folding: `ärger` matches `Ärger`, `strasse` matches `Straße`).
+        full Unicode case folding: `ärger` matches `Ärger`, `strasse` matches `Straße`), or whose
+        request holds it (method, path with query, status: log_match).
+    path: only entries of requests to this page: a prefix of the request's path, `*` for any run of
+        characters (log_match.PathPattern).
     since_minutes: only entries from the last N minutes.
     limit / offset: page size (1..MAX_LIMIT) and how many matching entries to skip first.
     tail: newest first (True) or oldest first from the start of the log (False).
@@ -101,6 +105,7 @@ class LogQueryOptions:
     full_traces: bool = False
     max_chars: int = DEFAULT_ANSWER_CHARS
     raw: bool = False
+    path: str | None = None
 
     def validated(self) -> LogQueryOptions:
         """These options if every field is usable; else InvalidArgument naming the field and the fix."""
@@ -146,6 +151,7 @@ def validate_options(options: LogQueryOptions) -> LogQueryOptions:
         if len(keyword) > MAX_KEYWORD_LENGTH:
             raise InvalidArgument(f"filter_keyword is longer than {MAX_KEYWORD_LENGTH} characters.",
                                   "Search for a distinctive part of it.")
+    validate_path_pattern(options.path)
     return options
 
 class EntrySource(Protocol):
@@ -231,10 +237,12 @@ def _wanted(entry: LogEntry, options: LogQueryOptions, cutoff: datetime | None) 
     return True
 
 def entry_matches(entry: LogEntry, options: LogQueryOptions) -> bool:
-    """One parsed entry against a query's filters, keyword included (time windows aside)."""
+    """One parsed entry against a query's filters, keyword and path included (time windows aside): the
+    keyword in its text or its request's, the path its request's (log_match)."""
     if not _wanted(entry, options, None):
         return False
-    return options.filter_keyword is None or options.filter_keyword.casefold() in _keyword_text(entry)
+    match = RequestMatch.of(options.filter_keyword, options.path)
+    return match is None or match.matches(entry, _keyword_text(entry))
 
 
 # --- streams ---------------------------------------------------------------------------------------
@@ -269,19 +277,70 @@ def _server_entries(
     log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats,
     start: int | None = None, errors: ErrorContext | None = None,
 ) -> Iterator[LogEntry]:
-    """The server log's wanted entries, from `start` (default: where the since window begins)."""
-    keyword = _keyword_bytes(options)
-    any_of = ERROR_HINTS if options.errors_only else None
+    """The server log's wanted entries, from `start` (default: where the since window begins), in log order
+    (tail: backwards)."""
+    if options.filter_keyword is None and options.path is None:
+        yield from (entry for _, entry in _scan(log_file, options, zone, cutoff, stats, start, errors) if entry)
+        return
+    # A request line brings errors logged before it: hold entries until no later find can precede them.
+    held: list[tuple[int, int, LogEntry]] = []
+    sign = -1 if options.tail else 1
+    for mark, entry in _scan(log_file, options, zone, cutoff, stats, start, errors):
+        if entry is not None:
+            heapq.heappush(held, (sign * (entry.offset or 0), id(entry), entry))
+            continue
+        bound = sign * (mark if options.tail else mark - REQUEST_LOOKUP_BYTES)
+        while held and held[0][0] < bound:
+            yield heapq.heappop(held)[2]
+    while held:
+        yield heapq.heappop(held)[2]
+
+
+def _scan(
+    log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats,
+    start: int | None, errors: ErrorContext | None,
+) -> Iterator[tuple[int, LogEntry | None]]:
+    """The wanted entries as (offset, entry), with (offset, None) before each entry read (how far the scan is).
+
+    With a keyword or a path, a matching request line brings the errors logged for it (before it, in its
+    worker), which rarely name their page themselves (log_match)."""
+    match = RequestMatch.of(options.filter_keyword, options.path)
+    keyword = match.scan_bytes() if match is not None else None
+    any_of = ERROR_HINTS if options.errors_only and match is None else None
     if start is None:
         start = offset_at_time(log_file, cutoff, zone) if cutoff is not None else 0
     read = iter_entries_backward if options.tail else iter_entries_forward
     location = str(log_file)
+    brought: set[int] = set()  # offsets of the entries met or brought (each shown once)
     for offset, raw in read(log_file, start=start, keyword=keyword, any_of=any_of, stats=stats):
+        if match is not None:
+            yield offset, None
+        if offset in brought:
+            continue
         entry = _parse_kept(raw, zone, offset)
         entry.location = location
         entry.length = len(raw) + getattr(raw, "cut_bytes", 0)
+        if match is not None:
+            is_request = entry.event_type == REQUEST and entry.method is not None and not entry.internal
+            own = _keyword_text(entry) if match.path is not None else None  # else: the scan found it
+            if is_request and match.matches(entry, own):
+                floor = start if not options.tail else 0
+                raised = errors_raised_by(log_file, entry, zone, floor=floor,
+                                          stats=errors.lookup_stats if errors is not None else None)
+                for error in (raised if options.tail else reversed(raised)):
+                    error.request = RequestRef.of(entry)
+                    if error.offset in brought or not match.matches(error, _keyword_text(error)):
+                        continue
+                    brought.add(error.offset or 0)
+                    if _wanted(error, options, cutoff) and (errors is None or errors.keep(error, log_file, zone)):
+                        yield offset, error
+            elif is_request or (match.path is not None and not entry.is_error):
+                continue
+            elif errors is None and not match.matches(entry, own):
+                continue  # following without requests attached: a path needs the request line
+            brought.add(offset)  # a request line after it brings it no second time
         if _wanted(entry, options, cutoff) and (errors is None or errors.keep(entry, log_file, zone)):
-            yield entry
+            yield offset, entry
 
 def _parse_kept(raw: bytes, zone: tzinfo, offset: int) -> LogEntry:
     """A reader's entry -> LogEntry; a bounded one (log_bounds.EntryBytes) says what was cut where."""
@@ -306,16 +365,20 @@ def _source_entries(
     source: EntrySource, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, problems: list[str],
     errors: ErrorContext | None = None,
 ) -> Iterator[LogEntry]:
-    keyword = options.filter_keyword.casefold() if options.filter_keyword else None
+    match = RequestMatch.of(options.filter_keyword, options.path)
     try:
         entries = source.newest_first() if options.tail else source.oldest_first()
         for entry in entries:
             entry = _aware(entry, zone)
             # No early stop at the first entry older than the window: request data can forge an old
             # one (MyBB logs messages verbatim), and the real ones before it would be lost.
-            if keyword is not None and keyword not in _keyword_text(entry):
+            if not _wanted(entry, options, cutoff):
                 continue
-            if _wanted(entry, options, cutoff) and (errors is None or errors.keep(entry, None, zone)):
+            own = _keyword_text(entry) if match is not None else None
+            if errors is None:
+                if match is None or match.matches(entry, own):
+                    yield entry
+            elif errors.keep(entry, None, zone, own):  # the keyword may be in the request found by time
                 yield entry
     except OSError as exc:  # one unreadable MyBB log must not sink the whole answer
         problems.append(f"{source.name}: {exc.strerror or exc}")
@@ -398,6 +461,31 @@ def errors_before(
     return False
 
 
+def errors_raised_by(
+    log_file: Path, request: LogEntry, zone: tzinfo, *, floor: int = 0, stats: ReadStats | None = None,
+) -> list[LogEntry]:
+    """The errors PHP or MyBB logged for this request (before its request line, in its worker), newest first."""
+    found: list[LogEntry] = []
+    if request.offset is None:
+        return found
+    location = str(log_file)
+    for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=_ERROR_OR_REQUEST_HINTS,
+                                             stats=stats, block_size=_LOOKUP_BLOCK,
+                                             max_block_size=_LOOKUP_MAX_BLOCK):
+        if offset < floor or request.offset - offset > REQUEST_LOOKUP_BYTES:
+            break
+        entry = _parse_kept(raw, zone, offset)
+        if not _same_worker(entry, request):
+            continue
+        if entry.event_type in (REQUEST, STARTUP):
+            break
+        if entry.event_type == ERROR and entry.is_error:
+            entry.location = location
+            entry.length = len(raw) + getattr(raw, "cut_bytes", 0)
+            found.append(entry)
+    return found
+
+
 def request_by_time(log_file: Path, entry: LogEntry, zone: tzinfo) -> LogEntry | None:
     """For an entry of a separate MyBB error log (no place in the server log): the first request line
     logged at or after its time, within BY_TIME_WINDOW seconds. A guess, and labelled so."""
@@ -436,7 +524,9 @@ class ErrorContext:
     def _budget_left(self) -> bool:
         return self.lookup_stats.bytes_read < LOOKUP_BUDGET_BYTES
 
-    def keep(self, entry: LogEntry, log_file: Path | None, zone: tzinfo) -> bool:
+    def keep(self, entry: LogEntry, log_file: Path | None, zone: tzinfo, own_text: str | None = None) -> bool:
+        """Whether to show an error, with its origin and request set. `own_text`: its case-folded text, when
+        a keyword is still to be found in it or its request (else the keyword, if any, was found)."""
         if not entry.is_error:
             return True
         classify_origin(entry, self.root)
@@ -447,8 +537,11 @@ class ErrorContext:
                 self.hidden.folded += 1  # the errors before it carry this request (and a fatal's message)
                 return False
             entry.request = RequestRef.of(entry)
-        else:
+        elif entry.request is None:
             self._attach_request(entry, log_file, zone)
+        match = RequestMatch.of(self.options.filter_keyword, self.options.path)
+        if match is not None and not match.matches(entry, own_text):
+            return False
         if entry.core_noise and not (self.options.include_core_noise or raw):
             self._fold_noise(entry)
             return False

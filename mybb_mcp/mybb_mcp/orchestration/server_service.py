@@ -31,6 +31,7 @@ from ..results import DeathReport, InitResult, ServerListing, ServerResult, Serv
 from . import layout, php_dev, process, registry
 from .failures import Failure
 from .forum_init import InitOptions, init_forum
+from .log_match import RequestMatch
 from .log_parser import LogEntry
 from .log_query import LogQueryOptions, LogQueryResult, run_query
 from .log_reader import (
@@ -637,7 +638,9 @@ class ServerOrchestrationService:
         files = self._mybb_error_files() if options.include_mybb else []
         mark = checkpoints.decode_cursor(cursor) if cursor else checkpoints.take_cursor(self.config.log_file, files)
         wanted = checkpoints.EntryFilter(errors_only=options.errors_only, exclude_static=options.exclude_static,
-                                         keyword=options.filter_keyword, include_connections=options.include_connections)
+                                         keyword=options.filter_keyword, include_connections=options.include_connections,
+                                         path=options.path, include_core_noise=options.include_core_noise,
+                                         root=self.config.mybb_root)
         deadline = time.monotonic() + max(0.0, wait_seconds)
         started, ticked = time.monotonic(), 0
         while True:
@@ -654,23 +657,25 @@ class ServerOrchestrationService:
             time.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
     def error_digest(self, cursor: str | None = None, since_minutes: int | None = None,
-                     include_mybb: bool = True) -> checkpoints.Digest:
-        """Errors grouped by fingerprint; since a cursor: which are new, still firing or resolved."""
+                     include_mybb: bool = True, keyword: str | None = None,
+                     path: str | None = None) -> checkpoints.Digest:
+        """Errors grouped by fingerprint; since a cursor: which are new, still firing or resolved.
+        `keyword` / `path`: only errors holding the keyword, or whose request does (log_match)."""
         mark = checkpoints.decode_cursor(cursor) if cursor else None
-        if since_minutes is not None:
-            LogQueryOptions(since_minutes=since_minutes).validated()
+        LogQueryOptions(since_minutes=since_minutes, filter_keyword=keyword, path=path).validated()
         since = (datetime.fromtimestamp(self._clock(), timezone.utc) - timedelta(minutes=since_minutes)
                  if since_minutes else None)
         self._observe([])
         files = self._mybb_error_files() if include_mybb else []
         root, sessions = self.config.mybb_root, requests.sessions_dir(self.config)
         role_of = request_roles.RoleOf(request_roles.read(sessions))
+        match = RequestMatch.of(keyword, path)
         found = checkpoints.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
-                                   root=root, role_of=role_of, unchanged_since=lambda group: compile_time.unchanged_since(
+                                   root=root, role_of=role_of, match=match, unchanged_since=lambda group: compile_time.unchanged_since(
                                        group.example.message, group.fingerprint.where, group.last_seen, root))
         with contextlib.suppress(OSError):  # what is kept is a help, never the answer's condition
             compile_time.remember(sessions, compile_time.from_groups(found.groups + found.before), root)
-            if found.since_cursor:
+            if found.since_cursor and match is None:
                 present = {g.key for g in found.groups + found.before}
                 found.before += compile_time.standing_groups(sessions, root, present)
         return found
