@@ -27,7 +27,9 @@ from mybb_mcp.orchestration.checkpoints import (
     take_cursor,
     tie_to_requests,
 )
+from mybb_mcp.orchestration.log_match import RequestMatch
 from mybb_mcp.orchestration.log_parser import format_php_timestamp, parse_entry
+from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query
 from mybb_mcp.orchestration.log_reader import format_zone_header, rotate_in_place, rotate_logs
 
 UTC = timezone.utc
@@ -279,3 +281,61 @@ def test_digest_without_a_cursor_counts_the_whole_log(tmp_path: Path) -> None:
     assert len(result.groups) == 1
     group = result.groups[0]
     assert group.count == 3 and group.first_seen < group.last_seen and len(group.requests) == 3
+
+
+# --- finding errors by their page ------------------------------------------------------------------------
+
+CORE_NOISE = ("PHP Deprecated:  Creation of dynamic property DB_SQLite::$error_number is deprecated in "
+              "/srv/forum/inc/db_sqlite.php on line 70")
+
+
+def test_a_cursor_read_shows_errors_as_a_query_does(tmp_path: Path) -> None:
+    """Request, origin and place as a plain query gives them; MyBB core's noise left out as queries do."""
+    log = Log(tmp_path / "logs" / "server.log")
+    cursor = take_cursor(log.path)
+    log.request(1000, "/w.php?x=1", errors=(CORE_NOISE, "PHP Warning:  Oops in /srv/forum/w.php on line 1"))
+    log.request(1001, "/index.php?plant=ZED", 500, errors=(FATAL,))
+    found = new(log, cursor, errors_only=True, root=ROOT)
+    query = run_query(log.path, LogQueryOptions(errors_only=True, tail=False), zone=UTC, forum_root=ROOT)
+    shown = [(e.message, e.origin, e.place, e.request.path if e.request else None) for e in found.entries]
+    assert shown == [(e.message, e.origin, e.place, e.request.path if e.request else None) for e in query.entries]
+    assert shown[0][1:] == ("other", "w.php:1", "/w.php?x=1")
+    assert [e.level for e in found.entries] == ["warning", "exception"]  # noise and the folded 500 left out
+    assert [e.level for e in new(log, cursor, errors_only=True, root=ROOT, include_core_noise=True).entries] == [
+        "deprecated", "warning", "exception"]
+
+
+def test_a_cursor_read_and_wait_find_an_error_by_its_request(tmp_path: Path) -> None:
+    log = Log(tmp_path / "logs" / "server.log")
+    cursor = take_cursor(log.path)
+    log.request(1000, "/index.php?plant=ZED", 500, errors=(FATAL,))
+    log.request(1001, "/showthread.php?tid=3", errors=(WARNING,))
+    assert [e.level for e in new(log, cursor, errors_only=True, keyword="plant=zed", root=ROOT).entries] == [
+        "exception"]
+    assert [e.level for e in new(log, cursor, errors_only=True, path="showthread.php", root=ROOT).entries] == [
+        "warning"]
+    # An error whose request still runs: the read leaves it for the next one, when its request is known.
+    log.write(f"{stamp(datetime.now(UTC))} {OTHER}\n")
+    early = new(log, cursor, errors_only=True, path="forumdisplay.php", root=ROOT)
+    assert early.entries == []
+    log.write(f"{stamp(datetime.now(UTC))} 127.0.0.1:1002 [200]: GET /forumdisplay.php?fid=2\n")
+    late = new(log, early.cursor, errors_only=True, path="forumdisplay.php", root=ROOT)
+    assert [(e.level, e.request.path if e.request else None) for e in late.entries] == [
+        ("warning", "/forumdisplay.php?fid=2")]
+
+
+def test_the_digest_honours_the_keyword_and_the_path(tmp_path: Path) -> None:
+    log = Log(tmp_path / "logs" / "server.log")
+    log.request(1000, "/index.php?alpha=1", errors=(WARNING,))
+    log.request(1001, "/showthread.php?tid=2", errors=(OTHER,))
+    log.request(1002, "/misc.php", 500, errors=(FATAL,))
+    everything = digest(log.path, 5, root=ROOT, zone=UTC)
+    assert len(everything.groups) == 3
+
+    def where(match: RequestMatch | None) -> list[str | None]:
+        return [g.fingerprint.where for g in digest(log.path, 5, root=ROOT, zone=UTC, match=match).groups]
+
+    assert where(RequestMatch.of("alpha", None)) == ["inc/plugins/hello.php:7"]
+    assert where(RequestMatch.of("thread 42", None)) == ["inc/plugins/t.php:2"]
+    assert where(RequestMatch.of(None, "showthread.php")) == ["inc/plugins/other.php:12"]
+    assert where(RequestMatch.of("500", "misc.php")) == ["inc/plugins/t.php:2"]
