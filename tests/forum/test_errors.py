@@ -209,3 +209,28 @@ def test_status_and_start_say_what_reaches_the_log(served: ServerOrchestrationSe
         assert status.visibility.hidden == ()
     else:
         assert any("apt-get install php-xdebug" in hidden.fix for hidden in status.visibility.hidden)
+
+
+def test_an_error_is_found_by_a_word_of_its_url_and_by_its_page(served: ServerOrchestrationService) -> None:
+    """The error's own lines do not name its page: its request does. Queries, cursor reads and the digest
+    find it by a word of its URL (`filter_keyword`) and by its page (`path`)."""
+    port = served.config.port
+    cursor = served.log_cursor()
+    for path in ("/index.php?err=exception&plant=ZED1", "/showthread.php?tid=1&err=warning",
+                 "/index.php?err=sql&plant=SQLQ"):
+        get(f"http://127.0.0.1:{port}{path}")
+        wait_for_request_line(served, path)
+    by_word = served.search_logs(LogQueryOptions(errors_only=True, filter_keyword="PLANT=zed1"))
+    assert [e.level for e in by_word.entries] == ["exception"], render_log_query(by_word)
+    by_page = served.search_logs(LogQueryOptions(errors_only=True, path="showthread.php"))
+    assert [e.level for e in by_page.entries] == ["warning"], render_log_query(by_page)
+    assert by_page.entries[0].request is not None
+    assert by_page.entries[0].request.path == "/showthread.php?tid=1&err=warning"
+    mybb_logged = served.search_logs(LogQueryOptions(errors_only=True, path="index.php?err=sql*"))
+    assert [e.level for e in mybb_logged.entries] == ["sql"], render_log_query(mybb_logged)
+    since = served.logs_since(cursor, LogQueryOptions(errors_only=True, path="/showthread.php"))
+    assert [(e.level, e.origin, e.request.path if e.request else None) for e in since.entries] == [
+        ("warning", f"plugin {PLUGIN}", "/showthread.php?tid=1&err=warning")]
+    digest = served.error_digest(cursor, keyword="zed1")
+    assert [g.fingerprint.kind for g in digest.groups] == ["exception"]
+    assert served.error_digest(cursor, keyword="no such word anywhere").groups == []
