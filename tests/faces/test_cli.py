@@ -188,6 +188,20 @@ def test_logs_grep_keeps_only_matching_entries(cli: Cli, started: str) -> None:
     assert "missing_key" in text and "Thread 42" not in text
 
 
+def test_logs_find_errors_by_a_word_of_their_url_and_by_their_page(cli: Cli, started: str) -> None:
+    http_get(started + "/warning.php?plant=ZED")
+    http_get(started + "/exception.php")
+    by_word = json.loads(cli.ok("logs", "--errors", "--grep", "plant=zed", "--json").stdout)["entries"]
+    assert [e["level"] for e in by_word] == ["warning", "warning"]  # its undefined variable and array key
+    assert all(e["request"]["path"] == "/warning.php?plant=ZED" for e in by_word)
+    by_page = json.loads(cli.ok("logs", "--errors", "--path", "exception.*", "--json").stdout)["entries"]
+    assert [e["level"] for e in by_page] == ["exception"]
+    digest = cli.ok("logs", "--digest", "--grep", "plant=zed").stdout
+    assert "Undefined variable" in digest and "Thread 42" not in digest
+    bad = cli.run("logs", "--path", "*")
+    assert bad.returncode == 2 and "path is empty" in bad.stderr
+
+
 def test_logs_json_has_entries_as_objects_and_counts(cli: Cli, started: str) -> None:
     http_get(started + "/warning.php")
     data = json.loads(cli.ok("logs", "--json").stdout)
