@@ -358,3 +358,22 @@ def test_rotate_in_place_keeps_an_unfinished_long_line_whole_in_the_new_log(tmp_
     assert fresh[0].endswith("log opened; timestamps are local time, zone UTC+00:00")
     assert fresh[1] == first_piece + " END"
     assert rotation.bytes_copied == len(backup)
+
+
+@pytest.mark.parametrize("keyword", ["strasse", "K marker", "fine", "STRAẞE", "ärger"])
+@pytest.mark.parametrize("block", [64, 4096, 1 << 20])
+def test_ascii_fast_path_and_full_folding_agree_line_by_line(tmp_path: Path, keyword: str, block: int) -> None:
+    """Lines that need full folding (a character folding into ASCII) sit beside plain ASCII lines in one
+    block: every line holding the keyword under full case folding is found, and no other."""
+    import random
+
+    rng = random.Random(7)
+    words = ["Straße", "STRASSE", "strasse", "\u212a marker", "k MARKER", "\ufb01ne", "FINE", "ÄRGER", "plain",
+             "ſtraſſe", "café"]
+    path = tmp_path / "server.log"
+    lines = [f"[Mon Nov 24 05:00:{n % 60:02d} 2026] PHP Warning:  {rng.choice(words)} {rng.choice(words)} #{n}\n"
+             for n in range(400)]
+    path.write_text("".join(lines), encoding="utf-8")
+    found = [raw.decode() for _, raw in iter_entries_forward(path, keyword=keyword.encode(), block_size=block)]
+    assert found == [line for line in lines if keyword.casefold() in line.casefold()]
+    assert found  # the keyword is there

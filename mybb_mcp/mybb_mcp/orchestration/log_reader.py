@@ -307,16 +307,27 @@ class _KeywordFinder:
         self.fold = _FoldFinder(folded)
         self.ascii = _Finder(folded.encode("ascii"), ignore_case=True) if folded.isascii() else None
         letters = set(folded)
-        self._folding_into = tuple(
-            char.encode() for char, fold in _FOLDS_TO_ASCII.items() if letters & set(fold)
-        )
+        folding_into = [char.encode() for char, fold in _FOLDS_TO_ASCII.items() if letters & set(fold)]
+        self._folding_into = re.compile(b"|".join(map(re.escape, folding_into))) if folding_into else None
 
     def find_all(self, data: bytearray, lo: int, hi: int) -> list[int]:
         if self.ascii is None:
             return self.fold.find_all(data, lo, hi)
-        if self._folding_into and any(data.find(char, lo, hi) >= 0 for char in self._folding_into):
-            return self.fold.find_all(data, lo, hi)
-        return self.ascii.find_all(data, lo, hi)
+        hits = self.ascii.find_all(data, lo, hi)
+        # Only lines holding a character that folds into the keyword's letters need full folding; an ASCII
+        # block (the common case, told at memory speed) holds none. A line the ASCII search already found
+        # is found either way.
+        if self._folding_into is None or data[lo:hi].isascii():
+            return hits
+        end = lo
+        for match in self._folding_into.finditer(data, lo, hi):
+            if match.start() < end:
+                continue  # on a line already folded
+            start = data.rfind(_NL, lo, match.start()) + 1
+            stop = data.find(_NL, match.end(), hi)
+            end = hi if stop < 0 else stop + 1
+            hits += self.fold.find_all(data, max(start, lo), end)
+        return sorted(set(hits))
 
 
 class _Selector:
