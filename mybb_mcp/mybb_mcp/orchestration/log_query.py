@@ -419,8 +419,10 @@ def request_after(
     if entry.offset is None:
         return None, NO_REQUEST_YET
     stop = known.since if known is not None and known.since > entry.offset else None
+    # Bounded: where no request line follows (a log of errors only), the reader must not scan on to the end.
+    bound = entry.offset + REQUEST_LOOKUP_BYTES + _LOOKUP_MAX_BLOCK
     for offset, raw in iter_entries_forward(log_file, start=entry.offset, any_of=_REQUEST_HINTS, stats=stats,
-                                            end=stop, block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+                                            end=bound if stop is None else min(stop, bound), block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
         if offset == entry.offset:
             continue
         if offset - entry.offset > REQUEST_LOOKUP_BYTES:
@@ -470,6 +472,7 @@ def errors_raised_by(
         return found
     location = str(log_file)
     for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=_ERROR_OR_REQUEST_HINTS,
+                                             start=max(floor, request.offset - REQUEST_LOOKUP_BYTES - 1),
                                              stats=stats, block_size=_LOOKUP_BLOCK,
                                              max_block_size=_LOOKUP_MAX_BLOCK):
         if offset < floor or request.offset - offset > REQUEST_LOOKUP_BYTES:
