@@ -114,6 +114,13 @@ class Config:
         return self.repo_root / f".mybb-{name}"
 
     @property
+    def release_manifest_file(self) -> Path:
+        """MyBB's own files and their hashes, as `init` installed them (forum/release.py); named like the state."""
+        files = self.files
+        name = "release-manifest.json" if files.plain else f"release-manifest.{files.key}.json"
+        return self.repo_root / f".mybb-{name}"
+
+    @property
     def log_dir(self) -> Path:
         return self.files.log_dir
 

@@ -234,3 +234,56 @@ def test_an_error_is_found_by_a_word_of_its_url_and_by_its_page(served: ServerOr
     digest = served.error_digest(cursor, keyword="zed1")
     assert [g.fingerprint.kind for g in digest.groups] == ["exception"]
     assert served.error_digest(cursor, keyword="no such word anywhere").groups == []
+
+
+FINDER_SOURCE = """<?php
+if(!defined("IN_MYBB")) { die("Direct access not allowed."); }
+$plugins->add_hook("global_start", "finder_run");
+function finder_info() { return array("name" => "finder", "description" => "x", "version" => "1", "compatibility" => "18*"); }
+function finder_run()
+{
+    switch ($_GET['fx'] ?? '') {
+        case 'module': require_once MYBB_ROOT."admin/modules/newpoints/module_meta.php"; newpoints_meta(); break;
+        case 'sub': require_once MYBB_ROOT."inc/plugins/finder/sub.php"; finder_sub(); break;
+        case 'core': my_strlen(array()); break;
+    }
+}
+"""
+
+
+def test_origin_comes_from_the_release_itself(real_forum: RealForum) -> None:
+    """A forum init did not make: origin from the release archive of its version (MYBB_ARCHIVE). A fatal in an
+    Admin CP module, a plugin's sub-folder file and an edited MyBB file are the user's code; a fatal inside
+    untouched core names the plugin frame that caused it."""
+    from dataclasses import replace
+
+    from tests.fixtures.real_mybb import archive_path
+
+    real_forum.add_plugin("finder", FINDER_SOURCE)
+    module = real_forum.root / "admin" / "modules" / "newpoints" / "module_meta.php"
+    module.parent.mkdir(parents=True)
+    module.write_text("<?php\nfunction newpoints_meta()\n{\n    no_such_function_np();\n}\n")
+    sub = real_forum.root / "inc" / "plugins" / "finder" / "sub.php"
+    sub.parent.mkdir()
+    sub.write_text('<?php\nfunction finder_sub()\n{\n    trigger_error("finder sub warning", E_USER_WARNING);\n}\n')
+    showteam = real_forum.root / "showteam.php"
+    showteam.write_text(showteam.read_text().replace(
+        "<?php", '<?php\nif(isset($_GET["edited"])) { trigger_error("edited core warning", E_USER_WARNING); }', 1))
+    service = ServerOrchestrationService(replace(real_forum.config(), archive=str(archive_path())))
+    assert service.start().success
+    try:
+        for path in ("/index.php?fx=module", "/index.php?fx=sub", "/index.php?fx=core", "/showteam.php?edited=1"):
+            get(f"http://127.0.0.1:{service.config.port}{path}")
+            wait_for_request_line(service, path)
+        result = service.search_logs(LogQueryOptions(errors_only=True, user_code_only=True, tail=False))
+        markdown = render_log_query(result)
+        shown = [(e.origin, e.place) for e in result.entries]
+        assert shown == [
+            ("plugin newpoints", "admin/modules/newpoints/module_meta.php:4"),
+            ("plugin finder", "inc/plugins/finder/sub.php:4"),
+            ("plugin finder", "inc/plugins/finder.php:10"),
+            ("edited MyBB file", "showteam.php:2"),
+        ], markdown
+        assert "Origin: by MyBB's own files and their hashes, from the release archive" in markdown, markdown
+    finally:
+        service.stop(force=True)

@@ -109,7 +109,11 @@ def test_init_from_a_local_archive_installs_and_leaves_it_running(site: tuple[Cl
     status = json.loads(cli.run("status", "--json").stdout)
     assert status["running"] and status["forum"]["database"]["ok"]
     assert sorted(p.name for p in root.parent.iterdir() if not p.name.startswith(".mybb-server")) == [
-        ".mybb-forum-credentials.json", "TestForum", "TestForum.sqlite", "logs"]
+        ".mybb-forum-credentials.json", ".mybb-release-manifest.json", "TestForum", "TestForum.sqlite", "logs"]
+    # MyBB's own files and their hashes, from the archive installed: what error origins are told by.
+    manifest = json.loads((root.parent / ".mybb-release-manifest.json").read_text())
+    assert manifest["version"] == "1.8.37" and "inc/class_core.php" in manifest["files"]
+    assert "admin/modules/config/plugins.php" in manifest["files"] and "inc/config.php" not in manifest["files"]
 
 
 def test_init_refuses_a_forum_already_there_and_force_replaces_it(real_forum: RealForum, php: str,

@@ -9,8 +9,10 @@ import ipaddress
 import json
 import os
 import shutil
+import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +32,7 @@ from ..forum.install import (
     install_forum,
     parse_database_url,
 )
+from ..forum import release
 from ..forum.source import DownloadProgress, resolve_source, validate_sha256
 from ..results import InitResult
 from ..safe_files import read_own_small
@@ -112,6 +115,16 @@ def _describe(db: Database) -> str:
     return f"MySQL/MariaDB database {db.name!r} at {db.host} as {db.user!r} (tables {db.table_prefix}*)"
 
 
+def _keep_manifest(path: Path, source: Path, version: str | None, notes: list[str]) -> None:
+    """MyBB's own files and their hashes from what was installed: errors in any other file, or in one of
+    these changed since, are the user's code (forum/release.py)."""
+    try:
+        if release.write_manifest(path, source, f"the archive init installed (MyBB {version or 'unknown'})") is None:
+            notes.append("No manifest of MyBB's files could be made from the source: error origins go by path only.")
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        notes.append(f"Could not keep the manifest of MyBB's files in {path} ({exc}): error origins go by path only.")
+
+
 def init_forum(service: ServerOrchestrationService, options: InitOptions,
                progress: Callable[[str], None] | None = None,
                download_progress: DownloadProgress | None = None) -> InitResult:
@@ -160,6 +173,7 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
             admin_user=options.admin.strip(), force=options.force,
             limits=UnpackLimits(config.unpack_max_mb * 2**20, config.unpack_max_files),
         ), progress)
+        _keep_manifest(config.release_manifest_file, source.path, installed.version, notes)
     except InstallError as exc:
         return failed(exc, options.source or "", notes)
     finally:

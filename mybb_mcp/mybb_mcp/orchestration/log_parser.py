@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 
+from ..forum import release  # MyBB's own files: whose code a stack frame is
+
 # Event types
 REQUEST, ERROR, CONNECTION, STARTUP, INFO = "request", "error", "connection", "startup", "info"
 
@@ -468,7 +470,10 @@ def parse_mybb_error(
 # --- where an error comes from ----------------------------------------------------------------------
 
 ORIGIN_CORE, ORIGIN_TEMPLATE, ORIGIN_OTHER = "MyBB core", "theme/template", "other"
+ORIGIN_EDITED = "edited MyBB file"  # a file of the release whose content differs: the user's code
 ORIGIN_PLUGIN_PREFIX = "plugin "
+# MyBB 1.8's own Admin CP modules: any other admin/modules/NAME/ is a plugin's.
+_CORE_ADMIN_MODULES = frozenset({"config", "forum", "home", "style", "tools", "user"})
 
 # What a MyBB 1.8 release ships at the forum root: its folders, and its scripts.
 _CORE_DIRS = frozenset({"inc", "admin", "install", "archive", "jscripts", "cache", "images", "uploads"})
@@ -511,17 +516,44 @@ def forum_relative(path: str, root: str | None, relative: bool = False) -> str |
     return name if name in _CORE_SCRIPTS else None
 
 
+def plugin_named_by(rel: str) -> str | None:
+    """The plugin a forum-relative path names: inc/plugins/NAME[.php|/...], admin/modules/NAME/...,
+    inc/languages/LANG/[admin/]NAME.lang.php, inc/tasks/NAME.php (for files that are not MyBB's)."""
+    parts = rel.split("/")
+    if len(parts) >= 3 and parts[0] == "inc" and parts[1] == "plugins":
+        name = parts[2]
+        return name[:-4] if name.endswith(".php") else name
+    if len(parts) >= 4 and parts[0] == "admin" and parts[1] == "modules":
+        return parts[2]
+    if len(parts) in (4, 5) and parts[:2] == ["inc", "languages"] and parts[-1].endswith(".lang.php"):
+        return parts[-1][: -len(".lang.php")]
+    if len(parts) == 3 and parts[:2] == ["inc", "tasks"] and parts[2].endswith(".php"):
+        return parts[2][:-4]
+    return None
+
+
 def path_origin(path: str, root: str | None, relative: bool = False) -> str:
-    """plugin NAME (under inc/plugins/), theme/template (eval'd template code), MyBB core, or other."""
+    """plugin NAME, theme/template (eval'd template code), MyBB core, edited MyBB file, or other.
+
+    With the release's manifest of the forum (forum/release.py), a file is MyBB core only if it is the
+    release's and unchanged; otherwise the path alone decides (plugin folders, MyBB's own folders)."""
     if _EVAL in path:
         return ORIGIN_TEMPLATE
     rel = forum_relative(path, root, relative)
     if rel is None:
         return ORIGIN_OTHER
-    parts = rel.split("/")
-    if len(parts) >= 3 and parts[0] == "inc" and parts[1] == "plugins":
-        name = parts[2]
-        return ORIGIN_PLUGIN_PREFIX + (name[:-4] if name.endswith(".php") else name)
+    found = release.release_for(root) if root else None
+    if found is not None:
+        verdict = found.verdict(root or "", rel)
+        if verdict != release.NOT_MYBB:
+            return ORIGIN_CORE if verdict == release.CORE else ORIGIN_EDITED
+        name = plugin_named_by(rel)
+        return ORIGIN_PLUGIN_PREFIX + name if name else ORIGIN_OTHER
+    parts = rel.split("/")  # by path only: MyBB's language files and tasks cannot be told from a plugin's
+    name = plugin_named_by(rel)
+    if name is not None and (parts[:2] == ["inc", "plugins"]
+                             or (parts[:2] == ["admin", "modules"] and name not in _CORE_ADMIN_MODULES)):
+        return ORIGIN_PLUGIN_PREFIX + name
     if (len(parts) > 1 and parts[0] in _CORE_DIRS) or (len(parts) == 1 and parts[0] in _CORE_SCRIPTS):
         return ORIGIN_CORE
     return ORIGIN_OTHER
@@ -560,8 +592,10 @@ def classify_origin(entry: LogEntry, root: str | None) -> None:
         entry.origin = ORIGIN_OTHER if entry.event_type == ERROR else None
         return
     chosen = places[0]
-    for path, line in places:
+    for index, (path, line) in enumerate(places):
         origin = path_origin(path, root, relative)
+        if origin == ORIGIN_EDITED and index > 0:
+            continue  # only hashes are known, not which lines were edited: as a mere caller it is MyBB's
         if origin != ORIGIN_CORE:
             entry.origin, entry.user_frame, chosen = origin, (path, line), (path, line)
             break

@@ -201,6 +201,7 @@ class LogQueryResult:
     source_problems: list[str] = field(default_factory=list)
     hidden: HiddenCounts = field(default_factory=lambda: HiddenCounts())
     generations: list[Path] = field(default_factory=list)  # rotated logs searched, newest first
+    origin_basis: str | None = None  # how origins were told (forum/release.basis_of), set by the service
 
     @property
     def shown(self) -> int:

@@ -59,6 +59,8 @@ def render_log_query(result: LogQueryResult, commands: Commands | None = None) -
     hidden = _hidden_line(result, commands)
     if hidden:
         lines.append(hidden)
+    if result.origin_basis and any(e.is_error for e in result.entries):
+        lines.append(f"Origin: {result.origin_basis}.")
     lines.append("")
     if not result.entries:
         lines += _empty(result, commands)
@@ -187,12 +189,14 @@ def _filters_line(result: LogQueryResult) -> str:
     if not options.include_connections:
         parts.append("connection open/close lines hidden")
     if options.filter_keyword:
-        parts.append(f"containing {options.filter_keyword!r} (case-insensitive)")
+        parts.append(f"containing {options.filter_keyword!r} in the entry or its request (case-insensitive)")
+    if options.path:
+        parts.append(f"raised by requests to {options.path!r} (a path or its start, * for any text)")
     if options.since_minutes:
         since = f" (since {_time(result.since, result.zone)})" if result.since else ""
         parts.append(f"last {options.since_minutes} minute{'s' if options.since_minutes != 1 else ''}{since}")
     if options.user_code_only:
-        parts.append("only errors of your code (plugins, templates, your own scripts)")
+        parts.append("only errors of your code (plugins, templates, edited MyBB files, your own scripts)")
     if result.generations:
         names = [path.name for path in result.generations]
         parts.append("rotated logs searched too (" + (", ".join(names) if len(names) <= 3 else

@@ -27,6 +27,7 @@ from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
 from ..forum import files as files_module
+from ..forum import release
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, php_dev, process, registry
 from .failures import Failure
@@ -530,8 +531,10 @@ class ServerOrchestrationService:
                    if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        self.know_release()
         result = run_query(log_file, options, now=now, extra_sources=sources, zone=zone,
                            forum_root=self.config.mybb_root)
+        result.origin_basis = release.basis_of(str(self.config.mybb_root))
         deleted = self._deleted_log(running)
         if deleted and not result.log_exists:
             result.problem = deleted
@@ -549,6 +552,13 @@ class ServerOrchestrationService:
                         f"file, which stays readable as {held} until PHP exits. Copy that file if you need "
                         "what it holds, then restart the server to log to a new file")
         return "it was deleted while the server runs; restart the server to log to a new file"
+
+    def know_release(self) -> None:
+        """Tell the log's origin where this forum's manifest of MyBB's files is (init writes it), and which
+        release archive is at hand for a forum init did not make (forum/release.py)."""
+        archive = Path(self.config.archive) if self.config.archive and "://" not in self.config.archive else None
+        release.register(self.config.mybb_root, self.config.release_manifest_file,
+                         (archive,) if archive is not None else ())
 
     def query_logs(self, options: LogQueryOptions) -> str:
         """Markdown answer to a log query (plan API)."""
@@ -579,6 +589,7 @@ class ServerOrchestrationService:
             result.cursor = before.encode()
             return result
         cfg = files_module.read_config_php(self.config.mybb_root)
+        self.know_release()
         client = requests.ForumClient(
             str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
             request.role, requests.SessionStore(requests.sessions_dir(self.config)),
@@ -637,6 +648,7 @@ class ServerOrchestrationService:
         options = options.validated()
         files = self._mybb_error_files() if options.include_mybb else []
         mark = checkpoints.decode_cursor(cursor) if cursor else checkpoints.take_cursor(self.config.log_file, files)
+        self.know_release()
         wanted = checkpoints.EntryFilter(errors_only=options.errors_only, exclude_static=options.exclude_static,
                                          keyword=options.filter_keyword, include_connections=options.include_connections,
                                          path=options.path, include_core_noise=options.include_core_noise,
@@ -666,6 +678,7 @@ class ServerOrchestrationService:
         since = (datetime.fromtimestamp(self._clock(), timezone.utc) - timedelta(minutes=since_minutes)
                  if since_minutes else None)
         self._observe([])
+        self.know_release()
         files = self._mybb_error_files() if include_mybb else []
         root, sessions = self.config.mybb_root, requests.sessions_dir(self.config)
         role_of = request_roles.RoleOf(request_roles.read(sessions))
