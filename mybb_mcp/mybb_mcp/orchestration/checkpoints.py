@@ -677,6 +677,7 @@ class Digest:
     note: str | None = None
     since_cursor: bool = False
     more: bool = False
+    matched_by: str | None = None  # the keyword / path the errors were selected by, in words
 
 
 RoleLookup = Callable[[int | None, datetime | None], str | None]
@@ -840,7 +841,8 @@ def digest(
                 group.status, group.fixed_by = NOT_RECHECKED, None
             before.append(group)
     groups.sort(key=lambda g: (-g.count, g.first_seen.timestamp() if g.first_seen else 0.0))
-    return Digest(groups, before, len(requests), after, note, cursor is not None, more)
+    return Digest(groups, before, len(requests), after, note, cursor is not None, more,
+                  match.describe() if match is not None else None)
 
 
 # --- the errors of one request --------------------------------------------------------------------

@@ -92,6 +92,15 @@ class RequestMatch:
             return None
         return cls(keyword.casefold() if keyword else None, PathPattern(path) if path else None)
 
+    def describe(self) -> str:
+        """In words, for answers: "containing 'x' in the error or its request, raised by requests to 'p'"."""
+        parts = []
+        if self.keyword is not None:
+            parts.append(f"containing {self.keyword!r} in the error or its request (case-insensitive)")
+        if self.path is not None:
+            parts.append(f"raised by requests to {self.path.text!r}")
+        return ", ".join(parts)
+
     def scan_bytes(self) -> bytes | None:
         """What a raw scan of the server log looks for: the path's literal part, else the keyword."""
         if self.path is not None:

@@ -303,6 +303,8 @@ def render_digest(result: Digest, zone: tzinfo | None, commands: Commands = MCP_
     lines.append(f"Errors grouped by kind, message and file:line, {scope}: {len(result.groups)} kind"
                  f"{'s' if len(result.groups) != 1 else ''} over {result.requests_since} request"
                  f"{'s' if result.requests_since != 1 else ''}.")
+    if result.matched_by:
+        lines.append(f"Only errors {result.matched_by}.")
     if result.more:
         lines.append("(The range was long: only its first part was grouped; ask again with a newer cursor.)")
     every = result.groups + result.before
