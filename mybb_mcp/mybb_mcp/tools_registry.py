@@ -13,8 +13,9 @@ from typing import Any, Literal
 import mcp.types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import shown_value
+from .errors import InvalidArgument, shown_value
 from .forum.snapshot import MAX_NAME_LENGTH, NAME_PATTERN
+from .orchestration.log_match import validate_path_pattern
 from .orchestration.log_query import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MIN_ANSWER_CHARS
 
 
@@ -113,6 +114,14 @@ class LogsArgs(_Args):
         if value is not None and not value.strip():
             raise ValueError("must contain a non-space character")
         return value
+
+    @field_validator("path")
+    @classmethod
+    def _a_page(cls, value: str | None) -> str | None:
+        try:
+            return validate_path_pattern(value)
+        except InvalidArgument as exc:
+            raise ValueError(f"{exc.message} {exc.hint}") from None
 
 
 class RequestArgs(_Args):

@@ -70,7 +70,8 @@ async def test_full_lifecycle_in_process(mode: str, forum_env: dict[str, str], p
         assert not started.is_error, text_of(started)
         assert text_of(started).startswith("# Server Started")
         assert f"http://127.0.0.1:{port}" in text_of(started)
-        http_get(f"http://127.0.0.1:{port}/exception.php")
+        http_get(f"http://127.0.0.1:{port}/exception.php?tid=42")
+        http_get(f"http://127.0.0.1:{port}/warning.php?plant=ZED")
 
         status = await client.call_tool("mybb_server_status", {})
         assert text_of(status).startswith("# Server Status: Running")
@@ -78,6 +79,13 @@ async def test_full_lifecycle_in_process(mode: str, forum_env: dict[str, str], p
         logs = await client.call_tool("mybb_server_logs", {"errors_only": True, "limit": 5})
         assert text_of(logs).startswith("# Server Logs")
         assert "Thread 42 not found" in text_of(logs)
+        # Found by its page and by a word of its URL, in queries and the digest.
+        by_page = text_of(await client.call_tool("mybb_server_logs", {"errors_only": True, "path": "exception.*"}))
+        assert "Thread 42 not found" in by_page and "missing_key" not in by_page, by_page
+        by_word = text_of(await client.call_tool("mybb_server_logs", {"errors_only": True, "filter": "plant=zed"}))
+        assert "missing_key" in by_word and "Thread 42" not in by_word, by_word
+        digest = text_of(await client.call_tool("mybb_server_logs", {"digest": True, "filter": "tid=42"}))
+        assert "Thread 42 not found" in digest and "missing_key" not in digest, digest
 
         again = await client.call_tool("mybb_server_start", {})
         assert text_of(again).startswith("# Server Already Running")
@@ -110,6 +118,8 @@ async def test_full_lifecycle_in_process(mode: str, forum_env: dict[str, str], p
         ("mybb_server_logs", {"filter": ""}, "filter"),
         ("mybb_server_logs", {"filter": "   "}, "filter"),
         ("mybb_server_logs", {"errors_only": "true"}, "errors_only"),
+        ("mybb_server_logs", {"path": ""}, "path"),
+        ("mybb_server_logs", {"path": "*"}, "path"),
         ("mybb_server_restart", {"port": -1}, "port"),
         ("mybb_server_status", {"verbose": True}, "verbose"),
     ],

@@ -222,7 +222,7 @@ def test_a_cursor_survives_a_restart(running: ServerOrchestrationService, real_f
     assert running.restart().success  # the log moves to server.log.1
     get(running, "index.php", query=(("boom", "2"),))
     found = running.logs_since(cursor, LogQueryOptions(errors_only=True))
-    paths = [e.path for e in found.entries if e.path]
+    paths = [e.request.path for e in found.entries if e.request]  # each error with its request, as queries show it
     assert "/index.php?boom=1" in paths and "/index.php?boom=2" in paths
     again = running.logs_since(found.cursor.encode(), LogQueryOptions(errors_only=True))
     assert again.entries == []
