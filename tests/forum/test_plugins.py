@@ -1,0 +1,159 @@
+"""The plugin workbench on a real MyBB 1.8.37: list, the lifecycle as the Admin CP runs it, check,
+through the service, the MCP SDK's real client and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import mcp.types as types
+import pytest
+from mcp import Client
+
+from mybb_mcp.forum.snapshot import active_plugins
+from mybb_mcp.forum.workbench import plugins as workbench
+from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.server import server
+
+# Every lifecycle function; install creates a table and a setting, uninstall removes them.
+FULL = """<?php
+if(!defined("IN_MYBB")) { die("direct access"); }
+$plugins->add_hook("index_start", "full_index");
+function full_info() { return array("name" => "Full Cycle", "description" => "each lifecycle function",
+    "version" => "1.2", "author" => "tests", "compatibility" => "18*"); }
+function full_install() {
+    global $db;
+    $db->write_query("CREATE TABLE ".TABLE_PREFIX."full_notes (nid INTEGER PRIMARY KEY, note TEXT)");
+    $db->insert_query("settings", array("name" => "full_enabled", "title" => "Full on", "description" => "", "optionscode" => "yesno",
+        "value" => "1", "disporder" => 1, "gid" => 1));
+    rebuild_settings();
+}
+function full_is_installed() { global $db; return $db->table_exists("full_notes"); }
+function full_uninstall() {
+    global $db;
+    $db->drop_table("full_notes");
+    $db->delete_query("settings", "name='full_enabled'");
+    rebuild_settings();
+}
+function full_activate() {
+    require_once MYBB_ROOT."inc/adminfunctions_templates.php";
+    global $db;
+    $db->insert_query("templates", array("title" => "full_box", "template" => "<div>full</div>", "sid" => -1,
+        "version" => "1800", "dateline" => TIME_NOW));
+}
+function full_deactivate() { global $db; $db->delete_query("templates", "title='full_box'"); }
+function full_index() { }
+"""
+
+# Its activation fails on line 8 of its file.
+BROKEN = """<?php
+if(!defined("IN_MYBB")) { die("direct access"); }
+function broken_info() { return array("name" => "Broken", "description" => "activation fails",
+    "version" => "0.1", "author" => "tests", "compatibility" => "18*"); }
+function broken_activate() {
+    $count = 1;
+    $count += 1;
+    throw new RuntimeException("broken cannot activate");
+}
+function broken_deactivate() { }
+"""
+
+# A misspelt hook (post_bit for postbit), a hook function that does not exist, an old compatibility.
+MISSPELT = """<?php
+if(!defined("IN_MYBB")) { die("direct access"); }
+$plugins->add_hook("post_bit", "misspelt_postbit");
+$plugins->add_hook("global_start", "misspelt_nowhere");
+$plugins->add_hook("index_end", "misspelt_index");
+function misspelt_info() { return array("name" => "Misspelt", "description" => "hooks wrong",
+    "version" => "2", "author" => "tests", "compatibility" => "16*"); }
+function misspelt_postbit(&$post) { }
+function misspelt_index() { }
+"""
+
+
+def _active(db_file: Path) -> list[str]:
+    with sqlite3.connect(db_file) as conn:
+        row = conn.execute("SELECT cache FROM mybb_datacache WHERE title='plugins'").fetchone()
+    return active_plugins(row[0]) or []
+
+
+def _tables(db_file: Path) -> set[str]:
+    with sqlite3.connect(db_file) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_list_names_every_plugin_with_its_state(real_forum) -> None:
+    real_forum.add_plugin("full", FULL, activate=False)
+    real_forum.add_plugin("misspelt", MISSPELT, activate=False)
+    result = workbench.run(real_forum.root, "list", php=real_forum.php)
+    assert result.ok and result.mybb_version == "1.8.37"
+    by_name = {p.codename: p for p in result.plugins}
+    assert "hello" in by_name  # MyBB's own example plugin
+    full = by_name["full"]
+    assert (full.title, full.version, full.author, full.compatible) == ("Full Cycle", "1.2", "tests", True)
+    assert full.installed is False and full.active is False
+    assert set(full.functions) == {"info", "install", "is_installed", "uninstall", "activate", "deactivate"}
+    assert by_name["misspelt"].compatible is False and by_name["misspelt"].installed is None
+
+
+def test_lifecycle_leaves_what_the_admin_cp_would(real_forum) -> None:
+    real_forum.add_plugin("full", FULL, activate=False)
+    installed = workbench.run(real_forum.root, "install", "full", php=real_forum.php)
+    assert installed.ok and installed.completed, (installed.problems, installed.output)
+    assert installed.ran == ["install", "activate"]
+    assert "full" in _active(real_forum.db_file) and "mybb_full_notes" in _tables(real_forum.db_file)
+    created = {t.table: (t.rows_before, t.rows_after) for t in installed.changes.tables}
+    assert created["mybb_full_notes"] == (None, 0)
+    assert [s.name for s in installed.changes.settings] == ["full_enabled"]
+    assert [t.name for t in installed.changes.templates] == ["full_box"]
+    assert installed.changes.plugins_after == tuple(_active(real_forum.db_file))
+
+    again = workbench.run(real_forum.root, "install", "full", php=real_forum.php)
+    assert not again.ok and again.completed is None and "already installed" in again.message
+
+    deactivated = workbench.run(real_forum.root, "deactivate", "full", php=real_forum.php)
+    assert deactivated.ok and deactivated.ran == ["deactivate"]
+    assert "full" not in _active(real_forum.db_file) and "mybb_full_notes" in _tables(real_forum.db_file)
+    activated = workbench.run(real_forum.root, "activate", "full", php=real_forum.php)
+    assert activated.ran == ["activate"] and "full" in _active(real_forum.db_file)
+
+    # Dropping a table: what php -S cannot do on SQLite ("database table is locked").
+    uninstalled = workbench.run(real_forum.root, "uninstall", "full", php=real_forum.php)
+    assert uninstalled.ok and uninstalled.ran == ["deactivate", "uninstall"], uninstalled
+    assert "full" not in _active(real_forum.db_file) and "mybb_full_notes" not in _tables(real_forum.db_file)
+    dropped = {t.table: (t.rows_before, t.rows_after) for t in uninstalled.changes.tables}
+    assert dropped["mybb_full_notes"] == (0, None)
+    assert uninstalled.installed_after is False
+
+
+def test_failing_activation_names_its_line_and_stays_inactive(real_forum) -> None:
+    real_forum.add_plugin("broken", BROKEN, activate=False)
+    result = workbench.run(real_forum.root, "activate", "broken", php=real_forum.php)
+    assert not result.ok and result.completed is False
+    assert [(p.kind, p.file, p.line) for p in result.problems] == [("RuntimeException", "inc/plugins/broken.php", 8)]
+    assert "broken cannot activate" in result.problems[0].message
+    assert "broken" not in _active(real_forum.db_file)
+    assert result.active_after == result.active_before
+
+
+def test_check_catches_a_misspelt_hook(real_forum) -> None:
+    real_forum.add_plugin("misspelt", MISSPELT, activate=False)
+    result = workbench.run(real_forum.root, "check", "misspelt", php=real_forum.php)
+    assert not result.ok
+    by_hook = {u.hook: u for u in result.hooks}
+    wrong = by_hook["post_bit"]
+    assert (wrong.known, wrong.line, wrong.suggestion) == (False, 3, "postbit")
+    assert wrong.suggestion_at and wrong.suggestion_at.startswith("inc/functions_post.php:")
+    assert by_hook["index_end"].known is True and by_hook["index_end"].runs_at[0].startswith("index.php:")
+    assert result.missing_functions == ["misspelt_nowhere"]
+    assert result.plugins[0].compatible is False
+
+
+def test_bad_names_change_nothing(real_forum) -> None:
+    with pytest.raises(Exception, match="codename"):
+        workbench.run(real_forum.root, "install", "../evil", php=real_forum.php)
+    missing = workbench.run(real_forum.root, "activate", "nosuch", php=real_forum.php)
+    assert not missing.ok and "does not exist" in missing.message
