@@ -26,6 +26,7 @@ class ToolName(str, Enum):
     RESTART = "mybb_server_restart"
     SNAPSHOT = "mybb_forum_snapshot"
     REQUEST = "mybb_server_request"
+    PLUGINS = "mybb_forum_plugins"
 
 
 class _Args(BaseModel):
@@ -172,6 +173,27 @@ class SnapshotArgs(_Args):
         return self
 
 
+class PluginsArgs(_Args):
+    action: Literal["list", "install", "activate", "deactivate", "uninstall", "check"] = Field(
+        description=(
+            "list: every plugin in inc/plugins/ (title, version, compatible, installed, active, lifecycle "
+            "functions); install: _install then _activate; activate; deactivate; uninstall: _deactivate then "
+            "_uninstall (each as the Admin CP runs it, with the errors (file:line) and what changed); check: its "
+            "add_hook names against the hooks this MyBB runs, compatibility, missing hook functions."
+        ),
+    )
+    name: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_]+$",
+                             description="The plugin's codename (inc/plugins/NAME.php); every action but list.")
+
+    @model_validator(mode="after")
+    def _name_when_needed(self) -> PluginsArgs:
+        if self.action != "list" and self.name is None:
+            raise ValueError(f"action {self.action!r} needs the plugin's codename in `name`")
+        if self.action == "list" and self.name is not None:
+            raise ValueError("action 'list' takes no `name`")
+        return self
+
+
 ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.START.value: StartArgs,
     ToolName.STOP.value: StopArgs,
@@ -180,6 +202,7 @@ ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.RESTART.value: RestartArgs,
     ToolName.SNAPSHOT.value: SnapshotArgs,
     ToolName.REQUEST.value: RequestArgs,
+    ToolName.PLUGINS.value: PluginsArgs,
 }
 
 
@@ -316,5 +339,14 @@ FORUM_TOOLS: list[types.Tool] = [
         read_only=False, destructive=True, idempotent=False,
     ),
 ]
+
+FORUM_TOOLS.append(_tool(
+    ToolName.PLUGINS, "MyBB plugins: lifecycle and checks",
+    "List the forum's plugins (compatible, installed, active), install/activate/deactivate/uninstall one with "
+    "MyBB's own code as the Admin CP does (answers the errors of that run with file:line, whether it completed, "
+    "and what it changed: tables, settings, templates), or check one: add_hook names against the hooks this "
+    "MyBB really runs (with the closest real name for a misspelt one), compatibility, missing hook functions.",
+    read_only=False, destructive=True, idempotent=False,
+))
 
 ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]

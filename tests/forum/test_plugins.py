@@ -3,6 +3,7 @@ through the service, the MCP SDK's real client and the CLI as a subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -157,3 +158,59 @@ def test_bad_names_change_nothing(real_forum) -> None:
         workbench.run(real_forum.root, "install", "../evil", php=real_forum.php)
     missing = workbench.run(real_forum.root, "activate", "nosuch", php=real_forum.php)
     assert not missing.ok and "does not exist" in missing.message
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def forum_env(real_forum, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    for key, value in real_forum.env().items():
+        monkeypatch.setenv(key, value)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)  # no stray .env
+    return real_forum.env()
+
+
+def _text(result: types.CallToolResult) -> str:
+    assert isinstance(result.content[0], types.TextContent)
+    return result.content[0].text
+
+
+@pytest.mark.anyio
+async def test_the_mcp_tool_through_the_sdk_client(real_forum, forum_env: dict[str, str]) -> None:
+    real_forum.add_plugin("broken", BROKEN, activate=False)
+    real_forum.add_plugin("misspelt", MISSPELT, activate=False)
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert tools["mybb_forum_plugins"].input_schema["properties"]["action"]["enum"][0] == "list"
+        listed = await client.call_tool("mybb_forum_plugins", {"action": "list"})
+        assert not listed.is_error and "| `broken` | `Broken` |" in _text(listed)
+        failed = await client.call_tool("mybb_forum_plugins", {"action": "activate", "name": "broken"})
+        assert failed.is_error
+        assert "`inc/plugins/broken.php:8`" in _text(failed) and "broken is inactive" in _text(failed)
+        checked = await client.call_tool("mybb_forum_plugins", {"action": "check", "name": "misspelt"})
+        assert "Did you mean `postbit`" in _text(checked)
+        bad = await client.call_tool("mybb_forum_plugins", {"action": "install"})
+        assert bad.is_error and "needs the plugin's codename" in _text(bad)
+    assert "broken" not in _active(real_forum.db_file)
+
+
+def test_the_cli_as_a_subprocess(real_forum) -> None:
+    real_forum.add_plugin("full", FULL, activate=False)
+    env = {**os.environ, **real_forum.env()}
+    cli = [sys.executable, "-m", "mybb_mcp.cli", "plugins"]
+    installed = subprocess.run([*cli, "install", "full"], capture_output=True, text=True, env=env, timeout=60,
+                               cwd=real_forum.root.parent)
+    assert installed.returncode == 0, installed.stderr
+    assert "Install of full completed" in installed.stdout and "mybb_full_notes" in installed.stdout
+    listed = subprocess.run([*cli, "list", "--json"], capture_output=True, text=True, env=env, timeout=60,
+                            cwd=real_forum.root.parent)
+    full = next(p for p in json.loads(listed.stdout)["plugins"] if p["codename"] == "full")
+    assert full["installed"] is True and full["active"] is True
+    usage = subprocess.run([*cli, "install"], capture_output=True, text=True, env=env, timeout=60,
+                           cwd=real_forum.root.parent)
+    assert usage.returncode == 2 and "needs a plugin codename" in usage.stderr

@@ -27,6 +27,7 @@ from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
 from ..forum import files as files_module
+from ..forum.workbench import plugins as plugin_workbench
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, php_dev, process, registry
 from .failures import Failure
@@ -704,6 +705,21 @@ class ServerOrchestrationService:
         if result.failure is not None:
             result.failure = Failure(result.failure)
         return result
+
+    # ------------------------------------------------------------------ the plugin workbench
+
+    def plugins(self, action: str, name: str | None = None) -> plugin_workbench.PluginsResult:
+        """List, install, activate, deactivate, uninstall or check a plugin, with MyBB's own code (see
+        forum/workbench/plugins.py). Raises InvalidArgument for a bad action or name (nothing is run)."""
+        action, name = plugin_workbench.validate(action, name)
+        problem = self._forum_problem()
+        if problem is not None or not (self.config.mybb_root / "inc" / "config.php").is_file():
+            return plugin_workbench.PluginsResult(
+                action, name, False, f"No installed MyBB forum: {problem or 'inc/config.php is missing'}.",
+                hint="Set MYBB_ROOT to a MyBB forum (or make one with `mybb-server init`).")
+        php = self._resolve_php() or self.config.php
+        return plugin_workbench.run(self.config.mybb_root, action, name, php=php,
+                                    php_settings=tuple(self.config.php_settings))
 
     # ------------------------------------------------------------------ plan's private API
 

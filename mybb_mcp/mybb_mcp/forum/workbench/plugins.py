@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import InvalidArgument
 from .. import snapshot
-from ..php import PLUGIN_NAME, run_mybb_php
+from ..php import PLUGIN_NAME, PhpRunError, run_mybb_php
 
 ACTIONS = ("list", "install", "activate", "deactivate", "uninstall", "check")
 LIFECYCLE = ("install", "activate", "deactivate", "uninstall")
@@ -191,14 +191,20 @@ def run(root: Path, action: str, name: str | None = None, php: str = "php",
     """One mybb_forum_plugins action on the forum at `root`."""
     action, name = validate(action, name)
     if action == "list":
-        return list_plugins(root, php, php_settings)
+        try:
+            return list_plugins(root, php, php_settings)
+        except PhpRunError as exc:
+            return PluginsResult(action, name, False, exc.message, hint=exc.hint)
     assert name is not None
     if not (root / "inc" / "plugins" / f"{name}.php").is_file():
         return PluginsResult(action, name, False, f"There is no plugin {name!r}: inc/plugins/{name}.php does not "
                              "exist.", hint="See the plugins there with action list (names are case-sensitive).")
-    if action == "check":
-        return check_plugin(root, name, php, php_settings)
-    return lifecycle(root, action, name, php, php_settings)
+    try:
+        if action == "check":
+            return check_plugin(root, name, php, php_settings)
+        return lifecycle(root, action, name, php, php_settings)
+    except PhpRunError as exc:
+        return PluginsResult(action, name, False, exc.message, completed=False, hint=exc.hint)
 
 
 def _php(root: Path, data: dict[str, Any], php: str, php_settings: tuple[str, ...]) -> Any:
