@@ -714,6 +714,8 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         path=args.path, method="POST" if args.post or args.data else "GET", role=args.role,
         query=tuple(args.query or ()), form=tuple(args.data or ()), follow_redirects=not args.no_follow,
         excerpt=args.excerpt or 0, selector=args.selector, contains=args.contains, debug=args.debug,
+        trace=args.trace, plugins=None if args.plugins is None else (
+            "none" if args.plugins == "none" else tuple(p.strip() for p in args.plugins.split(",") if p.strip())),
     )
     result = service.request_page(request)
     if out.as_json:
@@ -742,6 +744,10 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selector", metavar="CSS", help="say whether a simple selector (tag, #id, .class) matches")
     parser.add_argument("--contains", metavar="TEXT", help="say whether the page holds this text")
     parser.add_argument("--debug", action="store_true", help="MyBB's debug report (front-end pages, as admin)")
+    parser.add_argument("--trace", action="store_true",
+                        help="the hooks that ran, the plugin functions they called, the templates used")
+    parser.add_argument("--plugins", metavar="none|NAME,NAME",
+                        help="run this request without plugins (none) or without the named ones")
 
 
 # ---------------------------------------------------------------------------- the command table

@@ -130,6 +130,20 @@ class RequestArgs(_Args):
                                  description="Say whether this text is on the page.")
     debug: bool = Field(False, description="MyBB's debug report (query count and time, templates) for a "
                                            "front-end page loaded as admin.")
+    trace: bool = Field(False, description="What the request ran: the hooks in order, the plugin functions each "
+                                           "called (file:line), the templates used (set, cached or not).")
+    plugins: Literal["none"] | list[str] | None = Field(
+        None, description="Run this one request without plugins: \"none\" (MyBB's own NO_PLUGINS switch), or a "
+                          "list of codenames left out of the load. Other requests are not affected.")
+
+    @field_validator("plugins")
+    @classmethod
+    def _codenames(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or len(value) > 50 or not all(
+                isinstance(v, str) and v and len(v) <= 100 and v.replace("_", "a").isalnum() and v.isascii()
+                for v in value)):
+            raise ValueError("a list of 1-50 plugin codenames (letters, digits, _)")
+        return value
 
     @field_validator("query", "form")
     @classmethod

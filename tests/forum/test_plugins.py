@@ -214,3 +214,105 @@ def test_the_cli_as_a_subprocess(real_forum) -> None:
     usage = subprocess.run([*cli, "install"], capture_output=True, text=True, env=env, timeout=60,
                            cwd=real_forum.root.parent)
     assert usage.returncode == 2 and "needs a plugin codename" in usage.stderr
+
+
+# --- the request side: trace, plugins off, template names ---------------------------------------------
+
+HOOKED = """<?php
+if(!defined("IN_MYBB")) { die("direct access"); }
+$plugins->add_hook("index_start", "hooked_index");
+$plugins->add_hook("global_start", "hooked_global");
+function hooked_info() { return array("name" => "Hooked", "description" => "marks pages", "version" => "1",
+    "author" => "tests", "compatibility" => "18*"); }
+function hooked_global() { header("X-Hooked-Global: 1"); }
+function hooked_index() {
+    global $templates;
+    header("X-Hooked-Index: 1");
+}
+"""
+
+# A template with an undefined variable on its line 2.
+BAD_TEMPLATE = '<div class="hooked">\n{$undefined_in_template}\n</div>'
+
+
+@pytest.fixture
+def running(real_forum, forum_env: dict[str, str]):
+    service = ServerOrchestrationService(real_forum.config())
+    assert service.start().success
+    yield service
+    service.stop(force=True)
+
+
+def test_trace_names_hooks_functions_and_templates(real_forum, running) -> None:
+    real_forum.add_plugin("hooked", HOOKED)
+    from mybb_mcp.forum.requests import PageRequest
+
+    result = running.request_page(PageRequest("index.php", trace=True))
+    assert result.response is not None and result.response.status == 200, result.failure
+    trace = result.workbench
+    hooks = [h.hook for h in trace.hooks]
+    assert hooks.index("global_start") < hooks.index("index_start") < hooks.index("index_end")
+    index = next(h for h in trace.hooks if h.hook == "index_start")
+    assert index.functions == ("hooked_index",)
+    assert trace.functions["hooked_index"] == "inc/plugins/hooked.php:8"
+    titles = {t.title: t for t in trace.templates}
+    assert titles["index"].set in ("master", "global", "Default Templates") and titles["header"].cached
+    text = render_page(result)
+    assert "**`index_start`** → `hooked_index` (`inc/plugins/hooked.php:8`)" in text
+    assert "Loaded: `hooked`." in text
+
+    plain = running.request_page(PageRequest("index.php"))
+    assert plain.workbench is not None and plain.workbench.hooks == []  # no trace unless asked
+
+
+def test_plugins_off_for_one_request_only(real_forum, running) -> None:
+    real_forum.add_plugin("hooked", HOOKED)
+    from mybb_mcp.forum.requests import PageRequest
+
+    off = running.request_page(PageRequest("index.php", plugins="none", trace=True))
+    assert off.workbench.plugins_loaded == [] and all(not h.functions for h in off.workbench.hooks)
+    left_out = running.request_page(PageRequest("index.php", plugins=("hooked",), trace=True))
+    assert left_out.workbench.skipped == ["hooked"]
+    assert not any(h.functions for h in left_out.workbench.hooks)
+    on = running.request_page(PageRequest("index.php", trace=True))
+    assert on.workbench.plugins_loaded == ["hooked"]
+    assert any(h.functions == ("hooked_index",) for h in on.workbench.hooks)
+    assert "hooked" in _active(real_forum.db_file)  # nothing changed in MyBB's own state
+
+
+def test_a_visitor_cannot_switch_plugins_off_or_trace(real_forum, running) -> None:
+    import urllib.request
+
+    real_forum.add_plugin("hooked", HOOKED)
+    folder = real_forum.root.parent / ".mybb-server-workbench"
+    assert (folder / "secret").stat().st_mode & 0o777 == 0o600
+    forged = urllib.request.Request(f"{real_forum.url}/index.php", headers={
+        "X-Mybb-Mcp-Workbench": "0" * 64, "X-Mybb-Mcp-Options": json.dumps({"id": "a" * 32, "plugins": "none"})})
+    with urllib.request.urlopen(forged, timeout=30) as page:
+        assert page.headers["X-Hooked-Global"] == "1" and page.headers["X-Hooked-Index"] == "1"  # it ran
+    assert not list(folder.glob("trace-*.json"))
+
+
+def test_an_error_in_a_template_names_the_template(real_forum, running) -> None:
+    from mybb_mcp.forum.php import run_mybb_php
+    from mybb_mcp.forum.requests import PageRequest
+
+    run_mybb_php(real_forum.root, """
+$db->insert_query("templates", array("title" => "hooked_box", "template" => $db->escape_string($input['t']),
+    "sid" => -1, "version" => "1800", "dateline" => TIME_NOW));
+$result = true;""", {"t": BAD_TEMPLATE}, php=real_forum.php)
+    real_forum.add_plugin("hooked", HOOKED.replace('    header("X-Hooked-Index: 1");',
+                          """    eval('$box = "'.$templates->get('hooked_box').'";');"""))
+    result = running.request_page(PageRequest("index.php"))
+    errors = result.workbench.template_errors
+    assert errors, render_page(result)
+    error = errors[0]
+    assert error.title == "hooked_box" and error.set == "global" and error.template_line == 2
+    assert "undefined_in_template" in error.message and "eval()'d code" in error.location
+    assert "template `hooked_box` (set `global`), line 2 of the template" in render_page(result)
+
+
+def render_page(result) -> str:
+    from mybb_mcp.orchestration.render_requests import render_page_result
+
+    return render_page_result(result)

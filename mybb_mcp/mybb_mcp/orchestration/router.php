@@ -58,5 +58,27 @@ return (static function (): bool {
         $_SERVER['QUERY_STRING'] = '';
     }
 
+    // mybb_server_request's workbench (trace, plugins off, template names in errors): only for a request
+    // carrying the secret `start` wrote into this server's workbench folder (named by the environment
+    // mybb-mcp gave php -S). A visitor's headers are dropped and change nothing.
+    $token = $_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'] ?? null;
+    $options = $_SERVER['HTTP_X_MYBB_MCP_OPTIONS'] ?? '';
+    unset($_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'], $_SERVER['HTTP_X_MYBB_MCP_OPTIONS']);
+    $folder = getenv('MYBB_MCP_WORKBENCH');
+    if (is_string($token) && is_string($folder) && $folder !== '' && is_file($folder . '/secret')) {
+        $secret = trim((string)@file_get_contents($folder . '/secret', false, null, 0, 256));
+        $options = json_decode((string)$options, true);
+        if (strlen($secret) >= 32 && hash_equals($secret, $token) && is_array($options)
+            && is_string($options['id'] ?? null) && preg_match('/^[0-9a-f]{16,64}$/', $options['id'])) {
+            $off = $options['plugins'] ?? null;
+            $off = $off === 'none' ? 'none' : (is_array($off) ? array_values(array_filter($off, static function ($name) {
+                return is_string($name) && preg_match('/^[A-Za-z0-9_]{1,100}$/', $name);
+            })) : null);
+            require_once dirname(__DIR__) . '/forum/workbench/request.php';
+            mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off),
+                $folder . '/trace-' . $options['id'] . '-' . (int)($_SERVER['REMOTE_PORT'] ?? 0) . '.json');
+        }
+    }
+
     return false;
 })();

@@ -28,6 +28,7 @@ from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
 from ..forum import files as files_module
 from ..forum.workbench import plugins as plugin_workbench
+from ..forum.workbench import request_trace
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, php_dev, process, registry
 from .failures import Failure
@@ -313,6 +314,13 @@ class ServerOrchestrationService:
         env.pop("PHP_CLI_SERVER_WORKERS", None)
         if workers > 1:
             env["PHP_CLI_SERVER_WORKERS"] = str(workers)
+        env.pop(request_trace.ENV_NAME, None)
+        if config.use_router:
+            try:
+                env.update(request_trace.prepare(config))
+            except (OSError, UnsafeFile) as exc:
+                notes.append(f"mybb_server_request's trace and plugins switch are off for this server: "
+                             f"{request_trace.WORKBENCH_DIR} could not be prepared ({exc})")
         try:
             proc, identity = process.spawn_server(argv, cwd=config.mybb_root, env=env, log_path=log_file)
         except OSError as exc:
@@ -586,6 +594,15 @@ class ServerOrchestrationService:
             credentials=lambda: requests.credentials_for(request.role, self.config),
             secret_pin=cfg.secret_pin if cfg else "",
         )
+        workbench = request_trace.begin(self.config, request.trace, request.plugins)
+        if workbench is None and (request.trace or request.plugins is not None):
+            result.failure = ("the running server cannot trace a request or switch plugins off for one: it was "
+                              "started without mybb-mcp's router or by an older version; the page was not requested")
+            result.hint = "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again."
+            result.cursor = before.encode()
+            return result
+        if workbench is not None:
+            client.extra_headers = workbench.headers
         started = self._clock()
         try:
             response = requests.load_page(client, request)
@@ -609,6 +626,9 @@ class ServerOrchestrationService:
             with contextlib.suppress(OSError):
                 compile_time.remember(requests.sessions_dir(self.config), compile_time.from_groups(result.errors),
                                       self.config.mybb_root)
+            if workbench is not None:
+                result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
+                                                         request.trace, request.plugins)
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
