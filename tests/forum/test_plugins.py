@@ -18,6 +18,7 @@ from mybb_mcp.forum.snapshot import active_plugins
 from mybb_mcp.forum.workbench import plugins as workbench
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
+from tests.fixtures.mariadb import mariadb  # noqa: F401  (the fixture)
 
 # Every lifecycle function; install creates a table and a setting, uninstall removes them.
 FULL = """<?php
@@ -316,3 +317,57 @@ def render_page(result) -> str:
     from mybb_mcp.orchestration.render_requests import render_page_result
 
     return render_page_result(result)
+
+
+# --- MySQL: the same lifecycle on a forum installed into the tests' private MariaDB --------------------
+
+FULL_MYSQL = FULL.replace("(nid INTEGER PRIMARY KEY, note TEXT)", "(nid INT PRIMARY KEY, note TEXT) ENGINE=InnoDB")
+
+
+@pytest.mark.mariadb
+def test_lifecycle_on_mariadb(mariadb, tmp_path: Path, php: str) -> None:
+    from mybb_mcp.forum.install import Database, InstallRequest, install_forum
+    from tests.fixtures.real_mybb import archive_path
+
+    if not archive_path().is_file():
+        pytest.skip(f"MyBB release archive not found at {archive_path()}")
+    mariadb.create_forum_database("forum_plugins", "plug", "s3cret", with_settings_table=False)
+    installed = install_forum(InstallRequest(
+        source=archive_path(), root=tmp_path / "forum", bburl="http://127.0.0.1:8022", php=php,
+        database=Database("mysqli", host=f"127.0.0.1:{mariadb.port}", user="plug", password="s3cret",
+                          name="forum_plugins")))
+    root = installed.root
+    (root / "inc" / "plugins" / "full.php").write_text(FULL_MYSQL, "utf-8")
+
+    def tables() -> set[str]:
+        with mariadb.connect("forum_plugins") as conn, conn.cursor() as cursor:
+            cursor.execute("SHOW TABLES")
+            return {row[0] for row in cursor.fetchall()}
+
+    done = workbench.run(root, "install", "full", php=php)
+    assert done.ok and done.ran == ["install", "activate"], done.problems
+    assert "mybb_full_notes" in tables()
+    assert {t.table: t.rows_before for t in done.changes.tables}["mybb_full_notes"] is None
+    assert done.active_after == ["full"]
+    gone = workbench.run(root, "uninstall", "full", php=php)
+    assert gone.ok and gone.ran == ["deactivate", "uninstall"] and gone.active_after == []
+    assert "mybb_full_notes" not in tables()
+
+
+@pytest.mark.anyio
+async def test_request_trace_and_plugins_off_through_the_sdk_client(real_forum, forum_env: dict[str, str]) -> None:
+    real_forum.add_plugin("hooked", HOOKED)
+    try:
+        async with Client(server) as client:
+            started = await client.call_tool("mybb_server_start", {})
+            assert not started.is_error, _text(started)
+            traced = await client.call_tool("mybb_server_request", {"path": "index.php", "trace": True})
+            text = _text(traced)
+            assert "## Trace" in text and "`hooked_index` (`inc/plugins/hooked.php:8`)" in text
+            assert "Templates used:" in text and "index (" in text
+            off = await client.call_tool("mybb_server_request", {"path": "index.php", "plugins": "none"})
+            assert "Ran without plugins (MyBB's NO_PLUGINS switch, this request only)" in _text(off)
+            bad = await client.call_tool("mybb_server_request", {"path": "index.php", "plugins": ["../x"]})
+            assert bad.is_error and "plugin codenames" in _text(bad)
+    finally:
+        ServerOrchestrationService(real_forum.config()).stop(force=True)
