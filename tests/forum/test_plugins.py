@@ -93,7 +93,7 @@ def test_list_names_every_plugin_with_its_state(real_forum) -> None:
     result = workbench.run(real_forum.root, "list", php=real_forum.php)
     assert result.ok and result.mybb_version == "1.8.37"
     by_name = {p.codename: p for p in result.plugins}
-    assert "hello" in by_name  # MyBB's own example plugin
+    assert by_name["hello"].problems == ()  # MyBB's own example, with the Admin CP's language loaded
     full = by_name["full"]
     assert (full.title, full.version, full.author, full.compatible) == ("Full Cycle", "1.2", "tests", True)
     assert full.installed is False and full.active is False
@@ -311,6 +311,7 @@ $result = true;""", {"t": BAD_TEMPLATE}, php=real_forum.php)
     assert error.title == "hooked_box" and error.set == "global" and error.template_line == 2
     assert "undefined_in_template" in error.message and "eval()'d code" in error.location
     assert "template `hooked_box` (set `global`), line 2 of the template" in render_page(result)
+    assert "mybb_mcp" not in render_page(result)  # no frame of ours in the page's own trace
 
 
 def render_page(result) -> str:

@@ -21,13 +21,16 @@ def render_workbench(trace: RequestTrace | None, asked_trace: bool, asked_plugin
     if trace.template_errors:
         lines += ["", "## Errors in templates", ""]
         for error in trace.template_errors[:20]:
-            if error.title:
+            if error.title and error.template_line is None:
+                lines.append(f"- {code(error.message, 200)} at {code(error.location, 160)}: one of the templates "
+                             f"MyBB got on that line: {code(error.title, 300)}.")
+            elif error.title:
                 where = f"template {code(error.title, 80)}" + (f" (set {code(error.set, 60)})" if error.set else "")
                 line = f", line {error.template_line} of the template" if error.template_line else ""
                 lines.append(f"- {code(error.message, 200)} at {code(error.location, 160)}: {where}{line}.")
             else:
-                lines.append(f"- {code(error.message, 200)} at {code(error.location, 160)}: eval()'d code that "
-                             "is not a template MyBB served (a plugin's own eval).")
+                lines.append(f"- {code(error.message, 200)} at {code(error.location, 160)}: no template was got "
+                             "on that line (eval()'d code of its own).")
     if asked_plugins is not None or asked_trace:
         lines += ["", "## Plugins for this request", ""]
         lines.append(_plugins_line(trace, asked_plugins))

@@ -629,6 +629,7 @@ class ServerOrchestrationService:
             if workbench is not None:
                 result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
                                                          request.trace, request.plugins)
+                request_trace.name_template_errors(result.workbench, result.errors, self.config.mybb_root)
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])

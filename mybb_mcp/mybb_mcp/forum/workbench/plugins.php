@@ -262,6 +262,16 @@ function mybb_mcp_stopped_answer()
 }
 
 register_shutdown_function('mybb_mcp_stopped_answer');
+// The Admin CP's language (admin/index.php): plugins load their admin language files in _info.
+if (isset($lang) && is_object($lang)) {
+    try {
+        $lang->set_language(!empty($mybb->settings['cplanguage']) ? $mybb->settings['cplanguage'] : 'english', 'admin');
+        $lang->load('global');
+        $lang->load('messages', true);
+    } catch (Throwable $e) {
+        // Without it a plugin's _info may warn; the answer shows that.
+    }
+}
 $GLOBALS['mybb_mcp_partial'] = array('step' => $input['step'] ?? null, 'ran' => array());
 if ($input['action'] === 'list') {
     $result = mybb_mcp_list();

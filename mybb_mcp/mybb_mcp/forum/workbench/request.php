@@ -6,8 +6,9 @@
  * MyBB creates its `$templates` and `$plugins` objects in inc/init.php. The router leaves a stand-in
  * in each global first; when init.php assigns MyBB's object, the stand-in is released and its
  * destructor swaps in MyBB's own class extended by a few lines: the templates it served (title,
- * whether cached, which eval()'d template is running), the hooks run in order with the functions
- * they called, and plugins left out of the load for this request. With plugins "none", MyBB's own
+ * whether cached, and the line that got each, which is where MyBB evals it: what names the template
+ * behind an error in "FILE(LINE) : eval()'d code"), and, only when asked, the hooks run in order with
+ * the functions they called and plugins left out of the load for this request. With plugins "none", MyBB's own
  * switch (NO_PLUGINS) is used. At the very end of the request, what was seen is written to
  * `<workbench dir>/trace-<id>-<client port>.json` for the tool to read.
  */
@@ -42,33 +43,20 @@ function mybb_mcp_request_begin(array $options, $out_file)
 {
     $GLOBALS['mybb_mcp_request'] = array(
         'options' => $options, 'out_file' => $out_file, 'hooks' => array(), 'hooks_dropped' => 0,
-        'templates' => array(), 'last_template' => null, 'template_errors' => array(), 'skipped' => array(),
+        'templates' => array(), 'eval_sites' => array(), 'skipped' => array(),
         'functions' => array(),
     );
     if (($options['plugins'] ?? null) === 'none') {
         define('NO_PLUGINS', 1);  // MyBB's own switch: init.php loads no plugin
     }
     $GLOBALS['templates'] = new MybbMcpStandIn('templates');
-    $GLOBALS['plugins'] = new MybbMcpStandIn('plugins');
+    if (!empty($options['trace']) || is_array($options['plugins'] ?? null)) {
+        $GLOBALS['plugins'] = new MybbMcpStandIn('plugins');  // only when asked: it is a frame in every hook's trace
+    }
     register_shutdown_function(static function () {
         // Registered again from here: it runs after MyBB's own shutdown work.
         register_shutdown_function('mybb_mcp_request_end');
     });
-}
-
-/** A PHP error in eval()'d template code: remember which template was running. */
-function mybb_mcp_note_eval_error($message, $file, $line)
-{
-    $state = &$GLOBALS['mybb_mcp_request'];
-    if (strpos((string)$file, "eval()'d code") === false || count($state['template_errors']) >= 50) {
-        return;
-    }
-    $last = $state['last_template'];
-    $state['template_errors'][] = array(
-        'message' => (string)$message, 'file' => (string)$file, 'line' => (int)$line,
-        'title' => $last ? $last[0] : null,
-        'template_line' => $last ? max(1, (int)$line - $last[1]) : null,
-    );
 }
 
 function mybb_mcp_template_sets(array $titles)
@@ -108,27 +96,18 @@ function mybb_mcp_template_sets(array $titles)
 function mybb_mcp_request_end()
 {
     $state = $GLOBALS['mybb_mcp_request'];
-    $last = error_get_last();
-    if ($last && ($last['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR))) {
-        mybb_mcp_note_eval_error($last['message'], $last['file'], $last['line']);
-        $state = $GLOBALS['mybb_mcp_request'];
-    }
-    $titles = array_keys($state['templates']);
-    foreach ($state['template_errors'] as $error) {
-        if ($error['title'] !== null) {
-            $titles[] = $error['title'];
-        }
-    }
-    $sets = mybb_mcp_template_sets(array_values(array_unique($titles)));
+    $sets = mybb_mcp_template_sets(array_keys($state['templates']));
     $templates = array();
     foreach ($state['templates'] as $title => $seen) {
         $templates[] = array('title' => (string)$title, 'count' => $seen[0], 'cached' => $seen[1],
             'set' => $sets[$title]['set'] ?? null, 'sid' => $sets[$title]['sid'] ?? null);
     }
-    foreach ($state['template_errors'] as &$error) {
-        $error['set'] = $error['title'] !== null ? ($sets[$error['title']]['set'] ?? null) : null;
+    $eval_sites = array();
+    foreach ($state['eval_sites'] as $site => $entries) {
+        foreach ($entries as $entry) {
+            $eval_sites[$site][] = array($entry[0], $entry[1], $sets[$entry[0]]['set'] ?? null);
+        }
     }
-    unset($error);
     $plugins_loaded = null;
     if (isset($GLOBALS['plugins']) && $GLOBALS['plugins'] instanceof MybbMcpPlugins) {
         $plugins_loaded = $GLOBALS['plugins']->mybb_mcp_loaded;
@@ -143,7 +122,7 @@ function mybb_mcp_request_end()
         'hooks_dropped' => $state['hooks_dropped'],
         'functions' => $state['functions'],
         'templates' => !empty($state['options']['trace']) ? $templates : array(),
-        'template_errors' => $state['template_errors'],
+        'eval_sites' => $eval_sites,
     );
     $handle = @fopen($state['out_file'], 'x');  // never over an existing file (nor through a symlink)
     if ($handle) {

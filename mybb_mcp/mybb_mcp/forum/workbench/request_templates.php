@@ -6,17 +6,6 @@
 
 final class MybbMcpTemplates extends templates
 {
-    public function __construct()
-    {
-        // Now that MyBB's error handler is in place (init.php sets it before $templates): note which
-        // template an error in eval()'d code came from, then hand the error on unchanged.
-        $previous = null;
-        $previous = set_error_handler(static function ($type, $message, $file = null, $line = 0) use (&$previous) {
-            mybb_mcp_note_eval_error($message, $file, $line);
-            return $previous ? call_user_func($previous, $type, $message, $file, $line) : false;
-        });
-    }
-
     public function get($title, $eslashes = 1, $htmlcomments = 1)
     {
         $cached = isset($this->cache[$title]);
@@ -27,8 +16,22 @@ final class MybbMcpTemplates extends templates
         } elseif (count($state['templates']) < 1000) {
             $state['templates'][$title] = array(1, $cached);
         }
+        // MyBB evals a template on the line that gets it (eval("\$x = \"".$templates->get("x")."\";")): PHP
+        // names an error in it "FILE(LINE) : eval()'d code:N", and this call site is that FILE(LINE).
         // With tplhtmlcomments on, the template starts one line down, after "<!-- start: NAME -->".
-        $state['last_template'] = array((string)$title, strncmp($text, '<!-- start: ', 12) === 0 ? 1 : 0);
+        $caller = debug_backtrace(DEBUG_BACKTRACE_IGNORE_ARGS, 1)[0] ?? array();
+        if (isset($caller['file'])) {
+            $site = $caller['file'] . '(' . $caller['line'] . ')';
+            $sites = &$state['eval_sites'];
+            $entry = array((string)$title, strncmp($text, '<!-- start: ', 12) === 0 ? 1 : 0);
+            if (!isset($sites[$site])) {
+                if (count($sites) < 2000) {
+                    $sites[$site] = array($entry);
+                }
+            } elseif (!in_array($entry, $sites[$site], true) && count($sites[$site]) < 5) {
+                $sites[$site][] = $entry;
+            }
+        }
         return $text;
     }
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,9 @@ class RequestTrace:
     hooks_dropped: int = 0
     functions: dict[str, str] = field(default_factory=dict)  # name -> file:line
     templates: list[TemplateUse] = field(default_factory=list)
-    template_errors: list[TemplateError] = field(default_factory=list)
+    eval_sites: dict[str, list[tuple[str, int, str | None]]] = field(default_factory=dict)  # "file(line)" ->
+    # the templates got there: title, lines MyBB put before it (its start comment), set
+    template_errors: list[TemplateError] = field(default_factory=list)  # filled by name_template_errors
     exchanges_read: int = 0
     exchanges_missing: int = 0
 
@@ -175,9 +178,39 @@ def _merge(found: RequestTrace, data: dict[str, Any], root: Path) -> None:
         if isinstance(item, dict):
             found.templates.append(TemplateUse(str(item.get("title")), int(item.get("count") or 1),
                                                bool(item.get("cached")), item.get("set")))
-    for item in data.get("template_errors", []) if isinstance(data.get("template_errors"), list) else []:
-        if isinstance(item, dict):
-            location = f"{_relative(str(item.get('file', '')), root)}:{item.get('line')}"
-            found.template_errors.append(TemplateError(
-                str(item.get("message", "")), location, item.get("title"), item.get("set"),
-                item.get("template_line") if isinstance(item.get("template_line"), int) else None))
+    sites = data.get("eval_sites") if isinstance(data.get("eval_sites"), dict) else {}
+    for site, entries in sites.items():
+        match = _SITE.fullmatch(str(site))
+        if not match or not isinstance(entries, list):
+            continue
+        key = f"{_relative(match['file'], root)}({match['line']})"
+        known = found.eval_sites.setdefault(key, [])
+        for entry in entries:
+            if isinstance(entry, list) and len(entry) == 3 and (str(entry[0]), int(entry[1] or 0), entry[2]) not in known:
+                known.append((str(entry[0]), int(entry[1] or 0), None if entry[2] is None else str(entry[2])))
+
+
+_SITE = re.compile(r"(?P<file>.+)\((?P<line>\d+)\)")
+_EVAL_WHERE = re.compile(r"(?P<site>.+\(\d+\)) : eval\(\)'d code:(?P<line>\d+)")
+
+
+def name_template_errors(trace: RequestTrace, errors: list[Any], root: Path) -> None:
+    """Name the template behind each error of the request raised in eval()'d code: the template MyBB got
+    on the line that eval()'d it, and the line inside the template."""
+    for group in errors:
+        where = str(getattr(group.fingerprint, "where", "") or "")
+        match = _EVAL_WHERE.fullmatch(where)
+        if not match:
+            continue
+        site = match["site"]
+        file_part = _SITE.fullmatch(site)
+        key = f"{_relative(file_part['file'], root)}({file_part['line']})" if file_part else site
+        candidates = trace.eval_sites.get(key, [])
+        message = str(getattr(group.example, "message", ""))
+        line = int(match["line"])
+        if len(candidates) == 1:
+            title, offset, template_set = candidates[0]
+            trace.template_errors.append(TemplateError(message, where, title, template_set, max(1, line - offset)))
+        else:
+            titles = ", ".join(c[0] for c in candidates) or None
+            trace.template_errors.append(TemplateError(message, where, titles, None, None))
