@@ -18,6 +18,10 @@
  * resolved, e.g. /__mybb_mcp/../admin/index.php, which php -S would run as /admin/index.php) gets a
  * 404 from here and reaches no script.
  *
+ * For mybb_server_request only (a request carrying the secret `start` wrote into the forum's workbench
+ * folder, named by MYBB_MCP_WORKBENCH in php -S's environment), it loads forum/workbench/request.php:
+ * trace, plugins off for that request, template names in errors. Anyone else's headers are dropped.
+ *
  * Everything runs inside a closure: variables and functions a router defines at the top level
  * leak into the global scope of the script it hands over to, and MyBB lives in that scope.
  */
