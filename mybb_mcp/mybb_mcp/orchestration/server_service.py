@@ -635,6 +635,8 @@ class ServerOrchestrationService:
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
         with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
             request_roles.record(requests.sessions_dir(self.config), ports, request.role)
+        if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
+            request_trace.collect(self.config, workbench, [], request.trace, request.plugins)
         try:
             client.save()
         except OSError as exc:  # the answer stands; the next request logs in again
