@@ -154,6 +154,15 @@ def test_check_catches_a_misspelt_hook(real_forum) -> None:
     assert result.plugins[0].compatible is False
 
 
+def test_a_plugin_that_does_not_parse_is_named_with_its_line(real_forum) -> None:
+    real_forum.add_plugin("typo", "<?php\nfunction typo_info() {\n  return array(\n}\n", activate=False)
+    result = workbench.run(real_forum.root, "install", "typo", php=real_forum.php)
+    assert not result.ok and result.completed is None and "cannot be loaded" in result.message
+    assert [(p.kind, p.file, p.line) for p in result.problems] == [("ParseError", "inc/plugins/typo.php", 4)]
+    listed = {p.codename: p for p in workbench.run(real_forum.root, "list", php=real_forum.php).plugins}
+    assert listed["typo"].problems[0].kind == "ParseError"
+
+
 def test_bad_names_change_nothing(real_forum) -> None:
     with pytest.raises(Exception, match="codename"):
         workbench.run(real_forum.root, "install", "../evil", php=real_forum.php)

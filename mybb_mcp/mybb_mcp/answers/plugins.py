@@ -88,8 +88,8 @@ def _problems(problems: list[Problem]) -> list[str]:
 
 def _lifecycle(result: PluginsResult) -> list[str]:
     lines: list[str] = []
-    if result.completed is None:
-        return lines
+    if result.completed is None:  # refused: nothing ran; loading it may still have raised
+        return ["", "**Errors loading it:**", *_problems(result.problems)] if result.problems else lines
     ran = " → ".join(f"`{result.name}_{step}()`" for step in result.ran) or "no lifecycle function"
     lines += ["", f"**Ran:** {ran}, as the Admin CP does"
                   f"{', then updated the plugins cache' if result.completed else ''}."]

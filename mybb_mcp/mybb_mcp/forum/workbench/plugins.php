@@ -152,8 +152,14 @@ function mybb_mcp_lifecycle($codename, $step)
     $out = array('step' => $step, 'ran' => array(), 'completed' => false, 'refused' => null,
         'active_before' => mybb_mcp_active(), 'problems' => array());
     $GLOBALS['mybb_mcp_partial'] = &$out;  // what an exit() mid-run still answers
-    require_once MYBB_ROOT . "inc/plugins/{$codename}.php";
-    $installed = mybb_mcp_installed($codename);
+    try {
+        require_once MYBB_ROOT . "inc/plugins/{$codename}.php";
+        $installed = mybb_mcp_installed($codename);
+    } catch (Throwable $e) {
+        $out['problems'][] = mybb_mcp_problem(get_class($e), $e->getMessage(), $e->getFile(), $e->getLine());
+        $out['refused'] = 'cannot be loaded';
+        return $out;
+    }
     $out['installed_before'] = $installed;
     if ($step === 'install' && $installed === true && function_exists("{$codename}_install")) {
         $out['refused'] = 'already installed';

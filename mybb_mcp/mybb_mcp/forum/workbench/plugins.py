@@ -272,6 +272,7 @@ def lifecycle(root: Path, action: str, name: str, php: str = "php",
     refused = answer.get("refused")
     if refused:
         result.message = f"Nothing was run: {name} is {refused}." if refused.startswith(("already", "not")) \
+            else f"Nothing was run: {name} {refused}." if refused.startswith("cannot") \
             else f"Nothing was run: {name} has {refused}."
         result.hint = _refusal_hint(action, name, str(refused))
         return result
@@ -301,6 +302,8 @@ def _refusal_hint(action: str, name: str, refused: str) -> str:
         return f"Activate it with action activate, or uninstall it first (action uninstall, name {name})."
     if refused == "not installed":
         return f"Install it with action install, name {name}."
+    if refused == "cannot be loaded":
+        return f"Fix the error loading inc/plugins/{name}.php (above), then run the action again."
     if refused.startswith("not compatible"):
         return "Add this MyBB's version to the `compatibility` of its _info (e.g. \"18*\"); see action check."
     return f"Deactivate it with action deactivate, name {name}."
