@@ -381,3 +381,23 @@ async def test_request_trace_and_plugins_off_through_the_sdk_client(real_forum, 
             assert bad.is_error and "plugin codenames" in _text(bad)
     finally:
         ServerOrchestrationService(real_forum.config()).stop(force=True)
+
+
+def test_without_the_router_trace_is_refused_and_nothing_is_requested(real_forum, forum_env) -> None:
+    from dataclasses import replace
+
+    from mybb_mcp.forum.requests import PageRequest
+
+    with_router = ServerOrchestrationService(real_forum.config())
+    assert with_router.start().success
+    with_router.stop(force=True)
+    service = ServerOrchestrationService(replace(real_forum.config(), use_router=False))
+    assert service.start().success
+    try:
+        result = service.request_page(PageRequest("index.php", plugins="none"))
+        assert result.response is None and "page was not requested" in result.failure
+        assert "restart" in result.hint.lower()
+        plain = service.request_page(PageRequest("index.php"))
+        assert plain.response is not None and plain.workbench is None
+    finally:
+        service.stop(force=True)

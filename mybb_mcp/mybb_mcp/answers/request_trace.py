@@ -43,6 +43,9 @@ def render_workbench(trace: RequestTrace | None, asked_trace: bool, asked_plugin
 
 
 def _plugins_line(trace: RequestTrace, asked: object) -> str:
+    if not trace.exchanges_read:
+        return ("**Not known:** no exchange of this request left a trace, so whether plugins were loaded (or left "
+                "out as asked) cannot be told. Restart the server (mybb_server_restart) and ask again.")
     loaded = trace.plugins_loaded
     if asked == "none":
         return ("Ran without plugins (MyBB's NO_PLUGINS switch, this request only): no plugin file was loaded."

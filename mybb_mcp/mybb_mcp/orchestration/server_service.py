@@ -321,6 +321,8 @@ class ServerOrchestrationService:
             except (OSError, UnsafeFile) as exc:
                 notes.append(f"mybb_server_request's trace and plugins switch are off for this server: "
                              f"{request_trace.WORKBENCH_DIR} could not be prepared ({exc})")
+        else:
+            request_trace.forget(config)  # a secret left by a server with the router would promise too much
         try:
             proc, identity = process.spawn_server(argv, cwd=config.mybb_root, env=env, log_path=log_file)
         except OSError as exc:

@@ -54,6 +54,14 @@ def prepare(config: Any) -> dict[str, str]:
     return {ENV_NAME: str(folder)}
 
 
+def forget(config: Any) -> None:
+    """No workbench for the server about to start (it runs without the router)."""
+    try:
+        (workbench_dir(config) / SECRET_FILE).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def validate_plugins_off(value: object) -> str | tuple[str, ...] | None:
     """`plugins` of a request: None, "none" (all off), or codenames to leave out."""
     if value is None or value == "none":
