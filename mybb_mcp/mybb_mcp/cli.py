@@ -719,6 +719,8 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         path=args.path, method="POST" if args.post or args.data else "GET", role=args.role,
         query=tuple(args.query or ()), form=tuple(args.data or ()), follow_redirects=not args.no_follow,
         excerpt=args.excerpt or 0, selector=args.selector, contains=args.contains, debug=args.debug,
+        trace=args.trace, plugins=None if args.plugins is None else (
+            "none" if args.plugins == "none" else tuple(p.strip() for p in args.plugins.split(",") if p.strip())),
     )
     result = service.request_page(request)
     if out.as_json:
@@ -747,6 +749,10 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selector", metavar="CSS", help="say whether a simple selector (tag, #id, .class) matches")
     parser.add_argument("--contains", metavar="TEXT", help="say whether the page holds this text")
     parser.add_argument("--debug", action="store_true", help="MyBB's debug report (front-end pages, as admin)")
+    parser.add_argument("--trace", action="store_true",
+                        help="the hooks that ran, the plugin functions they called, the templates used")
+    parser.add_argument("--plugins", metavar="none|NAME,NAME",
+                        help="run this request without plugins (none) or without the named ones")
 
 
 # ---------------------------------------------------------------------------- the command table
@@ -807,6 +813,30 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
                         help="wait up to SEC seconds (0-300) for the first new matching entry")
 
 
+# --- plugins: the plugin workbench (forum/workbench/plugins.py, answers/plugins.py) -------------------
+
+def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
+    from .answers.plugins import render_plugins
+
+    if (args.action == "list") != (args.name is None):
+        raise InvalidArgument(f"`plugins {args.action}` {'takes no' if args.action == 'list' else 'needs a'} "
+                              "plugin codename.", "Run `mybb-server plugins list`, or e.g. "
+                              "`mybb-server plugins check NAME`.")
+    result = service.plugins(args.action, args.name)
+    if out.as_json:
+        out.data(result)
+    else:
+        out.markdown(render_plugins(result, cli=True))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _add_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("list", "install", "activate", "deactivate", "uninstall", "check"),
+                        help="list | install NAME (_install then _activate) | activate NAME | deactivate NAME | "
+                             "uninstall NAME (_deactivate then _uninstall) | check NAME (hooks, compatibility)")
+    parser.add_argument("name", nargs="?", help="the plugin's codename (inc/plugins/NAME.php)")
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand: its help, its flags, and what it runs. Add a row to COMMANDS to add a command."""
@@ -831,6 +861,8 @@ COMMANDS: dict[str, Command] = {
                         _add_errorlog, run_errorlog),
     "snapshot": Command("save, restore, list, delete or diff snapshots of the forum's database and the files "
                         "MyBB writes", _add_snapshot, run_snapshot),
+    "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
+                       "own code", _add_plugins, run_plugins),
 }
 
 EXAMPLES = f"""\
@@ -851,6 +883,9 @@ examples:
   {PROG} snapshot save clean        keep the database and the files MyBB writes
   {PROG} snapshot diff clean        what changed since, in MyBB's terms
   {PROG} snapshot restore clean     throw the changes away (the current state is kept first)
+  {PROG} plugins list               every plugin: compatible, installed, active
+  {PROG} plugins install myplugin   _install then _activate, as the Admin CP does; errors and what changed
+  {PROG} plugins check myplugin     its hooks against the hooks MyBB runs
   {PROG} restart
   {PROG} stop
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .forum.pages import DebugReport
@@ -126,6 +126,7 @@ class PageResult:
     flash: str | None = None  # the Admin CP's success message
     refresh_to: str | None = None  # where MyBB's friendly redirect page points
     log_file: Path | None = None
+    workbench: Any = None  # forum.workbench.request_trace.RequestTrace: what the request ran
 
     @property
     def ok(self) -> bool:

@@ -27,6 +27,7 @@ class ToolName(str, Enum):
     RESTART = "mybb_server_restart"
     SNAPSHOT = "mybb_forum_snapshot"
     REQUEST = "mybb_server_request"
+    PLUGINS = "mybb_forum_plugins"
 
 
 class _Args(BaseModel):
@@ -144,6 +145,20 @@ class RequestArgs(_Args):
                                  description="Say whether this text is on the page.")
     debug: bool = Field(False, description="MyBB's debug report (query count and time, templates) for a "
                                            "front-end page loaded as admin.")
+    trace: bool = Field(False, description="What the request ran: the hooks in order, the plugin functions each "
+                                           "called (file:line), the templates used (set, cached or not).")
+    plugins: Literal["none"] | list[str] | None = Field(
+        None, description="Run this one request without plugins: \"none\" (MyBB's own NO_PLUGINS switch), or a "
+                          "list of codenames left out of the load. Other requests are not affected.")
+
+    @field_validator("plugins")
+    @classmethod
+    def _codenames(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or len(value) > 50 or not all(
+                isinstance(v, str) and v and len(v) <= 100 and v.replace("_", "a").isalnum() and v.isascii()
+                for v in value)):
+            raise ValueError("a list of 1-50 plugin codenames (letters, digits, _)")
+        return value
 
     @field_validator("query", "form")
     @classmethod
@@ -187,6 +202,27 @@ class SnapshotArgs(_Args):
         return self
 
 
+class PluginsArgs(_Args):
+    action: Literal["list", "install", "activate", "deactivate", "uninstall", "check"] = Field(
+        description=(
+            "list: every plugin in inc/plugins/ (title, version, compatible, installed, active, lifecycle "
+            "functions); install: _install then _activate; activate; deactivate; uninstall: _deactivate then "
+            "_uninstall (each as the Admin CP runs it, with the errors (file:line) and what changed); check: its "
+            "add_hook names against the hooks this MyBB runs, compatibility, missing hook functions."
+        ),
+    )
+    name: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_]+$",
+                             description="The plugin's codename (inc/plugins/NAME.php); every action but list.")
+
+    @model_validator(mode="after")
+    def _name_when_needed(self) -> PluginsArgs:
+        if self.action != "list" and self.name is None:
+            raise ValueError(f"action {self.action!r} needs the plugin's codename in `name`")
+        if self.action == "list" and self.name is not None:
+            raise ValueError("action 'list' takes no `name`")
+        return self
+
+
 ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.START.value: StartArgs,
     ToolName.STOP.value: StopArgs,
@@ -195,6 +231,7 @@ ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.RESTART.value: RestartArgs,
     ToolName.SNAPSHOT.value: SnapshotArgs,
     ToolName.REQUEST.value: RequestArgs,
+    ToolName.PLUGINS.value: PluginsArgs,
 }
 
 
@@ -331,5 +368,14 @@ FORUM_TOOLS: list[types.Tool] = [
         read_only=False, destructive=True, idempotent=False,
     ),
 ]
+
+FORUM_TOOLS.append(_tool(
+    ToolName.PLUGINS, "MyBB plugins: lifecycle and checks",
+    "List the forum's plugins (compatible, installed, active), install/activate/deactivate/uninstall one with "
+    "MyBB's own code as the Admin CP does (answers the errors of that run with file:line, whether it completed, "
+    "and what it changed: tables, settings, templates), or check one: add_hook names against the hooks this "
+    "MyBB really runs (with the closest real name for a misspelt one), compatibility, missing hook functions.",
+    read_only=False, destructive=True, idempotent=False,
+))
 
 ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]

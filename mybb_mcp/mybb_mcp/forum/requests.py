@@ -69,6 +69,8 @@ class PageRequest:
     selector: str | None = None
     contains: str | None = None
     debug: bool = False
+    trace: bool = False  # the hooks, plugin functions and templates it ran (forum/workbench/request_trace.py)
+    plugins: str | tuple[str, ...] | None = None  # "none", or codenames left out for this request only
 
     def validated(self) -> PageRequest:
         return validate_request(self)
@@ -125,8 +127,11 @@ def validate_request(request: PageRequest) -> PageRequest:
                               "Use tag, #id, .class or tag#id.class (no spaces or combinators).")
     if request.contains is not None and (not request.contains or len(request.contains) > 1000):
         raise InvalidArgument("contains must be 1 to 1000 characters of text.", "Pass the text to look for.")
+    from .workbench.request_trace import validate_plugins_off
+
     return PageRequest(path.strip(), request.method, role.strip(), query, form, bool(request.follow_redirects),
-                       request.excerpt, request.selector, request.contains, bool(request.debug))
+                       request.excerpt, request.selector, request.contains, bool(request.debug),
+                       request.trace is True, validate_plugins_off(request.plugins))
 
 
 def is_admin_cp(path: str, admin_dir: str = "admin") -> bool:
@@ -346,6 +351,7 @@ class ForumClient:
         self.logins: list[str] = []  # what logins this request needed, for the answer
         self.login_ports: list[int] = []
         self.login_hops: list[Hop] = []  # the exchanges of the logins, to find their errors in the log
+        self.extra_headers: dict[str, str] = {}  # the workbench's, for mybb_server_request (trace, plugins off)
         self._saved_state = self._session_state() if self._load() else None
 
     # -- jar persistence
@@ -401,6 +407,7 @@ class ForumClient:
         cookie = request.get_header("Cookie") or request.unredirected_hdrs.get("Cookie")
         if cookie:
             headers["Cookie"] = cookie
+        headers.update(self.extra_headers)
         body = None
         if method == "POST":
             body = urllib.parse.urlencode(list(form or [])).encode()

@@ -256,7 +256,8 @@ def _request(service: ServerOrchestrationService, args: Any) -> str:
     request = PageRequest(
         path=args.path, method=args.method, role=args.as_, query=tuple(args.query.items()),
         form=tuple(args.form.items()), follow_redirects=args.follow_redirects, excerpt=args.excerpt,
-        selector=args.selector, contains=args.contains, debug=args.debug,
+        selector=args.selector, contains=args.contains, debug=args.debug, trace=args.trace,
+        plugins=tuple(args.plugins) if isinstance(args.plugins, list) else args.plugins,
     )
     result = service.request_page(request)
     return ToolText(render_page_result(result, MCP_COMMANDS), is_error=result.response is None)

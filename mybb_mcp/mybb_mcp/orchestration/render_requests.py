@@ -147,6 +147,9 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         lines.append(f"Note: {note}.")
     lines.append("")
     lines += _errors_section(result)
+    from ..answers.request_trace import render_workbench  # the workbench's part of the answer
+
+    lines += render_workbench(result.workbench, request.trace, request.plugins)
     lines += _on_demand(result)
     lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {commands.logs_since}; "
               f"after your next request, whether these errors are fixed: {commands.digest_since}."]

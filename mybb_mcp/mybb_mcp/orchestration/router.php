@@ -18,6 +18,10 @@
  * resolved, e.g. /__mybb_mcp/../admin/index.php, which php -S would run as /admin/index.php) gets a
  * 404 from here and reaches no script.
  *
+ * For mybb_server_request only (a request carrying the secret `start` wrote into the forum's workbench
+ * folder, named by MYBB_MCP_WORKBENCH in php -S's environment), it loads forum/workbench/request.php:
+ * trace, plugins off for that request, template names in errors. Anyone else's headers are dropped.
+ *
  * Everything runs inside a closure: variables and functions a router defines at the top level
  * leak into the global scope of the script it hands over to, and MyBB lives in that scope.
  */
@@ -56,6 +60,28 @@ return (static function (): bool {
     // Apache and PHP-FPM always set it, empty when there is no query.
     if (!isset($_SERVER['QUERY_STRING'])) {
         $_SERVER['QUERY_STRING'] = '';
+    }
+
+    // mybb_server_request's workbench (trace, plugins off, template names in errors): only for a request
+    // carrying the secret `start` wrote into this server's workbench folder (named by the environment
+    // mybb-mcp gave php -S). A visitor's headers are dropped and change nothing.
+    $token = $_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'] ?? null;
+    $options = $_SERVER['HTTP_X_MYBB_MCP_OPTIONS'] ?? '';
+    unset($_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'], $_SERVER['HTTP_X_MYBB_MCP_OPTIONS']);
+    $folder = getenv('MYBB_MCP_WORKBENCH');
+    if (is_string($token) && is_string($folder) && $folder !== '' && is_file($folder . '/secret')) {
+        $secret = trim((string)@file_get_contents($folder . '/secret', false, null, 0, 256));
+        $options = json_decode((string)$options, true);
+        if (strlen($secret) >= 32 && hash_equals($secret, $token) && is_array($options)
+            && is_string($options['id'] ?? null) && preg_match('/^[0-9a-f]{16,64}$/', $options['id'])) {
+            $off = $options['plugins'] ?? null;
+            $off = $off === 'none' ? 'none' : (is_array($off) ? array_values(array_filter($off, static function ($name) {
+                return is_string($name) && preg_match('/^[A-Za-z0-9_]{1,100}$/', $name);
+            })) : null);
+            require_once dirname(__DIR__) . '/forum/workbench/request.php';
+            mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off),
+                $folder . '/trace-' . $options['id'] . '-' . (int)($_SERVER['REMOTE_PORT'] ?? 0) . '.json');
+        }
     }
 
     return false;

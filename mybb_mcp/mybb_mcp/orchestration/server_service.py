@@ -28,6 +28,8 @@ from ..forum import database, dev_mode, error_log, report
 from ..forum import snapshot as snapshots
 from ..forum import files as files_module
 from ..forum import release
+from ..forum.workbench import plugins as plugin_workbench
+from ..forum.workbench import request_trace
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, php_dev, process, registry
 from .failures import Failure
@@ -314,6 +316,15 @@ class ServerOrchestrationService:
         env.pop("PHP_CLI_SERVER_WORKERS", None)
         if workers > 1:
             env["PHP_CLI_SERVER_WORKERS"] = str(workers)
+        env.pop(request_trace.ENV_NAME, None)
+        if config.use_router:
+            try:
+                env.update(request_trace.prepare(config))
+            except (OSError, UnsafeFile) as exc:
+                notes.append(f"mybb_server_request's trace and plugins switch are off for this server: "
+                             f"{request_trace.WORKBENCH_DIR} could not be prepared ({exc})")
+        else:
+            request_trace.forget(config)  # a secret left by a server with the router would promise too much
         try:
             proc, identity = process.spawn_server(argv, cwd=config.mybb_root, env=env, log_path=log_file)
         except OSError as exc:
@@ -597,6 +608,15 @@ class ServerOrchestrationService:
             credentials=lambda: requests.credentials_for(request.role, self.config),
             secret_pin=cfg.secret_pin if cfg else "",
         )
+        workbench = request_trace.begin(self.config, request.trace, request.plugins)
+        if workbench is None and (request.trace or request.plugins is not None):
+            result.failure = ("the running server cannot trace a request or switch plugins off for one: it was "
+                              "started without mybb-mcp's router or by an older version; the page was not requested")
+            result.hint = "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again."
+            result.cursor = before.encode()
+            return result
+        if workbench is not None:
+            client.extra_headers = workbench.headers
         started = self._clock()
         try:
             response = requests.load_page(client, request)
@@ -620,11 +640,17 @@ class ServerOrchestrationService:
             with contextlib.suppress(OSError):
                 compile_time.remember(requests.sessions_dir(self.config), compile_time.from_groups(result.errors),
                                       self.config.mybb_root)
+            if workbench is not None:
+                result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
+                                                         request.trace, request.plugins)
+                request_trace.name_template_errors(result.workbench, result.errors, self.config.mybb_root)
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
         with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
             request_roles.record(requests.sessions_dir(self.config), ports, request.role)
+        if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
+            request_trace.collect(self.config, workbench, [], request.trace, request.plugins)
         try:
             client.save()
         except OSError as exc:  # the answer stands; the next request logs in again
@@ -722,6 +748,21 @@ class ServerOrchestrationService:
         if result.failure is not None:
             result.failure = Failure(result.failure)
         return result
+
+    # ------------------------------------------------------------------ the plugin workbench
+
+    def plugins(self, action: str, name: str | None = None) -> plugin_workbench.PluginsResult:
+        """List, install, activate, deactivate, uninstall or check a plugin, with MyBB's own code (see
+        forum/workbench/plugins.py). Raises InvalidArgument for a bad action or name (nothing is run)."""
+        action, name = plugin_workbench.validate(action, name)
+        problem = self._forum_problem()
+        if problem is not None or not (self.config.mybb_root / "inc" / "config.php").is_file():
+            return plugin_workbench.PluginsResult(
+                action, name, False, f"No installed MyBB forum: {problem or 'inc/config.php is missing'}.",
+                hint="Set MYBB_ROOT to a MyBB forum (or make one with `mybb-server init`).")
+        php = self._resolve_php() or self.config.php
+        return plugin_workbench.run(self.config.mybb_root, action, name, php=php,
+                                    php_settings=tuple(self.config.php_settings))
 
     # ------------------------------------------------------------------ plan's private API
 

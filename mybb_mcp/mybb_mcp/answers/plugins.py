@@ -1,0 +1,196 @@
+"""mybb_forum_plugins answers (and `mybb-server plugins`): the result of forum/workbench/plugins.py as markdown.
+
+Plugin files, their _info and MyBB's messages are the forum's text, not ours: every value is shown as
+code (no markup, no control characters) and cut to a bounded length.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..forum.snapshot import SnapshotDiff
+from ..forum.workbench.plugins import PluginInfo, PluginsResult, Problem
+
+MAX_CHARS = 12_000
+MAX_VALUE = 120
+MAX_PROBLEMS = 20
+MAX_NAMES = 25
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def code(text: object, limit: int = MAX_VALUE) -> str:
+    value = _CONTROL.sub("?", str(text)).replace("\n", " ")
+    if len(value) > limit:
+        value = value[:limit] + "…"
+    return "`" + value.replace("`", "'") + "`"
+
+
+def render_plugins(result: PluginsResult, tool: str = "mybb_forum_plugins", cli: bool = False) -> str:
+    """The whole answer; `cli` names the commands as `mybb-server plugins ...`."""
+    title = {"list": "Plugins", "check": "Plugin Check"}.get(result.action, f"Plugin {result.action.capitalize()}")
+    head = f"# {title}" + (f": {result.name}" if result.name else "")
+    lines = [head, "", result.message]
+    if result.action == "list":
+        lines += _list(result)
+    elif result.action == "check":
+        lines += _check(result)
+    else:
+        lines += _lifecycle(result)
+    if result.hint:
+        lines += ["", f"**Next:** {result.hint}"]
+    lines += ["", _next(result, tool, cli)]
+    return _within("\n".join(lines))
+
+
+def _within(text: str, budget: int = MAX_CHARS) -> str:
+    if len(text) <= budget:
+        return text
+    cut = text[:budget].rsplit("\n", 1)[0]
+    return cut + f"\n\n… answer cut at {budget:,} characters ({len(text) - len(cut):,} left out): ask for one " \
+                 "plugin by name (action check) for its details."
+
+
+def _flag(value: bool | None, yes: str = "yes", no: str = "no", unknown: str = "—") -> str:
+    return unknown if value is None else (yes if value else no)
+
+
+def _list(result: PluginsResult) -> list[str]:
+    if not result.plugins:
+        return ["", "inc/plugins/ holds no plugin files."]
+    lines = ["", f"MyBB {result.mybb_version or '?'}. Installed: its `_is_installed` (— when it has none: MyBB "
+             "counts it as installed). Active: MyBB's plugins cache.", "",
+             "| Codename | Title | Version | Author | Compatible | Installed | Active | Functions |",
+             "|---|---|---|---|---|---|---|---|"]
+    for plugin in result.plugins:
+        lines.append(_row(plugin))
+    troubled = [p for p in result.plugins if p.problems]
+    for plugin in troubled:
+        lines.append("")
+        lines.append(f"Loading {code(plugin.codename)} raised:")
+        lines += _problems(list(plugin.problems))
+    return lines
+
+
+def _row(plugin: PluginInfo) -> str:
+    cells = [code(plugin.codename, 60), code(plugin.title, 60) if plugin.title else "—",
+             code(plugin.version, 20) if plugin.version else "—", code(plugin.author, 40) if plugin.author else "—",
+             _flag(plugin.compatible) + (f" ({code(plugin.compatibility, 30)})" if plugin.compatibility else ""),
+             _flag(plugin.installed), _flag(plugin.active), ", ".join(plugin.functions) or "none"]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _problems(problems: list[Problem]) -> list[str]:
+    lines = [f"- **{p.kind}** {code(p.message, 300)} at {code(p.place, 160)}" for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"- … and {len(problems) - MAX_PROBLEMS} more.")
+    return lines
+
+
+def _lifecycle(result: PluginsResult) -> list[str]:
+    lines: list[str] = []
+    if result.completed is None:  # refused: nothing ran; loading it may still have raised
+        return ["", "**Errors loading it:**", *_problems(result.problems)] if result.problems else lines
+    ran = " → ".join(f"`{result.name}_{step}()`" for step in result.ran) or "no lifecycle function"
+    lines += ["", f"**Ran:** {ran}, as the Admin CP does"
+                  f"{', then updated the plugins cache' if result.completed else ''}."]
+    lines.append(f"**Completed:** {'yes' if result.completed else 'no'}.")
+    if result.problems:
+        lines += ["", f"**Errors of this run ({len(result.problems)}):**"]
+        lines += _problems(result.problems)
+    else:
+        lines.append("**Errors of this run:** none.")
+    if result.output:
+        lines += ["", f"**It printed:** {code(result.output, 400)}"]
+    lines += ["", "**What changed** (the snapshot diff's terms):"]
+    if result.changes is None:
+        lines.append(f"- unknown: {result.changes_unknown or 'not measured'}.")
+    else:
+        lines += _changes(result.changes)
+    return lines
+
+
+def _names(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMES])
+    return shown + (f" … and {len(items) - MAX_NAMES} more" if len(items) > MAX_NAMES else "")
+
+
+def _changes(diff: SnapshotDiff) -> list[str]:
+    lines: list[str] = []
+    created = [t.table for t in diff.tables if t.rows_before is None]
+    dropped = [t.table for t in diff.tables if t.rows_after is None]
+    rows = [f"{t.table} {t.rows_before}→{t.rows_after}" for t in diff.tables
+            if t.rows_before is not None and t.rows_after is not None]
+    if created:
+        lines.append(f"- tables created: {code(_names(created), 600)}")
+    if dropped:
+        lines.append(f"- tables dropped: {code(_names(dropped), 600)}")
+    if rows:
+        lines.append(f"- rows: {code(_names(rows), 600)}")
+    for noun, changes in (("setting groups", diff.setting_groups), ("settings", diff.settings),
+                          ("templates", diff.templates), ("stylesheets", diff.stylesheets)):
+        for kind in ("added", "removed", "changed"):
+            names = [c.name + (f" ({c.group})" if c.group and noun == "templates" else "") for c in changes
+                     if c.kind == kind]
+            if names:
+                lines.append(f"- {noun} {kind}: {code(_names(names), 600)}")
+    other = [c.name for c in diff.datacache if c.name != "plugins"]
+    if other:
+        lines.append(f"- datacache entries changed: {code(_names(other), 400)}")
+    if diff.plugins_before != diff.plugins_after:
+        lines.append(f"- active plugins: {code(', '.join(diff.plugins_before or ()) or 'none', 300)} → "
+                     f"{code(', '.join(diff.plugins_after or ()) or 'none', 300)}")
+    return lines or ["- nothing in the database."]
+
+
+def _check(result: PluginsResult) -> list[str]:
+    plugin = result.plugins[0] if result.plugins else None
+    lines = ["", f"**Hooks** (`add_hook` calls against the hooks MyBB {result.mybb_version or '?'} runs, "
+                 "found in its own source):"]
+    if not result.hooks:
+        lines.append("- none: the plugin adds no hooks.")
+    for use in result.hooks:
+        where = f"line {use.line}"
+        function = f" → {code(use.function, 80)}" if use.function else ""
+        if use.known is None:
+            lines.append(f"- ? {code(use.hook, 80)}{function} ({where}): a computed name, not checked.")
+        elif use.known:
+            runs = ", ".join(use.runs_at)
+            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}): MyBB runs it at {runs}.")
+        else:
+            better = (f" Did you mean {code(use.suggestion, 80)} (run at {use.suggestion_at})?"
+                      if use.suggestion else "")
+            lines.append(f"- **unknown** {code(use.hook, 80)}{function} ({where}): MyBB never runs a hook of "
+                         f"this name, so the function is never called.{better}")
+    if result.missing_functions:
+        lines += ["", "**Hook functions that do not exist** once the plugin is loaded: "
+                  + ", ".join(code(f, 80) for f in result.missing_functions) + " (MyBB would stop with a fatal "
+                  "error when the hook runs)."]
+    if plugin is not None:
+        if plugin.compatible is False:
+            lines += ["", f"**Compatibility:** its _info says {code(plugin.compatibility or 'nothing', 60)}, which "
+                          f"does not include MyBB {result.mybb_version}: the Admin CP refuses to activate it."]
+        elif plugin.compatible:
+            lines += ["", f"**Compatibility:** compatible with MyBB {result.mybb_version}."]
+        if plugin.problems:
+            lines += ["", "**Loading it raised:**", *_problems(list(plugin.problems))]
+        lines += ["", f"Installed: {_flag(plugin.installed, unknown='— (no _is_installed)')}; active: "
+                      f"{_flag(plugin.active)}; functions: {', '.join(plugin.functions) or 'none'}."]
+    return lines
+
+
+def _next(result: PluginsResult, tool: str, cli: bool) -> str:
+    def call(action: str, name: str | None = None) -> str:
+        if cli:
+            return f"`mybb-server plugins {action}{' ' + name if name else ''}`"
+        named = f', name: "{name}"' if name else ""
+        return f'`{tool}` {{action: "{action}"{named}}}'
+
+    if result.action == "list":
+        return f"Details of one: {call('check', 'NAME')}; install it: {call('install', 'NAME')}."
+    name = result.name
+    if result.action in ("install", "activate") and result.ok:
+        return (f"Load a page with its hooks traced: `mybb_server_request` {{path: \"index.php\", trace: true}}; "
+                f"undo: {call('deactivate', name)} or {call('uninstall', name)}.")
+    if result.action == "uninstall" and result.ok:
+        return f"Anything left behind shows above under What changed; see all plugins: {call('list')}."
+    return f"See all plugins: {call('list')}; check this one: {call('check', name)}."

@@ -1,0 +1,132 @@
+<?php
+/**
+ * One page request run for mybb_server_request, loaded by orchestration/router.php only when the
+ * request carries this server's workbench secret (a visitor cannot ask for any of this).
+ *
+ * MyBB creates its `$templates` and `$plugins` objects in inc/init.php. The router leaves a stand-in
+ * in each global first; when init.php assigns MyBB's object, the stand-in is released and its
+ * destructor swaps in MyBB's own class extended by a few lines: the templates it served (title,
+ * whether cached, and the line that got each, which is where MyBB evals it: what names the template
+ * behind an error in "FILE(LINE) : eval()'d code"), and, only when asked, the hooks run in order with
+ * the functions they called and plugins left out of the load for this request. With plugins "none", MyBB's own
+ * switch (NO_PLUGINS) is used. At the very end of the request, what was seen is written to
+ * `<workbench dir>/trace-<id>-<client port>.json` for the tool to read.
+ */
+
+const MYBB_MCP_MAX_HOOK_ENTRIES = 600;
+
+final class MybbMcpStandIn
+{
+    private $global;
+
+    public function __construct($global)
+    {
+        $this->global = $global;
+    }
+
+    public function __destruct()
+    {
+        $now = $GLOBALS[$this->global] ?? null;
+        if ($this->global === 'templates' && class_exists('templates', false) && $now instanceof templates
+            && !($now instanceof MybbMcpTemplates)) {
+            require_once __DIR__ . '/request_templates.php';
+            $GLOBALS['templates'] = new MybbMcpTemplates();
+        } elseif ($this->global === 'plugins' && class_exists('pluginSystem', false) && $now instanceof pluginSystem
+            && !($now instanceof MybbMcpPlugins)) {
+            require_once __DIR__ . '/request_plugins.php';
+            $GLOBALS['plugins'] = new MybbMcpPlugins();
+        }
+    }
+}
+
+function mybb_mcp_request_begin(array $options, $out_file)
+{
+    $GLOBALS['mybb_mcp_request'] = array(
+        'options' => $options, 'out_file' => $out_file, 'hooks' => array(), 'hooks_dropped' => 0,
+        'templates' => array(), 'eval_sites' => array(), 'skipped' => array(),
+        'functions' => array(),
+    );
+    if (($options['plugins'] ?? null) === 'none') {
+        define('NO_PLUGINS', 1);  // MyBB's own switch: init.php loads no plugin
+    }
+    $GLOBALS['templates'] = new MybbMcpStandIn('templates');
+    if (!empty($options['trace']) || is_array($options['plugins'] ?? null)) {
+        $GLOBALS['plugins'] = new MybbMcpStandIn('plugins');  // only when asked: it is a frame in every hook's trace
+    }
+    register_shutdown_function(static function () {
+        // Registered again from here: it runs after MyBB's own shutdown work.
+        register_shutdown_function('mybb_mcp_request_end');
+    });
+}
+
+function mybb_mcp_template_sets(array $titles)
+{
+    global $db, $theme;
+    if (!$titles || !isset($db) || !is_object($db)) {
+        return array();
+    }
+    $sid = isset($theme['templateset']) ? (int)$theme['templateset'] : 0;
+    $quoted = array();
+    foreach ($titles as $title) {
+        $quoted[] = "'" . $db->escape_string($title) . "'";
+    }
+    $sets = array();
+    try {
+        $query = $db->simple_select('templates', 'title, sid', 'title IN (' . implode(',', $quoted) . ") AND sid IN ('-2','-1','{$sid}')");
+        while ($row = $db->fetch_array($query)) {
+            if (!isset($sets[$row['title']]) || (int)$row['sid'] > $sets[$row['title']]) {
+                $sets[$row['title']] = (int)$row['sid'];
+            }
+        }
+        $names = array(-2 => 'master', -1 => 'global');
+        if ($sid > 0) {
+            $query = $db->simple_select('templatesets', 'title', "sid='{$sid}'");
+            $names[$sid] = (string)$db->fetch_field($query, 'title');
+        }
+    } catch (Throwable $e) {
+        return array();
+    }
+    $out = array();
+    foreach ($sets as $title => $set) {
+        $out[$title] = array('sid' => $set, 'set' => $names[$set] ?? (string)$set);
+    }
+    return $out;
+}
+
+function mybb_mcp_request_end()
+{
+    $state = $GLOBALS['mybb_mcp_request'];
+    $sets = mybb_mcp_template_sets(array_keys($state['templates']));
+    $templates = array();
+    foreach ($state['templates'] as $title => $seen) {
+        $templates[] = array('title' => (string)$title, 'count' => $seen[0], 'cached' => $seen[1],
+            'set' => $sets[$title]['set'] ?? null, 'sid' => $sets[$title]['sid'] ?? null);
+    }
+    $eval_sites = array();
+    foreach ($state['eval_sites'] as $site => $entries) {
+        foreach ($entries as $entry) {
+            $eval_sites[$site][] = array($entry[0], $entry[1], $sets[$entry[0]]['set'] ?? null);
+        }
+    }
+    $plugins_loaded = null;
+    if (isset($GLOBALS['plugins']) && $GLOBALS['plugins'] instanceof MybbMcpPlugins) {
+        $plugins_loaded = $GLOBALS['plugins']->mybb_mcp_loaded;
+    }
+    $answer = array(
+        'trace' => !empty($state['options']['trace']),
+        'plugins_option' => $state['options']['plugins'] ?? null,
+        'no_plugins' => defined('NO_PLUGINS'),
+        'plugins_loaded' => $plugins_loaded,
+        'skipped' => $state['skipped'],
+        'hooks' => !empty($state['options']['trace']) ? $state['hooks'] : array(),
+        'hooks_dropped' => $state['hooks_dropped'],
+        'functions' => $state['functions'],
+        'templates' => !empty($state['options']['trace']) ? $templates : array(),
+        'eval_sites' => $eval_sites,
+    );
+    $handle = @fopen($state['out_file'], 'x');  // never over an existing file (nor through a symlink)
+    if ($handle) {
+        fwrite($handle, json_encode($answer, JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE));
+        fclose($handle);
+    }
+}
