@@ -23,6 +23,7 @@ from pathlib import Path, PurePath
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
+from . import cli_workbench as workbench
 from .config import load_config, whole_number
 from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .forum.install import holds_forum
@@ -823,6 +824,15 @@ COMMANDS: dict[str, Command] = {
                         _add_errorlog, run_errorlog),
     "snapshot": Command("save, restore, list, delete or diff snapshots of the forum's database and the files "
                         "MyBB writes", _add_snapshot, run_snapshot),
+    # The workbench (cli_workbench.py).
+    "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
+                   workbench.add_sql, workbench.run_sql),
+    "members": Command("add a member (MyBB's user data handler) or list them", workbench.add_members,
+                       workbench.run_members),
+    "templates": Command("read a template in every set, or find/replace in it (a dry run unless --apply)",
+                         workbench.add_templates, workbench.run_templates),
+    "php": Command("run PHP inside the booted forum (global.php loaded), with a timeout and memory limit",
+                   workbench.add_php, workbench.run_php),
 }
 
 EXAMPLES = f"""\
@@ -843,6 +853,11 @@ examples:
   {PROG} snapshot save clean        keep the database and the files MyBB writes
   {PROG} snapshot diff clean        what changed since, in MyBB's terms
   {PROG} snapshot restore clean     throw the changes away (the current state is kept first)
+  {PROG} sql "SELECT uid, username FROM mybb_users"    read the database (read-only, enforced by it)
+  {PROG} sql --describe users       columns, types, defaults, indexes
+  {PROG} members add mod1 --role moderator    then: request index.php --as mod1
+  {PROG} templates replace header '<navigation>' '<navigation> NEW'    a dry run (add --apply)
+  {PROG} php 'return $mybb->settings["bbname"];'
   {PROG} restart
   {PROG} stop
 
