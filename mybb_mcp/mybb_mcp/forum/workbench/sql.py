@@ -191,9 +191,9 @@ def _mysql_error(exc: Exception, timeout: float) -> SqlRefused:
     if code in (2013, 2006) or "timed out" in words.lower():
         return SqlRefused(f"The query did not answer within {timeout:g} s and was dropped. Nothing was changed.",
                           "Narrow it (a WHERE clause, a LIMIT) and run it again.")
-    if code == 1064 and ";" in words:
+    if code == 1064:
         return SqlRefused(f"The database refused the statement: ({code}) {words}. Nothing was run.",
-                          "Send one statement per call (several statements are not accepted).")
+                          "Fix the SQL; send one statement per call (several in one are refused as a syntax error).")
     return SqlRefused(f"The database refused the statement: ({code}) {words}. Nothing was changed.",
                       "Fix the SQL (table names carry the forum's prefix) and run it again.")
 
