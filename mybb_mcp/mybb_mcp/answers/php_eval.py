@@ -32,8 +32,11 @@ def render_php(result: PhpEvalResult) -> str:
         out += [f"- {e.kind}: {one_line(e.message)} ({one_line(_where(e.file, e.line))})" for e in result.errors]
     else:
         out.append("(none)")
-    if not result.finished:
-        out.append("\n**Next:** fix the loop or the memory use, or pass a larger `timeout_seconds` (up to 60).")
+    if not result.finished and result.stopped and "memory" in result.stopped:
+        out.append(f"\n**Next:** use less memory (the limit is {result.memory_limit}): fetch fewer rows, unset what "
+                   "you no longer need.")
+    elif not result.finished:
+        out.append("\n**Next:** fix the loop, or pass a larger `timeout_seconds` (up to 60) if it needs the time.")
     return "\n".join(out) + "\n"
 
 
