@@ -240,8 +240,9 @@ class TemplatesArgs(_Args):
     def _find_when_replacing(self) -> TemplatesArgs:
         if self.action == "replace" and (self.find is None or self.replace is None):
             raise ValueError("action 'replace' needs `find` and `replace`")
-        if self.action == "get" and (self.find is not None or self.replace is not None or self.apply):
-            raise ValueError("action 'get' takes no `find`, `replace` or `apply`")
+        if self.action == "get" and (self.find is not None or self.replace is not None or self.apply
+                                     or self.set is not None):
+            raise ValueError("action 'get' takes no `find`, `replace`, `apply` or `set` (it shows every set)")
         return self
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from mybb_mcp.config import Config
 from mybb_mcp.forum.requests import PageRequest
-from mybb_mcp.forum.workbench.sql import SqlRefused
+from mybb_mcp.forum.workbench.sql import SqlRefused, run_query
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.forum_init import InitOptions
 from tests.conftest import free_port
@@ -102,3 +103,13 @@ def test_the_cli_reads_mariadb(forum: tuple[ServerOrchestrationService, MariaDB]
     done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "sql", "DELETE FROM wb_users"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "READ ONLY transaction" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_long_query_is_stopped_by_the_server(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
+    svc, _ = forum
+    started = time.monotonic()
+    with pytest.raises(SqlRefused) as refused:
+        run_query(svc.config.mybb_root, "SELECT SLEEP(20) FROM wb_users", timeout=1.0)
+    assert time.monotonic() - started < 10
+    assert "did not answer within 1 s" in refused.value.message, refused.value.message
+    assert svc.sql("SELECT 1", 1).rows == [(1,)]  # the next call is answered as ever

@@ -175,6 +175,14 @@ def _open_mysql(cfg: ForumDbConfig, timeout: float) -> Any:
         raise SqlRefused(f"Cannot connect to the forum's database at {cfg.endpoint()}: {exc}.",
                          "Check it with mybb_server_status (database health) and inc/config.php.") from None
     with conn.cursor() as cur:
+        # The server stops the statement itself at the timeout (the client only gives up waiting):
+        # MariaDB's max_statement_time (seconds), else MySQL's max_execution_time (ms, SELECTs).
+        for limit in (f"max_statement_time = {timeout:g}", f"max_execution_time = {int(timeout * 1000)}"):
+            try:
+                cur.execute("SET SESSION " + limit)
+                break
+            except pymysql.err.MySQLError:
+                continue
         # The session first, then the transaction: each makes a write an error of the server's own.
         cur.execute("SET SESSION TRANSACTION READ ONLY")
         cur.execute("START TRANSACTION READ ONLY")
@@ -188,7 +196,7 @@ def _mysql_error(exc: Exception, timeout: float) -> SqlRefused:
         return SqlRefused(f"Refused by the database: ({code}) {words}. Nothing was changed.",
                           "This tool only reads. Change the forum through MyBB (mybb_forum_members, "
                           "mybb_forum_templates, mybb_forum_php, the Admin CP) and read the result here.")
-    if code in (2013, 2006) or "timed out" in words.lower():
+    if code in (2013, 2006, 1969, 3024) or "timed out" in words.lower():  # 1969/3024: the server's own limit
         return SqlRefused(f"The query did not answer within {timeout:g} s and was dropped. Nothing was changed.",
                           "Narrow it (a WHERE clause, a LIMIT) and run it again.")
     if code == 1064:
