@@ -23,6 +23,7 @@ from pathlib import Path, PurePath
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
+from . import cli_workbench as workbench
 from .config import load_config, whole_number
 from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .forum.install import holds_forum
@@ -863,6 +864,15 @@ COMMANDS: dict[str, Command] = {
                         "MyBB writes", _add_snapshot, run_snapshot),
     "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
                        "own code", _add_plugins, run_plugins),
+    # The workbench (cli_workbench.py).
+    "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
+                   workbench.add_sql, workbench.run_sql),
+    "members": Command("add a member (MyBB's user data handler) or list them", workbench.add_members,
+                       workbench.run_members),
+    "templates": Command("read a template in every set, or find/replace in it (a dry run unless --apply)",
+                         workbench.add_templates, workbench.run_templates),
+    "php": Command("run PHP inside the booted forum (global.php loaded), with a timeout and memory limit",
+                   workbench.add_php, workbench.run_php),
 }
 
 EXAMPLES = f"""\
@@ -886,6 +896,11 @@ examples:
   {PROG} plugins list               every plugin: compatible, installed, active
   {PROG} plugins install myplugin   _install then _activate, as the Admin CP does; errors and what changed
   {PROG} plugins check myplugin     its hooks against the hooks MyBB runs
+  {PROG} sql "SELECT uid, username FROM mybb_users"    read the database (read-only, enforced by it)
+  {PROG} sql --describe users       columns, types, defaults, indexes
+  {PROG} members add mod1 --role moderator    then: request index.php --as mod1
+  {PROG} templates replace header '<navigation>' '<navigation> NEW'    a dry run (add --apply)
+  {PROG} php 'return $mybb->settings["bbname"];'
   {PROG} restart
   {PROG} stop
 

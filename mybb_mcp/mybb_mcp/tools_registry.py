@@ -8,7 +8,7 @@ so handlers validate with these same models (strict: "80" is not a port,
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import mcp.types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,6 +28,11 @@ class ToolName(str, Enum):
     SNAPSHOT = "mybb_forum_snapshot"
     REQUEST = "mybb_server_request"
     PLUGINS = "mybb_forum_plugins"
+    INIT = "mybb_forum_init"
+    SQL = "mybb_forum_sql"
+    MEMBERS = "mybb_forum_members"
+    TEMPLATES = "mybb_forum_templates"
+    PHP = "mybb_forum_php"
 
 
 class _Args(BaseModel):
@@ -223,7 +228,88 @@ class PluginsArgs(_Args):
         return self
 
 
+# --- the workbench: init, sql, members, templates, php ------------------------------------------------
+
+class InitArgs(_Args):
+    from_: str | None = Field(None, alias="from", min_length=1, max_length=4096,
+                              description="A MyBB release archive (.zip/.tar.gz), a folder or a URL; default: the "
+                                          "newest known MyBB 1.8 release, downloaded and checked.")
+    db: str | None = Field(None, min_length=1, max_length=2048,
+                           description="mysql://USER:PASSWORD@HOST[:PORT]/DATABASE[?prefix=mybb_]; default SQLite "
+                                       "beside the forum.")
+    force: bool = Field(False, description="Replace a forum (and its tables) already there.")
+
+    # How much longer than other calls it may take (a download and MyBB's installer on a slow machine).
+    wait_seconds: ClassVar[int] = 510
+
+
+class SqlArgs(_Args):
+    sql: str | None = Field(None, min_length=1, max_length=20_000,
+                            description="One statement that reads (SELECT, WITH ... SELECT, SHOW, EXPLAIN, PRAGMA "
+                                        "table_info). Table names carry the forum's prefix (mybb_users).")
+    table: str | None = Field(None, min_length=1, max_length=64,
+                              description="Describe this table instead: columns, types, defaults, indexes "
+                                          "(prefix optional: users or mybb_users).")
+    limit: int = Field(20, ge=1, le=500, description="Rows to show (1-500); the total is always counted.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SqlArgs:
+        if (self.sql is None) == (self.table is None):
+            raise ValueError("pass exactly one of `sql` (a query) and `table` (a table to describe)")
+        return self
+
+
+class MembersArgs(_Args):
+    action: Literal["add", "list"] = Field(description="add: a real user made by MyBB's user data handler; "
+                                                       "list: the users and which ones the request tool can log in as.")
+    name: str | None = Field(None, min_length=1, max_length=30, description="The new member's user name (add).")
+    role: Literal["member", "moderator", "admin"] = Field(
+        "member", description="member (Registered), moderator (Super Moderators: every forum) or admin.")
+    password: str | None = Field(None, min_length=1, max_length=100,
+                                 description="Default: a random one. Kept in the forum's credentials file (0600), "
+                                             "never shown.")
+
+    @model_validator(mode="after")
+    def _name_when_adding(self) -> MembersArgs:
+        if self.action == "add" and self.name is None:
+            raise ValueError("action 'add' needs a `name`")
+        if self.action == "list" and (self.name is not None or self.password is not None):
+            raise ValueError("action 'list' takes no `name` or `password`")
+        return self
+
+
+class TemplatesArgs(_Args):
+    action: Literal["get", "replace"] = Field(description="get: the master and every set's copy; replace: a dry run "
+                                                          "of a find/replace (the diff per set) unless apply.")
+    title: str = Field(..., min_length=1, max_length=120, description="Template title, e.g. postbit, header.")
+    set: int | None = Field(None, ge=1, description="Only this template set (sid); default every set.")
+    find: str | None = Field(None, min_length=1, max_length=10_000, description="Literal text to find (replace).")
+    replace: str | None = Field(None, max_length=10_000, description="Literal text to put instead (replace).")
+    apply: bool = Field(False, description="Make the change, with MyBB's find_replace_templatesets().")
+
+    @model_validator(mode="after")
+    def _find_when_replacing(self) -> TemplatesArgs:
+        if self.action == "replace" and (self.find is None or self.replace is None):
+            raise ValueError("action 'replace' needs `find` and `replace`")
+        if self.action == "get" and (self.find is not None or self.replace is not None or self.apply
+                                     or self.set is not None):
+            raise ValueError("action 'get' takes no `find`, `replace`, `apply` or `set` (it shows every set)")
+        return self
+
+
+class PhpArgs(_Args):
+    code: str = Field(..., min_length=1, max_length=50_000,
+                      description="PHP without <?php, run after MyBB's global.php; `return X;` to get X back "
+                                  "(var_export). $mybb, $db, $cache, $templates, $lang are there.")
+    timeout_seconds: int = Field(10, ge=1, le=60, description="Time limit (1-60 s); memory is limited to 128M.")
+
+
 ARGUMENT_MODELS: dict[str, type[_Args]] = {
+    ToolName.INIT.value: InitArgs,
+    ToolName.SQL.value: SqlArgs,
+    ToolName.MEMBERS.value: MembersArgs,
+    ToolName.TEMPLATES.value: TemplatesArgs,
+    ToolName.PHP.value: PhpArgs,
     ToolName.START.value: StartArgs,
     ToolName.STOP.value: StopArgs,
     ToolName.STATUS.value: StatusArgs,
@@ -379,3 +465,42 @@ FORUM_TOOLS.append(_tool(
 ))
 
 ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]
+WORKBENCH_TOOLS: list[types.Tool] = [
+    _tool(
+        ToolName.INIT, "Make a MyBB forum",
+        "What `mybb-server init` does: install MyBB into MYBB_ROOT with MyBB's own installer (SQLite by default, "
+        "or MySQL/MariaDB with db), then start the server. Sends progress while it runs. The answer says where the "
+        "admin password is kept (never the password).",
+        read_only=False, destructive=False, idempotent=False,
+    ),
+    _tool(
+        ToolName.SQL, "Read the forum's database",
+        "Run one read-only statement on the forum's database (SQLite or MySQL/MariaDB, the forum's own prefix), "
+        "or describe a table (columns, types, defaults, indexes). Read-only is enforced by the database itself: "
+        "writes, ATTACH, VACUUM INTO, pragma writes, several statements are refused and change nothing. Rows "
+        "capped (the total is stated), long values cut.",
+        read_only=True, destructive=False, idempotent=True,
+    ),
+    _tool(
+        ToolName.MEMBERS, "Add or list forum members",
+        "add: a real user (member, moderator or admin) made by MyBB's own user data handler; its password is kept "
+        "(0600) so mybb_server_request with `as: NAME` logs in at once. list: the users and their groups.",
+        read_only=False, destructive=False, idempotent=False,
+    ),
+    _tool(
+        ToolName.TEMPLATES, "Read and change MyBB templates",
+        "get: a template's master and every set's copy (customised or not). replace: a dry run showing which "
+        "sets' templates would change, with the diff; with apply, the change made by MyBB's own "
+        "find_replace_templatesets(). find and replace are literal text.",
+        read_only=False, destructive=False, idempotent=False,
+    ),
+    _tool(
+        ToolName.PHP, "Run PHP inside the forum",
+        "Run a PHP snippet inside the booted forum (global.php loaded) in a child PHP with a time and memory "
+        "limit; answers its return value, output and errors, each bounded. Only when the MCP server's "
+        "environment has MYBB_ALLOW_PHP=1 (otherwise the answer says how to enable it).",
+        read_only=False, destructive=True, idempotent=False,
+    ),
+]
+
+ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS, *WORKBENCH_TOOLS]

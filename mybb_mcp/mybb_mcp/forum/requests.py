@@ -204,7 +204,8 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
     admin: MYBB_ADMIN_USER (default: the admin `mybb-server init` created, else "admin") and
     MYBB_ADMIN_PASSWORD, from the environment or .env; else the account `init` recorded beside the state
     (`.mybb-forum-credentials.json`, ours, mode 0600). A member NAME: MYBB_MEMBER_<NAME>_PASSWORD (NAME
-    upper-cased, characters other than letters and digits as `_`).
+    upper-cased, characters other than letters and digits as `_`), else the password the members tool kept
+    in that same file.
     """
     environ = os.environ if environ is None else environ
     values, where = _settings(environ, cwd or Path.cwd())
@@ -225,12 +226,16 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
         )
     name = member_env_name(role)
     password = values.get(name)
-    if not password:
-        raise LoginProblem(
-            f"No password is configured for the member {role!r}.",
-            f"Set {name} in the environment or the .env file, or request as guest or admin.",
-        )
-    return Credentials(role, password, name)
+    if password:
+        return Credentials(role, password, name)
+    kept = recorded.get("members")  # members added by mybb_forum_members / `mybb-server members add`
+    if isinstance(kept, dict) and isinstance(kept.get(role), str) and kept[role]:
+        return Credentials(role, kept[role], str(recorded_file))
+    raise LoginProblem(
+        f"No password is configured for the member {role!r}.",
+        f"Add the member with mybb_forum_members (CLI: mybb-server members add), or set {name} in the "
+        "environment or the .env file, or request as guest or admin.",
+    )
 
 
 # --- the cookie jar of a role -------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from ..forum import request_roles, requests
 from ..forum.folder_modes import open_folders_warning
 from ..forum.requests import PageRequest
 from ..results import PageResult
-from . import checkpoints, compile_time
+from . import checkpoints, compile_time, workbench
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from .render import render_log_query
 from .state import LockTimeout, StateFile
@@ -184,6 +184,29 @@ class ServerOrchestrationService:
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
         """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum_init)."""
         return init_forum(self, options, progress, download_progress)
+
+    # --- the workbench (orchestration/workbench.py: sql, members, templates, php inside the forum) ---------
+
+    def sql(self, query: str, limit: int) -> Any:
+        return workbench.run_sql(self.config, query, limit)
+
+    def describe_table(self, table: str) -> Any:
+        return workbench.describe_table(self.config, table)
+
+    def add_member(self, name: str, role: str, password: str | None) -> Any:
+        return workbench.add_member(self.config, name, role, password)
+
+    def list_members(self) -> Any:
+        return workbench.list_members(self.config)
+
+    def get_template(self, title: str) -> Any:
+        return workbench.get_template(self.config, title)
+
+    def replace_in_template(self, title: str, find: str, replace: str, sid: int | None, apply: bool) -> Any:
+        return workbench.replace_in_template(self.config, title, find, replace, sid, apply)
+
+    def eval_php(self, code: str, timeout: float) -> Any:
+        return workbench.eval_php(self.config, code, timeout)
 
     def _locked(self, action: str, operation: Any) -> ServerResult:
         problem = self._forum_problem() if action != "stop" else None
