@@ -24,7 +24,8 @@ from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from . import cli_workbench as workbench
-from .config import load_config, whole_number
+from .cli_options import checked, int_in_range, int_option
+from .config import load_config
 from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .forum.install import holds_forum
 from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
@@ -68,37 +69,18 @@ FOLLOW_POLL_SECONDS = 0.25
 # and the MCP face cannot disagree on a range, and a bad value is a usage error before anything runs.
 
 
-def _checked(validate: Callable[[Any], object], value: Any) -> Any:
-    try:
-        validate(value)
-    except InvalidArgument as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
-
-
-def _int_option(name: str, validate: Callable[[Any], object]) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = whole_number(text.strip())  # strict: '22_193' or '+5' is not taken as another number
-        if value is None:
-            _checked(validate, text)  # the validator words the complaint: "must be a whole number"
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number (digits 0-9), got {text!r}.")
-        return _checked(validate, value)
-
-    parse.__name__ = name  # argparse shows it in some messages
-    return parse
-
-
 def _log_option(name: str) -> Callable[[Any], object]:
     """A validator for one LogQueryOptions field."""
     return lambda value: LogQueryOptions(**{name: value}).validated()
 
 
-port_arg = _int_option("port", validate_port)
-workers_arg = _int_option("workers", validate_workers)
-limit_arg = _int_option("limit", _log_option("limit"))
-offset_arg = _int_option("offset", _log_option("offset"))
-since_arg = _int_option("since", _log_option("since_minutes"))
-max_chars_arg = _int_option("max-chars", _log_option("max_chars"))
+port_arg = int_option("port", validate_port)
+workers_arg = int_option("workers", validate_workers)
+limit_arg = int_option("limit", _log_option("limit"))
+offset_arg = int_option("offset", _log_option("offset"))
+since_arg = int_option("since", _log_option("since_minutes"))
+max_chars_arg = int_option("max-chars", _log_option("max_chars"))
+excerpt_arg = int_option("excerpt", int_in_range("excerpt", 0, 20_000))
 
 
 def _wait_check(value: Any) -> None:
@@ -107,15 +89,15 @@ def _wait_check(value: Any) -> None:
 
 
 def host_arg(text: str) -> str:
-    return _checked(validate_host, text).strip()
+    return checked(validate_host, text).strip()
 
 
 def keyword_arg(text: str) -> str:
-    return _checked(_log_option("filter_keyword"), text)
+    return checked(_log_option("filter_keyword"), text)
 
 
 def path_arg(text: str) -> str:
-    return _checked(_log_option("path"), text)
+    return checked(_log_option("path"), text)
 
 
 # ---------------------------------------------------------------------------- output
@@ -336,7 +318,7 @@ def run_snapshot(args: argparse.Namespace, service: ServerOrchestrationService, 
 
 
 def snapshot_name_arg(text: str) -> str:
-    return _checked(validate_name, text)
+    return checked(validate_name, text)
 
 
 def _add_snapshot(parser: argparse.ArgumentParser) -> None:
@@ -746,7 +728,7 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--query", type=_field, action="append", metavar="NAME=VALUE",
                         help="a query-string field (repeatable)")
     parser.add_argument("--no-follow", action="store_true", help="do not follow redirects")
-    parser.add_argument("--excerpt", type=int, metavar="CHARS", help="print this much of the page's text")
+    parser.add_argument("--excerpt", type=excerpt_arg, metavar="CHARS", help="print this much of the page's text")
     parser.add_argument("--selector", metavar="CSS", help="say whether a simple selector (tag, #id, .class) matches")
     parser.add_argument("--contains", metavar="TEXT", help="say whether the page holds this text")
     parser.add_argument("--debug", action="store_true", help="MyBB's debug report (front-end pages, as admin)")
@@ -810,7 +792,7 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cursor", metavar="CURSOR", help="only entries after this cursor (printed by every answer)")
     parser.add_argument("--digest", action="store_true",
                         help="errors grouped by kind, message and file:line; with --cursor: new, still firing, resolved")
-    parser.add_argument("--wait", type=_int_option("wait", _wait_check), metavar="SEC",
+    parser.add_argument("--wait", type=int_option("wait", _wait_check), metavar="SEC",
                         help="wait up to SEC seconds (0-300) for the first new matching entry")
 
 

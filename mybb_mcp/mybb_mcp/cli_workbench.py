@@ -13,8 +13,10 @@ from .answers.members import render_member_added, render_member_list
 from .answers.php_eval import render_php
 from .answers.sql import render_sql, render_table
 from .answers.templates import render_replace, render_template
+from .cli_options import int_in_range, int_option
 from .errors import InvalidArgument, MybbMcpError
 from .forum.workbench.members import ROLE_GROUPS
+from .forum.workbench.php_eval import MAX_TIMEOUT
 from .forum.workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
 from .orchestration.render import render_error
 
@@ -31,20 +33,11 @@ def _failed(out: Any, exc: MybbMcpError, title: str) -> int:
     return EXIT_FAILED
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (1-{MAX_LIMIT})")
-    return value
-
-
 def add_sql(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sql", nargs="?", help="one statement that reads (table names carry the forum's prefix)")
     parser.add_argument("--describe", metavar="TABLE", help="describe TABLE instead: columns, types, indexes")
-    parser.add_argument("--limit", type=_limit, default=DEFAULT_LIMIT, help=f"rows to show (default {DEFAULT_LIMIT})")
+    parser.add_argument("--limit", type=int_option("limit", int_in_range("limit", 1, MAX_LIMIT)), default=DEFAULT_LIMIT,
+                        help=f"rows to show (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})")
 
 
 def run_sql(args: argparse.Namespace, service: Any, out: Any) -> int:
@@ -101,7 +94,8 @@ def add_templates(parser: argparse.ArgumentParser) -> None:
     rep.add_argument("title")
     rep.add_argument("find")
     rep.add_argument("replace")
-    rep.add_argument("--set", type=int, dest="sid", help="only this template set (sid)")
+    rep.add_argument("--set", type=int_option("set", int_in_range("set", 1, 2**31 - 1)), dest="sid",
+                     help="only this template set (sid)")
     rep.add_argument("--apply", action="store_true", help="make the change (MyBB's find_replace_templatesets)")
 
 
@@ -126,7 +120,8 @@ def run_templates(args: argparse.Namespace, service: Any, out: Any) -> int:
 
 def add_php(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("code", help="PHP without <?php; `return X;` to get X back")
-    parser.add_argument("--timeout", type=int, default=10, help="seconds (1-60, default 10)")
+    parser.add_argument("--timeout", type=int_option("timeout", int_in_range("timeout", 1, MAX_TIMEOUT)), default=10,
+                        help=f"seconds (1-{MAX_TIMEOUT}, default 10)")
 
 
 def run_php(args: argparse.Namespace, service: Any, out: Any) -> int:

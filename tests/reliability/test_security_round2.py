@@ -478,7 +478,9 @@ def test_7_phps_own_worker_variable_is_read_strictly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [["start", "--port", "22_193"], ["start", "--workers", "+2"],
-                                  ["logs", "--limit", "1_0"]])
+                                  ["logs", "--limit", "1_0"], ["request", "index.php", "--excerpt", "2_000"],
+                                  ["sql", "--limit", "1_0", "SELECT 1"], ["php", "--timeout", "+5", "return 1;"],
+                                  ["templates", "replace", "header", "a", "b", "--set", "0x1"]])
 def test_7_numbers_on_the_command_line_are_digits_only(tmp_path: Path, args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=tmp_path, capture_output=True, text=True,
                           env={"PATH": os.environ["PATH"], "MYBB_ROOT": str(tmp_path / "f")}, timeout=60)

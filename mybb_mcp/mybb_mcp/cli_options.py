@@ -1,0 +1,42 @@
+"""Numbers on the command line: digits only (no '22_193', '+5' or '0x10'), checked at parse time.
+
+Each option is checked by the validator the service or the query applies itself, so the CLI and the MCP
+face cannot disagree on a range, and a bad value is a usage error before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from .config import whole_number
+from .errors import InvalidArgument
+
+
+def checked(validate: Callable[[Any], object], value: Any) -> Any:
+    try:
+        validate(value)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def int_option(name: str, validate: Callable[[Any], object]) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = whole_number(text.strip())  # strict: '22_193' or '+5' is not taken as another number
+        if value is None:
+            checked(validate, text)  # the validator words the complaint: "must be a whole number"
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (digits 0-9), got {text!r}.")
+        return checked(validate, value)
+
+    parse.__name__ = name  # argparse shows it in some messages
+    return parse
+
+
+def int_in_range(name: str, low: int, high: int) -> Callable[[Any], None]:
+    """A validator for a plain bounded number (where no service-side validator names the range)."""
+    def validate(value: Any) -> None:
+        if isinstance(value, int) and not low <= value <= high:
+            raise InvalidArgument(f"{name} must be from {low} to {high}, got {value}.")
+    return validate
