@@ -30,7 +30,7 @@ from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .forum.install import holds_forum
 from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
 from .orchestration import LogQueryOptions, ServerOrchestrationService, ServerResult
-from .orchestration.failures import Failure
+from .failures import Failure
 from .orchestration.forum_init import InitOptions
 from .orchestration.log_parser import LEVELS, LogEntry
 from .orchestration.log_query import MAX_LIMIT, new_entries
@@ -56,7 +56,7 @@ from .orchestration.render_requests import (
     render_page_result,
 )
 from .orchestration.server_service import validate_host, validate_port, validate_workers
-from .orchestration.untrusted import terminal_safe
+from .untrusted import terminal_safe
 from .forum.requests import PageRequest
 
 PROG = "mybb-server"

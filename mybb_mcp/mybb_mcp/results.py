@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .forum.report import ForumReport
     from .forum.requests import PageRequest, PageResponse
     from .orchestration.checkpoints import ErrorGroup
-    from .orchestration.failures import Failure
+    from .failures import Failure
     from .orchestration.log_parser import LogEntry
     from .orchestration.process import PortOwner
 

@@ -24,7 +24,7 @@ from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.snapshot import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR, Snapshots
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.failures import Failure
+from mybb_mcp.failures import Failure
 from mybb_mcp.orchestration.render import CLI_COMMANDS, render_snapshot
 from tests.conftest import free_port, http_get
 from tests.fixtures.mariadb import mariadb  # noqa: F401  (fixture)

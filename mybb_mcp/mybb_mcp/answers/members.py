@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..forum.workbench.members import MemberAdded, MemberList
-from ..orchestration.untrusted import one_line
+from ..untrusted import one_line
 
 
 def render_member_added(added: MemberAdded, mcp: bool) -> str:

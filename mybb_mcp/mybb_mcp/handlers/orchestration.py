@@ -23,7 +23,7 @@ from ..config import Config, load_config
 from ..errors import ConfigError, InvalidArgument
 from ..orchestration import LogQueryOptions, ServerOrchestrationService
 from ..forum.requests import PageRequest
-from ..orchestration.failures import Failure
+from ..failures import Failure
 from ..orchestration.render_requests import (
     render_cursor_line,
     render_digest,

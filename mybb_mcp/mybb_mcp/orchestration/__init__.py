@@ -7,7 +7,7 @@ filters and paging, `render` markdown, `failures` the named failures, `router.ph
 What the forum itself knows lives in `mybb_mcp.forum`; the results in `mybb_mcp.results`.
 """
 
-from .failures import Failure
+from ..failures import Failure
 from .log_parser import (
     ERROR_PATTERNS,
     STATIC_PATTERNS,

@@ -14,11 +14,11 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .failures import Failure
+from ..failures import Failure
 from .log_parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
 from .log_bounds import MAX_ANSWER_BYTES, MAX_ENTRY_BYTES
 from .log_query import TRACE_CONTEXT_FRAMES, TRACE_LINES_SHOWN, LogQueryResult
-from .untrusted import code_block, code_span, one_line
+from ..untrusted import code_block, code_span, one_line
 
 if TYPE_CHECKING:
     from ..forum.dev_mode import ErrorLoggingChange

@@ -32,7 +32,7 @@ from ..forum.workbench import plugins as plugin_workbench
 from ..forum.workbench import request_trace
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, php_dev, process, registry
-from .failures import Failure
+from ..failures import Failure
 from .forum_init import InitOptions, init_forum
 from .log_match import RequestMatch
 from .log_parser import LogEntry
