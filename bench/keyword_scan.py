@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loggen  # noqa: E402
 
-from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query  # noqa: E402
+from mybb_mcp.logs.options import LogQueryOptions
+from mybb_mcp.logs.query import run_query  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 MIB = 1024 * 1024

@@ -537,7 +537,7 @@ def zone_header(moment: float) -> str | None:
     try:
         from datetime import datetime
 
-        from mybb_mcp.orchestration.log_reader import format_zone_header  # type: ignore[attr-defined]
+        from mybb_mcp.logs.zone import format_zone_header  # type: ignore[attr-defined]
     except Exception:
         return None
     return format_zone_header(datetime.fromtimestamp(moment).astimezone())

@@ -32,9 +32,10 @@ from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
 from .orchestration import LogQueryOptions, ServerOrchestrationService, ServerResult
 from .failures import Failure
 from .orchestration.forum_init import InitOptions
-from .orchestration.log_parser import LEVELS, LogEntry
-from .orchestration.log_query import MAX_LIMIT, new_entries
-from .orchestration.log_reader import backup_path
+from .logs.parser import LEVELS, LogEntry
+from .logs.options import MAX_LIMIT
+from .logs.query import new_entries
+from .logs.rotation import backup_path
 from .orchestration.process import resume_paused
 from .orchestration.render import (
     CLI_COMMANDS,

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from .forum.dev_mode import ErrorLoggingChange, Visibility
     from .forum.report import ForumReport
     from .forum.requests import PageRequest, PageResponse
-    from .orchestration.checkpoints import ErrorGroup
+    from .logs.digest import ErrorGroup
     from .failures import Failure
-    from .orchestration.log_parser import LogEntry
+    from .logs.parser import LogEntry
     from .orchestration.process import PortOwner
 
 __all__ = ["DeathReport", "InitResult", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]

@@ -21,8 +21,8 @@ from mcp import Client
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import SESSIONS_DIR, PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.checkpoints import NEW, RESOLVED, STILL_FIRING
-from mybb_mcp.orchestration.log_query import LogQueryOptions
+from mybb_mcp.logs.digest import NEW, RESOLVED, STILL_FIRING
+from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.server import server
 
 MEMBER, MEMBER_PASSWORD = "carol", "Tulip-Moss-9381"

@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from mybb_mcp.orchestration.log_parser import (
-    CONNECTION, ERROR, ENTRY_START, REQUEST, STARTUP, LogEntry, format_php_timestamp, parse_entry,
+from mybb_mcp.logs.parser import (
+    CONNECTION,
+    ERROR,
+    ENTRY_START,
+    REQUEST,
+    STARTUP,
+    LogEntry,
+    format_php_timestamp,
+    parse_entry,
 )
-from mybb_mcp.orchestration.log_query import LogQueryOptions
+from mybb_mcp.logs.options import LogQueryOptions
 
 # --- the oracle ---------------------------------------------------------------------------------
 

@@ -11,26 +11,26 @@ from pathlib import Path
 import pytest
 
 from mybb_mcp.errors import InvalidArgument
-from mybb_mcp.orchestration import checkpoints
-from mybb_mcp.orchestration.checkpoints import (
+from mybb_mcp.logs import cursors as checkpoints
+from mybb_mcp.logs import digest as digest_module
+from mybb_mcp.logs.digest import (
     NEW,
     NOT_SEEN,
     RESOLVED,
     STILL_FIRING,
-    EntryFilter,
-    decode_cursor,
     digest,
     entries_of_port,
     group_errors,
     normalise_message,
-    read_since,
-    take_cursor,
     tie_to_requests,
 )
-from mybb_mcp.orchestration.log_match import RequestMatch
-from mybb_mcp.orchestration.log_parser import format_php_timestamp, parse_entry
-from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query
-from mybb_mcp.orchestration.log_reader import format_zone_header, rotate_in_place, rotate_logs
+from mybb_mcp.logs.cursors import EntryFilter, decode_cursor, read_since, take_cursor
+from mybb_mcp.logs.match import RequestMatch
+from mybb_mcp.logs.parser import format_php_timestamp, parse_entry
+from mybb_mcp.logs.options import LogQueryOptions
+from mybb_mcp.logs.query import run_query
+from mybb_mcp.logs.zone import format_zone_header
+from mybb_mcp.logs.rotation import rotate_in_place, rotate_logs
 
 UTC = timezone.utc
 ROOT = Path("/srv/forum")
@@ -170,7 +170,7 @@ def test_a_bad_cursor_is_named_and_refused(text: object) -> None:
 
 def _entries(log: Log) -> list:
     text = log.path.read_text()
-    from mybb_mcp.orchestration.log_reader import iter_entries_forward
+    from mybb_mcp.logs.reader import iter_entries_forward
     return [parse_entry(raw.decode(), tz=UTC, offset=o) for o, raw in iter_entries_forward(log.path)]
 
 
@@ -185,7 +185,7 @@ def test_errors_belong_to_the_request_whose_connection_they_came_in(tmp_path: Pa
     assert line is not None and line.path == "/one.php" and [e.level for e in mine] == ["warning"]
     assert entries_of_port(entries, 1001)[0] == []
     fatal, _ = entries_of_port(entries, 1002)
-    groups = group_errors([(e, None) for e in []] + [(e, checkpoints.RequestRef("GET", "/three.php", 500, 1002,
+    groups = group_errors([(e, None) for e in []] + [(e, digest_module.RequestRef("GET", "/three.php", 500, 1002,
                                                                                   None, None)) for e in fatal], ROOT)
     assert len(groups) == 1 and groups[0].count == 1  # the fatal php -S logs twice is one error
     assert groups[0].fingerprint.where == "inc/plugins/t.php:2"
@@ -267,7 +267,7 @@ def test_resolved_needs_the_same_page_as_the_same_role(tmp_path: Path) -> None:
 
 
 def test_the_same_page_is_its_path_and_query_in_any_order_without_the_post_key() -> None:
-    same = checkpoints._script
+    same = digest_module._script
     assert same("/index.php?b=2&a=1&my_post_key=0123abcd") == same("/index.php?a=1&b=2") == "/index.php?a=1&b=2"
     assert same("/index.php?a=1") != same("/index.php?a=2") and same("/index.php") == "/index.php"
 

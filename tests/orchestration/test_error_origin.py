@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timezone
 from pathlib import Path
 
-from mybb_mcp.orchestration.log_parser import (
+from mybb_mcp.logs.parser import (
     ORIGIN_CORE,
     ORIGIN_OTHER,
     ORIGIN_TEMPLATE,
@@ -15,8 +15,9 @@ from mybb_mcp.orchestration.log_parser import (
     parse_mybb_error,
     path_origin,
 )
-from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query
-from mybb_mcp.orchestration.log_reader import iter_entries_forward
+from mybb_mcp.logs.options import LogQueryOptions
+from mybb_mcp.logs.query import run_query
+from mybb_mcp.logs.reader import iter_entries_forward
 from mybb_mcp.orchestration.render import render_log_query
 
 ROOT = "/srv/forum"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mybb_mcp.orchestration.log_parser import (
+from mybb_mcp.logs.parser import (
     CONNECTION,
     ENTRY_START,
     ERROR,

@@ -12,17 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mybb_mcp.errors import InvalidArgument
-from mybb_mcp.orchestration import log_reader
-from mybb_mcp.orchestration.log_parser import SOURCE_MYBB, LogEntry, format_php_timestamp, parse_entry, parse_mybb_error
-from mybb_mcp.orchestration.log_query import (
-    MAX_LIMIT,
-    LogQueryOptions,
-    LogQueryResult,
-    new_entries,
-    run_query,
-    validate_options,
-)
-from mybb_mcp.orchestration.log_reader import format_zone_header
+from mybb_mcp.logs import reader as log_reader
+from mybb_mcp.logs.parser import SOURCE_MYBB, LogEntry, format_php_timestamp, parse_entry, parse_mybb_error
+from mybb_mcp.logs.options import MAX_LIMIT, LogQueryOptions, validate_options
+from mybb_mcp.logs.query import LogQueryResult, new_entries, run_query
+from mybb_mcp.logs.zone import format_zone_header
 from mybb_mcp.orchestration.render import render_log_query
 from tests.orchestration.reference_reader import LogGenerator, reference_entries, reference_query, write_log
 
@@ -258,7 +252,7 @@ def test_mybb_sources_merge_by_time(tmp_path: Path) -> None:
     path = tmp_path / "server.log"
     zone = ZoneInfo("Asia/Tokyo")
     base = datetime(2026, 11, 24, 15, 0, tzinfo=zone)
-    lines = [f"[{log_reader.format_php_timestamp(base + timedelta(minutes=m))}] 127.0.0.1:1 [200]: GET /p{m}"
+    lines = [f"[{format_php_timestamp(base + timedelta(minutes=m))}] 127.0.0.1:1 [200]: GET /p{m}"
              for m in range(0, 10, 2)]
     path.write_text("\n".join(lines) + "\n")
     epoch = int(base.timestamp())

@@ -13,19 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mybb_mcp.orchestration import log_bounds, log_reader
-from mybb_mcp.orchestration.log_parser import ERROR_HINTS, parse_entry
-from mybb_mcp.orchestration.log_reader import (
-    ReadStats,
-    format_zone_header,
-    iter_entries_backward,
-    iter_entries_forward,
-    local_zone_key,
-    offset_at_time,
-    read_log_zone,
-    rotate_in_place,
-    rotate_logs,
-)
+from mybb_mcp.logs import bounds as log_bounds
+from mybb_mcp.logs import reader as log_reader
+from mybb_mcp.logs import finders
+from mybb_mcp.logs import timeline
+from mybb_mcp.logs.parser import ERROR_HINTS, parse_entry
+from mybb_mcp.logs.reader import ReadStats, iter_entries_backward, iter_entries_forward
+from mybb_mcp.logs.zone import format_zone_header, local_zone_key, read_log_zone
+from mybb_mcp.logs.timeline import offset_at_time
+from mybb_mcp.logs.rotation import rotate_in_place, rotate_logs
 from tests.orchestration.reference_reader import LogGenerator, reference_entries, write_log
 
 DATA = Path(__file__).parent / "data"
@@ -67,8 +63,8 @@ def test_keyword_returns_whole_entries(
     log: Path, block: tuple[int | None, int | None], mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Both search strategies: anchor-byte + verify, and lower-the-block + find.
-    monkeypatch.setattr(log_reader._Finder, "DENSE", float("inf") if mode == "anchored" else -1.0)
-    monkeypatch.setattr(log_reader, "SAMPLE_SIZE", 200)  # decide on little, re-plan often
+    monkeypatch.setattr(finders._Finder, "DENSE", float("inf") if mode == "anchored" else -1.0)
+    monkeypatch.setattr(finders, "SAMPLE_SIZE", 200)  # decide on little, re-plan often
     reference = reference_entries(log)
     for keyword in KEYWORDS:
         expected = [e for e in reference if keyword in e[1].lower()]
@@ -90,7 +86,7 @@ def test_keyword_on_a_continuation_line_returns_the_head_too(log: Path) -> None:
 def test_any_of_and_both_filters(
     log: Path, block: tuple[int | None, int | None], dense: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(log_reader._Finder, "DENSE", dense)  # all by regex, the real mix, all anchored
+    monkeypatch.setattr(finders._Finder, "DENSE", dense)  # all by regex, the real mix, all anchored
     reference = reference_entries(log)
     errors = [e for e in reference if any(hint in e[1] for hint in ERROR_HINTS)]
     assert back(log, block, any_of=ERROR_HINTS) == errors[::-1]
@@ -203,7 +199,7 @@ def test_offset_at_time_bisects_to_the_window(tmp_path: Path) -> None:
         # ... and it lands close: within the slack and a block of the first in-window entry.
         first_in = next(off for off, ts in entries if ts >= cutoff)
         lead = [ts for off, ts in entries if offset <= off < first_in]
-        assert all(ts >= cutoff - log_reader.TIME_SLACK - timedelta(seconds=10) for ts in lead) or (
+        assert all(ts >= cutoff - timeline.TIME_SLACK - timedelta(seconds=10) for ts in lead) or (
             first_in - offset <= 2 * log_reader.BLOCK_SIZE
         )
     assert offset_at_time(path, entries[-1][1] + timedelta(hours=1), zone) > path.stat().st_size - 2 * log_reader.BLOCK_SIZE

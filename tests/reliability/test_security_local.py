@@ -684,7 +684,7 @@ def test_10_disk_nearly_full_refuses_rotation_cleanly(make_service: Callable[...
 def test_10_disk_filling_up_midway_leaves_no_partial(make_service: Callable[..., ServerOrchestrationService],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The disk fills during the copy (the seam: a write that fails with ENOSPC)."""
-    from mybb_mcp.orchestration import log_reader
+    from mybb_mcp.logs import reader as log_reader
 
     service = make_service(log_max_mb=1)
     started = service.start()

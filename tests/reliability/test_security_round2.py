@@ -510,7 +510,7 @@ def test_6_a_forged_fatal_with_the_current_stamp_is_marked_and_not_counted(runni
 
 
 def test_6_real_multi_line_messages_are_not_marked(tmp_path: Path) -> None:
-    from mybb_mcp.orchestration.log_forgery import starts_inside_request_data
+    from mybb_mcp.logs.forgery import starts_inside_request_data
 
     stamp = "[Sat Dec  5 21:00:00 2026]"
     lines = [f"{stamp} 127.0.0.1:5000 Accepted",

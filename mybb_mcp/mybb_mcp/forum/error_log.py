@@ -17,7 +17,7 @@ from ..safe_files import open_regular
 from .files import php_ini_value, read_config_php, read_settings_php
 
 if TYPE_CHECKING:
-    from ..orchestration.log_parser import LogEntry
+    from ..logs.parser import LogEntry
 
 # How a user turns MyBB's error logging on or off (the tool argument and the CLI command).
 # (render.Commands.error_logging_on says the same for each face.)
@@ -241,7 +241,7 @@ class MyBBErrorLog:
     def _entries(self, blocks: Iterator[tuple[int, str]]) -> Iterator[LogEntry]:
         parse = self._parse
         if parse is None:
-            from ..orchestration import log_parser
+            from ..logs import parser as log_parser
 
             parse = log_parser.parse_mybb_error  # type: ignore[attr-defined]
         location = str(self.path)

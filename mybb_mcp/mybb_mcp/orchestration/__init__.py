@@ -8,15 +8,9 @@ What the forum itself knows lives in `mybb_mcp.forum`; the results in `mybb_mcp.
 """
 
 from ..failures import Failure
-from .log_parser import (
-    ERROR_PATTERNS,
-    STATIC_PATTERNS,
-    LogEntry,
-    is_error_line,
-    is_static_request,
-    parse_log_line,
-)
-from .log_query import LogQueryOptions, LogQueryResult
+from ..logs.parser import ERROR_PATTERNS, STATIC_PATTERNS, LogEntry, is_error_line, is_static_request, parse_log_line
+from ..logs.options import LogQueryOptions
+from ..logs.query import LogQueryResult
 from .process import PortOwner
 from ..results import DeathReport, ServerResult, ServerStatus
 from .server_service import ServerOrchestrationService

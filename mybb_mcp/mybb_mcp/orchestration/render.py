@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..failures import Failure
-from .log_parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
-from .log_bounds import MAX_ANSWER_BYTES, MAX_ENTRY_BYTES
-from .log_query import TRACE_CONTEXT_FRAMES, TRACE_LINES_SHOWN, LogQueryResult
+from ..logs.parser import CONNECTION, REQUEST, SOURCE_MYBB, LogEntry
+from ..logs.bounds import MAX_ANSWER_BYTES, MAX_ENTRY_BYTES
+from ..logs.options import TRACE_CONTEXT_FRAMES, TRACE_LINES_SHOWN
+from ..logs.query import LogQueryResult
 from ..untrusted import code_block, code_span, one_line
 
 if TYPE_CHECKING:

@@ -10,8 +10,9 @@ import re
 from datetime import tzinfo
 from typing import Any
 
-from .checkpoints import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING, Digest, ErrorGroup, NewEntries, without_location
-from .log_parser import LogEntry
+from ..logs.digest import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING, Digest, ErrorGroup, without_location
+from ..logs.cursors import NewEntries
+from ..logs.parser import LogEntry
 from .render import MCP_COMMANDS, Commands, _fenced, _time, render_entry
 
 MAX_TRACE_LINES = 8

@@ -34,23 +34,22 @@ from ..results import DeathReport, InitResult, ServerListing, ServerResult, Serv
 from . import layout, php_dev, process, registry
 from ..failures import Failure
 from .forum_init import InitOptions, init_forum
-from .log_match import RequestMatch
-from .log_parser import LogEntry
-from .log_query import LogQueryOptions, LogQueryResult, run_query
-from .log_reader import (
-    RotationRefused,
-    format_zone_header,
-    local_zone_key,
-    read_log_zone,
-    rotate_in_place,
-    rotate_logs,
-)
+from ..logs.match import RequestMatch
+from ..logs.parser import LogEntry
+from ..logs.options import LogQueryOptions
+from ..logs.query import LogQueryResult, run_query
+from ..logs.rotation import RotationRefused, rotate_in_place, rotate_logs
+from ..logs.zone import format_zone_header, local_zone_key, read_log_zone
 from .process import PortOwner, ProcessIdentity
 from ..forum import request_roles, requests
 from ..forum.folder_modes import open_folders_warning
 from ..forum.requests import PageRequest
 from ..results import PageResult
-from . import checkpoints, compile_time, workbench
+from ..logs import cursors as checkpoints
+from ..logs import digest
+from ..logs import exchanges as exchanges_module
+from . import workbench
+from ..logs import compile_time
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from .render import render_log_query
 from .state import LockTimeout, StateFile
@@ -646,8 +645,8 @@ class ServerOrchestrationService:
         except requests.LoginProblem as exc:
             result.failure, result.hint = exc.message, exc.hint
             if exc.broke:  # the login request's own errors are the answer
-                logins = [checkpoints.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
-                result.errors, result.errors_known, result.errors_note = checkpoints.errors_of_exchanges(
+                logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
+                result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
                     before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
                     started=started)
         except (OSError, http.client.HTTPException) as exc:
@@ -655,8 +654,8 @@ class ServerOrchestrationService:
             result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
         else:
             result.response = response
-            exchanges = [checkpoints.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]
-            result.errors, result.errors_known, result.errors_note = checkpoints.errors_of_exchanges(
+            exchanges = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]
+            result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
                 before, exchanges, log_file, self.config.log_backups, files,
                 root=self.config.mybb_root, started=started)
             requests.inspect_page(result, response)
@@ -719,7 +718,7 @@ class ServerOrchestrationService:
 
     def error_digest(self, cursor: str | None = None, since_minutes: int | None = None,
                      include_mybb: bool = True, keyword: str | None = None,
-                     path: str | None = None) -> checkpoints.Digest:
+                     path: str | None = None) -> digest.Digest:
         """Errors grouped by fingerprint; since a cursor: which are new, still firing or resolved.
         `keyword` / `path`: only errors holding the keyword, or whose request does (log_match)."""
         mark = checkpoints.decode_cursor(cursor) if cursor else None
@@ -732,7 +731,7 @@ class ServerOrchestrationService:
         root, sessions = self.config.mybb_root, requests.sessions_dir(self.config)
         role_of = request_roles.RoleOf(request_roles.read(sessions))
         match = RequestMatch.of(keyword, path)
-        found = checkpoints.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
+        found = digest.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
                                    root=root, role_of=role_of, match=match, unchanged_since=lambda group: compile_time.unchanged_since(
                                        group.example.message, group.fingerprint.where, group.last_seen, root))
         with contextlib.suppress(OSError):  # what is kept is a help, never the answer's condition

@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from .log_reader import LOOKBACK, MARK_BUDGET, MARK_LOOKBACK, open_log
+from .timeline import LOOKBACK, MARK_BUDGET, MARK_LOOKBACK
+from .reader import open_log
 
 __all__ = ["starts_inside_request_data"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import InvalidArgument
-from .log_parser import REQUEST, LogEntry, RequestRef
+from .parser import REQUEST, LogEntry, RequestRef
 
 MAX_PATH_PATTERN = 2048
 

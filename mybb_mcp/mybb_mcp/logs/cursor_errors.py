@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
-from .log_parser import ERROR, REQUEST, STARTUP, LogEntry, RequestRef, classify_origin
-from .log_query import AT_STARTUP, BY_TIME_WINDOW, NO_REQUEST_YET, LogQueryOptions, entry_matches, request_by_time
+from .parser import ERROR, REQUEST, STARTUP, LogEntry, RequestRef, classify_origin
+from .context import AT_STARTUP, BY_TIME_WINDOW, NO_REQUEST_YET, request_by_time
+from .options import LogQueryOptions
+from .query import entry_matches
 
 
 def annotate(entries: Sequence[LogEntry], root: str | None, options: LogQueryOptions) -> list[LogEntry]:
