@@ -59,7 +59,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-    from mybb_mcp.orchestration.render import render_log_query
+    from mybb_mcp.answers.logs import render_log_query
 
     service = ServerOrchestrationService(Config(mybb_root=Path(spec["forum"])))
     before = _kib("VmRSS") or 0

@@ -32,24 +32,15 @@ from .failures import Failure
 from .orchestration.forum_init import InitOptions
 from .logs.parser import LEVELS
 from .orchestration.process import resume_paused
-from .orchestration.render import (
-    CLI_COMMANDS,
-    render_error,
-    render_error_logging,
-    render_init,
-    render_log_query,
-    render_result,
-    render_server_list,
-    render_snapshot,
-    render_status,
-)
-from .orchestration.render_requests import (
-    render_cursor_line,
-    render_digest,
-    render_entry_line,
-    render_new_entries,
-    render_page_result,
-)
+from .answers.commands import CLI_COMMANDS
+from .answers.lifecycle import render_error, render_result
+from .answers.status import render_error_logging, render_server_list, render_status
+from .answers.init import render_init
+from .answers.logs import render_log_query
+from .answers.snapshot import render_snapshot
+from .answers.cursor import render_cursor_line, render_entry_line, render_new_entries
+from .answers.digest import render_digest
+from .answers.request import render_page_result
 from .orchestration.server_service import validate_host, validate_port, validate_workers
 from .untrusted import terminal_safe
 from .forum.requests import PageRequest

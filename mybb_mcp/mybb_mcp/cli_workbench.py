@@ -18,7 +18,7 @@ from .errors import InvalidArgument, MybbMcpError
 from .forum.workbench.members import ROLE_GROUPS
 from .forum.workbench.php_eval import MAX_TIMEOUT
 from .forum.workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
-from .orchestration.render import render_error
+from .answers.lifecycle import render_error
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

@@ -13,8 +13,8 @@ import pytest
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.logs.digest import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING
-from mybb_mcp.orchestration.render import CLI_COMMANDS
-from mybb_mcp.orchestration.render_requests import render_digest
+from mybb_mcp.answers.commands import CLI_COMMANDS
+from mybb_mcp.answers.digest import render_digest
 
 MEMBER, MEMBER_PASSWORD = "dora", "Fern-Quartz-5521"
 

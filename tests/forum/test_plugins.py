@@ -324,7 +324,7 @@ $result = true;""", {"t": BAD_TEMPLATE}, php=real_forum.php)
 
 
 def render_page(result) -> str:
-    from mybb_mcp.orchestration.render_requests import render_page_result
+    from mybb_mcp.answers.request import render_page_result
 
     return render_page_result(result)
 

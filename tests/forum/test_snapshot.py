@@ -25,7 +25,8 @@ from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.snapshot import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR, Snapshots
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.failures import Failure
-from mybb_mcp.orchestration.render import CLI_COMMANDS, render_snapshot
+from mybb_mcp.answers.commands import CLI_COMMANDS
+from mybb_mcp.answers.snapshot import render_snapshot
 from tests.conftest import free_port, http_get
 from tests.fixtures.mariadb import mariadb  # noqa: F401  (fixture)
 from tests.fixtures.real_mybb import archive_path

@@ -12,7 +12,7 @@ import pytest
 
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.render_requests import render_page_result
+from mybb_mcp.answers.request import render_page_result
 
 PLUGIN_HEAD = """<?php
 if(!defined("IN_MYBB")) { die("direct access"); }

@@ -18,7 +18,7 @@ from mybb_mcp.logs.parser import (
 from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.query import run_query
 from mybb_mcp.logs.reader import iter_entries_forward
-from mybb_mcp.orchestration.render import render_log_query
+from mybb_mcp.answers.logs import render_log_query
 
 ROOT = "/srv/forum"
 STAMP = "[Sun Nov 29 02:39:24 2026]"

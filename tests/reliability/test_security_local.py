@@ -28,7 +28,9 @@ import pytest
 from mybb_mcp.config import load_config
 from mybb_mcp.handlers.orchestration import handle_server_restart, handle_server_start
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.orchestration.render import render_log_query, render_result, render_status
+from mybb_mcp.answers.logs import render_log_query
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
 from mybb_mcp.orchestration.server_service import _is_loopback
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot

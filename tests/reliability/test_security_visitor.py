@@ -21,7 +21,8 @@ import pytest
 
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
 from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
-from mybb_mcp.orchestration.render import render_result, render_status
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
 # Pages that put request data into the server log verbatim, as forum code does (an undefined array key
@@ -342,7 +343,7 @@ def test_item7_memory_per_query_and_answer_size_are_bounded(tmp_path: Path, opti
 
     from mybb_mcp.logs.bounds import MAX_ANSWER_BYTES
     from mybb_mcp.logs.query import run_query
-    from mybb_mcp.orchestration.render import render_log_query
+    from mybb_mcp.answers.logs import render_log_query
 
     now = datetime(2026, 11, 29, 3, 0, 0)
     log = tmp_path / "server.log"

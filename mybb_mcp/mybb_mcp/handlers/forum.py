@@ -6,7 +6,8 @@ from typing import Any
 
 from ..answers.plugins import render_plugins
 from ..orchestration import ServerOrchestrationService
-from ..orchestration.render import MCP_COMMANDS, render_snapshot
+from ..answers.commands import MCP_COMMANDS
+from ..answers.snapshot import render_snapshot
 from ..tools_registry import ToolName
 from .orchestration import Handler, ToolText, _run
 

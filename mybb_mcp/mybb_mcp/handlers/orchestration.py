@@ -24,20 +24,12 @@ from ..errors import ConfigError, InvalidArgument
 from ..orchestration import LogQueryOptions, ServerOrchestrationService
 from ..forum.requests import PageRequest
 from ..failures import Failure
-from ..orchestration.render_requests import (
-    render_cursor_line,
-    render_digest,
-    render_new_entries,
-    render_page_result,
-)
-from ..orchestration.render import (
-    MCP_COMMANDS,
-    render_error,
-    render_error_logging,
-    render_result,
-    render_server_list,
-    render_status,
-)
+from ..answers.cursor import render_cursor_line, render_new_entries
+from ..answers.digest import render_digest
+from ..answers.request import render_page_result
+from ..answers.commands import MCP_COMMANDS
+from ..answers.lifecycle import render_error, render_result
+from ..answers.status import render_error_logging, render_server_list, render_status
 from ..tools_registry import ARGUMENT_MODELS, ToolName, describe_validation_error
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,9 @@ from ..answers.templates import render_replace, render_template
 from ..errors import MybbMcpError
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.forum_init import InitOptions
-from ..orchestration.render import MCP_COMMANDS, render_error, render_init
+from ..answers.commands import MCP_COMMANDS
+from ..answers.lifecycle import render_error
+from ..answers.init import render_init
 from ..tools_registry import ToolName
 from .orchestration import Handler, ToolText, _run, current_progress
 

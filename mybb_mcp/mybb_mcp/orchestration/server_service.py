@@ -51,7 +51,7 @@ from ..logs import exchanges as exchanges_module
 from . import workbench
 from ..logs import compile_time
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
-from .render import render_log_query
+from ..answers.logs import render_log_query
 from .state import LockTimeout, StateFile
 
 __all__ = ["ServerOrchestrationService", "ServerResult", "ServerStatus", "DeathReport", "LogQueryOptions"]
