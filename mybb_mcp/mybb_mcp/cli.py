@@ -29,7 +29,7 @@ from .forum.install import holds_forum
 from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
 from .orchestration import LogQueryOptions, ServerOrchestrationService
 from .failures import Failure
-from .orchestration.forum_init import InitOptions
+from .forum.init import InitOptions
 from .logs.parser import LEVELS
 from .orchestration.process import resume_paused
 from .answers.commands import CLI_COMMANDS

@@ -17,7 +17,7 @@ from mybb_mcp.config import Config
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.forum.workbench.sql import SqlRefused, run_query
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.forum_init import InitOptions
+from mybb_mcp.forum.init import InitOptions
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
 from tests.fixtures.real_mybb import archive_path

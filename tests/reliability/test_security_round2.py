@@ -32,7 +32,7 @@ from mybb_mcp.forum.folder_modes import open_folders
 from mybb_mcp.forum.requests import LoginProblem, credentials_file, credentials_for
 from mybb_mcp.forum.snapshot import Snapshots, validate_name
 from mybb_mcp.forum.source import resolve_source
-from mybb_mcp.orchestration.forum_init import read_credentials
+from mybb_mcp.forum.init import read_credentials
 from mybb_mcp.forum.install import InstallError, InstallerServer, UnpackLimits, find_forum_files, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration import LogQueryOptions

@@ -15,7 +15,7 @@ from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template
 from ..errors import MybbMcpError
 from ..orchestration import ServerOrchestrationService
-from ..orchestration.forum_init import InitOptions
+from ..forum.init import InitOptions
 from ..answers.commands import MCP_COMMANDS
 from ..answers.lifecycle import render_error
 from ..answers.init import render_init

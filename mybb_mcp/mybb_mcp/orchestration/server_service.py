@@ -33,7 +33,7 @@ from ..forum.workbench import request_trace
 from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from . import layout, php_dev, process, registry
 from ..failures import Failure
-from .forum_init import InitOptions, init_forum
+from ..forum.init import InitOptions, init_forum
 from ..logs.match import RequestMatch
 from ..logs.parser import LogEntry
 from ..logs.options import LogQueryOptions

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config import Config
 from ..forum.workbench import members, php_eval, sql, templates
-from .forum_init import read_credentials, write_credentials
+from ..forum.init import read_credentials, write_credentials
 
 
 def keep_member_password(config: Config, name: str, password: str) -> Path:

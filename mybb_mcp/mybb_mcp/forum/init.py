@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
-from ..forum.install import (
+from .install import (
     DEFAULT_ADMIN,
     Database,
     InstallError,
@@ -32,13 +32,13 @@ from ..forum.install import (
     install_forum,
     parse_database_url,
 )
-from ..forum import release
-from ..forum.source import DownloadProgress, resolve_source, validate_sha256
+from . import release
+from .source import DownloadProgress, resolve_source, validate_sha256
 from ..results import InitResult
 from ..safe_files import read_own_small
 
 if TYPE_CHECKING:
-    from .server_service import ServerOrchestrationService
+    from ..orchestration.server_service import ServerOrchestrationService
 
 _ADMIN_FORBIDDEN = set("<>&\\\"',;")  # MyBB refuses these in user names (or they break its pages)
 
