@@ -26,7 +26,7 @@ from .cli_options import checked, int_in_range, int_option
 from .config import load_config
 from .errors import ConfigError, InvalidArgument, MybbMcpError
 from .forum.install import holds_forum
-from .forum.snapshot import ACTIONS, MAX_NAME_LENGTH, validate_name
+from .forum.snapshot.model import ACTIONS, MAX_NAME_LENGTH, validate_name
 from .orchestration import LogQueryOptions, ServerOrchestrationService
 from .failures import Failure
 from .forum.init import InitOptions

@@ -14,7 +14,7 @@ import mcp.types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidArgument, shown_value
-from .forum.snapshot import MAX_NAME_LENGTH, NAME_PATTERN
+from .forum.snapshot.model import MAX_NAME_LENGTH, NAME_PATTERN
 from .logs.match import validate_path_pattern
 from .logs.options import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MIN_ANSWER_CHARS
 

@@ -14,7 +14,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from mybb_mcp.forum.snapshot import active_plugins
+from mybb_mcp.forum.snapshot.database import active_plugins
 from mybb_mcp.forum.workbench import plugins as workbench
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server

@@ -22,7 +22,8 @@ from mcp import Client
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.forum.php import run_mybb_php
-from mybb_mcp.forum.snapshot import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR, Snapshots
+from mybb_mcp.forum.snapshot.model import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR
+from mybb_mcp.forum.snapshot.store import Snapshots
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.failures import Failure
 from mybb_mcp.answers.commands import CLI_COMMANDS
@@ -467,7 +468,7 @@ def test_restore_refuses_a_snapshot_of_another_database(real_forum: Any, service
 
 
 def test_only_the_newest_automatic_snapshots_are_kept(real_forum: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mybb_mcp.forum.snapshot.KEEP_AUTOMATIC", 2)  # seam: ten restores take long
+    monkeypatch.setattr("mybb_mcp.forum.snapshot.restore.KEEP_AUTOMATIC", 2)  # seam: ten restores take long
     snapshots = Snapshots(real_forum.root)
     assert snapshots.run("save", "clean").ok
     kept = [snapshots.run("restore", "clean") for _ in range(3)]

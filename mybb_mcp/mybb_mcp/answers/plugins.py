@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..forum.snapshot import SnapshotDiff
+from ..forum.snapshot.model import SnapshotDiff
 from ..forum.workbench.plugins import PluginInfo, PluginsResult, Problem
 
 MAX_CHARS = 12_000

@@ -14,7 +14,7 @@ from .commands import MCP_COMMANDS
 from .common import _bullets, _table, format_size
 
 if TYPE_CHECKING:
-    from ..forum.snapshot import Change, SnapshotInfo, SnapshotResult
+    from ..forum.snapshot.model import Change, SnapshotInfo, SnapshotResult
     from .commands import Commands
 
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from ..config import Config
 from ..errors import InvalidArgument, shown_value
 from ..forum import database, dev_mode, error_log, report
-from ..forum import snapshot as snapshots
+from ..forum.snapshot import store as snapshots
 from ..forum import files as files_module
 from ..forum import release
 from ..forum.workbench import plugins as plugin_workbench
