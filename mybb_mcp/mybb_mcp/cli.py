@@ -41,7 +41,7 @@ from .answers.snapshot import render_snapshot
 from .answers.cursor import render_cursor_line, render_entry_line, render_new_entries
 from .answers.digest import render_digest
 from .answers.request import render_page_result
-from .orchestration.server_service import validate_host, validate_port, validate_workers
+from .orchestration.validation import validate_host, validate_port, validate_workers
 from .untrusted import terminal_safe
 from .forum.requests import PageRequest
 from .logs.follow import Position, _file_id, _mark_at, _open_position, _poll

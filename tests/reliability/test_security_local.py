@@ -31,7 +31,7 @@ from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestration
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
-from mybb_mcp.orchestration.server_service import _is_loopback
+from mybb_mcp.orchestration.validation import _is_loopback
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import (
