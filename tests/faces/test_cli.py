@@ -401,7 +401,7 @@ def test_an_invalid_argument_from_the_service_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], forum: Path, tmp_path: Path
 ) -> None:
     """The one edge mapping: a MybbMcpError raised below the CLI becomes exit 2 with its message and hint."""
-    from mybb_mcp import cli as cli_module
+    from mybb_mcp.cli import app as cli_module
     from mybb_mcp.errors import InvalidArgument
 
     def refuse(self: object, *args: object, **kwargs: object) -> None:
@@ -464,7 +464,7 @@ def test_colour_only_on_a_terminal_without_no_color(cli: Cli) -> None:
 
 
 def test_colour_marks_error_levels() -> None:
-    from mybb_mcp.cli import RED, RESET, YELLOW, colourize
+    from mybb_mcp.cli.output import RED, RESET, YELLOW, colourize
 
     text = colourize("`05:51:39` **FATAL** boom\n`05:51:40` **WARNING** hmm\n`05:51:41` **REQUEST** GET /")
     assert f"{RED}**FATAL**{RESET}" in text

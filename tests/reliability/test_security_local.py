@@ -577,7 +577,8 @@ def test_8_closing_stdin_ends_mybb_mcp_even_during_a_call(forum: Path, php: str,
 PAUSER = textwrap.dedent('''
     import signal, sys, time
     import psutil
-    from mybb_mcp import cli, server
+    from mybb_mcp import server
+    from mybb_mcp.cli import app as cli
     from mybb_mcp.orchestration import process
 
     face, pid = sys.argv[1], int(sys.argv[2])
