@@ -18,7 +18,7 @@ from mybb_mcp.logs.options import MAX_LIMIT, LogQueryOptions, validate_options
 from mybb_mcp.logs.query import LogQueryResult, new_entries, run_query
 from mybb_mcp.logs.zone import format_zone_header
 from mybb_mcp.answers.logs import render_log_query
-from tests.orchestration.reference_reader import LogGenerator, reference_entries, reference_query, write_log
+from tests.logs.reference_reader import LogGenerator, reference_entries, reference_query, write_log
 
 DATA = Path(__file__).parent / "data"
 ZONE = ZoneInfo("America/New_York")

@@ -22,7 +22,7 @@ from mybb_mcp.logs.reader import ReadStats, iter_entries_backward, iter_entries_
 from mybb_mcp.logs.zone import format_zone_header, local_zone_key, read_log_zone
 from mybb_mcp.logs.timeline import offset_at_time
 from mybb_mcp.logs.rotation import rotate_in_place, rotate_logs
-from tests.orchestration.reference_reader import LogGenerator, reference_entries, write_log
+from tests.logs.reference_reader import LogGenerator, reference_entries, write_log
 
 DATA = Path(__file__).parent / "data"
 # Tiny blocks force entries (and keyword hits) across block boundaries; None = the defaults.

@@ -1,4 +1,4 @@
-"""The parser on every real php -S log of the corpus (tests/orchestration/data, copied from shared/corpus)."""
+"""The parser on every real php -S log of the corpus (tests/logs/data, copied from shared/corpus)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from mybb_mcp.logs.parser import (
     parse_log_line,
     parse_mybb_error,
 )
-from tests.orchestration.reference_reader import LogGenerator, reference_entries
+from tests.logs.reference_reader import LogGenerator, reference_entries
 
 DATA = Path(__file__).parent / "data"
 CORPUS = sorted(p for p in DATA.iterdir() if p.suffix in (".log", ".txt"))
