@@ -141,3 +141,89 @@ def test_the_forum_package_does_not_import_the_server() -> None:
 
 def test_results_import_nothing_at_run_time() -> None:
     assert import_graph()["mybb_mcp.results"] == set()
+
+
+# ------------------------------------------------------------------ sizes: what one person reads in one sitting
+
+MAX_MODULE_LINES = 700
+
+
+def _lines(path: Path) -> int:
+    with open(path, encoding="utf-8") as handle:
+        return sum(1 for _ in handle)
+
+
+def _source_files() -> list[Path]:
+    return sorted(p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".php") and "__pycache__" not in p.parts)
+
+
+def package_lines() -> dict[str, int]:
+    """Lines of each package's own modules. A sub-package is a package of its own (`forum.snapshot`,
+    `forum.workbench`: one concern each); the modules at the top (config, errors, results ...) are the
+    package `mybb_mcp`."""
+    sizes: dict[str, int] = {}
+    for path in _source_files():
+        package = ".".join(path.parent.relative_to(PACKAGE_DIR.parent).parts)
+        sizes[package] = sizes.get(package, 0) + _lines(path)
+    return sizes
+
+
+def test_no_module_is_over_700_lines() -> None:
+    over = {str(p.relative_to(PACKAGE_DIR)): n for p in _source_files() if (n := _lines(p)) > MAX_MODULE_LINES}
+    assert over == {}
+
+
+def test_no_package_holds_more_than_a_third_of_the_lines() -> None:
+    sizes = package_lines()
+    total = sum(sizes.values())
+    assert {name: n for name, n in sizes.items() if n * 3 > total} == {}, f"{total} lines in all"
+
+
+def test_the_size_rules_see_the_package() -> None:
+    sizes = package_lines()
+    assert {"mybb_mcp", "mybb_mcp.orchestration", "mybb_mcp.logs", "mybb_mcp.answers", "mybb_mcp.forum",
+            "mybb_mcp.cli"} <= set(sizes)
+    assert sum(sizes.values()) > 10_000
+
+
+# ------------------------------------------------------------------ one way: face -> service -> mechanics -> result -> answers
+
+LAYERS = {  # a package may import only from its own layer and the ones below it
+    "face": 4, "service": 3, "answers": 2, "mechanics": 1, "base": 0,
+}
+
+
+def layer(name: str) -> str:
+    if _is_face(name):
+        return "face"
+    if name == "mybb_mcp.orchestration" or name.startswith("mybb_mcp.orchestration.") and name.rsplit(".", 1)[1] in (
+        "server_service", "observe", "log_calls", "forum_calls"
+    ):
+        return "service"
+    if name.startswith("mybb_mcp.answers"):
+        return "answers"
+    if name in ("mybb_mcp", "mybb_mcp.results", "mybb_mcp.errors", "mybb_mcp.config", "mybb_mcp.safe_files",
+                "mybb_mcp.untrusted", "mybb_mcp.failures"):
+        return "base"
+    return "mechanics"
+
+
+def test_data_flows_one_way() -> None:
+    """Faces call the service; the service calls the mechanics (log engine, forum, process); mechanics
+    return result dataclasses; answers render them. Nothing imports a layer above its own: the service
+    never renders, the mechanics never call the service, the answers never read a log or a forum."""
+    graph = import_graph()
+    upward = {
+        name: sorted(t for t in edges if LAYERS[layer(t)] > LAYERS[layer(name)])
+        for name, edges in graph.items()
+    }
+    assert {name: targets for name, targets in upward.items() if targets} == {}
+
+
+def test_the_log_engine_and_the_forum_do_not_import_each_other_s_service() -> None:
+    graph = import_graph()
+    offenders = {
+        name: sorted(t for t in edges if layer(t) in ("service", "face", "answers"))
+        for name, edges in graph.items() if name.startswith(("mybb_mcp.logs", "mybb_mcp.forum"))
+    }
+    assert {name: targets for name, targets in offenders.items() if targets} == {}
