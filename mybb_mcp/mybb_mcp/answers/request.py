@@ -9,6 +9,7 @@ from typing import Any, TYPE_CHECKING
 from .commands import MCP_COMMANDS
 from .digest import MAX_GROUPS_SHOWN, render_group
 from .text import _CONTROL, _ms, code
+from .request_trace import render_workbench
 
 if TYPE_CHECKING:
     from .commands import Commands
@@ -80,8 +81,6 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         lines.append(f"Note: {note}.")
     lines.append("")
     lines += _errors_section(result)
-    from ..answers.request_trace import render_workbench  # the workbench's part of the answer
-
     lines += render_workbench(result.workbench, request.trace, request.plugins)
     lines += _on_demand(result)
     lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {commands.logs_since}; "

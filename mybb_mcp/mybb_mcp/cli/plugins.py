@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..answers.plugins import render_plugins
 from ..errors import InvalidArgument
 from .output import EXIT_FAILED, EXIT_OK
 
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
 # --- plugins: the plugin workbench (forum/workbench/plugins.py, answers/plugins.py) -------------------
 
 def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
-    from .answers.plugins import render_plugins
-
     if (args.action == "list") != (args.name is None):
         raise InvalidArgument(f"`plugins {args.action}` {'takes no' if args.action == 'list' else 'needs a'} "
                               "plugin codename.", "Run `mybb-server plugins list`, or e.g. "

@@ -9,7 +9,7 @@ import http.client
 from typing import Any, TYPE_CHECKING
 
 from ..forum import database, dev_mode, error_log, report, files as files_module, request_roles, requests
-from ..forum.snapshot import store as snapshots
+from ..forum import snapshot as snapshots
 from ..forum.workbench import request_trace
 from . import layout, php_dev
 from ..failures import Failure

@@ -23,7 +23,7 @@ from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.snapshot.model import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR
-from mybb_mcp.forum.snapshot.store import Snapshots
+from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.failures import Failure
 from mybb_mcp.answers.commands import CLI_COMMANDS

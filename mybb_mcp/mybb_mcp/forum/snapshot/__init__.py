@@ -9,6 +9,8 @@ delete, and diff in MyBB's terms.
   actions; `compare`: two catalogs -> changes.
 """
 
+from .compare import compare
+from .database import current_catalog, forum_database
 from .model import (
     ACTIONS,
     AUTO_PREFIX,
@@ -18,6 +20,7 @@ from .model import (
     SNAPSHOTS_DIR,
     Change,
     SnapshotDiff,
+    SnapshotError,
     SnapshotInfo,
     SnapshotResult,
     validate_name,
@@ -33,8 +36,12 @@ __all__ = [
     "SNAPSHOTS_DIR",
     "Change",
     "SnapshotDiff",
+    "SnapshotError",
     "SnapshotInfo",
     "SnapshotResult",
     "Snapshots",
+    "compare",
+    "current_catalog",
+    "forum_database",
     "validate_name",
 ]

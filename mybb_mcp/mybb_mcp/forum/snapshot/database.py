@@ -338,3 +338,13 @@ class _Database:
             found["schema"] = table_schema.mysql_schema(cursor, tables)
             cursor.execute("COMMIT")
             return found
+
+
+def forum_database(root: Path) -> _Database:
+    """The forum's database as its inc/config.php names it (raises SnapshotError when it cannot)."""
+    return _Database(_forum_database(root), root)
+
+
+def current_catalog(database: _Database) -> dict[str, Any]:
+    """What `compare` takes: the database's tables, settings, templates ... now."""
+    return database.current_catalog()

@@ -39,17 +39,6 @@ from .model import (
     validate_action,
     validate_name,
 )
-from .database import _Database, _forum_database
-
-
-def forum_database(root: Path) -> _Database:
-    """The forum's database as its inc/config.php names it (raises SnapshotError when it cannot)."""
-    return _Database(_forum_database(root), root)
-
-
-def current_catalog(database: _Database) -> dict[str, Any]:
-    """What `compare` takes: the database's tables, settings, templates ... now."""
-    return database.current_catalog()
 
 
 class Snapshots(SaveAction, RestoreAction, DiffAction):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InvalidArgument
-from ..snapshot import store as snapshot
+from .. import snapshot
 from ..php import PLUGIN_NAME, PhpRunError, run_mybb_php
 
 ACTIONS = ("list", "install", "activate", "deactivate", "uninstall", "check")
