@@ -5,6 +5,7 @@ functions do not run at import time, so they are not edges."""
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import mybb_mcp
@@ -139,6 +140,46 @@ def test_the_forum_package_does_not_import_the_server() -> None:
     assert {name: targets for name, targets in offenders.items() if targets} == {}
 
 
+def every_import() -> dict[str, set[str]]:
+    """Every module each module names in an import, wherever the import sits (in a function, under
+    TYPE_CHECKING): what it depends on, whether or not the import runs at import time."""
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE_DIR.rglob("*.py"):
+        name = module_name(path)
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node)
+                targets |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        found[name] = targets
+    return found
+
+
+def test_every_import_names_a_module_or_a_name_that_exists() -> None:
+    """An import inside a function runs only when the function does: one that names a moved module would
+    fail in the field, not at import time."""
+    def exists(target: str) -> bool:
+        try:
+            importlib.import_module(target)
+            return True
+        except ModuleNotFoundError:
+            module, _, attribute = target.rpartition(".")
+            return exists(module) and hasattr(importlib.import_module(module), attribute)
+
+    missing = [f"{name}: {target}" for name, targets in every_import().items()
+               for target in sorted(targets) if target.startswith("mybb_mcp.") and not exists(target)]
+    assert missing == []
+
+
+def test_the_forum_does_not_use_the_workbench() -> None:
+    """The workbench is built on the forum (its files, MyBB's PHP, snapshots), never the other way."""
+    offenders = {name: sorted(t for t in targets if t.startswith("mybb_mcp.workbench"))
+                 for name, targets in every_import().items() if name.startswith("mybb_mcp.forum")}
+    assert {name: targets for name, targets in offenders.items() if targets} == {}
+
+
 def test_results_import_nothing_at_run_time() -> None:
     assert import_graph()["mybb_mcp.results"] == set()
 
@@ -158,12 +199,12 @@ def _source_files() -> list[Path]:
 
 
 def package_lines() -> dict[str, int]:
-    """Lines of each package's own modules. A sub-package is a package of its own (`forum.snapshot`,
-    `forum.workbench`: one concern each); the modules at the top (config, errors, results ...) are the
-    package `mybb_mcp`."""
+    """Lines of each package under `mybb_mcp`, its sub-packages included (`forum` counts
+    `forum/snapshot/`); the modules at the top (config, errors, results ...) are the package `mybb_mcp`."""
     sizes: dict[str, int] = {}
     for path in _source_files():
-        package = ".".join(path.parent.relative_to(PACKAGE_DIR.parent).parts)
+        parts = path.relative_to(PACKAGE_DIR).parts
+        package = "mybb_mcp" if len(parts) == 1 else f"mybb_mcp.{parts[0]}"
         sizes[package] = sizes.get(package, 0) + _lines(path)
     return sizes
 
@@ -182,7 +223,8 @@ def test_no_package_holds_more_than_a_third_of_the_lines() -> None:
 def test_the_size_rules_see_the_package() -> None:
     sizes = package_lines()
     assert {"mybb_mcp", "mybb_mcp.orchestration", "mybb_mcp.logs", "mybb_mcp.answers", "mybb_mcp.forum",
-            "mybb_mcp.cli"} <= set(sizes)
+            "mybb_mcp.workbench", "mybb_mcp.cli"} <= set(sizes)
+    assert "mybb_mcp.forum.snapshot" not in sizes  # counted in forum
     assert sum(sizes.values()) > 10_000
 
 
@@ -197,7 +239,7 @@ def layer(name: str) -> str:
     if _is_face(name):
         return "face"
     if name == "mybb_mcp.orchestration" or name.startswith("mybb_mcp.orchestration.") and name.rsplit(".", 1)[1] in (
-        "server_service", "observe", "log_calls", "forum_calls"
+        "server_service", "observe", "log_calls", "forum_calls", "workbench_calls"
     ):
         return "service"
     if name.startswith("mybb_mcp.answers"):
@@ -224,6 +266,6 @@ def test_the_log_engine_and_the_forum_do_not_import_each_other_s_service() -> No
     graph = import_graph()
     offenders = {
         name: sorted(t for t in edges if layer(t) in ("service", "face", "answers"))
-        for name, edges in graph.items() if name.startswith(("mybb_mcp.logs", "mybb_mcp.forum"))
+        for name, edges in graph.items() if name.startswith(("mybb_mcp.logs", "mybb_mcp.forum", "mybb_mcp.workbench"))
     }
     assert {name: targets for name, targets in offenders.items() if targets} == {}

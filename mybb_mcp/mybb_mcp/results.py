@@ -126,7 +126,7 @@ class PageResult:
     flash: str | None = None  # the Admin CP's success message
     refresh_to: str | None = None  # where MyBB's friendly redirect page points
     log_file: Path | None = None
-    workbench: Any = None  # forum.workbench.request_trace.RequestTrace: what the request ran
+    workbench: Any = None  # workbench.request_trace.RequestTrace: what the request ran
 
     @property
     def ok(self) -> bool:

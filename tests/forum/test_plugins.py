@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from mybb_mcp.forum.snapshot.database import active_plugins
-from mybb_mcp.forum.workbench import plugins as workbench
+from mybb_mcp.workbench import plugins as workbench
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from tests.fixtures.mariadb import mariadb  # noqa: F401  (the fixture)

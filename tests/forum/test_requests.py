@@ -19,7 +19,8 @@ import pytest
 from mcp import Client
 
 from mybb_mcp.forum.php import run_mybb_php
-from mybb_mcp.forum.requests import SESSIONS_DIR, PageRequest
+from mybb_mcp.forum.sessions import SESSIONS_DIR
+from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.logs.digest import NEW, RESOLVED, STILL_FIRING
 from mybb_mcp.logs.options import LogQueryOptions

@@ -19,7 +19,7 @@ import pytest
 
 from mybb_mcp.config import Config
 from mybb_mcp.forum.requests import PageRequest
-from mybb_mcp.forum.workbench.sql import SqlRefused
+from mybb_mcp.workbench.sql import SqlRefused
 from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.fixtures.real_mybb import RealForum, archive_path
 

@@ -15,7 +15,7 @@ import pytest
 
 from mybb_mcp.config import Config
 from mybb_mcp.forum.requests import PageRequest
-from mybb_mcp.forum.workbench.sql import SqlRefused, run_query
+from mybb_mcp.workbench.sql import SqlRefused, run_query
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.forum.init import InitOptions
 from tests.conftest import free_port

@@ -29,7 +29,7 @@ from mybb_mcp.config import Config, load_config
 from mybb_mcp.errors import ConfigError, InvalidArgument
 from mybb_mcp.forum.dev_mode import _load_remembered
 from mybb_mcp.forum.folder_modes import open_folders
-from mybb_mcp.forum.requests import LoginProblem, credentials_file, credentials_for
+from mybb_mcp.forum.sessions import LoginProblem, credentials_file, credentials_for
 from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.model import validate_name
 from mybb_mcp.forum.source import resolve_source

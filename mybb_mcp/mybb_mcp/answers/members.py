@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..forum.workbench.members import MemberAdded, MemberList
+from ..workbench.members import MemberAdded, MemberList
 from ..untrusted import one_line
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..forum.workbench.php_eval import PhpEvalResult
+from ..workbench.php_eval import PhpEvalResult
 from ..untrusted import code_block, one_line
 
 ALLOW_HINT = ("Set MYBB_ALLOW_PHP=1 in the MCP server's environment (its configuration in your MCP client) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..forum.workbench.sql import VALUE_CHARS, SqlAnswer, TableDescription
+from ..workbench.sql import VALUE_CHARS, SqlAnswer, TableDescription
 from ..untrusted import code_block, one_line
 
 ANSWER_BUDGET = 20_000  # characters of table; every answer stays under 25,000

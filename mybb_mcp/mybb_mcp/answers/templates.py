@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..forum.workbench.templates import TemplateReplace, TemplateView
+from ..workbench.templates import TemplateReplace, TemplateView
 from ..untrusted import code_block, code_span, one_line
 
 TEMPLATE_CHARS = 6_000  # of each copy shown

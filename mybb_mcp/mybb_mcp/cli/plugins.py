@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .output import Output
 
 
-# --- plugins: the plugin workbench (forum/workbench/plugins.py, answers/plugins.py) -------------------
+# --- plugins: the plugin workbench (workbench/plugins.py, answers/plugins.py) -------------------
 
 def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     if (args.action == "list") != (args.name is None):

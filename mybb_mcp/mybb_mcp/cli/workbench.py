@@ -15,9 +15,9 @@ from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template
 from .options import int_in_range, int_option
 from ..errors import InvalidArgument, MybbMcpError
-from ..forum.workbench.members import ROLE_GROUPS
-from ..forum.workbench.php_eval import MAX_TIMEOUT
-from ..forum.workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
+from ..workbench.members import ROLE_GROUPS
+from ..workbench.php_eval import MAX_TIMEOUT
+from ..workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
 from ..answers.lifecycle import render_error
 
 EXIT_OK, EXIT_FAILED = 0, 1

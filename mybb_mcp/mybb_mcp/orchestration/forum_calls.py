@@ -9,8 +9,9 @@ import http.client
 from typing import Any, TYPE_CHECKING
 
 from ..forum import database, dev_mode, error_log, report, files as files_module, request_roles, requests
+from ..forum import sessions
 from ..forum import snapshot as snapshots
-from ..forum.workbench import request_trace
+from ..workbench import request_trace
 from . import layout, php_dev
 from ..failures import Failure
 from ..forum.init import init_forum
@@ -55,9 +56,9 @@ class ForumCalls:
         self.know_release()
         client = requests.ForumClient(
             str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
-            request.role, requests.SessionStore(requests.sessions_dir(self.config)),
+            request.role, sessions.SessionStore(sessions.sessions_dir(self.config)),
             admin_dir=cfg.admin_dir if cfg else "admin",
-            credentials=lambda: requests.credentials_for(request.role, self.config),
+            credentials=lambda: sessions.credentials_for(request.role, self.config),
             secret_pin=cfg.secret_pin if cfg else "",
         )
         workbench = request_trace.begin(self.config, request.trace, request.plugins)
@@ -72,7 +73,7 @@ class ForumCalls:
         started = self._clock()
         try:
             response = requests.load_page(client, request)
-        except requests.LoginProblem as exc:
+        except sessions.LoginProblem as exc:
             result.failure, result.hint = exc.message, exc.hint
             if exc.broke:  # the login request's own errors are the answer
                 logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
@@ -90,7 +91,7 @@ class ForumCalls:
                 root=self.config.mybb_root, started=started)
             requests.inspect_page(result, response)
             with contextlib.suppress(OSError):
-                compile_time.remember(requests.sessions_dir(self.config), compile_time.from_groups(result.errors),
+                compile_time.remember(sessions.sessions_dir(self.config), compile_time.from_groups(result.errors),
                                       self.config.mybb_root)
             if workbench is not None:
                 result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
@@ -100,7 +101,7 @@ class ForumCalls:
                 result.visibility_note = self._hidden_kinds()
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
         with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
-            request_roles.record(requests.sessions_dir(self.config), ports, request.role)
+            request_roles.record(sessions.sessions_dir(self.config), ports, request.role)
         if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
             request_trace.collect(self.config, workbench, [], request.trace, request.plugins)
         try:

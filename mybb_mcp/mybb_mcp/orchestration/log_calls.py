@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, TYPE_CHECKING
 
 from ..forum import error_log, release, request_roles, requests
+from ..forum import sessions as sessions_module
 from . import process
 from ..logs.match import RequestMatch
 from ..logs.options import LogQueryOptions
@@ -120,7 +121,7 @@ class LogCalls:
         self._observe([])
         self.know_release()
         files = self._mybb_error_files() if include_mybb else []
-        root, sessions = self.config.mybb_root, requests.sessions_dir(self.config)
+        root, sessions = self.config.mybb_root, sessions_module.sessions_dir(self.config)
         role_of = request_roles.RoleOf(request_roles.read(sessions))
         match = RequestMatch.of(keyword, path)
         found = digest.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,

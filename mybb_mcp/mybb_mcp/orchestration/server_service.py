@@ -18,7 +18,7 @@ from typing import Any, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..forum import report, release
-from ..forum.workbench import request_trace
+from ..workbench import request_trace
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from . import layout, process, registry
 from ..failures import Failure

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ...errors import InvalidArgument, MybbMcpError
-from ..files import MYSQL, SQLITE, ForumDbConfig, php_ini_value, read_config_php, sqlite_path
+from ..errors import InvalidArgument, MybbMcpError
+from ..forum.files import MYSQL, SQLITE, ForumDbConfig, php_ini_value, read_config_php, sqlite_path
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 500

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import InvalidArgument, MybbMcpError
-from ..php import PhpRunError, run_mybb_php
+from ..errors import InvalidArgument, MybbMcpError
+from ..forum.php import PhpRunError, run_mybb_php
 
 # MyBB 1.8's default groups: Registered (2), Super Moderators (3: moderate every forum), Administrators (4).
 ROLE_GROUPS = {"member": 2, "moderator": 3, "admin": 4}

@@ -20,9 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ...errors import InvalidArgument
-from .. import snapshot
-from ..php import PLUGIN_NAME, PhpRunError, run_mybb_php
+from ..errors import InvalidArgument
+from ..forum import snapshot
+from ..forum.php import PLUGIN_NAME, PhpRunError, run_mybb_php
 
 ACTIONS = ("list", "install", "activate", "deactivate", "uninstall", "check")
 LIFECYCLE = ("install", "activate", "deactivate", "uninstall")

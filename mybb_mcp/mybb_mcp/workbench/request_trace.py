@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import InvalidArgument
-from ...safe_files import ensure_private_dir, read_own_small
-from ..php import PLUGIN_NAME
+from ..safe_files import ensure_private_dir, read_own_small
+
 
 WORKBENCH_DIR = ".mybb-server-workbench"
 ENV_NAME = "MYBB_MCP_WORKBENCH"
@@ -29,7 +28,6 @@ SECRET_FILE = "secret"
 HEADER_SECRET = "X-Mybb-Mcp-Workbench"
 HEADER_OPTIONS = "X-Mybb-Mcp-Options"
 MAX_TRACE_BYTES = 4 * 1024 * 1024
-MAX_PLUGINS_OFF = 50
 
 
 def workbench_dir(config: Any) -> Path:
@@ -60,17 +58,6 @@ def forget(config: Any) -> None:
         (workbench_dir(config) / SECRET_FILE).unlink(missing_ok=True)
     except OSError:
         pass
-
-
-def validate_plugins_off(value: object) -> str | tuple[str, ...] | None:
-    """`plugins` of a request: None, "none" (all off), or codenames to leave out."""
-    if value is None or value == "none":
-        return value  # type: ignore[return-value]
-    if isinstance(value, (list, tuple)) and value and len(value) <= MAX_PLUGINS_OFF and all(
-            isinstance(name, str) and PLUGIN_NAME.fullmatch(name) for name in value):
-        return tuple(dict.fromkeys(value))
-    raise InvalidArgument("plugins must be \"none\" or a list of 1-50 plugin codenames.",
-                          "e.g. plugins \"none\", or [\"myplugin\"] (see mybb_forum_plugins action list).")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import InvalidArgument
-from ..php import PhpRunError, run_mybb_php
+from ..errors import InvalidArgument
+from ..forum.php import PhpRunError, run_mybb_php
 
 DEFAULT_TIMEOUT = 10
 MAX_TIMEOUT = 60

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import InvalidArgument, MybbMcpError
-from ..php import PhpRunError, run_mybb_php
+from ..errors import InvalidArgument, MybbMcpError
+from ..forum.php import PhpRunError, run_mybb_php
 
 MASTER_SID, GLOBAL_SID = -2, -1
 TITLE = re.compile(r"[A-Za-z0-9_\-. ]{1,120}")
