@@ -2,7 +2,7 @@
 
     python bench/plugins.py [--reps N]
 
-- `list` of 50 plugins (`forum/workbench/plugins.py`), beside booting MyBB in PHP CLI doing nothing
+- `list` of 50 plugins (`workbench/plugins.py`), beside booting MyBB in PHP CLI doing nothing
   (run_mybb_php with an empty snippet: the floor any MyBB-code answer pays).
 - one lifecycle action (install, then uninstall: each creates or drops a table, a setting and a template),
   beside the same boot.

@@ -1,7 +1,7 @@
 """The results every layer passes up: the outcome of start, stop and restart, the status, a crash.
 
 Data flows one way: a face (MCP handler or CLI) calls the service, the service uses the mechanics
-(`orchestration.*`, `forum.*`), and returns one of these; `orchestration.render` turns it into markdown.
+(`orchestration.*`, `forum.*`), and returns one of these; `answers` turns it into markdown.
 This module imports the types it names only for annotations, so importing it imports nothing else.
 """
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .commands import Commands
 
 
-# An entry whose stamp goes back in time (log_reader): PHP logs request data verbatim, so it may be a
+# An entry whose stamp goes back in time (logs.timeline): PHP logs request data verbatim, so it may be a
 # line a visitor wrote.
 OUT_OF_ORDER_MARK = "⚠ *(stamp earlier than the entries before it: may be forged by request data)*"
 INSIDE_REQUEST_DATA_MARK = "⚠ *(begins inside request data PHP logged verbatim: may be forged)*"
@@ -60,7 +60,7 @@ def render_log_query(result: LogQueryResult, commands: Commands | None = None) -
         lines += _empty(result, commands)
         return "\n".join(lines).rstrip() + "\n"
     # The agent-facing budget (max_chars, at most MAX_ANSWER_CHARS) sits inside the hard cap
-    # (log_bounds.MAX_ANSWER_BYTES) that holds whatever the entries contain.
+    # (logs.bounds.MAX_ANSWER_BYTES) that holds whatever the entries contain.
     budget = min(result.options.max_chars, MAX_ANSWER_BYTES) - sum(len(line) + 1 for line in lines) - _FOOTER_RESERVE
     body, shown = _entries_within(result, budget)
     lines += body

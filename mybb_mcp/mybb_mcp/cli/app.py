@@ -65,7 +65,7 @@ COMMANDS: dict[str, Command] = {
                         "MyBB writes", _add_snapshot, run_snapshot),
     "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
                        "own code", _add_plugins, run_plugins),
-    # The workbench (cli_workbench.py).
+    # The workbench (cli/workbench.py).
     "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
                    workbench.add_sql, workbench.run_sql),
     "members": Command("add a member (MyBB's user data handler) or list them", workbench.add_members,

@@ -1,4 +1,5 @@
-"""Numbers on the command line: digits only (no '22_193', '+5' or '0x10'), checked at parse time.
+"""Option types of the CLI: numbers (digits only: no '22_193', '+5' or '0x10'), ports, hosts, paths,
+keywords, checked at parse time.
 
 Each option is checked by the validator the service or the query applies itself, so the CLI and the MCP
 face cannot disagree on a range, and a bad value is a usage error before anything runs.

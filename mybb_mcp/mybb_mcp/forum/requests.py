@@ -14,7 +14,7 @@
 
 The errors of exactly this request are tied by its own client ports (each hop of a redirect chain
 is a connection of its own): php -S logs `PORT Accepted`, the errors the script raised, then
-`PORT [status]: METHOD PATH` (see orchestration/checkpoints.py).
+`PORT [status]: METHOD PATH` (see logs/digest.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ log of a few giant entries (one of 10 MB, millions of continuation lines), and o
   between is counted (bytes, lines) and said, never held. The readers trim an entry still being
   read across blocks the same way (past CARRY_TRIM_BYTES), so no entry is ever held whole;
 - the entries of one answer hold at most MAX_PAGE_BYTES of text (`AnswerBudget`, the memory bound),
-  and the answer itself is at most MAX_ANSWER_BYTES (render); past either the page ends early and
+  and the answer itself is at most MAX_ANSWER_BYTES (answers.logs); past either the page ends early and
   says how to narrow or page on.
 
 A softer answer budget for agents (settable per call) may sit above these; nothing goes beyond them.

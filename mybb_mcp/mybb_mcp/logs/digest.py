@@ -171,7 +171,7 @@ class Fingerprint:
 
 def _classified(entry: LogEntry, root: Path | None) -> LogEntry:
     """The entry with its origin, the first place in the user's code and whether it is MyBB's own noise
-    (log_parser.classify_origin), once."""
+    (parser.classify_origin), once."""
     if entry.is_error and entry.origin is None:
         classify_origin(entry, str(root) if root is not None else None)
     return entry

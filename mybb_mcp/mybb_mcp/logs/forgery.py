@@ -8,7 +8,7 @@ line about a request (Accepted, Closing, `[200]: GET /`). Such entries are marke
 the counts; they are still shown (hiding them would let a visitor hide real ones).
 
 A visitor who also forges a php -S request line ends the region early: what follows that line is
-judged as any other line (and still by its stamp's order, log_reader.stamps_out_of_order).
+judged as any other line (and still by its stamp's order, reader.stamps_out_of_order).
 """
 
 from __future__ import annotations

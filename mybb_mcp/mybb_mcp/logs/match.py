@@ -55,7 +55,7 @@ class PathPattern:
 
 
 class Request(Protocol):
-    """A request as the log names it (log_parser.RequestRef, checkpoints.RequestRef)."""
+    """A request as the log names it (parser.RequestRef, cursors.RequestRef)."""
 
     @property
     def method(self) -> str: ...

@@ -44,7 +44,7 @@ class LogQueryOptions:
     include_mybb: merge in MyBB's own error logs (the extra sources given to run_query).
     user_code_only: only errors whose origin is the user's code (a plugin, a template, the user's own
         scripts), not MyBB core's.
-    include_core_noise: also show MyBB core's own noise (log_parser.is_core_noise), hidden by default.
+    include_core_noise: also show MyBB core's own noise (parser.is_core_noise), hidden by default.
     include_rotated: also search the rotated logs (server.log.1 ...), newest first after the current log.
     full_traces: show whole stack traces (default: the frames around the first one in the user's code).
     max_chars: the answer's size budget in characters (DEFAULT_ANSWER_CHARS): entries past it are left
@@ -111,7 +111,7 @@ def validate_options(options: LogQueryOptions) -> LogQueryOptions:
             raise InvalidArgument("filter_keyword is empty.", "Pass a word or phrase to look for, or leave the filter out.")
         if "\n" in keyword or "\r" in keyword:
             raise InvalidArgument("filter_keyword spans lines.", "Search for one line's text; the whole entry is returned.")
-        if "\x00" in keyword:  # the readers mark their cuts with NUL bytes (log_bounds.CUT_MARK)
+        if "\x00" in keyword:  # the readers mark their cuts with NUL bytes (bounds.CUT_MARK)
             raise InvalidArgument("filter_keyword contains a NUL character.", "Search for printable text.")
         if len(keyword) > MAX_KEYWORD_LENGTH:
             raise InvalidArgument(f"filter_keyword is longer than {MAX_KEYWORD_LENGTH} characters.",

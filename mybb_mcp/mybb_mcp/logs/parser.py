@@ -2,7 +2,7 @@
 
 An *entry* is one timestamped line plus the lines below it that carry no
 timestamp (stack traces, `thrown in ...`, chained `Next ...` exceptions, raw
-stderr writes, MyBB's XML error blocks). `log_reader` cuts a file into entries
+stderr writes, MyBB's XML error blocks). `reader` cuts a file into entries
 (bytes); this module turns one entry's text into a `LogEntry`.
 
 Formats (real samples in the corpus, see ARCHITECTURE.md §4.3):
@@ -12,7 +12,7 @@ Formats (real samples in the corpus, see ARCHITECTURE.md §4.3):
     [14431] [Tue Nov  4 05:52:48 2026] PHP Warning:  Undefined variable $x in /f.php on line 3
 
 Timestamps are the server's local time without a zone: pass `tz` to get aware
-datetimes (log_reader.read_log_zone says which zone), else they stay naive.
+datetimes (reader.read_log_zone says which zone), else they stay naive.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class LogEntry:
     offset: int | None = None  # byte offset of the entry in that file
     internal: bool = False  # the orchestrator's own traffic (readiness probe): queries hide it
     # Its stamp is earlier than one written before it: PHP logs request data verbatim, so a visitor's
-    # newlines can forge whole lines. Shown marked, never hidden; set by queries (log_reader).
+    # newlines can forge whole lines. Shown marked, never hidden; set by queries (reader).
     out_of_order: bool = False
     # It begins inside request data PHP wrote verbatim (log_forgery): possibly forged whatever its stamp.
     # Shown marked, never hidden, never counted; set by queries.
@@ -79,13 +79,13 @@ class LogEntry:
     def doubtful(self) -> bool:
         """Possibly forged by request data: not counted, no level heading believed."""
         return self.out_of_order or self.inside_request_data
-    # Bytes and lines cut from the middle of a huge entry (log_bounds): the continuation shows its
+    # Bytes and lines cut from the middle of a huge entry (bounds): the continuation shows its
     # head and tail, the cut falling after continuation line `cut_after` (-1: inside the first line).
     cut_bytes: int = 0
     cut_lines: int = 0
     cut_after: int = -1
     length: int | None = field(default=None, compare=False)  # bytes of the entry in its file (set by queries)
-    # Filled by log_query for errors: where it came from, the request that raised it, what was folded in.
+    # Filled by query for errors: where it came from, the request that raised it, what was folded in.
     origin: str | None = None  # "plugin NAME", "theme/template", "MyBB core" or "other" (see origin_of)
     user_frame: tuple[str, int | None] | None = None  # first place in the user's code (file, line)
     place: str | None = None  # file:line to name in a headline (forum-relative): the user's frame, else its own
@@ -123,7 +123,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _MONTH_NUMBER = {name: number for number, name in enumerate(_MONTHS, 1)}
 
 # A line that starts an entry: optional worker pid, then php's ctime-like stamp (day space-padded).
-# Used with .match() at a line start; log_reader derives a "\n"-prefixed search form from it.
+# Used with .match() at a line start; reader derives a "\n"-prefixed search form from it.
 # Xdebug's develop mode logs an error's stack below it, each line stamped as if it were an entry:
 #   [Sun Nov 29 02:39:24 2026] PHP Stack trace:
 #   [Sun Nov 29 02:39:24 2026] PHP   1. {main}() /srv/forum/index.php:0
@@ -166,7 +166,7 @@ _ERROR_LEVELS = (
 )
 
 # Every error entry's raw bytes contain at least one of these (a superset filter for fast scans:
-# log_query skips entries lacking all of them without parsing). Keep in step with parse_entry.
+# query skips entries lacking all of them without parsing). Keep in step with parse_entry.
 ERROR_HINTS: tuple[bytes, ...] = (
     b"PHP ", b" [4", b" [5", b" - ", b"<error>", b"Failed to listen", b"does not exist", b"Invalid address",
 )

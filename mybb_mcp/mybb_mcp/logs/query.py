@@ -85,7 +85,7 @@ class LogQueryResult:
     since: datetime | None = None  # start of the since_minutes window
     end_offset: int = 0  # where the server log's readable range ended (follow from here)
     problem: str | None = None  # the server log exists but could not be read
-    cut_by_size: bool = False  # the page ended early: its entries' text reached log_bounds.MAX_PAGE_BYTES
+    cut_by_size: bool = False  # the page ended early: its entries' text reached bounds.MAX_PAGE_BYTES
     source_problems: list[str] = field(default_factory=list)
     hidden: HiddenCounts = field(default_factory=lambda: HiddenCounts())
     generations: list[Path] = field(default_factory=list)  # rotated logs searched, newest first
@@ -154,7 +154,7 @@ def _aware(entry: LogEntry, zone: tzinfo) -> LogEntry:
 
 
 def _keyword_bytes(options: LogQueryOptions) -> bytes | None:
-    """The keyword as the readers take it (they fold case: full Unicode, see log_reader)."""
+    """The keyword as the readers take it (they fold case: full Unicode, see reader)."""
     return options.filter_keyword.encode("utf-8", "surrogateescape") if options.filter_keyword else None
 
 
@@ -229,7 +229,7 @@ def _scan(
 
 
 def _parse_kept(raw: bytes, zone: tzinfo, offset: int) -> LogEntry:
-    """A reader's entry -> LogEntry; a bounded one (log_bounds.EntryBytes) says what was cut where."""
+    """A reader's entry -> LogEntry; a bounded one (bounds.EntryBytes) says what was cut where."""
     cut_at = getattr(raw, "cut_at", -1)
     if cut_at < 0:
         return parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)

@@ -1,15 +1,16 @@
-"""Reading php -S logs fast, in blocks, forwards or backwards; the zone header; rotation.
+"""Reading php -S logs fast, in blocks, forwards or backwards (the zone header: zone.py; rotation:
+rotation.py; the byte-level searches: finders.py).
 
 Logs reach gigabytes and queries usually want the newest few entries, so the
 readers never hold the whole file: they read blocks (64 KiB first, doubling up
 to 4 MiB) into one reused buffer, cut them into entries with C-speed regex
 passes, and carry only the unfinished entry across a block boundary. No entry is
 held whole: past 1 MiB the carried entry is trimmed to its head and tail, and
-every entry yielded is bounded the same way (log_bounds; the cut is counted). With a keyword (or the errors-only hints) a block is first
+every entry yielded is bounded the same way (bounds; the cut is counted). With a keyword (or the errors-only hints) a block is first
 searched as a whole, anchored on a rare byte like grep does, and only the
 entries around the hits are cut out: a 1 GB scan for a rare word takes ~0.2 s.
 
-An entry is a line matching `log_parser.ENTRY_START` plus the following lines
+An entry is a line matching `parser.ENTRY_START` plus the following lines
 that do not. Readers yield `(offset, raw_bytes)`; parsing is the caller's job,
 so filters can skip most entries without parsing them.
 
@@ -51,7 +52,7 @@ class ReadStats:
 
 @dataclass
 class _Cut:
-    """What a reader dropped from the middle of the entry it carries across blocks (log_bounds)."""
+    """What a reader dropped from the middle of the entry it carries across blocks (bounds)."""
 
     bytes: int = 0
     lines: int = 0
@@ -72,7 +73,7 @@ def _trim(data: bytearray, lo: int, hi: int, selector: _Selector, cut: _Cut) -> 
 
 
 def _kept(data: bytearray, start: int, end: int, cut: _Cut | None = None) -> bytes:
-    """An entry of the buffer as yielded: bounded (log_bounds.keep_entry)."""
+    """An entry of the buffer as yielded: bounded (bounds.keep_entry)."""
     if cut is not None and cut.bytes:
         return keep_entry(data[start:end], cut.bytes, cut.lines)
     if end - start <= MAX_ENTRY_BYTES:

@@ -16,7 +16,7 @@ from . import layout, php_dev
 from ..failures import Failure
 from ..forum.init import init_forum
 from ..results import PageResult
-from ..logs import cursors as checkpoints, exchanges as exchanges_module, compile_time
+from ..logs import cursors, exchanges as exchanges_module, compile_time
 from .validation import validate_flag
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class ForumCalls:
     Mixed into `ServerOrchestrationService`, whose config, clock and observation it uses."""
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
-        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum_init)."""
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py)."""
         return init_forum(self, options, progress, download_progress)
 
     def _check_mariadb(self) -> bool:
@@ -45,7 +45,7 @@ class ForumCalls:
         running = self._observe([])
         files = self._mybb_error_files()
         log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
-        before = checkpoints.take_cursor(log_file, files)
+        before = cursors.take_cursor(log_file, files)
         result = PageResult(request, None, log_file=log_file)
         if running is None:
             result.failure = f"the server is not running for {self.config.mybb_root}"
@@ -110,7 +110,7 @@ class ForumCalls:
             if result.response is not None:
                 result.response.notes.append(f"the session could not be kept ({exc.strerror or exc}); the next "
                                              "request logs in again")
-        result.cursor = checkpoints.take_cursor(log_file, files).encode()
+        result.cursor = cursors.take_cursor(log_file, files).encode()
         return result
 
     def _hidden_kinds(self) -> str | None:

@@ -17,7 +17,7 @@ from ..logs.match import RequestMatch
 from ..logs.options import LogQueryOptions
 from ..logs.query import run_query
 from ..logs.zone import read_log_zone
-from ..logs import cursors as checkpoints, digest, compile_time
+from ..logs import cursors, digest, compile_time
 from ..answers.logs import render_log_query
 
 if TYPE_CHECKING:
@@ -77,20 +77,20 @@ class LogCalls:
         return [source.path for source in sources]
 
     def log_cursor(self) -> str:
-        """A cursor at the end of the logs now (see checkpoints)."""
-        return checkpoints.take_cursor(self.config.log_file, self._mybb_error_files()).encode()
+        """A cursor at the end of the logs now (see logs/cursors.py)."""
+        return cursors.take_cursor(self.config.log_file, self._mybb_error_files()).encode()
 
     def logs_since(self, cursor: str | None, options: LogQueryOptions, *, wait_seconds: float = 0.0,
-                   on_wait: Callable[[float, float], None] | None = None) -> checkpoints.NewEntries:
+                   on_wait: Callable[[float, float], None] | None = None) -> cursors.NewEntries:
         """Entries after `cursor` (None: from now) that match the filters of `options`, oldest first.
 
         With `wait_seconds`, waits up to that long for the first one, calling `on_wait(waited, total)`
         about once a second (the MCP face turns that into progress notifications)."""
         options = options.validated()
         files = self._mybb_error_files() if options.include_mybb else []
-        mark = checkpoints.decode_cursor(cursor) if cursor else checkpoints.take_cursor(self.config.log_file, files)
+        mark = cursors.decode_cursor(cursor) if cursor else cursors.take_cursor(self.config.log_file, files)
         self.know_release()
-        wanted = checkpoints.EntryFilter(errors_only=options.errors_only, exclude_static=options.exclude_static,
+        wanted = cursors.EntryFilter(errors_only=options.errors_only, exclude_static=options.exclude_static,
                                          keyword=options.filter_keyword, include_connections=options.include_connections,
                                          path=options.path, include_core_noise=options.include_core_noise,
                                          root=self.config.mybb_root)
@@ -98,7 +98,7 @@ class LogCalls:
         started, ticked = time.monotonic(), 0
         while True:
             self._observe([])  # rotates a log grown too big while we wait, as queries do
-            found = checkpoints.read_since(mark, self.config.log_file, self.config.log_backups, files,
+            found = cursors.read_since(mark, self.config.log_file, self.config.log_backups, files,
                                            wanted=wanted, limit=options.limit)
             if found.entries or time.monotonic() >= deadline:
                 return found
@@ -114,7 +114,7 @@ class LogCalls:
                      path: str | None = None) -> digest.Digest:
         """Errors grouped by fingerprint; since a cursor: which are new, still firing or resolved.
         `keyword` / `path`: only errors holding the keyword, or whose request does (log_match)."""
-        mark = checkpoints.decode_cursor(cursor) if cursor else None
+        mark = cursors.decode_cursor(cursor) if cursor else None
         LogQueryOptions(since_minutes=since_minutes, filter_keyword=keyword, path=path).validated()
         since = (datetime.fromtimestamp(self._clock(), timezone.utc) - timedelta(minutes=since_minutes)
                  if since_minutes else None)

@@ -1,9 +1,11 @@
 """ServerOrchestrationService: the lifecycle of `php -S` serving a MyBB root.
 
-This module tells the story (start, stop, restart, status, logs) and nothing lower-level: `process`
-(spawn, identity, signals, ports), `state` (the state file and its lock), `log_reader`/`log_query` (the
-log) sit beside it; what the forum knows is in the `forum` package. It returns the dataclasses of
-`results` (and `log_query`); the faces render them with `render`.
+This module tells the story (start, stop, restart, status, list) and nothing lower-level. Beside it:
+`observe` (the running server, or why there is none), `log_calls` (log queries, cursors, the digest)
+and `forum_calls` (init, page requests, error logging, snapshots), mixed into the one service;
+`validation` (its arguments), `process` (spawn, identity, signals, ports), `state` (the state file and
+its lock). The log engine is `mybb_mcp.logs`, what the forum knows `mybb_mcp.forum`. It returns the
+dataclasses of `results` (and the log engine's); the faces render them with `mybb_mcp.answers`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The lifecycle runs MyBB's own code in a PHP CLI child with MyBB booted (forum/ph
 Admin CP (admin/modules/config/plugins.php) step by step, with its PHP beside this module
 (plugins.php). Not through the Admin CP's pages: on SQLite, php -S cannot uninstall a plugin that drops
 a table ("database table is locked"), while the same code in a CLI process can. What a step changed is
-the snapshot diff (forum/snapshot.py) between the database before and after it.
+the snapshot diff (forum/snapshot/) between the database before and after it.
 
 `check` reads the plugin's `add_hook` calls and compares them with the hooks this MyBB really runs,
 found in its own source (`run_hooks("name"` with file:line).

@@ -132,7 +132,7 @@ class SnapshotResult:
     name: str | None = None
     failure: str | None = None  # a Failure value (the service hands out the Failure itself)
     message: str = ""
-    detail: str = ""  # what a database tool printed, verbatim (render fences it)
+    detail: str = ""  # what a database tool printed, verbatim (the answer fences it)
     snapshot: SnapshotInfo | None = None
     snapshots: list[SnapshotInfo] = field(default_factory=list)
     automatic: SnapshotInfo | None = None  # restore: the snapshot of what it replaced
