@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .forum.pages import DebugReport
+    from .failures import Failure
     from .forum.dev_mode import ErrorLoggingChange, Visibility
+    from .forum.pages import DebugReport
     from .forum.report import ForumReport
     from .forum.requests import PageRequest, PageResponse
     from .logs.digest import ErrorGroup
-    from .failures import Failure
     from .logs.parser import LogEntry
     from .orchestration.process import PortOwner
 

@@ -31,7 +31,7 @@ from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestration
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
-from mybb_mcp.orchestration.validation import _is_loopback
+from mybb_mcp.orchestration.validation import is_loopback_host
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import (
@@ -170,9 +170,9 @@ async def test_13_validation_errors_do_not_echo_the_whole_value(anyio_backend: s
 def test_13_loopback_spellings_are_loopback() -> None:
     for host in ("127.0.0.1", "127.1", "127.0.1", "2130706433", "::1", "[::1]", "::ffff:127.0.0.1",
                  "[::ffff:127.0.0.1]", "localhost", "LOCALHOST", "localhost."):
-        assert _is_loopback(host), host
+        assert is_loopback_host(host), host
     for host in ("0.0.0.0", "::", "10.0.0.1", "::ffff:10.0.0.1", "128.1", "example.org", "0"):
-        assert not _is_loopback(host), host
+        assert not is_loopback_host(host), host
 
 
 def test_13_a_server_on_127_1_gets_no_exposure_warning(

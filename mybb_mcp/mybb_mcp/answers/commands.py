@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 # --- server results and status -----------------------------------------------------------------------
 
 @dataclass(frozen=True)

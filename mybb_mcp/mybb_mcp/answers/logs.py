@@ -8,9 +8,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..logs.parser import CONNECTION, REQUEST, SOURCE_MYBB
 from ..logs.bounds import MAX_ANSWER_BYTES, MAX_ENTRY_BYTES
 from ..logs.options import TRACE_CONTEXT_FRAMES, TRACE_LINES_SHOWN
+from ..logs.parser import CONNECTION, REQUEST, SOURCE_MYBB
 from ..untrusted import code_block, code_span, one_line
 from .commands import MCP_COMMANDS
 from .common import format_size

@@ -4,12 +4,12 @@ selectors) and the errors of exactly this request, with what to look at next.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .commands import MCP_COMMANDS
 from .digest import MAX_GROUPS_SHOWN, render_group
-from .text import _CONTROL, _ms, code
 from .request_trace import render_workbench
+from .text import _CONTROL, _ms, code
 
 if TYPE_CHECKING:
     from .commands import Commands

@@ -6,12 +6,12 @@ forum go out as code.
 from __future__ import annotations
 
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..failures import Failure
-from .logs import MAX_CONTINUATION_LINES, _cut
 from .commands import MCP_COMMANDS
 from .common import _bullets, _table, format_size
+from .logs import MAX_CONTINUATION_LINES, _cut
 
 if TYPE_CHECKING:
     from ..forum.snapshot.model import Change, SnapshotInfo, SnapshotResult

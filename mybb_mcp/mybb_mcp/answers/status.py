@@ -4,7 +4,7 @@ forum report, what the server makes visible, MyBB's error logging.
 
 from __future__ import annotations
 
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..untrusted import code_span
 from .commands import MCP_COMMANDS

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _SECRETS = re.compile(r"((?:my_post_key|logoutkey|adminsid|sid)=)[0-9a-f]{8,}")

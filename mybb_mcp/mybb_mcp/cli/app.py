@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from .. import __version__
-from . import workbench
+from ..answers.lifecycle import render_error
 from ..config import load_config
 from ..errors import ConfigError, MybbMcpError
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
-from ..answers.lifecycle import render_error
-from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Output, PROG
+from . import workbench
 from .errorlog import _add_errorlog, run_errorlog
 from .init import _add_init, run_init
+from .logs import _add_logs, run_logs
+from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, Output
+from .plugins import _add_plugins, run_plugins
+from .request import _add_request, run_request
 from .server import (
     _add_list,
     _add_restart,
@@ -33,9 +36,6 @@ from .server import (
     run_status,
     run_stop,
 )
-from .logs import _add_logs, run_logs
-from .plugins import _add_plugins, run_plugins
-from .request import _add_request, run_request
 from .snapshot import _add_snapshot, run_snapshot
 
 

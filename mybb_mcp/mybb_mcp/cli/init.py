@@ -7,13 +7,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO, TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from ..forum.init import InitOptions
 from ..answers.commands import CLI_COMMANDS
 from ..answers.init import render_init
-from .output import EXIT_FAILED, EXIT_OK
+from ..forum.init import InitOptions
 from .options import port_arg
+from .output import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     from ..orchestration import ServerOrchestrationService

@@ -10,14 +10,14 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .options import int_option, _wait_check, keyword_arg, limit_arg, max_chars_arg, offset_arg, path_arg, since_arg
-from ..errors import InvalidArgument
-from ..orchestration import LogQueryOptions
 from ..answers.commands import CLI_COMMANDS
-from ..answers.logs import render_log_query
 from ..answers.cursor import render_cursor_line, render_entry_line, render_new_entries
 from ..answers.digest import render_digest
-from ..logs.follow import Position, _file_id, _mark_at, _open_position, _poll
+from ..answers.logs import render_log_query
+from ..errors import InvalidArgument
+from ..logs.follow import Position, after_query, open_position, poll
+from ..orchestration import LogQueryOptions
+from .options import _wait_check, int_option, keyword_arg, limit_arg, max_chars_arg, offset_arg, path_arg, since_arg
 from .output import EXIT_OK, to_jsonable
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
     if args.cursor or args.digest or args.wait:
         return _run_logs_checkpoint(args, service, out, options)
     log_file = service.config.log_file
-    position = _open_position(log_file, 0)  # before the query: a rotation in between repeats, never loses
+    position = open_position(log_file, 0)  # before the query: a rotation in between repeats, never loses
     cursor = service.log_cursor()
     result = service.search_logs(options)
     if out.as_json:
@@ -64,13 +64,7 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
     else:
         out.markdown(render_log_query(result, CLI_COMMANDS) + render_cursor_line(cursor, CLI_COMMANDS))
     if args.follow:
-        if position.fd is not None and _file_id(log_file) == position.file:
-            position.offset = result.end_offset
-            position.mark, position.mark_offset = _mark_at(position.fd, result.end_offset), result.end_offset
-        else:  # rotated during the query: start the new log from its beginning
-            position.close()
-            position = Position(None, 0)
-        follow(log_file, options, position, out, result.zone)
+        follow(log_file, options, after_query(log_file, position, result.end_offset), out, result.zone)
     else:
         position.close()
     return EXIT_OK
@@ -90,7 +84,7 @@ def follow(log_file: Path, options: LogQueryOptions, position: Position, out: Ou
     try:
         while True:
             time.sleep(FOLLOW_POLL_SECONDS)
-            for entry in _poll(log_file, options, position, zone):
+            for entry in poll(log_file, options, position, zone):
                 if out.as_json:
                     out.data(entry, compact=True)
                 else:

@@ -11,11 +11,11 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, TextIO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..logs.parser import LEVELS
 from ..answers.commands import CLI_COMMANDS
 from ..answers.lifecycle import render_result
+from ..logs.parser import LEVELS
 from ..untrusted import terminal_safe
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from ..answers.commands import CLI_COMMANDS
 from ..answers.request import render_page_result
 from ..forum.requests import PageRequest
-from .output import EXIT_FAILED, EXIT_OK, to_jsonable
 from .options import excerpt_arg
+from .output import EXIT_FAILED, EXIT_OK, to_jsonable
 
 if TYPE_CHECKING:
     from ..orchestration import ServerOrchestrationService

@@ -7,14 +7,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ..forum.install import holds_forum
-from ..failures import Failure
-from ..forum.init import InitOptions
 from ..answers.commands import CLI_COMMANDS
 from ..answers.status import render_server_list, render_status
-from .output import EXIT_OK, _result
+from ..failures import Failure
+from ..forum.init import InitOptions
+from ..forum.install import holds_forum
 from .init import _empty_or_missing, _init, init_command
 from .options import host_arg, port_arg, workers_arg
+from .output import EXIT_OK, _result
 
 if TYPE_CHECKING:
     from ..orchestration import ServerOrchestrationService

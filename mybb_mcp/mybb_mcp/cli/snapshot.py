@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .options import checked
-from ..errors import InvalidArgument
-from ..forum.snapshot.model import ACTIONS, MAX_NAME_LENGTH, validate_name
 from ..answers.commands import CLI_COMMANDS
 from ..answers.snapshot import render_snapshot
+from ..errors import InvalidArgument
+from ..forum.snapshot.model import ACTIONS, MAX_NAME_LENGTH, validate_name
+from .options import checked
 from .output import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:

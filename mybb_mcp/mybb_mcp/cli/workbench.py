@@ -9,16 +9,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..answers.lifecycle import render_error
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php
 from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template
-from .options import int_in_range, int_option
 from ..errors import InvalidArgument, MybbMcpError
 from ..workbench.members import ROLE_GROUPS
 from ..workbench.php_eval import MAX_TIMEOUT
 from ..workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
-from ..answers.lifecycle import render_error
+from .options import int_in_range, int_option
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

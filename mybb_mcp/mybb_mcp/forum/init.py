@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
+from ..results import InitResult
+from ..safe_files import read_own_small
+from . import release
 from .install import (
     DEFAULT_ADMIN,
     Database,
@@ -32,10 +35,7 @@ from .install import (
     install_forum,
     parse_database_url,
 )
-from . import release
 from .source import DownloadProgress, resolve_source, validate_sha256
-from ..results import InitResult
-from ..safe_files import read_own_small
 
 if TYPE_CHECKING:
     from ..orchestration.server_service import ServerOrchestrationService

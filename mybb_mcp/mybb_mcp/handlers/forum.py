@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..answers.plugins import render_plugins
-from ..orchestration import ServerOrchestrationService
 from ..answers.commands import MCP_COMMANDS
+from ..answers.plugins import render_plugins
 from ..answers.snapshot import render_snapshot
+from ..orchestration import ServerOrchestrationService
 from ..tools_registry import ToolName
 from .orchestration import Handler, ToolText, _run
 

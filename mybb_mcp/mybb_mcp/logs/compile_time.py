@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..forum.request_roles import write_private_json
+from ..safe_files import read_own_small
 from .digest import STILL_FIRING, ErrorGroup, Fingerprint, normalise_message
 from .parser import LogEntry
-from ..safe_files import read_own_small
 
 STORE_NAME = "compile_time.journal"
 MAX_KEPT = 500

@@ -20,15 +20,15 @@ from .parser import (
     classify_origin,
     forum_relative,
     is_user_origin,
-    raised_by_error_handler,
     parse_entry,
+    raised_by_error_handler,
 )
 from .reader import ReadStats, iter_entries_backward, iter_entries_forward
 from .timeline import offset_at_time
 
 if TYPE_CHECKING:
-    from .parser import LogEntry
     from .options import LogQueryOptions
+    from .parser import LogEntry
 
 
 @dataclass

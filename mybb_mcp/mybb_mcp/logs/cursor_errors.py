@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
-from .parser import ERROR, REQUEST, STARTUP, LogEntry, RequestRef, classify_origin
 from .context import AT_STARTUP, BY_TIME_WINDOW, NO_REQUEST_YET, request_by_time
 from .options import LogQueryOptions
+from .parser import ERROR, REQUEST, STARTUP, LogEntry, RequestRef, classify_origin
 from .query import entry_matches
 
 

@@ -36,19 +36,19 @@ from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgument
 from ..safe_files import open_regular
-from .parser import parse_entry, parse_mybb_error
 from . import cursor_errors
 from .match import keyword_text
 from .options import LogQueryOptions
+from .parser import parse_entry, parse_mybb_error
 from .query import entry_matches
-from .rotation import backup_path
 from .reader import iter_entries_forward
+from .rotation import backup_path
 from .zone import read_log_zone
 
 if TYPE_CHECKING:
-    from .parser import LogEntry
-    from .match import RequestMatch
     from .digest import RequestRef
+    from .match import RequestMatch
+    from .parser import LogEntry
 
 
 CURSOR_PREFIX = "c1."

@@ -13,10 +13,6 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .parser import CONNECTION, REQUEST, classify_origin
-from .reader import iter_entries_forward
-from .timeline import offset_at_time
-from .zone import read_log_zone
 from .cursors import (
     Segment,
     _hash,
@@ -28,11 +24,15 @@ from .cursors import (
     resolve,
     take_cursor,
 )
+from .parser import CONNECTION, REQUEST, classify_origin
+from .reader import iter_entries_forward
+from .timeline import offset_at_time
+from .zone import read_log_zone
 
 if TYPE_CHECKING:
-    from .parser import LogEntry
-    from .match import RequestMatch
     from .cursors import Cursor, Resolution
+    from .match import RequestMatch
+    from .parser import LogEntry
 
 
 BASELINE_WINDOW = timedelta(minutes=30)  # how far before a cursor the digest looks for what it fixed

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .digest import RequestRef, entries_of_port, group_errors, normalise_message
 from .cursors import _mybb_new, _server_entries_in, resolve
+from .digest import RequestRef, entries_of_port, group_errors, normalise_message
 
 if TYPE_CHECKING:
-    from .parser import LogEntry
     from .cursors import Cursor
     from .digest import ErrorGroup
+    from .parser import LogEntry
 
 
 # --- the errors of one request --------------------------------------------------------------------

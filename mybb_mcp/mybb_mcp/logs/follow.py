@@ -81,7 +81,7 @@ def _open_fd(path: Path) -> int | None:
     return fd
 
 
-def _open_position(path: Path, offset: int) -> Position:
+def open_position(path: Path, offset: int) -> Position:
     """A position at `offset` of the file now at `path`, held open (O_NONBLOCK: a FIFO put there
     does not hang the open)."""
     backup = _backup_id(path)  # before the open: the log opened is this backup's successor, or newer
@@ -92,6 +92,17 @@ def _open_position(path: Path, offset: int) -> Position:
     position = Position((info.st_dev, info.st_ino), offset, fd, backup=backup)
     position.mark, position.mark_offset = _mark_at(fd, offset), offset
     return position
+
+
+def after_query(log_file: Path, position: Position, end_offset: int) -> Position:
+    """Where following goes on after a query that read `log_file` up to `end_offset`: that offset of the
+    file `position` holds open, or the start of a new log when a rotation came during the query."""
+    if position.fd is not None and _file_id(log_file) == position.file:
+        position.offset = end_offset
+        position.mark, position.mark_offset = _mark_at(position.fd, end_offset), end_offset
+        return position
+    position.close()
+    return Position(None, 0)
 
 
 def stat_is_regular(mode: int) -> bool:
@@ -207,7 +218,7 @@ def _still_same(log_file: Path, position: Position) -> bool:
 def _next_log(log_file: Path, rotated: _Rotated) -> Position:
     """The log after the generations just read: from its start, or - when it is still the newest of
     them (the rotation has put `.1` in place but not yet emptied the log) - from where `.1` ends."""
-    position = _open_position(log_file, 0)
+    position = open_position(log_file, 0)
     position.backup = rotated.newest
     if position.fd is None or not rotated.fds:
         return position
@@ -221,12 +232,12 @@ def _next_log(log_file: Path, rotated: _Rotated) -> Position:
     return position
 
 
-def _poll(log_file: Path, options: LogQueryOptions, position: Position, zone: tzinfo | None = None
+def poll(log_file: Path, options: LogQueryOptions, position: Position, zone: tzinfo | None = None
           ) -> Iterator[LogEntry]:
     """The matching entries written since `position`, which it moves forward (to the new log after a
     rotation, once the old one is read to its end)."""
     if position.fd is None:
-        position.take(_open_position(log_file, position.offset if position.file == _file_id(log_file) else 0))
+        position.take(open_position(log_file, position.offset if position.file == _file_id(log_file) else 0))
         if position.fd is None:
             return  # no log (between a rotation's rename and PHP's new file)
     if not _still_same(log_file, position):

@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from .timeline import LOOKBACK, MARK_BUDGET, MARK_LOOKBACK
 from .reader import open_log
+from .timeline import LOOKBACK, MARK_BUDGET, MARK_LOOKBACK
 
 __all__ = ["starts_inside_request_data"]
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from ..errors import InvalidArgument
 from .match import validate_path_pattern
 
-
 MAX_LIMIT = 1000  # a page an agent can still read; page further with offset
 MAX_OFFSET = 1_000_000
 MAX_SINCE_MINUTES = 10 * 366 * 24 * 60  # ten years: anything longer is "everything"

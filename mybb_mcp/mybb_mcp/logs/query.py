@@ -15,26 +15,26 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Protocol, TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .bounds import AnswerBudget
+from .context import (
+    _ERROR_OR_REQUEST_HINTS,
+    _LOOKUP_BLOCK,
+    _LOOKUP_MAX_BLOCK,
+    REQUEST_LOOKUP_BYTES,
+    ErrorContext,
+    HiddenCounts,
+    _same_worker,
+)
+from .forgery import starts_inside_request_data
 from .match import RequestMatch
+from .options import DEFAULT_ANSWER_CHARS, MAX_LIMIT, STATUS_CLASSES, LogQueryOptions, validate_options
 from .parser import CONNECTION, ERROR, ERROR_HINTS, LEVELS, REQUEST, SOURCE_SERVER, STARTUP, RequestRef, parse_entry
 from .reader import ReadStats, iter_entries_backward, iter_entries_forward, open_log
 from .rotation import backup_path
 from .timeline import offset_at_time, stamps_out_of_order
 from .zone import read_log_zone
-from .forgery import starts_inside_request_data
-from .options import DEFAULT_ANSWER_CHARS, LogQueryOptions, MAX_LIMIT, STATUS_CLASSES, validate_options
-from .context import (
-    ErrorContext,
-    HiddenCounts,
-    REQUEST_LOOKUP_BYTES,
-    _ERROR_OR_REQUEST_HINTS,
-    _LOOKUP_BLOCK,
-    _LOOKUP_MAX_BLOCK,
-    _same_worker,
-)
 
 if TYPE_CHECKING:
     from .parser import LogEntry

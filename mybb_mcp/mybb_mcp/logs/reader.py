@@ -27,10 +27,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from io import FileIO
 
-from .bounds import CARRY_TRIM_BYTES, CUT_MARK, ENTRY_HEAD_BYTES, ENTRY_TAIL_BYTES, MAX_ENTRY_BYTES, keep_entry
 from ..safe_files import open_regular
-from .finders import _NL, _OVERLAP, _Selector, _first_start, _last_start
-
+from .bounds import CARRY_TRIM_BYTES, CUT_MARK, ENTRY_HEAD_BYTES, ENTRY_TAIL_BYTES, MAX_ENTRY_BYTES, keep_entry
+from .finders import _NL, _OVERLAP, _first_start, _last_start, _Selector
 
 # Block sizes: small first (a tail query wants the last few KiB), growing when scanning far.
 BLOCK_SIZE = 64 * 1024

@@ -17,7 +17,6 @@ from pathlib import Path
 from ..safe_files import check_regular_or_absent, open_regular
 from .zone import _ZONE_HEADER, _zone_of_head, format_zone_header
 
-
 # --- rotation --------------------------------------------------------------------------------------------
 
 def backup_path(path: str | os.PathLike[str], number: int) -> Path:

@@ -9,10 +9,9 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 
+from .finders import _first_start
 from .parser import ENTRY_START, head_timestamp
 from .reader import BLOCK_SIZE, _range, open_log
-from .finders import _first_start
-
 
 # --- finding a time in the file -----------------------------------------------------------------------
 

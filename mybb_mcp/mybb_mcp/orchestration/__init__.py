@@ -11,11 +11,11 @@ file and lock; `layout` where each forum's files live; `registry` the servers th
 """
 
 from ..failures import Failure
-from ..logs.parser import ERROR_PATTERNS, STATIC_PATTERNS, LogEntry, is_error_line, is_static_request, parse_log_line
 from ..logs.options import LogQueryOptions
+from ..logs.parser import ERROR_PATTERNS, STATIC_PATTERNS, LogEntry, is_error_line, is_static_request, parse_log_line
 from ..logs.query import LogQueryResult
-from .process import PortOwner
 from ..results import DeathReport, ServerResult, ServerStatus
+from .process import PortOwner
 from .server_service import ServerOrchestrationService
 
 __all__ = [

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..forum import database, dev_mode, error_log, report, files as files_module, request_roles, requests
-from ..forum import sessions
+from ..failures import Failure
+from ..forum import database, dev_mode, error_log, report, request_roles, requests, sessions
+from ..forum import files as files_module
 from ..forum import snapshot as snapshots
+from ..forum.init import init_forum
+from ..logs import compile_time, cursors
+from ..logs import exchanges as exchanges_module
+from ..results import PageResult
 from ..workbench import request_trace
 from . import layout, php_dev
-from ..failures import Failure
-from ..forum.init import init_forum
-from ..results import PageResult
-from ..logs import cursors, exchanges as exchanges_module, compile_time
 from .validation import validate_flag
 
 if TYPE_CHECKING:
-    from ..results import InitResult, ServerResult
     from ..forum.init import InitOptions
     from ..forum.requests import PageRequest
+    from ..results import InitResult, ServerResult
 
 
 class ForumCalls:

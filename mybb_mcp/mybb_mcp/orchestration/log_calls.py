@@ -8,17 +8,17 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from ..forum import error_log, release, request_roles, requests
+from ..answers.logs import render_log_query
+from ..forum import error_log, release, request_roles
 from ..forum import sessions as sessions_module
-from . import process
+from ..logs import compile_time, cursors, digest
 from ..logs.match import RequestMatch
 from ..logs.options import LogQueryOptions
 from ..logs.query import run_query
 from ..logs.zone import read_log_zone
-from ..logs import cursors, digest, compile_time
-from ..answers.logs import render_log_query
+from . import process
 
 if TYPE_CHECKING:
     from ..logs.query import LogQueryResult

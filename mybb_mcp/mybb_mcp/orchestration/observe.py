@@ -7,20 +7,20 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from dataclasses import replace, dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..results import DeathReport
-from . import process, registry
 from ..logs.options import LogQueryOptions
 from ..logs.query import run_query
 from ..logs.zone import read_log_zone
-from .process import PortOwner, ProcessIdentity
+from ..results import DeathReport
 from ..safe_files import UnsafeFile
+from . import process, registry
+from .process import PortOwner, ProcessIdentity
 from .state import LockTimeout
-from .validation import _url
+from .validation import server_url
 
 if TYPE_CHECKING:
     from ..logs.parser import LogEntry
@@ -175,4 +175,4 @@ class Observation:
         if live is None:
             return owner
         entry = live.entry
-        return replace(owner, forum_root=str(entry.mybb_root), forum_url=_url(entry.host, entry.port))
+        return replace(owner, forum_root=str(entry.mybb_root), forum_url=server_url(entry.host, entry.port))

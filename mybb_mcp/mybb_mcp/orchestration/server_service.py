@@ -16,26 +16,26 @@ import signal
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..forum import report, release
-from ..workbench import request_trace
-from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
-from . import layout, process, registry
 from ..failures import Failure
+from ..forum import release, report
+from ..forum.folder_modes import open_folders_warning
 from ..logs.options import LogQueryOptions
 from ..logs.rotation import rotate_in_place, rotate_logs
 from ..logs.zone import format_zone_header, local_zone_key
-from .process import ProcessIdentity
-from ..forum.folder_modes import open_folders_warning
+from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
-from .state import LockTimeout, StateFile
-from .observe import Observation
-from .log_calls import LogCalls
+from ..workbench import request_trace
+from . import layout, process, registry
 from .forum_calls import ForumCalls
+from .log_calls import LogCalls
+from .observe import Observation
+from .process import ProcessIdentity
+from .state import LockTimeout, StateFile
+from .validation import is_loopback_host, server_url, validate_flag, validate_host, validate_port, validate_workers
 from .workbench_calls import WorkbenchCalls
-from .validation import _is_loopback, _url, validate_flag, validate_host, validate_port, validate_workers
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -249,8 +249,8 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if workers > 1 and len(pool) < workers:
             warnings.append(f"Only {len(pool)} of {workers} PHP workers had started when the server answered.")
         return ServerResult(
-            True, "start", f"PHP is serving {config.mybb_root} at {_url(host, port)}.",
-            pid=identity.pid, port=port, host=host, url=_url(host, port), log_file=log_file,
+            True, "start", f"PHP is serving {config.mybb_root} at {server_url(host, port)}.",
+            pid=identity.pid, port=port, host=host, url=server_url(host, port), log_file=log_file,
             started_at=started_at, uptime_seconds=0.0, workers=pool,
             warnings=warnings, notes=notes,
         )
@@ -269,10 +269,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if exited:
             code = process.exit_status(proc)
             how = process.describe_exit(code) if code is not None else "exited"
-            message = f"PHP {how} before it answered on {_url(host, port)}."
+            message = f"PHP {how} before it answered on {server_url(host, port)}."
             failure = Failure.PORT_IN_USE if owner else Failure.PHP_EXITED
         else:
-            message = f"PHP did not answer on {_url(host, port)} within {self._start_timeout:.0f} s; it was stopped."
+            message = f"PHP did not answer on {server_url(host, port)} within {self._start_timeout:.0f} s; it was stopped."
             failure = Failure.START_TIMEOUT
         return ServerResult(
             False, "start", message, failure, port=port, host=host, log_file=log_file,
@@ -334,8 +334,8 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         registry.forget(self.config.files, identity.pid)
         ran_for = max(0.0, self._clock() - identity.create_time)
         return ServerResult(
-            True, "stop", f"Stopped PHP (PID {identity.pid}) serving {_url(host, port)}.",
-            pid=identity.pid, port=port, host=host, url=_url(host, port),
+            True, "stop", f"Stopped PHP (PID {identity.pid}) serving {server_url(host, port)}.",
+            pid=identity.pid, port=port, host=host, url=server_url(host, port),
             log_file=Path(state.get("log_file", self.config.log_file)), started_at=state.get("started_at"),
             uptime_seconds=ran_for, workers=[p.pid for p in members if p.pid != identity.pid],
             warnings=warnings, notes=notes,
@@ -364,7 +364,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             identity, state = running.identity, running.state
             status.pid = identity.pid
             status.port, status.host = int(state["port"]), str(state["host"])
-            status.url = _url(status.host, status.port)
+            status.url = server_url(status.host, status.port)
             status.started_at = state.get("started_at")
             status.uptime_seconds = max(0.0, self._clock() - identity.create_time)
             status.workers = process.worker_pids(identity) if running.leader_alive else [
@@ -416,10 +416,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             else:
                 workers, health = [m.pid for m in live.members], "workers only"
             listings.append(ServerListing(
-                mybb_root=entry.mybb_root, url=_url(entry.host, entry.port), host=entry.host, port=entry.port,
+                mybb_root=entry.mybb_root, url=server_url(entry.host, entry.port), host=entry.host, port=entry.port,
                 pid=identity.pid, workers=workers, started_at=entry.started_at,
                 uptime_seconds=max(0.0, self._clock() - identity.create_time), health=health,
-                exposed=not _is_loopback(entry.host), log_file=entry.log_file,
+                exposed=not is_loopback_host(entry.host), log_file=entry.log_file,
             ))
         return sorted(listings, key=lambda listing: (str(listing.mybb_root), listing.port))
 
@@ -462,8 +462,8 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         state = running.state
         host, port = str(state["host"]), int(state["port"])
         return ServerResult(
-            False, "start", f"A server started by this tool is already serving {_url(host, port)}.",
-            Failure.ALREADY_RUNNING, pid=running.identity.pid, port=port, host=host, url=_url(host, port),
+            False, "start", f"A server started by this tool is already serving {server_url(host, port)}.",
+            Failure.ALREADY_RUNNING, pid=running.identity.pid, port=port, host=host, url=server_url(host, port),
             log_file=Path(state.get("log_file", self.config.log_file)), started_at=state.get("started_at"),
             uptime_seconds=max(0.0, self._clock() - running.identity.create_time),
             workers=process.worker_pids(running.identity), notes=notes,
@@ -535,7 +535,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
 
     def _start_warnings(self, host: str, port: int) -> list[str]:
         warnings: list[str] = []
-        if not _is_loopback(host):
+        if not is_loopback_host(host):
             warnings.append(
                 f"The server listens on {host}, not loopback: the forum, Admin CP included, is reachable from "
                 "the network. Restart it with host 127.0.0.1 unless that is what you want."

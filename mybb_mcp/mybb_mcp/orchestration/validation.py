@@ -10,12 +10,12 @@ import socket
 from ..errors import InvalidArgument, shown_value
 
 
-def _url(host: str, port: int) -> str:
+def server_url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     """Whether binding `host` keeps the forum on this machine, in every spelling PHP accepts for it
     (`127.1` and `2130706433` are 127.0.0.1 to inet_aton; `::ffff:127.0.0.1` is it mapped into IPv6)."""
     name = host.strip().strip("[]").rstrip(".").lower()

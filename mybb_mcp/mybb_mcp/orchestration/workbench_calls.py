@@ -11,8 +11,8 @@ from typing import Any
 from ..config import Config
 from ..forum.init import read_credentials, write_credentials
 from ..workbench import members, php_eval, templates
-from ..workbench import sql as read_only_sql
 from ..workbench import plugins as plugin_workbench
+from ..workbench import sql as read_only_sql
 
 
 def keep_member_password(config: Config, name: str, password: str) -> Path:

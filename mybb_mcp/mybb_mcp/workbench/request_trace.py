@@ -21,7 +21,6 @@ from typing import Any
 
 from ..safe_files import ensure_private_dir, read_own_small
 
-
 WORKBENCH_DIR = ".mybb-server-workbench"
 ENV_NAME = "MYBB_MCP_WORKBENCH"
 SECRET_FILE = "secret"

@@ -10,7 +10,6 @@ from typing import Any
 from .. import schema as table_schema
 from .model import Change, SnapshotDiff, TableChange
 
-
 # ----------------------------------------------------------------------------------------- comparing
 
 

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .. import schema as table_schema
@@ -24,11 +24,11 @@ from .model import (
     FORUM_NOT_INSTALLED,
     LOCK_TIMEOUT,
     SNAPSHOT_FAILED,
-    SQLITE_FILE,
     SQL_FILE,
-    SnapshotError,
+    SQLITE_FILE,
     TOOL_TIMEOUT,
     UNSUPPORTED_DATABASE,
+    SnapshotError,
 )
 
 if TYPE_CHECKING:

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from .tree import read_tree
-from .model import CATALOG_FILE, SnapshotResult
-from .database import _Database, _describe, _forum_database, _identity
 from .compare import _when, compare
+from .database import _Database, _describe, _forum_database, _identity
+from .model import CATALOG_FILE, SnapshotResult
+from .tree import read_tree
 
 
 class DiffAction:

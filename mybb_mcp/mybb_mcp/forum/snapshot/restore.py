@@ -9,7 +9,8 @@ import shutil
 import sqlite3
 from datetime import datetime, timezone
 
-from .tree import TreeRefused, checked_manifest, write_tree
+from .compare import _when
+from .database import _Database, _describe, _forum_database, _identity
 from .model import (
     AUTO_PREFIX,
     DATABASE_MISMATCH,
@@ -19,8 +20,7 @@ from .model import (
     SnapshotError,
     SnapshotResult,
 )
-from .database import _Database, _describe, _forum_database, _identity
-from .compare import _when
+from .tree import TreeRefused, checked_manifest, write_tree
 
 
 class RestoreAction:

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..files import read_mybb_version
-from .tree import read_tree
-from .model import CATALOG_FILE, FILES_DIR, FORMAT, META_FILE, SNAPSHOT_EXISTS, SnapshotError, SnapshotResult
 from .database import _Database, _describe, _forum_database, _identity
+from .model import CATALOG_FILE, FILES_DIR, FORMAT, META_FILE, SNAPSHOT_EXISTS, SnapshotError, SnapshotResult
+from .tree import read_tree
 
 
 class SaveAction:

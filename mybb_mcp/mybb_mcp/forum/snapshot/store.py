@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ...safe_files import read_own_bounded
-from .tree import DEFAULT_MAX_BYTES, TreeRefused
-from .save import SaveAction
-from .restore import RestoreAction
 from .diff import DiffAction
 from .model import (
     BUSY,
@@ -29,9 +26,9 @@ from .model import (
     MAX_MANIFEST_BYTES,
     META_FILE,
     NOT_ROLLED_BACK,
-    SNAPSHOTS_DIR,
     SNAPSHOT_FAILED,
     SNAPSHOT_NOT_FOUND,
+    SNAPSHOTS_DIR,
     STORAGE_UNSAFE,
     SnapshotError,
     SnapshotInfo,
@@ -39,6 +36,9 @@ from .model import (
     validate_action,
     validate_name,
 )
+from .restore import RestoreAction
+from .save import SaveAction
+from .tree import DEFAULT_MAX_BYTES, TreeRefused
 
 
 class Snapshots(SaveAction, RestoreAction, DiffAction):
