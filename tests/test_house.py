@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 from pathlib import Path
 
 import mybb_mcp
@@ -170,6 +171,38 @@ def test_every_import_names_a_module_or_a_name_that_exists() -> None:
 
     missing = [f"{name}: {target}" for name, targets in every_import().items()
                for target in sorted(targets) if target.startswith("mybb_mcp.") and not exists(target)]
+    assert missing == []
+
+
+def _is_module(target: str) -> bool:
+    parent = target.rpartition(".")[0]
+    return hasattr(importlib.import_module(parent), "__path__") and importlib.util.find_spec(target) is not None
+
+
+def test_every_attribute_of_a_module_of_ours_exists() -> None:
+    """`module.NAME` on a module of this package names something the module has: a name moved away, or an
+    import dropped that others read through the module, fails here rather than on the path that reads it."""
+    missing = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        name = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node)
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    if target.startswith("mybb_mcp") and _is_module(target):
+                        aliases[alias.asname or alias.name] = target
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("mybb_mcp.") and alias.asname:
+                        aliases[alias.asname] = alias.name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+                module = importlib.import_module(aliases[node.value.id])
+                if not hasattr(module, node.attr):
+                    missing.append(f"{name}:{node.lineno}: {aliases[node.value.id]}.{node.attr}")
     assert missing == []
 
 

@@ -16,10 +16,7 @@ if TYPE_CHECKING:
 
 def run_errorlog(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     change = service.set_mybb_error_logging(args.state == "on")
-    if out.as_json:
-        out.data(change)
-    else:
-        out.markdown(render_error_logging(change, heading="#"))
+    out.show(change, lambda: render_error_logging(change, heading="#"))
     return EXIT_OK if change.ok else EXIT_FAILED
 
 

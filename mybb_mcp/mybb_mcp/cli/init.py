@@ -50,10 +50,7 @@ def _init(options: InitOptions, service: ServerOrchestrationService, out: Output
     if from_start and result.failed_step == "download":
         result.notes.append("Offline? Point MYBB_ARCHIVE at a MyBB release archive you have, e.g. "
                             "`MYBB_ARCHIVE=../shared/mybb/mybb_1837.tar.gz ./dev start`.")
-    if out.as_json:
-        out.data(result)
-    else:
-        out.markdown(render_init(result, CLI_COMMANDS))
+    out.show(result, lambda: render_init(result, CLI_COMMANDS))
     return EXIT_OK if result.success else EXIT_FAILED
 
 

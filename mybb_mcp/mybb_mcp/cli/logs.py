@@ -104,18 +104,14 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
         if args.wait:
             raise InvalidArgument("--digest answers at once; --wait is for waiting for new entries.", "Drop one.")
         digest = service.error_digest(args.cursor, args.since, not args.no_mybb, args.grep, args.path)
-        if out.as_json:
-            out.data({**to_jsonable(digest), "cursor": digest.cursor.encode()})
-        else:
-            out.markdown(render_digest(digest, None, CLI_COMMANDS, options.max_chars))
+        out.show({**to_jsonable(digest), "cursor": digest.cursor.encode()},
+                 lambda: render_digest(digest, None, CLI_COMMANDS, options.max_chars))
         return EXIT_OK
     if args.since is not None:
         raise InvalidArgument("--since and --cursor both say where to start.", "Pass one.")
     found = service.logs_since(args.cursor, options, wait_seconds=args.wait or 0)
-    if out.as_json:
-        out.data({**to_jsonable(found), "cursor": found.cursor.encode()})
-    else:
-        out.markdown(render_new_entries(found, str(service.config.log_file), None, CLI_COMMANDS,
+    out.show({**to_jsonable(found), "cursor": found.cursor.encode()},
+             lambda: render_new_entries(found, str(service.config.log_file), None, CLI_COMMANDS,
                                         waited=args.wait or None))
     return EXIT_OK
 

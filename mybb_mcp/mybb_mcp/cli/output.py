@@ -19,6 +19,8 @@ from ..logs.parser import LEVELS
 from ..untrusted import terminal_safe
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..orchestration import ServerResult
 
 
@@ -90,6 +92,13 @@ class Output:
         self.stream.write(colourize(text) if use_colour(self.stream) else text)
         self.stream.flush()
 
+    def show(self, value: Any, markdown: Callable[[], str]) -> None:
+        """A command's result: as JSON with --json, else the markdown `markdown()` makes of it."""
+        if self.as_json:
+            self.data(value)
+        else:
+            self.markdown(markdown())
+
     def data(self, value: Any, compact: bool = False) -> None:
         indent = None if compact else 2
         text = json.dumps(to_jsonable(value), indent=indent, ensure_ascii=False)
@@ -101,8 +110,5 @@ class Output:
 
 
 def _result(out: Output, result: ServerResult) -> int:
-    if out.as_json:
-        out.data(result)
-    else:
-        out.markdown(render_result(result, CLI_COMMANDS))
+    out.show(result, lambda: render_result(result, CLI_COMMANDS))
     return EXIT_OK if result.success else EXIT_FAILED

@@ -23,10 +23,7 @@ def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, o
                               "plugin codename.", "Run `mybb-server plugins list`, or e.g. "
                               "`mybb-server plugins check NAME`.")
     result = service.plugins(args.action, args.name)
-    if out.as_json:
-        out.data(result)
-    else:
-        out.markdown(render_plugins(result, cli=True))
+    out.show(result, lambda: render_plugins(result, cli=True))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -44,19 +44,13 @@ def run_restart(args: argparse.Namespace, service: ServerOrchestrationService, o
 
 def run_status(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     status = service.get_status()
-    if out.as_json:
-        out.data(status)
-    else:
-        out.markdown(render_status(status, CLI_COMMANDS))
+    out.show(status, lambda: render_status(status, CLI_COMMANDS))
     return EXIT_OK
 
 
 def run_list(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     servers = service.list_servers()
-    if out.as_json:
-        out.data(servers)
-    else:
-        out.markdown(render_server_list(servers, CLI_COMMANDS))
+    out.show(servers, lambda: render_server_list(servers, CLI_COMMANDS))
     return EXIT_OK
 
 

@@ -26,10 +26,7 @@ def run_snapshot(args: argparse.Namespace, service: ServerOrchestrationService, 
                               f"Run `mybb-server snapshot {args.action} NAME`; see the names with "
                               "`mybb-server snapshot list`.")
     result = service.snapshot(args.action, args.name)
-    if out.as_json:
-        out.data(result)
-    else:
-        out.markdown(render_snapshot(result, CLI_COMMANDS))
+    out.show(result, lambda: render_snapshot(result, CLI_COMMANDS))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

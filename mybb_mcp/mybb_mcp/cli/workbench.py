@@ -26,10 +26,8 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def _failed(out: Any, exc: MybbMcpError, title: str) -> int:
     if isinstance(exc, InvalidArgument):
         raise exc  # a usage error: the CLI's own handling (exit 2)
-    if out.as_json:
-        out.data({"ok": False, "error": exc.message, "hint": exc.hint})
-    else:
-        out.markdown(render_error(title, exc.message, exc.hint or "Fix it and run the command again."))
+    out.show({"ok": False, "error": exc.message, "hint": exc.hint},
+             lambda: render_error(title, exc.message, exc.hint or "Fix it and run the command again."))
     return EXIT_FAILED
 
 
@@ -47,18 +45,12 @@ def run_sql(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
         if args.describe is not None:
             desc = service.describe_table(args.describe)
-            if out.as_json:
-                out.data(desc)
-            else:
-                out.markdown(render_table(desc, tool))
+            out.show(desc, lambda: render_table(desc, tool))
             return EXIT_OK if desc.columns else EXIT_FAILED
         answer = service.sql(args.sql, args.limit)
     except MybbMcpError as exc:
         return _failed(out, exc, "SQL Refused")
-    if out.as_json:
-        out.data(answer)
-    else:
-        out.markdown(render_sql(answer, tool))
+    out.show(answer, lambda: render_sql(answer, tool))
     return EXIT_OK
 
 
@@ -77,12 +69,8 @@ def run_members(args: argparse.Namespace, service: Any, out: Any) -> int:
                   else service.add_member(args.name, args.role, args.password))
     except MybbMcpError as exc:
         return _failed(out, exc, "Member Not Added" if args.action == "add" else "Members")
-    if out.as_json:
-        out.data(result)
-    elif args.action == "list":
-        out.markdown(render_member_list(result, False))
-    else:
-        out.markdown(render_member_added(result, False))
+    out.show(result, lambda: render_member_list(result, False) if args.action == "list"
+             else render_member_added(result, False))
     return EXIT_OK
 
 
@@ -103,18 +91,12 @@ def run_templates(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
         if args.action == "get":
             view = service.get_template(args.title)
-            if out.as_json:
-                out.data(view)
-            else:
-                out.markdown(render_template(view, False))
+            out.show(view, lambda: render_template(view, False))
             return EXIT_OK if view.copies else EXIT_FAILED
         result = service.replace_in_template(args.title, args.find, args.replace, args.sid, args.apply)
     except MybbMcpError as exc:
         return _failed(out, exc, "Template")
-    if out.as_json:
-        out.data(result)
-    else:
-        out.markdown(render_replace(result, False))
+    out.show(result, lambda: render_replace(result, False))
     return EXIT_OK
 
 
@@ -129,8 +111,5 @@ def run_php(args: argparse.Namespace, service: Any, out: Any) -> int:
         result = service.eval_php(args.code, args.timeout)
     except MybbMcpError as exc:
         return _failed(out, exc, "PHP Not Run")
-    if out.as_json:
-        out.data(result)
-    else:
-        out.markdown(render_php(result))
+    out.show(result, lambda: render_php(result))
     return EXIT_OK if result.finished and result.exception is None else EXIT_FAILED

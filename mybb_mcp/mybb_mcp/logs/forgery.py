@@ -16,10 +16,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
-from .reader import open_log
-from .timeline import LOOKBACK, MARK_BUDGET, MARK_LOOKBACK
+from .timeline import lookback_windows
 
 __all__ = ["starts_inside_request_data"]
 
@@ -66,21 +64,6 @@ def starts_inside_request_data(path: str | os.PathLike[str], offsets: Sequence[i
     Each is judged from the LOOKBACK bytes before it (entries close together share one read); past
     MARK_BUDGET bytes read, from the MARK_LOOKBACK bytes before each only."""
     flagged: set[int] = set()
-    groups: list[tuple[int, list[int]]] = []
-    for offset in sorted(set(offsets)):
-        lo = max(start, offset - LOOKBACK)
-        if groups and lo <= groups[-1][1][-1]:
-            groups[-1][1].append(offset)
-        else:
-            groups.append((lo, [offset]))
-    budget = MARK_BUDGET
-    with open_log(Path(path)) as handle:
-        fd = handle.fileno()
-        for lo, members in groups:
-            if members[-1] - lo > budget:
-                lo = max(start, members[-1] - MARK_LOOKBACK)
-                members = [offset for offset in members if offset >= lo] or members[-1:]
-            data = os.pread(fd, members[-1] + 256 - lo, lo)  # the last entry's stamp and head too
-            budget -= len(data)
-            flagged |= _flag_lines(data, lo, set(members), skip_first=lo > start)
+    for lo, members, data in lookback_windows(path, offsets, start, 256):  # 256: the last entry's head too
+        flagged |= _flag_lines(data, lo, set(members), skip_first=lo > start)
     return flagged

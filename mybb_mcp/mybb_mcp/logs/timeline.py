@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
 
 from .finders import _first_start
 from .parser import ENTRY_START, head_timestamp
@@ -93,6 +94,31 @@ def offset_at_time(
         return lo
 
 
+def lookback_windows(path: str | os.PathLike[str], offsets: Sequence[int], start: int,
+                     tail: int) -> Iterator[tuple[int, list[int], bytes]]:
+    """For entry starts in one file, what is read to judge them by the bytes before them: (read from,
+    the entry starts judged, the bytes from there to `tail` bytes past the last start). Each read holds
+    the LOOKBACK bytes before its entries, and entries close together share one; past MARK_BUDGET bytes
+    read in all, only the MARK_LOOKBACK bytes before each (the budget is spent: a short look only)."""
+    groups: list[tuple[int, list[int]]] = []  # (read from, entry starts), ascending
+    for offset in sorted(set(offsets)):
+        lo = max(start, offset - LOOKBACK)
+        if groups and lo <= groups[-1][1][-1]:
+            groups[-1][1].append(offset)
+        else:
+            groups.append((lo, [offset]))
+    budget = MARK_BUDGET
+    with open_log(Path(path)) as handle:
+        fd = handle.fileno()
+        for lo, members in groups:
+            if members[-1] - lo > budget:
+                lo = max(start, members[-1] - MARK_LOOKBACK)
+                members = [offset for offset in members if offset >= lo] or members[-1:]
+            data = os.pread(fd, members[-1] + tail - lo, lo)
+            budget -= len(data)
+            yield lo, members, data
+
+
 def stamps_out_of_order(path: str | os.PathLike[str], offsets: Sequence[int], tz: tzinfo | None,
                         start: int = 0) -> set[int]:
     """Of entry starts in one file, those whose head stamp is earlier than a stamp written in the
@@ -102,35 +128,20 @@ def stamps_out_of_order(path: str | os.PathLike[str], offsets: Sequence[int], tz
     Entries close together share one read; past MARK_BUDGET bytes read, the rest are compared with
     the MARK_LOOKBACK bytes before each only."""
     flagged: set[int] = set()
-    groups: list[tuple[int, list[int]]] = []  # (read from, entry starts), ascending
-    for offset in sorted(set(offsets)):
-        lo = max(start, offset - LOOKBACK)
-        if groups and lo <= groups[-1][1][-1]:
-            groups[-1][1].append(offset)
-        else:
-            groups.append((lo, [offset]))
-    budget = MARK_BUDGET
-    with open_log(path) as handle:
-        fd = handle.fileno()
-        for lo, members in groups:
-            if members[-1] - lo > budget:  # the budget is spent: a short look only
-                lo = max(start, members[-1] - MARK_LOOKBACK)
-                members = [offset for offset in members if offset >= lo] or members[-1:]
-            hi = members[-1] + 64  # the last entry's own stamp
-            data = b"\n" + os.pread(fd, hi - lo, lo)
-            budget -= len(data)
-            heads = [(m.start() + lo, m.group(1)) for m in _STAMP_AFTER_NL.finditer(data)]  # (line start, stamp)
-            own = dict(heads)
-            latest: datetime | None = None
-            index = 0
-            for offset in members:
-                while index < len(heads) and heads[index][0] < offset:
-                    seen = head_timestamp(heads[index][1].decode("ascii"), tz)
-                    if seen is not None and (latest is None or seen > latest):
-                        latest = seen
-                    index += 1
-                mine = own.get(offset)
-                moment = head_timestamp(mine.decode("ascii"), tz) if mine else None
-                if latest is not None and moment is not None and latest - moment > OUT_OF_ORDER_TOLERANCE:
-                    flagged.add(offset)
+    for lo, members, read in lookback_windows(path, offsets, start, 64):  # 64: the last entry's own stamp
+        data = b"\n" + read
+        heads = [(m.start() + lo, m.group(1)) for m in _STAMP_AFTER_NL.finditer(data)]  # (line start, stamp)
+        own = dict(heads)
+        latest: datetime | None = None
+        index = 0
+        for offset in members:
+            while index < len(heads) and heads[index][0] < offset:
+                seen = head_timestamp(heads[index][1].decode("ascii"), tz)
+                if seen is not None and (latest is None or seen > latest):
+                    latest = seen
+                index += 1
+            mine = own.get(offset)
+            moment = head_timestamp(mine.decode("ascii"), tz) if mine else None
+            if latest is not None and moment is not None and latest - moment > OUT_OF_ORDER_TOLERANCE:
+                flagged.add(offset)
     return flagged

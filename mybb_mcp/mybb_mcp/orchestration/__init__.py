@@ -2,12 +2,13 @@
 
 The public names of the plan are re-exported here; the modules beside this file each own one
 concern: `server_service` the lifecycle story (start, stop, restart, status), with `observe` (the
-running server, or why there is none), `log_calls` and `forum_calls` (the service's calls on the logs
-and on the forum); `validation` the arguments; `process` PHP processes and ports; `state` the state
-file and lock; `layout` where each forum's files live; `registry` the servers this user runs;
-`php_dev` development mode's PHP flags; `failures` the named failures; `router.php` the php -S router;
-`log_parser` the plan's path to the parser. The log engine is `mybb_mcp.logs`, the forum
-`mybb_mcp.forum`, the answers `mybb_mcp.answers`, the results `mybb_mcp.results`.
+running server, or why there is none), `log_calls`, `forum_calls` and `workbench_calls` (the
+service's calls on the logs, the forum and the workbench); `validation` the arguments; `process` PHP
+processes and ports; `state` the state file and lock; `layout` where each forum's files live;
+`registry` the servers this user runs; `php_dev` development mode's PHP flags; `router.php` the php -S
+router; `log_parser` the plan's path to the parser. The log engine is `mybb_mcp.logs`, the forum
+`mybb_mcp.forum`, the workbench `mybb_mcp.workbench`, the answers `mybb_mcp.answers`, the results
+`mybb_mcp.results`, the named failures `mybb_mcp.failures`.
 """
 
 from ..failures import Failure

@@ -23,6 +23,7 @@ from ..failures import Failure
 from ..forum import release, report
 from ..forum.folder_modes import open_folders_warning
 from ..logs.options import LogQueryOptions
+from ..logs.parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN
 from ..logs.rotation import rotate_in_place, rotate_logs
 from ..logs.zone import format_zone_header, local_zone_key
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
@@ -234,7 +235,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if identity is not None:
             self._state_file.write({**identity.as_state(), **recorded})
 
-        probe = process.READY_PROBE_PATH if config.use_router else process.READY_PROBE_PATH_PLAIN
+        probe = READY_PROBE_PATH if config.use_router else READY_PROBE_PATH_PLAIN
         outcome = process.wait_ready(proc, identity, host, port, probe, self._start_timeout)
         if outcome is not process.Ready.ANSWERING or identity is None:
             exited = outcome is process.Ready.EXITED
