@@ -5,7 +5,7 @@
 Starts the real php -S (through the service) on a temporary forum with a page that uses a request
 field as an array key, as forum code does; each POST sends a field of --mb megabytes made of short
 lines, so PHP writes one "Undefined array key" warning of millions of lines, verbatim (issue 12,
-item 7: 92 MB, 2.3 GB and 7.9 s for one errors-only query before the bounds in log_bounds.py).
+item 7: 92 MB, 2.3 GB and 7.9 s for one errors-only query before the bounds in logs/bounds.py).
 Then each query runs in a fresh child process: peak RSS growth (VmHWM reset first, as bench/run.py
 does), time, answer size; and four errors-only queries at once in one process.
 """
@@ -59,7 +59,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-    from mybb_mcp.orchestration.render import render_log_query
+    from mybb_mcp.answers.logs import render_log_query
 
     service = ServerOrchestrationService(Config(mybb_root=Path(spec["forum"])))
     before = _kib("VmRSS") or 0

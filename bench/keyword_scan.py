@@ -4,7 +4,7 @@
     .venv/bin/python bench/keyword_scan.py --sizes 100 --reps 5
 
 Each row is a full scan (the keyword occurs once, near the start of the file, so a page of 50 is never
-filled early): the query through `log_query.run_query`, as the service runs it, and `grep -c` on the
+filled early): the query through `logs.query.run_query`, as the service runs it, and `grep -c` on the
 same file, interleaved run by run so both see the same machine load and a warm page cache. The ratio
 is query / grep (the target: at most 3x for the ASCII keyword).
 """
@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loggen  # noqa: E402
 
-from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query  # noqa: E402
+from mybb_mcp.logs.options import LogQueryOptions
+from mybb_mcp.logs.query import run_query  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 MIB = 1024 * 1024

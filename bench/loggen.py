@@ -19,7 +19,7 @@ five minutes hold the same amount of traffic (~200 page views, ~1000 requests) i
 A generated file is two parts:
 
 * the **body** (cached, deterministic for size + seed): starts with the orchestrator's zone header
-  (when `log_reader.format_zone_header` exists) and the startup banner, holds one marker line
+  (when `logs.zone.format_zone_header` exists) and the startup banner, holds one marker line
   (`MARKER`) within the first 1% of the file and ends some time before the file was generated;
 * the **tail** (`TAIL_SECONDS` of traffic, same content on every run) whose last line is stamped
   "now": `refresh_tail()` cuts the file back to the body and appends a fresh tail, so that
@@ -537,7 +537,7 @@ def zone_header(moment: float) -> str | None:
     try:
         from datetime import datetime
 
-        from mybb_mcp.orchestration.log_reader import format_zone_header  # type: ignore[attr-defined]
+        from mybb_mcp.logs.zone import format_zone_header  # type: ignore[attr-defined]
     except Exception:
         return None
     return format_zone_header(datetime.fromtimestamp(moment).astimezone())

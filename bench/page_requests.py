@@ -95,7 +95,7 @@ def bench_page_request(reps: int, log: Callable[[str], None], summary: Callable[
 
 
 def bench_cursor(log_path: Path, reps: int, summary: Callable[[list[float]], dict[str, Any]]) -> dict[str, Any]:
-    from mybb_mcp.orchestration.checkpoints import EntryFilter, read_since, take_cursor
+    from mybb_mcp.logs.cursors import EntryFilter, read_since, take_cursor
 
     cursor = take_cursor(log_path)
     wanted = EntryFilter(errors_only=True)

@@ -2,7 +2,7 @@
 
     python bench/plugins.py [--reps N]
 
-- `list` of 50 plugins (`forum/workbench/plugins.py`), beside booting MyBB in PHP CLI doing nothing
+- `list` of 50 plugins (`workbench/plugins.py`), beside booting MyBB in PHP CLI doing nothing
   (run_mybb_php with an empty snippet: the floor any MyBB-code answer pays).
 - one lifecycle action (install, then uninstall: each creates or drops a table, a setting and a template),
   beside the same boot.
@@ -100,8 +100,8 @@ def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
     from mybb_mcp.config import Config
     from mybb_mcp.forum.install import InstallRequest, install_forum
     from mybb_mcp.forum.php import run_mybb_php
-    from mybb_mcp.forum.workbench import plugins as workbench
-    from mybb_mcp.forum.workbench import request_trace
+    from mybb_mcp.workbench import plugins as workbench
+    from mybb_mcp.workbench import request_trace
     from mybb_mcp.orchestration import ServerOrchestrationService
 
     out: dict[str, Any] = {}

@@ -20,6 +20,14 @@ from tests.fixtures.real_mybb import mybb_template, real_forum  # noqa: F401 (fi
 PHP = os.environ.get("MYBB_TEST_PHP") or shutil.which("php")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the MariaDB fixture is marked `mariadb` whether or not it says so: `./dev test`
+    lists exactly these when it cannot install MariaDB (`pytest -m mariadb --collect-only`)."""
+    for item in items:
+        if "mariadb" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mariadb)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_server_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The per-user list of running servers (XDG_STATE_HOME/mybb-mcp) goes to a temporary folder,

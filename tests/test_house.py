@@ -5,6 +5,8 @@ functions do not run at import time, so they are not edges."""
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 from pathlib import Path
 
 import mybb_mcp
@@ -139,5 +141,164 @@ def test_the_forum_package_does_not_import_the_server() -> None:
     assert {name: targets for name, targets in offenders.items() if targets} == {}
 
 
+def every_import() -> dict[str, set[str]]:
+    """Every module each module names in an import, wherever the import sits (in a function, under
+    TYPE_CHECKING): what it depends on, whether or not the import runs at import time."""
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE_DIR.rglob("*.py"):
+        name = module_name(path)
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node)
+                targets |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        found[name] = targets
+    return found
+
+
+def test_every_import_names_a_module_or_a_name_that_exists() -> None:
+    """An import inside a function runs only when the function does: one that names a moved module would
+    fail in the field, not at import time."""
+    def exists(target: str) -> bool:
+        try:
+            importlib.import_module(target)
+            return True
+        except ModuleNotFoundError:
+            module, _, attribute = target.rpartition(".")
+            return exists(module) and hasattr(importlib.import_module(module), attribute)
+
+    missing = [f"{name}: {target}" for name, targets in every_import().items()
+               for target in sorted(targets) if target.startswith("mybb_mcp.") and not exists(target)]
+    assert missing == []
+
+
+def _is_module(target: str) -> bool:
+    parent = target.rpartition(".")[0]
+    return hasattr(importlib.import_module(parent), "__path__") and importlib.util.find_spec(target) is not None
+
+
+def test_every_attribute_of_a_module_of_ours_exists() -> None:
+    """`module.NAME` on a module of this package names something the module has: a name moved away, or an
+    import dropped that others read through the module, fails here rather than on the path that reads it."""
+    missing = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        name = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node)
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    if target.startswith("mybb_mcp") and _is_module(target):
+                        aliases[alias.asname or alias.name] = target
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("mybb_mcp.") and alias.asname:
+                        aliases[alias.asname] = alias.name
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+                module = importlib.import_module(aliases[node.value.id])
+                if not hasattr(module, node.attr):
+                    missing.append(f"{name}:{node.lineno}: {aliases[node.value.id]}.{node.attr}")
+    assert missing == []
+
+
+def test_the_forum_does_not_use_the_workbench() -> None:
+    """The workbench is built on the forum (its files, MyBB's PHP, snapshots), never the other way."""
+    offenders = {name: sorted(t for t in targets if t.startswith("mybb_mcp.workbench"))
+                 for name, targets in every_import().items() if name.startswith("mybb_mcp.forum")}
+    assert {name: targets for name, targets in offenders.items() if targets} == {}
+
+
 def test_results_import_nothing_at_run_time() -> None:
     assert import_graph()["mybb_mcp.results"] == set()
+
+
+# ------------------------------------------------------------------ sizes: what one person reads in one sitting
+
+MAX_MODULE_LINES = 700
+
+
+def _lines(path: Path) -> int:
+    with open(path, encoding="utf-8") as handle:
+        return sum(1 for _ in handle)
+
+
+def _source_files() -> list[Path]:
+    return sorted(p for p in PACKAGE_DIR.rglob("*") if p.suffix in (".py", ".php") and "__pycache__" not in p.parts)
+
+
+def package_lines() -> dict[str, int]:
+    """Lines of each package under `mybb_mcp`, its sub-packages included (`forum` counts
+    `forum/snapshot/`); the modules at the top (config, errors, results ...) are the package `mybb_mcp`."""
+    sizes: dict[str, int] = {}
+    for path in _source_files():
+        parts = path.relative_to(PACKAGE_DIR).parts
+        package = "mybb_mcp" if len(parts) == 1 else f"mybb_mcp.{parts[0]}"
+        sizes[package] = sizes.get(package, 0) + _lines(path)
+    return sizes
+
+
+def test_no_module_is_over_700_lines() -> None:
+    over = {str(p.relative_to(PACKAGE_DIR)): n for p in _source_files() if (n := _lines(p)) > MAX_MODULE_LINES}
+    assert over == {}
+
+
+def test_no_package_holds_more_than_a_third_of_the_lines() -> None:
+    sizes = package_lines()
+    total = sum(sizes.values())
+    assert {name: n for name, n in sizes.items() if n * 3 > total} == {}, f"{total} lines in all"
+
+
+def test_the_size_rules_see_the_package() -> None:
+    sizes = package_lines()
+    assert {"mybb_mcp", "mybb_mcp.orchestration", "mybb_mcp.logs", "mybb_mcp.answers", "mybb_mcp.forum",
+            "mybb_mcp.workbench", "mybb_mcp.cli"} <= set(sizes)
+    assert "mybb_mcp.forum.snapshot" not in sizes  # counted in forum
+    assert sum(sizes.values()) > 10_000
+
+
+# ------------------------------------------------------------------ one way: face -> service -> mechanics -> result -> answers
+
+LAYERS = {  # a package may import only from its own layer and the ones below it
+    "face": 4, "service": 3, "answers": 2, "mechanics": 1, "base": 0,
+}
+
+
+def layer(name: str) -> str:
+    if _is_face(name):
+        return "face"
+    if name == "mybb_mcp.orchestration" or name.startswith("mybb_mcp.orchestration.") and name.rsplit(".", 1)[1] in (
+        "server_service", "observe", "log_calls", "forum_calls", "workbench_calls"
+    ):
+        return "service"
+    if name.startswith("mybb_mcp.answers"):
+        return "answers"
+    if name in ("mybb_mcp", "mybb_mcp.results", "mybb_mcp.errors", "mybb_mcp.config", "mybb_mcp.safe_files",
+                "mybb_mcp.untrusted", "mybb_mcp.failures"):
+        return "base"
+    return "mechanics"
+
+
+def test_data_flows_one_way() -> None:
+    """Faces call the service; the service calls the mechanics (log engine, forum, process); mechanics
+    return result dataclasses; answers render them. Nothing imports a layer above its own: the service
+    never renders, the mechanics never call the service, the answers never read a log or a forum."""
+    graph = import_graph()
+    upward = {
+        name: sorted(t for t in edges if LAYERS[layer(t)] > LAYERS[layer(name)])
+        for name, edges in graph.items()
+    }
+    assert {name: targets for name, targets in upward.items() if targets} == {}
+
+
+def test_the_log_engine_and_the_forum_do_not_import_each_other_s_service() -> None:
+    graph = import_graph()
+    offenders = {
+        name: sorted(t for t in edges if layer(t) in ("service", "face", "answers"))
+        for name, edges in graph.items() if name.startswith(("mybb_mcp.logs", "mybb_mcp.forum", "mybb_mcp.workbench"))
+    }
+    assert {name: targets for name, targets in offenders.items() if targets} == {}

@@ -1,7 +1,7 @@
 """The results every layer passes up: the outcome of start, stop and restart, the status, a crash.
 
 Data flows one way: a face (MCP handler or CLI) calls the service, the service uses the mechanics
-(`orchestration.*`, `forum.*`), and returns one of these; `orchestration.render` turns it into markdown.
+(`orchestration.*`, `forum.*`), and returns one of these; `answers` turns it into markdown.
 This module imports the types it names only for annotations, so importing it imports nothing else.
 """
 
@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .forum.pages import DebugReport
+    from .failures import Failure
     from .forum.dev_mode import ErrorLoggingChange, Visibility
+    from .forum.pages import DebugReport
     from .forum.report import ForumReport
     from .forum.requests import PageRequest, PageResponse
-    from .orchestration.checkpoints import ErrorGroup
-    from .orchestration.failures import Failure
-    from .orchestration.log_parser import LogEntry
+    from .logs.digest import ErrorGroup
+    from .logs.parser import LogEntry
     from .orchestration.process import PortOwner
 
 __all__ = ["DeathReport", "InitResult", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]
@@ -126,7 +126,7 @@ class PageResult:
     flash: str | None = None  # the Admin CP's success message
     refresh_to: str | None = None  # where MyBB's friendly redirect page points
     log_file: Path | None = None
-    workbench: Any = None  # forum.workbench.request_trace.RequestTrace: what the request ran
+    workbench: Any = None  # workbench.request_trace.RequestTrace: what the request ran
 
     @property
     def ok(self) -> bool:

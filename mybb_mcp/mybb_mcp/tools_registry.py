@@ -14,9 +14,9 @@ import mcp.types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidArgument, shown_value
-from .forum.snapshot import MAX_NAME_LENGTH, NAME_PATTERN
-from .orchestration.log_match import validate_path_pattern
-from .orchestration.log_query import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MIN_ANSWER_CHARS
+from .forum.snapshot.model import MAX_NAME_LENGTH, NAME_PATTERN
+from .logs.match import validate_path_pattern
+from .logs.options import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MIN_ANSWER_CHARS
 
 
 class ToolName(str, Enum):

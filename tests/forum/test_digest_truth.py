@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from mybb_mcp.forum.requests import PageRequest
+from mybb_mcp.answers.commands import CLI_COMMANDS
+from mybb_mcp.answers.digest import render_digest
+from mybb_mcp.logs.digest import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.checkpoints import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING
-from mybb_mcp.orchestration.render import CLI_COMMANDS
-from mybb_mcp.orchestration.render_requests import render_digest
+
+from tests.fixtures.forum_requests import add_member as add_member_by_form
+from tests.fixtures.forum_requests import forum_env, get, serving
 
 MEMBER, MEMBER_PASSWORD = "dora", "Fern-Quartz-5521"
 
@@ -44,29 +45,13 @@ COMPILED_EXTRA = "<?php\ndeclare(shelving=1);\nfunction compiled_extra() { retur
 
 @pytest.fixture
 def running(real_forum, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ServerOrchestrationService]:
-    for key, value in {**real_forum.env(), "MYBB_ADMIN_USER": real_forum.admin_user,
-                       "MYBB_ADMIN_PASSWORD": real_forum.admin_password,
-                       f"MYBB_MEMBER_{MEMBER.upper()}_PASSWORD": MEMBER_PASSWORD}.items():
-        monkeypatch.setenv(key, value)
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    service = ServerOrchestrationService(real_forum.config())
-    assert service.start().success
-    yield service
-    service.stop(force=True)
-
-
-def get(service: ServerOrchestrationService, path: str, role: str = "guest", **kwargs):
-    result = service.request_page(PageRequest(path, role=role, **kwargs))
-    assert result.response is not None, (result.failure, result.hint)
-    return result
+    forum_env(real_forum, monkeypatch, tmp_path, {MEMBER: MEMBER_PASSWORD})
+    with serving(real_forum) as service:
+        yield service
 
 
 def add_member(service: ServerOrchestrationService) -> None:
-    made = get(service, "admin/index.php", "admin", method="POST", query=(("module", "user-users"), ("action", "add")),
-               form=(("username", MEMBER), ("password", MEMBER_PASSWORD), ("confirm_password", MEMBER_PASSWORD),
-                     ("email", "dora@example.test"), ("usergroup", "2"), ("displaygroup", "0")))
+    made = add_member_by_form(service, MEMBER, MEMBER_PASSWORD, "dora@example.test")
     assert made.response.page_error is None and made.flash
 
 

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 import pytest
 
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.orchestration.log_parser import LogEntry
+from mybb_mcp.logs.parser import LogEntry
 from mybb_mcp.orchestration.php_dev import probe_php
-from mybb_mcp.orchestration.render import render_log_query, render_result, render_status
+from mybb_mcp.answers.logs import render_log_query
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
 from tests.fixtures.real_mybb import RealForum
 
 PLUGIN = "errs"

@@ -952,7 +952,8 @@ def test_php_s_splits_a_relative_error_log_between_root_and_admin(php: str, foru
 def test_mybb_error_logs_merge_into_log_queries(forum: FixtureForum, tmp_path: Path) -> None:
     """The sources plug into log_query.run_query: MyBB's entries from both files, merged by time with the
     server log's, marked with their source, and subject to the same filters."""
-    from mybb_mcp.orchestration.log_query import LogQueryOptions, run_query
+    from mybb_mcp.logs.options import LogQueryOptions
+    from mybb_mcp.logs.query import run_query
 
     forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log")))
     write_error_log(forum.root / "error.log", [MyBBError(1795499761, "front-end warning one"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mybb_mcp.cli import ProgressBar
+from mybb_mcp.cli.init import ProgressBar
 from mybb_mcp.forum import source as source_module
 from mybb_mcp.forum.install import InstallError
 from mybb_mcp.forum.source import Release, resolve_source

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mybb_mcp.forum import release
-from mybb_mcp.orchestration.log_parser import (
+from mybb_mcp.logs.parser import (
     ORIGIN_CORE,
     ORIGIN_EDITED,
     ORIGIN_OTHER,

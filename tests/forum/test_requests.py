@@ -17,13 +17,16 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp import Client
-
 from mybb_mcp.forum.php import run_mybb_php
-from mybb_mcp.forum.requests import SESSIONS_DIR, PageRequest
+from mybb_mcp.forum.requests import PageRequest
+from mybb_mcp.forum.sessions import SESSIONS_DIR
+from mybb_mcp.logs.digest import NEW, RESOLVED, STILL_FIRING
+from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.checkpoints import NEW, RESOLVED, STILL_FIRING
-from mybb_mcp.orchestration.log_query import LogQueryOptions
 from mybb_mcp.server import server
+
+from tests.fixtures.forum_requests import add_member as add_member_by_form
+from tests.fixtures.forum_requests import forum_env, get, serving
 
 MEMBER, MEMBER_PASSWORD = "carol", "Tulip-Moss-9381"
 
@@ -43,37 +46,17 @@ FIXED_PLUGIN = BOOM_PLUGIN.replace('throw new RuntimeException("boom plugin fail
 
 @pytest.fixture
 def env(real_forum, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    values = {**real_forum.env(), "MYBB_ADMIN_USER": real_forum.admin_user,
-              "MYBB_ADMIN_PASSWORD": real_forum.admin_password,
-              f"MYBB_MEMBER_{MEMBER.upper()}_PASSWORD": MEMBER_PASSWORD}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # no stray .env
-    return values
+    return forum_env(real_forum, monkeypatch, tmp_path, {MEMBER: MEMBER_PASSWORD})
 
 
 @pytest.fixture
 def running(real_forum, env: dict[str, str]) -> Iterator[ServerOrchestrationService]:
-    service = ServerOrchestrationService(real_forum.config())
-    assert service.start().success
-    yield service
-    service.stop(force=True)
-
-
-def get(service: ServerOrchestrationService, path: str, role: str = "guest", **kwargs):
-    result = service.request_page(PageRequest(path, role=role, **kwargs))
-    assert result.response is not None, (result.failure, result.hint)
-    return result
+    with serving(real_forum) as service:
+        yield service
 
 
 def add_member(service: ServerOrchestrationService) -> object:
-    """The admin creates a member through the Admin CP form (a POST MyBB checks my_post_key on)."""
-    return get(service, "admin/index.php", "admin", method="POST",
-               query=(("module", "user-users"), ("action", "add")),
-               form=(("username", MEMBER), ("password", MEMBER_PASSWORD), ("confirm_password", MEMBER_PASSWORD),
-                     ("email", "carol@example.test"), ("usergroup", "2"), ("displaygroup", "0")))
+    return add_member_by_form(service, MEMBER, MEMBER_PASSWORD, "carol@example.test")
 
 
 # --- roles ------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
+from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.render_requests import render_page_result
+
+from tests.fixtures.forum_requests import forum_env, get, serving
 
 PLUGIN_HEAD = """<?php
 if(!defined("IN_MYBB")) { die("direct access"); }
@@ -65,22 +66,9 @@ function halfway_activate() {
 
 @pytest.fixture
 def running(real_forum, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ServerOrchestrationService]:
-    for key, value in {**real_forum.env(), "MYBB_ADMIN_USER": real_forum.admin_user,
-                       "MYBB_ADMIN_PASSWORD": real_forum.admin_password}.items():
-        monkeypatch.setenv(key, value)
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # no stray .env
-    service = ServerOrchestrationService(real_forum.config())
-    assert service.start().success
-    yield service
-    service.stop(force=True)
-
-
-def get(service: ServerOrchestrationService, path: str, role: str = "guest", **kwargs):
-    result = service.request_page(PageRequest(path, role=role, **kwargs))
-    assert result.response is not None, (result.failure, result.hint)
-    return result
+    forum_env(real_forum, monkeypatch, tmp_path)
+    with serving(real_forum) as service:
+        yield service
 
 
 def count(db_file: Path, table: str) -> int:
@@ -264,7 +252,6 @@ def anyio_backend() -> str:
 async def test_mcp_post_is_sent_once_and_its_redirect_page_is_success(running, real_forum) -> None:
     import mcp.types as types
     from mcp import Client
-
     from mybb_mcp.server import server
 
     real_forum.add_plugin("rows", ROWS_PLUGIN)

@@ -196,7 +196,7 @@ def test_restart_keeps_the_host_it_ran_on(service: ServerOrchestrationService) -
 
 
 def test_a_death_report_names_the_program_that_took_the_pid() -> None:
-    from mybb_mcp.orchestration.render import render_status
+    from mybb_mcp.answers.status import render_status
     from mybb_mcp.results import DeathReport, ServerStatus
 
     died = DeathReport(4242, 8022, "2026-11-25T07:00:00+00:00", None, "ended; its PID now belongs to an "

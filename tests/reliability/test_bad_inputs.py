@@ -227,7 +227,7 @@ CLI_CASES: list[list[str]] = [
 
 def command_cases() -> list[list[str]]:
     """Every command in the CLI's table, with an unknown flag: a command added later is covered."""
-    from mybb_mcp.cli import COMMANDS
+    from mybb_mcp.cli.app import COMMANDS
 
     return [[name, "--no-such-flag"] for name in COMMANDS] + [[name, "--json", "--json=1"] for name in COMMANDS]
 
@@ -258,7 +258,7 @@ def run_many(runs: list[tuple[list[str], dict[str, str]]], cwd: Path, how: str,
 
 
 def in_process(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    from mybb_mcp.cli import main
+    from mybb_mcp.cli.app import main
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     out, err = io.StringIO(), io.StringIO()

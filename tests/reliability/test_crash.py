@@ -20,7 +20,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.render import render_status
+from mybb_mcp.answers.status import render_status
 from tests.conftest import http_get
 from tests.reliability.conftest import (
     VENV_BIN, alive, cli_env, php_servers, run_cli, serves, wait_for, zombie_children,

@@ -20,7 +20,7 @@ import pytest
 import mybb_mcp
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.render import render_result
+from mybb_mcp.answers.lifecycle import render_result
 from tests.reliability.conftest import cli_env, run_cli
 
 EXPOSED = "reachable from the network"

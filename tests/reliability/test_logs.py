@@ -19,7 +19,7 @@ import pytest
 
 from mybb_mcp.config import load_config
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.orchestration.failures import Failure
+from mybb_mcp.failures import Failure
 from tests.conftest import http_get
 from tests.reliability.conftest import TIMEOUT
 

@@ -20,7 +20,9 @@ import pytest
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService, process
 from mybb_mcp.orchestration.layout import CLAIM_NAME, forum_key
-from mybb_mcp.orchestration.render import CLI_COMMANDS, render_result, render_status
+from mybb_mcp.answers.commands import CLI_COMMANDS
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
 from tests.conftest import free_port, http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import Imposter, alive, cli_env, php_servers, run_cli, wait_for

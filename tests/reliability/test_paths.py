@@ -19,7 +19,7 @@ import pytest
 
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.orchestration.render import render_result
+from mybb_mcp.answers.lifecycle import render_result
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import EXTRA_PAGES, cli_env, php_servers, run_cli, snapshot

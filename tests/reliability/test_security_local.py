@@ -28,8 +28,10 @@ import pytest
 from mybb_mcp.config import load_config
 from mybb_mcp.handlers.orchestration import handle_server_restart, handle_server_start
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.orchestration.render import render_log_query, render_result, render_status
-from mybb_mcp.orchestration.server_service import _is_loopback
+from mybb_mcp.answers.logs import render_log_query
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
+from mybb_mcp.orchestration.validation import is_loopback_host
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import (
@@ -168,9 +170,9 @@ async def test_13_validation_errors_do_not_echo_the_whole_value(anyio_backend: s
 def test_13_loopback_spellings_are_loopback() -> None:
     for host in ("127.0.0.1", "127.1", "127.0.1", "2130706433", "::1", "[::1]", "::ffff:127.0.0.1",
                  "[::ffff:127.0.0.1]", "localhost", "LOCALHOST", "localhost."):
-        assert _is_loopback(host), host
+        assert is_loopback_host(host), host
     for host in ("0.0.0.0", "::", "10.0.0.1", "::ffff:10.0.0.1", "128.1", "example.org", "0"):
-        assert not _is_loopback(host), host
+        assert not is_loopback_host(host), host
 
 
 def test_13_a_server_on_127_1_gets_no_exposure_warning(
@@ -575,7 +577,8 @@ def test_8_closing_stdin_ends_mybb_mcp_even_during_a_call(forum: Path, php: str,
 PAUSER = textwrap.dedent('''
     import signal, sys, time
     import psutil
-    from mybb_mcp import cli, server
+    from mybb_mcp import server
+    from mybb_mcp.cli import app as cli
     from mybb_mcp.orchestration import process
 
     face, pid = sys.argv[1], int(sys.argv[2])
@@ -684,7 +687,7 @@ def test_10_disk_nearly_full_refuses_rotation_cleanly(make_service: Callable[...
 def test_10_disk_filling_up_midway_leaves_no_partial(make_service: Callable[..., ServerOrchestrationService],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The disk fills during the copy (the seam: a write that fails with ENOSPC)."""
-    from mybb_mcp.orchestration import log_reader
+    from mybb_mcp.logs import reader as log_reader
 
     service = make_service(log_max_mb=1)
     started = service.start()

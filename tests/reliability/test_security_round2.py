@@ -29,10 +29,11 @@ from mybb_mcp.config import Config, load_config
 from mybb_mcp.errors import ConfigError, InvalidArgument
 from mybb_mcp.forum.dev_mode import _load_remembered
 from mybb_mcp.forum.folder_modes import open_folders
-from mybb_mcp.forum.requests import LoginProblem, credentials_file, credentials_for
-from mybb_mcp.forum.snapshot import Snapshots, validate_name
+from mybb_mcp.forum.sessions import LoginProblem, credentials_file, credentials_for
+from mybb_mcp.forum.snapshot import Snapshots
+from mybb_mcp.forum.snapshot.model import validate_name
 from mybb_mcp.forum.source import resolve_source
-from mybb_mcp.orchestration.forum_init import read_credentials
+from mybb_mcp.forum.init import read_credentials
 from mybb_mcp.forum.install import InstallError, InstallerServer, UnpackLimits, find_forum_files, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration import LogQueryOptions
@@ -510,7 +511,7 @@ def test_6_a_forged_fatal_with_the_current_stamp_is_marked_and_not_counted(runni
 
 
 def test_6_real_multi_line_messages_are_not_marked(tmp_path: Path) -> None:
-    from mybb_mcp.orchestration.log_forgery import starts_inside_request_data
+    from mybb_mcp.logs.forgery import starts_inside_request_data
 
     stamp = "[Sat Dec  5 21:00:00 2026]"
     lines = [f"{stamp} 127.0.0.1:5000 Accepted",

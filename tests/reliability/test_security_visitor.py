@@ -20,8 +20,9 @@ from urllib.parse import quote
 import pytest
 
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.orchestration.log_parser import READY_PROBE_PATH, format_php_timestamp
-from mybb_mcp.orchestration.render import render_result, render_status
+from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
 # Pages that put request data into the server log verbatim, as forum code does (an undefined array key
@@ -143,7 +144,7 @@ def test_item13_keywords_fold_case_beyond_ascii(running: ServerOrchestrationServ
 
 @pytest.mark.parametrize("block", [64, 4096])
 def test_item13_case_folding_holds_across_blocks_both_ways(tmp_path: Path, block: int) -> None:
-    from mybb_mcp.orchestration.log_reader import iter_entries_backward, iter_entries_forward
+    from mybb_mcp.logs.reader import iter_entries_backward, iter_entries_forward
 
     stamp = "[Sun Nov 29 02:00:00 2026] "
     lines = []
@@ -340,9 +341,9 @@ def write_hostile_log(path: Path, now: datetime, megabytes: int = 40) -> None:
 def test_item7_memory_per_query_and_answer_size_are_bounded(tmp_path: Path, options: dict[str, object]) -> None:
     import tracemalloc
 
-    from mybb_mcp.orchestration.log_bounds import MAX_ANSWER_BYTES
-    from mybb_mcp.orchestration.log_query import run_query
-    from mybb_mcp.orchestration.render import render_log_query
+    from mybb_mcp.logs.bounds import MAX_ANSWER_BYTES
+    from mybb_mcp.logs.query import run_query
+    from mybb_mcp.answers.logs import render_log_query
 
     now = datetime(2026, 11, 29, 3, 0, 0)
     log = tmp_path / "server.log"
@@ -379,7 +380,7 @@ def test_item7_four_queries_in_parallel_stay_bounded(tmp_path: Path) -> None:
     import threading
     import tracemalloc
 
-    from mybb_mcp.orchestration.log_query import run_query
+    from mybb_mcp.logs.query import run_query
 
     now = datetime(2026, 11, 29, 3, 0, 0)
     log = tmp_path / "server.log"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration.render import render_result, render_status
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.status import render_status
 from tests.conftest import http_get
 from tests.reliability.conftest import php_servers
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..forum.workbench.members import MemberAdded, MemberList
-from ..orchestration.untrusted import one_line
+from ..untrusted import one_line
+from ..workbench.members import MemberAdded, MemberList
 
 
 def render_member_added(added: MemberAdded, mcp: bool) -> str:

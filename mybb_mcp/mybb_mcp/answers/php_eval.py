@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..forum.workbench.php_eval import PhpEvalResult
-from ..orchestration.untrusted import code_block, one_line
+from ..untrusted import code_block, one_line
+from ..workbench.php_eval import PhpEvalResult
 
 ALLOW_HINT = ("Set MYBB_ALLOW_PHP=1 in the MCP server's environment (its configuration in your MCP client) "
               "and restart it; or run it yourself with `mybb-server php 'CODE'`.")

@@ -1,4 +1,4 @@
-"""mybb_forum_plugins answers (and `mybb-server plugins`): the result of forum/workbench/plugins.py as markdown.
+"""mybb_forum_plugins answers (and `mybb-server plugins`): the result of workbench/plugins.py as markdown.
 
 Plugin files, their _info and MyBB's messages are the forum's text, not ours: every value is shown as
 code (no markup, no control characters) and cut to a bounded length.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..forum.snapshot import SnapshotDiff
-from ..forum.workbench.plugins import PluginInfo, PluginsResult, Problem
+from ..forum.snapshot.model import SnapshotDiff
+from ..workbench.plugins import PluginInfo, PluginsResult, Problem
 
 MAX_CHARS = 12_000
 MAX_VALUE = 120

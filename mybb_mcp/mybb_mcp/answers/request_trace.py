@@ -7,7 +7,7 @@ Names and messages come from the forum: each is shown as code, cut.
 
 from __future__ import annotations
 
-from ..forum.workbench.request_trace import RequestTrace
+from ..workbench.request_trace import RequestTrace
 from .plugins import code
 
 TRACE_BUDGET = 6000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..forum.workbench.sql import VALUE_CHARS, SqlAnswer, TableDescription
-from ..orchestration.untrusted import code_block, one_line
+from ..untrusted import code_block, one_line
+from ..workbench.sql import VALUE_CHARS, SqlAnswer, TableDescription
 
 ANSWER_BUDGET = 20_000  # characters of table; every answer stays under 25,000
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..forum.workbench.templates import TemplateReplace, TemplateView
-from ..orchestration.untrusted import code_block, code_span, one_line
+from ..untrusted import code_block, code_span, one_line
+from ..workbench.templates import TemplateReplace, TemplateView
 
 TEMPLATE_CHARS = 6_000  # of each copy shown
 BUDGET = 20_000

@@ -8,9 +8,13 @@
 - `extensions`: the PHP extensions MyBB needs, and the Debian packages that bring them.
 - `install`: a forum from a release archive, by MyBB's own installer; `source`: where that archive comes from.
 - `php`: running MyBB's own PHP code (IN_MYBB + inc/init.php) for exact writes.
-- `requests`: a page as guest, a member or the admin, as a browser loads it (logins, my_post_key).
-- `snapshot`: snapshots of the database and the files MyBB writes: save, restore, list, delete, diff.
+- `sessions`: each role's credentials and cookie jar; `requests`: a page as guest, a member or the
+  admin, as a browser loads it (logins, my_post_key); `request_roles`: who sent each exchange.
+- `snapshot/`: snapshots of the database and the files MyBB writes: save, restore, list, delete, diff.
+- `init`: `init`, a forum from nothing (installed by `install`, then started by the service).
+- `workbench/`: the workbench tools, one module each.
 - `pages`: what a MyBB page says (error pages, login state, excerpt, selectors, debug report).
 
-Nothing here imports the server (`orchestration`) or a face; the service calls into these modules.
+Nothing here imports the server (`orchestration`), the workbench (built on this package) or a face;
+the service calls into these modules.
 """

@@ -17,10 +17,10 @@ from ..safe_files import open_regular
 from .files import php_ini_value, read_config_php, read_settings_php
 
 if TYPE_CHECKING:
-    from ..orchestration.log_parser import LogEntry
+    from ..logs.parser import LogEntry
 
 # How a user turns MyBB's error logging on or off (the tool argument and the CLI command).
-# (render.Commands.error_logging_on says the same for each face.)
+# (answers.commands.Commands.error_logging_on says the same for each face.)
 ERROR_LOGGING_MCP_HINT = '`mybb_server_start` with `mybb_error_logging: "on"`'
 ERROR_LOGGING_CLI_HINT = "`mybb-server errorlog on`"
 # Where the same setting lives in MyBB's Admin CP.
@@ -141,7 +141,7 @@ MAX_BLOCK_BYTES = 4 * 1024 * 1024  # a "block" larger than this is garbage; drop
 
 
 class _ParseBlock(Protocol):
-    """log_parser.parse_mybb_error's shape: one `<error>` block -> a LogEntry (None if it is not one)."""
+    """logs.parser.parse_mybb_error's shape: one `<error>` block -> a LogEntry (None if it is not one)."""
 
     def __call__(
         self, block: str, *, tz: tzinfo | None, location: str | None, offset: int | None
@@ -155,7 +155,7 @@ def _read_at(handle: BinaryIO, start: int, end: int) -> bytes:
 
 class MyBBErrorLog:
     """One MyBB error log file as an entry source for log queries (the EntrySource protocol of
-    log_query): `name`, `newest_first()` and `oldest_first()`. Reads in blocks, backwards for
+    logs.query): `name`, `newest_first()` and `oldest_first()`. Reads in blocks, backwards for
     newest_first, never holding the whole file; a block still being written (no `</error>` yet) is skipped."""
 
     def __init__(
@@ -241,7 +241,7 @@ class MyBBErrorLog:
     def _entries(self, blocks: Iterator[tuple[int, str]]) -> Iterator[LogEntry]:
         parse = self._parse
         if parse is None:
-            from ..orchestration import log_parser
+            from ..logs import parser as log_parser
 
             parse = log_parser.parse_mybb_error  # type: ignore[attr-defined]
         location = str(self.path)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..answers.commands import MCP_COMMANDS
 from ..answers.plugins import render_plugins
+from ..answers.snapshot import render_snapshot
 from ..orchestration import ServerOrchestrationService
-from ..orchestration.render import MCP_COMMANDS, render_snapshot
 from ..tools_registry import ToolName
 from .orchestration import Handler, ToolText, _run
 

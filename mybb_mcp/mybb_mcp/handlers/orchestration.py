@@ -19,25 +19,17 @@ import anyio
 from anyio.lowlevel import RunVar
 from pydantic import BaseModel, ValidationError
 
+from ..answers.commands import MCP_COMMANDS
+from ..answers.cursor import render_cursor_line, render_new_entries
+from ..answers.digest import render_digest
+from ..answers.lifecycle import render_error, render_result
+from ..answers.request import render_page_result
+from ..answers.status import render_error_logging, render_server_list, render_status
 from ..config import Config, load_config
 from ..errors import ConfigError, InvalidArgument
-from ..orchestration import LogQueryOptions, ServerOrchestrationService
+from ..failures import Failure
 from ..forum.requests import PageRequest
-from ..orchestration.failures import Failure
-from ..orchestration.render_requests import (
-    render_cursor_line,
-    render_digest,
-    render_new_entries,
-    render_page_result,
-)
-from ..orchestration.render import (
-    MCP_COMMANDS,
-    render_error,
-    render_error_logging,
-    render_result,
-    render_server_list,
-    render_status,
-)
+from ..orchestration import LogQueryOptions, ServerOrchestrationService
 from ..tools_registry import ARGUMENT_MODELS, ToolName, describe_validation_error
 
 log = logging.getLogger(__name__)

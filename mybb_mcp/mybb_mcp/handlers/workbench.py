@@ -9,14 +9,16 @@ from typing import Any
 
 import anyio
 
+from ..answers.commands import MCP_COMMANDS
+from ..answers.init import render_init
+from ..answers.lifecycle import render_error
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php, render_php_disabled
 from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template
 from ..errors import MybbMcpError
+from ..forum.init import InitOptions
 from ..orchestration import ServerOrchestrationService
-from ..orchestration.forum_init import InitOptions
-from ..orchestration.render import MCP_COMMANDS, render_error, render_init
 from ..tools_registry import ToolName
 from .orchestration import Handler, ToolText, _run, current_progress
 

@@ -1,24 +1,22 @@
-"""Run `php -S` for a MyBB forum: lifecycle, state file, log capture and log queries.
+"""Run `php -S` for a MyBB forum: the server process, and the plan's entry points.
 
 The public names of the plan are re-exported here; the modules beside this file each own one
-concern: `server_service` the lifecycle story, `process` PHP processes and ports, `state` the state
-file and lock, `log_parser` lines -> entries, `log_reader` reading and rotating logs, `log_query`
-filters and paging, `render` markdown, `failures` the named failures, `router.php` the php -S router.
-What the forum itself knows lives in `mybb_mcp.forum`; the results in `mybb_mcp.results`.
+concern: `server_service` the lifecycle story (start, stop, restart, status), with `observe` (the
+running server, or why there is none), `log_calls`, `forum_calls` and `workbench_calls` (the
+service's calls on the logs, the forum and the workbench); `validation` the arguments; `process` PHP
+processes and ports; `state` the state file and lock; `layout` where each forum's files live;
+`registry` the servers this user runs; `php_dev` development mode's PHP flags; `router.php` the php -S
+router; `log_parser` the plan's path to the parser. The log engine is `mybb_mcp.logs`, the forum
+`mybb_mcp.forum`, the workbench `mybb_mcp.workbench`, the answers `mybb_mcp.answers`, the results
+`mybb_mcp.results`, the named failures `mybb_mcp.failures`.
 """
 
-from .failures import Failure
-from .log_parser import (
-    ERROR_PATTERNS,
-    STATIC_PATTERNS,
-    LogEntry,
-    is_error_line,
-    is_static_request,
-    parse_log_line,
-)
-from .log_query import LogQueryOptions, LogQueryResult
-from .process import PortOwner
+from ..failures import Failure
+from ..logs.options import LogQueryOptions
+from ..logs.parser import ERROR_PATTERNS, STATIC_PATTERNS, LogEntry, is_error_line, is_static_request, parse_log_line
+from ..logs.query import LogQueryResult
 from ..results import DeathReport, ServerResult, ServerStatus
+from .process import PortOwner
 from .server_service import ServerOrchestrationService
 
 __all__ = [

@@ -35,8 +35,8 @@ CREATE_TIME_TOLERANCE = 0.05
 # The readiness probe runs no forum code: the router answers the first path with an empty 204; plain
 # php -S would send an extensionless path to index.php, but answers a missing .txt file with a 404 itself.
 # (Defined with the parser, which hides exactly these requests from queries.)
-from .log_parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN  # noqa: E402
-from .untrusted import code_span  # noqa: E402
+from ..logs.parser import READY_PROBE_PATH  # noqa: E402
+from ..untrusted import code_span  # noqa: E402
 
 
 @dataclass(frozen=True)

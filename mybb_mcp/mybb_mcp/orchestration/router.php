@@ -19,7 +19,7 @@
  * 404 from here and reaches no script.
  *
  * For mybb_server_request only (a request carrying the secret `start` wrote into the forum's workbench
- * folder, named by MYBB_MCP_WORKBENCH in php -S's environment), it loads forum/workbench/request.php:
+ * folder, named by MYBB_MCP_WORKBENCH in php -S's environment), it loads workbench/request.php:
  * trace, plugins off for that request, template names in errors. Anyone else's headers are dropped.
  *
  * Everything runs inside a closure: variables and functions a router defines at the top level
@@ -78,7 +78,7 @@ return (static function (): bool {
             $off = $off === 'none' ? 'none' : (is_array($off) ? array_values(array_filter($off, static function ($name) {
                 return is_string($name) && preg_match('/^[A-Za-z0-9_]{1,100}$/', $name);
             })) : null);
-            require_once dirname(__DIR__) . '/forum/workbench/request.php';
+            require_once dirname(__DIR__) . '/workbench/request.php';
             mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off),
                 $folder . '/trace-' . $options['id'] . '-' . (int)($_SERVER['REMOTE_PORT'] ?? 0) . '.json');
         }

@@ -1,0 +1,143 @@
+"""Start, stop and restart results -> markdown: what happened, and for every failure the reason and
+the next step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..failures import Failure
+from ..untrusted import code_block, code_span
+from .commands import MCP_COMMANDS
+from .common import _bullets, _other_port, _table, format_duration
+from .status import _died_section, render_error_logging, render_visibility
+
+if TYPE_CHECKING:
+    from ..results import ServerResult
+    from .commands import Commands
+
+
+def _next_step(result: ServerResult, commands: Commands) -> str:
+    failure = result.failure
+    owner = result.port_owner
+    if failure is Failure.ALREADY_RUNNING:
+        return (f"Nothing to do if this is the server you want. To pick up changed settings use {commands.restart}; "
+                f"to stop it use {commands.stop}.")
+    if failure in (Failure.PORT_IN_USE, Failure.NOT_OURS):
+        if owner is not None and owner.forum_root is not None:
+            first = (f"Leave that forum's server alone, or stop it from that forum "
+                     f"({code_span('MYBB_ROOT=' + owner.forum_root)}); "
+                     f"{commands.list_all} shows every server this tool runs.")
+        elif failure is Failure.NOT_OURS:
+            first = "That program was started some other way: stop it there if it should not run."
+        else:
+            first = "Stop the program holding the port (this tool never stops a process it did not start)."
+        return f"{first} {_other_port(result.free_port, commands)}"
+    if failure is Failure.NOT_RUNNING and owner is not None:
+        held = (f"Port {result.port} serves another forum of this tool's; leave it, or stop it from that forum "
+                f"({code_span('MYBB_ROOT=' + owner.forum_root)}). " if owner.forum_root is not None else "")
+        return f"{held}To run this forum beside it: {_other_port(result.free_port, commands)}"
+    if failure is Failure.NOT_RUNNING:
+        return f"Start it with {commands.start}."
+    if failure is Failure.BAD_FORUM_ROOT:
+        return "Point MYBB_ROOT at the directory holding MyBB's index.php (environment or .env), then start again."
+    if failure is Failure.PHP_NOT_FOUND:
+        return ("Install the PHP CLI (Debian/Ubuntu: `apt-get install php-cli php-sqlite3 php-mysql`) or set MYBB_PHP "
+                "to the php binary's full path.")
+    if failure is Failure.LOG_UNWRITABLE:
+        return "Make the logs/ directory next to the forum writable (or free disk space), then start again."
+    if failure is Failure.PHP_EXITED:
+        if not result.reason:
+            return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
+                    f"{commands.logs_errors} shows nothing older, then start again.")
+        return f"Fix what PHP reported above, then start again. Full output: {commands.logs_errors}."
+    if failure is Failure.START_TIMEOUT:
+        return f"Check the log with {commands.logs_errors}; the forum's router or index.php may hang."
+    if failure is Failure.STOP_TIMEOUT:
+        return f"Use {commands.stop_force} to kill it."
+    if failure is Failure.BUSY:
+        return f"Wait for the other operation, then check {commands.status}."
+    if failure is Failure.UNSAFE_FILE:
+        return ("Fix that file as the note says, then try again. This tool never writes through a link, into "
+                "another user's file, or into anything but a regular file.")
+    return ""
+
+
+def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> str:
+    """Markdown for a start, stop or restart outcome."""
+    if result.success:
+        return _render_success(result, commands)
+    failure = result.failure
+    assert failure is not None
+    if failure is Failure.ALREADY_RUNNING:
+        out = ["# Server Already Running\n", result.message + "\n", _table([
+            ("Port", result.port), ("PID", result.pid), ("Uptime", format_duration(result.uptime_seconds)),
+            ("URL", result.url), ("Log File", result.log_file),
+        ])]
+        if result.requested_port is not None:
+            out.append(f"\n**The port was not changed:** the server still listens on port {result.port}, not "
+                       f"{result.requested_port}. To move it, use {commands.restart_port.format(result.requested_port)}.")
+    else:
+        out = [f"# Error: {_failure_heading(result)}\n", result.message]
+        if result.reason:
+            out.append("\nPHP said:\n" + "\n".join(code_block(result.reason.split("\n"))))
+        owner = result.port_owner
+        if owner and owner.forum_root is not None:
+            out.append(f"\nPort {result.port} is held by {owner.describe()}.")
+        elif owner:
+            out.append(f"\nPort {result.port} is held by {owner.describe()}, which this tool did not start; "
+                       "it was not touched.")
+        if result.died:
+            out.append(_died_section(result.died, commands))
+    out.append(_bullets("Warnings", result.warnings))
+    out.append(_bullets("Notes", result.notes))
+    step = _next_step(result, commands)
+    if step:
+        out.append(f"\n**Next:** {step}")
+    return "\n".join(part for part in out if part).strip() + "\n"
+
+
+def _failure_heading(result: ServerResult) -> str:
+    """The heading, chosen once the body's facts are known: a port held by a server of ours (another
+    forum's) is never headed as a stranger's."""
+    failure = result.failure
+    assert failure is not None
+    owner = result.port_owner
+    if failure is Failure.NOT_OURS and owner is not None and owner.forum_root is not None:
+        return Failure.NOT_RUNNING.title
+    return failure.title
+
+
+def _render_success(result: ServerResult, commands: Commands) -> str:
+    if result.action == "stop":
+        out = ["# Server Stopped\n", result.message + "\n", _table([
+            ("Previous PID", result.pid),
+            ("Stopped workers", ", ".join(map(str, result.workers)) if result.workers else None),
+            ("Ran for", format_duration(result.uptime_seconds)),
+            ("Log preserved", result.log_file),
+        ])]
+        next_step = f"Start it again with {commands.start}."
+    else:
+        heading = "# Server Restarted" if result.action == "restart" else "# Server Started"
+        out = [heading + "\n", result.message + "\n", _table([
+            ("Port", result.port),
+            ("PID", result.pid),
+            ("Workers", ", ".join(map(str, result.workers)) if result.workers else None),
+            ("URL", result.url),
+            ("Log File", result.log_file),
+        ])]
+        next_step = f"Open {result.url} in a browser; read errors with {commands.logs_errors}."
+    out.append(_bullets("Warnings", result.warnings))
+    if result.error_logging_change is not None:
+        out.append("\n" + render_error_logging(result.error_logging_change).rstrip()
+                   + f"\n\nSwitched on because the server runs in development mode (MYBB_DEV_INI=1); "
+                   f"undo with {commands.error_logging_off}.")
+    out.append(render_visibility(result.visibility, commands, brief=True))
+    out.append(_bullets("Notes", result.notes))
+    out.append(f"\n**Next:** {next_step}")
+    return "\n".join(part for part in out if part).strip() + "\n"
+
+
+def render_error(title: str, problem: str, fix: str) -> str:
+    """Any failure outside the catalogue (bad arguments, configuration, internal errors)."""
+    return f"# Error: {title}\n\n{problem}\n\n**Next:** {fix}\n"

@@ -1,0 +1,37 @@
+"""Diffing a snapshot against the forum now, in MyBB's terms.
+"""
+
+from __future__ import annotations
+
+from .compare import _when, compare
+from .database import _Database, _describe, _forum_database, _identity
+from .model import CATALOG_FILE, SnapshotResult
+from .tree import read_tree
+
+
+class DiffAction:
+    """`diff`: what changed in the forum since a snapshot.
+
+    Mixed into `Snapshots` (store.py), whose root, storage, clock and lock it uses."""
+
+    def _diff(self, name: str) -> SnapshotResult:
+        with self._locked():  # a snapshot being deleted meanwhile is not half read
+            return self._diff_locked(name)
+
+    def _diff_locked(self, name: str) -> SnapshotResult:
+        folder = self._folder(name)
+        meta = self._meta(folder)
+        cfg = _forum_database(self.root)
+        notes: list[str] = []
+        if meta.get("database") != _identity(cfg, self.root):
+            notes.append(f"The snapshot holds {meta.get('database_description')}; the forum now uses "
+                         f"{_describe(cfg, self.root)}: the comparison is between different databases.")
+        now = _Database(cfg, self.root).current_catalog()
+        tree = read_tree(self.root, known=meta.get("files", {}), max_bytes=self.max_bytes)
+        then = {**self._read_json(folder, CATALOG_FILE), "files": meta.get("files", {})}
+        difference = compare(then, {**now, "files": tree.files})
+        result = SnapshotResult("diff", True, name, snapshot=self._info(folder, meta), diff=difference,
+                                skipped=tree.skipped, notes=notes,
+                                message=f"Changes in the forum since snapshot {name!r} (saved {_when(meta)}).")
+        return result
+

@@ -1,0 +1,82 @@
+"""Restoring a snapshot: what is replaced is first kept as an automatic snapshot (the restore can be
+undone); old automatic snapshots are pruned.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from datetime import datetime, timezone
+
+from .compare import _when
+from .database import _Database, _describe, _forum_database, _identity
+from .model import (
+    AUTO_PREFIX,
+    DATABASE_MISMATCH,
+    FILES_DIR,
+    KEEP_AUTOMATIC,
+    SNAPSHOT_FAILED,
+    SnapshotError,
+    SnapshotResult,
+)
+from .tree import TreeRefused, checked_manifest, write_tree
+
+
+class RestoreAction:
+    """`restore`: the forum put back as a snapshot holds it.
+
+    Mixed into `Snapshots` (store.py), whose root, storage, clock and lock it uses."""
+
+    def _restore(self, name: str) -> SnapshotResult:
+        with self._locked():
+            folder = self._folder(name)
+            meta = self._meta(folder)
+            cfg = _forum_database(self.root)
+            if meta.get("database") != _identity(cfg, self.root):
+                raise SnapshotError(DATABASE_MISMATCH,
+                                    f"Snapshot {name!r} holds {meta.get('database_description')}, but the forum now "
+                                    f"uses {_describe(cfg, self.root)} (inc/config.php): nothing was restored.")
+            database = _Database(cfg, self.root)
+            database.require_tools()
+            # A manifest changed since the save could name `cache/..`: checked before anything is touched.
+            files, dirs = checked_manifest(self.root, meta.get("files", {}), meta.get("dirs", {}))
+            # First keep what is about to be replaced: the restore can then be undone.
+            keep = self._auto_name()
+            kept = self._save_locked(keep, automatic=True, reason=f"before restoring {name}")
+            try:
+                database.restore(folder, list(meta.get("tables", [])))
+                sync = write_tree(self.root, folder / FILES_DIR, files, dirs)
+            except (SnapshotError, TreeRefused, OSError, sqlite3.Error) as exc:
+                failure = exc.failure if isinstance(exc, SnapshotError) else SNAPSHOT_FAILED
+                message = exc.message if isinstance(exc, (SnapshotError, TreeRefused)) else str(exc)
+                result = SnapshotResult("restore", False, name, failure,
+                                        f"Restoring {name!r} failed part way: {message} The forum may be half "
+                                        f"restored; what it was just before is kept as snapshot {keep!r}.",
+                                        exc.detail if isinstance(exc, SnapshotError) else "")
+                result.automatic = kept.snapshot
+                return result
+            result = SnapshotResult(
+                "restore", True, name, snapshot=self._info(folder, meta), automatic=kept.snapshot,
+                files_written=sync.written, files_removed=sync.removed, skipped=sync.skipped,
+                message=f"Restored snapshot {name!r} (saved {_when(meta)}): the database and the files MyBB "
+                        f"writes are as they were then.",
+            )
+            result.pruned = self._prune(keep)
+            return result
+
+    def _auto_name(self) -> str:
+        stamp = datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y%m%d-%H%M%S")
+        name, counter = f"{AUTO_PREFIX}{stamp}", 1
+        while os.path.lexists(self.storage / name):
+            counter += 1
+            name = f"{AUTO_PREFIX}{stamp}-{counter}"
+        return name
+
+    def _prune(self, keep: str) -> list[str]:
+        automatic = [info for info in self._infos() if info.automatic and info.name != keep]
+        pruned = [info.name for info in automatic[:max(0, len(automatic) - (KEEP_AUTOMATIC - 1))]]
+        for old in pruned:
+            shutil.rmtree(self.storage / old, ignore_errors=True)
+        return pruned
+

@@ -1,0 +1,196 @@
+"""The service's calls on the forum itself: init, page requests, MyBB's error logging, development
+mode, snapshots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+from typing import TYPE_CHECKING, Any
+
+from ..failures import Failure
+from ..forum import database, dev_mode, error_log, report, request_roles, requests, sessions
+from ..forum import files as files_module
+from ..forum import snapshot as snapshots
+from ..forum.init import init_forum
+from ..logs import compile_time, cursors
+from ..logs import exchanges as exchanges_module
+from ..results import PageResult
+from ..workbench import request_trace
+from . import layout, php_dev
+from .validation import validate_flag
+
+if TYPE_CHECKING:
+    from ..forum.init import InitOptions
+    from ..forum.requests import PageRequest
+    from ..results import InitResult, ServerResult
+
+
+class ForumCalls:
+    """What the service does to the forum (through the `forum` package).
+
+    Mixed into `ServerOrchestrationService`, whose config, clock and observation it uses."""
+
+    def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py)."""
+        return init_forum(self, options, progress, download_progress)
+
+    def _check_mariadb(self) -> bool:
+        """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
+        return database.check_mariadb(self.config.mybb_root, php_settings=self.config.php_settings)
+
+    def request_page(self, request: PageRequest) -> PageResult:
+        """Load a forum page as guest, a member or the admin: what MyBB showed, and the errors of exactly
+        this request (its own exchanges, by client port) from the server log and MyBB's error log."""
+        request = request.validated()
+        running = self._observe([])
+        files = self._mybb_error_files()
+        log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
+        before = cursors.take_cursor(log_file, files)
+        result = PageResult(request, None, log_file=log_file)
+        if running is None:
+            result.failure = f"the server is not running for {self.config.mybb_root}"
+            result.hint = "Start it with mybb_server_start (or `mybb-server start`), then request the page."
+            result.cursor = before.encode()
+            return result
+        cfg = files_module.read_config_php(self.config.mybb_root)
+        self.know_release()
+        client = requests.ForumClient(
+            str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
+            request.role, sessions.SessionStore(sessions.sessions_dir(self.config)),
+            admin_dir=cfg.admin_dir if cfg else "admin",
+            credentials=lambda: sessions.credentials_for(request.role, self.config),
+            secret_pin=cfg.secret_pin if cfg else "",
+        )
+        workbench = request_trace.begin(self.config, request.trace, request.plugins)
+        if workbench is None and (request.trace or request.plugins is not None):
+            result.failure = ("the running server cannot trace a request or switch plugins off for one: it was "
+                              "started without mybb-mcp's router or by an older version; the page was not requested")
+            result.hint = "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again."
+            result.cursor = before.encode()
+            return result
+        if workbench is not None:
+            client.extra_headers = workbench.headers
+        started = self._clock()
+        try:
+            response = requests.load_page(client, request)
+        except sessions.LoginProblem as exc:
+            result.failure, result.hint = exc.message, exc.hint
+            if exc.broke:  # the login request's own errors are the answer
+                logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
+                result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
+                    before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
+                    started=started)
+        except (OSError, http.client.HTTPException) as exc:
+            result.failure = f"the forum did not answer at {client.base}: {exc}"
+            result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
+        else:
+            result.response = response
+            exchanges = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]
+            result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
+                before, exchanges, log_file, self.config.log_backups, files,
+                root=self.config.mybb_root, started=started)
+            requests.inspect_page(result, response)
+            with contextlib.suppress(OSError):
+                compile_time.remember(sessions.sessions_dir(self.config), compile_time.from_groups(result.errors),
+                                      self.config.mybb_root)
+            if workbench is not None:
+                result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
+                                                         request.trace, request.plugins)
+                request_trace.name_template_errors(result.workbench, result.errors, self.config.mybb_root)
+            if not result.errors:
+                result.visibility_note = self._hidden_kinds()
+        ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
+        with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
+            request_roles.record(sessions.sessions_dir(self.config), ports, request.role)
+        if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
+            request_trace.collect(self.config, workbench, [], request.trace, request.plugins)
+        try:
+            client.save()
+        except OSError as exc:  # the answer stands; the next request logs in again
+            if result.response is not None:
+                result.response.notes.append(f"the session could not be kept ({exc.strerror or exc}); the next "
+                                             "request logs in again")
+        result.cursor = cursors.take_cursor(log_file, files).encode()
+        return result
+
+    def _hidden_kinds(self) -> str | None:
+        """Why "no errors" may not be the whole truth: MyBB's error logging is off."""
+        state = error_log.error_logging_state(files_module.read_settings_php(self.config.mybb_root))
+        return state.warning
+
+    # ------------------------------------------------------------------ MyBB settings
+
+    def set_mybb_error_logging(self, enabled: bool) -> dev_mode.ErrorLoggingChange:
+        """Turn MyBB's own error logging on for development (into the server log) or back off.
+
+        Updates MyBB's settings table and rebuilds inc/settings.php as MyBB does; "off" restores the
+        values "on" replaced. No restart needed: MyBB reads its settings on every request.
+        """
+        enabled = validate_flag(enabled, "enabled")
+        self._ensure_repo_root()
+        files = layout.claim(self.config.mybb_root)  # it writes beside the forum, as start does
+        return dev_mode.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root,
+                                          memory_name=files.errorlog_memory.name)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self, action: str, name: str | None = None) -> snapshots.SnapshotResult:
+        """Save, restore, list, delete or diff a snapshot of the forum's database and the files MyBB writes.
+
+        Works while the server runs. Restore first keeps what it replaces as an automatic snapshot.
+        Raises InvalidArgument for an unknown action or a bad name (nothing is touched).
+        """
+        files = self.config.files  # the folder's first forum keeps the plain name, as for state and logs
+        folder = snapshots.SNAPSHOTS_DIR if files.plain else f"{snapshots.SNAPSHOTS_DIR}.{files.key}"
+        result = snapshots.Snapshots(self.config.mybb_root, self.config.repo_root / folder,
+                                     max_bytes=self.config.snapshot_max_mb * 2**20).run(action, name)
+        if result.failure is not None:
+            result.failure = Failure(result.failure)
+        return result
+
+    # ------------------------------------------------------------------ development mode
+
+    def _dev_mode(self, result: ServerResult, error_logging: bool) -> ServerResult:
+        """After a successful start: MyBB's error logging on if it was off (development mode), and what
+        the running server makes visible."""
+        if not result.success:
+            return result
+        forum = report.diagnose_forum(self.config.mybb_root, result.url, check_db=False,
+                                      php_settings=self.config.php_settings)
+        state = forum.error_logging
+        if self.config.dev_ini and error_logging and state is not None and not state.enabled:
+            result.error_logging_change = self.set_mybb_error_logging(True)
+            if result.error_logging_change.ok:
+                forum = report.diagnose_forum(self.config.mybb_root, result.url, check_db=False,
+                                              php_settings=self.config.php_settings)
+        running = self._state_file.read().state or {}
+        argv = running.get("cmdline")
+        result.visibility = self._visibility(argv if isinstance(argv, list) else None, forum)
+        return result
+
+    def _visibility(self, argv: list[str] | None, forum: Any) -> dev_mode.Visibility:
+        """Which error kinds the server (running with `argv`, or as it would start) puts in the log."""
+        php = self._resolve_php()
+        runtime = php_dev.probe_php(php, self.config.php_settings) if php else None
+        if argv is None:  # not running: as it would start
+            argv = self._argv(php, self.config.host, self.config.port) if php else []
+        settings = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-d"]
+        state = getattr(forum, "error_logging", None)
+        return dev_mode.error_visibility(
+            server_argv=settings,
+            xdebug_installed=bool(runtime and runtime.has_xdebug),
+            logging_enabled=None if state is None else state.enabled,
+            fresh_code=php_dev.fresh_code_explanation(settings, runtime),
+            switched_on_by_tool=bool(state and state.enabled)
+            and dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
+                                             self.config.files.errorlog_memory.name),
+            dev_ini=self.config.dev_ini,
+        )
+
+    def _dev_settings(self, php: str) -> list[str]:
+        """-d flags that depend on what the PHP binary has (Xdebug), for MYBB_DEV_INI=1."""
+        if not self.config.dev_ini:
+            return []
+        return php_dev.xdebug_settings(php_dev.probe_php(php, self.config.php_settings))
+

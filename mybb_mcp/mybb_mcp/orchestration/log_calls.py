@@ -1,0 +1,135 @@
+"""The service's log calls: queries, cursors, waiting for new entries, the error digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ..answers.logs import render_log_query
+from ..forum import error_log, release, request_roles
+from ..forum import sessions as sessions_module
+from ..logs import compile_time, cursors, digest
+from ..logs.match import RequestMatch
+from ..logs.options import LogQueryOptions
+from ..logs.query import run_query
+from ..logs.zone import read_log_zone
+from . import process
+
+if TYPE_CHECKING:
+    from ..logs.query import LogQueryResult
+    from .observe import _Running
+
+
+WAIT_POLL_SECONDS = 0.1  # how often a waiting log query looks for new entries
+
+
+class LogCalls:
+    """Log queries, cursors and the digest (the data; the faces render it).
+
+    Mixed into `ServerOrchestrationService`, whose config, clock and observation it uses."""
+
+    # ------------------------------------------------------------------ logs
+
+    def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
+        """Run a log query and return the data (`query_logs` renders it)."""
+        options = options.validated()
+        running = self._observe([])
+        log_file = self.config.log_file
+        sources = (error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+                   if options.include_mybb else [])
+        zone = read_log_zone(log_file)
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        self.know_release()
+        result = run_query(log_file, options, now=now, extra_sources=sources, zone=zone,
+                           forum_root=self.config.mybb_root)
+        result.origin_basis = release.basis_of(str(self.config.mybb_root))
+        deleted = self._deleted_log(running)
+        if deleted and not result.log_exists:
+            result.problem = deleted
+        return result
+
+    def _deleted_log(self, running: _Running | None) -> str | None:
+        """What to say when the running server's log was deleted under it (PHP still writes to it)."""
+        log_file = self.config.log_file
+        if running is None or os.path.lexists(log_file):
+            return None
+        for proc in process.group_members(running.identity):
+            held = process.held_deleted(proc.pid, log_file)
+            if held:
+                return (f"it was deleted while the server runs; PHP (PID {proc.pid}) still writes to the deleted "
+                        f"file, which stays readable as {held} until PHP exits. Copy that file if you need "
+                        "what it holds, then restart the server to log to a new file")
+        return "it was deleted while the server runs; restart the server to log to a new file"
+
+    def query_logs(self, options: LogQueryOptions) -> str:
+        """Markdown answer to a log query (plan API)."""
+        return render_log_query(self.search_logs(options))
+
+    # ------------------------------------------------------------------ pages and checkpoints
+
+    def _mybb_error_files(self) -> list[Path]:
+        sources = error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        return [source.path for source in sources]
+
+    def log_cursor(self) -> str:
+        """A cursor at the end of the logs now (see logs/cursors.py)."""
+        return cursors.take_cursor(self.config.log_file, self._mybb_error_files()).encode()
+
+    def logs_since(self, cursor: str | None, options: LogQueryOptions, *, wait_seconds: float = 0.0,
+                   on_wait: Callable[[float, float], None] | None = None) -> cursors.NewEntries:
+        """Entries after `cursor` (None: from now) that match the filters of `options`, oldest first.
+
+        With `wait_seconds`, waits up to that long for the first one, calling `on_wait(waited, total)`
+        about once a second (the MCP face turns that into progress notifications)."""
+        options = options.validated()
+        files = self._mybb_error_files() if options.include_mybb else []
+        mark = cursors.decode_cursor(cursor) if cursor else cursors.take_cursor(self.config.log_file, files)
+        self.know_release()
+        wanted = cursors.EntryFilter(errors_only=options.errors_only, exclude_static=options.exclude_static,
+                                         keyword=options.filter_keyword, include_connections=options.include_connections,
+                                         path=options.path, include_core_noise=options.include_core_noise,
+                                         root=self.config.mybb_root)
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        started, ticked = time.monotonic(), 0
+        while True:
+            self._observe([])  # rotates a log grown too big while we wait, as queries do
+            found = cursors.read_since(mark, self.config.log_file, self.config.log_backups, files,
+                                           wanted=wanted, limit=options.limit)
+            if found.entries or time.monotonic() >= deadline:
+                return found
+            mark = found.cursor
+            waited = time.monotonic() - started
+            if on_wait is not None and int(waited) > ticked:
+                ticked = int(waited)
+                on_wait(waited, wait_seconds)
+            time.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def error_digest(self, cursor: str | None = None, since_minutes: int | None = None,
+                     include_mybb: bool = True, keyword: str | None = None,
+                     path: str | None = None) -> digest.Digest:
+        """Errors grouped by fingerprint; since a cursor: which are new, still firing or resolved.
+        `keyword` / `path`: only errors holding the keyword, or whose request does (log_match)."""
+        mark = cursors.decode_cursor(cursor) if cursor else None
+        LogQueryOptions(since_minutes=since_minutes, filter_keyword=keyword, path=path).validated()
+        since = (datetime.fromtimestamp(self._clock(), timezone.utc) - timedelta(minutes=since_minutes)
+                 if since_minutes else None)
+        self._observe([])
+        self.know_release()
+        files = self._mybb_error_files() if include_mybb else []
+        root, sessions = self.config.mybb_root, sessions_module.sessions_dir(self.config)
+        role_of = request_roles.RoleOf(request_roles.read(sessions))
+        match = RequestMatch.of(keyword, path)
+        found = digest.digest(self.config.log_file, self.config.log_backups, files, cursor=mark, since=since,
+                                   root=root, role_of=role_of, match=match, unchanged_since=lambda group: compile_time.unchanged_since(
+                                       group.example.message, group.fingerprint.where, group.last_seen, root))
+        with contextlib.suppress(OSError):  # what is kept is a help, never the answer's condition
+            compile_time.remember(sessions, compile_time.from_groups(found.groups + found.before), root)
+            if found.since_cursor and match is None:
+                present = {g.key for g in found.groups + found.before}
+                found.before += compile_time.standing_groups(sessions, root, present)
+        return found

@@ -1,0 +1,82 @@
+"""The service's workbench calls: plugins, SQL, members, templates and PHP inside the forum. The work is
+done in `mybb_mcp.workbench`, with MyBB's own code; this side hands it the forum's configuration and keeps
+the members' passwords in the forum's credentials file beside the admin's (mode 0600, renamed over).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..forum.init import read_credentials, write_credentials
+from ..workbench import members, php_eval, templates
+from ..workbench import plugins as plugin_workbench
+from ..workbench import sql as read_only_sql
+
+
+def keep_member_password(config: Config, name: str, password: str) -> Path:
+    path = config.credentials_file
+    values: dict[str, Any] = dict(read_credentials(path) or {})
+    kept = values.get("members")
+    kept = dict(kept) if isinstance(kept, dict) else {}
+    kept[name] = password
+    values["members"] = kept
+    write_credentials(path, values)
+    return path
+
+
+def kept_member_names(config: Config) -> set[str]:
+    values = read_credentials(config.credentials_file) or {}
+    names = set(values.get("members") or {}) if isinstance(values.get("members"), dict) else set()
+    if isinstance(values.get("admin_user"), str):
+        names.add(values["admin_user"])
+    return names
+
+
+class WorkbenchCalls:
+    """The workbench tools, called through the one service.
+
+    Mixed into `ServerOrchestrationService`, whose config and forum checks it uses."""
+
+    def sql(self, query: str, limit: int) -> read_only_sql.SqlAnswer:
+        return read_only_sql.run_query(self.config.mybb_root, query, limit, self.config.php_settings)
+
+    def describe_table(self, table: str) -> read_only_sql.TableDescription:
+        return read_only_sql.describe_table(self.config.mybb_root, table, self.config.php_settings)
+
+    def add_member(self, name: str, role: str, password: str | None) -> members.MemberAdded:
+        config = self.config
+        return members.add_member(config.mybb_root, lambda n, p: keep_member_password(config, n, p), name, role,
+                                  password, php=config.php, php_settings=config.php_settings)
+
+    def list_members(self) -> members.MemberList:
+        config = self.config
+        return members.list_members(config.mybb_root, config.credentials_file, kept_member_names(config),
+                                    php=config.php, php_settings=config.php_settings)
+
+    def get_template(self, title: str) -> templates.TemplateView:
+        return templates.get_template(self.config.mybb_root, title, php=self.config.php,
+                                      php_settings=self.config.php_settings)
+
+    def replace_in_template(self, title: str, find: str, replace: str, sid: int | None,
+                            apply: bool) -> templates.TemplateReplace:
+        return templates.replace_in_template(self.config.mybb_root, title, find, replace, sid, apply,
+                                             php=self.config.php, php_settings=self.config.php_settings)
+
+    def eval_php(self, code: str, timeout: float) -> php_eval.PhpEvalResult:
+        return php_eval.eval_php(self.config.mybb_root, code, timeout, php=self.config.php,
+                                 php_settings=self.config.php_settings)
+
+    def plugins(self, action: str, name: str | None = None) -> plugin_workbench.PluginsResult:
+        """List, install, activate, deactivate, uninstall or check a plugin, with MyBB's own code (see
+        workbench/plugins.py). Raises InvalidArgument for a bad action or name (nothing is run)."""
+        action, name = plugin_workbench.validate(action, name)
+        problem = self._forum_problem()
+        if problem is not None or not (self.config.mybb_root / "inc" / "config.php").is_file():
+            return plugin_workbench.PluginsResult(
+                action, name, False, f"No installed MyBB forum: {problem or 'inc/config.php is missing'}.",
+                hint="Set MYBB_ROOT to a MyBB forum (or make one with `mybb-server init`).")
+        php = self._resolve_php() or self.config.php
+        return plugin_workbench.run(self.config.mybb_root, action, name, php=php,
+                                    php_settings=tuple(self.config.php_settings))

@@ -1,0 +1,13 @@
+"""The workbench: what a plugin developer does to a forum besides reading errors, one module per tool,
+each through MyBB's own code in a booted PHP child and each returning result data (`answers` renders it).
+
+- `plugins` (+ `plugins.php`): the Admin CP's plugin lifecycle, and hook names checked against MyBB's source.
+- `request_trace` (+ `request*.php`): one page request's trace (hooks, plugin functions, templates),
+  plugins off for it, template names in eval()'d errors; behind the running server's secret.
+- `sql`: read-only queries, enforced by the database connection; table descriptions.
+- `members`: test members by MyBB's UserDataHandler.
+- `templates`: a template in every set; a dry run, then MyBB's `find_replace_templatesets()`.
+- `php_eval`: a PHP snippet inside the booted forum, bounded.
+
+A new workbench tool is a module here; it uses `forum` (files, `php`, snapshots) and nothing above it.
+"""

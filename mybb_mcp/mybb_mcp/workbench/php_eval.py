@@ -1,0 +1,136 @@
+"""A PHP snippet inside the booted forum: MyBB's global.php loaded, in a child PHP with a timeout and a
+memory limit; its return value (var_export), output and errors come back, each bounded.
+
+The code travels as JSON on stdin and runs through eval() at the top level (so `$mybb`, `$db`,
+`$cache`, `$templates`, `$lang` are there, as in a page); nothing is pasted into PHP source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InvalidArgument
+from ..forum.php import PhpRunError, run_mybb_php
+
+DEFAULT_TIMEOUT = 10
+MAX_TIMEOUT = 60
+MEMORY_LIMIT = "128M"
+MAX_CODE_CHARS = 50_000
+PART_CHARS = 8_000  # each of return value, output, errors
+MAX_ERRORS = 20
+
+_EVAL = r"""
+$GLOBALS['__mybb_mcp_eval'] = array('done' => false, 'errors' => array());
+function __mybb_mcp_finish($value, $threw = null) {
+    $state =& $GLOBALS['__mybb_mcp_eval'];
+    if ($state['done']) { return; }
+    $state['done'] = true;
+    $output = '';
+    while (ob_get_level() > $GLOBALS['__mybb_mcp_ob']) { $output = ob_get_clean() . $output; }
+    $last = error_get_last();
+    if ($threw === null && $last && in_array($last['type'], array(E_ERROR, E_CORE_ERROR, E_COMPILE_ERROR, E_PARSE))) {
+        $state['errors'][] = array('type' => 'fatal', 'message' => $last['message'], 'file' => $last['file'], 'line' => $last['line']);
+    }
+    $exported = null;
+    if ($value !== null || $threw === null) {
+        $exported = var_export($value, true);
+    }
+    echo "\n--mybb-mcp-result--\n", json_encode(array('return' => $exported, 'output' => $output,
+        'errors' => $state['errors'], 'exception' => $threw, 'finished' => $value !== '__mybb_mcp_fatal'),
+        JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE);
+    exit(0);
+}
+register_shutdown_function(function () { __mybb_mcp_finish('__mybb_mcp_fatal'); });
+set_error_handler(function ($type, $message, $file, $line) {
+    $state =& $GLOBALS['__mybb_mcp_eval'];
+    if (count($state['errors']) < 50) {
+        $state['errors'][] = array('type' => $type, 'message' => $message, 'file' => $file, 'line' => $line);
+    }
+    return true;
+});
+$GLOBALS['__mybb_mcp_ob'] = ob_get_level();
+ob_start();
+try {
+    $__mybb_mcp_value = eval($input['code']);
+    __mybb_mcp_finish($__mybb_mcp_value);
+} catch (Throwable $__mybb_mcp_e) {
+    __mybb_mcp_finish(null, array('class' => get_class($__mybb_mcp_e), 'message' => $__mybb_mcp_e->getMessage(),
+        'file' => $__mybb_mcp_e->getFile(), 'line' => $__mybb_mcp_e->getLine()));
+}
+"""
+
+# global.php as a page loads it (session, user, theme, templates, language); then the snippet.
+_BOOT_GLOBAL = "require_once MYBB_ROOT . 'global.php';\n"
+
+
+@dataclass(frozen=True)
+class PhpError:
+    kind: str  # "warning", "notice", "deprecated", "fatal", ...
+    message: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class PhpEvalResult:
+    finished: bool  # the snippet ran to its end (returned or threw)
+    return_value: str | None  # var_export() of what it returned
+    output: str
+    errors: list[PhpError] = field(default_factory=list)
+    exception: str | None = None
+    stopped: str | None = None  # why it was stopped: the timeout, the memory limit, a fatal error
+    timeout: float = DEFAULT_TIMEOUT
+    memory_limit: str = MEMORY_LIMIT
+
+
+_KINDS = {1: "error", 2: "warning", 8: "notice", 256: "user error", 512: "user warning", 1024: "user notice",
+          2048: "strict", 4096: "recoverable error", 8192: "deprecated", 16384: "user deprecated"}
+
+
+def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str = "php",
+             php_settings: Sequence[str] = ()) -> PhpEvalResult:
+    """Run `code` (PHP without `<?php`; `return X;` to get X back) inside the booted forum."""
+    if not code.strip():
+        raise InvalidArgument("The code is empty.", "Pass PHP such as `return $mybb->settings['bbname'];`.")
+    if len(code) > MAX_CODE_CHARS:
+        raise InvalidArgument(f"The code is {len(code):,} characters; at most {MAX_CODE_CHARS:,}.", "Send less.")
+    if not 1 <= timeout <= MAX_TIMEOUT:
+        raise InvalidArgument(f"timeout_seconds {timeout:g} is out of range.", f"Use 1-{MAX_TIMEOUT}.")
+    code = code.strip()
+    if code.startswith("<?php"):
+        code = code[5:]
+    settings = [*php_settings, f"memory_limit={MEMORY_LIMIT}", f"max_execution_time={int(timeout)}"]
+    try:
+        run = run_mybb_php(root, _BOOT_GLOBAL + _EVAL, {"code": code}, php=php, timeout=timeout + 1,
+                           php_settings=settings)
+    except PhpRunError as exc:
+        stopped = (f"it did not finish within {timeout:g} s and was stopped" if "did not finish" in exc.message
+                   else exc.message)
+        return PhpEvalResult(False, None, "", [], None, stopped, timeout)
+    data = run.result or {}
+    errors = []
+    for e in (data.get("errors") or [])[:MAX_ERRORS]:
+        kind = e.get("type")
+        errors.append(PhpError(kind if isinstance(kind, str) else _KINDS.get(int(kind or 0), f"E_{kind}"),
+                               _cut(str(e.get("message") or ""), 1000), str(e.get("file") or ""), int(e.get("line") or 0)))
+    exc = data.get("exception")
+    exception = (f"{exc.get('class')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
+                 if isinstance(exc, dict) else None)
+    finished = bool(data.get("finished"))
+    stopped = None
+    if not finished:
+        fatal = next((e for e in errors if e.kind == "fatal"), None)
+        message = fatal.message if fatal else "it stopped (exit) before returning"
+        stopped = (f"it reached the memory limit ({MEMORY_LIMIT}): {message}" if "memory size" in message
+                   else f"it reached the time limit ({timeout:g} s): {message}" if "execution time" in message
+                   else message)
+    output = (data.get("output") or "") + run.output
+    return PhpEvalResult(finished, _cut(data["return"], PART_CHARS) if finished and data.get("return") is not None
+                         else None, _cut(output, PART_CHARS), errors, _cut(exception, 2000) if exception else None,
+                         stopped, timeout)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text):,} characters in all; {len(text) - limit:,} left out)"
