@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import InvalidArgument
+from ...failures import Failure
 
 if TYPE_CHECKING:
     from .. import schema as table_schema
@@ -41,17 +42,16 @@ TOOL_TIMEOUT = 600.0  # a dump or a load of a large forum; bounded all the same
 CONNECT_TIMEOUT = 10.0
 CLIENT_PACKAGE = "mariadb-client"  # Debian/Ubuntu: mariadb-dump and mariadb (default-mysql-client works too)
 
-# How a snapshot action failed: values of orchestration.failures.Failure, which the service turns them
-# into (this package does not import the server).
-FORUM_NOT_INSTALLED = "forum_not_installed"
-UNSUPPORTED_DATABASE = "unsupported_database"
-DUMP_TOOL_MISSING = "dump_tool_missing"
-SNAPSHOT_NOT_FOUND = "snapshot_not_found"
-SNAPSHOT_EXISTS = "snapshot_exists"
-DATABASE_MISMATCH = "database_mismatch"
-STORAGE_UNSAFE = "storage_unsafe"
-SNAPSHOT_FAILED = "snapshot_failed"
-BUSY = "busy"
+# How a snapshot action failed: the values of the named failures (failures.Failure) it can end in.
+FORUM_NOT_INSTALLED = Failure.FORUM_NOT_INSTALLED.value
+UNSUPPORTED_DATABASE = Failure.UNSUPPORTED_DATABASE.value
+DUMP_TOOL_MISSING = Failure.DUMP_TOOL_MISSING.value
+SNAPSHOT_NOT_FOUND = Failure.SNAPSHOT_NOT_FOUND.value
+SNAPSHOT_EXISTS = Failure.SNAPSHOT_EXISTS.value
+DATABASE_MISMATCH = Failure.DATABASE_MISMATCH.value
+STORAGE_UNSAFE = Failure.STORAGE_UNSAFE.value
+SNAPSHOT_FAILED = Failure.SNAPSHOT_FAILED.value
+BUSY = Failure.BUSY.value
 FAILURE_CODES = (FORUM_NOT_INSTALLED, UNSUPPORTED_DATABASE, DUMP_TOOL_MISSING, SNAPSHOT_NOT_FOUND, SNAPSHOT_EXISTS,
                  DATABASE_MISMATCH, STORAGE_UNSAFE, SNAPSHOT_FAILED, BUSY)
 
