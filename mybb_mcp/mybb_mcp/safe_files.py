@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import pwd
 import stat
 from pathlib import Path
+from typing import Any
 
 __all__ = ["UnsafeFile", "describe_owner", "ensure_private_dir", "open_regular", "check_regular_or_absent",
            "read_own_small", "read_own_bounded"]
@@ -179,6 +181,18 @@ def read_own_small(path: os.PathLike[str] | str, limit: int, *, dir_fd: int | No
     finally:
         os.close(fd)
     return data if len(data) <= limit else None
+
+
+def read_own_json(path: os.PathLike[str] | str, limit: int, *, dir_fd: int | None = None) -> Any:
+    """A small JSON file of ours (as `read_own_small` reads it), parsed; None when it is not there, not
+    ours, or not JSON. The caller checks the shape it expects."""
+    data = read_own_small(path, limit, dir_fd=dir_fd)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def read_own_bounded(path: os.PathLike[str] | str, limit: int) -> bytes:

@@ -13,7 +13,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 from .database import check_database, open_settings_table
 from .error_log import ADMIN_CP_ERROR_LOGGING
 from .files import (
@@ -59,13 +59,7 @@ def _medium_on(medium: str) -> str:
 
 
 def _load_remembered(path: Path, root: Path) -> dict[str, str] | None:
-    raw = read_own_small(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
+    data = read_own_json(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
     if not isinstance(data, dict) or data.get("mybb_root") != os.path.abspath(root):
         return None
     saved = data.get("settings")

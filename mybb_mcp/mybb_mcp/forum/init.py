@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
 from ..results import InitResult
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 from . import release
 from .install import (
     DEFAULT_ADMIN,
@@ -99,13 +99,7 @@ def write_credentials(path: Path, values: dict[str, str]) -> None:
 
 def read_credentials(path: Path) -> dict[str, str] | None:
     """The admin account init created (Config.credentials_file), if this user's file is there (never via a link)."""
-    data = read_own_small(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
-    if data is None:
-        return None
-    try:
-        values = json.loads(data)
-    except ValueError:
-        return None
+    values = read_own_json(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
     return values if isinstance(values, dict) else None
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 
 CORE, EDITED, NOT_MYBB = "core", "edited", "not MyBB's"
 MANIFEST_FORMAT = 1
@@ -135,11 +135,8 @@ def write_manifest(path: Path, source: Path, basis: str) -> ReleaseFiles | None:
 
 
 def read_manifest(path: Path) -> ReleaseFiles | None:
-    data = read_own_small(path, MAX_MANIFEST_BYTES)
-    if data is None:
-        return None
+    record = read_own_json(path, MAX_MANIFEST_BYTES)
     try:
-        record = json.loads(data)
         files = record["files"]
         if record.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
             return None

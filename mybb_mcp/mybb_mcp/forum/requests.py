@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgument
 from . import pages
 from .php import PLUGIN_NAME
-from .sessions import ADMIN, GUEST, LoginProblem, _cookie_from_dict, _cookie_to_dict
+from .sessions import GUEST, LoginProblem, _cookie_from_dict, _cookie_to_dict
 
 if TYPE_CHECKING:
     from .sessions import Credentials, SessionStore

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import find_dotenv, parse_dotenv
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -67,13 +67,7 @@ def member_env_name(username: str) -> str:
 
 def _trusted_json(path: Path) -> dict[str, Any] | None:
     """A small JSON file we own, read without following a symlink; None otherwise."""
-    data = read_own_small(path, 1024 * 1024)  # never blocks: a FIFO planted there must not hang logins
-    if data is None:
-        return None
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return None
+    value = read_own_json(path, 1024 * 1024)  # never blocks: a FIFO planted there must not hang logins
     return value if isinstance(value, dict) else None
 
 

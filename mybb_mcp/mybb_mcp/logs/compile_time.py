@@ -11,7 +11,6 @@ digest still lists it after it has left the log's window, for as long as the fil
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..forum.request_roles import write_private_json
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 from .digest import STILL_FIRING, ErrorGroup, Fingerprint, normalise_message
 from .parser import LogEntry
 
@@ -90,11 +89,7 @@ class Kept:
 
 
 def _load(directory: Path) -> dict[str, Kept]:
-    data = read_own_small(Path(directory) / STORE_NAME, MAX_STORE_BYTES)
-    try:
-        items = json.loads(data) if data else []
-    except ValueError:
-        return {}
+    items = read_own_json(Path(directory) / STORE_NAME, MAX_STORE_BYTES)
     kept = {}
     for item in items if isinstance(items, list) else []:
         try:

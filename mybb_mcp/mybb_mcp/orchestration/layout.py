@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 
 CLAIM_NAME = ".mybb-server.forum"
 PLAIN_STATE_NAME = ".mybb-server.json"
@@ -112,7 +112,7 @@ def _plain_owner(folder: Path) -> Path | None:
     A record we cannot trust (not ours, not a regular file, unreadable) owns them for nobody we know,
     so every forum keeps out of them."""
     claim_file = folder / CLAIM_NAME
-    record = _read_own_json(claim_file)
+    record = read_own_json(claim_file, _MAX_RECORD_BYTES)
     if record is not None:
         named = record.get("mybb_root") if isinstance(record, dict) else None
         return Path(named) if isinstance(named, str) and named else _NOBODY
@@ -127,20 +127,9 @@ _NOBODY = Path("/\0untrusted")
 
 def _legacy_owner(folder: Path) -> Path | None:
     """The root a state file of an older version (no claim record) names, if it is ours to believe."""
-    state = _read_own_json(folder / PLAIN_STATE_NAME)
+    state = read_own_json(folder / PLAIN_STATE_NAME, _MAX_RECORD_BYTES)
     named = state.get("mybb_root") if isinstance(state, dict) else None
     return resolve_root(Path(named)) if isinstance(named, str) and named else None
-
-
-def _read_own_json(path: Path) -> object | None:
-    """A small JSON file, only if it is a regular file owned by this user (never through a symlink)."""
-    data = read_own_small(path, _MAX_RECORD_BYTES)
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        return None
 
 
 def _create_claim(folder: Path, owner: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from ..safe_files import read_own_small
+from ..safe_files import read_own_json
 from . import process
 from .layout import ForumFiles
 from .process import ProcessIdentity
@@ -158,11 +158,8 @@ def holding(pid: int, exclude_key: str | None = None) -> Live | None:
 
 
 def _read(fd: int, name: str) -> Entry | None:
-    raw = read_own_small(name, _MAX_ENTRY_BYTES, dir_fd=fd)
-    if raw is None:
-        return None
+    data = read_own_json(name, _MAX_ENTRY_BYTES, dir_fd=fd)
     try:
-        data = json.loads(raw)
         if not isinstance(data, dict) or data.get("version") != REGISTRY_VERSION:
             return None
         workers = data.get("workers", 1)

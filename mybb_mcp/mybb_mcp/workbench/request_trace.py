@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..safe_files import ensure_private_dir, read_own_small
+from ..safe_files import ensure_private_dir, read_own_json, read_own_small
 
 WORKBENCH_DIR = ".mybb-server-workbench"
 ENV_NAME = "MYBB_MCP_WORKBENCH"
@@ -136,11 +136,7 @@ def collect(config: Any, workbench: Workbench, ports: list[int], trace: bool,
     found = RequestTrace(trace, plugins_option)
     root = config.mybb_root
     for port in ports:
-        raw = read_own_small(folder / f"trace-{workbench.id}-{port}.json", MAX_TRACE_BYTES)
-        try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = None
+        data = read_own_json(folder / f"trace-{workbench.id}-{port}.json", MAX_TRACE_BYTES)
         if not isinstance(data, dict):
             found.exchanges_missing += 1
             continue
