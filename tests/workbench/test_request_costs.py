@@ -6,19 +6,25 @@ an `xmlhttp` handler that prints a warning (or a stray echo) before its JSON."""
 from __future__ import annotations
 
 import json
-
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
+import mcp.types as types
 import pytest
+from mcp import Client
 
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.server import server
 from mybb_mcp.workbench.json_answer import Printed, judge_json
 from mybb_mcp.workbench.request_costs import fold_sql
 from tests.fixtures.forum_requests import forum_env as set_forum_env
+from tests.fixtures.mariadb import mariadb  # noqa: F401 (the fixture)
 
 # Each marked line is found by its marker, so the expected file:line follows the source.
 COSTLY = """<?php
@@ -285,3 +291,94 @@ def test_json_checks_are_unaffected_by_a_visitors_headers(real_forum, running) -
     with urllib.request.urlopen(forged, timeout=30) as page:
         assert page.status == 200 and b"costly" not in page.read().lower()
     assert not list(folder.glob("trace-*.json"))  # nothing switched on, nothing written
+
+
+# --- the faces: MCP through the SDK's client, the CLI as a subprocess -----------------------------------
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_queries_profile_and_json_through_the_sdk_client(real_forum, forum_env: dict[str, str]) -> None:
+    real_forum.add_plugin("costly", COSTLY)
+    tid = make_thread(real_forum, 10)
+    try:
+        async with Client(server) as client:
+            assert not (await client.call_tool("mybb_server_start", {})).is_error
+            answer = await client.call_tool("mybb_server_request", {"path": f"showthread.php?tid={tid}",
+                                                                    "queries": True, "profile": True})
+            text = _text(answer)
+            assert "## Queries" in text and "## Profile" in text and len(text) <= 12_000
+            assert f"from `inc/plugins/costly.php:{line_of('N+1')}` (plugin `costly`) in hook `postbit`" in text
+            broken = await client.call_tool("mybb_server_request", {"path": "xmlhttp.php",
+                                                                    "query": {"action": "costly_broken"}})
+            assert "## JSON answer: not valid JSON" in _text(broken)
+            bad = await client.call_tool("mybb_server_request", {"path": "index.php", "queries": True,
+                                                                 "slow_query_ms": 0})
+            assert bad.is_error and "slow_query_ms" in _text(bad)
+    finally:
+        ServerOrchestrationService(real_forum.config()).stop(force=True)
+
+
+def test_the_cli_request_queries_and_profile(real_forum, running) -> None:
+    real_forum.add_plugin("costly", COSTLY)
+    env = {**os.environ, **real_forum.env()}
+    cli = [sys.executable, "-m", "mybb_mcp.cli", "request", "index.php"]
+    done = subprocess.run([*cli, "--queries", "--profile", "--slow-ms", "5"], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=real_forum.root.parent)
+    assert "## Queries" in done.stdout and "Slow (> 5 ms)" in done.stdout, done.stderr
+    assert "`costly_sleep` in hook `index_start`" in done.stdout
+    as_json = subprocess.run([*cli, "--queries", "--json"], capture_output=True, text=True, env=env, timeout=120,
+                             cwd=real_forum.root.parent)
+    data = json.loads(as_json.stdout)
+    costs = data["workbench"]["costs"]
+    assert costs["count"] == costs["mybb_count"] == len(costs["queries"])
+
+
+def _text(result: types.CallToolResult) -> str:
+    assert isinstance(result.content[0], types.TextContent)
+    return result.content[0].text
+
+
+# --- MySQL: the same on a forum installed by init into the tests' private MariaDB -------------------------
+
+@pytest.mark.mariadb
+def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from types import SimpleNamespace
+
+    from mybb_mcp.config import Config
+    from mybb_mcp.forum.init import InitOptions
+    from mybb_mcp.forum.php import activate_plugin
+    from tests.conftest import free_port
+    from tests.fixtures.real_mybb import archive_path
+
+    if not archive_path().is_file():
+        pytest.skip(f"MyBB release archive not found at {archive_path()}")
+    mariadb.create_forum_database("costs", "costs", "costs-pass", with_settings_table=False)
+    config = Config(mybb_root=tmp_path / "site" / "TestForum", php=php, port=free_port())
+    monkeypatch.chdir(tmp_path)
+    service = ServerOrchestrationService(config)
+    url = f"mysql://costs:costs-pass@127.0.0.1:{mariadb.port}/costs"
+    try:
+        installed = service.init_forum(InitOptions(source=str(archive_path()), database_url=url))
+        assert installed.success, (installed.message, installed.hint)
+        root = config.mybb_root
+        (root / "inc" / "plugins" / "costly.php").write_text(COSTLY, "utf-8")
+        activate_plugin(root, "costly", php=php)
+        tid = make_thread(SimpleNamespace(root=root, php=php), 10)
+        result = request(service, f"showthread.php?tid={tid}", queries=True, profile=True, role="admin")
+        costs = result.workbench.costs
+        assert costs.wrapped == "DB_MySQLi" and costs.count == costs.mybb_count == len(costs.queries)
+        group = next(g for g in costs.groups() if g.caller == f"inc/plugins/costly.php:{line_of('N+1')}")
+        assert (group.count, group.hook, group.plugin, group.rows, group.rows_kind) == (10, "postbit", "costly", 10,
+                                                                                        "result")
+        assert "- ×10 `SELECT username FROM mybb_users WHERE uid=?`" in render_page_result(result)
+        top = max(request(service, "index.php", profile=True).workbench.costs.functions, key=lambda f: f.ms)
+        assert top.function == "costly_sleep" and 160 <= top.ms <= 240
+        broken = request(service, "xmlhttp.php", query=(("action", "costly_broken"),))
+        assert not broken.json_verdict.valid
+        assert broken.json_verdict.culprits[0].place == f"inc/plugins/costly.php:{line_of('warning')}"
+    finally:
+        service.stop(force=True)

@@ -188,8 +188,9 @@ def _profile(costs: RequestCosts, functions: dict[str, str], budget: int) -> lis
         shown += 1
     folded = big[shown:] + tiny
     if folded:
-        lines.append(f"- … {len(folded)} more function rows under {tiny_at:.1f} ms each or past this section's cap "
-                     f"({sum(f.ms for f in folded):.1f} ms, {sum(f.queries for f in folded)} queries together)")
+        lines.append(f"- … {len(folded)} more function row{'s' if len(folded) != 1 else ''} (under {tiny_at:.1f} ms "
+                     f"each, or past this section's cap): {sum(f.ms for f in folded):.1f} ms, "
+                     f"{sum(f.queries for f in folded)} queries together")
     hooks: dict[str, list[float]] = {}
     for row in rows:
         entry = hooks.setdefault(row.hook, [0.0, 0, 0])

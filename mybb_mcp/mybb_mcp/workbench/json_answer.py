@@ -144,6 +144,7 @@ def _culprits(body: str, parts: list[tuple[int, int, str]], printed: Sequence[Pr
     for start, end, where in parts:
         text = body[start:end]
         shown: list[tuple[int, int]] = []
+        warned_at: set[str] = set()  # PHP displays a warning while on the line that raised it
         for pattern in (_PHP_SHOWN, _MYBB_SHOWN):
             for match in pattern.finditer(text):
                 if any(a <= match.start() < b for a, b in shown):
@@ -155,6 +156,7 @@ def _culprits(body: str, parts: list[tuple[int, int, str]], printed: Sequence[Pr
                 file = file[len(prefix):] if root and file.startswith(prefix) else file
                 found.append(Culprit("warning", f"{level}: {_plain(match['message'])}", f"{file}:{match['line']}",
                                      where))
+                warned_at.add(f"{file}:{match['line']}")
         if printed is None:
             if not shown:
                 found.append(Culprit("output", text.strip()[:200], None, where))
@@ -166,7 +168,7 @@ def _culprits(body: str, parts: list[tuple[int, int, str]], printed: Sequence[Pr
                 by_place.setdefault(write.place, []).append(write)
         for place, writes in by_place.items():
             own = "".join(w.head for w in writes if w.head.strip()) or None
-            if own is None or _explained(own, text, shown):
+            if own is None or place in warned_at or _explained(own, text, shown):
                 continue
             found.append(Culprit("output", own.strip()[:200] or own[:200], place or None, where))
         if not by_place and not shown:
