@@ -12,10 +12,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import mcp.types as types
 import pytest
-from mcp import Client
-
+from mcp import Client, types
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import PageRequest
@@ -23,6 +21,7 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench.json_answer import Printed, judge_json
 from mybb_mcp.workbench.request_costs import fold_sql
+
 from tests.fixtures.forum_requests import forum_env as set_forum_env
 from tests.fixtures.mariadb import mariadb  # noqa: F401 (the fixture)
 
@@ -326,12 +325,12 @@ def test_the_cli_request_queries_and_profile(real_forum, running) -> None:
     real_forum.add_plugin("costly", COSTLY)
     env = {**os.environ, **real_forum.env()}
     cli = [sys.executable, "-m", "mybb_mcp.cli", "request", "index.php"]
-    done = subprocess.run([*cli, "--queries", "--profile", "--slow-ms", "5"], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=real_forum.root.parent)
+    done = subprocess.run([*cli, "--queries", "--profile", "--slow-ms", "5"], check=False, capture_output=True,
+                          text=True, env=env, timeout=120, cwd=real_forum.root.parent)
     assert "## Queries" in done.stdout and "Slow (> 5 ms)" in done.stdout, done.stderr
     assert "`costly_sleep` in hook `index_start`" in done.stdout
-    as_json = subprocess.run([*cli, "--queries", "--json"], capture_output=True, text=True, env=env, timeout=120,
-                             cwd=real_forum.root.parent)
+    as_json = subprocess.run([*cli, "--queries", "--json"], check=False, capture_output=True, text=True, env=env,
+                             timeout=120, cwd=real_forum.root.parent)
     data = json.loads(as_json.stdout)
     costs = data["workbench"]["costs"]
     assert costs["count"] == costs["mybb_count"] == len(costs["queries"])
@@ -351,6 +350,7 @@ def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.Mo
     from mybb_mcp.config import Config
     from mybb_mcp.forum.init import InitOptions
     from mybb_mcp.forum.php import activate_plugin
+
     from tests.conftest import free_port
     from tests.fixtures.real_mybb import archive_path
 

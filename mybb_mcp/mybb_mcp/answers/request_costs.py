@@ -32,8 +32,8 @@ def render_costs(result: Any, budget: int) -> list[str]:
     costs: RequestCosts | None = trace.costs if trace is not None else None
     if costs is None:
         return lines + ["", f"## {' and '.join(a.capitalize() for a in asked)}: not known", "",
-                        "No exchange of this request left its costs (a script that stopped before PHP's shutdown, "
-                        "or not a PHP page). Restart the server (mybb_server_restart) if it predates this option."]
+                        ("No exchange of this request left its costs (a script that stopped before PHP's shutdown, "
+                         "or not a PHP page). Restart the server (mybb_server_restart) if it predates this option.")]
     left = max(MIN_BUDGET, budget - len("\n".join(lines)))
     if request.queries:
         share = min(QUERIES_BUDGET, left if not request.profile else max(MIN_BUDGET, left * 2 // 3))
@@ -50,11 +50,11 @@ def render_costs(result: Any, budget: int) -> list[str]:
 def _json(verdict: JsonVerdict) -> list[str]:
     if verdict.valid:
         cut = " (cut)" if verdict.compact_cut else ""
-        return ["", "## JSON answer: valid JSON", "", f"It should be JSON ({verdict.expected_because}) and is{cut}: "
-                f"{code(verdict.compact or '', 600)}"]
+        return ["", "## JSON answer: valid JSON", "", (f"It should be JSON ({verdict.expected_because}) and is{cut}: "
+                                                        f"{code(verdict.compact or '', 600)}")]
     lines = ["", "## JSON answer: not valid JSON", "",
-             f"**It should be JSON ({verdict.expected_because}), and is not: {verdict.problem}.** A browser's "
-             "`JSON.parse` fails on it, so the page's script sees an error instead of the answer."]
+             (f"**It should be JSON ({verdict.expected_because}), and is not: {verdict.problem}.** A browser's "
+              "`JSON.parse` fails on it, so the page's script sees an error instead of the answer.")]
     for culprit in verdict.culprits[:8]:
         where = f"{culprit.where} the JSON" if culprit.where != "instead" else "in place of JSON"
         if culprit.kind == "warning":
@@ -112,8 +112,8 @@ def _queries(costs: RequestCosts, functions: dict[str, str], slow_ms: int, budge
         lines.append(f"Most repeated: ×{worst.count} from {code(worst.caller or '?', 120)}"
                      + (f" in hook {code(worst.hook, 60)}" if worst.hook else "")
                      + " — one query per item: fetch them together before the loop (or cache them).")
-    lines += ["", f"{len(groups)} distinct statements (literals folded as ?), the most repeated and the longest first; "
-              "#N is the position of its first run:"]
+    lines += ["", (f"{len(groups)} distinct statements (literals folded as ?), the most repeated and the longest "
+                   "first; #N is the position of its first run:")]
     ordered = sorted(groups, key=lambda g: (-(g.count > 1), -g.count if g.count > 1 else 0, -g.ms))
     head = "\n".join(lines)
     shown = 0
@@ -179,7 +179,8 @@ def _profile(costs: RequestCosts, functions: dict[str, str], budget: int) -> lis
         owner = f"{code(place, 100)}" + (f", plugin {code(plugin, 60)}" if plugin else "") if place else "?"
         exited = " (the request ended inside it: exit)" if row.exited else ""
         line = (f"- **{row.ms:.1f} ms** · {code(row.function, 80)} in hook {code(row.hook, 60)} ({owner}) · "
-                f"{row.calls} call{'s' if row.calls != 1 else ''} · {row.queries} quer{'ies' if row.queries != 1 else 'y'}"
+                f"{row.calls} call{'s' if row.calls != 1 else ''} · "
+                f"{row.queries} quer{'ies' if row.queries != 1 else 'y'}"
                 f"{exited}")
         if len(head) + len(line) + 300 > budget:
             break

@@ -24,10 +24,10 @@ COMPACT_CHARS = 600
 _TAGS = r"(?:<[a-z/][^>]{0,20}>)*"  # html_errors' <b>, Xdebug's <i>
 _PHP_SHOWN = re.compile(
     rf"{_TAGS}(?P<level>(?:PHP )?(?:Warning|Notice|Deprecated|Fatal error|Parse error|Strict Standards)){_TAGS}:\s*"
-    rf"(?P<message>.{{1,500}}?) in {_TAGS}(?P<file>[^\s<]+?){_TAGS} on line {_TAGS}(?P<line>\d+)", re.S)
+    rf"(?P<message>.{{1,500}}?) in {_TAGS}(?P<file>[^\s<]+?){_TAGS} on line {_TAGS}(?P<line>\d+)", re.DOTALL)
 _MYBB_SHOWN = re.compile(
     r"<strong>(?P<level>[A-Za-z ]{1,40})</strong> \[\d+\] (?P<message>.{1,500}?) - Line: (?P<line>\d+) - "
-    r"File: (?P<file>\S+)", re.S)
+    r"File: (?P<file>\S+)", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ class RequestCosts:
 
 
 # A string cut off by the 1,500-character cap (no closing quote) is a literal too.
-_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*(?:'|\\?$)|\"(?:[^\"\\]|\\.)*(?:\"|\\?$)", re.S)
+_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*(?:'|\\?$)|\"(?:[^\"\\]|\\.)*(?:\"|\\?$)", re.DOTALL)
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*(?:\)|,?\s*$)")
 _SPACE = re.compile(r"\s+")
