@@ -193,6 +193,18 @@ function mybb_mcp_costs_run_hooks($system, $hook, &$arguments)
 	$costs['hook'] = (string)$hook;
 	$system->current_hook = $hook;
 	ksort($system->hooks[$hook]);
+	try {
+		mybb_mcp_costs_hook_functions($system, $hook, $arguments);
+	} finally {
+		$costs['hook'] = $outer_hook;
+	}
+	$system->current_hook = '';
+	return $arguments;
+}
+
+function mybb_mcp_costs_hook_functions($system, $hook, &$arguments)
+{
+	$costs = &$GLOBALS['mybb_mcp_costs'];
 	foreach ($system->hooks[$hook] as $priority => $hooks) {
 		if (!is_array($hooks)) {
 			continue;
@@ -224,9 +236,6 @@ function mybb_mcp_costs_run_hooks($system, $hook, &$arguments)
 			}
 		}
 	}
-	$system->current_hook = '';
-	$costs['hook'] = $outer_hook;
-	return $arguments;
 }
 
 /** The innermost running plugin function has returned (or the request ends inside it: an exit in a handler). */
