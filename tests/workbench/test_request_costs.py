@@ -33,6 +33,7 @@ $plugins->add_hook("index_start", "costly_sleep");
 $plugins->add_hook("global_start", "costly_on_post");
 $plugins->add_hook("admin_load", "costly_admin");
 $plugins->add_hook("xmlhttp", "costly_xmlhttp");
+$plugins->add_hook("index_end", "costly_slow_sql");
 function costly_info() { return array("name" => "Costly", "description" => "common plugin bugs", "version" => "1",
     "author" => "tests", "compatibility" => "18*"); }
 function costly_postbit(&$post) {
@@ -42,6 +43,10 @@ function costly_postbit(&$post) {
 }
 function costly_sleep() {
     usleep(200000); // sleeps
+}
+function costly_slow_sql() {
+    global $db;
+    if($db->type == "mysqli") { $db->query("SELECT SLEEP(0.06)"); } // slow
 }
 function costly_on_post() {
     global $mybb, $db;
@@ -394,8 +399,12 @@ def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.Mo
         assert (group.count, group.hook, group.plugin, group.rows, group.rows_kind) == (10, "postbit", "costly", 10,
                                                                                         "result")
         assert "- ×10 `SELECT username FROM mybb_users WHERE uid=?`" in render_page_result(result)
-        top = max(request(service, "index.php", profile=True).workbench.costs.functions, key=lambda f: f.ms)
+        index = request(service, "index.php", profile=True, queries=True)
+        top = max(index.workbench.costs.functions, key=lambda f: f.ms)
         assert top.function == "costly_sleep" and 160 <= top.ms <= 240
+        text = render_page_result(index)
+        assert "Slow (> 50 ms): **1**, marked ⚠ below." in text
+        assert f"- ⚠ `SELECT SLEEP(?)` from `inc/plugins/costly.php:{line_of('slow')}`" in text
         broken = request(service, "xmlhttp.php", query=(("action", "costly_broken"),))
         assert not broken.json_verdict.valid
         assert broken.json_verdict.culprits[0].place == f"inc/plugins/costly.php:{line_of('warning')}"
