@@ -155,6 +155,13 @@ class RequestArgs(_Args):
     plugins: Literal["none"] | list[str] | None = Field(
         None, description="Run this one request without plugins: \"none\" (MyBB's own NO_PLUGINS switch), or a "
                           "list of codenames left out of the load. Other requests are not affected.")
+    queries: bool = Field(False, description="Every SQL statement the request ran, grouped (literals folded): count, "
+                                             "time, rows, the caller's file:line, hook and plugin; the total equals "
+                                             "MyBB's own query count at the end of the request.")
+    profile: bool = Field(False, description="Wall time and query count of each plugin function per hook, largest "
+                                             "first (PHP's own timers, inside the request).")
+    slow_query_ms: int = Field(50, ge=1, le=600_000, description="With queries: statements slower than this are "
+                                                                 "marked slow.")
 
     @field_validator("plugins")
     @classmethod
@@ -438,7 +445,10 @@ ORCHESTRATION_TOOLS.append(_tool(
     "(SQL error, error/no-permission page, die(), missing language file, confirmation page, Admin CP login "
     "or PIN form, MyBB's message quoted) and the errors of exactly this request "
     "from the server log and MyBB's error log (deduplicated, file:line) or 'no errors'; on demand a text "
-    "excerpt, a selector/text check, MyBB's debug report. Ends with a cursor for mybb_server_logs.",
+    "excerpt, a selector/text check, MyBB's debug report; queries (every SQL statement grouped, with caller, "
+    "hook and plugin) and profile (time per plugin function and hook). An answer that should be JSON "
+    "(xmlhttp.php, ajax, a JSON Content-Type) is called valid JSON or not, naming the warning or stray output "
+    "that broke it (file:line). Ends with a cursor for mybb_server_logs.",
     read_only=False, destructive=False, idempotent=False,
 ))
 

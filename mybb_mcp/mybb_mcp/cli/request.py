@@ -31,6 +31,7 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         excerpt=args.excerpt or 0, selector=args.selector, contains=args.contains, debug=args.debug,
         trace=args.trace, plugins=None if args.plugins is None else (
             "none" if args.plugins == "none" else tuple(p.strip() for p in args.plugins.split(",") if p.strip())),
+        queries=args.queries, profile=args.profile, slow_query_ms=args.slow_ms,
     )
     result = service.request_page(request)
     if out.as_json:
@@ -63,3 +64,8 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
                         help="the hooks that ran, the plugin functions they called, the templates used")
     parser.add_argument("--plugins", metavar="none|NAME,NAME",
                         help="run this request without plugins (none) or without the named ones")
+    parser.add_argument("--queries", action="store_true",
+                        help="every SQL statement it ran, grouped, with caller file:line, hook and plugin")
+    parser.add_argument("--profile", action="store_true", help="wall time and queries of each plugin function per hook")
+    parser.add_argument("--slow-ms", type=int, default=50, metavar="MS",
+                        help="with --queries: statements slower than this are marked slow (default 50)")

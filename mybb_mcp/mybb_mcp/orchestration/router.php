@@ -20,7 +20,7 @@
  *
  * For mybb_server_request only (a request carrying the secret `start` wrote into the forum's workbench
  * folder, named by MYBB_MCP_WORKBENCH in php -S's environment), it loads workbench/request.php:
- * trace, plugins off for that request, template names in errors. Anyone else's headers are dropped.
+ * trace, plugins off for that request, template names in errors, queries and profile when asked. Anyone else's headers are dropped.
  *
  * Everything runs inside a closure: variables and functions a router defines at the top level
  * leak into the global scope of the script it hands over to, and MyBB lives in that scope.
@@ -62,9 +62,9 @@ return (static function (): bool {
         $_SERVER['QUERY_STRING'] = '';
     }
 
-    // mybb_server_request's workbench (trace, plugins off, template names in errors): only for a request
-    // carrying the secret `start` wrote into this server's workbench folder (named by the environment
-    // mybb-mcp gave php -S). A visitor's headers are dropped and change nothing.
+    // mybb_server_request's workbench (trace, plugins off, template names in errors, queries, profile, what the
+    // request printed): only for a request carrying the secret `start` wrote into this server's workbench
+    // folder (named by the environment mybb-mcp gave php -S). A visitor's headers are dropped and change nothing.
     $token = $_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'] ?? null;
     $options = $_SERVER['HTTP_X_MYBB_MCP_OPTIONS'] ?? '';
     unset($_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'], $_SERVER['HTTP_X_MYBB_MCP_OPTIONS']);
@@ -79,7 +79,8 @@ return (static function (): bool {
                 return is_string($name) && preg_match('/^[A-Za-z0-9_]{1,100}$/', $name);
             })) : null);
             require_once dirname(__DIR__) . '/workbench/request.php';
-            mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off),
+            mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off,
+                'queries' => !empty($options['queries']), 'profile' => !empty($options['profile'])),
                 $folder . '/trace-' . $options['id'] . '-' . (int)($_SERVER['REMOTE_PORT'] ?? 0) . '.json');
         }
     }

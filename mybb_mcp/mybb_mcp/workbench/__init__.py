@@ -4,6 +4,9 @@ each through MyBB's own code in a booted PHP child and each returning result dat
 - `plugins` (+ `plugins.php`): the Admin CP's plugin lifecycle, and hook names checked against MyBB's source.
 - `request_trace` (+ `request*.php`): one page request's trace (hooks, plugin functions, templates),
   plugins off for it, template names in eval()'d errors; behind the running server's secret.
+- `request_costs` (+ `request_costs*.php`): that request's queries (caller, hook, plugin) and its plugin
+  functions timed, through MyBB's own `$db` and hook loop; what PHP printed into its answer.
+- `json_answer`: whether an answer that should be JSON is, and the warning or stray output that broke it.
 - `sql`: read-only queries, enforced by the database connection; table descriptions.
 - `members`: test members by MyBB's UserDataHandler.
 - `templates`: a template in every set; a dry run, then MyBB's `find_replace_templatesets()`.
