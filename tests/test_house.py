@@ -278,7 +278,7 @@ def layer(name: str) -> str:
     if name.startswith("mybb_mcp.answers"):
         return "answers"
     if name in ("mybb_mcp", "mybb_mcp.results", "mybb_mcp.errors", "mybb_mcp.config", "mybb_mcp.safe_files",
-                "mybb_mcp.untrusted", "mybb_mcp.failures"):
+                "mybb_mcp.untrusted", "mybb_mcp.failures", "mybb_mcp.php_builds"):
         return "base"
     return "mechanics"
 

@@ -14,11 +14,13 @@ import os
 import pwd
 import re
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
-from .errors import ConfigError, shown_value
+from . import php_builds
+from .errors import ConfigError, InvalidArgument, shown_value
 
 if TYPE_CHECKING:
     from .orchestration.layout import ForumFiles
@@ -41,6 +43,9 @@ ENV_VARS = {
     "MYBB_PORT": f"the port php -S listens on (1-65535, default {DEFAULT_PORT})",
     "MYBB_HOST": f"the address php -S binds (default {DEFAULT_HOST}; anything else exposes the forum)",
     "MYBB_PHP": "the PHP binary (default: php on PATH)",
+    "MYBB_PHP_VERSION": "a PHP release to run the forum on instead (7.4, 8.1, 8.2, 8.3, 8.4, 8.5), installed on "
+                        "first use into the cache (see php_builds.py)",
+    "MYBB_CACHE_DIR": "where PHP builds are kept (default: $XDG_CACHE_HOME/mybb-mcp, else ~/.cache/mybb-mcp)",
     "MYBB_WORKERS": "PHP_CLI_SERVER_WORKERS for the server (1-64, default 1 = a single process)",
     "MYBB_LOG_MAX_MB": "past this size, start on the running server rotates logs/server.log (1-100000, default 100)",
     "MYBB_LOG_BACKUPS": "rotated logs kept: server.log.1 ... server.log.N (1-100, default 5)",
@@ -66,6 +71,8 @@ class Config:
     port: int = DEFAULT_PORT
     host: str = DEFAULT_HOST
     php: str = "php"
+    php_version: str | None = None  # MYBB_PHP_VERSION: `php` is then that build's binary in cache_dir
+    cache_dir: Path | None = None  # where PHP builds are kept (php_builds.default_cache_root when None)
     workers: int = 1
     log_max_mb: int = 100
     log_backups: int = 5
@@ -277,6 +284,33 @@ def _bool_setting(name: str, raw: str, origin: str) -> bool:
     raise ConfigError(f"{name}={shown_value(raw)} ({origin}) is not 1 or 0.", f"Set {name} to {ENV_VARS[name]}.")
 
 
+def _php_build_settings(lookup: Callable[[str], tuple[str, str, Path] | None], environ: Mapping[str, str],
+                        values: dict[str, object], sources: dict[str, str]) -> None:
+    """MYBB_PHP_VERSION (a pinned build, see php_builds.py) kept in MYBB_CACHE_DIR; not with MYBB_PHP as well."""
+    found = lookup("MYBB_CACHE_DIR")
+    if found:
+        given = Path(os.path.expanduser(found[0].strip()))
+        cache = given if given.is_absolute() else found[2] / given
+        sources["MYBB_CACHE_DIR"] = found[1]
+    else:
+        cache = php_builds.default_cache_root(environ)
+    values["cache_dir"] = cache
+    found = lookup("MYBB_PHP_VERSION")
+    if not found:
+        return
+    if "MYBB_PHP" in sources:
+        raise ConfigError(
+            f"MYBB_PHP_VERSION ({found[1]}) and MYBB_PHP ({sources['MYBB_PHP']}) are both set: the forum runs on "
+            "one PHP.", "Unset one of them.")
+    try:
+        build = php_builds.build_for(found[0])
+    except InvalidArgument as exc:
+        raise ConfigError(f"MYBB_PHP_VERSION={shown_value(found[0])} ({found[1]}): {exc.message}", exc.hint) from None
+    values["php"] = str(php_builds.binary_path(build, cache))
+    values["php_version"] = build.version
+    sources["MYBB_PHP_VERSION"] = found[1]
+
+
 def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
     """Read the settings. Raises `ConfigError` naming the variable and the fix (and any `.env` ignored)."""
     environ = os.environ if environ is None else environ
@@ -355,6 +389,8 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
             php = str(php_path if php_path.is_absolute() else found[2] / php_path)
         values["php"] = php
         sources["MYBB_PHP"] = found[1]
+
+    _php_build_settings(lookup, environ, values, sources)
 
     dev_ini = True
     found = lookup("MYBB_DEV_INI")

@@ -16,6 +16,7 @@ class Failure(str, Enum):
     NOT_OURS = "not_ours"
     BAD_FORUM_ROOT = "bad_forum_root"
     PHP_NOT_FOUND = "php_not_found"
+    PHP_BUILD_UNAVAILABLE = "php_build_unavailable"
     LOG_UNWRITABLE = "log_unwritable"
     PHP_EXITED = "php_exited"
     START_TIMEOUT = "start_timeout"
@@ -43,6 +44,7 @@ _TITLES = {
     Failure.NOT_OURS: "Not Our Server",
     Failure.BAD_FORUM_ROOT: "MyBB Root Not Usable",
     Failure.PHP_NOT_FOUND: "PHP Not Found",
+    Failure.PHP_BUILD_UNAVAILABLE: "PHP Release Not Available",
     Failure.LOG_UNWRITABLE: "Log Directory Not Writable",
     Failure.PHP_EXITED: "PHP Exited During Start",
     Failure.START_TIMEOUT: "Server Did Not Answer",

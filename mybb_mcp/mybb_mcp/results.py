@@ -84,6 +84,7 @@ class ServerStatus:
     free_port: int | None = None  # the nearest free port, when the configured one is taken
     forum: ForumReport | None = None  # database, error logging, bburl
     visibility: Visibility | None = None  # which error kinds reach the log, and how fresh code is ensured
+    php: str | None = None  # the PHP the forum runs (or would run) on: version and where it comes from
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

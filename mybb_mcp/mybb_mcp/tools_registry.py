@@ -244,6 +244,9 @@ class InitArgs(_Args):
     db: str | None = Field(None, min_length=1, max_length=2048,
                            description="mysql://USER:PASSWORD@HOST[:PORT]/DATABASE[?prefix=mybb_]; default SQLite "
                                        "beside the forum.")
+    mybb: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[0-9.]+$",
+                             description="A MyBB release to install (1.8.30 or 1.8.37): downloaded, or the archive "
+                                         "`from` names, checked against the SHA-256 pinned for it.")
     force: bool = Field(False, description="Replace a forum (and its tables) already there.")
 
     # How much longer than other calls it may take (a download and MyBB's installer on a slow machine).

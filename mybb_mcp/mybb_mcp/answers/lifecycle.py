@@ -44,6 +44,9 @@ def _next_step(result: ServerResult, commands: Commands) -> str:
     if failure is Failure.PHP_NOT_FOUND:
         return ("Install the PHP CLI (Debian/Ubuntu: `apt-get install php-cli php-sqlite3 php-mysql`) or set MYBB_PHP "
                 "to the php binary's full path.")
+    if failure is Failure.PHP_BUILD_UNAVAILABLE:
+        return ("Do what the note above says, or unset MYBB_PHP_VERSION to run the forum on the machine's own "
+                "PHP; nothing was started.")
     if failure is Failure.LOG_UNWRITABLE:
         return "Make the logs/ directory next to the forum writable (or free disk space), then start again."
     if failure is Failure.PHP_EXITED:

@@ -78,6 +78,7 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
             ("URL", status.url),
             ("Log File", f"{status.log_file} ({format_size(status.log_size)})"),
             ("MyBB Root", status.mybb_root),
+            ("PHP", status.php),
             *forum_rows,
         ])]
         out.append(_bullets("Warnings", warnings))
@@ -89,6 +90,7 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
     out = [heading, _table([
         ("MyBB Root", status.mybb_root),
         ("Last Log", f"{status.log_file} ({format_size(status.log_size)})"),
+        ("PHP", status.php),
         *forum_rows,
     ])]
     if status.died:

@@ -36,7 +36,7 @@ def _empty_or_missing(folder: Path) -> bool:
 
 def run_init(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     options = InitOptions(source=args.source, sha256=args.sha256, database_url=args.db, admin=args.admin,
-                          force=args.force, port=args.port, insecure=args.insecure)
+                          force=args.force, port=args.port, insecure=args.insecure, mybb=args.mybb)
     return _init(options, service, out)
 
 
@@ -95,6 +95,9 @@ def _add_init(parser: argparse.ArgumentParser) -> None:
                         help="a MyBB release archive (.zip with Upload/ or a repository .tar.gz), a folder holding "
                              "MyBB, or a URL (default: download the newest MyBB 1.8 release known, checked by SHA-256)")
     parser.add_argument("--sha256", metavar="HEX", help="the archive's expected SHA-256 (checked before installing)")
+    parser.add_argument("--mybb", metavar="VERSION",
+                        help="a MyBB release to install, e.g. 1.8.30 (downloaded, or the archive --from names, and "
+                             "checked against the SHA-256 pinned for it)")
     parser.add_argument("--insecure", action="store_true",
                         help="install from a plain http:// URL without --sha256 (anyone on the way could swap it)")
     parser.add_argument("--db", metavar="URL",

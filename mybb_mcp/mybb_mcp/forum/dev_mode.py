@@ -211,6 +211,7 @@ def error_visibility(
     switched_on_by_tool: bool = False,
     logging_off_fix: str = "",
     dev_ini: bool = True,
+    php_build: str | None = None,
 ) -> Visibility:
     """From the PHP command line the server runs (or would run) with, whether Xdebug is installed, and
     MyBB's error logging (None: MyBB not installed or its settings unreadable)."""
@@ -231,7 +232,12 @@ def error_visibility(
     else:
         why = ("MyBB's errorHandler calls error_reporting() without them on every request, overriding "
                "-d error_reporting; only Xdebug's force_error_reporting brings them back")
-        if not xdebug_installed:
+        if not xdebug_installed and php_build is not None:
+            hidden.append(HiddenKinds(KINDS_XDEBUG, why + f", and the PHP build this forum runs on ({php_build}) has "
+                                      "no Xdebug: this PHP cannot show them",
+                                      "to see them, run the forum on a PHP with Xdebug (unset MYBB_PHP_VERSION; "
+                                      "`apt-get install php-xdebug`), then restart the server"))
+        elif not xdebug_installed:
             hidden.append(HiddenKinds(KINDS_XDEBUG, why + ", and Xdebug is not installed",
                                       "`apt-get install php-xdebug`, then restart the server"))
         elif not dev_ini:

@@ -14,7 +14,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from .install import (
     install_forum,
     parse_database_url,
 )
-from .source import DownloadProgress, resolve_source, validate_sha256
+from .source import DownloadProgress, known_release, resolve_source, validate_sha256
 
 if TYPE_CHECKING:
     from ..orchestration.server_service import ServerOrchestrationService
@@ -52,6 +52,7 @@ class InitOptions:
     force: bool = False
     port: int | None = None
     insecure: bool = False  # accept a plain-http:// source without --sha256
+    mybb: str | None = None  # a pinned MyBB release ("1.8.30"): its archive, or --from checked against its hash
 
     def validated(self) -> InitOptions:
         admin = self.admin.strip() if isinstance(self.admin, str) else self.admin
@@ -66,7 +67,24 @@ class InitOptions:
                 raise InvalidArgument(exc.message, exc.hint) from None
         if self.database_url is not None:
             parse_database_url(self.database_url)  # raises InvalidArgument naming the problem
+        if self.mybb is not None:
+            return self._with_release(self.mybb)
         return self
+
+    def _with_release(self, version: str) -> InitOptions:
+        """`--mybb 1.8.30`: that release's archive (downloaded, or the one --from names), held to its pin."""
+        try:
+            pinned = known_release(version)
+        except InstallError as exc:
+            raise InvalidArgument(exc.message, exc.hint) from None
+        if self.sha256 is not None and self.sha256.strip().lower() != pinned.sha256:
+            raise InvalidArgument(f"--sha256 is not MyBB {pinned.version}'s pinned SHA-256 ({pinned.sha256}).",
+                                  "Drop --sha256: --mybb checks the archive against the pin.")
+        if self.source is not None and os.path.isdir(os.path.expanduser(self.source)):
+            raise InvalidArgument(f"--mybb {pinned.version} checks an archive against its pinned SHA-256, and "
+                                  f"{self.source} is a folder.", "Pass the release's archive with --from, or drop "
+                                  "--mybb to install the folder unchecked.")
+        return replace(self, source=self.source or pinned.url, sha256=pinned.sha256, mybb=None)
 
 
 def bburl_for(host: str, port: int) -> str:

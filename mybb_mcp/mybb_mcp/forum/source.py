@@ -27,10 +27,13 @@ class Release:
     sha256: str
 
 
-# Newest first. The SHA-256 is that of the archive GitHub serves for the tag.
+# Newest first. The SHA-256 is that of the archive GitHub serves for the tag (MyBB's own repository).
+# A release is added here only once its archive was hashed from a copy we hold.
 KNOWN_RELEASES: tuple[Release, ...] = (
     Release("1.8.37", "https://github.com/mybb/mybb/archive/refs/tags/mybb_1837.tar.gz",
             "89e81885e3bb85cd9007cd76926888c934a0d3a587c0658910f6dd2b7a198c8e"),
+    Release("1.8.30", "https://github.com/mybb/mybb/archive/refs/tags/mybb_1830.tar.gz",
+            "0d2fba91170fe5b4a622696b0237af9413dcb7e951beba22c038549858677008"),
 )
 DEFAULT_RELEASE = KNOWN_RELEASES[0]
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # a MyBB release is ~5 MB: anything this big is not one
@@ -61,6 +64,17 @@ def validate_sha256(text: str) -> str:
         raise InstallError("source", f"--sha256 {text!r} is not a SHA-256 (64 hexadecimal digits).",
                            "Copy the checksum from the release page.")
     return value
+
+
+def known_release(version: str) -> Release:
+    """The pinned release named "1.8.30" (or "1830"), or a clear refusal naming those known."""
+    text = version.strip()
+    for release in KNOWN_RELEASES:
+        if text in (release.version, release.version.replace(".", "")):
+            return release
+    known = ", ".join(release.version for release in KNOWN_RELEASES)
+    raise InstallError("source", f"MyBB {version!r} is not a release whose archive mybb-mcp has pinned ({known}).",
+                       f"Name one of {known}, or pass the archive with --from and its --sha256.")
 
 
 def pinned_sha256(url: str) -> str | None:

@@ -30,7 +30,7 @@ def _refused(exc: MybbMcpError, title: str) -> ToolText:
 
 
 def _init(service: ServerOrchestrationService, args: Any, progress: Any = None) -> str:
-    options = InitOptions(source=args.from_, database_url=args.db, force=args.force)
+    options = InitOptions(source=args.from_, database_url=args.db, force=args.force, mybb=args.mybb)
     result = service.init_forum(options, progress=progress)
     if result.failed_step is None and result.admin_password:
         kept = result.credentials_file

@@ -8,6 +8,7 @@ import contextlib
 import http.client
 from typing import TYPE_CHECKING, Any
 
+from .. import php_builds
 from ..failures import Failure
 from ..forum import database, dev_mode, error_log, report, request_roles, requests, sessions
 from ..forum import files as files_module
@@ -15,7 +16,7 @@ from ..forum import snapshot as snapshots
 from ..forum.init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
-from ..results import PageResult
+from ..results import InitResult, PageResult
 from ..workbench import request_trace
 from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
@@ -24,7 +25,7 @@ from .validation import validate_flag
 if TYPE_CHECKING:
     from ..forum.init import InitOptions
     from ..forum.requests import PageRequest
-    from ..results import InitResult, ServerResult
+    from ..results import ServerResult
 
 
 class ForumCalls:
@@ -33,8 +34,16 @@ class ForumCalls:
     Mixed into `ServerOrchestrationService`, whose config, clock and observation it uses."""
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
-        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py)."""
-        return init_forum(self, options, progress, download_progress)
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py), on
+        MYBB_PHP_VERSION's PHP when one is named (installed first)."""
+        notes: list[str] = []
+        problem = self._ensure_php_build(notes)
+        if problem is not None:
+            return InitResult(False, self.config.mybb_root, message=problem.message, hint=problem.hint,
+                              failed_step="php")
+        result = init_forum(self, options, progress, download_progress)
+        result.notes[:0] = notes
+        return result
 
     def _check_mariadb(self) -> bool:
         """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
@@ -190,7 +199,15 @@ class ForumCalls:
             and dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
                                              self.config.files.errorlog_memory.name),
             dev_ini=self.config.dev_ini,
+            php_build=self._php_build_name(),
         )
+
+    def _php_build_name(self) -> str | None:
+        """"PHP 7.4.33 from @libphp/…" when MYBB_PHP_VERSION names the PHP the forum runs on."""
+        if self.config.php_version is None:
+            return None
+        build = php_builds.build_for(self.config.php_version)
+        return f"PHP {build.php_version} from {build.spec}"
 
     def _dev_settings(self, php: str) -> list[str]:
         """-d flags that depend on what the PHP binary has (Xdebug), for MYBB_DEV_INI=1."""

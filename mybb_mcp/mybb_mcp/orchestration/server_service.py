@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from .. import php_builds
 from ..failures import Failure
 from ..forum import release, report
 from ..forum.folder_modes import open_folders_warning
@@ -29,7 +30,7 @@ from ..logs.zone import format_zone_header, local_zone_key
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from ..workbench import request_trace
-from . import layout, process, registry
+from . import layout, php_dev, process, registry
 from .forum_calls import ForumCalls
 from .log_calls import LogCalls
 from .observe import Observation
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from .observe import _Running
 
 
-__all__ = ["ServerOrchestrationService", "ServerResult", "ServerStatus", "DeathReport", "LogQueryOptions"]
+__all__ = ["DeathReport", "LogQueryOptions", "ServerOrchestrationService", "ServerResult", "ServerStatus"]
 
 ROUTER_SCRIPT = Path(__file__).with_name("router.php")
 
@@ -177,6 +178,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         problem = self._forum_problem()
         if problem:
             return self._bad_root_result("start", problem, notes)
+        build_problem = self._ensure_php_build(notes)
+        if build_problem is not None:
+            return ServerResult(False, "start", build_problem.message, Failure.PHP_BUILD_UNAVAILABLE, port=port,
+                                host=host, notes=[*notes, build_problem.hint])
         php = self._resolve_php()
         if php is None:
             return ServerResult(
@@ -398,8 +403,9 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         open_folders = open_folders_warning(config.mybb_root)
         if open_folders:
             status.warnings.append(open_folders)
-        status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
-                                             php=self._resolve_php())
+        php = self._resolve_php()
+        status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings, php=php)
+        status.php = self._php_description(php)
         argv = running.state.get("cmdline") if running is not None else None
         status.visibility = self._visibility(argv if isinstance(argv, list) else None, status.forum)
         return status
@@ -489,6 +495,32 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                    "MyBB's index.php (in the environment or a .env file).",
                    *(f"{note}; its settings were not used." for note in self.config.ignored_dotenv)],
         )
+
+    def _ensure_php_build(self, notes: list[str]) -> php_builds.PhpBuildError | None:
+        """MYBB_PHP_VERSION's build, installed into the cache on first use (fetched, SHA-256 checked)."""
+        config = self.config
+        if config.php_version is None:
+            return None
+        build = php_builds.build_for(config.php_version)
+        cache = config.cache_dir or php_builds.default_cache_root(os.environ)
+        if php_builds.is_installed(build, cache):
+            return None
+        try:
+            binary = php_builds.install(build, cache)
+        except php_builds.PhpBuildError as exc:
+            return exc
+        notes.append(f"Installed PHP {build.php_version} ({build.spec}, SHA-256 checked) into {binary.parent}.")
+        return None
+
+    def _php_description(self, php: str | None) -> str:
+        """"8.2.29 (php on PATH)", "7.4.33 (PHP 7.4.33 from @libphp/…, MYBB_PHP_VERSION)", or why not known."""
+        build = self._php_build_name()
+        if php is None:
+            return (f"{build}, not installed yet (start installs it)" if build
+                    else f"{self.config.php!r} not found")
+        runtime = php_dev.probe_php(php, self.config.php_settings)
+        where = f"{build}, MYBB_PHP_VERSION" if build else php
+        return f"{runtime.version} ({where})" if runtime.version else f"unknown ({where}: {runtime.problem})"
 
     def _resolve_php(self) -> str | None:
         php = self.config.php
