@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from ..failures import Failure
 from ..forum import release, report
-from ..forum.folder_modes import open_folders_warning
+from ..forum.folder_modes import open_folders_warning, readable_config_warning
 from ..logs.options import LogQueryOptions
 from ..logs.parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN
 from ..logs.rotation import rotate_in_place, rotate_logs
@@ -246,6 +246,9 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         self._state_file.write({**identity.as_state(), **recorded})
         registry.record(self.config.files, {**identity.as_state(), **recorded}, probe)
         warnings = self._start_warnings(host, port)
+        readable = readable_config_warning(config.mybb_root)
+        if readable:
+            warnings.append(readable)
         pool = process.wait_for_pool(identity, workers if workers > 1 else 0)
         if workers > 1 and len(pool) < workers:
             warnings.append(f"Only {len(pool)} of {workers} PHP workers had started when the server answered.")
@@ -395,9 +398,9 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                 "log queries never rewrite it: start (when running, it rotates the log in place without a "
                 "restart) or restart rotates it."
             )
-        open_folders = open_folders_warning(config.mybb_root)
-        if open_folders:
-            status.warnings.append(open_folders)
+        for warning in (open_folders_warning(config.mybb_root), readable_config_warning(config.mybb_root)):
+            if warning:
+                status.warnings.append(warning)
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
                                              php=self._resolve_php())
         argv = running.state.get("cmdline") if running is not None else None
