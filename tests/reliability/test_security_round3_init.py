@@ -30,7 +30,7 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 
 from tests.conftest import free_port, http_get
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
-from tests.fixtures.real_mybb import RealForum, archive_path
+from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path, copy_forum
 from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
 
 TIMEOUT = 180.0  # an install on a busy machine; never a sleep
@@ -430,3 +430,35 @@ def test_14_a_damaged_archive_is_still_named_damaged(tmp_path: Path, php: str) -
         install_forum(InstallRequest(source=_damaged_archive(tmp_path), root=root, bburl="http://127.0.0.1:8022",
                                      php=php))
     assert "damaged" in failed.value.hint and "disk is full" not in failed.value.message
+
+
+# ----------------------------------------------------------------------------- 14: a planted workbench folder
+
+
+def test_14_a_workbench_folder_planted_by_another_user_is_named_and_never_used(
+        mybb_template: MybbTemplate, shared_dir: Path, other_user: LocalUser) -> None:
+    from mybb_mcp.forum.requests import PageRequest
+
+    repo = shared_dir / "repo"
+    forum = copy_forum(mybb_template, repo, free_port())
+    repo.chmod(0o1777)  # a shared folder, as /tmp is: anyone may create a name in it
+    planted = repo / ".mybb-server-workbench"
+    made = other_user.run(["/bin/mkdir", "-m", "0777", str(planted)], env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"))
+    assert made.returncode == 0 and planted.stat().st_uid == other_user.uid, made
+    service = ServerOrchestrationService(forum.config())
+    try:
+        started = service.start(forum.port)
+        assert started.success, started.message
+        for warnings in (started.warnings, service.get_status().warnings):
+            named = [w for w in warnings if str(planted) in w]
+            assert len(named) == 1, warnings
+            assert f"belongs to user {other_user.name}" in named[0] and f"sudo rm -rf {planted}" in named[0]
+            assert "trace" in named[0]
+        traced = service.request_page(PageRequest("index.php", trace=True))
+        assert traced.failure and str(planted) in traced.failure and "older version" not in traced.failure
+        assert "Remove that folder" in traced.hint
+        plain = service.request_page(PageRequest("index.php"))
+        assert plain.failure is None and plain.response is not None and plain.response.status == 200
+        assert list(planted.iterdir()) == []  # nothing of ours was written into it, or read from it
+    finally:
+        service.stop(force=True)

@@ -214,7 +214,8 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if workers > 1:
             env["PHP_CLI_SERVER_WORKERS"] = str(workers)
         env.pop(request_trace.ENV_NAME, None)
-        if config.use_router:
+        workbench_off = request_trace.refusal(config) if config.use_router else None  # a warning, below
+        if config.use_router and workbench_off is None:
             try:
                 env.update(request_trace.prepare(config))
             except (OSError, UnsafeFile) as exc:
@@ -246,9 +247,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         self._state_file.write({**identity.as_state(), **recorded})
         registry.record(self.config.files, {**identity.as_state(), **recorded}, probe)
         warnings = self._start_warnings(host, port)
-        readable = readable_config_warning(config.mybb_root)
-        if readable:
-            warnings.append(readable)
+        warnings += [w for w in (readable_config_warning(config.mybb_root), workbench_off) if w]
         pool = process.wait_for_pool(identity, workers if workers > 1 else 0)
         if workers > 1 and len(pool) < workers:
             warnings.append(f"Only {len(pool)} of {workers} PHP workers had started when the server answered.")
@@ -398,7 +397,8 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                 "log queries never rewrite it: start (when running, it rotates the log in place without a "
                 "restart) or restart rotates it."
             )
-        for warning in (open_folders_warning(config.mybb_root), readable_config_warning(config.mybb_root)):
+        for warning in (open_folders_warning(config.mybb_root), readable_config_warning(config.mybb_root),
+                        request_trace.refusal(config) if config.use_router else None):
             if warning:
                 status.warnings.append(warning)
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
