@@ -401,6 +401,38 @@ def test_10_an_init_at_work_is_not_cleared_away(site: tuple[Cli, Path, int]) -> 
     assert len(notes) == 1 and str(staging) in notes[0] and not staging.exists()
 
 
+@pytest.mark.mariadb
+def test_10_a_killed_mysql_inits_stage_tables_are_dropped_and_no_forum_table(tmp_path: Path,
+                                                                            mariadb: MariaDB) -> None:
+    """A MySQL run killed midway left tables under its stage prefix: the next init drops those, and only those."""
+    from mybb_mcp.forum.install import parse_database_url
+    from mybb_mcp.forum.install_leftovers import RunRecord, clear_leftovers
+
+    database = parse_database_url(_mysql_url(mariadb, "forum_leftover"))
+    conn = mariadb.connect("forum_leftover")
+    try:
+        with conn.cursor() as cur:
+            for table in ("mybbmcp0123abcd_users", "mybbmcp0123abcd_posts", "mybb_users", "mybbmcp99999999_users"):
+                cur.execute(f"CREATE TABLE `{table}` (id INT)")
+    finally:
+        conn.close()
+    root = tmp_path / "site" / "TestForum"
+    staging = root.parent / ".TestForum.installing-dead0001"
+    staging.mkdir(parents=True, mode=0o700)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = psutil.Process(gone.pid).create_time()
+    gone.wait()
+    record = RunRecord(staging)
+    record.update(init={"pid": gone.pid, "started": started},
+                  mysql={"host": database.host, "name": database.name, "user": database.user,
+                         "prefix": "mybbmcp0123abcd_"})
+    record.close()
+    notes = clear_leftovers(root, database)
+    assert len(notes) == 1 and "its 2 tables mybbmcp0123abcd_*" in notes[0], notes
+    assert sorted(_tables(mariadb, "forum_leftover")) == ["mybb_users", "mybbmcp99999999_users"]
+    assert not staging.exists()
+
+
 # ----------------------------------------------------------------------------- 14: words of unpacking
 
 

@@ -214,6 +214,7 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
     stage_db = db
     swap: install_mysql.Swap | None = None
     installed = False
+    record: RunRecord | None = None
     try:
         record = RunRecord(staging)  # what the next init removes if this one is killed (install_leftovers.py)
         docroot = staging / "forum"
@@ -250,6 +251,8 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
     finally:
         for folder in cleanup:
             _remove_tree(folder)
+        if record is not None:
+            record.close()
         if db.engine == "mysqli" and not installed:
             with contextlib.suppress(Exception):  # the install's own error is the one to report
                 install_mysql.drop_tables(db, stage_db.table_prefix)  # this run's tables only

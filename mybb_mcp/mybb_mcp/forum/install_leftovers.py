@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 RECORD = "run.json"
 _TOLERANCE = 0.5  # seconds between psutil's create_time readings of one process
+_ACTIVE: set[str] = set()  # the runs of this process still at work (an MCP call may outlive its answer)
 
 
 def staging_prefix(root: Path) -> str:
@@ -45,8 +47,14 @@ class RunRecord:
 
     def __init__(self, staging: Path) -> None:
         self.path = staging / RECORD
-        self.values: dict[str, Any] = {"init": _identity(os.getpid())}
+        self.run = secrets.token_hex(8)
+        self.values: dict[str, Any] = {"init": _identity(os.getpid()), "run": self.run}
+        _ACTIVE.add(self.run)
         self._write()
+
+    def close(self) -> None:
+        """The run is over (its staging folder is being removed)."""
+        _ACTIVE.discard(self.run)
 
     def update(self, **values: Any) -> None:
         self.values.update(values)
@@ -105,7 +113,7 @@ def clear_leftovers(root: Path, database: Database | None) -> list[str]:
         record = read_own_json(staging / RECORD, 64 * 1024)
         record = record if isinstance(record, dict) else {}
         owner = _alive(record.get("init"))
-        if owner is not None and owner.pid != os.getpid():
+        if owner is not None and (owner.pid != os.getpid() or record.get("run") in _ACTIVE):
             raise InstallError("target", f"Another init (process {owner.pid}) is installing {root} right now "
                                f"(its staging folder is {staging}).",
                                "Wait for it to finish, or stop it, then run init again.")
@@ -142,9 +150,8 @@ def _drop_stage_tables(recorded: object, database: Database | None) -> list[str]
     if not isinstance(recorded, dict) or not install_mysql.is_stage_prefix(recorded.get("prefix")):
         return []
     prefix = str(recorded["prefix"])
-    same = database is not None and database.engine == "mysqli" and \
-        (recorded.get("host"), recorded.get("name"), recorded.get("user")) == (database.host, database.name, database.user)
-    if same and database is not None:
+    where = (recorded.get("host"), recorded.get("name"), recorded.get("user"))
+    if database is not None and database.engine == "mysqli" and where == (database.host, database.name, database.user):
         try:
             count = install_mysql.drop_tables(database, prefix)
             return [f"its {count} tables {prefix}* in database {database.name!r}"] if count else []

@@ -57,8 +57,8 @@ def refusal(config: Any) -> str | None:
         else:
             return None
     return (f"The workbench folder {folder} {problem}: it is never used, so mybb_server_request's trace, its "
-            f"plugins switch and template names in errors are off. Remove it (`sudo rm -rf {shlex.quote(str(folder))}`), "
-            "then restart the server.")
+            "plugins switch and template names in errors are off. Remove it "
+            f"(`sudo rm -rf {shlex.quote(str(folder))}`), then restart the server.")
 
 
 def prepare(config: Any) -> dict[str, str]:
