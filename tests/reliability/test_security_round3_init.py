@@ -12,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -108,13 +109,14 @@ def _usernames(mariadb: MariaDB, database: str) -> list[str]:
 
 _FIND_SECRET = """
 import os, sys
-secret, found = sys.argv[2].encode(), []
+secrets, found = [s.encode() for s in sys.argv[2:]], []
 for top, dirs, files in os.walk(sys.argv[1]):
     for name in files:
         path = os.path.join(top, name)
         try:
             with open(path, 'rb') as handle:
-                if secret in handle.read():
+                data = handle.read()
+                if any(secret in data for secret in secrets):
                     found.append(path)
         except OSError:
             pass
@@ -126,8 +128,9 @@ print('\\n'.join(found))
 def test_1_another_user_reads_no_database_password_beside_a_mysql_forum(shared_dir: Path, php: str,
                                                                         mariadb: MariaDB,
                                                                         other_user: LocalUser) -> None:
-    """The attack as filed: a second local user looks for the database password in everything init, start,
-    a page request and a snapshot (a MySQL dump) wrote; they find none, and MyBB still serves."""
+    """The attack as filed: a second local user looks for the database password (and the admin's) in
+    everything init, start, a page request and a snapshot (a MySQL dump) wrote; they find none, and MyBB
+    still serves."""
     cli, root, port = _site(shared_dir, php)
     try:
         done = cli.run("init", "--from", str(archive_path()), "--db", _mysql_url(mariadb, "forum_secret"))
@@ -140,10 +143,18 @@ def test_1_another_user_reads_no_database_password_beside_a_mysql_forum(shared_d
         saved = cli.run("snapshot", "save", "s1")
         assert saved.returncode == 0, saved.stdout + saved.stderr
         assert DB_PASSWORD not in done.stdout + saved.stdout
-        found = other_user.run(["/usr/bin/python3", "-c", _FIND_SECRET, str(shared_dir), DB_PASSWORD],
+        admin_password = re.search(r"\| Password \| `([^`]+)`", done.stdout)
+        assert admin_password, done.stdout
+        found = other_user.run(["/usr/bin/python3", "-c", _FIND_SECRET, str(shared_dir), DB_PASSWORD,
+                                admin_password.group(1)],
                                env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"))
         assert found.returncode == 0, found
         assert found.stdout.strip() == "", f"another user read the database password in: {found.stdout}"
+        config.chmod(0o644)  # the search is real: with the mode MyBB's installer leaves, it finds the file
+        found = other_user.run(["/usr/bin/python3", "-c", _FIND_SECRET, str(shared_dir), DB_PASSWORD],
+                               env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"))
+        assert found.stdout.split() == [str(config)], found
+        config.chmod(0o600)
         statuses = json.loads(cli.run("status", "--json").stdout)
         assert not [w for w in statuses.get("warnings", []) if "database password" in w], statuses
     finally:
@@ -360,7 +371,10 @@ def test_10_a_killed_init_leaves_nothing_the_next_init_does_not_clear(site: tupl
     finally:
         killed.kill()  # SIGKILL: no finally of its own runs
         killed.wait()
-    left_scratch = _our_scratch_folders() - scratch_before
+    record = staging / "run.json"  # what the killed run recorded (its scratch database's folder)
+    recorded = json.loads(record.read_text()) if record.is_file() else {}
+    left_scratch = {recorded["scratch"]} if recorded.get("scratch") else _our_scratch_folders() - scratch_before
+    assert left_scratch and all(Path(p).is_dir() for p in left_scratch)
 
     again = cli.run("init", "--from", str(archive_path()), "--force")
     assert again.returncode == 0, again.stdout + again.stderr
