@@ -228,7 +228,9 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
             stage_db = Database(engine="sqlite", path=scratch / "forum.sqlite", table_prefix=db.table_prefix)
         elif db.engine == "mysqli":  # beside the forum's tables, never over them (install_mysql.py)
             stage_db = dataclasses.replace(db, table_prefix=install_mysql.new_stage_prefix())
-            record.update(mysql={"host": db.host, "name": db.name, "user": db.user, "prefix": stage_db.table_prefix})
+            aside = install_mysql.new_stage_prefix()  # where the old forum's tables go once the new one is in
+            record.update(mysql={"host": db.host, "name": db.name, "user": db.user, "prefix": stage_db.table_prefix,
+                                 "aside": aside})
         runner = InstallerRunner(request.php, docroot, staging / "installer.log", on_child=record.child)
         _run_installer(runner, request, stage_db, password, say)
         if not (docroot / "install" / "lock").is_file():
@@ -240,7 +242,7 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
         say("moving the forum into place")
         if db.engine == "mysqli":
             point_config_at_prefix(docroot, db.table_prefix)
-            swap = install_mysql.swap_in(db, stage_db.table_prefix)
+            swap = install_mysql.swap_in(db, stage_db.table_prefix, aside)
         try:
             _commit(staging, docroot, root, db, stage_db)
         except InstallError:

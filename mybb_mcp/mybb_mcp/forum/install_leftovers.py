@@ -152,10 +152,25 @@ def _drop_stage_tables(recorded: object, database: Database | None) -> list[str]
     prefix = str(recorded["prefix"])
     where = (recorded.get("host"), recorded.get("name"), recorded.get("user"))
     if database is not None and database.engine == "mysqli" and where == (database.host, database.name, database.user):
+        kept = _set_aside(recorded, database)
         try:
             count = install_mysql.drop_tables(database, prefix)
-            return [f"its {count} tables {prefix}* in database {database.name!r}"] if count else []
+            return ([f"its {count} tables {prefix}* in database {database.name!r}"] if count else []) + kept
         except Exception as exc:  # noqa: BLE001 — the database's words, as a note: the new install goes on
-            return [f"not its tables {prefix}* in database {recorded.get('name')!r} ({exc}): drop them"]
+            return [f"not its tables {prefix}* in database {recorded.get('name')!r} ({exc}): drop them", *kept]
     return [(f"not its tables {prefix}* in database {recorded.get('name')!r} at {recorded.get('host')} "
              "(another database than this init's): drop them there")]
+
+
+def _set_aside(recorded: dict[str, Any], database: Database) -> list[str]:
+    """The replaced forum's tables, when the run was killed between the swap and its end: kept, and said."""
+    aside = recorded.get("aside")
+    if not install_mysql.is_stage_prefix(aside):
+        return []
+    try:
+        count = len(install_mysql.forum_tables(database, str(aside)))
+    except Exception:  # noqa: BLE001 — unreachable now: nothing to say about them
+        return []
+    words = (f"(kept) the {count} tables of the forum it replaced, set aside as {aside}* in database "
+             f"{database.name!r}: drop them when you no longer need them")
+    return [words] if count else []

@@ -93,8 +93,9 @@ class Swap:
     replaced: int  # how many of the forum's tables were set aside
 
 
-def swap_in(db: Database, stage_prefix: str) -> Swap:
-    """In one statement: the forum's tables the new forum also has go aside, the new ones take their names."""
+def swap_in(db: Database, stage_prefix: str, aside: str) -> Swap:
+    """In one statement: the forum's tables the new forum also has go aside (to the stage prefix `aside`),
+    the new ones take their names."""
     import pymysql
 
     new_tables = forum_tables(db, stage_prefix)
@@ -102,7 +103,6 @@ def swap_in(db: Database, stage_prefix: str) -> Swap:
         raise InstallError("move into place", f"MyBB's installer left no tables named {stage_prefix}*.",
                            "Run init again.")
     current = set(forum_tables(db))
-    aside = new_stage_prefix()
     pairs: list[tuple[str, str]] = []
     for table in new_tables:
         name = db.table_prefix + table[len(stage_prefix):]
