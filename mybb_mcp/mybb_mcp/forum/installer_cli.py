@@ -23,7 +23,7 @@ STEP_TIMEOUT = 120.0  # one installer page; `templates` is the slowest (~1 s on 
 STEP_SCRIPT = Path(__file__).with_name("installer_step.php")
 MAX_PAGE_BYTES = 16 * 2**20  # an installer page is ~10 KB; more is not MyBB's installer
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LOG_PHP_ERROR = re.compile(r"PHP (?:Fatal error|Parse error):\s+(.*)")
+_LOG_PHP_ERROR = re.compile(r"(?:PHP )?(?:Fatal error|Parse error):\s+(.*)")
 
 
 class InstallerRunner:
