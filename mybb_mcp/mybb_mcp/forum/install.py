@@ -245,9 +245,14 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
             swap = install_mysql.swap_in(db, stage_db.table_prefix, aside)
         try:
             _commit(staging, docroot, root, db, stage_db)
-        except InstallError:
+        except InstallError as exc:
             if swap is not None:
-                install_mysql.swap_back(swap)
+                try:
+                    install_mysql.swap_back(swap)
+                except Exception as undo:  # noqa: BLE001 — said in full: the tables are not as they were
+                    raise InstallError(exc.step, f"{exc.message} Putting the old tables back failed too ({undo}): "
+                                       f"the new forum's tables are named {db.table_prefix}*, the old forum's "
+                                       f"{aside}*.", "Rename them back by hand, or run init --force again.") from exc
             raise
         installed = True
     finally:
