@@ -470,6 +470,24 @@ def test_14_a_full_disk_while_unpacking_is_named_as_such(tmp_path: Path, php: st
     assert not root.exists() and not [p for p in root.parent.iterdir() if ".installing-" in p.name]
 
 
+def test_14_a_full_disk_while_copying_a_folder_source_is_named_as_such(tmp_path: Path, php: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    forum = _failing_installer(tmp_path)  # any MyBB folder: the copy fails before its installer runs
+
+    def full_disk(src, dst, *, follow_symlinks=True):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)  # what copytree's copy2 writes with
+    root = tmp_path / "site" / "TestForum"
+    with pytest.raises(InstallError) as failed:
+        install_forum(InstallRequest(source=forum, root=root, bburl="http://127.0.0.1:8022", php=php))
+    assert "disk is full" in failed.value.message and "Free space" in failed.value.hint
+    assert len(failed.value.message) < 1000, failed.value.message  # not one line per file
+    assert not root.exists() and not [p for p in root.parent.iterdir() if ".installing-" in p.name]
+
+
 def test_14_a_damaged_archive_is_still_named_damaged(tmp_path: Path, php: str) -> None:
     root = tmp_path / "site" / "TestForum"
     with pytest.raises(InstallError) as failed:

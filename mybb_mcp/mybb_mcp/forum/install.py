@@ -334,7 +334,17 @@ def unpack_source(source: Path, docroot: Path, scratch: Path, limits: UnpackLimi
         if top is None:
             raise InstallError("unpack", f"{source} holds no MyBB forum files (index.php, inc/init.php).",
                                "Pass the folder holding index.php, or a MyBB release archive.")
-        shutil.copytree(top, docroot, symlinks=True)
+        try:
+            shutil.copytree(top, docroot, symlinks=True)
+        except OSError as exc:  # shutil.Error gathers each file's error as text: the first one is shown
+            errors = exc.args[0] if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) else []
+            words = str(errors[0][-1]) if errors and isinstance(errors[0], tuple) else (exc.strerror or str(exc))
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or os.strerror(errno.ENOSPC) in words
+            raise InstallError("unpack", (f"The disk is full: copying {source} into {docroot.parent} failed"
+                                          if full else f"Cannot copy {source} into {docroot.parent}: {words[:500]}")
+                               + (f" ({len(errors)} files)" if len(errors) > 1 else "") + "; nothing was installed.",
+                               f"Free space on the file system of {docroot.parent.parent}, then run init again."
+                               if full else "Fix what it names, then run init again.") from exc
         return
     if not source.is_file():
         raise InstallError("unpack", f"{source} does not exist.", "Pass a MyBB release archive or folder.")
