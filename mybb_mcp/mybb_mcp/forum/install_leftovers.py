@@ -16,6 +16,7 @@ import secrets
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 RECORD = "run.json"
 _TOLERANCE = 0.5  # seconds between psutil's create_time readings of one process
+_UNRECORDED_GRACE = 60.0  # seconds a staging folder without its record is left alone
 _ACTIVE: set[str] = set()  # the runs of this process still at work (an MCP call may outlive its answer)
 
 
@@ -111,7 +113,10 @@ def clear_leftovers(root: Path, database: Database | None) -> list[str]:
             continue  # not a folder of ours: never entered, never removed
         staging = Path(entry.path)
         record = read_own_json(staging / RECORD, 64 * 1024)
-        record = record if isinstance(record, dict) else {}
+        if not isinstance(record, dict):
+            if time.time() - info.st_mtime < _UNRECORDED_GRACE:
+                continue  # an init between making its folder and recording itself: not a leftover yet
+            record = {}
         owner = _alive(record.get("init"))
         if owner is not None and (owner.pid != os.getpid() or record.get("run") in _ACTIVE):
             raise InstallError("target", f"Another init (process {owner.pid}) is installing {root} right now "
