@@ -375,6 +375,8 @@ def test_10_a_killed_init_leaves_nothing_the_next_init_does_not_clear(site: tupl
     recorded = json.loads(record.read_text()) if record.is_file() else {}
     left_scratch = {recorded["scratch"]} if recorded.get("scratch") else _our_scratch_folders() - scratch_before
     assert left_scratch and all(Path(p).is_dir() for p in left_scratch)
+    # What a killed run leaves holds the forum's config (a password, on MySQL): nobody else may enter it.
+    assert all(stat.S_IMODE(Path(p).stat().st_mode) == 0o700 for p in [staging, *left_scratch])
 
     again = cli.run("init", "--from", str(archive_path()), "--force")
     assert again.returncode == 0, again.stdout + again.stderr
