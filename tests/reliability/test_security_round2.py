@@ -521,12 +521,14 @@ async def test_3_over_mcp_a_fifo_at_the_credentials_file_blocks_no_worker(
         ServerOrchestrationService(config).stop(force=True)
 
 
-def _listening_ports_of_our_children() -> list[int]:
-    """The ports any process we started listens on."""
+def _listening_ports_of_our_children(already: set[int]) -> list[int]:
+    """The ports processes we started (apart from `already`: a session's database server) listen on."""
     import psutil
 
     ports = []
     for child in psutil.Process().children(recursive=True):
+        if child.pid in already:
+            continue
         with contextlib.suppress(psutil.Error):
             ports += [c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
     return ports
@@ -539,11 +541,14 @@ def test_2_init_succeeds_while_another_user_races_for_the_installer(tmp_path: Pa
         pytest.skip(NO_ARCHIVE)
     from mybb_mcp.forum.install import InstallRequest, install_forum
 
+    import psutil
+
     listening: list[tuple[str, list[int]]] = []
+    already = {child.pid for child in psutil.Process().children(recursive=True)}
 
     def watch(step: str) -> None:
         if step.startswith("MyBB installer"):
-            listening.append((step, _listening_ports_of_our_children()))
+            listening.append((step, _listening_ports_of_our_children(already)))
 
     root = tmp_path / "site" / "TestForum"
     result = install_forum(InstallRequest(source=archive_path(), root=root, bburl="http://127.0.0.1:8022", php=php,
