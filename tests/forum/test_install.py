@@ -301,3 +301,17 @@ def test_forums_left_in_memory_by_a_killed_test_run_are_swept() -> None:
     finally:
         for folder in (left, alive, mine):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB archive not found at {archive_path()}")
+def test_a_php_fatal_in_an_installer_page_is_named_with_phps_words(tmp_path: Path, php: str) -> None:
+    with tarfile.open(archive_path()) as tar:
+        tar.extractall(tmp_path / "src", filter="data")
+    forum = next((tmp_path / "src").iterdir())
+    (forum / "install" / "resources" / "output.php").write_text("<?php\nmybb_mcp_missing_function();\n")
+    (tmp_path / "site").mkdir()
+    with pytest.raises(InstallError) as failure:
+        install_forum(_request(tmp_path, php, forum))
+    assert failure.value.step == "intro"
+    assert "Call to undefined function mybb_mcp_missing_function()" in failure.value.message
+    assert _leftovers(tmp_path / "site") == []

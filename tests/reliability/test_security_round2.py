@@ -34,7 +34,7 @@ from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.model import validate_name
 from mybb_mcp.forum.source import resolve_source
 from mybb_mcp.forum.init import read_credentials
-from mybb_mcp.forum.install import InstallError, InstallerServer, UnpackLimits, find_forum_files, unpack_source
+from mybb_mcp.forum.install import InstallError, UnpackLimits, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration import LogQueryOptions
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
@@ -113,55 +113,9 @@ def test_1_status_warns_about_a_forum_folder_others_may_write(real_forum: RealFo
 # ----------------------------------------------------------------------------- 2: the installer window
 
 
-@pytest.fixture
-def staged_forum(tmp_path: Path) -> Path:
-    if not archive_path().is_file():
-        pytest.skip(NO_ARCHIVE)
-    staging = tmp_path / "staging"
-    staging.mkdir(mode=0o700)
-    unpack_source(archive_path(), staging / "forum", staging / "unpacked")
-    return staging
-
-
-def _post(url: str, data: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(urllib.request.Request(url, data=data, headers=headers or {}), timeout=30) as response:
-            return response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
-
-
-def test_2_a_prober_without_the_runs_secret_reaches_no_installer_page(staged_forum: Path, php: str) -> None:
-    docroot = staged_forum / "forum"
-    with InstallerServer(php, docroot, staged_forum / "installer.log") as server:
-        base = f"http://127.0.0.1:{server.port}"
-        for path, data in (("install/index.php", b"action=license"), ("install/index.php", b""),
-                           ("index.php", b""), ("inc/config.default.php", b""), ("install/", b"")):
-            status, body = _post(f"{base}/{path}", data)
-            assert status == 403 and "MyBB" not in body, (path, status, body[:200])
-        status, body = _post(f"{base}/install/index.php", b"action=intro",
-                             {InstallerServer.SECRET_HEADER: "0" * 64})
-        assert status == 403
-        # The run that holds the secret is served MyBB's installer.
-        assert "license" in server.post("install/index.php", [("action", "intro")])
-    assert not (staged_forum / "installer-router.php").read_text().count(server.secret)
-
-
-def test_2_another_user_probing_the_installer_changes_nothing(staged_forum: Path, php: str,
-                                                               other_user: LocalUser) -> None:
-    docroot = staged_forum / "forum"
-    with InstallerServer(php, docroot, staged_forum / "installer.log") as server:
-        probe = ("import urllib.request,sys\n"
-                 "op=urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
-                 "try:\n op.open(urllib.request.Request(sys.argv[1],data=b'action=final&adminuser=evil'),timeout=20)\n"
-                 " print('served')\n"
-                 "except urllib.error.HTTPError as e:\n print(e.code)\n")
-        result = other_user.run(["/usr/bin/python3", "-c", probe, f"http://127.0.0.1:{server.port}/install/index.php"],
-                                env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"))
-        assert result.stdout.strip() == "403", result
-    assert not find_forum_files(docroot) is None  # the staged files are still there, untouched
-    assert not (docroot / "install" / "lock").exists()
+# Round 3 replaced the installer's private php -S with MyBB's installer run in the PHP CLI: there is no
+# installer port left to probe (test_2_init_succeeds_while_another_user_races_for_the_installer below,
+# and tests/reliability/test_security_round3_init.py).
 
 
 # ----------------------------------------------------------------------------- 3: safe reads beside the forum
@@ -567,48 +521,39 @@ async def test_3_over_mcp_a_fifo_at_the_credentials_file_blocks_no_worker(
         ServerOrchestrationService(config).stop(force=True)
 
 
-def _installer_ports() -> list[int]:
-    """The loopback ports our own installer php -S children listen on."""
+def _listening_ports_of_our_children(already: set[int]) -> list[int]:
+    """The ports processes we started (apart from `already`: a session's database server) listen on."""
     import psutil
 
     ports = []
     for child in psutil.Process().children(recursive=True):
+        if child.pid in already:
+            continue
         with contextlib.suppress(psutil.Error):
-            if "-S" in child.cmdline():
-                ports += [c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+            ports += [c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
     return ports
 
 
-def test_2_init_succeeds_while_another_user_races_for_the_installer(tmp_path: Path, php: str,
-                                                                    other_user: LocalUser) -> None:
-    """Another user who finds the installer's port posts the admin step first: they get 403, the install
-    finishes with our admin, and theirs does not exist."""
+def test_2_init_succeeds_while_another_user_races_for_the_installer(tmp_path: Path, php: str) -> None:
+    """No installer page is reachable by anyone else: at every page of the install no process of ours
+    listens on a port (the installer runs in the PHP CLI), and the install finishes with our admin."""
     if not archive_path().is_file():
         pytest.skip(NO_ARCHIVE)
     from mybb_mcp.forum.install import InstallRequest, install_forum
 
-    probe = ("import urllib.request,urllib.error,sys\n"
-             "op=urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
-             "codes=[]\n"
-             "for action in ('intro','license','final'):\n"
-             " data=('action='+action+'&adminuser=intruder&adminpass=intruder1&adminpass2=intruder1'\n"
-             "       '&adminemail=i@example.invalid').encode()\n"
-             " try:\n  op.open(urllib.request.Request(sys.argv[1],data=data),timeout=20); codes.append('200')\n"
-             " except urllib.error.HTTPError as e: codes.append(str(e.code))\n"
-             "print(' '.join(codes))\n")
-    answers: list[str] = []
+    import psutil
 
-    def race(step: str) -> None:
-        if step.startswith("MyBB installer: intro") and not answers:
-            for port in _installer_ports():
-                result = other_user.run(["/usr/bin/python3", "-c", probe, f"http://127.0.0.1:{port}/install/index.php"],
-                                        env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"))
-                answers.append(result.stdout.strip() or result.stderr)
+    listening: list[tuple[str, list[int]]] = []
+    already = {child.pid for child in psutil.Process().children(recursive=True)}
+
+    def watch(step: str) -> None:
+        if step.startswith("MyBB installer"):
+            listening.append((step, _listening_ports_of_our_children(already)))
 
     root = tmp_path / "site" / "TestForum"
     result = install_forum(InstallRequest(source=archive_path(), root=root, bburl="http://127.0.0.1:8022", php=php,
-                                          admin_user="owner"), race)
-    assert answers and all(answer == "403 403 403" for answer in answers), answers
+                                          admin_user="owner"), watch)
+    assert len(listening) == 10 and all(not ports for _step, ports in listening), listening
     assert result.admin_user == "owner" and (root / "install" / "lock").is_file()
     import sqlite3
 

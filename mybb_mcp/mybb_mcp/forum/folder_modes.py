@@ -5,6 +5,11 @@ to lets any local user drop `uploads/x.php`, request it, and run code as that us
 makes cache/ and uploads/ world-writable for shared hosting; a forum made by `init` is closed
 (folders 0755, files 0644: the server runs as their owner, so MyBB can still write them), and
 `status` warns about any other forum whose folders are open.
+
+`inc/config.php` holds the database password: whoever reads it can write `{${system(...)}}` into a
+template through the database, and MyBB eval()s every template as the server's user. A forum made by
+`init` has it 0600; `start` and `status` warn about any other forum whose config with a password
+others may read.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import shlex
 import stat
 from pathlib import Path
 
-__all__ = ["close_to_others", "open_folders", "open_folders_warning"]
+from .files import read_config_php
+
+__all__ = ["close_to_others", "open_folders", "open_folders_warning", "readable_config_warning"]
 
 MAX_FOLDERS = 20_000  # a forum holds ~100; the scan stays bounded in a forum that grew a huge upload tree
 MAX_DEPTH = 64
@@ -82,3 +89,24 @@ def open_folders_warning(root: Path) -> str | None:
             "machine could put a PHP file there and run it as the user running php -S. Close them with "
             f"`chmod -R go-w {shlex.quote(str(root))}` (the server runs as their owner, so MyBB can still "
             "write its cache and uploads).")
+
+
+def readable_config_warning(root: Path) -> str | None:
+    """The warning for a forum whose inc/config.php holds a database password that others may read."""
+    path = root / "inc" / "config.php"
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    cfg = read_config_php(root)
+    if cfg is None or not cfg.password:
+        return None
+    quoted = shlex.quote(str(path))
+    fix = (f"`chmod 600 {quoted}`" if info.st_uid == os.geteuid()
+           else f"`sudo chown $(id -u) {quoted} && chmod 600 {quoted}` (php -S must run as its owner)")
+    return (f"{path} holds the database password and other local users may read it (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}): anyone on this machine could log in to the database, put PHP "
+            "into a template, and run it as the user running php -S. Make it readable by its owner only with "
+            f"{fix}; the server runs as its owner, so MyBB still reads it.")

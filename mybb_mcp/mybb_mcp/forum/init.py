@@ -35,6 +35,7 @@ from .install import (
     install_forum,
     parse_database_url,
 )
+from .install_leftovers import clear_leftovers
 from .source import DownloadProgress, known_release, resolve_source, validate_sha256
 
 if TYPE_CHECKING:
@@ -160,6 +161,10 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
         except InstallError as exc:
             return failed(exc)
     notes: list[str] = []
+    try:  # a killed init's staging folder, installer process, scratch database (forum/install_leftovers.py)
+        notes += clear_leftovers(root, database)
+    except InstallError as exc:
+        return failed(exc)
     if options.force and service.get_status().running:
         stopped = service.stop()
         if not stopped.success:
@@ -185,6 +190,7 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
             admin_user=options.admin.strip(), force=options.force,
             limits=UnpackLimits(config.unpack_max_mb * 2**20, config.unpack_max_files),
         ), progress)
+        notes += installed.notes
         _keep_manifest(config.release_manifest_file, source.path, installed.version, notes)
     except InstallError as exc:
         return failed(exc, options.source or "", notes)

@@ -1,11 +1,12 @@
-"""A forum from a MyBB release: unpack it, run MyBB's own installer through `php -S`, lock it.
+"""A forum from a MyBB release: unpack it, run MyBB's own installer in the PHP CLI, lock it.
 
 Everything is built in a staging folder beside the target (`.NAME.installing-XXXX/`, same file
 system) and moved into place only once MyBB's installer has finished and written `install/lock`: a
 failed install leaves nothing behind but its error, which names the step and MyBB's own words. The
-installer runs as a browser would drive it, page by page, through a private `php -S` on a free
-loopback port that answers this run only (installer_server.py); MyBB writes its own schema, settings,
-templates and admin user.
+installer runs as a browser would drive it, page by page, each page a PHP CLI process given its form
+fields on stdin (installer_cli.py): no socket carries a password. MyBB writes its own schema, settings,
+templates and admin user. A MySQL forum is installed under a prefix of its own and swapped in whole
+(install_mysql.py); a run killed midway is cleaned up by the next (install_leftovers.py).
 
 SQLite keeps the database beside the document root (`<parent>/<root name>.sqlite`): never inside
 it, where `php -S` would serve it to anyone asking.
@@ -13,6 +14,9 @@ it, where `php -S` would serve it to anyone asking.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
 import html
 import os
 import re
@@ -21,20 +25,22 @@ import shutil
 import tarfile
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import InvalidArgument
+from . import install_mysql
 from .extensions import check_extensions
-from .files import _mysql_endpoint, read_mybb_version
-from .install_errors import InstallError
-from .installer_server import InstallerServer
+from .files import read_mybb_version
 from .folder_modes import close_to_others
+from .install_errors import InstallError
+from .install_leftovers import RunRecord
+from .installer_cli import InstallerRunner
 
 DEFAULT_ADMIN = "admin"
 DEFAULT_BOARD_NAME = "MyBB Test Forum"
@@ -103,6 +109,7 @@ class InstallResult:
     admin_password: str = field(repr=False)
     version: str | None
     seconds: float
+    notes: list[str] = field(default_factory=list)  # what else changed (old tables replaced)
 
 
 ProgressCallback = Callable[[str], None]
@@ -170,50 +177,9 @@ def _redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def _mysql_connect(db: Database):  # type: ignore[no-untyped-def]  # -> pymysql.Connection
-    import pymysql  # only MySQL installs pay for it
-
-    host, port, socket_path, _default, _notes = _mysql_endpoint(db.host)
-    where: dict[str, object] = {"unix_socket": socket_path} if socket_path else {"host": host, "port": port}
-    return pymysql.connect(user=db.user, password=db.password, database=db.name, charset="utf8mb4",
-                           connect_timeout=10, read_timeout=30, write_timeout=30, autocommit=True, **where)
-
-
-def mysql_forum_tables(db: Database) -> list[str]:
-    """The tables already in the database with the forum's prefix; InstallError when it cannot be reached."""
-    import pymysql
-
-    try:
-        conn = _mysql_connect(db)
-    except pymysql.err.MySQLError as exc:
-        words = exc.args[1] if len(exc.args) > 1 else str(exc)
-        raise InstallError("database", f"Cannot use database {db.name!r} at {db.host} as {db.user!r}: {words}.",
-                           "Start the server, create the database and grant the user access to it "
-                           f"(GRANT ALL ON `{db.name}`.* TO '{db.user}'@'localhost'), then run init again.") from exc
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW TABLES LIKE %s", (db.table_prefix.replace("_", "\\_") + "%",))
-            return sorted(row[0] for row in cur.fetchall())
-    finally:
-        conn.close()
-
-
-def _drop_mysql_tables(db: Database, keep: Sequence[str]) -> None:
-    """Undo a failed install: the prefixed tables that were not there before go."""
-    import pymysql
-
-    try:
-        created = [t for t in mysql_forum_tables(db) if t not in set(keep)]
-        if not created:
-            return
-        conn = _mysql_connect(db)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("DROP TABLE IF EXISTS " + ", ".join(f"`{t.replace('`', '``')}`" for t in created))
-        finally:
-            conn.close()
-    except (InstallError, pymysql.err.MySQLError):
-        pass  # the install's own error is the one to report
+# The MySQL side lives in install_mysql.py; these names stay for the callers that know them.
+_mysql_connect = install_mysql.connect
+mysql_forum_tables = install_mysql.forum_tables
 
 
 # --- the story --------------------------------------------------------------------------------------
@@ -235,9 +201,8 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
     if missing.error:
         raise InstallError("php extensions", missing.error, missing.hint)
     check_target(root, db, request.force)
-    existing: list[str] = []
     if db.engine == "mysqli":
-        existing = mysql_forum_tables(db)
+        existing = install_mysql.forum_tables(db)
         if existing and not request.force:
             raise InstallError("target", f"Database {db.name!r} already holds {len(existing)} tables named "
                                f"{db.table_prefix}* (a forum?).",
@@ -246,35 +211,65 @@ def install_forum(request: InstallRequest, progress: ProgressCallback | None = N
 
     staging = _make_staging(root)
     cleanup = [staging]
+    stage_db = db
+    swap: install_mysql.Swap | None = None
     installed = False
+    record: RunRecord | None = None
     try:
+        record = RunRecord(staging)  # what the next init removes if this one is killed (install_leftovers.py)
         docroot = staging / "forum"
         say("unpacking " + request.source.name)
         unpack_source(request.source, docroot, staging / "unpacked", request.limits)
         _prepare_writable(docroot)
-        stage_db = db
         if db.engine == "sqlite":
             scratch = Path(tempfile.mkdtemp(prefix="mybb-install-", dir=_fast_scratch()))
             cleanup.append(scratch)
+            record.update(scratch=str(scratch))
             stage_db = Database(engine="sqlite", path=scratch / "forum.sqlite", table_prefix=db.table_prefix)
-        with InstallerServer(request.php, docroot, staging / "installer.log") as server:
-            _run_installer(server, request, stage_db, password, say)
+        elif db.engine == "mysqli":  # beside the forum's tables, never over them (install_mysql.py)
+            stage_db = dataclasses.replace(db, table_prefix=install_mysql.new_stage_prefix())
+            aside = install_mysql.new_stage_prefix()  # where the old forum's tables go once the new one is in
+            record.update(mysql={"host": db.host, "name": db.name, "user": db.user, "prefix": stage_db.table_prefix,
+                                 "aside": aside})
+        runner = InstallerRunner(request.php, docroot, staging / "installer.log", on_child=record.child)
+        _run_installer(runner, request, stage_db, password, say)
         if not (docroot / "install" / "lock").is_file():
             raise InstallError("final", "MyBB's installer finished without writing install/lock.",
                                "Make install/ writable.")
         close_to_others(docroot)  # the installer left cache/ and uploads/ 0777: a door for other users
+        # The database password (and the Admin CP PIN) are in it; php -S runs as its owner, who alone reads it.
+        (docroot / "inc" / "config.php").chmod(0o600)
         say("moving the forum into place")
-        _commit(staging, docroot, root, db, stage_db)
+        if db.engine == "mysqli":
+            point_config_at_prefix(docroot, db.table_prefix)
+            swap = install_mysql.swap_in(db, stage_db.table_prefix, aside)
+        try:
+            _commit(staging, docroot, root, db, stage_db)
+        except InstallError as exc:
+            if swap is not None:
+                try:
+                    install_mysql.swap_back(swap)
+                except Exception as undo:  # noqa: BLE001 — said in full: the tables are not as they were
+                    raise InstallError(exc.step, f"{exc.message} Putting the old tables back failed too ({undo}): "
+                                       f"the new forum's tables are named {db.table_prefix}*, the old forum's "
+                                       f"{aside}*.", "Rename them back by hand, or run init --force again.") from exc
+            raise
         installed = True
     finally:
         for folder in cleanup:
             _remove_tree(folder)
+        if record is not None:
+            record.close()
         if db.engine == "mysqli" and not installed:
-            # With --force MyBB's installer has already dropped the old tables: a failure leaves none.
-            _drop_mysql_tables(db, keep=() if request.force else existing)
+            with contextlib.suppress(Exception):  # the install's own error is the one to report
+                install_mysql.drop_tables(db, stage_db.table_prefix)  # this run's tables only
+    notes = [note for note in [install_mysql.finish(swap) if swap else None] if note]
+    if swap is not None and swap.replaced:
+        notes.insert(0, f"The old forum's {swap.replaced} MyBB tables {db.table_prefix}* were replaced by the new "
+                        "forum's, in one step, once it was complete.")
     return InstallResult(root=root, database=db, bburl=request.bburl, admin_user=request.admin_user,
                          admin_password=password, version=read_mybb_version(root),
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, notes=notes)
 
 
 def check_target(root: Path, db: Database, force: bool) -> None:
@@ -339,7 +334,17 @@ def unpack_source(source: Path, docroot: Path, scratch: Path, limits: UnpackLimi
         if top is None:
             raise InstallError("unpack", f"{source} holds no MyBB forum files (index.php, inc/init.php).",
                                "Pass the folder holding index.php, or a MyBB release archive.")
-        shutil.copytree(top, docroot, symlinks=True)
+        try:
+            shutil.copytree(top, docroot, symlinks=True)
+        except OSError as exc:  # shutil.Error gathers each file's error as text: the first one is shown
+            errors = exc.args[0] if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) else []
+            words = str(errors[0][-1]) if errors and isinstance(errors[0], tuple) else (exc.strerror or str(exc))
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or os.strerror(errno.ENOSPC) in words
+            raise InstallError("unpack", (f"The disk is full: copying {source} into {docroot.parent} failed"
+                                          if full else f"Cannot copy {source} into {docroot.parent}: {words[:500]}")
+                               + (f" ({len(errors)} files)" if len(errors) > 1 else "") + "; nothing was installed.",
+                               f"Free space on the file system of {docroot.parent.parent}, then run init again."
+                               if full else "Fix what it names, then run init again.") from exc
         return
     if not source.is_file():
         raise InstallError("unpack", f"{source} does not exist.", "Pass a MyBB release archive or folder.")
@@ -352,7 +357,19 @@ def unpack_source(source: Path, docroot: Path, scratch: Path, limits: UnpackLimi
         else:
             raise InstallError("unpack", f"{source} is neither a zip nor a tar archive.",
                                "Pass a MyBB release archive (.zip or .tar.gz) or a folder.")
-    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # our disk, not the archive
+            raise InstallError("unpack", f"The disk is full: unpacking {source.name} into {docroot.parent} "
+                               f"failed ({exc.strerror}); nothing was installed.",
+                               f"Free space on the file system of {docroot.parent.parent} (MyBB needs ~30 MB plus "
+                               "its database), then run init again.") from exc
+        if exc.errno is not None:  # a system error writing or reading, not the archive's contents
+            raise InstallError("unpack", f"Cannot unpack {source.name} into {docroot.parent}: {exc.strerror} "
+                               f"({exc.filename or source}).",
+                               "Fix what it names (permissions, the file system), then run init again.") from exc
+        raise InstallError("unpack", f"Cannot unpack {source}: {exc}.",
+                           "The archive is damaged or incomplete: download it again.") from exc
+    except (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error) as exc:
         raise InstallError("unpack", f"Cannot unpack {source}: {exc}.",
                            "The archive is damaged or incomplete: download it again.") from exc
     top = find_forum_files(scratch)
@@ -503,20 +520,17 @@ def _step_fields(action: str, request: InstallRequest, db: Database, password: s
     return fields
 
 
-def _run_installer(server: InstallerServer, request: InstallRequest, db: Database, password: str,
+def _run_installer(runner: InstallerRunner, request: InstallRequest, db: Database, password: str,
                    say: ProgressCallback) -> None:
     for action, expected_next in INSTALLER_STEPS:
         say(f"MyBB installer: {action}")
         try:
-            page = server.post("install/index.php", _step_fields(action, request, db, password))
-        except (OSError, urllib.error.URLError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise InstallError(action, f"MyBB's installer did not answer: {reason}. "
-                                       f"PHP said: {server.log_tail() or 'nothing'}",
-                               "Check PHP runs MyBB (php -m lists xml, mbstring and the database's).") from exc
+            page = runner.step(_step_fields(action, request, db, password))
+        except InstallError as exc:
+            raise InstallError(action, f"{exc.message} PHP said: {runner.log_tail() or 'nothing'}", exc.hint) from exc
         offered = _NEXT_ACTION.findall(page)
         if expected_next and expected_next not in offered:
-            words = page_error(page) or server.php_error() or server.log_tail() or "the page offered no next step"
+            words = page_error(page) or runner.php_error() or runner.log_tail() or "the page offered no next step"
             raise InstallError(action, f"MyBB's installer said: {words}", _hint_for(action))
         if not expected_next and "final" in offered:  # the admin form again, with MyBB's complaint
             raise InstallError(action, f"MyBB's installer said: {page_error(page)}", _hint_for(action))
@@ -585,5 +599,19 @@ def point_config_at_sqlite(root: Path, db_file: Path) -> None:
     new, count = _CONFIG_DATABASE.subn(lambda m: m.group(1) + escaped + m.group(3), text, count=1)
     if count != 1:
         raise InstallError("configure", f"{config} has no $config['database']['database'] line.",
+                           "The installer wrote an unexpected inc/config.php.")
+    config.write_text(new, "utf-8")
+
+
+_CONFIG_PREFIX = re.compile(r"^(\$config\['database'\]\['table_prefix'\] = ')((?:[^'\\]|\\.)*)(';)", re.MULTILINE)
+
+
+def point_config_at_prefix(root: Path, prefix: str) -> None:
+    """Name the forum's own table prefix in inc/config.php, where the installer wrote its stage prefix."""
+    config = root / "inc" / "config.php"
+    text = config.read_text("utf-8")
+    new, count = _CONFIG_PREFIX.subn(lambda m: m.group(1) + prefix + m.group(3), text, count=1)
+    if count != 1:
+        raise InstallError("configure", f"{config} has no $config['database']['table_prefix'] line.",
                            "The installer wrote an unexpected inc/config.php.")
     config.write_text(new, "utf-8")

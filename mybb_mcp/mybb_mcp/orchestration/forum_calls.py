@@ -75,10 +75,14 @@ class ForumCalls:
         workbench = request_trace.begin(self.config, request.trace, request.plugins, queries=request.queries,
                                         profile=request.profile)
         if workbench is None and (request.trace or request.plugins is not None or request.queries or request.profile):
+            planted = request_trace.refusal(self.config)
             result.failure = ("the running server cannot trace a request, list its queries, profile it or switch "
-                              "plugins off for one: it was "
-                              "started without mybb-mcp's router or by an older version; the page was not requested")
-            result.hint = "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again."
+                              "plugins off for one: "
+                              + (planted.rstrip(".") if planted else "it was started without mybb-mcp's router or "
+                                 "by an older version") + "; the page was not requested")
+            result.hint = ("Remove that folder, restart the server (mybb_server_restart or `mybb-server restart`), "
+                           "then ask again." if planted else
+                           "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again.")
             result.cursor = before.encode()
             return result
         if workbench is not None:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from .. import php_builds
 from ..failures import Failure
 from ..forum import release, report
-from ..forum.folder_modes import open_folders_warning
+from ..forum.folder_modes import open_folders_warning, readable_config_warning
 from ..logs.options import LogQueryOptions
 from ..logs.parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN
 from ..logs.rotation import rotate_in_place, rotate_logs
@@ -219,7 +219,8 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if workers > 1:
             env["PHP_CLI_SERVER_WORKERS"] = str(workers)
         env.pop(request_trace.ENV_NAME, None)
-        if config.use_router:
+        workbench_off = request_trace.refusal(config) if config.use_router else None  # a warning, below
+        if config.use_router and workbench_off is None:
             try:
                 env.update(request_trace.prepare(config))
             except (OSError, UnsafeFile) as exc:
@@ -251,6 +252,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         self._state_file.write({**identity.as_state(), **recorded})
         registry.record(self.config.files, {**identity.as_state(), **recorded}, probe)
         warnings = self._start_warnings(host, port)
+        warnings += [w for w in (readable_config_warning(config.mybb_root), workbench_off) if w]
         pool = process.wait_for_pool(identity, workers if workers > 1 else 0)
         if workers > 1 and len(pool) < workers:
             warnings.append(f"Only {len(pool)} of {workers} PHP workers had started when the server answered.")
@@ -400,9 +402,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                 "log queries never rewrite it: start (when running, it rotates the log in place without a "
                 "restart) or restart rotates it."
             )
-        open_folders = open_folders_warning(config.mybb_root)
-        if open_folders:
-            status.warnings.append(open_folders)
+        for warning in (open_folders_warning(config.mybb_root), readable_config_warning(config.mybb_root),
+                        request_trace.refusal(config) if config.use_router else None):
+            if warning:
+                status.warnings.append(warning)
         php = self._resolve_php()
         status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings, php=php)
         status.php = self._php_description(php)

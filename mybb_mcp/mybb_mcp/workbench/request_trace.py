@@ -6,7 +6,8 @@ secret, which `start` writes into the forum's workbench folder (`.mybb-server-wo
 the state; the secret file 0600) and names to php -S in its environment (MYBB_MCP_WORKBENCH). The PHP
 (request.php, request_classes.php) writes what it saw to `trace-<id>-<client port>.json` in that folder
 at the end of the request; the tool reads the files of its own exchanges (by client port) and removes
-every file of its id.
+every file of its id. A folder by that name that is not ours (planted by another user, or a link) is
+never used: `start`, `status` and a request that needs the workbench say so, naming the folder and the fix.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import json
 import os
 import re
 import secrets
+import shlex
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..safe_files import ensure_private_dir, read_own_json, read_own_small
+from ..safe_files import describe_owner, ensure_private_dir, read_own_json, read_own_small
 from . import request_costs
 from .json_answer import Printed
 
@@ -34,6 +37,30 @@ MAX_TRACE_BYTES = 4 * 1024 * 1024
 def workbench_dir(config: Any) -> Path:
     files = config.files
     return config.repo_root / (WORKBENCH_DIR if files.plain else f"{WORKBENCH_DIR}.{files.key}")
+
+
+def refusal(config: Any) -> str | None:
+    """Why the workbench folder is not used (another user's, a link, not a folder), with the fix; None
+    when it is ours or not there yet."""
+    folder = workbench_dir(config)
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        problem = f"cannot be inspected ({exc.strerror})"
+    else:
+        if stat.S_ISLNK(info.st_mode):
+            problem = "is a symbolic link"
+        elif not stat.S_ISDIR(info.st_mode):
+            problem = "is not a folder"
+        elif info.st_uid != os.geteuid():
+            problem = f"belongs to {describe_owner(info.st_uid)}, not to you (planted?)"
+        else:
+            return None
+    return (f"The workbench folder {folder} {problem}: it is never used, so mybb_server_request's trace, its "
+            "plugins switch and template names in errors are off. Remove it "
+            f"(`sudo rm -rf {shlex.quote(str(folder))}`), then restart the server.")
 
 
 def prepare(config: Any) -> dict[str, str]:
@@ -55,6 +82,8 @@ def prepare(config: Any) -> dict[str, str]:
 
 def forget(config: Any) -> None:
     """No workbench for the server about to start (it runs without the router)."""
+    if refusal(config) is not None:
+        return  # not our folder: nothing in it is touched
     try:
         (workbench_dir(config) / SECRET_FILE).unlink(missing_ok=True)
     except OSError:
@@ -73,6 +102,8 @@ def begin(config: Any, trace: bool, plugins_off: str | tuple[str, ...] | None, *
           profile: bool = False) -> Workbench | None:
     """The headers for this request; None when the running server has no workbench (started by another
     version, or without the router)."""
+    if refusal(config) is not None:
+        return None  # a secret in another user's folder is never believed
     raw = read_own_small(workbench_dir(config) / SECRET_FILE, 256)
     if not raw:
         return None
