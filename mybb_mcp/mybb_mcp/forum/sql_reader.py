@@ -154,7 +154,8 @@ def make_at_init(root: Path, credentials_file: Path, php_settings: tuple[str, ..
         return [f"The read-only account for mybb_forum_sql was not made: cannot log in to the database ({exc})."]
     account: ReaderAccount | None = None
     try:
-        account = new_reader(cfg, current_account(conn)[1])
+        # A forum made again (--force) keeps its reader: no second account on the server.
+        account = kept_reader(path, cfg) or new_reader(cfg, current_account(conn)[1])
         keep_reader(path, account)
         with conn.cursor() as cur:
             for statement in account.statements():
