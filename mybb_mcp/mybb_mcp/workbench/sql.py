@@ -16,8 +16,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ MAX_SQL_CHARS = 20_000
 TIMEOUT_SECONDS = 10.0
 TABLE_NAME = re.compile(r"[A-Za-z0-9_$]{1,64}")
 SQLITE_VALUE_CAP = 16 * 2**20  # SQLite refuses a longer string or blob (stored or made by the statement)
-SQLITE_HEAP_CAP = 128 * 2**20  # SQLite's heap in this process (one row of many big values included)
+SQLITE_HEAP_CAP = 128 * 2**20  # SQLite's heap in this process, from the first SQL call on
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,8 @@ def _open_sqlite(path: Path, timeout: float) -> tuple[sqlite3.Connection, _ReadO
                          "Fix $config['database']['database'] in inc/config.php, or make a forum (mybb_forum_init).")
     conn = sqlite3.connect("file:" + quote(str(path)) + "?mode=ro", uri=True, timeout=timeout,
                            isolation_level=None, check_same_thread=False)
-    # A bound on one value (the heap as a whole: `_heap_bounded`).
+    # A bound on one value, and on all SQLite holds.
+    _cap_sqlite_heap()
     if hasattr(conn, "setlimit"):  # Python 3.11+
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_CAP)
     authorizer = _ReadOnlyAuthorizer()
@@ -176,31 +176,23 @@ def _open_sqlite(path: Path, timeout: float) -> tuple[sqlite3.Connection, _ReadO
 
 
 _heap_lock = threading.Lock()
-_heap_users = 0
-_heap_before = 0
+_heap_capped = False
 
 
-@contextmanager
-def _heap_bounded() -> Iterator[None]:
-    """SQLite's heap capped at SQLITE_HEAP_CAP while a statement of ours runs: one row of many big values
-    cannot make SQLite, then Python, hold more. The cap is process-wide, so it is lifted again (to what it
-    was) when the last statement of ours ends."""
-    global _heap_users, _heap_before
+def _cap_sqlite_heap() -> None:
+    """SQLite's heap capped at SQLITE_HEAP_CAP, so one row of many big values cannot make SQLite, then
+    Python, hold more. The cap is process-wide and SQLite's pragma can only ever lower it: it stays for
+    the life of the process (the tool's other SQLite work - health checks, snapshots by the backup API -
+    needs a few MiB)."""
+    global _heap_capped
     with _heap_lock:
-        if _heap_users == 0:
-            with closing(sqlite3.connect(":memory:")) as conn:
-                _heap_before = int(conn.execute("PRAGMA hard_heap_limit").fetchone()[0])
-                if not 0 < _heap_before <= SQLITE_HEAP_CAP:
-                    conn.execute(f"PRAGMA hard_heap_limit = {SQLITE_HEAP_CAP}")
-        _heap_users += 1
-    try:
-        yield
-    finally:
-        with _heap_lock:
-            _heap_users -= 1
-            if _heap_users == 0:
-                with closing(sqlite3.connect(":memory:")) as conn:
-                    conn.execute(f"PRAGMA hard_heap_limit = {_heap_before}")
+        if _heap_capped:
+            return
+        with closing(sqlite3.connect(":memory:")) as conn:
+            row = conn.execute("PRAGMA hard_heap_limit").fetchone()  # None before SQLite 3.31: no such limit
+            if row and not 0 < int(row[0]) <= SQLITE_HEAP_CAP:
+                conn.execute(f"PRAGMA hard_heap_limit = {SQLITE_HEAP_CAP}")
+        _heap_capped = True
 
 
 def _sqlite_error(exc: sqlite3.Error, authorizer: _ReadOnlyAuthorizer, timeout: float) -> SqlRefused:
@@ -289,7 +281,7 @@ def run_query(root: Path, sql: str, limit: int = DEFAULT_LIMIT, php_settings: tu
     capped = False
     if cfg.kind == SQLITE:
         conn, authorizer = _open_sqlite(sqlite_path(cfg, root), timeout)
-        with closing(conn), _heap_bounded():
+        with closing(conn):
             try:
                 cursor = conn.execute(sql)
                 rows, total, more, _ = _fetch(cursor, limit)
