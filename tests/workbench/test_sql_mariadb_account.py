@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mcp import Client, types
 
 from mybb_mcp.answers.init import render_init
 from mybb_mcp.config import Config
 from mybb_mcp.forum.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.results import InitResult
+from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused, run_query
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
@@ -92,6 +94,34 @@ def test_a_root_login_cannot_write_through_the_sql_tool(root_forum: tuple[Server
     mariadb.execute("SELECT 1")  # the server still runs
     assert svc.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
     assert any("may only SELECT on `ro_root`" in note for note in result.notes), result.notes
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_prompt_injected_agent_cannot_write_through_mcp(
+        root_forum: tuple[ServerOrchestrationService, InitResult], mariadb: MariaDB, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    svc, _ = root_forum
+    for key in [k for k in os.environ if k.startswith("MYBB_") and k != "MYBB_TEST_ARCHIVE"]:
+        monkeypatch.delenv(key)
+    for key, value in {"MYBB_ROOT": str(svc.config.mybb_root), "MYBB_PHP": svc.config.php,
+                       "MYBB_PORT": str(svc.config.port)}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    log_file_before = _global(mariadb, "general_log_file")
+    async with Client(server) as client:
+        for sql in (f"SET GLOBAL general_log_file = '{svc.config.mybb_root}/gl.php'",
+                    f"SELECT 1 INTO OUTFILE '{tmp_path}/o.php'", "SHUTDOWN"):
+            result = await client.call_tool("mybb_forum_sql", {"sql": sql})
+            assert isinstance(result.content[0], types.TextContent)
+            text = result.content[0].text
+            assert result.is_error and "# Error: SQL Refused" in text and "may only SELECT" in text, text
+    assert _global(mariadb, "general_log_file") == log_file_before and not list(tmp_path.glob("*.php"))
+    mariadb.execute("SELECT 1")
 
 
 def test_a_privileged_login_without_a_reader_is_refused_with_the_grant_lines(
