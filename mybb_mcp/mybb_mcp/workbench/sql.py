@@ -55,6 +55,7 @@ class CutValue:
     head: str
     length: int
 
+
 @dataclass(frozen=True)
 class SqlAnswer:
     engine: str  # "SQLite 3.45.1", "MariaDB 10.11.6"
@@ -203,7 +204,7 @@ def _sqlite_error(exc: sqlite3.Error, authorizer: _ReadOnlyAuthorizer, timeout: 
             f"({words}). Nothing was changed.",
             "This tool only reads. Change the forum through MyBB (mybb_forum_members, mybb_forum_templates, "
             "mybb_forum_php, the Admin CP) and read the result here.")
-    if isinstance(exc, sqlite3.DataError) and "too big" in words or words == "out of memory":
+    if (isinstance(exc, sqlite3.DataError) and "too big" in words) or words == "out of memory":
         return SqlRefused(f"A value or row of the result is larger than this tool reads ({SQLITE_VALUE_CAP // 2**20} MiB "
                           f"a value, {SQLITE_HEAP_CAP // 2**20} MiB a row): SQLite stopped it ({words}). Nothing was "
                           "changed.", "Select what you need of the big values: LENGTH(col), SUBSTR(col, 1, 200).")
