@@ -7,6 +7,7 @@ megabytes keeps the process small; the server's real version is named."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -236,3 +237,34 @@ def test_a_value_of_300_mb_keeps_the_process_small(root_forum: tuple[ServerOrche
         assert "Reading stopped after 64 MiB" in out and "(2,000,000 chars)" in out, out[:3000]
     finally:
         mariadb.execute(f"SET GLOBAL max_allowed_packet = {int(before)}")
+
+
+def test_a_reader_given_more_rights_is_refused(root_forum: tuple[ServerOrchestrationService, InitResult],
+                                               mariadb: MariaDB) -> None:
+    from mybb_mcp.forum.sql_reader import reader_file
+
+    svc, _ = root_forum
+    kept = json.loads(reader_file(svc.config.credentials_file).read_text())
+    account = f"'{kept['user']}'@'{kept['host']}'"
+    mariadb.execute(f"GRANT FILE ON *.* TO {account}")
+    with pytest.raises(SqlRefused) as refused:
+        svc.sql("SELECT 1", 1)
+    assert f"{account}, may do more than SELECT" in refused.value.message and "GRANT FILE ON *.*" in \
+        refused.value.message, refused.value.message
+    assert "REVOKE ALL PRIVILEGES, GRANT OPTION FROM" in (refused.value.hint or "")
+    mariadb.execute(f"REVOKE FILE ON *.* FROM {account}")
+    assert svc.sql("SELECT 1", 1).rows == [(1,)]
+
+
+def test_init_force_keeps_the_reader(root_forum: tuple[ServerOrchestrationService, InitResult],
+                                     mariadb: MariaDB) -> None:
+    from mybb_mcp.forum.sql_reader import reader_file
+
+    svc, _ = root_forum
+    kept = reader_file(svc.config.credentials_file)
+    before = json.loads(kept.read_text())["user"]
+    url = f"mysql://rootish:r00t@127.0.0.1:{mariadb.port}/ro_root?prefix=ro_"
+    again = svc.init_forum(InitOptions(source=str(archive_path()), database_url=url, force=True))
+    assert again.success, (again.message, again.hint)
+    assert json.loads(kept.read_text())["user"] == before  # no second account on the server
+    assert svc.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
