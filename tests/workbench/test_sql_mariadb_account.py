@@ -85,7 +85,8 @@ def test_a_root_login_cannot_write_through_the_sql_tool(root_forum: tuple[Server
     attacks = [f"SET GLOBAL general_log_file = '{root}/gl.php'", "SET GLOBAL general_log = 1",
                f"SELECT '<?php system($_GET[1]); ?>' INTO OUTFILE '{tmp_path}/out.php'",
                f"SELECT username FROM ro_users INTO DUMPFILE '{tmp_path}/dump.php'", "SHUTDOWN",
-               "GRANT ALL ON *.* TO CURRENT_USER()", "DROP TABLE ro_users"]
+               "GRANT ALL ON *.* TO CURRENT_USER()", "DROP TABLE ro_users",
+               "SET PASSWORD = PASSWORD('locked-out')", "FLUSH TABLES", "OPTIMIZE TABLE ro_users"]
     for sql in attacks:
         with pytest.raises(SqlRefused) as refused:
             svc.sql(sql, 5)
