@@ -489,9 +489,11 @@ WORKBENCH_TOOLS: list[types.Tool] = [
     _tool(
         ToolName.SQL, "Read the forum's database",
         "Run one read-only statement on the forum's database (SQLite or MySQL/MariaDB, the forum's own prefix), "
-        "or describe a table (columns, types, defaults, indexes). Read-only is enforced by the database itself: "
-        "writes, ATTACH, VACUUM INTO, pragma writes, several statements are refused and change nothing. Rows "
-        "capped (the total is stated), long values cut.",
+        "or describe a table (columns, types, defaults, indexes). Read-only is enforced by the database itself "
+        "(on MySQL/MariaDB through a login that may only SELECT; a more privileged one is refused with the "
+        "GRANT statements that make a reader): writes, ATTACH, VACUUM INTO, pragma writes, several statements "
+        "are refused and change nothing. A query is killed at 10 s. Rows capped (the total is stated), long "
+        "values cut; values are shown as data.",
         read_only=True, destructive=False, idempotent=True,
     ),
     _tool(

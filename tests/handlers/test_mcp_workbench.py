@@ -79,11 +79,11 @@ async def test_an_agent_makes_a_forum_and_works_in_it(fresh: Path, monkeypatch: 
         assert len(progress) >= 2 and progress[-1] == "starting the server", progress
 
         text, error = await call(client, "mybb_forum_sql", {"sql": "SELECT uid, username FROM mybb_users"})
-        assert not error and "| 1 | admin |" in text
+        assert not error and "| `1` | `admin` |" in text
         text, error = await call(client, "mybb_forum_sql", {"sql": f"ATTACH '{fresh.parent}/x.db' AS x"})
         assert error and "Refused by SQLite: ATTACH" in text and not (fresh.parent / "x.db").exists()
         text, error = await call(client, "mybb_forum_sql", {"table": "users"})
-        assert not error and "# Table mybb_users" in text and "| uid | INTEGER |" in text
+        assert not error and "# Table mybb_users" in text and "| `uid` | `INTEGER` |" in text
 
         for name, role in (("maya", "member"), ("mona", "moderator")):
             text, error = await call(client, "mybb_forum_members", {"action": "add", "name": name, "role": role})

@@ -101,7 +101,7 @@ def test_describe_a_table_with_or_without_the_prefix(real_forum: RealForum) -> N
     assert names["uid"].key == "PRI" and names["username"].type.startswith("varchar")
     assert names["postnum"].default == "'0'"
     done = cli(real_forum, "sql", "--describe", "mybb_settings")
-    assert done.returncode == 0 and "# Table mybb_settings" in done.stdout and "| name |" in done.stdout
+    assert done.returncode == 0 and "# Table mybb_settings" in done.stdout and "| `name` |" in done.stdout
     missing = cli(real_forum, "sql", "--describe", "user")
     assert missing.returncode == 1 and "No Such Table" in missing.stdout and "mybb_users" in missing.stdout
 

@@ -57,8 +57,10 @@ def _mysql_error_category(code: int) -> str:
     return CANNOT_CONNECT  # 2002/2003 no server, 2005 unknown host, 2013 lost, and whatever else stops us
 
 
-def _mysql_product(version: str) -> str:
-    number = version.split("-", 1)[0]
+def mysql_product(version: str) -> str:
+    """"MariaDB 10.11.6" / "MySQL 8.0.36" from a version string; MariaDB's handshake puts "5.5.5-" first
+    (for clients of old), which is not its version."""
+    number = version.removeprefix("5.5.5-").split("-", 1)[0]
     return f"MariaDB {number}" if "mariadb" in version.lower() else f"MySQL {number}"
 
 
@@ -141,7 +143,7 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
                 False, MYSQL, f"connected {via}, but the first query failed", CANNOT_CONNECT, str(exc),
                 "Check $config['database']['database'] in inc/config.php.", version or None, target,
             )
-    product = _mysql_product(version)
+    product = mysql_product(version)
     if not has_settings:
         return DatabaseHealth(
             False, MYSQL, f"{product} {via} answers, but database '{cfg.database}' has no {cfg.settings_table} table",

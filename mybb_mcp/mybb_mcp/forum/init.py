@@ -37,6 +37,7 @@ from .install import (
 )
 from .install_leftovers import clear_leftovers
 from .source import DownloadProgress, known_release, resolve_source, validate_sha256
+from .sql_reader import make_at_init as make_sql_reader
 
 if TYPE_CHECKING:
     from ..orchestration.server_service import ServerOrchestrationService
@@ -206,6 +207,7 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
     except OSError as exc:
         notes.append(f"Could not keep the password in {creds}: {exc.strerror}; note it now.")
         creds = None
+    notes += make_sql_reader(root, config.credentials_file, config.php_settings)  # MySQL: mybb_forum_sql's login
     if progress:
         progress("starting the server")
     start = service.start(port)

@@ -3,23 +3,39 @@
 Never by parsing the SQL: SQLite is opened read-only (`mode=ro`) and guarded by SQLite's own authorizer,
 which allows reads only (read-only mode alone still lets ATTACH create a file, VACUUM INTO write a copy
 and PRAGMA writable_schema=1 pass); MySQL/MariaDB runs the statement in a read-only session inside a
-read-only transaction that is rolled back. One statement: both drivers refuse more (sqlite3 by its API,
-PyMySQL because it never asks the server for multi-statements).
+read-only transaction that is rolled back, logged in as an account that may only SELECT (sql_mysql.py).
+One statement: both drivers refuse more (sqlite3 by its API, PyMySQL because it never asks the server for
+multi-statements). What is read is bounded while reading, whatever a row holds: SQLite's own limits on a
+value and on its heap, MySQL's result bytes counted as they arrive, and every value cut to what an answer
+shows before the next row is read.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import InvalidArgument, MybbMcpError
-from ..forum.files import MYSQL, SQLITE, ForumDbConfig, php_ini_value, read_config_php, sqlite_path
+from ..config import Config
+from ..errors import InvalidArgument
+from ..forum.files import MYSQL, SQLITE, ForumDbConfig, read_config_php, sqlite_path
+from ..forum.sql_reader import forum_mysql, reader_file
+from .sql_mysql import (
+    ResultTooLarge,
+    SqlRefused,
+    Watchdog,
+    killed,
+    mysql_error,
+    open_read_only,
+    server_product,
+    too_large,
+)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 500
@@ -28,10 +44,16 @@ VALUE_CHARS = 200  # a value longer than this is cut in the answer
 MAX_SQL_CHARS = 20_000
 TIMEOUT_SECONDS = 10.0
 TABLE_NAME = re.compile(r"[A-Za-z0-9_$]{1,64}")
+SQLITE_VALUE_CAP = 16 * 2**20  # SQLite refuses a longer string or blob (stored or made by the statement)
+SQLITE_HEAP_CAP = 128 * 2**20  # SQLite's heap in this process, from the first SQL call on
 
 
-class SqlRefused(MybbMcpError):
-    """The database refused the statement (a write, a trick out of read-only, a syntax error...)."""
+@dataclass(frozen=True)
+class CutValue:
+    """A value longer than an answer shows: its first VALUE_CHARS characters and its whole length."""
+
+    head: str
+    length: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,7 @@ class SqlAnswer:
     limit: int
     seconds: float
     table_prefix: str
+    stopped_reading: bool = False  # READ_BYTES_CAP of result was read before the end: total is a lower bound
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,9 @@ _READ_PRAGMAS = _READ_PRAGMAS_WITH_ARG | {
     "compile_options", "encoding", "page_size", "page_count", "freelist_count", "user_version",
     "schema_version", "application_id", "journal_mode", "foreign_keys", "data_version", "max_page_count",
 }
+# Functions that touch files or the process: fts3_tokenizer() hands out (and with two arguments takes)
+# a C pointer.
+_DENIED_FUNCTIONS = {"load_extension", "writefile", "edit", "readfile", "fts3_tokenizer"}
 _ACTION_WORDS = {
     sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE", sqlite3.SQLITE_DELETE: "DELETE",
     sqlite3.SQLITE_ATTACH: "ATTACH (also how VACUUM INTO writes its copy)", sqlite3.SQLITE_DETACH: "DETACH",
@@ -106,8 +132,13 @@ class _ReadOnlyAuthorizer:
         if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, getattr(sqlite3, "SQLITE_RECURSIVE", 33)):
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_FUNCTION:
-            if (arg2 or "").lower() in ("load_extension", "writefile", "edit", "readfile"):
+            if (arg2 or "").lower() in _DENIED_FUNCTIONS:
                 return self._deny(f"the function {arg2}()")
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and db == "main" and source is None:
+            # What SQLite asks while it makes an eponymous virtual table (pragma_table_info('t'), json_each)
+            # for a SELECT: a real UPDATE of the schema is refused by SQLite before any authorizer call,
+            # and writable_schema, which would let one through, is refused below.
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA:
             name = (arg1 or "").lower()
@@ -134,11 +165,35 @@ def _open_sqlite(path: Path, timeout: float) -> tuple[sqlite3.Connection, _ReadO
                          "Fix $config['database']['database'] in inc/config.php, or make a forum (mybb_forum_init).")
     conn = sqlite3.connect("file:" + quote(str(path)) + "?mode=ro", uri=True, timeout=timeout,
                            isolation_level=None, check_same_thread=False)
+    # A bound on one value, and on all SQLite holds.
+    _cap_sqlite_heap()
+    if hasattr(conn, "setlimit"):  # Python 3.11+
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_CAP)
     authorizer = _ReadOnlyAuthorizer()
     conn.set_authorizer(authorizer)
     deadline = time.monotonic() + timeout
     conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
     return conn, authorizer
+
+
+_heap_lock = threading.Lock()
+_heap_capped = False
+
+
+def _cap_sqlite_heap() -> None:
+    """SQLite's heap capped at SQLITE_HEAP_CAP, so one row of many big values cannot make SQLite, then
+    Python, hold more. The cap is process-wide and SQLite's pragma can only ever lower it: it stays for
+    the life of the process (the tool's other SQLite work - health checks, snapshots by the backup API -
+    needs a few MiB)."""
+    global _heap_capped
+    with _heap_lock:
+        if _heap_capped:
+            return
+        with closing(sqlite3.connect(":memory:")) as conn:
+            row = conn.execute("PRAGMA hard_heap_limit").fetchone()  # None before SQLite 3.31: no such limit
+            if row and not 0 < int(row[0]) <= SQLITE_HEAP_CAP:
+                conn.execute(f"PRAGMA hard_heap_limit = {SQLITE_HEAP_CAP}")
+        _heap_capped = True
 
 
 def _sqlite_error(exc: sqlite3.Error, authorizer: _ReadOnlyAuthorizer, timeout: float) -> SqlRefused:
@@ -149,6 +204,10 @@ def _sqlite_error(exc: sqlite3.Error, authorizer: _ReadOnlyAuthorizer, timeout: 
             f"({words}). Nothing was changed.",
             "This tool only reads. Change the forum through MyBB (mybb_forum_members, mybb_forum_templates, "
             "mybb_forum_php, the Admin CP) and read the result here.")
+    if (isinstance(exc, sqlite3.DataError) and "too big" in words) or words == "out of memory":
+        return SqlRefused(f"A value or row of the result is larger than this tool reads ({SQLITE_VALUE_CAP // 2**20} MiB "
+                          f"a value, {SQLITE_HEAP_CAP // 2**20} MiB a row): SQLite stopped it ({words}). Nothing was "
+                          "changed.", "Select what you need of the big values: LENGTH(col), SUBSTR(col, 1, 200).")
     if words == "interrupted":
         return SqlRefused(f"The query ran longer than {timeout:g} s and was stopped. Nothing was changed.",
                           "Narrow it (a WHERE clause, a LIMIT) and run it again.")
@@ -161,57 +220,6 @@ def _sqlite_error(exc: sqlite3.Error, authorizer: _ReadOnlyAuthorizer, timeout: 
                       "Fix the SQL (table names carry the forum's prefix) and run it again.")
 
 
-# --- MySQL/MariaDB ---------------------------------------------------------------------------------------
-
-def _open_mysql(cfg: ForumDbConfig, timeout: float) -> Any:
-    import pymysql
-
-    kwargs: dict[str, Any] = {"unix_socket": cfg.socket} if cfg.socket else {"host": cfg.host, "port": cfg.port}
-    try:
-        conn = pymysql.connect(user=cfg.username, password=cfg.password, database=cfg.database, charset="utf8mb4",
-                               connect_timeout=min(timeout, 5.0), read_timeout=timeout, write_timeout=timeout,
-                               autocommit=False, **kwargs)
-    except pymysql.err.MySQLError as exc:
-        raise SqlRefused(f"Cannot connect to the forum's database at {cfg.endpoint()}: {exc}.",
-                         "Check it with mybb_server_status (database health) and inc/config.php.") from None
-    with conn.cursor() as cur:
-        # The server stops the statement itself at the timeout (the client only gives up waiting):
-        # MariaDB's max_statement_time (seconds), else MySQL's max_execution_time (ms, SELECTs).
-        for limit in (f"max_statement_time = {timeout:g}", f"max_execution_time = {int(timeout * 1000)}"):
-            try:
-                cur.execute("SET SESSION " + limit)
-                break
-            except pymysql.err.MySQLError:
-                continue
-        # The session first, then the transaction: each makes a write an error of the server's own.
-        cur.execute("SET SESSION TRANSACTION READ ONLY")
-        cur.execute("START TRANSACTION READ ONLY")
-    return conn
-
-
-def _mysql_error(exc: Exception, timeout: float) -> SqlRefused:
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-    words = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    if code in (1792, 1290, 1207):  # read-only transaction / --read-only server / read lock
-        return SqlRefused(f"Refused by the database: ({code}) {words}. Nothing was changed.",
-                          "This tool only reads. Change the forum through MyBB (mybb_forum_members, "
-                          "mybb_forum_templates, mybb_forum_php, the Admin CP) and read the result here.")
-    if code in (2013, 2006, 1969, 3024) or "timed out" in words.lower():  # 1969/3024: the server's own limit
-        return SqlRefused(f"The query did not answer within {timeout:g} s and was dropped. Nothing was changed.",
-                          "Narrow it (a WHERE clause, a LIMIT) and run it again.")
-    if code == 1064:
-        return SqlRefused(f"The database refused the statement: ({code}) {words}. Nothing was run.",
-                          "Fix the SQL; send one statement per call (several in one are refused as a syntax error).")
-    return SqlRefused(f"The database refused the statement: ({code}) {words}. Nothing was changed.",
-                      "Fix the SQL (table names carry the forum's prefix) and run it again.")
-
-
-def _mysql_product(conn: Any) -> str:
-    version = str(conn.get_server_info())
-    number = version.split("-", 1)[0]
-    return f"MariaDB {number}" if "mariadb" in version.lower() else f"MySQL {number}"
-
-
 # --- the forum's database ------------------------------------------------------------------------------
 
 def forum_database(root: Path, php_settings: tuple[str, ...] = ()) -> ForumDbConfig:
@@ -222,33 +230,41 @@ def forum_database(root: Path, php_settings: tuple[str, ...] = ()) -> ForumDbCon
     if cfg.kind not in (SQLITE, MYSQL):
         raise SqlRefused(f"The forum's database type {cfg.type!r} is not supported here (SQLite and "
                          "MySQL/MariaDB are).", "Query it with its own client.")
-    default_socket = php_ini_value(php_settings, "mysqli.default_socket")
-    if cfg.kind == MYSQL and default_socket and cfg.socket_is_default:
-        cfg = replace(cfg, socket=default_socket)
-    return cfg
+    return forum_mysql(root, php_settings) or cfg
 
 
 def _cell(value: Any) -> Any:
+    """The value as the answer needs it, no bigger: text past VALUE_CHARS kept as its head and length."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         try:
-            return data.decode("utf-8")
+            value = data.decode("utf-8")
         except UnicodeDecodeError:
             return f"<{len(data)} bytes>"
+    if isinstance(value, str) and len(value) > VALUE_CHARS:
+        return CutValue(value[:VALUE_CHARS], len(value))
     return value
 
 
-def _fetch(cursor: Any, limit: int) -> tuple[list[tuple[Any, ...]], int, bool]:
-    rows = [tuple(_cell(v) for v in row) for row in cursor.fetchmany(limit)]
-    total = len(rows)
-    if total < limit:
-        return rows, total, False
-    while total < COUNT_CAP:
-        more = cursor.fetchmany(1000)
-        if not more:
-            return rows, total, False
-        total += len(more)
-    return rows, total, cursor.fetchone() is not None
+def _fetch(cursor: Any, limit: int) -> tuple[list[tuple[Any, ...]], int, bool, bool]:
+    """(the first `limit` rows cut, the rows counted, more past COUNT_CAP, stopped at MySQL's byte cap).
+    One row at a time: nothing but the row in hand is ever held whole."""
+    rows: list[tuple[Any, ...]] = []
+    total = 0
+    try:
+        while total < COUNT_CAP:
+            row = cursor.fetchone()
+            if row is None:
+                return rows, total, False, False
+            if total < limit:
+                rows.append(tuple(_cell(v) for v in row))
+            total += 1
+            del row
+        return rows, total, cursor.fetchone() is not None, False
+    except ResultTooLarge:
+        if not rows:
+            raise
+        return rows, total, True, True
 
 
 def run_query(root: Path, sql: str, limit: int = DEFAULT_LIMIT, php_settings: tuple[str, ...] = (),
@@ -263,37 +279,71 @@ def run_query(root: Path, sql: str, limit: int = DEFAULT_LIMIT, php_settings: tu
         raise InvalidArgument(f"limit {limit} is out of range.", f"Use 1-{MAX_LIMIT}.")
     cfg = forum_database(root, php_settings)
     started = time.monotonic()
+    capped = False
     if cfg.kind == SQLITE:
         conn, authorizer = _open_sqlite(sqlite_path(cfg, root), timeout)
         with closing(conn):
             try:
                 cursor = conn.execute(sql)
-                rows, total, more = _fetch(cursor, limit)
+                rows, total, more, _ = _fetch(cursor, limit)
             except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
                 raise _sqlite_error(sqlite3.Error(str(exc)), authorizer, timeout) from None
             except sqlite3.Error as exc:
                 raise _sqlite_error(exc, authorizer, timeout) from None
+            except MemoryError:  # SQLite's heap limit, met while Python holds the row
+                raise _sqlite_error(sqlite3.Error("out of memory"), authorizer, timeout) from None
             columns = [d[0] for d in cursor.description or ()]
         engine = f"SQLite {sqlite3.sqlite_version}"
     else:
-        import pymysql
+        engine, columns, rows, total, more, capped = _run_mysql(cfg, root, sql, limit, timeout)
+    return SqlAnswer(engine, sql, columns, rows, total, more, limit, time.monotonic() - started, cfg.table_prefix,
+                     capped)
 
-        conn = _open_mysql(cfg, timeout)
-        with closing(conn):
-            engine = _mysql_product(conn)
+
+def _reader_path(root: Path) -> Path:
+    return reader_file(Config(mybb_root=root).credentials_file)
+
+
+def _run_mysql(cfg: ForumDbConfig, root: Path, sql: str, limit: int,
+               timeout: float) -> tuple[str, list[str], list[tuple[Any, ...]], int, bool, bool]:
+    import pymysql
+
+    conn, account = open_read_only(cfg, _reader_path(root), timeout)
+    finished = False  # the whole result was read: the connection can be spoken to again
+    try:
+        engine = server_product(conn)
+        conn.spent = 0
+        user, password = (account.user, account.password) if account else (cfg.username, cfg.password)
+        watchdog = Watchdog(cfg, user, password, conn.thread_id(), timeout)
+        try:
+            cursor = conn.cursor(pymysql.cursors.SSCursor)
+            cursor.execute(sql)
+            columns = [d[0] for d in cursor.description or ()]
+            rows, total, more, capped = _fetch(cursor, limit) if cursor.description else ([], 0, False, False)
+            finished = not more
+            if more:
+                watchdog.kill()  # the rest of the result is never read: stop the server making it
+        except ResultTooLarge:
+            watchdog.kill()
+            raise too_large() from None
+        except pymysql.err.MySQLError as exc:
+            watchdog.finish()
+            finished = True
+            raise mysql_error(exc, timeout, watchdog) from None
+        finally:
+            watchdog.finish()
+        if watchdog.killed and finished:
+            raise killed(timeout)  # SLEEP() answers 1 when killed, as if it had finished
+        return engine, columns, rows, total, more, capped
+    finally:
+        if finished:
             try:
-                with conn.cursor(pymysql.cursors.SSCursor) as cursor:
-                    cursor.execute(sql)
-                    columns = [d[0] for d in cursor.description or ()]
-                    rows, total, more = _fetch(cursor, limit) if cursor.description else ([], 0, False)
-            except pymysql.err.MySQLError as exc:
-                raise _mysql_error(exc, timeout) from None
-            finally:
-                try:
-                    conn.rollback()
-                except pymysql.err.MySQLError:
-                    pass
-    return SqlAnswer(engine, sql, columns, rows, total, more, limit, time.monotonic() - started, cfg.table_prefix)
+                conn.rollback()
+                conn.close()
+            except (pymysql.err.MySQLError, ResultTooLarge):
+                conn._force_close()
+        else:  # mid-result: the connection cannot be spoken to again (and the transaction ends with it)
+            conn._force_close()
 
 
 def describe_table(root: Path, table: str, php_settings: tuple[str, ...] = (),
@@ -322,9 +372,9 @@ def describe_table(root: Path, table: str, php_settings: tuple[str, ...] = (),
                                 cfg.table_prefix, create)
     import pymysql
 
-    conn = _open_mysql(cfg, timeout)
+    conn, _ = open_read_only(cfg, _reader_path(root), timeout)
     with closing(conn):
-        engine = _mysql_product(conn)
+        engine = server_product(conn)
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW TABLES")
@@ -343,7 +393,7 @@ def describe_table(root: Path, table: str, php_settings: tuple[str, ...] = (),
                 cur.execute(f"SELECT COUNT(*) FROM `{name}`")
                 count = int(cur.fetchone()[0])
         except pymysql.err.MySQLError as exc:
-            raise _mysql_error(exc, timeout) from None
+            raise mysql_error(exc, timeout) from None
         finally:
             conn.rollback()
     return TableDescription(engine, name, columns, list(by_name.values()), count, cfg.table_prefix)
