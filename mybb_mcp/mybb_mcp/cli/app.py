@@ -17,7 +17,7 @@ from ..config import load_config
 from ..errors import ConfigError, MybbMcpError
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
-from . import workbench
+from . import reference, workbench
 from .errorlog import _add_errorlog, run_errorlog
 from .init import _add_init, run_init
 from .logs import _add_logs, run_logs
@@ -74,6 +74,9 @@ COMMANDS: dict[str, Command] = {
                          workbench.add_templates, workbench.run_templates),
     "php": Command("run PHP inside the booted forum (global.php loaded), with a timeout and memory limit",
                    workbench.add_php, workbench.run_php),
+    # The forum's reference and doctor (cli/reference.py).
+    "doctor": Command("named health checks of the forum, each with its fix", reference.add_doctor,
+                      reference.run_doctor),
 }
 
 EXAMPLES = f"""\
@@ -102,6 +105,7 @@ examples:
   {PROG} members add mod1 --role moderator    then: request index.php --as mod1
   {PROG} templates replace header '<navigation>' '<navigation> NEW'    a dry run (add --apply)
   {PROG} php 'return $mybb->settings["bbname"];'
+  {PROG} doctor                     health checks of the forum, each with its fix
   {PROG} restart
   {PROG} stop
 

@@ -9,7 +9,7 @@ import http.client
 from typing import TYPE_CHECKING, Any
 
 from ..failures import Failure
-from ..forum import database, dev_mode, error_log, report, request_roles, requests, sessions
+from ..forum import database, dev_mode, doctor, error_log, report, request_roles, requests, sessions
 from ..forum import files as files_module
 from ..forum import snapshot as snapshots
 from ..forum.init import init_forum
@@ -18,7 +18,7 @@ from ..logs import exchanges as exchanges_module
 from ..results import PageResult
 from ..workbench import request_trace
 from . import layout, php_dev
-from .validation import validate_flag
+from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
     from ..forum.init import InitOptions
@@ -148,6 +148,20 @@ class ForumCalls:
         if result.failure is not None:
             result.failure = Failure(result.failure)
         return result
+
+    # ------------------------------------------------------------------ doctor
+
+    def doctor(self) -> doctor.DoctorReport:
+        """The forum's named health checks (forum/doctor.py), against the address it is served at."""
+        running = self._observe([])
+        state = running.state if running is not None else {}
+        url = server_url(str(state.get("host", self.config.host)), int(state.get("port", self.config.port)))
+        notes = []
+        if dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
+                                        self.config.files.errorlog_memory.name):
+            notes.append("MyBB's error logging is on (errorlogmedium=log), switched on by this tool")
+        return doctor.diagnose(self.config.mybb_root, url, php=self._resolve_php() or self.config.php,
+                               php_settings=self.config.php_settings, dev_notes=notes)
 
     # ------------------------------------------------------------------ development mode
 
