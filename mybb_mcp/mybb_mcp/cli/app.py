@@ -17,7 +17,7 @@ from ..config import load_config
 from ..errors import ConfigError, MybbMcpError
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
-from . import reference, workbench
+from . import agent_setup, reference, workbench
 from .errorlog import _add_errorlog, run_errorlog
 from .init import _add_init, run_init
 from .logs import _add_logs, run_logs
@@ -77,6 +77,9 @@ COMMANDS: dict[str, Command] = {
     # The forum's reference and doctor (cli/reference.py).
     "doctor": Command("named health checks of the forum, each with its fix", reference.add_doctor,
                       reference.run_doctor),
+    "agent-setup": Command("connect an agent: MCP client configuration (Claude Code, Cursor, VS Code) and an "
+                           "AGENTS.md guide, merged; then the server started and its tools listed",
+                           agent_setup.add_agent_setup, agent_setup.run_agent_setup),
 }
 
 EXAMPLES = f"""\
@@ -106,6 +109,7 @@ examples:
   {PROG} templates replace header '<navigation>' '<navigation> NEW'    a dry run (add --apply)
   {PROG} php 'return $mybb->settings["bbname"];'
   {PROG} doctor                     health checks of the forum, each with its fix
+  {PROG} agent-setup --client claude --client vscode    connect an agent to this forum, checked
   {PROG} restart
   {PROG} stop
 
