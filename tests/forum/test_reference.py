@@ -125,8 +125,10 @@ def test_a_search_is_ranked_and_short(real_forum: RealForum) -> None:
     done = ref(real_forum, "search", "postbit")
     assert done.returncode == 0
     assert len(done.stdout) <= SEARCH_BUDGET
-    first = done.stdout.splitlines()[2]
-    assert first.startswith("- template `postbit` —"), done.stdout[:400]
+    lines = done.stdout.splitlines()
+    assert lines[2:5] == ["- hook `postbit` — inc/functions_post.php:898",  # exact names first, then by kind
+                          "- template `postbit` — rendered at inc/functions_post.php:951",
+                          "- lang `postbit` — inc/languages/english/admin/config_profile_fields.lang.php: Postbit?"]
     assert "more match" in done.stdout
 
 
@@ -156,3 +158,33 @@ def test_over_mcp_the_reference_answers_and_refuses_a_mixed_question(real_forum:
     assert good.startswith("# MyBB Reference: function `build_postbit` (MyBB 1.8.37)"), good
     assert mixed_error and "`search` alone" in mixed
     assert kind_error and "`kind`" in kind
+
+
+def test_hooks_equal_an_independent_scan_plugins_own_included(real_forum: RealForum) -> None:
+    from tests.forum.test_hook_index import PLUGIN_WITH_HOOKS, tokenizer_sites
+
+    service = ServerOrchestrationService(real_forum.config())
+    assert not service.reference("hook", "hookful_start").hooks
+    real_forum.add_plugin("hookful", PLUGIN_WITH_HOOKS, activate=False)  # placed, not even active
+    expected = tokenizer_sites(real_forum.php, real_forum.root)
+    literal = {name for _file, _line, name in expected if name != "*"}
+    computed = sorted(f"{file}:{line}" for file, line, name in expected if name == "*")
+
+    size = ref(real_forum, "hook").stdout
+    assert (f"{len(literal):,} hooks, {len(expected) - len(computed):,} call sites, {len(computed):,} built at run "
+            "time") in size, size
+    assert all(f"- {place} — name" in size for place in computed), size
+
+    sample = sorted(literal)[::60] + ["postbit", "hookful_start", "hookful_legacy"]
+    for name in sample:
+        answer = service.reference("hook", name)
+        (hit,) = answer.hooks
+        assert {(s.file, s.line) for s in hit.sites} == {(f, ln) for f, ln, n in expected if n == name}, name
+
+    own = ref(real_forum, "hook", "hookful_start").stdout
+    assert "- inc/plugins/hookful.php:12 — arguments by reference `$args`" in own, own
+    built = ref(real_forum, "hook", "hookful_save_end").stdout
+    assert "can be this one" in built and "inc/plugins/hookful.php:16" in built, built
+    both = ref(real_forum, "postbit").stdout
+    assert "## Hook `postbit`: 1 call site(s), 1 by reference" in both and "## Template `postbit`" in both
+    assert "- inc/functions_post.php:898 — arguments by reference `$post`" in both

@@ -3,7 +3,7 @@ MyBB version in the title. Text read from the forum (doc comments, values, strin
 
 from __future__ import annotations
 
-from ..forum.reference import ReferenceAnswer
+from ..forum.reference import HookCall, ReferenceAnswer
 from ..untrusted import code_span, one_line
 
 SEARCH_BUDGET = 4_000
@@ -22,15 +22,21 @@ def _places(sites: list[str], limit: int = MAX_SITES) -> list[str]:
     return shown
 
 
+def _call(site: HookCall) -> str:
+    how = "arguments by reference" if site.by_ref else "arguments"
+    return f"{site.file}:{site.line} — " + (f"{how} {code_span(site.arguments)}" if site.arguments else "no arguments")
+
+
 def _hooks(answer: ReferenceAnswer) -> list[str]:
     out = []
     for hook in answer.hooks:
         refs = sum(1 for s in hook.sites if s.by_ref)
         out.append(f"\n## Hook {code_span(hook.name)}: {len(hook.sites)} call site(s)"
                    + (f", {refs} by reference" if refs else "") + "\n")
-        out += _places([f"{s.file}:{s.line} — {'run_hooks_by_ref' if s.by_ref else 'run_hooks'}"
-                        + (f", arguments {code_span(s.arguments)}" if s.arguments else ", no arguments")
-                        for s in hook.sites])
+        out += _places([_call(s) for s in hook.sites])
+        if hook.maybe_sites:
+            out.append("Names built at run time that can be this one:")
+            out += _places([f"{_call(s)}, name {code_span(s.expression)}" for s in hook.maybe_sites], 10)
         out.append(f"\nA plugin attaches with `$plugins->add_hook({hook.name!r}, 'codename_function');`"
                    + (" and receives the argument by reference (change it in place)." if refs else "."))
     return out
@@ -124,6 +130,9 @@ def render_reference(answer: ReferenceAnswer, mcp: bool) -> str:
     elif answer.name is None:
         out = [f"# MyBB Reference: the index ({version})\n"]
         out += [f"- {kind}: {one_line(size)}" for kind, size in answer.sizes.items()]
+        if answer.computed_hooks:
+            out.append("\nHook names built at run time (a plugin's hook may be one of them):")
+            out += _places([f"{s.file}:{s.line} — name {code_span(s.expression)}" for s in answer.computed_hooks], 30)
         ask = "`kind` and `name`, or `search`" if mcp else "`mybb-server ref [KIND] NAME` or `ref search WORDS`"
         out.append(f"\nLook one up with {ask}.")
     else:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import difflib
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .files import read_mybb_version
+from .hook_index import HookIndex, hook_index
 from .php import PhpRunError, run_mybb_php
 from .reference_index import FileIndex, FunctionDef, LangString, Site, file_index
 
@@ -62,12 +62,14 @@ class HookCall:
     line: int
     arguments: str
     by_ref: bool
+    expression: str = ""  # for a name built at run time: the expression as written
 
 
 @dataclass(frozen=True)
 class HookHit:
     name: str
-    sites: tuple[HookCall, ...]
+    sites: tuple[HookCall, ...]  # the calls naming it
+    maybe_sites: tuple[HookCall, ...] = ()  # calls whose name, built at run time, can be this one
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class ReferenceAnswer:
     search_hits: list[SearchHit] = field(default_factory=list)
     search_total: int = 0  # hits before the cut to MAX_SEARCH_HITS
     sizes: dict[str, str] = field(default_factory=dict)  # kind -> what the index holds (no name asked)
+    computed_hooks: list[HookCall] = field(default_factory=list)  # hook names built at run time (no name asked)
     suggestions: list[str] = field(default_factory=list)  # closest names when nothing matched
     database_problem: str | None = None  # why the database's kinds could not be read
     seconds: float = 0.0
@@ -101,19 +104,6 @@ class ReferenceAnswer:
     def found(self) -> bool:
         return bool(self.hooks or self.functions or self.templates or self.settings or self.caches or self.lang
                     or self.search_hits or self.sizes)
-
-
-# --- the hooks: the hook index is the one `plugins check` uses -----------------------------------------
-
-HookSource = Callable[[Path], Any]
-
-
-def _hook_source() -> HookSource | None:
-    try:
-        from . import hook_index as module  # written beside this one; absent in older trees
-    except ImportError:
-        return None
-    return getattr(module, "hook_index", None)
 
 
 # --- the database's part --------------------------------------------------------------------------------
@@ -170,22 +160,16 @@ def _cache(key: str, files: FileIndex, db: DatabaseView | None) -> CacheHit | No
     return CacheHit(key, stored, db.caches.get(key, 0) if db is not None else 0, rebuilders, writers[:8])
 
 
-def _hooks(name: str, root: Path) -> list[HookHit]:
-    source = _hook_source()
-    if source is None:
-        return []
-    index = source(root)
+def _hooks(name: str, index: HookIndex) -> list[HookHit]:
     sites = index.literal_names().get(name, [])
-    if not sites:
+    maybe = index.computed_matching(name)
+    if not sites and not maybe:
         return []
-    return [HookHit(name, tuple(HookCall(str(s.file), s.line, s.arguments, s.by_ref) for s in sites))]
+    return [HookHit(name, tuple(HookCall(s.file, s.line, s.arguments, s.by_ref) for s in sites),
+                    tuple(HookCall(s.file, s.line, s.arguments, s.by_ref, s.name) for s in maybe))]
 
 
-def _hook_sizes(root: Path) -> str:
-    source = _hook_source()
-    if source is None:
-        return "the hook index is not available in this version"
-    index = source(root)
+def _hook_sizes(index: HookIndex) -> str:
     names = index.literal_names()
     computed = index.computed_sites()
     return (f"{len(names):,} hooks, {sum(len(v) for v in names.values()):,} call sites, {len(computed):,} built at "
@@ -194,7 +178,7 @@ def _hook_sizes(root: Path) -> str:
 
 def _sizes(kind: str | None, root: Path, files: FileIndex, db: DatabaseView | None) -> dict[str, str]:
     sizes = {
-        "hook": lambda: _hook_sizes(root),
+        "hook": lambda: _hook_sizes(hook_index(root)),
         "function": lambda: f"{len({d.name for v in files.functions.values() for d in v}):,} functions and methods "
                             f"in {files.files_scanned:,} files",
         "template": lambda: (f"{len(db.templates):,} templates in {len(db.sets):,} sets" if db is not None else
@@ -220,15 +204,14 @@ def _names(kind: str, root: Path, files: FileIndex, db: DatabaseView | None) -> 
         return sorted(set(files.cache_rebuilders) | (set(db.caches) if db else set()))
     if kind == "lang":
         return sorted(files.lang)
-    source = _hook_source()
-    return sorted(source(root).literal_names()) if source is not None else []
+    return sorted(hook_index(root).literal_names())
 
 
 def look_up(answer: ReferenceAnswer, kind: str | None, name: str, root: Path, files: FileIndex,
             db: DatabaseView | None) -> None:
     kinds = KINDS if kind is None else (kind,)
     if "hook" in kinds:
-        answer.hooks = _hooks(name, root)
+        answer.hooks = _hooks(name, hook_index(root))
     if "function" in kinds:
         answer.functions = list(files.functions.get(name.lower(), []))
     if "template" in kinds and (hit := _template(name, files, db)) is not None:
@@ -270,10 +253,8 @@ def search(answer: ReferenceAnswer, query: str, root: Path, files: FileIndex, db
         if score:
             hits.append(SearchHit(kind, name, detail, score))
 
-    source = _hook_source()
-    if source is not None:
-        for hook, sites in source(root).literal_names().items():
-            add("hook", hook, f"{sites[0].file}:{sites[0].line}" + (f" (+{len(sites) - 1})" if len(sites) > 1 else ""))
+    for hook, sites in hook_index(root).literal_names().items():
+        add("hook", hook, sites[0].place + (f" and {len(sites) - 1} more site(s)" if len(sites) > 1 else ""))
     seen: set[int] = set()
     for defs in files.functions.values():
         for d in defs:
@@ -318,6 +299,9 @@ def reference(root: Path, kind: str | None, name: str | None, query: str | None,
         search(answer, query, root, files, db)
     elif name is None:
         answer.sizes = _sizes(kind, root, files, db)
+        if kind == "hook":
+            answer.computed_hooks = [HookCall(s.file, s.line, s.arguments, s.by_ref, s.name)
+                                     for s in hook_index(root).computed_sites()]
     else:
         look_up(answer, kind, name, root, files, db)
     answer.seconds = time.monotonic() - started
