@@ -32,6 +32,9 @@ def render_agent_setup(result: AgentSetupResult) -> str:
     if not failed:
         out.append("\n**Next:** open the project in the client (or reload it); the agent finds the tools and "
                    "the guide in AGENTS.md.")
+        if any(f.client == "claude" for f in result.files) and any(f.client == "guide" for f in result.files):
+            out.append("Claude Code reads CLAUDE.md rather than AGENTS.md: a line `@AGENTS.md` in CLAUDE.md "
+                       "brings the guide in.")
     else:
         out.append("\n**Next:** fix what is named above and run `mybb-server agent-setup` again.")
     return "\n".join(out) + "\n"

@@ -54,7 +54,8 @@ def _templates(answer: ReferenceAnswer, mcp: bool) -> list[str]:
     out = []
     for t in answer.templates:
         out.append(f"\n## Template {code_span(t.title)}\n")
-        sets = ", ".join(t.sets) if t.sets else "no set (not in the database)"
+        sets = (", ".join(t.sets) if t.sets else "unknown (the database could not be read, below)"
+                if answer.database_problem else "no set (not in the database)")
         line = f"Exists in: {sets}."
         if t.inherited_by:
             line += f" Inherited from the master by: {', '.join(t.inherited_by)}."
