@@ -215,7 +215,8 @@ function signatures, templates and settings differ between MyBB releases and plu
   `_install`, `_is_installed`, `_uninstall`, `_activate`, `_deactivate`.
 - Hooks: `$plugins->add_hook('HOOK', 'CODENAME_function');` at file level; hook names come from `run_hooks`
   calls (look them up), arguments by reference where the call site says so.
-- Templates: add them in `_install`/`_activate` (`$db->insert_query('templates', ...)`, sid -2 for the master),
+- Templates: add them in `_install`/`_activate` (`$db->insert_query('templates', ...)`; sid -2: the master each
+  set can customise, -1: global),
   render with `eval('$out = "'.$templates->get('CODENAME_name').'";');`, edit core ones with
   `find_replace_templatesets()` (`inc/adminfunctions_templates.php`) and undo that in `_deactivate`.
 - Settings: a `settinggroups` row and `settings` rows in `_install`, then `rebuild_settings()`; read
