@@ -198,3 +198,12 @@ def test_doctor_over_mcp_needs_no_arguments_and_refuses_unknown_ones(real_forum:
     assert good.startswith("# Forum Doctor: clean"), good
     assert bad_error and "`fix` is not an argument" in bad
 
+
+
+@pytest.mark.parametrize("name", ["doctor.php", "reference.php"])
+def test_the_php_beside_the_modules_is_valid_php(php: str, name: str) -> None:
+    import mybb_mcp.forum
+
+    path = os.path.join(os.path.dirname(mybb_mcp.forum.__file__), name)
+    done = subprocess.run([php, "-l", path], check=False, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
