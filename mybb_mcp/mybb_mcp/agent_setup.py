@@ -235,6 +235,8 @@ def merge_guide(folder: Path, name: str) -> FileWritten:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode):
             raise SetupRefused(path, "is a link or not a regular file", "replace it with a regular file")
+        if info.st_uid != os.geteuid():
+            raise SetupRefused(path, "belongs to another user", "check who wrote it, then run agent-setup again")
         text = path.read_text("utf-8")
     except FileNotFoundError:
         text = None
