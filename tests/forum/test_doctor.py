@@ -123,6 +123,13 @@ def _stale_usergroups_cache(forum: RealForum) -> Callable[[], None]:
     return lambda: sql(forum, "UPDATE mybb_usergroups SET title = 'Registered' WHERE gid = 2")
 
 
+def _broken_active_plugin(forum: RealForum) -> Callable[[], None]:
+    path = forum.add_plugin("doctorbroken", "<?php\nfunction doctorbroken_info() { return array(); }\n")
+    text = path.read_text()
+    path.write_text("<?php\nfunction doctorbroken_info() { return array( }\n")
+    return lambda: path.write_text(text)
+
+
 SEEDED = {
     "install-lock": (_remove_lock, "install/lock"),
     "plugin-files": (_remove_plugin_file, "doctorgone"),
@@ -131,6 +138,7 @@ SEEDED = {
     "bburl-cookies": (_cookie_domain, "cookiedomain"),
     "plugin-templates": (_template_missing, "doctorplug_box (inc/plugins/doctorplug.php:5)"),
     "datacache": (_stale_usergroups_cache, "$cache->update_usergroups();"),
+    "plugin-syntax": (_broken_active_plugin, "inc/plugins/doctorbroken.php on line 2 — if it is active every page"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,6 +118,35 @@ def check_php_extensions(php: str, engine: str) -> Finding:
         return Finding(name, INFO, what, "apt-get install -y " + " ".join(f"php-{ext}" for ext in absent
                                                                           if ext != "zlib"))
     return _ok(name)
+
+
+MAX_LINTED_PLUGINS = 60
+LINT_TIMEOUT = 10.0
+
+
+def check_plugin_syntax(root: Path, php: str) -> Finding:
+    """A plugin file PHP cannot parse: MyBB includes active plugins on every request, and every plugin file
+    on the Admin CP's plugin page, so one parse error stops them all."""
+    name = "plugin-syntax"
+    folder = root / "inc" / "plugins"
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".php" and p.is_file() and not p.is_symlink())
+    except OSError:
+        return _ok(name)
+    broken: list[str] = []
+    for path in files[:MAX_LINTED_PLUGINS]:
+        try:
+            done = subprocess.run([php, "-l", str(path)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=LINT_TIMEOUT, start_new_session=True, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode != 0:
+            words = " ".join((done.stderr or done.stdout).split()).replace(str(root) + "/", "")
+            broken.append(words.removeprefix("PHP ")[:200] or f"inc/plugins/{path.name}")
+    if not broken:
+        return _ok(name)
+    return Finding(name, PROBLEM, f"{'; '.join(broken[:3])} — if it is active every page fails, and the Admin CP's "
+                   "plugin page fails either way", "fix the line PHP names (or move the file out of inc/plugins/)")
 
 
 # --- checks on MyBB's state ---------------------------------------------------------------------------
@@ -234,7 +264,7 @@ def _board_closed(values: dict[str, str]) -> Finding:
     return _ok("board-closed")
 
 
-BOOT_BLOCKERS = ("install-lock", "database", "php-extensions")
+BOOT_BLOCKERS = ("install-lock", "database", "php-extensions", "plugin-syntax")
 NEEDS_MYBB = ("plugin-files", "settings-file", "theme-stylesheets", "datacache", "plugin-templates", "bburl-cookies",
               "board-closed")
 
@@ -270,6 +300,7 @@ def diagnose(root: Path, server_url: str, php: str = "php", php_settings: Sequen
     findings.append(check_php_extensions(php, _KIND_ENGINE.get(cfg.kind, "")))
     findings.append(check_folder_modes(root))
     findings.append(check_writable(root))
+    findings.append(check_plugin_syntax(root, php))
     data, why = _boot(root, php, php_settings) if health.ok else (None, "the database does not answer")
     if data is None:
         blocker = next((f.name for f in findings if f.status == PROBLEM and f.name in BOOT_BLOCKERS), None)
