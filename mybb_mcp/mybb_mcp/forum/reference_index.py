@@ -9,11 +9,12 @@ change rebuilds it. Links are not followed (a link out of the forum would index 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
 import threading
-from collections import defaultdict
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,8 +113,6 @@ def _lines(text: str) -> list[int]:
 
 
 def _line_of(starts: list[int], offset: int) -> int:
-    import bisect
-
     return bisect.bisect_right(starts, offset)
 
 
@@ -214,8 +213,6 @@ def _scan_caches(rel: str, text: str, starts: list[int], index: FileIndex) -> No
 
 
 def build_index(root: Path, files: list[tuple[str, int, int]] | None = None) -> FileIndex:
-    import time
-
     started = time.monotonic()
     files = php_files(root) if files is None else files
     index = FileIndex(fingerprint(files), len(files))
@@ -255,11 +252,3 @@ def file_index(root: Path) -> FileIndex:
         _cache[key] = index
     return index
 
-
-def names_by_kind(index: FileIndex) -> dict[str, list[str]]:
-    """Every name the index knows, by kind (for search and suggestions)."""
-    functions = sorted({d.name for defs in index.functions.values() for d in defs})
-    caches = sorted(set(index.cache_rebuilders) | set(index.cache_writers))
-    grouped: dict[str, list[str]] = defaultdict(list)
-    grouped["function"], grouped["lang"], grouped["cache"] = functions, sorted(index.lang), caches
-    return grouped
