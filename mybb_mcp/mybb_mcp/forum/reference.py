@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InvalidArgument
 from .files import read_mybb_version
 from .hook_index import HookIndex, hook_index
 from .php import PhpRunError, run_mybb_php
@@ -278,6 +279,21 @@ def search(answer: ReferenceAnswer, query: str, root: Path, files: FileIndex, db
 
 
 # --- the entry point -------------------------------------------------------------------------------------
+
+def check_question(root: Path, kind: str | None, name: str | None, query: str | None) -> None:
+    """InvalidArgument for an unknown kind, a name that cannot be one, `search` with a name, or no MyBB."""
+    if kind is not None and kind not in KINDS:
+        raise InvalidArgument(f"{kind!r} is not a kind of reference.", f"Use one of {', '.join(KINDS)}.")
+    if name is not None and not NAME.fullmatch(name):
+        raise InvalidArgument(f"{name[:80]!r} cannot be a MyBB name.",
+                              "Names are letters, digits, _ . - : (Class::method); use search for words.")
+    if query is not None and (name is not None or kind is not None or not 2 <= len(query.strip()) <= 200):
+        raise InvalidArgument("search takes 2-200 characters, without a kind or name.",
+                              "Ask with search alone, or with kind and name.")
+    if not (Path(root) / "inc" / "class_core.php").is_file():
+        raise InvalidArgument(f"No MyBB at {root} (no inc/class_core.php).",
+                              "Set MYBB_ROOT to a MyBB forum (or make one with `mybb-server init`).")
+
 
 DB_KINDS = ("template", "setting", "cache")
 

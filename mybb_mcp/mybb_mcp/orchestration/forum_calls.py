@@ -8,7 +8,6 @@ import contextlib
 import http.client
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgument
 from ..failures import Failure
 from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
 from ..forum import files as files_module
@@ -170,17 +169,7 @@ class ForumCalls:
                   search: str | None = None) -> reference.ReferenceAnswer:
         """MyBB's own reference from this forum's files and database (forum/reference.py). Raises
         InvalidArgument for an unknown kind, a name that cannot be one, or `search` with a name."""
-        if kind is not None and kind not in reference.KINDS:
-            raise InvalidArgument(f"{kind!r} is not a kind of reference.", f"Use one of {', '.join(reference.KINDS)}.")
-        if name is not None and not reference.NAME.fullmatch(name):
-            raise InvalidArgument(f"{name[:80]!r} cannot be a MyBB name.",
-                                  "Names are letters, digits, _ . - : (Class::method); use search for words.")
-        if search is not None and (name is not None or kind is not None or not 2 <= len(search.strip()) <= 200):
-            raise InvalidArgument("search takes 2-200 characters, without a kind or name.",
-                                  "Ask with search alone, or with kind and name.")
-        if not (self.config.mybb_root / "inc" / "class_core.php").is_file():
-            raise InvalidArgument(f"No MyBB at {self.config.mybb_root} (no inc/class_core.php).",
-                                  "Set MYBB_ROOT to a MyBB forum (or make one with `mybb-server init`).")
+        reference.check_question(self.config.mybb_root, kind, name, search)
         return reference.reference(self.config.mybb_root, kind, name, search,
                                    php=self._resolve_php() or self.config.php, php_settings=self.config.php_settings)
 
