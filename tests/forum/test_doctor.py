@@ -138,7 +138,7 @@ SEEDED = {
     "bburl-cookies": (_cookie_domain, "cookiedomain"),
     "plugin-templates": (_template_missing, "doctorplug_box (inc/plugins/doctorplug.php:5)"),
     "datacache": (_stale_usergroups_cache, "$cache->update_usergroups();"),
-    "plugin-syntax": (_broken_active_plugin, "inc/plugins/doctorbroken.php on line 2 — if it is active every page"),
+    "plugin-syntax": (_broken_active_plugin, "PHP cannot parse inc/plugins/doctorbroken.php: "),
 }
 
 
@@ -208,7 +208,7 @@ def test_doctor_over_mcp_needs_no_arguments_and_refuses_unknown_ones(real_forum:
 
 
 
-@pytest.mark.parametrize("name", ["doctor.php", "reference.php"])
+@pytest.mark.parametrize("name", ["doctor.php", "doctor_lint.php", "reference.php"])
 def test_the_php_beside_the_modules_is_valid_php(php: str, name: str) -> None:
     import mybb_mcp.forum
 

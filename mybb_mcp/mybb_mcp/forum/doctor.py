@@ -8,6 +8,7 @@ finding; what it breaks is said inside it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -120,33 +121,36 @@ def check_php_extensions(php: str, engine: str) -> Finding:
     return _ok(name)
 
 
-MAX_LINTED_PLUGINS = 60
+MAX_LINTED_PLUGINS = 500
+_LINT_FILE = Path(__file__).with_name("doctor_lint.php")
 LINT_TIMEOUT = 10.0
 
 
 def check_plugin_syntax(root: Path, php: str) -> Finding:
     """A plugin file PHP cannot parse: MyBB includes active plugins on every request, and every plugin file
-    on the Admin CP's plugin page, so one parse error stops them all."""
+    on the Admin CP's plugin page, so one parse error stops them all. One PHP process parses them all
+    (doctor_lint.php), never running them."""
     name = "plugin-syntax"
     folder = root / "inc" / "plugins"
     try:
-        files = sorted(p for p in folder.iterdir() if p.suffix == ".php" and p.is_file() and not p.is_symlink())
+        files = sorted(str(p) for p in folder.iterdir() if p.suffix == ".php" and p.is_file() and not p.is_symlink())
     except OSError:
         return _ok(name)
-    broken: list[str] = []
-    for path in files[:MAX_LINTED_PLUGINS]:
-        try:
-            done = subprocess.run([php, "-l", str(path)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=LINT_TIMEOUT, start_new_session=True, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode != 0:
-            words = " ".join((done.stderr or done.stdout).split()).replace(str(root) + "/", "")
-            broken.append(words.removeprefix("PHP ")[:200] or f"inc/plugins/{path.name}")
-    if not broken:
+    if not files:
         return _ok(name)
-    return Finding(name, PROBLEM, f"{'; '.join(broken[:3])} — if it is active every page fails, and the Admin CP's "
-                   "plugin page fails either way", "fix the line PHP names (or move the file out of inc/plugins/)")
+    try:
+        done = subprocess.run([php, str(_LINT_FILE)], input=json.dumps(files[:MAX_LINTED_PLUGINS]),
+                              capture_output=True, text=True, timeout=LINT_TIMEOUT, start_new_session=True,
+                              check=False)
+        broken = json.loads(done.stdout or "{}")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return Finding(name, SKIPPED, "PHP could not parse the plugin files")
+    if not isinstance(broken, dict) or not broken:
+        return _ok(name)
+    shown = [f"{Path(path).relative_to(root)}: {message}" for path, message in sorted(broken.items())]
+    return Finding(name, PROBLEM, f"PHP cannot parse {'; '.join(shown[:3])} — if it is active every page fails, "
+                   "and the Admin CP's plugin page fails either way",
+                   "fix the line PHP names (or move the file out of inc/plugins/)")
 
 
 # --- checks on MyBB's state ---------------------------------------------------------------------------
