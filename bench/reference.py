@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -80,7 +79,6 @@ def cold(root: Path, php: str, reps: int) -> list[float]:
 def over_mcp(root: Path, php: str, reps: int) -> dict[str, list[float]]:
     import anyio
     from mcp import Client
-
     from mybb_mcp.server import server
 
     os.environ.update({"MYBB_ROOT": str(root), "MYBB_PHP": php})
