@@ -33,6 +33,8 @@ class ToolName(str, Enum):
     MEMBERS = "mybb_forum_members"
     TEMPLATES = "mybb_forum_templates"
     PHP = "mybb_forum_php"
+    REFERENCE = "mybb_forum_reference"
+    DOCTOR = "mybb_forum_doctor"
 
 
 class _Args(BaseModel):
@@ -314,7 +316,36 @@ class PhpArgs(_Args):
     timeout_seconds: int = Field(10, ge=1, le=60, description="Time limit (1-60 s); memory is limited to 128M.")
 
 
+# --- the forum's own reference, and its doctor ---------------------------------------------------------
+
+REFERENCE_KINDS = ("hook", "function", "template", "setting", "cache", "lang")
+
+
+class ReferenceArgs(_Args):
+    kind: Literal["hook", "function", "template", "setting", "cache", "lang"] | None = Field(
+        None, description="What `name` is: hook (where MyBB and plugins run it, arguments, by reference), function "
+                          "(or Class::method: signature, file:line, doc), template (the sets it exists in, the code "
+                          "rendering it), setting (group, type, value), cache (datacache key, what rebuilds it), "
+                          "lang (language string: file, key). Without `name`: the size of that index.")
+    name: str | None = Field(None, min_length=1, max_length=200,
+                             description="The exact name to look up; without `kind`, every kind with that name.")
+    search: str | None = Field(None, min_length=2, max_length=200,
+                               description="Words to search for across every kind, ranked (instead of `name`).")
+
+    @model_validator(mode="after")
+    def _one_question(self) -> ReferenceArgs:
+        if self.search is not None and (self.name is not None or self.kind is not None):
+            raise ValueError("pass `search` alone, or `kind` and/or `name`")
+        return self
+
+
+class DoctorArgs(_Args):
+    pass
+
+
 ARGUMENT_MODELS: dict[str, type[_Args]] = {
+    ToolName.REFERENCE.value: ReferenceArgs,
+    ToolName.DOCTOR.value: DoctorArgs,
     ToolName.INIT.value: InitArgs,
     ToolName.SQL.value: SqlArgs,
     ToolName.MEMBERS.value: MembersArgs,
@@ -519,3 +550,25 @@ WORKBENCH_TOOLS: list[types.Tool] = [
 ]
 
 ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS, *WORKBENCH_TOOLS]
+
+REFERENCE_TOOLS: list[types.Tool] = [
+    _tool(
+        ToolName.REFERENCE, "MyBB's own reference, from this forum",
+        "Look up what this forum's own files and database say, naming the MyBB version: a hook (every "
+        "run_hooks call site in MyBB and every plugin, arguments, by reference, names built at run time), a "
+        "function or method (signature, file:line, doc comment), a template (the sets it exists in, the code "
+        "rendering it), a setting (group, type, current value), a datacache key (the function rebuilding it), "
+        "a language string (file, key); or `search` across all of them, ranked. Offline, exact for this forum.",
+        read_only=True, destructive=False, idempotent=True,
+    ),
+    _tool(
+        ToolName.DOCTOR, "Health checks of the forum",
+        "Named checks, each with a status and a one-line fix: install/ without its lock (every page 503), the "
+        "database, active plugins whose files are gone, inc/settings.php out of step with the settings table, "
+        "theme stylesheets missing from cache/themes, bburl and cookie settings against the server, templates "
+        "active plugins use that exist in no set, datacache entries MyBB would rebuild differently, PHP "
+        "extensions, folder modes, board closed. Reads only; runs in about a second.",
+        read_only=True, destructive=False, idempotent=True,
+    ),
+]
+ALL_TOOLS += REFERENCE_TOOLS

@@ -17,7 +17,7 @@ from ..config import load_config
 from ..errors import ConfigError, MybbMcpError
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
-from . import workbench
+from . import agent_setup, reference, workbench
 from .errorlog import _add_errorlog, run_errorlog
 from .init import _add_init, run_init
 from .logs import _add_logs, run_logs
@@ -74,6 +74,14 @@ COMMANDS: dict[str, Command] = {
                          workbench.add_templates, workbench.run_templates),
     "php": Command("run PHP inside the booted forum (global.php loaded), with a timeout and memory limit",
                    workbench.add_php, workbench.run_php),
+    # The forum's reference and doctor (cli/reference.py).
+    "ref": Command("MyBB's own reference from this forum: hooks, functions, templates, settings, caches, language "
+                   "strings, or search", reference.add_ref, reference.run_ref),
+    "doctor": Command("named health checks of the forum, each with its fix", reference.add_doctor,
+                      reference.run_doctor),
+    "agent-setup": Command("connect an agent: MCP client configuration (Claude Code, Cursor, VS Code) and an "
+                           "AGENTS.md guide, merged; then the server started and its tools listed",
+                           agent_setup.add_agent_setup, agent_setup.run_agent_setup),
 }
 
 EXAMPLES = f"""\
@@ -102,6 +110,10 @@ examples:
   {PROG} members add mod1 --role moderator    then: request index.php --as mod1
   {PROG} templates replace header '<navigation>' '<navigation> NEW'    a dry run (add --apply)
   {PROG} php 'return $mybb->settings["bbname"];'
+  {PROG} ref postbit                 whatever is called postbit: hook call sites, template sets, ...
+  {PROG} ref function build_postbit   its signature, file:line and doc; `ref search WORDS` searches
+  {PROG} doctor                     health checks of the forum, each with its fix
+  {PROG} agent-setup --client claude --client vscode    connect an agent to this forum, checked
   {PROG} restart
   {PROG} stop
 

@@ -117,6 +117,11 @@ def diagnose_forum(
     logging_state = error_logging_state(settings, root, cfg.admin_dir, php_error_log) if settings else None
     bburl_warning = check_bburl(settings, server_url) if server_url else None
     warnings: list[str] = [php_warning] if php_warning else []
+    if (root / "install").is_dir() and not (root / "install" / "lock").exists():
+        # MyBB's init.php stops every page (503) while install/ is there without its lock.
+        warnings.insert(0, f"{root / 'install'} is there without its lock: MyBB answers every page with 503 "
+                        f"(\"remove the install directory\"). Create {root / 'install' / 'lock'} (an empty file) "
+                        "or delete install/.")
     if health is not None and not health.ok:
         warnings.append(f"Database: {health.summary}." + (f" {health.hint}" if health.hint else ""))
     warnings.extend(f"Database config: {note}." for note in cfg.notes)

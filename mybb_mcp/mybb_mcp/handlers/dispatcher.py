@@ -6,12 +6,14 @@ from typing import Any
 
 from .forum import FORUM_HANDLERS
 from .orchestration import ORCHESTRATION_HANDLERS, Handler, ToolText
+from .reference import REFERENCE_HANDLERS
 from .workbench import WORKBENCH_HANDLERS
 
 HANDLER_REGISTRY: dict[str, Handler] = {}
 HANDLER_REGISTRY.update(ORCHESTRATION_HANDLERS)
 HANDLER_REGISTRY.update(FORUM_HANDLERS)
 HANDLER_REGISTRY.update(WORKBENCH_HANDLERS)
+HANDLER_REGISTRY.update(REFERENCE_HANDLERS)
 
 
 class UnknownTool(LookupError):

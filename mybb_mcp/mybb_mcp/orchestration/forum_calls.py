@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import php_builds
 from ..failures import Failure
-from ..forum import database, dev_mode, error_log, report, request_roles, requests, sessions
+from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
 from ..forum import files as files_module
 from ..forum import snapshot as snapshots
 from ..forum.init import init_forum
@@ -20,7 +20,7 @@ from ..results import InitResult, PageResult
 from ..workbench import request_trace
 from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
-from .validation import validate_flag
+from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
     from ..forum.init import InitOptions
@@ -165,6 +165,30 @@ class ForumCalls:
         if result.failure is not None:
             result.failure = Failure(result.failure)
         return result
+
+    # ------------------------------------------------------------------ doctor
+
+    def doctor(self) -> doctor.DoctorReport:
+        """The forum's named health checks (forum/doctor.py), against the address it is served at."""
+        running = self._observe([])
+        state = running.state if running is not None else {}
+        url = server_url(str(state.get("host", self.config.host)), int(state.get("port", self.config.port)))
+        notes = []
+        if dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
+                                        self.config.files.errorlog_memory.name):
+            notes.append("MyBB's error logging is on (errorlogmedium=log), switched on by this tool")
+        return doctor.diagnose(self.config.mybb_root, url, php=self._resolve_php() or self.config.php,
+                               php_settings=self.config.php_settings, dev_notes=notes)
+
+    # ------------------------------------------------------------------ reference
+
+    def reference(self, kind: str | None = None, name: str | None = None,
+                  search: str | None = None) -> reference.ReferenceAnswer:
+        """MyBB's own reference from this forum's files and database (forum/reference.py). Raises
+        InvalidArgument for an unknown kind, a name that cannot be one, or `search` with a name."""
+        reference.check_question(self.config.mybb_root, kind, name, search)
+        return reference.reference(self.config.mybb_root, kind, name, search,
+                                   php=self._resolve_php() or self.config.php, php_settings=self.config.php_settings)
 
     # ------------------------------------------------------------------ development mode
 
