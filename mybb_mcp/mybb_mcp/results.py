@@ -127,6 +127,7 @@ class PageResult:
     refresh_to: str | None = None  # where MyBB's friendly redirect page points
     log_file: Path | None = None
     workbench: Any = None  # workbench.request_trace.RequestTrace: what the request ran
+    json_verdict: Any = None  # workbench.json_answer.JsonVerdict: an answer that should be JSON, judged
 
     @property
     def ok(self) -> bool:

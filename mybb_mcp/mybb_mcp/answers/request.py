@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .commands import MCP_COMMANDS
 from .digest import MAX_GROUPS_SHOWN, render_group
+from .request_costs import render_costs
 from .request_trace import render_workbench
 from .text import _CONTROL, _ms, code
 
@@ -82,7 +83,9 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     lines.append("")
     lines += _errors_section(result)
     lines += render_workbench(result.workbench, request.trace, request.plugins)
-    lines += _on_demand(result)
+    after = _on_demand(result)
+    lines += render_costs(result, ANSWER_BUDGET - len("\n".join(lines + after)) - 400)
+    lines += after
     lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {commands.logs_since}; "
               f"after your next request, whether these errors are fixed: {commands.digest_since}."]
     return "\n".join(lines).rstrip() + "\n"
@@ -95,6 +98,7 @@ def _title(body: str) -> str:
 
 
 STOP_KINDS = ("language_stop", "stopped")
+ANSWER_BUDGET = 12_000  # with queries and profile (each section keeps its own cap too)
 
 
 def _errors_section(result: Any, what: str = "this request") -> list[str]:

@@ -69,6 +69,9 @@ class PageRequest:
     debug: bool = False
     trace: bool = False  # the hooks, plugin functions and templates it ran (workbench/request_trace.py)
     plugins: str | tuple[str, ...] | None = None  # "none", or codenames left out for this request only
+    queries: bool = False  # its SQL statements, callers, hooks, plugins (workbench/request_costs.py)
+    profile: bool = False  # the wall time of each plugin function per hook
+    slow_query_ms: int = 50  # a statement slower than this is marked slow
 
     def validated(self) -> PageRequest:
         return validate_request(self)
@@ -125,9 +128,14 @@ def validate_request(request: PageRequest) -> PageRequest:
                               "Use tag, #id, .class or tag#id.class (no spaces or combinators).")
     if request.contains is not None and (not request.contains or len(request.contains) > 1000):
         raise InvalidArgument("contains must be 1 to 1000 characters of text.", "Pass the text to look for.")
+    slow = request.slow_query_ms
+    if not isinstance(slow, int) or isinstance(slow, bool) or not 1 <= slow <= 600_000:
+        raise InvalidArgument("slow_query_ms must be a whole number of milliseconds from 1 to 600000.",
+                              "e.g. slow_query_ms 50 (the default).")
     return PageRequest(path.strip(), request.method, role.strip(), query, form, bool(request.follow_redirects),
                        request.excerpt, request.selector, request.contains, bool(request.debug),
-                       request.trace is True, validate_plugins_off(request.plugins))
+                       request.trace is True, validate_plugins_off(request.plugins), request.queries is True,
+                       request.profile is True, slow)
 
 
 def is_admin_cp(path: str, admin_dir: str = "admin") -> bool:

@@ -17,6 +17,7 @@ from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import PageResult
 from ..workbench import request_trace
+from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
 from .validation import validate_flag
 
@@ -62,9 +63,11 @@ class ForumCalls:
             credentials=lambda: sessions.credentials_for(request.role, self.config),
             secret_pin=cfg.secret_pin if cfg else "",
         )
-        workbench = request_trace.begin(self.config, request.trace, request.plugins)
-        if workbench is None and (request.trace or request.plugins is not None):
-            result.failure = ("the running server cannot trace a request or switch plugins off for one: it was "
+        workbench = request_trace.begin(self.config, request.trace, request.plugins, queries=request.queries,
+                                        profile=request.profile)
+        if workbench is None and (request.trace or request.plugins is not None or request.queries or request.profile):
+            result.failure = ("the running server cannot trace a request, list its queries, profile it or switch "
+                              "plugins off for one: it was "
                               "started without mybb-mcp's router or by an older version; the page was not requested")
             result.hint = "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again."
             result.cursor = before.encode()
@@ -98,6 +101,7 @@ class ForumCalls:
                 result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
                                                          request.trace, request.plugins)
                 request_trace.name_template_errors(result.workbench, result.errors, self.config.mybb_root)
+            result.json_verdict = _judge_json(response, result.workbench, str(self.config.mybb_root))
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
@@ -194,3 +198,13 @@ class ForumCalls:
             return []
         return php_dev.xdebug_settings(php_dev.probe_php(php, self.config.php_settings))
 
+
+
+def _judge_json(response: Any, workbench: Any, root: str) -> Any:
+    """Whether the answer is JSON when it should be (xmlhttp.php, `ajax`, a JSON Content-Type), with what PHP
+    printed into it when the workbench watched (json_answer.py)."""
+    last = response.hops[-1]
+    form = response.request.form if last.method == "POST" else ()
+    expected = expected_json(last.target, response.content_type, form)
+    printed = workbench.printed.get(last.client_port) if workbench is not None else None
+    return judge_json(response.body, response.content_type, printed, expected, root)

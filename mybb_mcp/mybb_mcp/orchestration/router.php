@@ -62,7 +62,8 @@ return (static function (): bool {
         $_SERVER['QUERY_STRING'] = '';
     }
 
-    // mybb_server_request's workbench (trace, plugins off, template names in errors): only for a request
+    // mybb_server_request's workbench (trace, plugins off, template names in errors, queries, profile, what the
+    // request printed): only for a request
     // carrying the secret `start` wrote into this server's workbench folder (named by the environment
     // mybb-mcp gave php -S). A visitor's headers are dropped and change nothing.
     $token = $_SERVER['HTTP_X_MYBB_MCP_WORKBENCH'] ?? null;
@@ -79,7 +80,8 @@ return (static function (): bool {
                 return is_string($name) && preg_match('/^[A-Za-z0-9_]{1,100}$/', $name);
             })) : null);
             require_once dirname(__DIR__) . '/workbench/request.php';
-            mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off),
+            mybb_mcp_request_begin(array('trace' => !empty($options['trace']), 'plugins' => $off,
+                'queries' => !empty($options['queries']), 'profile' => !empty($options['profile'])),
                 $folder . '/trace-' . $options['id'] . '-' . (int)($_SERVER['REMOTE_PORT'] ?? 0) . '.json');
         }
     }

@@ -9,7 +9,9 @@
  * whether cached, and the line that got each, which is where MyBB evals it: what names the template
  * behind an error in "FILE(LINE) : eval()'d code"), and, only when asked, the hooks run in order with
  * the functions they called and plugins left out of the load for this request. With plugins "none", MyBB's own
- * switch (NO_PLUGINS) is used. At the very end of the request, what was seen is written to
+ * switch (NO_PLUGINS) is used. What the request printed is watched, and, only when asked, its queries and the
+ * time of its plugin functions are taken through MyBB's own `$db` and hooks (request_costs.php). At the very
+ * end of the request, what was seen is written to
  * `<workbench dir>/trace-<id>-<client port>.json` for the tool to read.
  */
 
@@ -35,6 +37,10 @@ final class MybbMcpStandIn
             && !($now instanceof MybbMcpPlugins)) {
             require_once __DIR__ . '/request_plugins.php';
             $GLOBALS['plugins'] = new MybbMcpPlugins();
+        } elseif ($this->global === 'db' && is_object($now) && ($class = mybb_mcp_costs_db_class($now)) !== null) {
+            // Before MyBB connects: its own driver class, extended to time each query (request_costs_db.php).
+            $GLOBALS['db'] = new $class();
+            $GLOBALS['mybb_mcp_costs']['db_class'] = get_parent_class($GLOBALS['db']);
         }
     }
 }
@@ -46,14 +52,22 @@ function mybb_mcp_request_begin(array $options, $out_file)
         'templates' => array(), 'eval_sites' => array(), 'skipped' => array(),
         'functions' => array(),
     );
+    require_once __DIR__ . '/request_costs.php';
+    mybb_mcp_output_begin();  // always: what broke an answer that should be JSON
+    if (!empty($options['queries']) || !empty($options['profile'])) {
+        mybb_mcp_costs_begin($options);
+        $GLOBALS['db'] = new MybbMcpStandIn('db');
+    }
     if (($options['plugins'] ?? null) === 'none') {
         define('NO_PLUGINS', 1);  // MyBB's own switch: init.php loads no plugin
     }
     $GLOBALS['templates'] = new MybbMcpStandIn('templates');
-    if (!empty($options['trace']) || is_array($options['plugins'] ?? null)) {
+    if (!empty($options['trace']) || is_array($options['plugins'] ?? null) || !empty($options['queries'])
+        || !empty($options['profile'])) {
         $GLOBALS['plugins'] = new MybbMcpStandIn('plugins');  // only when asked: it is a frame in every hook's trace
     }
     register_shutdown_function(static function () {
+        mybb_mcp_costs_exit_mark();  // the script's own end, before MyBB's shutdown work
         // Registered again from here: it runs after MyBB's own shutdown work.
         register_shutdown_function('mybb_mcp_request_end');
     });
@@ -95,6 +109,7 @@ function mybb_mcp_template_sets(array $titles)
 
 function mybb_mcp_request_end()
 {
+    $costs = mybb_mcp_costs_end();  // first: the workbench's own queries below are not the request's
     $state = $GLOBALS['mybb_mcp_request'];
     $sets = mybb_mcp_template_sets(array_keys($state['templates']));
     $templates = array();
@@ -123,7 +138,7 @@ function mybb_mcp_request_end()
         'functions' => $state['functions'],
         'templates' => !empty($state['options']['trace']) ? $templates : array(),
         'eval_sites' => $eval_sites,
-    );
+    ) + $costs;
     $handle = @fopen($state['out_file'], 'x');  // never over an existing file (nor through a symlink)
     if ($handle) {
         fwrite($handle, json_encode($answer, JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE));

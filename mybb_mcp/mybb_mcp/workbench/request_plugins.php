@@ -52,6 +52,9 @@ final class MybbMcpPlugins extends pluginSystem
                 $state['hooks_dropped']++;
             }
         }
+        if (isset($GLOBALS['mybb_mcp_costs'])) {  // queries or profile asked: MyBB's loop, each function timed
+            return mybb_mcp_costs_run_hooks($this, $hook, $arguments);
+        }
         return parent::run_hooks($hook, $arguments);
     }
 }

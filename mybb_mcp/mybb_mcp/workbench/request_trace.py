@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..safe_files import ensure_private_dir, read_own_json, read_own_small
+from . import request_costs
+from .json_answer import Printed
 
 WORKBENCH_DIR = ".mybb-server-workbench"
 ENV_NAME = "MYBB_MCP_WORKBENCH"
@@ -67,7 +69,8 @@ class Workbench:
     headers: dict[str, str]
 
 
-def begin(config: Any, trace: bool, plugins_off: str | tuple[str, ...] | None) -> Workbench | None:
+def begin(config: Any, trace: bool, plugins_off: str | tuple[str, ...] | None, *, queries: bool = False,
+          profile: bool = False) -> Workbench | None:
     """The headers for this request; None when the running server has no workbench (started by another
     version, or without the router)."""
     raw = read_own_small(workbench_dir(config) / SECRET_FILE, 256)
@@ -75,6 +78,8 @@ def begin(config: Any, trace: bool, plugins_off: str | tuple[str, ...] | None) -
         return None
     request_id = secrets.token_hex(16)
     options: dict[str, Any] = {"id": request_id, "trace": bool(trace)}
+    if queries or profile:  # request_costs.py
+        options.update(queries=bool(queries), profile=bool(profile))
     if plugins_off is not None:
         options["plugins"] = plugins_off if plugins_off == "none" else list(plugins_off)
     return Workbench(request_id, {HEADER_SECRET: raw.decode("ascii", "replace").strip(),
@@ -122,6 +127,8 @@ class RequestTrace:
     template_errors: list[TemplateError] = field(default_factory=list)  # filled by name_template_errors
     exchanges_read: int = 0
     exchanges_missing: int = 0
+    costs: request_costs.RequestCosts | None = None  # queries and profile, when asked
+    printed: dict[int, list[Printed] | None] = field(default_factory=dict)  # client port -> what PHP wrote
 
 
 def _relative(path: str, root: Path) -> str:
@@ -142,6 +149,8 @@ def collect(config: Any, workbench: Workbench, ports: list[int], trace: bool,
             continue
         found.exchanges_read += 1
         _merge(found, data, root)
+        found.costs = request_costs.merge(found.costs, data)
+        found.printed[port] = request_costs.output_of(data)
     for leftover in folder.glob(f"trace-{workbench.id}-*.json"):
         leftover.unlink(missing_ok=True)
     return found
