@@ -155,6 +155,10 @@ class RequestArgs(_Args):
     plugins: Literal["none"] | list[str] | None = Field(
         None, description="Run this one request without plugins: \"none\" (MyBB's own NO_PLUGINS switch), or a "
                           "list of codenames left out of the load. Other requests are not affected.")
+    browser: bool = Field(False, description="Load the page in real headless Chromium as this role: script errors "
+                                             "(URL:line, the template of inline code), failed requests and AJAX "
+                                             "answers that should be JSON and are not, each with the PHP errors it "
+                                             "raised; a screenshot file; `selector` checked in the live DOM. GET only.")
 
     @field_validator("plugins")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..answers.browser import browser_problems
 from ..answers.commands import CLI_COMMANDS
 from ..answers.request import render_page_result
 from ..forum.requests import PageRequest
@@ -31,6 +32,7 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         excerpt=args.excerpt or 0, selector=args.selector, contains=args.contains, debug=args.debug,
         trace=args.trace, plugins=None if args.plugins is None else (
             "none" if args.plugins == "none" else tuple(p.strip() for p in args.plugins.split(",") if p.strip())),
+        browser=args.browser,
     )
     result = service.request_page(request)
     if out.as_json:
@@ -42,7 +44,8 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         out.markdown(render_page_result(result, CLI_COMMANDS))
     if result.response is None:
         return EXIT_FAILED
-    return EXIT_FAILED if result.errors or result.response.page_error is not None else EXIT_OK
+    failed = result.errors or result.response.page_error is not None or browser_problems(result)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _add_request(parser: argparse.ArgumentParser) -> None:
@@ -63,3 +66,6 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
                         help="the hooks that ran, the plugin functions they called, the templates used")
     parser.add_argument("--plugins", metavar="none|NAME,NAME",
                         help="run this request without plugins (none) or without the named ones")
+    parser.add_argument("--browser", action="store_true",
+                        help="load it in headless Chromium: script errors, failed requests and broken AJAX answers "
+                             "with their PHP errors, a screenshot (MYBB_CHROMIUM or `chromium` on PATH)")
