@@ -44,7 +44,7 @@ def chromium_processes() -> list[psutil.Process]:
 
 
 def profiles() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("mybb-mcp-chromium-*")}
+    return {p.name for folder in (tempfile.gettempdir(), "/dev/shm") for p in Path(folder).glob("mybb-mcp-chromium-*")}
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 SHOTS_DIR = ".mybb-server-browser"
 SHOTS_KEPT = 20
 LOAD_TIMEOUT = 15.0  # the load event
-SETTLE_QUIET = 0.15  # no request in flight this long after the load event: the page has settled
+SETTLE_QUIET = 0.1  # no request in flight this long after the load event: the page has settled
 SETTLE_MAX = 3.0  # past the load event, whatever is still in flight
 MAX_ITEMS = 50  # script errors, and requests, kept per page
 MAX_TEXT = 500
@@ -382,16 +382,15 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
     with Chromium(executable, address, on_event=page) as browser:
         page.browser = browser
         report = BrowserReport(browser.version)
-        created = browser.call("Target.createTarget", {"url": "about:blank"})
-        session = str(browser.call("Target.attachToTarget", {"targetId": created.get("targetId"),
-                                                              "flatten": True}).get("sessionId"))
+        tabs = [t for t in browser.call("Target.getTargets").get("targetInfos", []) if t.get("type") == "page"]
+        tab = tabs[0]["targetId"] if tabs else browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = str(browser.call("Target.attachToTarget", {"targetId": tab, "flatten": True}).get("sessionId"))
         page.session = session
-        browser.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session)
-        browser.call("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True,
-                                              "flatten": True}, session)
-        for domain in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable"):
-            browser.call(domain, None, session)
-        browser.call("Network.setCookies", {"cookies": _cookies(client)}, session)
+        browser.call_all([
+            ("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session),
+            ("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, session),
+            *((domain, None, session) for domain in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable")),
+            ("Network.setCookies", {"cookies": _cookies(client)}, session)])
         navigated = browser.call("Page.navigate", {"url": base + target}, session, timeout=LOAD_TIMEOUT)
         if navigated.get("errorText"):
             page.navigation_error = str(navigated["errorText"])
