@@ -9,18 +9,24 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp.types as types
 import psutil
 import pytest
+from mcp import Client
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.pages import front_logged_in
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.server import server
 from mybb_mcp.workbench import browser as browser_module
 
 from tests.fixtures.forum_requests import add_member, forum_env
@@ -189,3 +195,25 @@ def test_a_template_is_named_by_mybb_s_comments() -> None:
     assert browser_module.template_at(html, 9) == ("outer", 7)
     assert browser_module.template_at(html, 11) is None
     assert re.match(r"/index\.php\?debug=1$", browser_module.page_target(PageRequest("index.php", debug=True), "admin"))
+
+
+def test_the_cli_and_the_mcp_face_carry_the_option(real_forum: Any, serving: ServerOrchestrationService,
+                                                    tmp_path: Path) -> None:
+    real_forum.add_plugin("browserbugs", PLUGIN)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}, **real_forum.env()}
+    done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "request", "index.php", "--browser"],
+                          cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # the page's script error and broken AJAX answer
+    assert "template `browserbugs_script` line 3" in done.stdout and "Screenshot:" in done.stdout
+
+    async def over_mcp() -> str:
+        async with Client(server) as client:
+            result = await client.call_tool("mybb_server_request", {"path": "index.php", "browser": True})
+            assert isinstance(result.content[0], types.TextContent) and not result.is_error
+            return result.content[0].text
+
+    text = anyio.run(over_mcp)
+    assert "## In the browser: Chromium" in text and f"browserbugs.php:{WARNING_LINE}" in text
+    assert len(text) <= 6000
+    serving.stop()
+    assert chromium_processes() == []
