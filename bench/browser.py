@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             out["version"] = first.browser.version
             browser: list[float] = []
             plain: list[float] = []
+            phases: dict[str, list[float]] = {}
             for _ in range(args.reps):
                 began = time.perf_counter()
                 result = service.request_page(PageRequest("index.php"))
@@ -83,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
                 result = service.request_page(PageRequest("index.php", browser=True))
                 browser.append(time.perf_counter() - began)
                 assert result.browser is not None and not result.browser.problems, result.failure
+                for name, seconds in result.browser.timings.items():
+                    phases.setdefault(name, []).append(seconds)
         finally:
             service.stop(force=True)
+    out["phases_median_s"] = {name: statistics.median(values) for name, values in phases.items()}
     out.update({"cold_s": cold, "warm_median_s": statistics.median(browser), "warm_min_s": min(browser),
                 "warm_max_s": max(browser), "plain_median_s": statistics.median(plain), "n": args.reps})
     print(f"| index.php as guest ({out['version']}) | median | min | max | n |")
@@ -94,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| browser check, cold (first after start) | {cold * 1000:.0f} ms | | | 1 |")
     print(f"| browser check, warm | {out['warm_median_s'] * 1000:.0f} ms | {out['warm_min_s'] * 1000:.0f} ms | "
           f"{out['warm_max_s'] * 1000:.0f} ms | {len(browser)} |")
+    print("\nwarm, where the time goes (median): " + ", ".join(
+        f"{name} {seconds * 1000:.0f} ms" for name, seconds in out["phases_median_s"].items()))
+    print("(start: Chromium up and answering; setup: tab, interception, cookies; load: navigation to the load event; "
+          "settle: quiet network; collect: bodies, JSON, selector; close: processes ended, profile removed)")
     cold_ok, warm_ok = cold <= COLD_TARGET_S, out["warm_median_s"] <= WARM_TARGET_S
     print(f"\ntargets: cold <= {COLD_TARGET_S:.0f} s: {'met' if cold_ok else 'MISSED'}; warm <= "
           f"{WARM_TARGET_S * 1000:.0f} ms: {'met' if warm_ok else 'MISSED'}")

@@ -102,6 +102,7 @@ class BrowserReport:
     selector_count: int | None = None
     notes: list[str] = field(default_factory=list)
     dropped: int = 0  # script errors past MAX_ITEMS
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: start, setup, load, settle ...
 
     @property
     def problems(self) -> bool:
@@ -382,6 +383,7 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
     with Chromium(executable, address, on_event=page) as browser:
         page.browser = browser
         report = BrowserReport(browser.version)
+        marks = {"start": time.perf_counter()}
         tabs = [t for t in browser.call("Target.getTargets").get("targetInfos", []) if t.get("type") == "page"]
         tab = tabs[0]["targetId"] if tabs else browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = str(browser.call("Target.attachToTarget", {"targetId": tab, "flatten": True}).get("sessionId"))
@@ -391,6 +393,7 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
             ("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, session),
             *((domain, None, session) for domain in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable")),
             ("Network.setCookies", {"cookies": _cookies(client)}, session)])
+        marks["setup"] = time.perf_counter()
         navigated = browser.call("Page.navigate", {"url": base + target}, session, timeout=LOAD_TIMEOUT)
         if navigated.get("errorText"):
             page.navigation_error = str(navigated["errorText"])
@@ -402,7 +405,9 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
             raise BrowserProblem(f"Chromium could not load {base + target}: {why}.",
                                  "Check the server (mybb_server_status); a request without `browser` shows what "
                                  "the forum answers.")
+        marks["load"] = time.perf_counter()
         report.settled = _settle(browser, page)
+        marks["settle"] = time.perf_counter()
         html = _body(browser, session, page.document_id) or ""
         for record in page.requests.values():
             if record.done and record.failure is None and (record.kind in ("XHR", "Fetch") or expected_json(
@@ -418,12 +423,18 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
                 "returnByValue": True}, session)
             value = (counted.get("result") or {}).get("value")
             report.selector_count = value if isinstance(value, int) else None
+        marks["collect"] = time.perf_counter()
         shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
+        marks["screenshot"] = time.perf_counter()
         try:
             png = base64.b64decode(str(shot.get("data", "")))
         except ValueError:
             png = b""
     report.seconds = time.perf_counter() - started
+    marks["close"] = time.perf_counter()
+    previous = started
+    for name, moment in marks.items():  # where the time went, for bench/browser.py
+        report.timings[name], previous = moment - previous, moment
     report.script_errors, report.dropped, report.blocked = page.errors, page.dropped, page.blocked
     for error in report.script_errors:
         if error.url and error.line and error.url.split("#", 1)[0] == page.document_url.split("#", 1)[0]:
