@@ -258,12 +258,13 @@ class Chromium:
                 raise BrowserProblem(f"Chromium did not answer {calls[-1][0]} within {timeout:.0f} s.",
                                      "Ask again; if it keeps happening, check `chromium --version` runs.")
             self.pump(left)
-        results = []
+        results: list[dict[str, Any]] = []
         for ident, (method, _, _) in zip(idents, calls):
             reply = self._replies.pop(ident)
             if "error" in reply:
                 raise BrowserProblem(f"Chromium refused {method}: {str(reply['error'])[:300]}.", "Ask again.")
-            results.append(reply.get("result") if isinstance(reply.get("result"), dict) else {})
+            result = reply.get("result")
+            results.append(result if isinstance(result, dict) else {})
         return results
 
     def pump(self, timeout: float) -> bool:
@@ -272,8 +273,9 @@ class Chromium:
             raise BrowserProblem("Chromium is not running.", "Ask again.")
         got = False
         while b"\0" not in self._buffer:
-            ready, _, _ = select.select([self._from], [], [], max(0.0, timeout))
-            if not ready:
+            poller = select.poll()  # not select(): a descriptor past 1023 in a long-lived MCP server
+            poller.register(self._from, select.POLLIN)
+            if not poller.poll(max(0.0, timeout) * 1000):
                 return got
             chunk = os.read(self._from, 1 << 20)
             if not chunk:
