@@ -2,7 +2,8 @@
 /**
  * Browser bugs: a plugin with the mistakes a browser check must find. Its template's inline script calls
  * a function nobody defined; its AJAX handler lets PHP display a warning before its JSON (its author left
- * debugging on); members get a second broken script of their own.
+ * debugging on); a script it links to is missing; members get a second broken script of their own and an
+ * AJAX call that dies on an undefined function.
  */
 
 if(!defined("IN_MYBB"))
@@ -41,10 +42,14 @@ function browserbugs_activate()
 			."\$(function() {\n"
 			."\t\$.getJSON(\"xmlhttp.php?action=browserbugs_like\", function(data) { window.browserbugs_likes = data.likes; });\n"
 			."});\n"
-			."</script>",
+			."</script>\n"
+			."<script type=\"text/javascript\" src=\"{\$mybb->asset_url}/jscripts/browserbugs_missing.js\"></script>",
 		"browserbugs_member" => "<script type=\"text/javascript\">\n"
 			."var browserbugs_member = true;\n"
 			."browserbugs_member_only_function();\n"
+			."</script>\n"
+			."<script type=\"text/javascript\">\n"
+			."\$(function() { \$.get(\"xmlhttp.php?action=browserbugs_member\"); });\n"
 			."</script>",
 	);
 	foreach($templates as $title => $template)
@@ -89,6 +94,11 @@ function browserbugs_xmlhttp()
 {
 	global $mybb;
 
+	if($mybb->get_input("action") == "browserbugs_member")
+	{
+		// Members only: a function the plugin's author renamed, still called here.
+		browserbugs_count_members();
+	}
 	if($mybb->get_input("action") != "browserbugs_like")
 	{
 		return;

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not os.envi
 
 PLUGIN = (Path(__file__).parent / "browser_plugin.php").read_text("utf-8")
 WARNING_LINE = next(n for n, line in enumerate(PLUGIN.split("\n"), 1) if "$browserbugs_count + 1" in line)
+FATAL_LINE = next(n for n, line in enumerate(PLUGIN.split("\n"), 1) if "\tbrowserbugs_count_members();" in line)
 MEMBER, MEMBER_PASSWORD = "browsertester", "Browser-Pass-123"
 
 
@@ -92,6 +93,9 @@ def test_plugin_bugs_in_the_browser_as_guest_and_member(real_forum: Any, serving
     assert (error.template, error.template_line) == ("browserbugs_script", 3)
     assert error.url is not None and error.url.split("?")[0].endswith("/index.php") and error.line
     assert not any("member_only" in e.message for e in report.script_errors)  # a guest never gets it
+    assert not any("browserbugs_member" in r.target for r in report.requests)
+    [missing] = [r for r in report.requests if r.target.endswith("/jscripts/browserbugs_missing.js")]
+    assert missing.status == 404 and missing.problem  # a failed request: the script the template links to
     # The AJAX call: answered, not JSON, with the warning PHP displayed and logged (its file:line).
     call = the_ajax_call(guest)
     assert call.status == 200 and call.problem
@@ -119,6 +123,13 @@ def test_plugin_bugs_in_the_browser_as_guest_and_member(real_forum: Any, serving
     assert (own.template, own.template_line) == ("browserbugs_member", 3), messages
     assert any("browserbugs_undefined_function" in m for m in messages)
     assert the_ajax_call(member).verdict is not None and not the_ajax_call(member).verdict.valid
+    [dying] = [r for r in member.browser.requests if r.target == "/xmlhttp.php?action=browserbugs_member"]
+    assert dying.status == 500 and dying.problem  # the member-only AJAX call, joined to its fatal error
+    assert any("browserbugs_count_members" in g.example.message and g.fingerprint.where.endswith(
+        f"browserbugs.php:{FATAL_LINE}") for g in dying.errors), [(g.example.message, g.fingerprint.where)
+                                                                   for g in dying.errors]
+    # Chromium's connections overlap: the like call's warning is its own, never the member call's.
+    assert not any("$browserbugs_count" in g.example.message for g in dying.errors)
     assert front_logged_in(member.response.body)  # the page as the member saw it: logged in
     assert f"as {MEMBER}" in render_page_result(member)
 

@@ -34,7 +34,7 @@ from ..forum import pages
 from ..forum.requests import Hop, PageResponse, is_admin_cp
 from ..forum.sessions import GUEST
 from ..logs import request_lines
-from ..logs.exchanges import Exchange, errors_of_exchanges
+from ..logs.cursors import take_cursor
 from ..safe_files import ensure_private_dir
 from .chromium import BrowserProblem, Chromium
 from .json_answer import expected_json, judge_json
@@ -329,6 +329,7 @@ def check_page(config: Any, executable: str, client: ForumClient, request: PageR
     if client.role != GUEST and _refused(client, area, html):  # the stored session was turned down
         notes = ["MyBB did not accept the stored session; logged in again and loaded the page again"]
         client.login_acp() if area == "acp" else client.login_front()
+        before = take_cursor(config.log_file)  # the first load's lines must not be taken for the second's
         response, report, html, png = _load(executable, client, request, target, root, notes)
     response.logins = list(client.logins)
     response.seconds = report.seconds
@@ -342,20 +343,20 @@ def check_page(config: Any, executable: str, client: ForumClient, request: PageR
 
 def join_errors(config: Any, report: BrowserReport, response: PageResponse, before: Cursor, skip: set[int]) -> None:
     """Client ports from php -S's request lines: the page's hops, and each script the page called (static
-    files raise no PHP errors); then the PHP errors of each script, as a page request's own."""
+    files raise no PHP errors); then the PHP errors of each script (logs/request_lines.py)."""
     scripts = [r for r in report.requests if r.status and not r.cached and _is_script(r.target)]
     wanted = [(h.method, h.target) for h in response.hops] + [(r.method, r.target) for r in scripts]
-    ports = request_lines.ports_of(before, config.log_file, config.log_backups, wanted, skip)
+    ports, entries = request_lines.ports_of(before, config.log_file, config.log_backups, wanted, skip)
     for hop, port in zip(response.hops, ports):
         hop.client_port = port or 0
+    known = {}
     for record, port in zip(scripts, ports[len(response.hops):]):
         record.client_port = port
-        if port is None:
-            record.errors_known = False
-            continue
-        exchange = Exchange(record.method, record.target, record.status or 0, port)
-        record.errors, record.errors_known, _ = errors_of_exchanges(
-            before, [exchange], config.log_file, config.log_backups, (), root=config.mybb_root)
+        record.errors_known = port is not None
+        if port is not None:
+            known[port] = record
+    for port, groups in request_lines.errors_by_port(entries, known, config.mybb_root).items():
+        known[port].errors = groups
     missing = sum(1 for r in scripts if r.client_port is None)
     if missing:
         report.notes.append(f"{missing} of the page's script requests had no request line in the server log; "
