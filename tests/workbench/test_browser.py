@@ -5,6 +5,8 @@ nothing; requests to other addresses never leave; no Chromium process or profile
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -13,21 +15,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp.types as types
 import psutil
 import pytest
-from mcp import Client
+from mcp import Client, types
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.pages import front_logged_in
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench import browser as browser_module
+from mybb_mcp.workbench import chromium as chromium_module
 
 from tests.fixtures.forum_requests import add_member, forum_env
 
@@ -40,18 +43,36 @@ FATAL_LINE = next(n for n, line in enumerate(PLUGIN.split("\n"), 1) if "\tbrowse
 MEMBER, MEMBER_PASSWORD = "browsertester", "Browser-Pass-123"
 
 
+MARK = "BROWSER_TEST_MARK"
+
+
+@pytest.fixture(autouse=True)
+def own_chromiums(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """This test's Chromium processes carry a mark in their environment, and the profiles the service makes
+    go to a (short: Chromium puts a socket in it) folder of the test's own: other tests running at the same
+    time (pytest -n) never count."""
+    monkeypatch.setenv(MARK, uuid.uuid4().hex)
+    folder = Path(tempfile.mkdtemp(prefix="mybb-browser-test-"))
+    monkeypatch.setattr(chromium_module, "SHM", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def chromium_processes() -> list[psutil.Process]:
-    """Chromium processes of ours (the tool's profiles carry this prefix)."""
+    """This test's Chromium processes still running (zombies aside)."""
     found = []
-    for process in psutil.process_iter(["cmdline", "status"]):
-        if process.info["status"] != psutil.STATUS_ZOMBIE and any(
-                "mybb-mcp-chromium-" in part for part in process.info["cmdline"] or ()):
-            found.append(process)
+    for process in psutil.process_iter(["name", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE or "chrom" not in (process.info["name"] or ""):
+            continue
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get(MARK) == os.environ[MARK]:
+                found.append(process)
     return found
 
 
-def profiles() -> set[str]:
-    return {p.name for folder in (tempfile.gettempdir(), "/dev/shm") for p in Path(folder).glob("mybb-mcp-chromium-*")}
+def profiles() -> list[Path]:
+    """The profiles left in this test's folder."""
+    return list(Path(chromium_module.SHM).glob("mybb-mcp-chromium-*"))
 
 
 @pytest.fixture
@@ -82,7 +103,6 @@ def test_plugin_bugs_in_the_browser_as_guest_and_member(real_forum: Any, serving
     real_forum.add_plugin("browserbugs", PLUGIN)
     added = add_member(serving, MEMBER, MEMBER_PASSWORD, "browser@example.com")
     assert added.response.page_error is None
-    before = profiles()
 
     guest = browse(serving, "index.php", selector="#browserbugs_added")
     report = guest.browser
@@ -134,7 +154,7 @@ def test_plugin_bugs_in_the_browser_as_guest_and_member(real_forum: Any, serving
     assert f"as {MEMBER}" in render_page_result(member)
 
     assert chromium_processes() == []  # nothing left after each call
-    assert profiles() <= before  # the private profiles are removed
+    assert profiles() == []  # the private profiles are removed
 
 
 def test_a_clean_mybb_page_reports_nothing(serving: ServerOrchestrationService) -> None:
@@ -213,9 +233,14 @@ def test_the_cli_and_the_mcp_face_carry_the_option(real_forum: Any, serving: Ser
     real_forum.add_plugin("browserbugs", PLUGIN)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}, **real_forum.env()}
     done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "request", "index.php", "--browser"],
-                          cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stderr  # the page's script error and broken AJAX answer
     assert "template `browserbugs_script` line 3" in done.stdout and "Screenshot:" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "request", "index.php", "--browser", "--json"],
+                          cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=120, check=False)
+    data = json.loads(done.stdout)
+    assert [e["template"] for e in data["browser"]["script_errors"]] == ["browserbugs_script"]
+    assert Path(data["browser"]["screenshot"]).is_file()
 
     async def over_mcp() -> str:
         async with Client(server) as client:

@@ -122,7 +122,10 @@ class Chromium:
         self.close()
 
     def _start(self) -> None:
-        self.profile = tempfile.mkdtemp(prefix=PROFILE_PREFIX, dir=_profile_parent())  # 0700, ours
+        # 0700, ours: the profile, HOME, and TMPDIR (Chromium's singleton socket folder, which a killed
+        # Chromium leaves behind, goes there, not into /tmp).
+        self.profile = tempfile.mkdtemp(prefix=PROFILE_PREFIX, dir=_profile_parent())
+        os.mkdir(os.path.join(self.profile, "tmp"), 0o700)
         self._hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._hole.bind(("127.0.0.1", 0))  # held, never listening: connections to it are refused
         hole = self._hole.getsockname()[1]
@@ -131,7 +134,7 @@ class Chromium:
         child_in, child_out = _high_fd(child_in), _high_fd(child_out)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         env = {**os.environ, "HOME": self.profile, "XDG_CONFIG_HOME": os.path.join(self.profile, "config"),
-               "XDG_CACHE_HOME": os.path.join(self.profile, "cache")}
+               "XDG_CACHE_HOME": os.path.join(self.profile, "cache"), "TMPDIR": os.path.join(self.profile, "tmp")}
         argv = [self.executable, *FLAGS, f"--user-data-dir={self.profile}",
                 f"--proxy-server=http://127.0.0.1:{hole}", f"--proxy-bypass-list=<-loopback>;{self.forum_address}",
                 "--remote-debugging-pipe", "about:blank"]
