@@ -214,6 +214,15 @@ def test_without_chromium_the_call_fails_fast_naming_the_install(real_forum: Any
     assert not (real_forum.root.parent / ".mybb-server-sessions").exists()  # nothing else was done
 
 
+def test_an_executable_that_is_not_chromium_fails_at_once() -> None:
+    started = time.monotonic()
+    with pytest.raises(chromium_module.BrowserProblem, match="Chromium quit unexpectedly"), \
+            chromium_module.Chromium(shutil.which("true") or "/bin/true", "127.0.0.1:9"):
+        pass
+    assert time.monotonic() - started < 2
+    assert profiles() == []
+
+
 def test_browser_takes_get_alone() -> None:
     with pytest.raises(Exception, match="browser loads a page with GET"):
         PageRequest("index.php", method="POST", browser=True).validated()
