@@ -410,14 +410,11 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
         report.settled = _settle(browser, page)
         marks["settle"] = time.perf_counter()
         html = _body(browser, session, page.document_id) or ""
-        for record in page.requests.values():
-            if record.done and record.failure is None and (record.kind in ("XHR", "Fetch") or expected_json(
-                    record.target, record.content_type)):
-                reason = expected_json(record.target, record.content_type)
-                if reason is not None:
-                    ident = next(k for k, v in page.requests.items() if v is record)
-                    record.verdict = judge_json(_body(browser, session, ident) or "", record.content_type, None,
-                                                reason, root)
+        for ident, record in page.requests.items():  # the one JSON check: xmlhttp.php, ajax=1, a JSON type
+            reason = expected_json(record.target, record.content_type)
+            if reason is not None and record.done and record.failure is None:
+                record.verdict = judge_json(_body(browser, session, ident) or "", record.content_type, None,
+                                            reason, root)
         if request.selector:
             counted = browser.call("Runtime.evaluate", {
                 "expression": f"document.querySelectorAll({json.dumps(request.selector)}).length",

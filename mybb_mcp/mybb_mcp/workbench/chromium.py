@@ -227,7 +227,11 @@ class Chromium:
             message["sessionId"] = session
         data = json.dumps(message).encode() + b"\0"
         while data:
-            written = os.write(self._to, data)
+            try:
+                written = os.write(self._to, data)
+            except BrokenPipeError as exc:  # it read nothing more: it exited
+                raise BrowserProblem("Chromium quit unexpectedly.",
+                                     f"Ask again; check `{COMMAND} --version` runs.") from exc
             data = data[written:]
         return self._next_id
 
