@@ -129,6 +129,7 @@ class PageResult:
     log_file: Path | None = None
     workbench: Any = None  # workbench.request_trace.RequestTrace: what the request ran
     json_verdict: Any = None  # workbench.json_answer.JsonVerdict: an answer that should be JSON, judged
+    browser: Any = None  # workbench.browser.BrowserReport: what the page did in Chromium
 
     @property
     def ok(self) -> bool:

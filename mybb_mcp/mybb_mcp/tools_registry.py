@@ -164,6 +164,10 @@ class RequestArgs(_Args):
                                              "first (PHP's own timers, inside the request).")
     slow_query_ms: int = Field(50, ge=1, le=600_000, description="With queries: statements slower than this are "
                                                                  "marked slow.")
+    browser: bool = Field(False, description="Load the page in real headless Chromium as this role: script errors "
+                                             "(URL:line, the template of inline code), failed requests and AJAX "
+                                             "answers that should be JSON and are not, each with the PHP errors it "
+                                             "raised; a screenshot file; `selector` checked in the live DOM. GET only.")
 
     @field_validator("plugins")
     @classmethod

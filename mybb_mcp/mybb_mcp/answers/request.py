@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .browser import render_browser
 from .commands import MCP_COMMANDS
 from .digest import MAX_GROUPS_SHOWN, render_group
 from .request_costs import render_costs
@@ -82,6 +83,7 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         lines.append(f"Note: {note}.")
     lines.append("")
     lines += _errors_section(result)
+    lines += render_browser(result.browser, request.role)
     lines += render_workbench(result.workbench, request.trace, request.plugins)
     after = _on_demand(result)
     lines += render_costs(result, ANSWER_BUDGET - len("\n".join(lines + after)) - 400)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..answers.browser import browser_problems
 from ..answers.commands import CLI_COMMANDS
 from ..answers.request import render_page_result
 from ..forum.requests import PageRequest
@@ -32,6 +33,7 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         trace=args.trace, plugins=None if args.plugins is None else (
             "none" if args.plugins == "none" else tuple(p.strip() for p in args.plugins.split(",") if p.strip())),
         queries=args.queries, profile=args.profile, slow_query_ms=args.slow_ms,
+        browser=args.browser,
     )
     result = service.request_page(request)
     if out.as_json:
@@ -43,7 +45,8 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         out.markdown(render_page_result(result, CLI_COMMANDS))
     if result.response is None:
         return EXIT_FAILED
-    return EXIT_FAILED if result.errors or result.response.page_error is not None else EXIT_OK
+    failed = result.errors or result.response.page_error is not None or browser_problems(result)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _add_request(parser: argparse.ArgumentParser) -> None:
@@ -69,3 +72,6 @@ def _add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", action="store_true", help="wall time and queries of each plugin function per hook")
     parser.add_argument("--slow-ms", type=int, default=50, metavar="MS",
                         help="with --queries: statements slower than this are marked slow (default 50)")
+    parser.add_argument("--browser", action="store_true",
+                        help="load it in headless Chromium: script errors, failed requests and broken AJAX answers "
+                             "with their PHP errors, a screenshot (MYBB_CHROMIUM or `chromium` on PATH)")

@@ -72,6 +72,7 @@ class PageRequest:
     queries: bool = False  # its SQL statements, callers, hooks, plugins (workbench/request_costs.py)
     profile: bool = False  # the wall time of each plugin function per hook
     slow_query_ms: int = 50  # a statement slower than this is marked slow
+    browser: bool = False  # load it in headless Chromium (workbench/browser.py)
 
     def validated(self) -> PageRequest:
         return validate_request(self)
@@ -132,10 +133,15 @@ def validate_request(request: PageRequest) -> PageRequest:
     if not isinstance(slow, int) or isinstance(slow, bool) or not 1 <= slow <= 600_000:
         raise InvalidArgument("slow_query_ms must be a whole number of milliseconds from 1 to 600000.",
                               "e.g. slow_query_ms 50 (the default).")
+    browser = request.browser is True
+    if browser and (request.method != "GET" or request.trace or request.plugins is not None or request.queries
+                    or request.profile):
+        raise InvalidArgument("browser loads a page with GET, without trace, plugins, queries or profile.",
+                              "Ask for the browser check alone, and for the rest in a request without `browser`.")
     return PageRequest(path.strip(), request.method, role.strip(), query, form, bool(request.follow_redirects),
                        request.excerpt, request.selector, request.contains, bool(request.debug),
                        request.trace is True, validate_plugins_off(request.plugins), request.queries is True,
-                       request.profile is True, slow)
+                       request.profile is True, slow, browser=browser)
 
 
 def is_admin_cp(path: str, admin_dir: str = "admin") -> bool:

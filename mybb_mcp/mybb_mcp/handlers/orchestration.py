@@ -251,6 +251,7 @@ def _request(service: ServerOrchestrationService, args: Any) -> str:
         selector=args.selector, contains=args.contains, debug=args.debug, trace=args.trace,
         plugins=tuple(args.plugins) if isinstance(args.plugins, list) else args.plugins,
         queries=args.queries, profile=args.profile, slow_query_ms=args.slow_query_ms,
+        browser=args.browser,
     )
     result = service.request_page(request)
     return ToolText(render_page_result(result, MCP_COMMANDS), is_error=result.response is None)

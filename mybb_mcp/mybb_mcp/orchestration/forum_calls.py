@@ -17,7 +17,8 @@ from ..forum.init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import InitResult, PageResult
-from ..workbench import request_trace
+from ..workbench import browser, request_trace
+from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
 from .validation import server_url, validate_flag
@@ -53,6 +54,12 @@ class ForumCalls:
         """Load a forum page as guest, a member or the admin: what MyBB showed, and the errors of exactly
         this request (its own exchanges, by client port) from the server log and MyBB's error log."""
         request = request.validated()
+        chromium = None
+        if request.browser:
+            try:
+                chromium = find_chromium()
+            except BrowserProblem as exc:  # before anything is done: nothing changes
+                return PageResult(request, None, failure=exc.message, hint=exc.hint)
         running = self._observe([])
         files = self._mybb_error_files()
         log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
@@ -72,8 +79,8 @@ class ForumCalls:
             credentials=lambda: sessions.credentials_for(request.role, self.config),
             secret_pin=cfg.secret_pin if cfg else "",
         )
-        workbench = request_trace.begin(self.config, request.trace, request.plugins, queries=request.queries,
-                                        profile=request.profile)
+        workbench = None if chromium else request_trace.begin(self.config, request.trace, request.plugins,
+                                                                queries=request.queries, profile=request.profile)
         if workbench is None and (request.trace or request.plugins is not None or request.queries or request.profile):
             planted = request_trace.refusal(self.config)
             result.failure = ("the running server cannot trace a request, list its queries, profile it or switch "
@@ -89,7 +96,10 @@ class ForumCalls:
             client.extra_headers = workbench.headers
         started = self._clock()
         try:
-            response = requests.load_page(client, request)
+            if chromium is not None:
+                response, result.browser = browser.check_page(self.config, chromium, client, request, before)
+            else:
+                response = requests.load_page(client, request)
         except sessions.LoginProblem as exc:
             result.failure, result.hint = exc.message, exc.hint
             if exc.broke:  # the login request's own errors are the answer
@@ -97,6 +107,8 @@ class ForumCalls:
                 result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
                     before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
                     started=started)
+        except BrowserProblem as exc:
+            result.failure, result.hint = exc.message, exc.hint
         except (OSError, http.client.HTTPException) as exc:
             result.failure = f"the forum did not answer at {client.base}: {exc}"
             result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
@@ -107,6 +119,8 @@ class ForumCalls:
                 before, exchanges, log_file, self.config.log_backups, files,
                 root=self.config.mybb_root, started=started)
             requests.inspect_page(result, response)
+            if result.browser is not None and request.selector:
+                result.selector_count = result.browser.selector_count  # the live DOM, after scripts ran
             with contextlib.suppress(OSError):
                 compile_time.remember(sessions.sessions_dir(self.config), compile_time.from_groups(result.errors),
                                       self.config.mybb_root)
@@ -118,6 +132,7 @@ class ForumCalls:
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
         ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
+        ports += [r.client_port for r in result.browser.requests if r.client_port] if result.browser else []
         with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
             request_roles.record(sessions.sessions_dir(self.config), ports, request.role)
         if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read

@@ -1,0 +1,504 @@
+"""A page in real headless Chromium as a role: script errors, failed requests and broken AJAX answers,
+each sub-request joined to the PHP errors it raised.
+
+The session is the tool's own (forum/requests.py logs in and keeps the role's cookie jar); its cookies
+are handed to a fresh Chromium (workbench/chromium.py) that loads the page, waits for it to settle (the
+load event, then no request in flight for a moment, both bounded) and reports what the page did:
+
+- uncaught exceptions and console errors, with the script's URL:line; for inline code, the template
+  MyBB's `<!-- start: NAME -->` comments put around that line, and the line inside it;
+- every request to the forum that failed (status >= 400, a network error) and every AJAX answer that
+  should be JSON and is not (workbench/json_answer.py, the one JSON check of the tool); the forum's
+  own /favicon.ico 404 is Chromium's, not the page's, and is left out;
+- requests to any other address, failed by us (and by the proxy Chromium is given) before they leave;
+- a screenshot, written to a file beside the forum's state (never inlined);
+- the selector counted with querySelectorAll in the live DOM, after scripts ran.
+
+Client ports of the browser's requests are found from php -S's request lines (logs/request_lines.py), so
+the errors of each are read exactly as a page request's own (logs/exchanges.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..forum import pages
+from ..forum.requests import Hop, PageResponse, is_admin_cp
+from ..forum.sessions import GUEST
+from ..logs import request_lines
+from ..logs.cursors import take_cursor
+from ..safe_files import ensure_private_dir
+from .chromium import BrowserProblem, Chromium
+from .json_answer import expected_json, judge_json
+
+if TYPE_CHECKING:
+    from ..forum.requests import ForumClient, PageRequest
+    from ..logs.cursors import Cursor
+    from .json_answer import JsonVerdict
+
+SHOTS_DIR = ".mybb-server-browser"
+SHOTS_KEPT = 20
+LOAD_TIMEOUT = 15.0  # the load event
+SETTLE_QUIET = 0.1  # no request in flight this long after the load event: the page has settled
+SETTLE_MAX = 3.0  # past the load event, whatever is still in flight
+MAX_ITEMS = 50  # script errors, and requests, kept per page
+MAX_TEXT = 500
+MAX_BODY_CHARS = 2_000_000
+_TEMPLATE_MARK = re.compile(r"<!-- (start|end): ([^\s<>]{1,120}) -->")
+
+
+@dataclass
+class ScriptError:
+    kind: str  # "exception" or "console"
+    message: str
+    url: str | None
+    line: int | None  # 1-based, in the script (for inline code: in the page)
+    column: int | None
+    template: str | None = None  # inline code: the MyBB template around the line
+    template_line: int | None = None
+
+
+@dataclass
+class BrowserRequest:
+    """One request the page made to the forum (not the page itself)."""
+
+    method: str
+    url: str
+    target: str  # path + query, as php -S logs it
+    kind: str  # Chromium's resource type: Script, XHR, Fetch, Image ...
+    status: int | None = None
+    content_type: str = ""
+    failure: str | None = None  # Chromium's network error
+    done: bool = False
+    verdict: JsonVerdict | None = None  # an answer that should be JSON, judged
+    cached: bool = False  # served from Chromium's memory cache: it never reached the server
+    client_port: int | None = None
+    errors: list[Any] = field(default_factory=list)  # the PHP errors it raised (logs.digest.ErrorGroup)
+    errors_known: bool = True
+
+    @property
+    def problem(self) -> bool:
+        broken_json = self.verdict is not None and not self.verdict.valid
+        return bool(self.failure or (self.status or 0) >= 400 or broken_json or self.errors)
+
+
+@dataclass
+class BrowserReport:
+    version: str
+    seconds: float = 0.0
+    screenshot: Path | None = None
+    script_errors: list[ScriptError] = field(default_factory=list)
+    requests: list[BrowserRequest] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # requests to other addresses, failed before leaving
+    settled: bool = True
+    selector_count: int | None = None
+    notes: list[str] = field(default_factory=list)
+    dropped: int = 0  # script errors past MAX_ITEMS
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: start, setup, load, settle ...
+
+    @property
+    def problems(self) -> bool:
+        return bool(self.script_errors or any(r.problem for r in self.requests))
+
+
+def _target(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _cut(text: object) -> str:
+    return str(text)[:MAX_TEXT]
+
+
+class _Page:
+    """The events of one page load, as they come."""
+
+    def __init__(self, origin: tuple[str, int], document_url: str) -> None:
+        self.origin = origin
+        self.document_url = document_url
+        self.browser: Chromium | None = None
+        self.session = ""
+        self.loaded = False
+        self.navigation_error: str | None = None
+        self.document_id: str | None = None
+        self.hops: list[Hop] = []
+        self.document_status: tuple[int, str, str] | None = None  # status, reason, content type
+        self.requests: dict[str, BrowserRequest] = {}
+        self.order: list[str] = []
+        self.in_flight: set[str] = set()
+        self.last_activity = time.monotonic()
+        self.errors: list[ScriptError] = []
+        self.dropped = 0
+        self.blocked: list[str] = []
+
+    def ours(self, url: str) -> bool:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            return True
+        try:
+            port = parts.port or 80
+        except ValueError:
+            return False
+        return parts.scheme == "http" and (parts.hostname, port) == self.origin
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        method = message.get("method", "")
+        params = message.get("params") or {}
+        session = message.get("sessionId")
+        assert self.browser is not None
+        if method == "Fetch.requestPaused":  # every request of the page and its workers passes here first
+            url = str(params.get("request", {}).get("url", ""))
+            if self.ours(url):
+                self.browser.send("Fetch.continueRequest", {"requestId": params["requestId"]}, session)
+            else:
+                self.browser.send("Fetch.failRequest", {"requestId": params["requestId"],
+                                                        "errorReason": "BlockedByClient"}, session)
+                if len(self.blocked) < MAX_ITEMS:
+                    self.blocked.append(_cut(url))
+            return
+        if method == "Target.attachedToTarget":  # a worker or a frame of its own: the same rule applies
+            child = params.get("sessionId")
+            self.browser.send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, child)
+            self.browser.send("Runtime.enable", None, child)
+            self.browser.send("Runtime.runIfWaitingForDebugger", None, child)
+            return
+        if method == "Page.loadEventFired" and session == self.session:
+            self.loaded = True
+        elif method.startswith("Network."):
+            self._network(method, params, session == self.session)
+        elif method == "Runtime.exceptionThrown":
+            self._exception(params.get("exceptionDetails") or {})
+        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
+            text = " ".join(_arg(a) for a in params.get("args") or [])
+            self._add(ScriptError("console", _cut(text), frames[0].get("url"), _line(frames[0].get("lineNumber")),
+                                  _line(frames[0].get("columnNumber"))))
+        elif method == "Log.entryAdded":
+            entry = params.get("entry") or {}
+            if entry.get("level") == "error" and entry.get("source") != "network":  # network: as requests
+                self._add(ScriptError("console", _cut(entry.get("text", "")), entry.get("url"),
+                                      _line(entry.get("lineNumber")), None))
+
+    def _add(self, error: ScriptError) -> None:
+        if len(self.errors) < MAX_ITEMS:
+            self.errors.append(error)
+        else:
+            self.dropped += 1
+
+    def _exception(self, details: dict[str, Any]) -> None:
+        exception = details.get("exception") or {}
+        message = str(exception.get("description") or details.get("text") or "").split("\n", 1)[0]
+        if details.get("text") and details["text"] != "Uncaught" and details["text"] not in message:
+            message = f"{details['text']} {message}".strip()
+        frames = (details.get("stackTrace") or {}).get("callFrames") or []
+        url = details.get("url") or (frames[0].get("url") if frames else None)
+        line = details.get("lineNumber", frames[0].get("lineNumber") if frames else None)
+        column = details.get("columnNumber", frames[0].get("columnNumber") if frames else None)
+        self._add(ScriptError("exception", _cut(message or "Uncaught exception"), url, _line(line), _line(column)))
+
+    def _network(self, method: str, params: dict[str, Any], page: bool) -> None:
+        ident = str(params.get("requestId", ""))
+        self.last_activity = time.monotonic()
+        if method == "Network.requestWillBeSent":
+            request = params.get("request") or {}
+            url = str(request.get("url", ""))
+            redirect = params.get("redirectResponse")
+            if params.get("type") == "Document" and (self.document_id in (None, ident)) and page:
+                self.document_id = ident
+                if redirect and self.hops:
+                    last = self.hops[-1]
+                    self.hops[-1] = Hop(last.method, last.target, int(redirect.get("status", 0)),
+                                        str(redirect.get("statusText", "")), 0, 0.0, url)
+                self.hops.append(Hop(str(request.get("method", "GET")), _target(url), 0, "", 0, 0.0))
+                self.document_url = url
+                self.in_flight.add(ident)
+                return
+            if not self.ours(url) or url.startswith(("data:", "blob:")) or not page:
+                return
+            if redirect and ident in self.requests:  # a redirected sub-request: its first hop is reported
+                self.requests[ident].status = int(redirect.get("status", 0))
+                self.requests[ident].done = True
+                ident = f"{ident}+{len(self.order)}"
+            if len(self.order) < MAX_ITEMS * 4:
+                self.requests[ident] = BrowserRequest(str(request.get("method", "GET")), _cut(url), _target(url),
+                                                      str(params.get("type", "Other")))
+                self.order.append(ident)
+                self.in_flight.add(ident)
+        elif method == "Network.responseReceived":
+            response = params.get("response") or {}
+            status = int(response.get("status", 0))
+            mime = str(response.get("mimeType", ""))
+            if ident == self.document_id:
+                self.document_status = (status, str(response.get("statusText", "")), mime)
+            elif ident in self.requests:
+                self.requests[ident].status, self.requests[ident].content_type = status, mime
+        elif method == "Network.requestServedFromCache" and ident in self.requests:
+            self.requests[ident].cached = True
+        elif method in ("Network.loadingFinished", "Network.loadingFailed"):
+            self.in_flight.discard(ident)
+            record = self.requests.get(ident)
+            if method == "Network.loadingFailed":
+                if ident == self.document_id:
+                    self.navigation_error = str(params.get("errorText", ""))
+                elif record is not None and not params.get("canceled"):
+                    blocked = params.get("blockedReason") or ""
+                    record.failure = _cut(params.get("errorText", "")) + (f" ({blocked})" if blocked else "")
+            if record is not None:
+                record.done = True
+
+
+def _arg(value: dict[str, Any]) -> str:
+    if "value" in value:
+        return str(value["value"])
+    return str(value.get("description") or value.get("type", ""))
+
+
+def _line(value: object) -> int | None:
+    return value + 1 if isinstance(value, int) else None  # the protocol counts from 0
+
+
+def template_at(html: str, line: int) -> tuple[str, int] | None:
+    """The innermost MyBB template open at `line` (1-based) of the page, and the line inside it: MyBB
+    writes `<!-- start: NAME -->` on a line of its own before the template's first line."""
+    starts = [0] + [m.end() for m in re.finditer("\n", html)]
+    if not 1 <= line <= len(starts):
+        return None
+    limit = starts[line - 1]
+    stack: list[tuple[str, int]] = []
+    for match in _TEMPLATE_MARK.finditer(html, 0, limit):
+        if match[1] == "start":
+            stack.append((match[2], html.count("\n", 0, match.start()) + 1))
+        elif stack and stack[-1][0] == match[2]:
+            stack.pop()
+    if not stack:
+        return None
+    name, start_line = stack[-1]
+    return name, line - start_line
+
+
+def _cookies(client: ForumClient) -> list[dict[str, Any]]:
+    out = []
+    for cookie in client.jar:
+        item: dict[str, Any] = {"name": cookie.name, "value": cookie.value or "", "url": client.base + "/",
+                                "path": cookie.path or "/", "httpOnly": cookie.has_nonstandard_attr("HttpOnly")}
+        if cookie.expires:
+            item["expires"] = float(cookie.expires)
+        out.append(item)
+    return out
+
+
+def _ensure_session(client: ForumClient, request: PageRequest) -> str:
+    """The role's session in the jar, logging in once when there is none; the area ("front" or "acp")."""
+    area = "acp" if is_admin_cp(request.path, client.admin_dir) else "front"
+    if client.role != GUEST and not client.has_cookie("adminsid" if area == "acp" else "mybbuser"):
+        client.login_acp() if area == "acp" else client.login_front()
+    return area
+
+
+def shots_dir(config: Any) -> Path:
+    files = config.files
+    return config.repo_root / (SHOTS_DIR if files.plain else f"{SHOTS_DIR}.{files.key}")
+
+
+def page_target(request: PageRequest, admin_dir: str) -> str:
+    """Path and query as the browser asks for them (MyBB's debug report asked for on front-end pages)."""
+    parts = urllib.parse.urlsplit(request.path if request.path.startswith("/") else "/" + request.path)
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True) + list(request.query)
+    if request.debug and not is_admin_cp(request.path, admin_dir):
+        pairs.append(("debug", "1"))
+    encoded = urllib.parse.urlencode(pairs)
+    return parts.path + (f"?{encoded}" if encoded else "")
+
+
+def check_page(config: Any, executable: str, client: ForumClient, request: PageRequest, before: Cursor,
+               ) -> tuple[PageResponse, BrowserReport]:
+    """Load the page in Chromium as the client's role; the sub-requests' PHP errors joined. The page's own
+    hops carry their client ports, for the caller to read their errors as for any page request."""
+    area = _ensure_session(client, request)
+    target = page_target(request, client.admin_dir)
+    root = str(config.mybb_root)
+    response, report, html, png = _load(executable, client, request, target, root)
+    if client.role != GUEST and _refused(client, area, html):  # the stored session was turned down
+        notes = ["MyBB did not accept the stored session; logged in again and loaded the page again"]
+        client.login_acp() if area == "acp" else client.login_front()
+        before = take_cursor(config.log_file)  # the first load's lines must not be taken for the second's
+        response, report, html, png = _load(executable, client, request, target, root, notes)
+    response.logins = list(client.logins)
+    response.seconds = report.seconds
+    if png:
+        report.screenshot = _keep_shot(shots_dir(config), png, client.role)
+        if report.screenshot is None:
+            report.notes.append("the screenshot could not be written beside the forum's state")
+    join_errors(config, report, response, before, set(client.login_ports))
+    return response, report
+
+
+def join_errors(config: Any, report: BrowserReport, response: PageResponse, before: Cursor, skip: set[int]) -> None:
+    """Client ports from php -S's request lines: the page's hops, and each script the page called (static
+    files raise no PHP errors); then the PHP errors of each script (logs/request_lines.py)."""
+    scripts = [r for r in report.requests if r.status and not r.cached and _is_script(r.target)]
+    wanted = [(h.method, h.target) for h in response.hops] + [(r.method, r.target) for r in scripts]
+    ports, entries = request_lines.ports_of(before, config.log_file, config.log_backups, wanted, skip)
+    for hop, port in zip(response.hops, ports):
+        hop.client_port = port or 0
+    known = {}
+    for record, port in zip(scripts, ports[len(response.hops):]):
+        record.client_port = port
+        record.errors_known = port is not None
+        if port is not None:
+            known[port] = record
+    for port, groups in request_lines.errors_by_port(entries, known, config.mybb_root).items():
+        known[port].errors = groups
+    missing = sum(1 for r in scripts if r.client_port is None)
+    if missing:
+        report.notes.append(f"{missing} of the page's script requests had no request line in the server log; "
+                            "their PHP errors are not known")
+
+
+def _is_script(target: str) -> bool:
+    path = target.split("?", 1)[0]
+    return path.endswith((".php", "/"))
+
+
+def _refused(client: ForumClient, area: str, html: str) -> bool:
+    if area == "acp":
+        return pages.is_acp_login(html)
+    return pages.is_front_page(html) and not pages.front_logged_in(html)
+
+
+def _load(executable: str, client: ForumClient, request: PageRequest, target: str, root: str,
+          notes: list[str] | None = None) -> tuple[PageResponse, BrowserReport, str, bytes]:
+    host = client.host if client.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    address = f"[{host}]:{client.port}" if ":" in host else f"{host}:{client.port}"
+    base = f"http://{address}"
+    page = _Page((host.strip("[]"), client.port), base + target)
+    started = time.perf_counter()
+    with Chromium(executable, address, on_event=page) as browser:
+        page.browser = browser
+        report = BrowserReport(browser.version)
+        marks = {"start": time.perf_counter()}
+        tabs = [t for t in browser.call("Target.getTargets").get("targetInfos", []) if t.get("type") == "page"]
+        tab = tabs[0]["targetId"] if tabs else browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = str(browser.call("Target.attachToTarget", {"targetId": tab, "flatten": True}).get("sessionId"))
+        page.session = session
+        browser.call_all([
+            ("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session),
+            ("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, session),
+            *((domain, None, session) for domain in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable")),
+            ("Network.setCookies", {"cookies": _cookies(client)}, session)])
+        marks["setup"] = time.perf_counter()
+        navigated = browser.call("Page.navigate", {"url": base + target}, session, timeout=LOAD_TIMEOUT)
+        if navigated.get("errorText"):
+            page.navigation_error = str(navigated["errorText"])
+        deadline = time.monotonic() + LOAD_TIMEOUT
+        while not page.loaded and page.navigation_error is None and time.monotonic() < deadline:
+            browser.pump(deadline - time.monotonic())
+        if page.navigation_error is not None or not page.loaded:
+            why = page.navigation_error or f"no load event within {LOAD_TIMEOUT:.0f} s"
+            raise BrowserProblem(f"Chromium could not load {base + target}: {why}.",
+                                 "Check the server (mybb_server_status); a request without `browser` shows what "
+                                 "the forum answers.")
+        marks["load"] = time.perf_counter()
+        report.settled = _settle(browser, page)
+        marks["settle"] = time.perf_counter()
+        html = _body(browser, session, page.document_id) or ""
+        for ident, record in page.requests.items():  # the one JSON check: xmlhttp.php, ajax=1, a JSON type
+            reason = expected_json(record.target, record.content_type)
+            if reason is not None and record.done and record.failure is None:
+                record.verdict = judge_json(_body(browser, session, ident) or "", record.content_type, None,
+                                            reason, root)
+        if request.selector:
+            counted = browser.call("Runtime.evaluate", {
+                "expression": f"document.querySelectorAll({json.dumps(request.selector)}).length",
+                "returnByValue": True}, session)
+            value = (counted.get("result") or {}).get("value")
+            report.selector_count = value if isinstance(value, int) else None
+        marks["collect"] = time.perf_counter()
+        shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
+        marks["screenshot"] = time.perf_counter()
+        try:
+            png = base64.b64decode(str(shot.get("data", "")))
+        except ValueError:
+            png = b""
+    report.seconds = time.perf_counter() - started
+    marks["close"] = time.perf_counter()
+    previous = started
+    for name, moment in marks.items():  # where the time went, for bench/browser.py
+        report.timings[name], previous = moment - previous, moment
+    report.script_errors, report.dropped, report.blocked = page.errors, page.dropped, page.blocked
+    for error in report.script_errors:
+        if error.url and error.line and error.url.split("#", 1)[0] == page.document_url.split("#", 1)[0]:
+            named = template_at(html, error.line)
+            if named is not None:
+                error.template, error.template_line = named
+    report.requests = [r for r in (page.requests[k] for k in page.order)
+                       if not (r.target.split("?", 1)[0] == "/favicon.ico" and (r.status == 404 or r.failure))]
+    if not report.settled:
+        report.notes.append(f"requests were still in flight {SETTLE_MAX:.0f} s after the load event; what they "
+                            "did later is not in this answer")
+    return _response(client, request, page, html, notes or []), report, html, png
+
+
+def _settle(browser: Chromium, page: _Page) -> bool:
+    """After the load event: no request in flight for SETTLE_QUIET seconds (bounded by SETTLE_MAX)."""
+    deadline = time.monotonic() + SETTLE_MAX
+    while time.monotonic() < deadline:
+        quiet_for = time.monotonic() - page.last_activity
+        if not page.in_flight and quiet_for >= SETTLE_QUIET:
+            return True
+        browser.pump(min(0.05, max(0.0, SETTLE_QUIET - quiet_for)) if not page.in_flight else 0.05)
+    return not page.in_flight
+
+
+def _body(browser: Chromium, session: str, ident: str | None) -> str | None:
+    if ident is None:
+        return None
+    try:
+        got = browser.call("Network.getResponseBody", {"requestId": ident.split("+", 1)[0]}, session)
+    except BrowserProblem:
+        return None
+    body = str(got.get("body", ""))
+    if got.get("base64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    return body[:MAX_BODY_CHARS]
+
+
+def _response(client: ForumClient, request: PageRequest, page: _Page, html: str, notes: list[str]) -> PageResponse:
+    status, reason, content_type = page.document_status or (0, "", "text/html")
+    if page.hops:
+        last = page.hops[-1]
+        page.hops[-1] = Hop(last.method, last.target, status, reason, 0, 0.0)
+    target = page.hops[-1].target if page.hops else _target(page.document_url)
+    admin_cp = is_admin_cp(target, client.admin_dir)
+    page_error = None
+    if content_type == "text/html":
+        page_error = pages.detect_error(html, admin_cp=admin_cp) or pages.detect_stop(html, status)
+    return PageResponse(request, page.document_url, status, reason, 0.0, list(page.hops), html, content_type,
+                        page_error, [], list(notes))
+
+
+def _keep_shot(folder: Path, png: bytes, role: str) -> Path | None:
+    """The screenshot written (0600, never through a link) into the forum's browser folder, which keeps
+    the newest SHOTS_KEPT."""
+    try:
+        ensure_private_dir(folder, 0o700)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        safe_role = re.sub(r"[^A-Za-z0-9_-]", "_", role)[:40]
+        path = folder / f"shot-{stamp}-{safe_role}-{os.urandom(3).hex()}.png"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(png)
+        shots = sorted(folder.glob("shot-*.png"), key=lambda p: p.stat().st_mtime)
+        for old in shots[:-SHOTS_KEPT]:
+            old.unlink(missing_ok=True)
+        return path.resolve()
+    except OSError:  # UnsafeFile too: a link or another user's folder where the screenshots go
+        return None
