@@ -66,10 +66,28 @@ def run_mybb_php(
 ) -> PhpRun:
     """Run `code` with MyBB booted from `root`; `data` arrives as `$input`, `$result` comes back."""
     source = _PROLOGUE + "\n" + code + "\n;" + _EPILOGUE
+    return _run(root, ["-r", source, "--"], data, php, timeout, php_settings)
+
+
+def run_php_script(
+    root: Path,
+    script: Path,
+    data: Mapping[str, Any] | Sequence[Any] | None = None,
+    php: str = "php",
+    timeout: float = DEFAULT_TIMEOUT,
+    php_settings: Sequence[str] = (),
+) -> PhpRun:
+    """Run a PHP file of ours that boots MyBB itself (e.g. as the Admin CP does): `root` is its argv[1],
+    `data` its stdin as JSON; it prints the result marker and its JSON answer, even when stopped."""
+    return _run(root, [str(script)], data, php, timeout, php_settings)
+
+
+def _run(root: Path, program: list[str], data: Mapping[str, Any] | Sequence[Any] | None, php: str,
+         timeout: float, php_settings: Sequence[str]) -> PhpRun:
     argv = [php]
     for setting in php_settings:
         argv += ["-d", setting]
-    argv += ["-d", "display_errors=stderr", "-r", source, "--", str(root)]
+    argv += ["-d", "display_errors=stderr", *program, str(root)]
     try:
         proc = subprocess.Popen(
             argv,

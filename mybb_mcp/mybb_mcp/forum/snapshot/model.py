@@ -116,6 +116,8 @@ class SnapshotDiff:
     files: tuple[Change, ...] = ()  # before/after: size in bytes
     unknown: tuple[str, ...] = ()  # sections that could not be compared, and why
     schema: tuple[table_schema.SchemaChange, ...] = ()  # columns and indexes of tables both hold
+    tasks: tuple[Change, ...] = ()  # before/after: "enabled" / "disabled" (+ "; definition changed")
+    usergroups: tuple[Change, ...] = ()  # name: the permission column; group: the usergroup; before/after: values
 
     @property
     def empty(self) -> bool:
