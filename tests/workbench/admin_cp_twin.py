@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import http.cookiejar
 import re
+import socket
 import sqlite3
 import subprocess
 import time
@@ -62,7 +63,7 @@ class AdminBrowser:
         answers = [self.request(link)]
         for _ in range(2):
             status, body = answers[-1]
-            form = re.search(r'<form action="([^"]+)" method="post"[^>]*>(.*?)</form>', body, re.S)
+            form = re.search(r'<form action="([^"]+)" method="post"[^>]*>(.*?)</form>', body, re.DOTALL)
             if status != 200 or form is None or "button_yes" not in form.group(2):
                 break
             fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2)))
@@ -79,11 +80,11 @@ def php_server(php: str, root: Path, port: int) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while True:
+        while True:  # a connection, not a page: a page of the forum changes its database (who was online)
             try:
-                urllib.request.urlopen(url + "/index.php", timeout=2).read()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, "php -S did not answer"
                 time.sleep(0.05)
         yield url

@@ -61,6 +61,7 @@ class AdminRun:
     output: str = ""
     problems: list[AdminProblem] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # the plugin's lifecycle functions this click calls
+    called: list[str] | None = None  # those it did call (known with Xdebug's function monitor)
     stopped_in: dict[str, Any] | None = None  # the time limit: function, at, limit
     timed_out: bool = False
     admin: str | None = None
@@ -122,6 +123,7 @@ def _admin_run(data: dict[str, Any], answer: dict[str, Any], printed: str) -> Ad
         page_title=" ".join(html.unescape(_TAG.sub("", title.group(1))).split()) if title else None,
         output=_plain(output), problems=problems(answer.get("problems")),
         runs=[str(s) for s in answer.get("runs") or [] if isinstance(s, str)],
+        called=[str(s) for s in answer["called"]] if isinstance(answer.get("called"), list) else None,
         stopped_in=answer.get("stopped_in") if isinstance(answer.get("stopped_in"), dict) else None,
         timed_out=bool(answer.get("timed_out")), admin=_text(answer.get("admin")), result=answer.get("result"),
         active_before=_names(answer.get("active_before")), active_after=_names(answer.get("active_after")),
@@ -134,10 +136,12 @@ def problems(items: Any) -> list[AdminProblem]:
     found = []
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
-            found.append(AdminProblem(str(item.get("kind") or "error"), str(item.get("message") or ""),
-                                      str(item.get("file") or ""), int(item.get("line") or 0),
-                                      _text(item.get("plugin_at")), _text(item.get("function")),
-                                      str(item.get("stage") or "plugins page")))
+            file, line, plugin_at = str(item.get("file") or ""), int(item.get("line") or 0), _text(item.get("plugin_at"))
+            if not file and plugin_at and ":" in plugin_at:  # a SQL error: MyBB gives no place; the plugin's line
+                file, _, number = plugin_at.rpartition(":")
+                line = int(number) if number.isdigit() else 0
+            found.append(AdminProblem(str(item.get("kind") or "error"), str(item.get("message") or ""), file, line,
+                                      plugin_at, _text(item.get("function")), str(item.get("stage") or "plugins page")))
     return found
 
 

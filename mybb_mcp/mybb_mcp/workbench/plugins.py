@@ -287,6 +287,8 @@ def lifecycle(root: Path, action: str, name: str, php: str = "php", php_settings
 def _ran(run_: AdminRun) -> list[str]:
     """The plugin's functions the click called: all of them when it committed, else up to where it stopped."""
     runs = list(run_.runs)
+    if run_.called is not None:
+        return [step for step in runs if step in run_.called]
     stopped = (run_.stopped_in or {}).get("function") or next(
         (p.function for p in run_.problems if p.function and p.kind != "Warning"), None)
     if not run_.committed and stopped:

@@ -88,16 +88,17 @@ function mybb_mcp_function_at($file, $line)
 	return null;
 }
 
-/** Where a plugin is in a backtrace: the innermost frame in a plugin's file, and its lifecycle function. */
+/** Where a plugin is in a backtrace: the innermost frame in a plugin's file, and the lifecycle function the
+ * Admin CP called (the outermost: one may call another). */
 function mybb_mcp_plugin_frame(array $trace)
 {
 	global $mybb_mcp_root, $mybb_mcp_plugin;
 	$found = null;
 	$running = null;
+	$lifecycle = '/^' . preg_quote($mybb_mcp_plugin, '/') . '_(install|activate|deactivate|uninstall|is_installed|info)$/';
 	foreach ($trace as $frame) {
 		$function = $frame['function'] ?? '';
-		if ($running === null && $mybb_mcp_plugin !== '' && strpos($function, $mybb_mcp_plugin . '_') === 0
-			&& !isset($frame['class'])) {
+		if ($mybb_mcp_plugin !== '' && !isset($frame['class']) && preg_match($lifecycle, $function)) {
 			$running = $function;
 		}
 		if ($found === null && isset($frame['file']) && (strpos($frame['file'], $mybb_mcp_root . '/inc/plugins/') === 0)) {
@@ -174,6 +175,13 @@ function mybb_mcp_finish()
 		}
 	}
 	$mybb_mcp_out['redirect_known'] = function_exists('xdebug_get_headers');
+	if (!empty($mybb_mcp_out['monitored'])) {
+		$mybb_mcp_out['called'] = array();
+		foreach (xdebug_get_monitored_functions() as $call) {
+			$mybb_mcp_out['called'][] = substr((string)$call['function'], strlen($mybb_mcp_plugin) + 1);
+		}
+		unset($mybb_mcp_out['monitored']);
+	}
 	if (is_array($admin_session) && isset($admin_session['data']['flash_message'])) {
 		$mybb_mcp_out['flash'] = $admin_session['data']['flash_message'];
 	}
@@ -342,6 +350,14 @@ function mybb_mcp_before_step()
 		}
 	}
 	$mybb_mcp_out['runs'] = $runs;
+	// Which of them were called, even when one ends the page with exit: Xdebug's function monitor.
+	if (function_exists('xdebug_start_function_monitor')
+		&& in_array('develop', array_map('trim', explode(',', (string)ini_get('xdebug.mode'))), true)) {
+		xdebug_start_function_monitor(array_map(static function ($part) use ($codename) {
+			return "{$codename}_{$part}";
+		}, $runs));
+		$mybb_mcp_out['monitored'] = true;
+	}
 }
 
 function mybb_mcp_active()

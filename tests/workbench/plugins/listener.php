@@ -1,0 +1,26 @@
+<?php
+/**
+ * Uses the hook another plugin (Hooker) runs.
+ */
+
+if(!defined('IN_MYBB'))
+{
+	die('Direct initialization of this file is not allowed.');
+}
+
+$plugins->add_hook('hooker_ready', 'listener_ready');
+
+function listener_info()
+{
+	return array(
+		'name' => 'Listener',
+		'description' => 'Listens to Hooker',
+		'version' => '1.0',
+		'author' => 'tests',
+		'compatibility' => '18*',
+	);
+}
+
+function listener_ready()
+{
+}
