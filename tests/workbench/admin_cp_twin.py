@@ -7,15 +7,18 @@ from __future__ import annotations
 import html
 import http.cookiejar
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
+import tarfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ VOLATILE_TABLES = {"sessions", "adminsessions", "adminlog", "stats", "captcha", 
                    "tasklog", "spamlog", "searchlog"}
 # Columns holding the moment something happened.
 VOLATILE_COLUMNS = {"dateline", "lastactive", "nextrun", "lastrun", "lastvisit", "lastpost", "regdate",
-                    "lastupdate", "lastupdated", "updatedate", "time", "lastrebuild", "lastcheck", "timesearch"}
+                    "lastupdate", "lastupdated", "updatedate", "time", "lastrebuild", "lastcheck", "timesearch",
+                    "lastmodified"}
 LINK_ACTION = {"install": "activate", "activate": "activate", "deactivate": "deactivate", "uninstall": "deactivate"}
 
 
@@ -139,3 +143,38 @@ def differences(tool: dict[str, Any], admin_cp: dict[str, Any]) -> dict[str, Any
             out[name] = {"rows only after the tool": sorted(only_a)[:5],
                          "rows only after the Admin CP": sorted(only_b)[:5]}
     return out
+
+
+PLUGINS = Path(__file__).with_name("plugins")
+LINKTOOLS = Path(__file__).resolve().parents[2].parent / "shared" / "plugins" / "linktools_b151037.tar.gz"
+
+
+@dataclass
+class Twins:
+    """A forum for the tool and its twin for the Admin CP; `tables` dumps both (tool's, twin's)."""
+
+    tool: Path
+    twin: Path
+    php: str
+    browser: AdminBrowser
+    tables: Callable[[], tuple[dict[str, Any], dict[str, Any]]]
+
+    def add(self, name: str) -> None:
+        for root in (self.tool, self.twin):
+            shutil.copyfile(PLUGINS / f"{name}.php", root / "inc" / "plugins" / f"{name}.php")
+
+    def add_linktools(self) -> None:
+        for root in (self.tool, self.twin):
+            with tarfile.open(LINKTOOLS) as archive:
+                archive.extractall(root, filter="data")
+
+    def step(self, action: str, name: str, **kwargs: Any) -> Any:
+        """The action by the tool and by the Admin CP; the tool's result, once both forums are alike."""
+        from mybb_mcp.answers.plugins import render_plugins
+        from mybb_mcp.workbench import plugins as workbench
+
+        result = workbench.run(self.tool, action, name, php=self.php, **kwargs)
+        self.browser.click(action, name)
+        found = differences(*self.tables())
+        assert found == {}, f"{found}\n\n{render_plugins(result)}"
+        return result

@@ -6,9 +6,7 @@ two databases are compared table by table (sessions, the admin log, stats and ti
 from __future__ import annotations
 
 import shutil
-import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,30 +14,8 @@ from mybb_mcp.answers.plugins import render_plugins
 from mybb_mcp.workbench import plugins as workbench
 
 from tests.conftest import free_port
-from tests.fixtures.real_mybb import MybbTemplate, RealForum, copy_forum
-from tests.workbench.admin_cp_twin import AdminBrowser, differences, php_server, sqlite_tables
-
-PLUGINS = Path(__file__).with_name("plugins")
-LINKTOOLS = Path(__file__).resolve().parents[2].parent / "shared" / "plugins" / "linktools_b151037.tar.gz"
-
-
-@dataclass
-class Twins:
-    tool: RealForum
-    twin: RealForum
-    browser: AdminBrowser
-
-    def add(self, name: str) -> None:
-        for forum in (self.tool, self.twin):
-            shutil.copyfile(PLUGINS / f"{name}.php", forum.root / "inc" / "plugins" / f"{name}.php")
-
-    def step(self, action: str, name: str, **kwargs: object) -> workbench.PluginsResult:
-        """The action by the tool and by the Admin CP; the tool's result, once both forums are alike."""
-        result = workbench.run(self.tool.root, action, name, php=self.tool.php, **kwargs)  # type: ignore[arg-type]
-        self.browser.click(action, name)
-        assert differences(sqlite_tables(self.tool.db_file), sqlite_tables(self.twin.db_file)) == {}, \
-            render_plugins(result)
-        return result
+from tests.fixtures.real_mybb import MybbTemplate, copy_forum
+from tests.workbench.admin_cp_twin import PLUGINS, AdminBrowser, Twins, php_server, sqlite_tables
 
 
 @pytest.fixture
@@ -48,12 +24,13 @@ def twins(mybb_template: MybbTemplate, tmp_path: Path) -> Iterator[Twins]:
     tool = copy_forum(mybb_template, tmp_path / "tool", port)
     twin = copy_forum(mybb_template, tmp_path / "twin", port)
     with php_server(twin.php, twin.root, port) as url:
-        yield Twins(tool, twin, AdminBrowser(url, twin.admin_user, twin.admin_password))
+        yield Twins(tool.root, twin.root, tool.php, AdminBrowser(url, twin.admin_user, twin.admin_password),
+                    lambda: (sqlite_tables(tool.db_file), sqlite_tables(twin.db_file)))
 
 
 def test_lifecycle_defined_only_for_the_admin_cp_runs_and_switches_its_task(twins: Twins) -> None:
     twins.add("guarded")
-    listed = {p.codename: p for p in workbench.run(twins.tool.root, "list", php=twins.tool.php).plugins}
+    listed = {p.codename: p for p in workbench.run(twins.tool, "list", php=twins.php).plugins}
     guarded = listed["guarded"]
     assert (guarded.title, guarded.compatible, guarded.installed) == ("Guarded", True, False)
     assert set(guarded.functions) == {"info", "install", "is_installed", "activate", "deactivate", "uninstall"}
@@ -113,9 +90,7 @@ def test_columns_in_mybbs_tables_and_an_uninstall_that_asks(twins: Twins) -> Non
 
 
 def test_the_real_link_tools(twins: Twins) -> None:
-    for forum in (twins.tool, twins.twin):
-        with tarfile.open(LINKTOOLS) as archive:
-            archive.extractall(forum.root, filter="data")
+    twins.add_linktools()
     installed = twins.step("install", "linktools")
     # MySQL-only SQL in its _install: on SQLite the Admin CP fails too, and the tool says it is the plugin's.
     assert installed.completed is False
