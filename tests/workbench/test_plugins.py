@@ -277,6 +277,30 @@ def test_trace_names_hooks_functions_and_templates(real_forum, running) -> None:
     assert plain.workbench is not None and plain.workbench.hooks == []  # no trace unless asked
 
 
+ASKS_MISSING = """<?php
+if(!defined("IN_MYBB")) { die("direct access"); }
+$plugins->add_hook("index_start", "asksmissing_index");
+function asksmissing_info() { return array("name" => "Asks missing", "description" => "a template in no set",
+    "version" => "1", "author" => "tests", "compatibility" => "18*"); }
+function asksmissing_index() {
+    global $templates;
+    eval("\\$box = \\"".$templates->get("asksmissing_box")."\\";");
+}
+"""
+
+
+def test_a_template_in_no_set_is_named_missing(real_forum, running) -> None:
+    real_forum.add_plugin("asksmissing", ASKS_MISSING)
+    from mybb_mcp.forum.requests import PageRequest
+
+    result = running.request_page(PageRequest("index.php", trace=True))
+    assert result.response is not None and result.response.status == 200, result.failure
+    text = render_page(result)
+    assert "## Missing templates\n\n- template `asksmissing_box` exists in no set (MyBB rendered nothing)." in text
+    assert "asksmissing_box (missing)" in text and "asksmissing_box (?, uncached)" not in text
+    assert "index (" in text and "index (missing" not in text  # the page's own templates are found
+
+
 def test_plugins_off_for_one_request_only(real_forum, running) -> None:
     real_forum.add_plugin("hooked", HOOKED)
     from mybb_mcp.forum.requests import PageRequest
