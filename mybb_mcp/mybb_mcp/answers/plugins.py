@@ -211,23 +211,30 @@ def _changes(diff: SnapshotDiff) -> list[str]:
 
 def _check(result: PluginsResult) -> list[str]:
     plugin = result.plugins[0] if result.plugins else None
-    lines = ["", f"**Hooks** (`add_hook` calls against the hooks MyBB {result.mybb_version or '?'} runs, "
-                 "found in its own source):"]
+    lines = ["", "**Hooks** (what MyBB holds for the plugin once loaded in the front end and in the Admin CP, "
+                 "against every `run_hooks` site of this forum: MyBB's and every plugin's):"]
     if not result.hooks:
-        lines.append("- none: the plugin adds no hooks.")
+        lines.append("- none: the plugin registers no hooks.")
     for use in result.hooks:
-        where = f"line {use.line}"
+        where = f"line {use.line}" if use.line else (f"registered at run time; function at {code(use.defined_at, 120)}"
+                                                     if use.defined_at else "registered at run time")
         function = f" → {code(use.function, 80)}" if use.function else ""
+        contexts = f" [{', '.join(use.contexts)}]" if use.contexts else ""
         if use.known is None:
-            lines.append(f"- ? {code(use.hook, 80)}{function} ({where}): a computed name, not checked.")
+            lines.append(f"- ? {code(use.hook, 80)}{function} ({where}): a computed name that registered nothing "
+                         "when the plugin was loaded, not checked.")
+        elif use.known and use.computed_site:
+            runs = ", ".join(code(r, 160) for r in use.runs_at)
+            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}){contexts}: no site writes this name out; "
+                         f"it can run where a name is built at run time: {runs}.")
         elif use.known:
             runs = ", ".join(use.runs_at)
-            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}): MyBB runs it at {runs}.")
+            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}){contexts}: runs at {runs}.")
         else:
             better = (f" Did you mean {code(use.suggestion, 80)} (run at {use.suggestion_at})?"
                       if use.suggestion else "")
-            lines.append(f"- **unknown** {code(use.hook, 80)}{function} ({where}): MyBB never runs a hook of "
-                         f"this name, so the function is never called.{better}")
+            lines.append(f"- **unknown** {code(use.hook, 80)}{function} ({where}){contexts}: no `run_hooks` site "
+                         f"in this forum runs a hook of this name, so the function is never called.{better}")
     if result.missing_functions:
         lines += ["", "**Hook functions that do not exist** once the plugin is loaded: "
                   + ", ".join(code(f, 80) for f in result.missing_functions) + " (MyBB would stop with a fatal "

@@ -11,17 +11,15 @@ found in its own source (`run_hooks("name"` with file:line).
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument
 from ..forum import snapshot
-from ..forum.php import PLUGIN_NAME, PhpRunError
+from ..forum.hook_index import HookIndex, hook_index
+from ..forum.php import PLUGIN_NAME, PhpRunError, run_mybb_php
 from ..untrusted import code_span
 from . import plugin_admin
 from .plugin_admin import AdminProblem, AdminRun
@@ -29,10 +27,8 @@ from .plugin_admin import AdminProblem as Problem
 
 ACTIONS = ("list", "install", "activate", "deactivate", "uninstall", "check")
 LIFECYCLE = ("install", "activate", "deactivate", "uninstall")
-_RUN_HOOKS = re.compile(r"""run_hooks\(\s*(["'])([A-Za-z0-9_]+)\1""")
 _ADD_HOOK = re.compile(
     r"""add_hook\(\s*(?:(["'])(?P<hook>[^"']+)\1|(?P<dynamic>[^,)]+))\s*,\s*(?:(["'])(?P<function>[A-Za-z0-9_\\:]+)\4)?""")
-_SKIPPED_DIRS = {"inc/plugins", "install", "cache", "uploads", "images", "jscripts"}
 
 
 # --- results ------------------------------------------------------------------------------------------
@@ -85,55 +81,26 @@ class PluginsResult:
 
 @dataclass(frozen=True)
 class HookUse:
-    """One add_hook call of the plugin, held against the hooks MyBB runs."""
+    """One hook the plugin registers (as MyBB holds it once the file is loaded), or an add_hook call of its
+    source that registered nothing when loaded, held against the forum's hook index."""
 
-    hook: str  # the name, or the expression when it is computed
-    line: int
+    hook: str  # the name MyBB holds (for an add_hook call that registered nothing: as written)
+    line: int | None  # the add_hook call's line, when the name is written out there
     function: str | None
-    known: bool | None  # None: a computed name, not checked
-    runs_at: tuple[str, ...] = ()  # file:line where MyBB runs it (first few)
+    known: bool | None  # None: not registered when loaded, and its name is not written out
+    runs_at: tuple[str, ...] = ()  # file:line of the run_hooks sites that run it (first few)
     suggestion: str | None = None
     suggestion_at: str | None = None
+    contexts: tuple[str, ...] = ()  # "front end", "Admin CP": where loading the plugin registered it
+    computed_site: bool = False  # it runs only where a name is built at run time (runs_at are those)
+    defined_at: str | None = None  # the function's file:line
+    exists: bool = True  # the function exists once the plugin is loaded
 
 
-# --- what MyBB runs -----------------------------------------------------------------------------------
-
-def known_hooks(root: Path) -> dict[str, list[str]]:
-    """Every hook name this MyBB's own source runs, with the file:line of each place."""
-    marker = root / "inc" / "class_core.php"
-    try:
-        stamp = marker.stat().st_mtime_ns
-    except OSError:
-        stamp = 0
-    return _known_hooks(str(root), stamp)
-
-
-@lru_cache(maxsize=8)
-def _known_hooks(root_text: str, stamp: int) -> dict[str, list[str]]:
-    root = Path(root_text)
-    found: dict[str, list[str]] = {}
-    for directory, dirs, files in os.walk(root):
-        rel_dir = os.path.relpath(directory, root)
-        dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(rel_dir, d)) not in _SKIPPED_DIRS
-                         and not os.path.islink(os.path.join(directory, d)))
-        for name in sorted(files):
-            if not name.endswith(".php"):
-                continue
-            try:
-                text = Path(directory, name).read_text("utf-8", "replace")
-            except OSError:
-                continue
-            if "run_hooks" not in text:
-                continue
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            for match in _RUN_HOOKS.finditer(text):
-                line = text.count("\n", 0, match.start()) + 1
-                found.setdefault(match.group(2), []).append(f"{rel}:{line}")
-    return found
-
+# --- what the forum runs ------------------------------------------------------------------------------
 
 def hook_uses(source: str) -> list[HookUse]:
-    """The plugin's add_hook calls (name, line, function), comments left out."""
+    """The plugin's add_hook calls as written (name, line, function), comments left out."""
     uses = []
     for match in _ADD_HOOK.finditer(source):
         line_start = source.rfind("\n", 0, match.start()) + 1
@@ -148,19 +115,46 @@ def hook_uses(source: str) -> list[HookUse]:
     return uses
 
 
-def judge_hooks(uses: list[HookUse], known: dict[str, list[str]]) -> list[HookUse]:
-    judged = []
-    names = sorted(known)
-    for use in uses:
+def judge(name: str, index: HookIndex) -> dict[str, Any]:
+    """Whether a hook name runs anywhere in the forum (MyBB's sites and every plugin's), and where."""
+    literal = index.literal_names().get(name)
+    if literal:
+        return {"known": True, "runs_at": tuple(site.place for site in literal[:3])}
+    computed = index.computed_matching(name)
+    if computed:
+        return {"known": True, "runs_at": tuple(f"{site.place} ({site.name})" for site in computed[:3]),
+                "computed_site": True}
+    close = index.closest(name)
+    return {"known": False, "suggestion": close,
+            "suggestion_at": index.literal_names()[close][0].place if close else None}
+
+
+def registered_hooks(source: str, loaded: dict[str, list[dict[str, Any]]], index: HookIndex) -> list[HookUse]:
+    """The hooks MyBB holds for the plugin, in the front end and in the Admin CP, judged against the index;
+    then add_hook calls of its source that registered nothing in either."""
+    written = hook_uses(source)
+    lines = {(u.hook, u.function): u.line for u in written if u.known is not None}
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for context, entries in loaded.items():
+        for entry in entries:
+            key = (str(entry.get("hook")), str(entry.get("function")))
+            item = merged.setdefault(key, {"contexts": [], "at": entry.get("at"), "exists": bool(entry.get("exists"))})
+            item["contexts"].append(context)
+    uses = []
+    for (hook, function), item in merged.items():
+        uses.append(HookUse(hook, lines.get((hook, function)), function, contexts=tuple(item["contexts"]),
+                            defined_at=item["at"], exists=item["exists"], **judge(hook, index)))
+    at_run_time = any(u.line is None for u in uses)
+    for use in written:
+        if any(u.hook == use.hook for u in uses) or (use.function and any(u.function == use.function for u in uses)):
+            continue
+        if use.known is None and at_run_time:
+            continue  # a computed add_hook: the names it registered are those above
         if use.known is None:
-            judged.append(use)
-        elif use.hook in known:
-            judged.append(HookUse(use.hook, use.line, use.function, True, tuple(known[use.hook][:3])))
+            uses.append(use)
         else:
-            close = difflib.get_close_matches(use.hook, names, n=1, cutoff=0.6)
-            judged.append(HookUse(use.hook, use.line, use.function, False, (), close[0] if close else None,
-                                  known[close[0]][0] if close else None))
-    return judged
+            uses.append(HookUse(use.hook, use.line, use.function, **judge(use.hook, index)))
+    return sorted(uses, key=lambda u: (u.line is None, u.line or 0, u.hook))
 
 
 # --- the tool -----------------------------------------------------------------------------------------
@@ -416,17 +410,30 @@ def _catalog(database: Any) -> dict[str, Any] | None:
 
 
 def check_plugin(root: Path, name: str, php: str = "php", php_settings: tuple[str, ...] = ()) -> PluginsResult:
+    """The plugin loaded in the Admin CP and in the front end; the hooks MyBB then holds for it, each held
+    against every run_hooks site of the forum (the hook index)."""
     source = (root / "inc" / "plugins" / f"{name}.php").read_text("utf-8", "replace")
-    uses = judge_hooks(hook_uses(source), known_hooks(root))
-    functions = sorted({u.function for u in uses if u.function and "::" not in u.function})
-    answer, _ = _in_admin_cp(root, {"mode": "check", "name": name, "functions": functions}, php, php_settings)
-    exists = answer.get("functions_exist") if isinstance(answer.get("functions_exist"), dict) else {}
-    plugin = _info(answer.get("plugin") or {"codename": name}, [str(a) for a in answer.get("active", [])])
+    answer, _ = _in_admin_cp(root, {"mode": "check", "name": name}, php, php_settings)
+    entry = answer.get("plugin") or {"codename": name}
+    front_end = _FRONT_END.read_text("utf-8").removeprefix("<?php")
+    front = run_mybb_php(root, front_end, {"library": str(_LIBRARY), "name": name}, php=php,
+                         php_settings=php_settings).result or {}
+    loaded = {"Admin CP": [h for h in entry.get("hooks") or [] if isinstance(h, dict)],
+              "front end": [h for h in front.get("hooks") or [] if isinstance(h, dict)]}
+    uses = registered_hooks(source, loaded, hook_index(root))
+    plugin = _info(entry, [str(a) for a in answer.get("active", [])])
+    missing = sorted({u.function for u in uses if u.function and not u.exists and u.contexts})
     result = PluginsResult("check", name, True, "", mybb_version=answer.get("mybb_version"), plugins=[plugin],
-                           hooks=uses, missing_functions=[f for f in functions if exists.get(f) is False])
+                           hooks=uses, missing_functions=missing)
+    if front.get("error"):
+        result.hint = f"Loading it as a page raised {code_span(str(front['error']))[:300]}."
     wrong = [u for u in uses if u.known is False]
-    findings = len(wrong) + len(result.missing_functions) + (plugin.compatible is False) + bool(plugin.problems)
+    findings = len(wrong) + len(missing) + (plugin.compatible is False) + bool(plugin.problems)
     result.ok = findings == 0
     result.message = (f"{name}: no problems found ({len(uses)} hook(s) checked)." if result.ok
                       else f"{name}: {findings} problem(s) found.")
     return result
+
+
+_LIBRARY = Path(__file__).with_name("plugins_list.php")
+_FRONT_END = Path(__file__).with_name("plugins_front.php")
