@@ -130,6 +130,7 @@ def test_lifecycle_leaves_what_the_admin_cp_would(real_forum) -> None:
     locked = uninstalled.problems[0]
     assert "database table is locked" in locked.message and locked.function == "full_uninstall"
     assert locked.plugin_at == "inc/plugins/full.php:16"
+    assert "completes on MySQL/MariaDB" in uninstalled.hint and uninstalled.blame is None
     assert "full" in _active(real_forum.db_file) and "mybb_full_notes" in _tables(real_forum.db_file)
 
 

@@ -120,7 +120,7 @@ def _lifecycle(result: PluginsResult) -> list[str]:
         lines += ["", f"**Errors and warnings of this run ({len(result.problems)}, raised in the Admin CP):**"]
         lines += _problems(result.problems)
     else:
-        lines.append("**Errors of this run:** none.")
+        lines += ["", "**Errors of this run:** none."]
     lines += ["", "**What changed** (the snapshot diff's terms):"]
     if result.changes is None:
         lines.append(f"- unknown: {result.changes_unknown or 'not measured'}.")

@@ -352,18 +352,27 @@ def _ending(run_: AdminRun, name: str) -> tuple[str, str | None]:
         if _tool_problem(run_):
             return f"the tool's own harness failed ({code_span(first.kind)} at {code_span(first.place)})", "tool"
         owner = "plugin" if first.plugin_at or first.file.startswith(f"inc/plugins/{name}") else None
+        if "database table is locked" in first.message:
+            owner = None  # SQLite under the Admin CP's page: see _failure_hint
         return f"{code_span(first.kind)}{inside} at {code_span(first.place)}", owner
     if run_.confirm is not None:
         return "a confirmation page was still asking after the answers the tool gives", None
-    flash = " (its flash message and redirect: below)" if run_.flash else ""
+    flash = " (its flash message and redirect are shown)" if run_.flash else ""
     return (f"the plugin ended the page itself{flash} before the Admin CP's own end, as it does in the Admin CP",
             "plugin")
 
 
 def _failure_hint(result: PluginsResult, name: str) -> str:
     leftovers = " A step that stopped may have left part of its work behind: see What changed."
+    if result.clicks and result.clicks[-1].timed_out:
+        return ("A page of the Admin CP is stopped at PHP's time limit too (max_execution_time, 30 s by default): "
+                "find why that function does not finish (a loop, a wait on something that never comes)." + leftovers)
     if result.blame == "tool":
         return "This failure is the tool's, not the plugin's: the plugin was not at fault." + leftovers
+    if any("database table is locked" in p.message for p in result.problems):
+        return ("The Admin CP's own page fails the same way on SQLite: while its own queries are still open, SQLite "
+                "refuses to drop or alter a table (\"database table is locked\"). The same click completes on "
+                "MySQL/MariaDB; on SQLite the plugin's code is not what to fix." + leftovers)
     if result.blame == "plugin" and not result.problems:
         return ("This is what a click in the Admin CP does too: the plugin ends the page itself, and the Admin CP "
                 f"leaves {name} as it is now." + leftovers)
