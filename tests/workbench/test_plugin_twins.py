@@ -67,6 +67,9 @@ def test_an_install_that_ends_the_page_itself_leaves_it_installed_and_inactive(t
     assert "settings added: `ender_enabled`" in answer and "tables created: `mybb_ender_items`" in answer
     activated = twins.step("activate", "ender")
     assert activated.completed and activated.ran == ["activate"]
+    assert [(c.name, c.group, c.before, c.after) for c in activated.changes.usergroups] == [
+        ("canviewprofiles", "Guests (gid 1)", "1", "0")]
+    assert "usergroup permissions: `Guests (gid 1): canviewprofiles 1→0`" in render_plugins(activated)
     twins.step("deactivate", "ender")
     twins.step("uninstall", "ender")
 
@@ -117,3 +120,22 @@ def test_an_admin_module_that_kills_every_admin_cp_page_is_named(real_forum) -> 
     result = workbench.run(real_forum.root, "install", "guarded", php=real_forum.php)
     assert result.completed is False and result.blame == "admin_cp"
     assert "`admin/modules/guarded/module_meta.php` (an Admin CP module) stops every Admin CP page" in result.message
+
+
+def test_a_wait_php_cannot_stop_is_stopped_from_outside_and_said_so(real_forum, monkeypatch) -> None:
+    shutil.copyfile(PLUGINS / "looper.php", real_forum.root / "inc" / "plugins" / "looper.php")
+    # No alarm inside PHP (as without pcntl): only the outer limit can stop the click.
+    monkeypatch.setattr(workbench.plugin_admin, "run_php_script", _without_alarm(workbench.plugin_admin.run_php_script))
+    result = workbench.run(real_forum.root, "install", "looper", php=real_forum.php, time_limit=1)
+    assert result.completed is False and "did not end within 3 s and was stopped from outside" in result.message
+    assert "which plugin function was running is not known" in result.message
+    assert "check the database server" not in render_plugins(result).lower()
+    assert result.changes is not None and result.changes.empty
+
+
+def _without_alarm(run_php_script):
+    def run(root, script, data, php="php", timeout=30.0, php_settings=()):
+        # A CPU-time limit far away and pcntl's alarm switched off: PHP's own limit cannot end the loop.
+        return run_php_script(root, script, data, php=php, timeout=timeout,
+                              php_settings=(*php_settings, "disable_functions=pcntl_alarm,set_time_limit"))
+    return run

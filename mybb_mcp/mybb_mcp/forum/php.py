@@ -50,6 +50,10 @@ class PhpRunError(MybbMcpError):
     """MyBB's PHP did not run to the end: it exited, timed out, or printed no result."""
 
 
+class PhpTimeout(PhpRunError):
+    """MyBB's PHP did not finish within the time given and was killed (with whatever it started)."""
+
+
 @dataclass(frozen=True)
 class PhpRun:
     result: Any  # the snippet's $result, decoded from JSON
@@ -103,7 +107,7 @@ def _run(root: Path, program: list[str], data: Mapping[str, Any] | Sequence[Any]
         out, err = proc.communicate(json.dumps(data).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        raise PhpRunError(
+        raise PhpTimeout(
             f"MyBB's PHP did not finish within {timeout:g} s in {root}.",
             "Check the database server is reachable (inc/config.php).",
         ) from None

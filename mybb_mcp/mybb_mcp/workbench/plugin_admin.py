@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..forum.php import PhpRun, run_php_script
+from ..forum.php import PhpRun, PhpRunError, PhpTimeout, run_mybb_php, run_php_script
 
 SCRIPT = Path(__file__).with_name("plugins_admin.php")
+SESSION_END = Path(__file__).with_name("plugins_session_end.php")
 TIME_LIMIT = 30  # seconds: PHP's own max_execution_time for a web request, as the Admin CP page has
 MAX_CONFIRMATIONS = 2  # MyBB's question, then at most one of the plugin's own per click
 _WARNING_DIV = re.compile(r'<div class="php_warning">.*?</div>', re.DOTALL)
@@ -84,9 +86,30 @@ def plugins_page_query(action: str, name: str) -> dict[str, str]:
 def run_admin(root: Path, data: dict[str, Any], php: str = "php", php_settings: tuple[str, ...] = (),
               limit: float = TIME_LIMIT) -> AdminRun:
     """One request to admin/index.php (`data`: mode, name, step, query, form)."""
-    payload = {"limit": int(max(1, limit)), **data}
-    run: PhpRun = run_php_script(root, SCRIPT, payload, php=php, timeout=limit + 15, php_settings=php_settings)
+    payload = {"limit": int(max(1, limit)), "session": secrets.token_hex(16), **data}
+    outer = limit + max(2.0, min(15.0, limit / 2))  # time for PHP's own limit to end the page and answer
+    try:
+        run: PhpRun = run_php_script(root, SCRIPT, payload, php=php, timeout=outer, php_settings=php_settings)
+    except PhpTimeout:
+        _end_session(root, payload["session"], php, php_settings)
+        # PHP's own limit (an alarm inside the page) did not stop it: a wait outside PHP code (a sleep in an
+        # extension, a query that never returns), or PHP without pcntl. Killed from outside, it names nothing.
+        raise PhpRunError(
+            f"The click on the Admin CP's plugins page ({data.get('step') or data.get('mode')}) did not end within "
+            f"{outer:g} s and was stopped from outside (PHP's own {int(limit)} s limit did not stop it), so "
+            "which plugin function was running is not known.",
+            "Look for a wait that never ends in the plugin's lifecycle functions (a lock, a remote call, a "
+            "query on a busy database); what changed may hold part of its work.") from None
     return _admin_run(data, run.result if isinstance(run.result, dict) else {}, run.output)
+
+
+def _end_session(root: Path, session: str, php: str, php_settings: tuple[str, ...]) -> None:
+    """The killed click's Admin CP session, removed (the Admin CP would expire it after two hours)."""
+    try:
+        run_mybb_php(root, SESSION_END.read_text("utf-8").removeprefix("<?php"), {"session": session}, php=php,
+                     timeout=15, php_settings=php_settings)
+    except PhpRunError:
+        pass  # the answer already says the click was killed; a stale session row is MyBB's to expire
 
 
 def click(root: Path, action: str, name: str, php: str = "php", php_settings: tuple[str, ...] = (),

@@ -242,7 +242,14 @@ def lifecycle(root: Path, action: str, name: str, php: str = "php", php_settings
     except snapshot.SnapshotError:
         database = None
     before = _catalog(database)
-    clicks = plugin_admin.click(root, action, name, php, php_settings, time_limit)
+    try:
+        clicks = plugin_admin.click(root, action, name, php, php_settings, time_limit)
+    except PhpRunError as exc:
+        stopped = PluginsResult(action, name, False, exc.message, completed=False, hint=exc.hint)
+        after = _catalog(database)
+        if before is not None and after is not None:
+            stopped.changes = snapshot.compare(before, after)
+        return stopped
     first, last = clicks[0], clicks[-1]
     result = PluginsResult(action, name, False, "", clicks=clicks, admin=first.admin,
                            problems=[p for c in clicks for p in c.problems],

@@ -135,20 +135,24 @@ function mybb_mcp_time_limit()
 	exit(1);
 }
 
-if (function_exists('pcntl_async_signals')) {
+if (function_exists('pcntl_async_signals') && function_exists('pcntl_signal') && function_exists('pcntl_alarm')) {
 	pcntl_async_signals(true);
 	pcntl_signal(SIGALRM, static function () {
 		mybb_mcp_time_limit();
 	});
 	pcntl_alarm($mybb_mcp_limit);
 }
-set_time_limit($mybb_mcp_limit + 2);
+if (function_exists('set_time_limit')) {
+	set_time_limit($mybb_mcp_limit + 2);  // PHP's own limit (CPU time on Linux), behind the alarm
+}
 
 /** The answer, whatever ended the run: the end of the page, exit(), a fatal error or the time limit. */
 function mybb_mcp_finish()
 {
 	global $mybb_mcp_out, $mybb_mcp_plugin, $db, $cache, $admin_session;
-	set_time_limit(10);
+	if (function_exists('set_time_limit')) {
+		set_time_limit(10);
+	}
 	$GLOBALS['mybb_mcp_finishing'] = true;
 	$output = '';
 	while (ob_get_level() > 0) {
@@ -276,7 +280,8 @@ if (!$mybb_mcp_user) {
 }
 $mybb_mcp_out['admin'] = $mybb_mcp_user['username'];
 // The session admin/index.php's login creates, already past two-factor authentication.
-$mybb_mcp_out['session'] = md5(random_str(50));
+$mybb_mcp_out['session'] = preg_match('/^[0-9a-f]{32}$/', (string)($mybb_mcp_input['session'] ?? ''))
+	? $mybb_mcp_input['session'] : md5(random_str(50));  // the caller's, to remove it if this process is killed
 $db->insert_query('adminsessions', array(
 	'sid' => $mybb_mcp_out['session'],
 	'uid' => (int)$mybb_mcp_user['uid'],

@@ -60,17 +60,22 @@ function ender_is_installed()
 
 function ender_uninstall()
 {
-	global $db;
+	global $db, $cache;
 	$db->drop_table('ender_items');
 	$db->delete_query('settings', "name='ender_enabled'");
 	$db->delete_query('settinggroups', "name='ender'");
 	$db->delete_query('templates', "title='ender_box'");
 	rebuild_settings();
+	$db->update_query('usergroups', array('canviewprofiles' => 1), "gid='1'");
+	$cache->update_usergroups();
 }
 
 function ender_activate()
 {
-	global $db;
+	global $db, $cache;
 	$db->update_query('settings', array('value' => '1'), "name='ender_enabled'");
 	rebuild_settings();
+	// Guests may no longer see profiles while Ender runs.
+	$db->update_query('usergroups', array('canviewprofiles' => 0), "gid='1'");
+	$cache->update_usergroups();
 }
