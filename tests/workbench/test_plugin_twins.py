@@ -139,3 +139,22 @@ def _without_alarm(run_php_script):
         return run_php_script(root, script, data, php=php, timeout=timeout,
                               php_settings=(*php_settings, "disable_functions=pcntl_alarm,set_time_limit"))
     return run
+
+
+def test_snapshot_diff_names_tasks_and_usergroup_permissions(real_forum) -> None:
+    from mybb_mcp.answers.commands import CLI_COMMANDS
+    from mybb_mcp.answers.snapshot import render_snapshot
+    from mybb_mcp.orchestration import ServerOrchestrationService
+
+    for name in ("guarded", "ender"):
+        shutil.copyfile(PLUGINS / f"{name}.php", real_forum.root / "inc" / "plugins" / f"{name}.php")
+    service = ServerOrchestrationService(real_forum.config())
+    assert service.snapshot("save", "before").ok
+    assert workbench.run(real_forum.root, "install", "guarded", php=real_forum.php).completed
+    assert workbench.run(real_forum.root, "deactivate", "guarded", php=real_forum.php).completed
+    workbench.run(real_forum.root, "install", "ender", php=real_forum.php)
+    assert workbench.run(real_forum.root, "activate", "ender", php=real_forum.php).completed
+    result = service.snapshot("diff", "before")
+    text = render_snapshot(result, CLI_COMMANDS)
+    assert "## Tasks\n- added `Guarded cleanup` (disabled)" in text
+    assert "## Usergroup permissions\n- `Guests (gid 1)`: `canviewprofiles` `1` → `0`" in text
