@@ -158,3 +158,15 @@ def test_snapshot_diff_names_tasks_and_usergroup_permissions(real_forum) -> None
     text = render_snapshot(result, CLI_COMMANDS)
     assert "## Tasks\n- added `Guarded cleanup` (disabled)" in text
     assert "## Usergroup permissions\n- `Guests (gid 1)`: `canviewprofiles` `1` → `0`" in text
+
+
+def test_what_stops_every_admin_cp_page_while_booting_is_named(real_forum) -> None:
+    shutil.copyfile(PLUGINS / "guarded.php", real_forum.root / "inc" / "plugins" / "guarded.php")
+    (real_forum.root / "install").mkdir(exist_ok=True)
+    (real_forum.root / "install" / "lock").unlink(missing_ok=True)
+    result = workbench.run(real_forum.root, "install", "guarded", php=real_forum.php)
+    assert result.completed is False and result.ran == []
+    assert "The install directory (install/) still exists" in result.message
+    assert [p.stage for p in result.problems] == ["MyBB's error page"]
+    listed = workbench.run(real_forum.root, "list", php=real_forum.php)
+    assert not listed.ok and "holds no plugin files" not in render_plugins(listed)

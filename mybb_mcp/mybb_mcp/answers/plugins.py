@@ -55,6 +55,8 @@ def _flag(value: bool | None, yes: str = "yes", no: str = "no", unknown: str = "
 
 
 def _list(result: PluginsResult) -> list[str]:
+    if not result.ok:
+        return []
     if not result.plugins:
         return ["", "inc/plugins/ holds no plugin files."]
     lines = ["", f"MyBB {result.mybb_version or '?'}. Installed: its `_is_installed` (— when it has none: MyBB "
@@ -102,9 +104,10 @@ def _lifecycle(result: PluginsResult) -> list[str]:
     lines: list[str] = []
     if result.completed is None:  # refused: nothing ran; loading it may still have raised
         return ["", "**Errors loading it:**", *_problems(result.problems)] if result.problems else lines
+    lines.append("")
     if result.admin:
-        lines += ["", f"**Clicked:** the Admin CP's plugins page (MyBB's own `admin/index.php`), as admin "
-                      f"{code(result.admin, 60)}."]
+        lines.append(f"**Clicked:** the Admin CP's plugins page (MyBB's own `admin/index.php`), as admin "
+                     f"{code(result.admin, 60)}.")
     if result.ran:
         ran = " → ".join(f"`{result.name}_{step}()`" for step in result.ran)
         tail = ", then it updated the plugins cache" if result.completed else ""

@@ -25,6 +25,10 @@ MAX_CONFIRMATIONS = 2  # MyBB's question, then at most one of the plugin's own p
 _WARNING_DIV = re.compile(r'<div class="php_warning">.*?</div>', re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 _TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
+# MyBB's own error page (errorHandler::output_error): what it names when an error stopped the page before
+# anything of ours could note it (e.g. while inc/init.php boots).
+_ERROR_PAGE = re.compile(r"<dt>Error Type:</dt>\s*<dd>(.*?)</dd>\s*<dt>Error Message:</dt>\s*<dd>(.*?)</dd>",
+                         re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,11 @@ def click(root: Path, action: str, name: str, php: str = "php", php_settings: tu
 def _admin_run(data: dict[str, Any], answer: dict[str, Any], printed: str) -> AdminRun:
     output = str(answer.get("output") or "") + printed
     title = _TITLE.search(output)
+    found = problems(answer.get("problems"))
+    shown = _ERROR_PAGE.search(output)
+    if shown and not found:
+        kind, message = (" ".join(html.unescape(_TAG.sub("", part)).split()) for part in shown.groups())
+        found.append(AdminProblem(kind or "MyBB error", message, "", 0, stage="MyBB's error page"))
     flash = answer.get("flash") if isinstance(answer.get("flash"), dict) else None
     confirm = answer.get("confirm") if isinstance(answer.get("confirm"), dict) else None
     run = AdminRun(
@@ -144,7 +153,7 @@ def _admin_run(data: dict[str, Any], answer: dict[str, Any], printed: str) -> Ad
         flash={k: str(v) for k, v in flash.items()} if flash else None,
         redirect=_text(answer.get("redirect")), redirect_known=bool(answer.get("redirect_known")),
         page_title=" ".join(html.unescape(_TAG.sub("", title.group(1))).split()) if title else None,
-        output=_plain(output), problems=problems(answer.get("problems")),
+        output=_plain(output), problems=found,
         runs=[str(s) for s in answer.get("runs") or [] if isinstance(s, str)],
         called=[str(s) for s in answer["called"]] if isinstance(answer.get("called"), list) else None,
         stopped_in=answer.get("stopped_in") if isinstance(answer.get("stopped_in"), dict) else None,

@@ -325,7 +325,8 @@ def _not_reached(run_: AdminRun, what: str) -> str:
         return (f"the Admin CP cannot {what}: {code_span(meta.file)} (an Admin CP module) stops every Admin CP "
                 f"page with {code_span(meta.kind)} at {code_span(meta.place)}, before any plugin code runs.")
     if not run_.booted:
-        return f"MyBB could not boot for the Admin CP (see the errors), so it cannot {what}."
+        said = f": {code_span(run_.problems[0].kind)} {code_span(run_.problems[0].message[:300])}" if run_.problems else ""
+        return f"MyBB stopped while booting for the Admin CP{said}, so it cannot {what}."
     if run_.timed_out:
         return f"the Admin CP was stopped at the time limit before it could {what}."
     fatal = next((p for p in run_.problems if p.kind not in ("Warning", "Notice", "Deprecated")), None)
