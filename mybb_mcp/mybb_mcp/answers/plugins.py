@@ -214,8 +214,8 @@ def _changes(diff: SnapshotDiff) -> list[str]:
 
 def _check(result: PluginsResult) -> list[str]:
     plugin = result.plugins[0] if result.plugins else None
-    lines = ["", "**Hooks** (what MyBB holds for the plugin once loaded in the front end and in the Admin CP, "
-                 "against every `run_hooks` site of this forum: MyBB's and every plugin's):"]
+    lines = ["", ("**Hooks** (what MyBB holds for the plugin once loaded in the front end and in the Admin CP, "
+                  "against every `run_hooks` site of this forum: MyBB's and every plugin's):")]
     if not result.hooks:
         lines.append("- none: the plugin registers no hooks.")
     for use in result.hooks:
