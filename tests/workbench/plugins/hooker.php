@@ -9,6 +9,8 @@ namespace Hooker
 	{
 		global $plugins;
 		$plugins->run_hooks('hooker_ready');
+		$stage = 'index';
+		$plugins->run_hooks("hooker_{$stage}_done");
 	}
 
 	function hook_postbitt(&$post)

@@ -9,6 +9,7 @@ if(!defined('IN_MYBB'))
 }
 
 $plugins->add_hook('hooker_ready', 'listener_ready');
+$plugins->add_hook('hooker_index_done', 'listener_done');
 
 function listener_info()
 {
@@ -22,5 +23,9 @@ function listener_info()
 }
 
 function listener_ready()
+{
+}
+
+function listener_done()
 {
 }
