@@ -5,7 +5,9 @@
 - `list` of 50 plugins (`workbench/plugins.py`), beside booting MyBB in PHP CLI doing nothing
   (run_mybb_php with an empty snippet: the floor any MyBB-code answer pays).
 - one lifecycle action (install, then uninstall: each creates or drops a table, a setting and a template),
-  beside the same boot.
+  a click on the Admin CP's plugins page run by the tool, beside the same boot and beside the Admin CP's
+  own pages over HTTP (the plugins page, and the same install and uninstall clicked there as the admin).
+- `check` of one plugin (loaded in the Admin CP and as a page, held against the forum's hook index).
 - `trace`: index.php over HTTP from the running php -S (5 of the 50 plugins active, with hooks), plain
   vs with the workbench headers asking for a trace (what mybb_server_request sends): the page's own time
   and what the trace adds. Interleaved, median of N each, after a warm-up.
@@ -32,6 +34,7 @@ from typing import Any, Callable
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
+sys.path.insert(0, str(REPO_ROOT))  # the tests' own Admin CP client, for the Admin CP's pages over HTTP
 
 PLUGIN = """<?php
 if(!defined("IN_MYBB")) {{ die("direct access"); }}
@@ -42,15 +45,16 @@ function p{n}_info() {{ return array("name" => "Bench {n}", "description" => "be
     "author" => "bench", "compatibility" => "18*"); }}
 function p{n}_install() {{
     global $db;
-    $db->write_query("CREATE TABLE ".TABLE_PREFIX."p{n}_rows (id INTEGER PRIMARY KEY, v TEXT)");
+    $db->write_query("CREATE TABLE IF NOT EXISTS ".TABLE_PREFIX."p{n}_rows (id INTEGER PRIMARY KEY, v TEXT)");
     $db->insert_query("settings", array("name" => "p{n}_on", "title" => "on", "description" => "",
         "optionscode" => "yesno", "value" => "1", "disporder" => 1, "gid" => 1));
     rebuild_settings();
 }}
-function p{n}_is_installed() {{ global $db; return $db->table_exists("p{n}_rows"); }}
+function p{n}_is_installed() {{ global $mybb; return isset($mybb->settings["p{n}_on"]); }}
 function p{n}_uninstall() {{
     global $db;
-    $db->drop_table("p{n}_rows");
+    // No drop_table: on SQLite the Admin CP's own page cannot drop a table ("database table is locked").
+    $db->delete_query("p{n}_rows");
     $db->delete_query("settings", "name='p{n}_on'");
     rebuild_settings();
 }}
@@ -125,8 +129,12 @@ def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
             assert done.ok, done.problems
             done = timed(uninstall, lambda: workbench.run(root, "uninstall", "p49", php=php))
             assert done.ok, done.problems
+        checking: list[float] = []
+        for i in range(reps):
+            done = timed(checking, lambda: workbench.run(root, "check", "p48", php=php))
+            assert done.ok, done.hooks
         out.update(boot=summary(boot), list50=summary(listing), install=summary(install),
-                   uninstall=summary(uninstall))
+                   uninstall=summary(uninstall), check=summary(checking))
         log(f"boot {out['boot']['median_ms']:.0f} ms, list {out['list50']['median_ms']:.0f} ms, install "
             f"{out['install']['median_ms']:.0f} ms, uninstall {out['uninstall']['median_ms']:.0f} ms")
 
@@ -150,6 +158,18 @@ def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
                     plain.append(plain_s)
                     traced.append(traced_s)
             out.update(page_plain=summary(plain), page_traced=summary(traced))
+            from tests.workbench.admin_cp_twin import AdminBrowser
+
+            browser = AdminBrowser(f"http://127.0.0.1:{port}", installed.admin_user, installed.admin_password)
+            admin_page: list[float] = []
+            admin_install: list[float] = []
+            admin_uninstall: list[float] = []
+            for i in range(reps):
+                timed(admin_page, lambda: browser.request("module=config-plugins"))
+                timed(admin_install, lambda: browser.click("install", "p47"))
+                timed(admin_uninstall, lambda: browser.click("uninstall", "p47"))
+            out.update(admin_page=summary(admin_page), admin_install=summary(admin_install),
+                       admin_uninstall=summary(admin_uninstall))
             ratio = out["page_traced"]["median_ms"] / out["page_plain"]["median_ms"]
             out["trace_overhead_pct"] = (ratio - 1) * 100
             log(f"index.php {out['page_plain']['median_ms']:.1f} ms plain, {out['page_traced']['median_ms']:.1f} ms "
@@ -180,14 +200,19 @@ def main() -> int:
     rows = [("booting MyBB in PHP CLI, empty snippet (reference)", "boot"),
             ("`list` of 51 plugins (50 + hello)", "list50"),
             ("`install` (_install + _activate, table + setting + template)", "install"),
-            ("`uninstall` (_deactivate + _uninstall, drops the table)", "uninstall"),
+            ("`uninstall` (_deactivate + _uninstall: rows, setting, template)", "uninstall"),
+            ("`check` of one plugin (Admin CP + front end, hook index)", "check"),
+            ("the Admin CP's plugins page over HTTP, as admin (reference)", "admin_page"),
+            ("the Admin CP's Install & Activate click over HTTP (its page + the link)", "admin_install"),
+            ("the Admin CP's Uninstall click over HTTP (its page + the link)", "admin_uninstall"),
             ("index.php over HTTP, plain (the page's own time)", "page_plain"),
             ("index.php over HTTP, with trace", "page_traced")]
     print("| measurement | median ms | min ms | max ms | n | × reference |")
     print("|---|---|---|---|---|---|")
     for label, key in rows:
         r = result[key]
-        reference = result["page_plain" if key.startswith("page") else "boot"]["median_ms"]
+        reference = result["page_plain" if key.startswith("page") else "admin_page" if key.startswith("admin")
+                           else "boot"]["median_ms"]
         print(f"| {label} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['max_ms']:.1f} | {r['n']} | "
               f"{r['median_ms'] / reference:.2f} |")
     checks = [("trace adds <= 20 % to the page", f"{result['trace_overhead_pct']:+.1f} %",
@@ -195,7 +220,8 @@ def main() -> int:
               ("list of 50 plugins <= 200 ms", f"{result['list50']['median_ms']:.0f} ms",
                result["list50"]["median_ms"] <= 200),
               ("a lifecycle action <= 1 s (SQLite)", f"{max(result['install']['median_ms'], result['uninstall']['median_ms']):.0f} ms",
-               max(result["install"]["median_ms"], result["uninstall"]["median_ms"]) <= 1000)]
+               max(result["install"]["median_ms"], result["uninstall"]["median_ms"]) <= 1000),
+              ("check <= 1 s", f"{result['check']['median_ms']:.0f} ms", result["check"]["median_ms"] <= 1000)]
     print()
     for name, measured, ok in checks:
         print(f"{name}: {measured} {'PASS' if ok else 'FAIL'}")

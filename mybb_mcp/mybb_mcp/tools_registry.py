@@ -225,8 +225,9 @@ class PluginsArgs(_Args):
         description=(
             "list: every plugin in inc/plugins/ (title, version, compatible, installed, active, lifecycle "
             "functions); install: _install then _activate; activate; deactivate; uninstall: _deactivate then "
-            "_uninstall (each as the Admin CP runs it, with the errors (file:line) and what changed); check: its "
-            "add_hook names against the hooks this MyBB runs, compatibility, missing hook functions."
+            "_uninstall (each a click on the Admin CP's plugins page, confirmations answered Yes, with what it "
+            "showed, the errors (file:line) and what changed); check: the hooks MyBB holds for it against every "
+            "run_hooks site of the forum, compatibility, missing hook functions."
         ),
     )
     name: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_]+$",
@@ -505,10 +506,12 @@ FORUM_TOOLS: list[types.Tool] = [
 
 FORUM_TOOLS.append(_tool(
     ToolName.PLUGINS, "MyBB plugins: lifecycle and checks",
-    "List the forum's plugins (compatible, installed, active), install/activate/deactivate/uninstall one with "
-    "MyBB's own code as the Admin CP does (answers the errors of that run with file:line, whether it completed, "
-    "and what it changed: tables, settings, templates), or check one: add_hook names against the hooks this "
-    "MyBB really runs (with the closest real name for a misspelt one), compatibility, missing hook functions.",
+    "List the forum's plugins (compatible, installed, active, read in the Admin CP), install/activate/deactivate/"
+    "uninstall one by clicking the Admin CP's plugins page as the forum's admin (MyBB's own admin/index.php; "
+    "answers its flash message and redirect, the errors of that run with file:line, whether it completed, and "
+    "what it changed: tables, columns, settings, templates, tasks), or check one: the hooks MyBB holds for it "
+    "against every run_hooks site of the forum (with the closest real name for a misspelt one), "
+    "compatibility, missing hook functions.",
     read_only=False, destructive=True, idempotent=False,
 ))
 

@@ -55,6 +55,8 @@ def _flag(value: bool | None, yes: str = "yes", no: str = "no", unknown: str = "
 
 
 def _list(result: PluginsResult) -> list[str]:
+    if not result.ok:
+        return []
     if not result.plugins:
         return ["", "inc/plugins/ holds no plugin files."]
     lines = ["", f"MyBB {result.mybb_version or '?'}. Installed: its `_is_installed` (— when it has none: MyBB "
@@ -80,32 +82,82 @@ def _row(plugin: PluginInfo) -> str:
 
 
 def _problems(problems: list[Problem]) -> list[str]:
-    lines = [f"- **{p.kind}** {code(p.message, 300)} at {code(p.place, 160)}" for p in problems[:MAX_PROBLEMS]]
+    lines = [f"- **{code(p.kind, 40)}** {code(p.message, 300)} at {code(p.place, 160)}" + _where(p)
+             for p in problems[:MAX_PROBLEMS]]
     if len(problems) > MAX_PROBLEMS:
         lines.append(f"- … and {len(problems) - MAX_PROBLEMS} more.")
     return lines
+
+
+def _where(problem: Problem) -> str:
+    parts = []
+    if problem.function:
+        parts.append(f"in `{problem.function}()`")
+    if problem.plugin_at and problem.plugin_at != problem.place:
+        parts.append(f"called from {code(problem.plugin_at, 160)}")
+    if problem.stage != "plugins page":
+        parts.append(problem.stage)
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _lifecycle(result: PluginsResult) -> list[str]:
     lines: list[str] = []
     if result.completed is None:  # refused: nothing ran; loading it may still have raised
         return ["", "**Errors loading it:**", *_problems(result.problems)] if result.problems else lines
-    ran = " → ".join(f"`{result.name}_{step}()`" for step in result.ran) or "no lifecycle function"
-    lines += ["", f"**Ran:** {ran}, as the Admin CP does"
-                  f"{', then updated the plugins cache' if result.completed else ''}."]
-    lines.append(f"**Completed:** {'yes' if result.completed else 'no'}.")
+    lines.append("")
+    if result.admin:
+        lines.append(f"**Clicked:** the Admin CP's plugins page (MyBB's own `admin/index.php`), as admin "
+                     f"{code(result.admin, 60)}.")
+    if result.ran:
+        ran = " → ".join(f"`{result.name}_{step}()`" for step in result.ran)
+        tail = ", then it updated the plugins cache" if result.completed else ""
+        lines.append(f"**Ran:** {ran}, in the Admin CP's order{tail}.")
+    else:
+        lines.append("**Ran:** no lifecycle function of the plugin" + (
+            " (it has none for this step); the Admin CP updated its plugins cache." if result.completed else "."))
+    lines.append(f"**Completed:** {'yes' if result.completed else 'no'}")
+    lines += ["", "**The Admin CP answered:**", *_clicks(result)]
+    if result.output:
+        lines += ["", f"**The plugin printed:** {code(result.output, 400)}"]
     if result.problems:
-        lines += ["", f"**Errors of this run ({len(result.problems)}):**"]
+        lines += ["", f"**Errors and warnings of this run ({len(result.problems)}, raised in the Admin CP):**"]
         lines += _problems(result.problems)
     else:
-        lines.append("**Errors of this run:** none.")
-    if result.output:
-        lines += ["", f"**It printed:** {code(result.output, 400)}"]
+        lines += ["", "**Errors of this run:** none."]
     lines += ["", "**What changed** (the snapshot diff's terms):"]
     if result.changes is None:
         lines.append(f"- unknown: {result.changes_unknown or 'not measured'}.")
     else:
         lines += _changes(result.changes)
+    return lines
+
+
+def _clicks(result: PluginsResult) -> list[str]:
+    lines: list[str] = []
+    if result.link_question:
+        lines.append(f"- MyBB's uninstall link asked {code(result.link_question)}: answered Yes.")
+    for click in result.clicks:
+        query = "&".join(f"{k}={v if k != 'my_post_key' else '…'}" for k, v in click.query.items())
+        lines.append(f"- {click.method} {code('admin/index.php?' + query, 200)}:")
+        if click.confirm is not None:
+            title = f" (page {code(click.confirm.get('title', ''), 80)})" if click.confirm.get("title") else ""
+            lines.append(f"  - the plugin asked {code(click.confirm.get('message') or 'Are you sure?', 200)}"
+                         f"{title}: answered Yes (its form posted again).")
+        if click.flash:
+            lines.append(f"  - flash message ({code(click.flash.get('type') or 'none', 20)}): "
+                         f"{code(click.flash.get('message', ''), 300)}")
+        if click.redirect:
+            lines.append(f"  - redirect to {code(click.redirect, 200)}")
+        elif not click.redirect_known and click.flash:
+            lines.append("  - a redirect (its target is known only with Xdebug loaded)")
+        if click.page_title and click.confirm is None:
+            lines.append(f"  - a page titled {code(click.page_title, 120)}")
+        if click.timed_out:
+            stopped = click.stopped_in or {}
+            function = f" in `{stopped['function']}()`" if stopped.get("function") else ""
+            lines.append(f"  - stopped at the time limit ({stopped.get('limit', '?')} s){function}")
+    if result.ended:
+        lines.append(f"- ended: {result.ended}.")
     return lines
 
 
@@ -133,6 +185,24 @@ def _changes(diff: SnapshotDiff) -> list[str]:
                      if c.kind == kind]
             if names:
                 lines.append(f"- {noun} {kind}: {code(_names(names), 600)}")
+    for what in ("column", "index"):
+        for kind in ("added", "removed", "changed"):
+            names = [f"{c.table}.{c.name}" + (f" {c.after}" if c.after and kind != "removed" else "")
+                     for c in diff.schema if c.what == what and c.kind == kind]
+            if names:
+                lines.append(f"- {'columns' if what == 'column' else 'indexes'} {kind}: {code(_names(names), 600)}")
+    values = [f"{c.name}: {c.before!r} → {c.after!r}" for c in diff.settings
+              if c.kind == "changed" and c.before != c.after]
+    if values:
+        lines.append(f"- setting values: {code(_names(values), 600)}")
+    for kind in ("added", "removed", "changed"):
+        tasks = [c.name + (f" ({c.before} → {c.after})" if kind == "changed" else f" ({c.after or c.before})")
+                 for c in diff.tasks if c.kind == kind]
+        if tasks:
+            lines.append(f"- tasks {kind}: {code(_names(tasks), 600)}")
+    groups = [f"{c.group}: {c.name} {c.before}→{c.after}" for c in diff.usergroups]
+    if groups:
+        lines.append(f"- usergroup permissions: {code(_names(groups), 600)}")
     other = [c.name for c in diff.datacache if c.name != "plugins"]
     if other:
         lines.append(f"- datacache entries changed: {code(_names(other), 400)}")
@@ -144,23 +214,30 @@ def _changes(diff: SnapshotDiff) -> list[str]:
 
 def _check(result: PluginsResult) -> list[str]:
     plugin = result.plugins[0] if result.plugins else None
-    lines = ["", f"**Hooks** (`add_hook` calls against the hooks MyBB {result.mybb_version or '?'} runs, "
-                 "found in its own source):"]
+    lines = ["", ("**Hooks** (what MyBB holds for the plugin once loaded in the front end and in the Admin CP, "
+                  "against every `run_hooks` site of this forum: MyBB's and every plugin's):")]
     if not result.hooks:
-        lines.append("- none: the plugin adds no hooks.")
+        lines.append("- none: the plugin registers no hooks.")
     for use in result.hooks:
-        where = f"line {use.line}"
+        where = f"line {use.line}" if use.line else (f"registered at run time; function at {code(use.defined_at, 120)}"
+                                                     if use.defined_at else "registered at run time")
         function = f" → {code(use.function, 80)}" if use.function else ""
+        contexts = f" [{', '.join(use.contexts)}]" if use.contexts else ""
         if use.known is None:
-            lines.append(f"- ? {code(use.hook, 80)}{function} ({where}): a computed name, not checked.")
+            lines.append(f"- ? {code(use.hook, 80)}{function} ({where}): a computed name that registered nothing "
+                         "when the plugin was loaded, not checked.")
+        elif use.known and use.computed_site:
+            runs = ", ".join(code(r, 160) for r in use.runs_at)
+            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}){contexts}: no site writes this name out; "
+                         f"it can run where a name is built at run time: {runs}.")
         elif use.known:
             runs = ", ".join(use.runs_at)
-            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}): MyBB runs it at {runs}.")
+            lines.append(f"- ok {code(use.hook, 80)}{function} ({where}){contexts}: runs at {runs}.")
         else:
             better = (f" Did you mean {code(use.suggestion, 80)} (run at {use.suggestion_at})?"
                       if use.suggestion else "")
-            lines.append(f"- **unknown** {code(use.hook, 80)}{function} ({where}): MyBB never runs a hook of "
-                         f"this name, so the function is never called.{better}")
+            lines.append(f"- **unknown** {code(use.hook, 80)}{function} ({where}){contexts}: no `run_hooks` site "
+                         f"in this forum runs a hook of this name, so the function is never called.{better}")
     if result.missing_functions:
         lines += ["", "**Hook functions that do not exist** once the plugin is loaded: "
                   + ", ".join(code(f, 80) for f in result.missing_functions) + " (MyBB would stop with a fatal "

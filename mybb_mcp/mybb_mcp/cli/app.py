@@ -103,7 +103,7 @@ examples:
   {PROG} snapshot diff clean        what changed since, in MyBB's terms
   {PROG} snapshot restore clean     throw the changes away (the current state is kept first)
   {PROG} plugins list               every plugin: compatible, installed, active
-  {PROG} plugins install myplugin   _install then _activate, as the Admin CP does; errors and what changed
+  {PROG} plugins install myplugin   the Admin CP's Install & Activate click; errors and what changed
   {PROG} plugins check myplugin     its hooks against the hooks MyBB runs
   {PROG} sql "SELECT uid, username FROM mybb_users"    read the database (read-only, enforced by it)
   {PROG} sql --describe users       columns, types, defaults, indexes

@@ -50,6 +50,10 @@ class PhpRunError(MybbMcpError):
     """MyBB's PHP did not run to the end: it exited, timed out, or printed no result."""
 
 
+class PhpTimeout(PhpRunError):
+    """MyBB's PHP did not finish within the time given and was killed (with whatever it started)."""
+
+
 @dataclass(frozen=True)
 class PhpRun:
     result: Any  # the snippet's $result, decoded from JSON
@@ -66,10 +70,28 @@ def run_mybb_php(
 ) -> PhpRun:
     """Run `code` with MyBB booted from `root`; `data` arrives as `$input`, `$result` comes back."""
     source = _PROLOGUE + "\n" + code + "\n;" + _EPILOGUE
+    return _run(root, ["-r", source, "--"], data, php, timeout, php_settings)
+
+
+def run_php_script(
+    root: Path,
+    script: Path,
+    data: Mapping[str, Any] | Sequence[Any] | None = None,
+    php: str = "php",
+    timeout: float = DEFAULT_TIMEOUT,
+    php_settings: Sequence[str] = (),
+) -> PhpRun:
+    """Run a PHP file of ours that boots MyBB itself (e.g. as the Admin CP does): `root` is its argv[1],
+    `data` its stdin as JSON; it prints the result marker and its JSON answer, even when stopped."""
+    return _run(root, [str(script)], data, php, timeout, php_settings)
+
+
+def _run(root: Path, program: list[str], data: Mapping[str, Any] | Sequence[Any] | None, php: str,
+         timeout: float, php_settings: Sequence[str]) -> PhpRun:
     argv = [php]
     for setting in php_settings:
         argv += ["-d", setting]
-    argv += ["-d", "display_errors=stderr", "-r", source, "--", str(root)]
+    argv += ["-d", "display_errors=stderr", *program, str(root)]
     try:
         proc = subprocess.Popen(
             argv,
@@ -85,7 +107,7 @@ def run_mybb_php(
         out, err = proc.communicate(json.dumps(data).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        raise PhpRunError(
+        raise PhpTimeout(
             f"MyBB's PHP did not finish within {timeout:g} s in {root}.",
             "Check the database server is reachable (inc/config.php).",
         ) from None

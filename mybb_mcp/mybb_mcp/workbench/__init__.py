@@ -1,7 +1,8 @@
 """The workbench: what a plugin developer does to a forum besides reading errors, one module per tool,
 each through MyBB's own code in a booted PHP child and each returning result data (`answers` renders it).
 
-- `plugins` (+ `plugins.php`): the Admin CP's plugin lifecycle, and hook names checked against MyBB's source.
+- `plugins` (+ `plugins_list.php`, `plugins_front.php`): list and check read in the Admin CP, the lifecycle's
+  outcome; `plugin_admin` (+ `plugins_admin.php`): one click on the Admin CP's plugins page, run for real.
 - `request_trace` (+ `request*.php`): one page request's trace (hooks, plugin functions, templates),
   plugins off for it, template names in eval()'d errors; behind the running server's secret.
 - `request_costs` (+ `request_costs*.php`): that request's queries (caller, hook, plugin) and its plugin

@@ -1,10 +1,9 @@
 """mybb_forum_plugins: list, install, activate, deactivate, uninstall and check a forum's plugins.
 
-The lifecycle runs MyBB's own code in a PHP CLI child with MyBB booted (forum/php.py), following the
-Admin CP (admin/modules/config/plugins.php) step by step, with its PHP beside this module
-(plugins.php). Not through the Admin CP's pages: on SQLite, php -S cannot uninstall a plugin that drops
-a table ("database table is locked"), while the same code in a CLI process can. What a step changed is
-the snapshot diff (forum/snapshot/) between the database before and after it.
+Everything runs in the Admin CP: the lifecycle is a click on its plugins page (plugin_admin.py runs
+MyBB's own admin/index.php as the forum's admin), and list and check read each plugin file inside that
+page, as it reads them (IN_ADMINCP, MYBB_ADMIN_DIR, the admin functions and language). What a step
+changed is the snapshot diff (forum/snapshot/) between the database before and after it.
 
 `check` reads the plugin's `add_hook` calls and compares them with the hooks this MyBB really runs,
 found in its own source (`run_hooks("name"` with file:line).
@@ -12,42 +11,27 @@ found in its own source (`run_hooks("name"` with file:line).
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgument
 from ..forum import snapshot
+from ..forum.hook_index import HookIndex, hook_index
 from ..forum.php import PLUGIN_NAME, PhpRunError, run_mybb_php
+from ..untrusted import code_span
+from . import plugin_admin
+from .plugin_admin import AdminProblem, AdminRun
+from .plugin_admin import AdminProblem as Problem
 
 ACTIONS = ("list", "install", "activate", "deactivate", "uninstall", "check")
 LIFECYCLE = ("install", "activate", "deactivate", "uninstall")
-_PHP_FILE = Path(__file__).with_name("plugins.php")
-_RUN_HOOKS = re.compile(r"""run_hooks\(\s*(["'])([A-Za-z0-9_]+)\1""")
 _ADD_HOOK = re.compile(
     r"""add_hook\(\s*(?:(["'])(?P<hook>[^"']+)\1|(?P<dynamic>[^,)]+))\s*,\s*(?:(["'])(?P<function>[A-Za-z0-9_\\:]+)\4)?""")
-_SKIPPED_DIRS = {"inc/plugins", "install", "cache", "uploads", "images", "jscripts"}
 
 
 # --- results ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Problem:
-    """An error, warning or notice PHP or MyBB raised, with where (relative to the forum root)."""
-
-    kind: str
-    message: str
-    file: str
-    line: int
-
-    @property
-    def place(self) -> str:
-        return f"{self.file}:{self.line}" if self.file else "(no file)"
-
 
 @dataclass(frozen=True)
 class PluginInfo:
@@ -78,6 +62,11 @@ class PluginsResult:
     ran: list[str] = field(default_factory=list)  # the plugin's functions called, in order
     problems: list[Problem] = field(default_factory=list)
     output: str = ""
+    clicks: list[AdminRun] = field(default_factory=list)  # each request to the Admin CP's plugins page
+    admin: str | None = None  # the admin it ran as
+    link_question: str | None = None  # the question MyBB's own link asks first (uninstall)
+    ended: str | None = None  # how an unfinished run ended, in words
+    blame: str | None = None  # "plugin", "admin_cp" (a file the Admin CP loads), "tool", or None: unknown
     active_before: list[str] | None = None
     active_after: list[str] | None = None
     installed_before: bool | None = None
@@ -92,55 +81,26 @@ class PluginsResult:
 
 @dataclass(frozen=True)
 class HookUse:
-    """One add_hook call of the plugin, held against the hooks MyBB runs."""
+    """One hook the plugin registers (as MyBB holds it once the file is loaded), or an add_hook call of its
+    source that registered nothing when loaded, held against the forum's hook index."""
 
-    hook: str  # the name, or the expression when it is computed
-    line: int
+    hook: str  # the name MyBB holds (for an add_hook call that registered nothing: as written)
+    line: int | None  # the add_hook call's line, when the name is written out there
     function: str | None
-    known: bool | None  # None: a computed name, not checked
-    runs_at: tuple[str, ...] = ()  # file:line where MyBB runs it (first few)
+    known: bool | None  # None: not registered when loaded, and its name is not written out
+    runs_at: tuple[str, ...] = ()  # file:line of the run_hooks sites that run it (first few)
     suggestion: str | None = None
     suggestion_at: str | None = None
+    contexts: tuple[str, ...] = ()  # "front end", "Admin CP": where loading the plugin registered it
+    computed_site: bool = False  # it runs only where a name is built at run time (runs_at are those)
+    defined_at: str | None = None  # the function's file:line
+    exists: bool = True  # the function exists once the plugin is loaded
 
 
-# --- what MyBB runs -----------------------------------------------------------------------------------
-
-def known_hooks(root: Path) -> dict[str, list[str]]:
-    """Every hook name this MyBB's own source runs, with the file:line of each place."""
-    marker = root / "inc" / "class_core.php"
-    try:
-        stamp = marker.stat().st_mtime_ns
-    except OSError:
-        stamp = 0
-    return _known_hooks(str(root), stamp)
-
-
-@lru_cache(maxsize=8)
-def _known_hooks(root_text: str, stamp: int) -> dict[str, list[str]]:
-    root = Path(root_text)
-    found: dict[str, list[str]] = {}
-    for directory, dirs, files in os.walk(root):
-        rel_dir = os.path.relpath(directory, root)
-        dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(rel_dir, d)) not in _SKIPPED_DIRS
-                         and not os.path.islink(os.path.join(directory, d)))
-        for name in sorted(files):
-            if not name.endswith(".php"):
-                continue
-            try:
-                text = Path(directory, name).read_text("utf-8", "replace")
-            except OSError:
-                continue
-            if "run_hooks" not in text:
-                continue
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            for match in _RUN_HOOKS.finditer(text):
-                line = text.count("\n", 0, match.start()) + 1
-                found.setdefault(match.group(2), []).append(f"{rel}:{line}")
-    return found
-
+# --- what the forum runs ------------------------------------------------------------------------------
 
 def hook_uses(source: str) -> list[HookUse]:
-    """The plugin's add_hook calls (name, line, function), comments left out."""
+    """The plugin's add_hook calls as written (name, line, function), comments left out."""
     uses = []
     for match in _ADD_HOOK.finditer(source):
         line_start = source.rfind("\n", 0, match.start()) + 1
@@ -155,19 +115,46 @@ def hook_uses(source: str) -> list[HookUse]:
     return uses
 
 
-def judge_hooks(uses: list[HookUse], known: dict[str, list[str]]) -> list[HookUse]:
-    judged = []
-    names = sorted(known)
-    for use in uses:
+def judge(name: str, index: HookIndex) -> dict[str, Any]:
+    """Whether a hook name runs anywhere in the forum (MyBB's sites and every plugin's), and where."""
+    literal = index.literal_names().get(name)
+    if literal:
+        return {"known": True, "runs_at": tuple(site.place for site in literal[:3])}
+    computed = index.computed_matching(name)
+    if computed:
+        return {"known": True, "runs_at": tuple(f"{site.place} ({site.name})" for site in computed[:3]),
+                "computed_site": True}
+    close = index.closest(name)
+    return {"known": False, "suggestion": close,
+            "suggestion_at": index.literal_names()[close][0].place if close else None}
+
+
+def registered_hooks(source: str, loaded: dict[str, list[dict[str, Any]]], index: HookIndex) -> list[HookUse]:
+    """The hooks MyBB holds for the plugin, in the front end and in the Admin CP, judged against the index;
+    then add_hook calls of its source that registered nothing in either."""
+    written = hook_uses(source)
+    lines = {(u.hook, u.function): u.line for u in written if u.known is not None}
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for context, entries in loaded.items():
+        for entry in entries:
+            key = (str(entry.get("hook")), str(entry.get("function")))
+            item = merged.setdefault(key, {"contexts": [], "at": entry.get("at"), "exists": bool(entry.get("exists"))})
+            item["contexts"].append(context)
+    uses = []
+    for (hook, function), item in merged.items():
+        uses.append(HookUse(hook, lines.get((hook, function)), function, contexts=tuple(item["contexts"]),
+                            defined_at=item["at"], exists=item["exists"], **judge(hook, index)))
+    at_run_time = any(u.line is None for u in uses)
+    for use in written:
+        if any(u.hook == use.hook for u in uses) or (use.function and any(u.function == use.function for u in uses)):
+            continue
+        if use.known is None and at_run_time:
+            continue  # a computed add_hook: the names it registered are those above
         if use.known is None:
-            judged.append(use)
-        elif use.hook in known:
-            judged.append(HookUse(use.hook, use.line, use.function, True, tuple(known[use.hook][:3])))
+            uses.append(use)
         else:
-            close = difflib.get_close_matches(use.hook, names, n=1, cutoff=0.6)
-            judged.append(HookUse(use.hook, use.line, use.function, False, (), close[0] if close else None,
-                                  known[close[0]][0] if close else None))
-    return judged
+            uses.append(HookUse(use.hook, use.line, use.function, **judge(use.hook, index)))
+    return sorted(uses, key=lambda u: (u.line is None, u.line or 0, u.hook))
 
 
 # --- the tool -----------------------------------------------------------------------------------------
@@ -187,38 +174,31 @@ def validate(action: object, name: object) -> tuple[str, str | None]:
 
 
 def run(root: Path, action: str, name: str | None = None, php: str = "php",
-        php_settings: tuple[str, ...] = ()) -> PluginsResult:
+        php_settings: tuple[str, ...] = (), time_limit: float = plugin_admin.TIME_LIMIT) -> PluginsResult:
     """One mybb_forum_plugins action on the forum at `root`."""
     action, name = validate(action, name)
-    if action == "list":
-        try:
-            return list_plugins(root, php, php_settings)
-        except PhpRunError as exc:
-            return PluginsResult(action, name, False, exc.message, hint=exc.hint)
-    assert name is not None
-    if not (root / "inc" / "plugins" / f"{name}.php").is_file():
-        return PluginsResult(action, name, False, f"There is no plugin {name!r}: inc/plugins/{name}.php does not "
-                             "exist.", hint="See the plugins there with action list (names are case-sensitive).")
     try:
+        if action == "list":
+            return list_plugins(root, php, php_settings)
+        assert name is not None
+        if not (root / "inc" / "plugins" / f"{name}.php").is_file():
+            return PluginsResult(action, name, False, f"There is no plugin {name!r}: inc/plugins/{name}.php does "
+                                 "not exist.", hint="See the plugins there with action list (names are case-sensitive).")
         if action == "check":
             return check_plugin(root, name, php, php_settings)
-        return lifecycle(root, action, name, php, php_settings)
+        return lifecycle(root, action, name, php, php_settings, time_limit)
     except PhpRunError as exc:
-        return PluginsResult(action, name, False, exc.message, completed=False, hint=exc.hint)
+        return PluginsResult(action, name, False, exc.message, completed=None if action in ("list", "check") else False,
+                             hint=exc.hint)
 
 
-def _php(root: Path, data: dict[str, Any], php: str, php_settings: tuple[str, ...]) -> Any:
-    code = _PHP_FILE.read_text("utf-8").removeprefix("<?php")
-    return run_mybb_php(root, code, data, php=php, php_settings=php_settings)
-
-
-def _problems(items: Any) -> list[Problem]:
-    found = []
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict):
-            found.append(Problem(str(item.get("kind", "error")), str(item.get("message", "")),
-                                 str(item.get("file") or ""), int(item.get("line") or 0)))
-    return found
+def _in_admin_cp(root: Path, data: dict[str, Any], php: str, php_settings: tuple[str, ...]) -> tuple[Any, AdminRun]:
+    """list or check, read inside the Admin CP's plugins page; its answer, and the run (for its problems)."""
+    run_ = plugin_admin.run_admin(root, {**data, "query": {"module": "config-plugins"}, "form": None}, php,
+                                  php_settings)
+    if not run_.reached:
+        raise PhpRunError(_not_reached(run_, "read the plugins"), _not_reached_hint(run_))
+    return (run_.result if isinstance(run_.result, dict) else {}), run_
 
 
 def _info(entry: dict[str, Any], active: list[str]) -> PluginInfo:
@@ -236,12 +216,12 @@ def _info(entry: dict[str, Any], active: list[str]) -> PluginInfo:
         installed=installed if isinstance(installed, bool) else None,
         active=str(entry.get("codename")) in active,
         functions=tuple(str(f) for f in entry.get("functions", []) if isinstance(f, str)),
-        problems=tuple(_problems(entry.get("problems"))),
+        problems=tuple(plugin_admin.problems(entry.get("problems"))),
     )
 
 
 def list_plugins(root: Path, php: str = "php", php_settings: tuple[str, ...] = ()) -> PluginsResult:
-    answer = _php(root, {"action": "list"}, php, php_settings).result or {}
+    answer, _ = _in_admin_cp(root, {"mode": "list"}, php, php_settings)
     active = [str(a) for a in answer.get("active", [])]
     infos = [_info(entry, active) for entry in answer.get("plugins", []) if isinstance(entry, dict)]
     missing = [name for name in active if name not in {i.codename for i in infos}]
@@ -253,48 +233,176 @@ def list_plugins(root: Path, php: str = "php", php_settings: tuple[str, ...] = (
     return result
 
 
-def lifecycle(root: Path, action: str, name: str, php: str = "php",
-              php_settings: tuple[str, ...] = ()) -> PluginsResult:
-    """install (= _install then _activate), activate, deactivate, uninstall (= _deactivate then _uninstall),
-    as the Admin CP runs them, with what they changed in the database."""
+def lifecycle(root: Path, action: str, name: str, php: str = "php", php_settings: tuple[str, ...] = (),
+              time_limit: float = plugin_admin.TIME_LIMIT) -> PluginsResult:
+    """install (= the plugins page's "Install & Activate"), activate, deactivate, uninstall: the click on the
+    Admin CP's plugins page, confirmations answered "Yes", with what it changed in the database."""
     try:
         database: Any = snapshot.forum_database(root)
     except snapshot.SnapshotError:
         database = None
     before = _catalog(database)
-    run_ = _php(root, {"action": "lifecycle", "name": name, "step": action}, php, php_settings)
-    answer = run_.result if isinstance(run_.result, dict) else {}
-    result = PluginsResult(action, name, False, "", ran=[str(s) for s in answer.get("ran", [])],
-                           problems=_problems(answer.get("problems")),
-                           output=(str(answer.get("output") or "") + run_.output).strip())
-    result.active_before, result.active_after = answer.get("active_before"), answer.get("active_after")
-    result.installed_before, result.installed_after = answer.get("installed_before"), answer.get("installed_after")
-    refused = answer.get("refused")
-    if refused:
-        result.message = f"Nothing was run: {name} is {refused}." if refused.startswith(("already", "not")) \
-            else f"Nothing was run: {name} {refused}." if refused.startswith("cannot") \
-            else f"Nothing was run: {name} has {refused}."
-        result.hint = _refusal_hint(action, name, str(refused))
+    try:
+        clicks = plugin_admin.click(root, action, name, php, php_settings, time_limit)
+    except PhpRunError as exc:
+        stopped = PluginsResult(action, name, False, exc.message, completed=False, hint=exc.hint)
+        after = _catalog(database)
+        if before is not None and after is not None:
+            stopped.changes = snapshot.compare(before, after)
+        return stopped
+    first, last = clicks[0], clicks[-1]
+    result = PluginsResult(action, name, False, "", clicks=clicks, admin=first.admin,
+                           problems=[p for c in clicks for p in c.problems],
+                           output=" ".join(c.output for c in clicks if c.output).strip())
+    result.active_before, result.active_after = first.active_before, last.active_after
+    result.installed_before, result.installed_after = first.installed_before, last.installed_after
+    if last.refused:
+        result.message, result.hint = _refusal(action, name, last)
         return result
-    result.completed = bool(answer.get("completed"))
+    if action == "uninstall" and first.reached:
+        result.link_question = "Are you sure you wish to perform this action?"
     after = _catalog(database)
     if before is not None and after is not None:
         result.changes = snapshot.compare(before, after)
     else:
         result.changes_unknown = "the database could not be read before or after the run"
-    active = result.active_after or []
+    result.completed = last.committed
+    result.ran = _ran(last)
+    state = _state(result, name)
     if result.completed:
         result.ok = True
-        state = "active" if name in active else "inactive"
-        result.message = f"{action.capitalize()} of {name} completed: it is now {state}."
-    else:
-        stopped = " (the run stopped: exit/die or a fatal error)" if answer.get("stopped") else ""
-        state = "active" if name in active else "inactive"
-        result.message = (f"{action.capitalize()} of {name} failed{stopped}: MyBB's plugins cache was not updated, "
-                          f"{name} is {state}.")
-        result.hint = "Fix what the errors name, then run the action again (see what changed: a failed step may " \
-                      "leave part of its work behind)."
+        result.message = f"{action.capitalize()} of {name} completed, as a click in the Admin CP: {state}."
+        return result
+    if not last.reached:
+        result.message = f"{action.capitalize()} of {name} did not run: {_not_reached(last, 'run its plugins page')}"
+        result.hint = _not_reached_hint(last)
+        result.blame = "admin_cp" if _module_meta(last) else ("tool" if _tool_problem(last) else None)
+        return result
+    result.ended, result.blame = _ending(last, name)
+    result.message = (f"{action.capitalize()} of {name} did not complete: {result.ended}. The Admin CP did not "
+                      f"update its plugins cache; {state}.")
+    result.hint = _failure_hint(result, name)
     return result
+
+
+def _ran(run_: AdminRun) -> list[str]:
+    """The plugin's functions the click called: all of them when it committed, else up to where it stopped."""
+    runs = list(run_.runs)
+    if run_.called is not None:
+        return [step for step in runs if step in run_.called]
+    stopped = (run_.stopped_in or {}).get("function") or next(
+        (p.function for p in run_.problems if p.function and p.kind != "Warning"), None)
+    if not run_.committed and stopped:
+        step = str(stopped).rsplit("_", 1)[-1] if not str(stopped).endswith("_is_installed") else "is_installed"
+        if step in runs:
+            return runs[:runs.index(step) + 1]
+    return runs
+
+
+def _state(result: PluginsResult, name: str) -> str:
+    active = name in (result.active_after or [])
+    installed = {True: "installed", False: "not installed", None: None}[result.installed_after]
+    return f"{name} is {'active' if active else 'inactive'}" + (f" and {installed}" if installed else "")
+
+
+def _module_meta(run_: AdminRun) -> AdminProblem | None:
+    """An Admin CP module's module_meta.php that stops the page: every Admin CP page loads every module's."""
+    for problem in run_.problems:
+        if problem.file.endswith("/module_meta.php") and problem.kind not in ("Warning", "Notice", "Deprecated"):
+            return problem
+    return None
+
+
+def _tool_problem(run_: AdminRun) -> AdminProblem | None:
+    for problem in run_.problems:
+        if problem.file.endswith(plugin_admin.SCRIPT.name) or problem.file.endswith("plugins_list.php"):
+            return problem
+    return None
+
+
+def _not_reached(run_: AdminRun, what: str) -> str:
+    if (meta := _module_meta(run_)) is not None:
+        return (f"the Admin CP cannot {what}: {code_span(meta.file)} (an Admin CP module) stops every Admin CP "
+                f"page with {code_span(meta.kind)} at {code_span(meta.place)}, before any plugin code runs.")
+    if not run_.booted:
+        said = f": {code_span(run_.problems[0].kind)} {code_span(run_.problems[0].message[:300])}" if run_.problems else ""
+        return f"MyBB stopped while booting for the Admin CP{said}, so it cannot {what}."
+    if run_.timed_out:
+        return f"the Admin CP was stopped at the time limit before it could {what}."
+    fatal = next((p for p in run_.problems if p.kind not in ("Warning", "Notice", "Deprecated")), None)
+    if fatal is not None:
+        return f"the Admin CP stopped before it could {what}: {code_span(fatal.kind)} at {code_span(fatal.place)}."
+    return f"the Admin CP ended the page before it could {what} (no error was raised)."
+
+
+def _not_reached_hint(run_: AdminRun) -> str:
+    if (meta := _module_meta(run_)) is not None:
+        return (f"Every Admin CP page fails the same way while {code_span(meta.file)} is there: fix it (or move that "
+                "module folder aside), then run the action again.")
+    if _tool_problem(run_) is not None:
+        return "That error is the tool's own, not the plugin's: report it with the errors above."
+    return "The Admin CP's own pages fail the same way: fix what stops them (above), then run the action again."
+
+
+def _ending(run_: AdminRun, name: str) -> tuple[str, str | None]:
+    """How a click that reached the plugin's step ended before the plugins cache, and whose that is."""
+    if run_.timed_out:
+        stopped = run_.stopped_in or {}
+        function = stopped.get("function") or next((p.function for p in run_.problems if p.function), None)
+        limit = stopped.get("limit") or plugin_admin.TIME_LIMIT
+        where = f" at {code_span(str(stopped['at']))}" if stopped.get("at") else ""
+        running = f"`{function}()` ran{where} and was stopped" if function else "the plugin's step was stopped"
+        return f"{running} at the time limit ({limit} s)", "plugin" if function else None
+    fatal = [p for p in run_.problems if p.kind not in ("Warning", "Notice", "Deprecated")]
+    if fatal:
+        first = fatal[0]
+        inside = f" in `{first.function}()`" if first.function else ""
+        if _tool_problem(run_):
+            return f"the tool's own harness failed ({code_span(first.kind)} at {code_span(first.place)})", "tool"
+        owner = "plugin" if first.plugin_at or first.file.startswith(f"inc/plugins/{name}") else None
+        if "database table is locked" in first.message:
+            owner = None  # SQLite under the Admin CP's page: see _failure_hint
+        return f"{code_span(first.kind)}{inside} at {code_span(first.place)}", owner
+    if run_.confirm is not None:
+        return "a confirmation page was still asking after the answers the tool gives", None
+    flash = " (its flash message and redirect are shown)" if run_.flash else ""
+    return (f"the plugin ended the page itself{flash} before the Admin CP's own end, as it does in the Admin CP",
+            "plugin")
+
+
+def _failure_hint(result: PluginsResult, name: str) -> str:
+    leftovers = " A step that stopped may have left part of its work behind: see What changed."
+    if result.clicks and result.clicks[-1].timed_out:
+        return ("A page of the Admin CP is stopped at PHP's time limit too (max_execution_time, 30 s by default): "
+                "find why that function does not finish (a loop, a wait on something that never comes)." + leftovers)
+    if result.blame == "tool":
+        return "This failure is the tool's, not the plugin's: the plugin was not at fault." + leftovers
+    if any("database table is locked" in p.message for p in result.problems):
+        return ("The Admin CP's own page fails the same way on SQLite: while its own queries are still open, SQLite "
+                "refuses to drop or alter a table (\"database table is locked\"). The same click completes on "
+                "MySQL/MariaDB; on SQLite the plugin's code is not what to fix." + leftovers)
+    if result.blame == "plugin" and not result.problems:
+        return ("This is what a click in the Admin CP does too: the plugin ends the page itself, and the Admin CP "
+                f"leaves {name} as it is now." + leftovers)
+    if result.blame == "plugin":
+        return ("The Admin CP's own code ran this click, so a click in the Admin CP fails the same way: the "
+                f"error is in {name}'s code (above)." + leftovers)
+    return ("The Admin CP's own code ran this click and fails the same way; the tool cannot tell whether the "
+            "plugin or something it relies on is at fault (see the errors above)." + leftovers)
+
+
+def _refusal(action: str, name: str, run_: AdminRun) -> tuple[str, str]:
+    refused = str(run_.refused)
+    if refused == "no admin":
+        return ("Nothing was run: no user of this forum may use the Admin CP, so there is no admin to click as.",
+                "Add one with mybb_forum_members (action add, role admin), then run the action again.")
+    if refused.startswith(("already", "not")):
+        message = f"Nothing was run: {name} is {refused}."
+    elif refused.startswith("cannot"):
+        message = f"Nothing was run: {name} {refused} in the Admin CP."
+    else:
+        message = f"Nothing was run: {name} has {refused}."
+    return message, _refusal_hint(action, name, refused)
 
 
 def _refusal_hint(action: str, name: str, refused: str) -> str:
@@ -319,17 +427,30 @@ def _catalog(database: Any) -> dict[str, Any] | None:
 
 
 def check_plugin(root: Path, name: str, php: str = "php", php_settings: tuple[str, ...] = ()) -> PluginsResult:
+    """The plugin loaded in the Admin CP and in the front end; the hooks MyBB then holds for it, each held
+    against every run_hooks site of the forum (the hook index)."""
     source = (root / "inc" / "plugins" / f"{name}.php").read_text("utf-8", "replace")
-    uses = judge_hooks(hook_uses(source), known_hooks(root))
-    functions = sorted({u.function for u in uses if u.function and "::" not in u.function})
-    answer = _php(root, {"action": "check", "name": name, "functions": functions}, php, php_settings).result or {}
-    exists = answer.get("functions_exist") if isinstance(answer.get("functions_exist"), dict) else {}
-    plugin = _info(answer.get("plugin") or {"codename": name}, [str(a) for a in answer.get("active", [])])
+    answer, _ = _in_admin_cp(root, {"mode": "check", "name": name}, php, php_settings)
+    entry = answer.get("plugin") or {"codename": name}
+    front_end = _FRONT_END.read_text("utf-8").removeprefix("<?php")
+    front = run_mybb_php(root, front_end, {"library": str(_LIBRARY), "name": name}, php=php,
+                         php_settings=php_settings).result or {}
+    loaded = {"Admin CP": [h for h in entry.get("hooks") or [] if isinstance(h, dict)],
+              "front end": [h for h in front.get("hooks") or [] if isinstance(h, dict)]}
+    uses = registered_hooks(source, loaded, hook_index(root))
+    plugin = _info(entry, [str(a) for a in answer.get("active", [])])
+    missing = sorted({u.function for u in uses if u.function and not u.exists and u.contexts})
     result = PluginsResult("check", name, True, "", mybb_version=answer.get("mybb_version"), plugins=[plugin],
-                           hooks=uses, missing_functions=[f for f in functions if exists.get(f) is False])
+                           hooks=uses, missing_functions=missing)
+    if front.get("error"):
+        result.hint = f"Loading it as a page raised {code_span(str(front['error']))[:300]}."
     wrong = [u for u in uses if u.known is False]
-    findings = len(wrong) + len(result.missing_functions) + (plugin.compatible is False) + bool(plugin.problems)
+    findings = len(wrong) + len(missing) + (plugin.compatible is False) + bool(plugin.problems)
     result.ok = findings == 0
     result.message = (f"{name}: no problems found ({len(uses)} hook(s) checked)." if result.ok
                       else f"{name}: {findings} problem(s) found.")
     return result
+
+
+_LIBRARY = Path(__file__).with_name("plugins_list.php")
+_FRONT_END = Path(__file__).with_name("plugins_front.php")

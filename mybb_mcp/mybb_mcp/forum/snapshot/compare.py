@@ -76,12 +76,49 @@ def compare(then: Mapping[str, Any], now: Mapping[str, Any]) -> SnapshotDiff:
     elif "schema" in now:
         unknown.append("columns and indexes: the snapshot was saved before snapshots recorded them")
     return SnapshotDiff(
+        tasks=tuple(_tasks(then.get("tasks"), now.get("tasks"))),
+        usergroups=tuple(_usergroups(then.get("usergroups"), now.get("usergroups"))),
         tables=tuple(tables), setting_groups=tuple(groups), settings=tuple(settings), templates=tuple(templates),
         stylesheets=tuple(stylesheets), datacache=tuple(datacache),
         plugins_before=tuple(plugins_then) if plugins_then is not None else None,
         plugins_after=tuple(plugins_now) if plugins_now is not None else None,
         files=tuple(files), unknown=tuple(unknown), schema=tuple(shapes),
     )
+
+
+def _tasks(then: Any, now: Any) -> list[Change]:
+    """MyBB's scheduled tasks added, removed, enabled or disabled (a snapshot without them compares nothing)."""
+    if not isinstance(then, dict) or not isinstance(now, dict):
+        return []
+
+    def state(task: Any) -> str | None:
+        if not isinstance(task, dict):
+            return None
+        return "enabled" if str(task.get("enabled")) == "1" else "disabled"
+
+    changes = []
+    for title in sorted(set(then) | set(now)):
+        old, new = then.get(title), now.get(title)
+        if old == new:
+            continue
+        before, after = state(old), state(new)
+        if before == after and old and new:
+            after = f"{after}; definition changed"
+        changes.append(Change(title, None, before, after))
+    return changes
+
+
+def _usergroups(then: Any, now: Any) -> list[Change]:
+    """Permission columns whose value changed in a usergroup both hold (new columns are the schema's)."""
+    if not isinstance(then, dict) or not isinstance(now, dict):
+        return []
+    changes = []
+    for group in sorted(set(then) & set(now)):
+        old, new = then[group], now[group]
+        for column in sorted(set(old) & set(new)):
+            if old[column] != new[column]:
+                changes.append(Change(column, group, old[column], new[column]))
+    return changes
 
 
 # ----------------------------------------------------------------------------------------- the store

@@ -128,6 +128,19 @@ def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], p
         if themes_table := table("themes"):
             result["themes"] = {str(tid): f"{_text(name)} (tid {tid})"
                                 for tid, name in rows(f"SELECT tid, name FROM {themes_table}")}
+    if tasks_table := table("tasks"):
+        result["tasks"] = {
+            _text(title): {"enabled": _text(enabled), "definition": _digest(
+                "\0".join(_text(v) for v in (file, minute, hour, day, month, weekday, logging, description)))}
+            for title, enabled, file, minute, hour, day, month, weekday, logging, description in rows(
+                f"SELECT title, enabled, file, minute, hour, day, month, weekday, logging, description FROM {tasks_table}")
+        }
+    if usergroups_table := table("usergroups"):
+        cursor.execute(f"SELECT * FROM {usergroups_table}")
+        columns = [str(d[0]) for d in cursor.description]
+        result["usergroups"] = {f"{_text(row[columns.index('title')])} (gid {row[columns.index('gid')]})": {
+            c: _text(v) for c, v in zip(columns, row) if c.startswith(("can", "is", "show"))}
+            for row in cursor.fetchall()}
     if datacache_table := table("datacache"):
         entries = {_text(title): value for title, value in rows(f"SELECT title, cache FROM {datacache_table}")}
         result["datacache"] = {title: _digest(value) for title, value in entries.items()}

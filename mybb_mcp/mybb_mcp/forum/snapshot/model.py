@@ -116,11 +116,14 @@ class SnapshotDiff:
     files: tuple[Change, ...] = ()  # before/after: size in bytes
     unknown: tuple[str, ...] = ()  # sections that could not be compared, and why
     schema: tuple[table_schema.SchemaChange, ...] = ()  # columns and indexes of tables both hold
+    tasks: tuple[Change, ...] = ()  # before/after: "enabled" / "disabled" (+ "; definition changed")
+    usergroups: tuple[Change, ...] = ()  # name: the permission column; group: the usergroup; before/after: values
 
     @property
     def empty(self) -> bool:
         return not (self.tables or self.schema or self.setting_groups or self.settings or self.templates or self.stylesheets
-                    or self.datacache or self.files or self.plugins_before != self.plugins_after)
+                    or self.datacache or self.files or self.plugins_before != self.plugins_after or self.tasks
+                    or self.usergroups)
 
 
 @dataclass
