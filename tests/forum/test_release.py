@@ -9,12 +9,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from mybb_mcp.forum import release
 from mybb_mcp.logs.parser import (
     ORIGIN_CORE,
     ORIGIN_EDITED,
-    ORIGIN_OTHER,
+    ORIGIN_YOURS,
     classify_origin,
     is_user_origin,
     parse_entry,
@@ -72,7 +71,7 @@ def test_origin_by_the_release_names_plugins_edited_files_and_core(forum: Path, 
     release.register(forum, manifest)
     root = str(forum)
     for name in PLUGIN_FILES:
-        expected = ORIGIN_OTHER if name == "mine.php" else "plugin newpoints"
+        expected = ORIGIN_YOURS if name == "mine.php" else "plugin newpoints"
         assert path_origin(f"{root}/{name}", root) == expected, name
     assert path_origin(f"{root}/inc/tasks/dailycleanup.php", root) == ORIGIN_CORE
     assert path_origin(f"{root}/admin/modules/config/plugins.php", root) == ORIGIN_CORE

@@ -299,7 +299,7 @@ def test_a_cursor_read_shows_errors_as_a_query_does(tmp_path: Path) -> None:
     query = run_query(log.path, LogQueryOptions(errors_only=True, tail=False), zone=UTC, forum_root=ROOT)
     shown = [(e.message, e.origin, e.place, e.request.path if e.request else None) for e in found.entries]
     assert shown == [(e.message, e.origin, e.place, e.request.path if e.request else None) for e in query.entries]
-    assert shown[0][1:] == ("other", "w.php:1", "/w.php?x=1")
+    assert shown[0][1:] == ("your code (not MyBB's)", "w.php:1", "/w.php?x=1")
     assert [e.level for e in found.entries] == ["warning", "exception"]  # noise and the folded 500 left out
     assert [e.level for e in new(log, cursor, errors_only=True, root=ROOT, include_core_noise=True).entries] == [
         "deprecated", "warning", "exception"]

@@ -6,19 +6,20 @@ from __future__ import annotations
 from datetime import timezone
 from pathlib import Path
 
+from mybb_mcp.answers.logs import render_log_query
+from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.parser import (
     ORIGIN_CORE,
     ORIGIN_OTHER,
     ORIGIN_TEMPLATE,
+    ORIGIN_YOURS,
     classify_origin,
     parse_entry,
     parse_mybb_error,
     path_origin,
 )
-from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.query import run_query
 from mybb_mcp.logs.reader import iter_entries_forward
-from mybb_mcp.answers.logs import render_log_query
 
 ROOT = "/srv/forum"
 STAMP = "[Sun Nov 29 02:39:24 2026]"
@@ -106,7 +107,7 @@ def test_path_origins() -> None:
     assert path_origin("/srv/forum/inc/plugins/hello/core.php", ROOT) == "plugin hello"
     assert path_origin("/srv/forum/global.php(432) : eval()'d code", ROOT) == ORIGIN_TEMPLATE
     assert path_origin("/srv/forum/inc/functions.php", ROOT) == ORIGIN_CORE
-    assert path_origin("/srv/forum/mypage.php", ROOT) == ORIGIN_OTHER
+    assert path_origin("/srv/forum/mypage.php", ROOT) == ORIGIN_YOURS  # a script of the user's
     assert path_origin("/usr/share/php/x.php", ROOT) == ORIGIN_OTHER
     assert path_origin("/inc/class_core.php", ROOT, relative=True) == ORIGIN_CORE
 
