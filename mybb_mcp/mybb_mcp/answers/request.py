@@ -4,6 +4,7 @@ selectors) and the errors of exactly this request, with what to look at next.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from .commands import MCP_COMMANDS
@@ -60,8 +61,7 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     if response.page_error is not None and response.page_error.kind in STOP_KINDS:
         lines.append(f"**MyBB stopped:** {response.page_error.title}. MyBB's words: {code(response.page_error.message)}")
     elif response.page_error is not None and response.page_error.kind == "confirm":
-        lines.append(f"**{response.page_error.title}:** {code(response.page_error.message)} — to go ahead, POST "
-                     "the same path (the form's Yes button); nothing is done by this GET.")
+        lines.append(_confirmation(response.page_error, response.after_post))
     elif response.page_error is not None:
         lines.append(f"**MyBB showed an error instead of the page:** {response.page_error.title}: "
                      f"{code(response.page_error.message)}")
@@ -77,6 +77,11 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         lines.append(f"MyBB's message: {code(result.flash)}")
     if result.refresh_to:
         lines.append(f"The page refreshes to {code(result.refresh_to, 300)} (not followed).")
+    if response.form_added:
+        lines.append(f"Sent as a browser would: the fields of the page's own form on {code(response.form_page or '', 200)}"
+                     f" (loaded first, as {request.role}) were added to yours (yours win): "
+                     + ", ".join(code(name, 60) for name in response.form_added[:30])
+                     + (f" and {len(response.form_added) - 30} more" if len(response.form_added) > 30 else "") + ".")
     for note in response.notes:
         lines.append(f"Note: {note}.")
     lines.append("")
@@ -86,6 +91,17 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     lines += ["", f"Cursor: `{result.cursor}` — what came after this request: {commands.logs_since}; "
               f"after your next request, whether these errors are fixed: {commands.digest_since}."]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _confirmation(error: Any, after_post: bool) -> str:
+    """MyBB (or a plugin) asks first: nothing was done, and the POST that confirms."""
+    done = "nothing is done by this POST yet" if after_post else "nothing is done by this GET"
+    head = f"**MyBB asks for confirmation ({done}):** {code(error.message)}"
+    if not error.post_to:
+        return head + " — to go ahead, POST the same path (the form's Yes button)."
+    fields = ", ".join(f"{json.dumps(name)}: {json.dumps(value)}" for name, value in error.fields[:20])
+    return (head + f" — to confirm, POST {code(error.post_to, 200)} with form {code('{' + fields + '}', 1200)} "
+            "(the tool adds my_post_key).")
 
 
 def _title(body: str) -> str:
