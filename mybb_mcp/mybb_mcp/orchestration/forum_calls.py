@@ -16,7 +16,7 @@ from ..forum.init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import PageResult
-from ..workbench import request_trace
+from ..workbench import left_out, request_trace
 from . import layout, php_dev
 from .validation import validate_flag
 
@@ -72,6 +72,7 @@ class ForumCalls:
         if workbench is not None:
             client.extra_headers = workbench.headers
         started = self._clock()
+        side: list[str] = []
         try:
             response = requests.load_page(client, request)
         except sessions.LoginProblem as exc:
@@ -98,11 +99,24 @@ class ForumCalls:
                 result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
                                                          request.trace, request.plugins)
                 request_trace.name_template_errors(result.workbench, result.errors, self.config.mybb_root)
+                with contextlib.suppress(OSError):  # what is kept is a help, never the answer's condition
+                    result.errors += compile_time.for_included(
+                        sessions.sessions_dir(self.config), self.config.mybb_root, result.workbench.included,
+                        {g.key for g in result.errors})
+                side = left_out.mark_left_out(result.errors, self.config.mybb_root, left_out.left_out_plugins(
+                    self.config.mybb_root, request.plugins, result.workbench.skipped))
             if not result.errors:
                 result.visibility_note = self._hidden_kinds()
-        ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
+        hops = [h.client_port for h in result.response.hops] if result.response else []
+        plain = request.plugins is None  # a load with plugins left out proves nothing of the page as it is
         with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
-            request_roles.record(sessions.sessions_dir(self.config), ports, request.role)
+            where = sessions.sessions_dir(self.config)
+            request_roles.record(where, client.login_ports, request.role, rechecks=plain)
+            debug_apart = result.response is not None and result.response.debug_ports is not None
+            request_roles.record(where, hops, request.role, rechecks=plain and (debug_apart or not request.debug),
+                                 side=side)
+            if debug_apart and result.response is not None:
+                request_roles.record(where, result.response.debug_ports or [], request.role, rechecks=False)
         if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
             request_trace.collect(self.config, workbench, [], request.trace, request.plugins)
         try:

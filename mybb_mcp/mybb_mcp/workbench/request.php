@@ -123,6 +123,7 @@ function mybb_mcp_request_end()
         'functions' => $state['functions'],
         'templates' => !empty($state['options']['trace']) ? $templates : array(),
         'eval_sites' => $eval_sites,
+        'included' => get_included_files(),
     );
     $handle = @fopen($state['out_file'], 'x');  // never over an existing file (nor through a symlink)
     if ($handle) {

@@ -120,6 +120,7 @@ class RequestTrace:
     eval_sites: dict[str, list[tuple[str, int, str | None]]] = field(default_factory=dict)  # "file(line)" ->
     # the templates got there: title, lines MyBB put before it (its start comment), set
     template_errors: list[TemplateError] = field(default_factory=list)  # filled by name_template_errors
+    included: list[str] = field(default_factory=list)  # the PHP files the request's exchanges included
     exchanges_read: int = 0
     exchanges_missing: int = 0
 
@@ -153,6 +154,8 @@ def _merge(found: RequestTrace, data: dict[str, Any], root: Path) -> None:
     elif data.get("no_plugins"):
         found.plugins_loaded = []
     found.skipped += [str(s) for s in data.get("skipped", []) if str(s) not in found.skipped]
+    included = data.get("included") if isinstance(data.get("included"), list) else []
+    found.included += [str(p) for p in included[:5000] if isinstance(p, str) and str(p) not in found.included]
     for item in data.get("hooks", []) if isinstance(data.get("hooks"), list) else []:
         if isinstance(item, list) and len(item) == 3:
             found.hooks.append(HookRun(str(item[0]), int(item[1] or 1), tuple(str(f) for f in item[2] or ())))
