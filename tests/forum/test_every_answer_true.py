@@ -280,6 +280,13 @@ def test_front_end_confirmation_pages_are_named(running, real_forum) -> None:
     plain = get(running, "newthread.php", "admin", query=(("fid", "2"),))
     assert plain.response.page_error is None  # a form to fill in is no confirmation
 
+    acp = get(running, "admin/index.php", "admin", query=(("module", "forum-management"), ("action", "delete"),
+                                                          ("fid", "2")))
+    error = acp.response.page_error
+    assert error is not None and error.kind == "confirm"
+    assert error.post_to == "admin/index.php?module=forum-management&action=delete&fid=2"
+    assert ("no", "No") not in error.fields  # its "No" button cancels: never among the fields to confirm
+
 
 # --- (5) origins name the plugin ------------------------------------------------------------------------
 

@@ -374,6 +374,9 @@ class _Forms(HTMLParser):
         if self._form is None or "disabled" in values:
             return
         name = values.get("name", "")
+        if tag == "input" and values.get("type", "").lower() == "submit":
+            self._submits.append((name, values.get("value", "")))  # named or not: the first is the one clicked
+            return
         if name and tag in ("input", "textarea", "select"):
             self.forms[-1].kinds.append(values.get("type", "text").lower() if tag == "input" else tag)
         if tag == "input" and name:
@@ -381,8 +384,6 @@ class _Forms(HTMLParser):
             if kind in ("checkbox", "radio"):
                 if "checked" in values:
                     self._form.append((name, values.get("value", "on")))
-            elif kind == "submit":
-                self._submits.append((name, values.get("value", "")))
             elif kind == "file":
                 self.forms[-1].files.append(name)
             elif kind not in ("image", "button", "reset"):
@@ -404,10 +405,12 @@ class _Forms(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form" and self._form is not None:
-            # The button a user clicks to send it: MyBB's forms name it "submit"; else the first one.
+            # The button a user clicks to send it: MyBB's forms name it "submit"; else the first one (the
+            # Admin CP's unnamed "Yes" before its "no"). An unnamed button sends nothing.
             clicked = next((b for b in self._submits if b[0] == "submit"), self._submits[0] if self._submits else None)
-            if clicked is not None:
+            if clicked is not None and clicked[0]:
                 self._form.append(clicked)
+                self.forms[-1].kinds.append("submit")
             self._form = None
         elif tag == "textarea" and self._textarea is not None:
             if self._form is not None:

@@ -19,6 +19,7 @@ is a connection of its own): php -S logs `PORT Accepted`, the errors the script 
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import http.cookiejar
 import re
@@ -465,6 +466,10 @@ def _prepare_session(client: ForumClient, area: str, notes: list[str],
     return pages.find_post_key(text), text if form_page is not None else None
 
 
+def _query_of(target: str) -> list[tuple[str, str]]:
+    return urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query, keep_blank_values=True)
+
+
 def _with_page_form(page: str, target: str, fields: list[tuple[str, str]]) -> tuple[
         list[tuple[str, str]], list[str], pages.PageForm | None]:
     """The caller's fields over those of the page's own form posting to `target`'s path (what a browser
@@ -511,6 +516,8 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
     form_page: str | None = None
     if once and (needs_key or client.role != GUEST):
         form_page = _target(request.path, query) if request.method == "POST" and not admin_cp else None
+        if form_page is not None and any(n == "action" and v.startswith("do_") for n, v in _query_of(form_page)):
+            form_page = None  # a `do_` action in the URL itself: never sent as a GET, not even to read a form
         key, page = _prepare_session(client, area, notes, form_page)
         if page is None:
             form_page = None
@@ -580,6 +587,10 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
     if content_type == "text/html":
         page_error = pages.detect_error(text, admin_cp=admin_cp) or (
             None if target.split("?", 1)[0].endswith("/xmlhttp.php") else pages.detect_stop(text, answer.status))
+    if page_error is not None and page_error.post_to:  # the form's action, as a path from the forum's root
+        joined = urllib.parse.urlsplit(urllib.parse.urljoin(client.base + target, page_error.post_to))
+        page_error = dataclasses.replace(page_error, post_to=joined.path.lstrip("/") + (
+            f"?{joined.query}" if joined.query else ""))
     return PageResponse(request, client.base + target, answer.status, answer.reason, seconds, hops, text,
                         content_type, page_error, [], [], not_followed, redirect,
                         after_post=request.method == "POST")
