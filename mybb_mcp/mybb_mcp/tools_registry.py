@@ -416,7 +416,7 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
         ToolName.LOGS, "Query the MyBB dev server log",
         "Entries from the server log (rotated logs included) merged with MyBB's own error log: most recent "
         "first by default, filtered by errors_only, keyword, static assets and time window. Each error once, "
-        "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, other) and the "
+        "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, your code) and the "
         "line in your code; MyBB core noise hidden; answers keep to max_chars. Fast on multi-GB logs. Every "
         "answer ends with a cursor: pass it back to get only what is new (digest: errors grouped, with which "
         "are new, still firing, resolved or not re-checked); wait_seconds waits for the next matching entry.",

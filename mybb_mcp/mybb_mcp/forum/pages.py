@@ -244,19 +244,17 @@ def _confirm(page: str, question: str, form: PageForm | None = None) -> PageErro
 
 def front_confirmation(page: str) -> PageError | None:
     """A front-end "Are you sure?" page (MyBB's moderation.php delete pages, a plugin's): a POST form with
-    my_post_key and nothing to fill in (hidden fields and a button), whose hidden `action` is a `do_`
-    one or whose page asks "are you sure". Nothing was done: it asks first."""
+    nothing to fill in (hidden fields and a button) on a page that asks "are you sure", or with
+    my_post_key and a `do_` action. Nothing was done: it asks first."""
     if "<form" not in page:
         return None
     for form in _forms(page):
-        if form.method != "post" or form.files or not any(n == "my_post_key" for n, _ in form.fields):
+        if form.method != "post" or form.files or any(kind not in _NOTHING_TO_FILL for kind in form.kinds):
             continue
-        if any(kind not in _NOTHING_TO_FILL for kind in form.kinds):
-            continue
-        text = main_text(page)
-        asked = _ARE_YOU_SURE.search(text)
+        keyed = any(n == "my_post_key" for n, _ in form.fields)
+        asked = _ARE_YOU_SURE.search(main_text(page))
         action = next((v for n, v in form.fields if n == "action"), "")
-        if not asked and not action.startswith("do_"):
+        if not asked and not (keyed and action.startswith("do_")):
             continue
         title = page_title(page) or ""
         question = _short(asked.group(0).strip()) if asked else (title.split(" - ")[-1] if title else "Are you sure?")
