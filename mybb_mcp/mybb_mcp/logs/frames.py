@@ -72,7 +72,7 @@ def tool_frames_named(continuation: list[str]) -> list[str]:
 # MyBB 1.8's DB_SQLite::query() passes PDO's message as the statement and its code as the query object, so
 # its error reads `SQL Error: 0 - Array` (errorInfo() as text) and `Query:` holds the error, not the SQL.
 _SQLITE_LOST = re.compile(r"^SQL Error: \d+ - Array\s+Query: (SQLSTATE\[\w+\].*)$", re.DOTALL)
-_QUERY_CALL = re.compile(r"->\s*(?:query|write_query)\s*\(")
+_QUERY_CALL = re.compile(r"(?:\$\w+(?:\s*->\s*\w+)*\s*)?->\s*(?:query|write_query)\s*\(")
 MAX_STATEMENT_CHARS = 600
 
 
