@@ -534,12 +534,6 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
     response = _exchange(client, request, _target(request.path, query), fields)
     if added:
         response.form_added, response.form_page = added, form_page
-    if separate_debug:
-        report = client.send("GET", _target(request.path, [*query, ("debug", "1")]))
-        response.debug_body, response.debug_ports = report.text(), [report.client_port]
-        response.notes.append("with debug, MyBB replaces the page with its debug report for users who may see it: "
-                              "the page was loaded plainly (selector, contains and excerpt are of it) and the "
-                              "report with a second GET (its errors are not this answer's)")
     if once:
         refused = response.page_error is not None and response.page_error.kind in ("post_key", "acp_login")
         if refused or (client.role != GUEST and _session_refused(client, area, response.body)):
@@ -549,6 +543,12 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
         notes.append("MyBB did not accept the stored session; logged in again and loaded the page again")
         client.login_acp() if area == "acp" else client.login_front()
         response = _exchange(client, request, _target(request.path, query), fields)
+    if separate_debug:
+        report = client.send("GET", _target(request.path, [*query, ("debug", "1")]))
+        response.debug_body, response.debug_ports = report.text(), [report.client_port]
+        response.notes.append("with debug, MyBB replaces the page with its debug report for users who may see it: "
+                              "the page was loaded plainly (selector, contains and excerpt are of it) and the "
+                              "report with a second GET (its errors are not this answer's)")
     key = pages.find_post_key(response.body)
     if key and not response.after_post:  # a page rendered after a POST may predate a session change
         final = urllib.parse.urlsplit(response.url).path
@@ -588,9 +588,8 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
         page_error = pages.detect_error(text, admin_cp=admin_cp) or (
             None if target.split("?", 1)[0].endswith("/xmlhttp.php") else pages.detect_stop(text, answer.status))
     if page_error is not None and page_error.post_to:  # the form's action, as a path from the forum's root
-        joined = urllib.parse.urlsplit(urllib.parse.urljoin(client.base + target, page_error.post_to))
-        page_error = dataclasses.replace(page_error, post_to=joined.path.lstrip("/") + (
-            f"?{joined.query}" if joined.query else ""))
+        on_site = _same_site(client, target, page_error.post_to)  # a form posting off-site names no path here
+        page_error = dataclasses.replace(page_error, post_to=on_site.lstrip("/") if on_site else None)
     return PageResponse(request, client.base + target, answer.status, answer.reason, seconds, hops, text,
                         content_type, page_error, [], [], not_followed, redirect,
                         after_post=request.method == "POST")
