@@ -369,3 +369,16 @@ def test_a_resolution_stays_and_loads_that_prove_nothing_never_resolve(tmp_path:
     load(1005, "/b.php")  # a plain load re-checks
     result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=RoleOf(records))
     assert {g.fingerprint.where: g.status for g in result.before}["inc/plugins/other.php:12"] == RESOLVED
+
+
+def test_an_error_on_two_pages_re_checked_one_before_the_cursor_one_after_is_resolved(tmp_path: Path) -> None:
+    log = Log(tmp_path / "logs" / "server.log")
+    log.request(1000, "/a.php", errors=(WARNING,))
+    log.request(1001, "/b.php", errors=(WARNING,))
+    log.request(1002, "/a.php")
+    cursor = take_cursor(log.path)
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: "guest")
+    assert [(g.status, g.recheck) for g in result.before] == [(NOT_SEEN, [("/b.php", "guest")])]
+    log.request(1003, "/b.php")
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: "guest")
+    assert [(g.status, g.fixed_by) for g in result.before] == [(RESOLVED, "GET /b.php → 200 as guest")]

@@ -338,6 +338,26 @@ def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], 
     return bool(group.sites) and not group.recheck
 
 
+def _judge_before(group: ErrorGroup, before: dict[tuple[str, str | None], RequestRef],
+                  since: dict[tuple[str, str | None], RequestRef]) -> str:
+    """The fate of an error seen before the cursor only: each page it fired on ran again clean as the same
+    role after its last occurrence there, before the cursor (resolved earlier: a resolution stays until
+    the error fires again) or since it (resolved, what changed); else not re-checked."""
+    group.recheck, fixes = [], []
+    for site, last in sorted(group.sites.items(), key=lambda item: item[1]):
+        earlier, now = before.get(site), since.get(site)
+        clean_before = earlier is not None and earlier.order > last
+        if site[1] is None or (not clean_before and now is None):
+            group.recheck.append(site)
+        elif not clean_before and now is not None:
+            fixes.append(now)
+    if not group.sites or group.recheck:
+        group.fixed_by = None
+        return NOT_RECHECKED
+    group.fixed_by = max(fixes, key=lambda r: r.order).label() if fixes else None
+    return RESOLVED if fixes else RESOLVED_EARLIER
+
+
 def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path | None,
               mybb_files: Sequence[Path], role_of: RoleLookup | None = None,
               match: RequestMatch | None = None) -> tuple[list[ErrorGroup], list[RequestRef]]:
@@ -460,12 +480,8 @@ def digest(
                 continue
             if _still_compiled(group, unchanged_since):
                 group.status, group.fixed_by = STILL_FIRING, None
-            elif _judge(group, latest_before, True):
-                group.status = RESOLVED_EARLIER  # a resolution stays until the error fires again
-            elif _judge(group, latest, False):
-                group.status = RESOLVED
             else:
-                group.status, group.fixed_by = NOT_RECHECKED, None
+                group.status = _judge_before(group, latest_before, latest)
             before.append(group)
     groups.sort(key=lambda g: (-g.count, g.first_seen.timestamp() if g.first_seen else 0.0))
     return Digest(groups, before, len(requests), after, note, cursor is not None, more,
