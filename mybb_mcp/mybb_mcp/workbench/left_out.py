@@ -1,10 +1,12 @@
 """Errors a request raised only because plugins were left out of it (`plugins` of mybb_server_request):
-a template or script reading a variable, key or property that a left-out plugin's code sets.
+a template or script reading a variable, key or property that a left-out plugin's code sets, or calling
+a function or class it defines.
 
 Told by the name the message gives (`Undefined variable $banner`, `Undefined array key "banner"`,
-`Undefined property: MyBB::$banner`, `Attempt to read property "banner"`) and the left-out plugin's own
-files mentioning it (`$banner`, `'banner'`, `->banner`). A name no left-out plugin mentions stays the
-page's own error.
+`Undefined property: MyBB::$banner`, `Attempt to read property "banner"`; `Call to undefined function
+banner_html()`, `Class "Banner" not found`) and the left-out plugin's own files mentioning it (`$banner`,
+`'banner'`, `->banner`; `function banner_html(`, `class Banner`). A name no left-out plugin mentions
+stays the page's own error.
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ _NAMED = (
     re.compile(r"Undefined property: [\w\\]+::\$(\w+)"),
     re.compile(r"Attempt to read property \"(\w+)\""),
 )
+# What another plugin or a template calls of the left-out plugin's code: it is not defined on such a load.
+_DEFINED = (
+    re.compile(r"Call to undefined function (\w+)\(\)"),
+    re.compile(r"Class \"?([\w\\]+?)\"? not found"),
+)
 MAX_SOURCE_BYTES = 2 * 1024 * 1024  # of one plugin's files read
 MAX_FILES = 200
 _LEVELS = ("warning", "notice", "deprecated")
+_STOPS = ("fatal", "exception", "error")
 
 
 def named_in(message: str) -> str | None:
@@ -34,6 +42,16 @@ def named_in(message: str) -> str | None:
         match = pattern.search(first)
         if match:
             return match.group(1)
+    return None
+
+
+def defined_in(message: str) -> str | None:
+    """The function or class an error says does not exist."""
+    first = message.split("\n", 1)[0]
+    for pattern in _DEFINED:
+        match = pattern.search(first)
+        if match:
+            return match.group(1).rsplit("\\", 1)[-1]
     return None
 
 
@@ -74,19 +92,22 @@ def left_out_plugins(root: Path, option: str | Sequence[str] | None, skipped: It
 
 
 def mark_left_out(groups: Iterable[Any], root: Path, plugins: Sequence[str]) -> list[str]:
-    """Set `left_out_by` on each warning a left-out plugin's code explains; their fingerprint keys."""
+    """Set `left_out_by` on each error a left-out plugin's code explains (a variable, key or property it sets;
+    a function or class it defines); their fingerprint keys."""
     if not plugins:
         return []
     sources: dict[str, str] = {}
     keys = []
     for group in groups:
-        if group.fingerprint.kind not in _LEVELS:
+        message = str(group.example.message)
+        if group.fingerprint.kind in _LEVELS and (name := named_in(message)) is not None:
+            mention = re.compile(r"\$" + re.escape(name) + r"\b|['\"]" + re.escape(name) + r"['\"]|->"
+                                 + re.escape(name) + r"\b")
+        elif group.fingerprint.kind in _STOPS and (name := defined_in(message)) is not None:
+            mention = re.compile(r"\b(?:function|class|interface|trait)\s+&?" + re.escape(name) + r"\b",
+                                 re.IGNORECASE)
+        else:
             continue
-        name = named_in(str(group.example.message))
-        if name is None:
-            continue
-        mention = re.compile(r"\$" + re.escape(name) + r"\b|['\"]" + re.escape(name) + r"['\"]|->" + re.escape(name)
-                             + r"\b")
         for plugin in plugins:
             if plugin not in sources:
                 sources[plugin] = plugin_source(root, plugin)
