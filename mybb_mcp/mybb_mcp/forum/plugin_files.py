@@ -9,6 +9,7 @@ The main files are read (bounded) at most every few seconds per forum: error ori
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -22,7 +23,7 @@ CACHE_SECONDS = 3.0
 # MyBB 1.8's own Admin CP modules: a file in one of them named after a plugin is that plugin's page.
 CORE_ADMIN_MODULES = frozenset({"config", "forum", "home", "style", "tools", "user"})
 
-_cache: dict[str, tuple[float, dict[str, str]]] = {}
+_cache: dict[str, tuple[float, int, dict[str, str]]] = {}  # root -> (read at, folder's mtime, texts)
 _lock = threading.Lock()
 
 
@@ -30,11 +31,15 @@ def main_files(root: str | Path) -> dict[str, str] | None:
     """codename -> the text of inc/plugins/NAME.php (bounded); None when the folder cannot be read."""
     key = str(root)
     now = time.monotonic()
+    folder = Path(root) / "inc" / "plugins"
+    try:
+        changed = os.stat(folder).st_mtime_ns  # a plugin added or removed: read again at once
+    except OSError:
+        return None
     with _lock:
         cached = _cache.get(key)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
-    folder = Path(root) / "inc" / "plugins"
+        if cached is not None and now - cached[0] < CACHE_SECONDS and cached[1] == changed:
+            return cached[2]
     texts: dict[str, str] = {}
     try:
         paths = sorted(p for p in folder.iterdir() if p.suffix == ".php" and PLUGIN_NAME.fullmatch(p.stem))
@@ -47,7 +52,7 @@ def main_files(root: str | Path) -> dict[str, str] | None:
         except OSError:
             continue
     with _lock:
-        _cache[key] = (now, texts)
+        _cache[key] = (now, changed, texts)
     return texts
 
 
