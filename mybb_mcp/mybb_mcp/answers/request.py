@@ -114,9 +114,20 @@ STOP_KINDS = ("language_stop", "stopped")
 
 
 def _errors_section(result: Any, what: str = "this request") -> list[str]:
+    """The errors the request raised, then the compile-time warnings still in files it included (PHP said
+    them when it compiled the file, before this request: kept apart, never counted as raised by it)."""
+    kept = [g for g in result.errors if not g.count]
+    lines = _raised_section(result, [g for g in result.errors if g.count], what)
+    if kept:
+        lines += ["", f"## Still in files {what} included: {len(kept)} (compile-time, said before)", ""]
+        for index, group in enumerate(kept[:MAX_GROUPS_SHOWN], 1):
+            lines += render_group(group, index, None, trace=False)
+    return lines
+
+
+def _raised_section(result: Any, groups: list[Any], what: str) -> list[str]:
     hops = result.response.hops if result.response is not None else []
     ports = ", ".join(str(h.client_port) for h in hops)
-    groups = result.errors
     if not groups:
         if not result.errors_known:
             return [f"## Errors raised by {what}: unknown", "", f"The logs could not be tied to it: "

@@ -105,7 +105,7 @@ class ForumCalls:
                         {g.key for g in result.errors})
                 side = left_out.mark_left_out(result.errors, self.config.mybb_root, left_out.left_out_plugins(
                     self.config.mybb_root, request.plugins, result.workbench.skipped))
-            if not result.errors:
+            if not any(group.count for group in result.errors):  # remembered compile-time ones aside
                 result.visibility_note = self._hidden_kinds()
         hops = [h.client_port for h in result.response.hops] if result.response else []
         plain = request.plugins is None  # a load with plugins left out proves nothing of the page as it is
