@@ -7,12 +7,11 @@ import os
 import re
 from collections.abc import Iterator
 
-import mcp.types as types
 import pytest
-from mcp import Client
-
+from mcp import Client, types
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
+
 from tests.fixtures.real_mybb import RealForum, archive_path
 from tests.forum.test_every_answer_true import SHELF, SURE
 
