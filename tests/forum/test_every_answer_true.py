@@ -176,6 +176,13 @@ def test_a_warning_is_not_resolved_by_a_load_without_its_plugin(running, real_fo
     text = render_digest(running.error_digest(cursor), None)
     assert "[resolved]" not in text and '`path: "index.php?shelf=1", as: "guest"`' in text
 
+    assert running.plugins("deactivate", "shelf").completed  # the page loads clean: its plugin did not run
+    assert get(running, "index.php", query=(("shelf", "1"),)).errors == []
+    group = fates(running, cursor)[where]
+    assert group.status == NOT_RECHECKED and group.not_loaded == "shelf"
+    assert "ran without plugin `shelf` (not active): activate it" in render_digest(running.error_digest(cursor), None)
+    assert running.plugins("activate", "shelf").completed
+
     path.write_text(SHELF.replace('trigger_error("shelf is broken", E_USER_WARNING);', "return;"))
     wait_clean(running, "index.php", query=(("shelf", "1"),), debug=True)  # clean, but a debug load: no proof
     assert fates(running, cursor)[where].status == NOT_RECHECKED

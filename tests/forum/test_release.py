@@ -136,6 +136,7 @@ def test_origin_names_the_plugins_codename_never_a_mybb_folder(forum: Path, tmp_
     links to: the plugin's codename, with the release known and by path only; else "your code"."""
     files = {
         "inc/plugins/ougc_awards.php": "<?php require_once MYBB_ROOT.'inc/plugins/ougc/Awards/core.php';\n"
+                                       "function ougc_awards_info() { return array(); }\n"
                                        "function ougc_awards_link() { return '<a href=\"medals.php\">x</a>'; }\n",
         "inc/plugins/ougc/Awards/core.php": "<?php // the vendor folder\n",
         "inc/plugins/ougc/Shared/util.php": "<?php // the same vendor's folder\n",

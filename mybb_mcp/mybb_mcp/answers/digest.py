@@ -88,6 +88,9 @@ def _compact(group: ErrorGroup, zone: tzinfo | None, commands: Commands) -> list
         lines.append(f"  fixed: ran clean since, same page, role and plugins: {code(group.fixed_by, 160)}")
     if group.compile_note:
         lines.append(f"  {group.compile_note}")
+    if group.recheck and group.not_loaded:
+        lines.append(f"  the last load of its page ran without plugin {code(group.not_loaded, 60)} (not active): "
+                     "activate it, then re-check")
     for site in group.recheck[:DIGEST_RECHECKS_SHOWN]:
         lines.append(f"  re-check: {recheck_call(site, commands)}")
     if len(group.recheck) > DIGEST_RECHECKS_SHOWN:

@@ -48,12 +48,18 @@ def main_files(root: str | Path) -> dict[str, str] | None:
     for path in paths[:MAX_PLUGINS]:
         try:
             with open(path, "rb") as handle:
-                texts[path.stem] = handle.read(MAX_MAIN_BYTES).decode("utf-8", "replace")
+                text = handle.read(MAX_MAIN_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
+        texts[path.stem] = text
     with _lock:
         _cache[key] = (now, changed, texts)
     return texts
+
+
+def is_plugin(name: str, text: str) -> bool:
+    """A plugin's main file: MyBB lists a file of inc/plugins/ as a plugin by its NAME_info()."""
+    return re.search(r"function\s+" + re.escape(name) + r"_info\s*\(", text, re.IGNORECASE) is not None
 
 
 def _mentioned(texts: dict[str, str], needles: list[str]) -> str | None:
@@ -79,8 +85,12 @@ def owner(root: str | Path, rel: str) -> str | None:
         return None
     stem = parts[-1].removesuffix(".php")
     if len(parts) >= 3 and parts[:2] == ["inc", "plugins"]:
-        if len(parts) == 3:
-            return stem if stem in texts else None
+        if len(parts) == 3:  # a plugin's main file, or a file of its own another plugin's main file loads
+            if stem in texts and not is_plugin(stem, texts[stem]):
+                loader = _mentioned({n: t for n, t in texts.items() if n != stem and is_plugin(n, t)},
+                                    ["/".join(parts[n:]) for n in range(3)])
+                return loader or stem
+            return stem
         if parts[2] in texts:
             return parts[2]
         # A vendor folder: the main file that loads this path, the deepest part of it it names.

@@ -24,7 +24,7 @@ from .cursors import (
     resolve,
     take_cursor,
 )
-from .parser import CONNECTION, REQUEST, classify_origin
+from .parser import CONNECTION, ORIGIN_PLUGIN_PREFIX, REQUEST, classify_origin
 from .reader import iter_entries_forward
 from .timeline import offset_at_time
 from .zone import read_log_zone
@@ -55,6 +55,7 @@ class RequestRef:
     role: str | None = None  # who sent it, when the tool did (forum/request_roles.py); None: not known
     rechecks: bool = True  # False: a load that re-checks nothing (MyBB's debug page, plugins left out)
     side: frozenset[str] = frozenset()  # fingerprint keys it raised only because plugins were left out
+    loaded: frozenset[str] | None = None  # the plugins its code ran with, when the tool knows
 
     def label(self) -> str:
         return f"{self.method} {self.path} → {self.status}" + (f" as {self.role}" if self.role else "")
@@ -206,6 +207,8 @@ class ErrorGroup:
     recheck: list[tuple[str, str | None]] = field(default_factory=list)  # sites not re-run clean since
     compile_note: str | None = None  # why a compile-time diagnostic still stands (its file did not change)
     left_out_by: str | None = None  # the plugin whose leaving out (request `plugins`) caused it, not the page
+    not_loaded: str | None = None  # its plugin, which the last load of its page did not run (deactivated)
+    ran_with: set[str] = field(default_factory=set)  # plugins loaded when it fired (as far as the tool knows)
 
     @property
     def key(self) -> str:
@@ -259,6 +262,7 @@ def group_errors(
             if group.last_seen is None or entry.timestamp > group.last_seen:
                 group.last_seen = entry.timestamp
         if ref is not None:
+            group.ran_with |= ref.loaded or set()
             group.last_order = max(group.last_order, ref.order)
             group.scripts.add(_script(ref.path))
             site = (_script(ref.path), ref.role)
@@ -299,7 +303,8 @@ def _identified(ref: RequestRef, role_of: RoleLookup | None) -> RequestRef:
     found = record_of(ref.client_port, ref.timestamp) if record_of is not None else None
     if found is None:
         return replace(ref, role=role_of(ref.client_port, ref.timestamp))
-    return replace(ref, role=found.role, rechecks=found.rechecks, side=frozenset(found.side))
+    return replace(ref, role=found.role, rechecks=found.rechecks, side=frozenset(found.side),
+                   loaded=None if found.loaded is None else frozenset(found.loaded))
 
 
 def _requests_in(entries: Sequence[LogEntry], role_of: RoleLookup | None = None) -> list[RequestRef]:
@@ -323,6 +328,18 @@ def _latest(requests: Iterable[RequestRef]) -> dict[tuple[str, str | None], Requ
     return {(_script(r.path), r.role): r for r in requests if r.rechecks}
 
 
+def _ran_its_plugin(group: ErrorGroup, rerun: RequestRef) -> bool:
+    """Whether a load could say anything of a plugin's error: it ran that plugin, when the error fired with
+    it loaded (as far as the tool knows). A page that loads clean with the plugin deactivated says nothing
+    of the bug still in its file."""
+    origin = group.example.origin or ""
+    name = origin[len(ORIGIN_PLUGIN_PREFIX):] if origin.startswith(ORIGIN_PLUGIN_PREFIX) else None
+    if rerun.loaded is None or name is None or name not in group.ran_with or name in rerun.loaded:
+        return True
+    group.not_loaded = name
+    return False
+
+
 def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], since_cursor: bool) -> bool:
     """Whether every page the group fired on ran again, as the same role, after its last occurrence there:
     fills `fixed_by` (the latest such run) and `recheck` (the pages and roles still to load)."""
@@ -330,7 +347,7 @@ def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], 
     group.recheck = []
     for site, last in sorted(group.sites.items(), key=lambda item: item[1]):
         rerun = latest.get(site) if site[1] is not None else None
-        if rerun is not None and rerun.order > (last if since_cursor else -1):
+        if rerun is not None and rerun.order > (last if since_cursor else -1) and _ran_its_plugin(group, rerun):
             clean.append(rerun)
         else:
             group.recheck.append(site)
@@ -346,7 +363,8 @@ def _judge_before(group: ErrorGroup, before: dict[tuple[str, str | None], Reques
     group.recheck, fixes = [], []
     for site, last in sorted(group.sites.items(), key=lambda item: item[1]):
         earlier, now = before.get(site), since.get(site)
-        clean_before = earlier is not None and earlier.order > last
+        clean_before = earlier is not None and earlier.order > last and _ran_its_plugin(group, earlier)
+        now = now if now is not None and _ran_its_plugin(group, now) else None
         if site[1] is None or (not clean_before and now is None):
             group.recheck.append(site)
         elif not clean_before and now is not None:

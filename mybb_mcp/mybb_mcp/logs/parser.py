@@ -567,7 +567,7 @@ def _owned(rel: str, root: str | None) -> str:
     if owner is not None:
         return ORIGIN_PLUGIN_PREFIX + owner
     guess = plugin_named_by(rel)
-    if guess is not None and guess not in _CORE_ADMIN_MODULES and not (root and plugin_files.main_files(root)):
+    if guess is not None and guess not in _CORE_ADMIN_MODULES and (not root or plugin_files.main_files(root) is None):
         return ORIGIN_PLUGIN_PREFIX + guess  # the forum's plugins cannot be read: the folder's name is the guess
     return ORIGIN_YOURS
 

@@ -114,7 +114,7 @@ class ForumCalls:
             request_roles.record(where, client.login_ports, request.role, rechecks=plain)
             debug_apart = result.response is not None and result.response.debug_ports is not None
             request_roles.record(where, hops, request.role, rechecks=plain and (debug_apart or not request.debug),
-                                 side=side)
+                                 side=side, loaded=request_trace.loaded_plugins(result.workbench))
             if debug_apart and result.response is not None:
                 request_roles.record(where, result.response.debug_ports or [], request.role, rechecks=False)
         if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
