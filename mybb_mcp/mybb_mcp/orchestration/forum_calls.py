@@ -113,7 +113,8 @@ class ForumCalls:
             where = sessions.sessions_dir(self.config)
             request_roles.record(where, client.login_ports, request.role, rechecks=plain)
             debug_apart = result.response is not None and result.response.debug_ports is not None
-            request_roles.record(where, hops, request.role, rechecks=plain and (debug_apart or not request.debug),
+            # A debug call re-checks nothing, also when its page was loaded plainly for a selector.
+            request_roles.record(where, hops, request.role, rechecks=plain and not request.debug,
                                  side=side, loaded=request_trace.loaded_plugins(result.workbench))
             if debug_apart and result.response is not None:
                 request_roles.record(where, result.response.debug_ports or [], request.role, rechecks=False)
