@@ -230,6 +230,11 @@ def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
 
 _ARE_YOU_SURE = re.compile(r"[^.!?\n]*\b(?:are you sure|do you really|confirm)\b[^.!?\n]*[.!?]?", re.IGNORECASE)
 _NOTHING_TO_FILL = ("hidden", "submit")
+# Cheap first look, so that an ordinary page is not parsed for its forms: a do_ action or the question.
+# (The header's search form, on every page, posts do_search: not a question.)
+_MAY_CONFIRM = re.compile(r"""name=["']action["'][^>]*value=["']do_(?!search)|value=["']do_(?!search)[^>]*"""
+                          r"""name=["']action["']"""
+                          r"|are you sure|do you really|\bconfirm\b", re.IGNORECASE)
 
 
 def _confirm(page: str, question: str, form: PageForm | None = None) -> PageError:
@@ -246,13 +251,15 @@ def front_confirmation(page: str) -> PageError | None:
     """A front-end "Are you sure?" page (MyBB's moderation.php delete pages, a plugin's): a POST form with
     nothing to fill in (hidden fields and a button) on a page that asks "are you sure", or with
     my_post_key and a `do_` action. Nothing was done: it asks first."""
-    if "<form" not in page:
+    if "<form" not in page or not _MAY_CONFIRM.search(page):
         return None
+    text: str | None = None
     for form in _forms(page):
         if form.method != "post" or form.files or any(kind not in _NOTHING_TO_FILL for kind in form.kinds):
             continue
         keyed = any(n == "my_post_key" for n, _ in form.fields)
-        asked = _ARE_YOU_SURE.search(main_text(page))
+        text = main_text(page) if text is None else text
+        asked = _ARE_YOU_SURE.search(text)
         action = next((v for n, v in form.fields if n == "action"), "")
         if not asked and not (keyed and action.startswith("do_")):
             continue
