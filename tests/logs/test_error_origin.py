@@ -261,3 +261,8 @@ Query: SQLSTATE[HY000]: General error: 1 no such column: nope</message>
     assert entry.message.startswith("SQLSTATE[HY000]: General error: 1 no such column: nope; the statement")
     assert '$db->query("SELECT nope FROM ".TABLE_PREFIX."users" ." WHERE uid = (1)")' in entry.message
     assert "Array" not in entry.message and entry.origin == "plugin badsql"
+    (root / "inc" / "plugins" / "badsql.php").write_text(
+        '<?php\nfunction badsql_run() {\n\tglobal $db;\n\t$query = $db->simple_select("nope", "*", "uid=1");\n}\n')
+    again = parse_mybb_error(block, tz=timezone.utc)
+    classify_origin(again, str(root))
+    assert again.message.endswith('builds it: $db->simple_select("nope", "*", "uid=1")'), again.message

@@ -72,7 +72,8 @@ def tool_frames_named(continuation: list[str]) -> list[str]:
 # MyBB 1.8's DB_SQLite::query() passes PDO's message as the statement and its code as the query object, so
 # its error reads `SQL Error: 0 - Array` (errorInfo() as text) and `Query:` holds the error, not the SQL.
 _SQLITE_LOST = re.compile(r"^SQL Error: \d+ - Array\s+Query: (SQLSTATE\[\w+\].*)$", re.DOTALL)
-_QUERY_CALL = re.compile(r"(?:\$\w+(?:\s*->\s*\w+)*\s*)?->\s*(?:query|write_query)\s*\(")
+_QUERY_CALL = re.compile(r"(?:\$\w+(?:\s*->\s*\w+)*\s*)?->\s*(?:query|write_query|simple_select|insert_query"
+                         r"|insert_query_multiple|update_query|delete_query|replace_query)\s*\(")
 MAX_STATEMENT_CHARS = 600
 
 
@@ -83,8 +84,8 @@ def sqlite_error(message: str) -> str | None:
 
 
 def statement_at(path: Path, line: int | None) -> str | None:
-    """The `$db->query(...)` call written at `path`:`line` (its statement as the code builds it), read
-    from the file; None when it cannot be read or is not there."""
+    """The `$db->query(...)` call (or simple_select, update_query ...) written at `path`:`line`: its
+    statement as the code builds it, read from the file; None when it cannot be read or is not there."""
     if line is None or line < 1:
         return None
     try:
