@@ -143,7 +143,9 @@ class RequestArgs(_Args):
     )
     query: dict[str, str] = Field(default_factory=dict, max_length=100,
                                   description="Query-string fields added to the path.")
-    form: dict[str, str] = Field(default_factory=dict, max_length=100, description="Form fields (POST only).")
+    form: dict[str, str] = Field(default_factory=dict, max_length=100,
+                                 description="Form fields (POST only); a front-end POST also sends the other "
+                                             "fields of the page's own form, as a browser does (yours win).")
     follow_redirects: bool = Field(True, description="Follow redirects within the forum.")
     excerpt: int = Field(0, ge=0, le=20_000, description="Return this many characters of the page's text (0: none).")
     selector: str | None = Field(None, min_length=1, max_length=200,
@@ -151,12 +153,13 @@ class RequestArgs(_Args):
     contains: str | None = Field(None, min_length=1, max_length=1000,
                                  description="Say whether this text is on the page.")
     debug: bool = Field(False, description="MyBB's debug report (query count and time, templates) for a "
-                                           "front-end page loaded as admin.")
+                                           "front-end page loaded as admin; never re-checks an error.")
     trace: bool = Field(False, description="What the request ran: the hooks in order, the plugin functions each "
                                            "called (file:line), the templates used (set, cached or not).")
     plugins: Literal["none"] | list[str] | None = Field(
         None, description="Run this one request without plugins: \"none\" (MyBB's own NO_PLUGINS switch), or a "
-                          "list of codenames left out of the load. Other requests are not affected.")
+                          "list of codenames left out of the load. Other requests are not affected; such a "
+                          "load never re-checks an error, and warnings it causes are marked.")
     queries: bool = Field(False, description="Every SQL statement the request ran, grouped (literals folded): count, "
                                              "time, rows, the caller's file:line, hook and plugin; the total equals "
                                              "MyBB's own query count at the end of the request.")
@@ -462,7 +465,7 @@ ORCHESTRATION_TOOLS: list[types.Tool] = [
         ToolName.LOGS, "Query the MyBB dev server log",
         "Entries from the server log (rotated logs included) merged with MyBB's own error log: most recent "
         "first by default, filtered by errors_only, keyword, static assets and time window. Each error once, "
-        "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, other) and the "
+        "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, your code) and the "
         "line in your code; MyBB core noise hidden; answers keep to max_chars. Fast on multi-GB logs. Every "
         "answer ends with a cursor: pass it back to get only what is new (digest: errors grouped, with which "
         "are new, still firing, resolved or not re-checked); wait_seconds waits for the next matching entry.",
@@ -481,7 +484,8 @@ ORCHESTRATION_TOOLS.append(_tool(
     "GET or POST a forum page (front end or Admin CP) as guest, admin or a member, logging in like a browser "
     "and filling my_post_key; a POST is sent once, never re-sent. Answers the final URL, status, time, title, "
     "MyBB's redirect page (success, where it points), whether MyBB showed an error page or stopped instead "
-    "(SQL error, error/no-permission page, die(), missing language file, confirmation page, Admin CP login "
+    "(SQL error, error/no-permission page, die(), missing language file, \"Are you sure?\" page with the "
+    "fields to POST to confirm, Admin CP login "
     "or PIN form, MyBB's message quoted) and the errors of exactly this request "
     "from the server log and MyBB's error log (deduplicated, file:line) or 'no errors'; on demand a text "
     "excerpt, a selector/text check, MyBB's debug report; queries (every SQL statement grouped, with caller, "

@@ -103,3 +103,23 @@ def test_a_stop_is_a_page_never_finished_or_bare_text_not_an_ajax_fragment() -> 
     assert pages.detect_stop('<div class="quick_edit">a fragment</div>', 200) is None
     assert pages.detect_stop("<html><body>whole</body></html>", 200) is None
     assert pages.detect_stop("The plugin gave up.", 500) is None  # PHP's failure: told by its errors
+
+
+def test_a_pages_form_is_read_as_a_browser_sends_it() -> None:
+    from mybb_mcp.forum.pages import page_form
+
+    page = """<form action="newthread.php?fid=2&amp;processed=1" method="post" enctype="multipart/form-data">
+<input type="hidden" name="my_post_key" value="k" /><input type="text" name="subject" value="" />
+<textarea name="message">hi</textarea><input type="checkbox" name="sig" value="1" checked="checked" />
+<input type="checkbox" name="off" value="1" /><select name="icon"><option value="0">-</option>
+<option value="3" selected="selected">3</option></select><input type="file" name="attachments[]" />
+<input type="submit" name="newattachment" value="Add" /><input type="submit" name="submit" value="Post" />
+<input type="submit" name="previewpost" value="Preview" /></form>
+<form action="index.php?module=x" method="post"><input type="submit" value="Yes" />
+<input type="submit" name="no" value="No" /></form>"""
+    form = page_form(page, "/newthread.php")
+    assert form is not None and form.multipart and form.files == ["attachments[]"]
+    assert form.fields == [("my_post_key", "k"), ("subject", ""), ("message", "hi"), ("sig", "1"), ("icon", "3"),
+                           ("submit", "Post")]
+    acp = page_form(page, "/admin/index.php")
+    assert acp is not None and acp.fields == []  # the unnamed Yes is clicked; never the "no" button

@@ -9,12 +9,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from mybb_mcp.forum import release
 from mybb_mcp.logs.parser import (
     ORIGIN_CORE,
     ORIGIN_EDITED,
-    ORIGIN_OTHER,
+    ORIGIN_YOURS,
     classify_origin,
     is_user_origin,
     parse_entry,
@@ -72,7 +71,7 @@ def test_origin_by_the_release_names_plugins_edited_files_and_core(forum: Path, 
     release.register(forum, manifest)
     root = str(forum)
     for name in PLUGIN_FILES:
-        expected = ORIGIN_OTHER if name == "mine.php" else "plugin newpoints"
+        expected = ORIGIN_YOURS if name == "mine.php" else "plugin newpoints"
         assert path_origin(f"{root}/{name}", root) == expected, name
     assert path_origin(f"{root}/inc/tasks/dailycleanup.php", root) == ORIGIN_CORE
     assert path_origin(f"{root}/admin/modules/config/plugins.php", root) == ORIGIN_CORE
@@ -130,3 +129,38 @@ def test_a_forum_init_did_not_make_uses_the_release_archive_of_its_version(forum
     found = release.release_for(str(forum))
     assert found is not None and str(matching) in found.basis
     assert path_origin(f"{forum}/inc/tasks/newpoints.php", str(forum)) == "plugin newpoints"
+
+
+def test_origin_names_the_plugins_codename_never_a_mybb_folder(forum: Path, tmp_path: Path) -> None:
+    """config/NAME.php beside inc/plugins/NAME.php, a vendor folder a main file loads, a script a main file
+    links to: the plugin's codename, with the release known and by path only; else "your code"."""
+    files = {
+        "inc/plugins/ougc_awards.php": "<?php require_once MYBB_ROOT.'inc/plugins/ougc/Awards/core.php';\n"
+                                       "function ougc_awards_info() { return array(); }\n"
+                                       "function ougc_awards_link() { return '<a href=\"medals.php\">x</a>'; }\n",
+        "inc/plugins/ougc/Awards/core.php": "<?php // the vendor folder\n",
+        "inc/plugins/ougc/Shared/util.php": "<?php // the same vendor's folder\n",
+        "inc/plugins/lonely/x.php": "<?php // a folder no plugin loads\n",
+        "admin/modules/config/ougc_awards.php": "<?php // its page in MyBB's config module\n",
+        "admin/modules/config/loose.php": "<?php // no plugin of that name\n",
+        "medals.php": "<?php // its script\n",
+    }
+    for name, text in files.items():
+        (forum / name).parent.mkdir(parents=True, exist_ok=True)
+        (forum / name).write_text(text)
+    root = str(forum)
+    expected = {
+        "inc/plugins/ougc/Awards/core.php": "plugin ougc_awards",
+        "admin/modules/config/ougc_awards.php": "plugin ougc_awards",
+        "medals.php": "plugin ougc_awards",
+        "inc/plugins/ougc/Shared/util.php": "plugin ougc_awards",  # the one plugin loading from ougc/
+        "inc/plugins/lonely/x.php": ORIGIN_YOURS,
+        "mine.php": ORIGIN_YOURS,
+    }
+    by_path = {name: path_origin(f"{root}/{name}", root) for name in expected}
+    assert by_path == expected
+    manifest = tmp_path / "manifest.json"
+    release.write_manifest(manifest, make_archive(tmp_path / "mybb.tar.gz"), "the archive init installed")
+    release.register(forum, manifest)
+    expected["admin/modules/config/loose.php"] = ORIGIN_YOURS  # not MyBB's, and no plugin is tied to it
+    assert {name: path_origin(f"{root}/{name}", root) for name in expected} == expected

@@ -299,7 +299,7 @@ def test_a_cursor_read_shows_errors_as_a_query_does(tmp_path: Path) -> None:
     query = run_query(log.path, LogQueryOptions(errors_only=True, tail=False), zone=UTC, forum_root=ROOT)
     shown = [(e.message, e.origin, e.place, e.request.path if e.request else None) for e in found.entries]
     assert shown == [(e.message, e.origin, e.place, e.request.path if e.request else None) for e in query.entries]
-    assert shown[0][1:] == ("other", "w.php:1", "/w.php?x=1")
+    assert shown[0][1:] == ("your code (not MyBB's)", "w.php:1", "/w.php?x=1")
     assert [e.level for e in found.entries] == ["warning", "exception"]  # noise and the folded 500 left out
     assert [e.level for e in new(log, cursor, errors_only=True, root=ROOT, include_core_noise=True).entries] == [
         "deprecated", "warning", "exception"]
@@ -339,3 +339,46 @@ def test_the_digest_honours_the_keyword_and_the_path(tmp_path: Path) -> None:
     assert where(RequestMatch.of("thread 42", None)) == ["inc/plugins/t.php:2"]
     assert where(RequestMatch.of(None, "showthread.php")) == ["inc/plugins/other.php:12"]
     assert where(RequestMatch.of("500", "misc.php")) == ["inc/plugins/t.php:2"]
+
+
+def test_a_resolution_stays_and_loads_that_prove_nothing_never_resolve(tmp_path: Path) -> None:
+    """Re-checked clean before the cursor: "resolved earlier", not "not re-checked"; a load with plugins left
+    out or MyBB's debug page re-checks nothing; what leaving a plugin out caused is not in the digest."""
+    from mybb_mcp.forum.request_roles import Record, RoleOf
+    from mybb_mcp.logs.digest import RESOLVED_EARLIER, fingerprint
+
+    log = Log(tmp_path / "logs" / "server.log")
+    records: list[Record] = []
+
+    def load(port: int, path: str, errors: tuple[str, ...] = (), rechecks: bool = True,
+             side: tuple[str, ...] = ()) -> None:
+        log.request(port, path, errors=errors)
+        records.append(Record(port, log.now.timestamp(), "guest", rechecks, side))
+
+    load(1000, "/a.php", (WARNING,))
+    load(1001, "/a.php")  # clean before the cursor
+    load(1002, "/b.php", (OTHER,))
+    cursor = take_cursor(log.path)
+    load(1003, "/b.php", rechecks=False)  # clean, but with its plugin left out
+    side = fingerprint(parse_entry(f"{stamp(log.now)} {FATAL}"), ROOT).key()
+    load(1004, "/c.php", (FATAL,), rechecks=False, side=(side,))  # caused by leaving a plugin out
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=RoleOf(records))
+    fate = {g.fingerprint.where: g.status for g in result.groups + result.before}
+    assert fate == {"inc/plugins/hello.php:7": RESOLVED_EARLIER, "inc/plugins/other.php:12": NOT_SEEN}
+
+    load(1005, "/b.php")  # a plain load re-checks
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=RoleOf(records))
+    assert {g.fingerprint.where: g.status for g in result.before}["inc/plugins/other.php:12"] == RESOLVED
+
+
+def test_an_error_on_two_pages_re_checked_one_before_the_cursor_one_after_is_resolved(tmp_path: Path) -> None:
+    log = Log(tmp_path / "logs" / "server.log")
+    log.request(1000, "/a.php", errors=(WARNING,))
+    log.request(1001, "/b.php", errors=(WARNING,))
+    log.request(1002, "/a.php")
+    cursor = take_cursor(log.path)
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: "guest")
+    assert [(g.status, g.recheck) for g in result.before] == [(NOT_SEEN, [("/b.php", "guest")])]
+    log.request(1003, "/b.php")
+    result = digest(log.path, 5, cursor=cursor, root=ROOT, zone=UTC, role_of=lambda port, stamp: "guest")
+    assert [(g.status, g.fixed_by) for g in result.before] == [(RESOLVED, "GET /b.php → 200 as guest")]

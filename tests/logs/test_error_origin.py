@@ -6,19 +6,20 @@ from __future__ import annotations
 from datetime import timezone
 from pathlib import Path
 
+from mybb_mcp.answers.logs import render_log_query
+from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.parser import (
     ORIGIN_CORE,
     ORIGIN_OTHER,
     ORIGIN_TEMPLATE,
+    ORIGIN_YOURS,
     classify_origin,
     parse_entry,
     parse_mybb_error,
     path_origin,
 )
-from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.query import run_query
 from mybb_mcp.logs.reader import iter_entries_forward
-from mybb_mcp.answers.logs import render_log_query
 
 ROOT = "/srv/forum"
 STAMP = "[Sun Nov 29 02:39:24 2026]"
@@ -106,7 +107,7 @@ def test_path_origins() -> None:
     assert path_origin("/srv/forum/inc/plugins/hello/core.php", ROOT) == "plugin hello"
     assert path_origin("/srv/forum/global.php(432) : eval()'d code", ROOT) == ORIGIN_TEMPLATE
     assert path_origin("/srv/forum/inc/functions.php", ROOT) == ORIGIN_CORE
-    assert path_origin("/srv/forum/mypage.php", ROOT) == ORIGIN_OTHER
+    assert path_origin("/srv/forum/mypage.php", ROOT) == ORIGIN_YOURS  # a script of the user's
     assert path_origin("/usr/share/php/x.php", ROOT) == ORIGIN_OTHER
     assert path_origin("/inc/class_core.php", ROOT, relative=True) == ORIGIN_CORE
 
@@ -195,3 +196,73 @@ def test_an_entry_of_a_separate_mybb_error_log_is_tied_to_its_request_by_time(tm
     (entry,) = result.entries
     assert entry.request is not None and entry.request.by_time and entry.request.path == "/showthread.php?tid=3"
     assert "matched by time" in render_log_query(result)
+
+
+# --- round three: the include rule, the tool's own frames, SQLite's garbled SQL errors -------------------
+
+def test_what_mybb_raises_while_a_users_script_includes_it_is_mybbs() -> None:
+    block = """<error>
+	<dateline>1764384000</dateline>
+	<script>inc/db_sqlite.php</script>
+	<line>70</line>
+	<type>8192</type>
+	<friendly_type>Deprecated</friendly_type>
+	<message>Creation of dynamic property DB_SQLite::$error_number is deprecated</message>
+	<back_trace>#0  errorHandler->error_callback() called at [/inc/db_sqlite.php:70]
+#1  DB_SQLite->connect() called at [/inc/init.php:113]
+#2  require_once() called at [/global.php:20]
+#3  require_once() called at [/medals.php:4]
+</back_trace>
+</error>"""
+    entry = parse_mybb_error(block, tz=timezone.utc)
+    classify_origin(entry, ROOT)
+    assert entry.origin == ORIGIN_CORE and entry.core_noise
+    called = parse_mybb_error(block.replace("#3  require_once() called", "#3  medals_build() called"),
+                              tz=timezone.utc)
+    classify_origin(called, ROOT)  # the script called MyBB's code itself: its own doing
+    assert called.origin == ORIGIN_YOURS and called.place == "medals.php:4" and not called.core_noise
+
+
+def test_the_tools_own_php_frames_are_named_and_never_the_origin() -> None:
+    from mybb_mcp.logs.frames import TOOL_FRAME, TOOL_PHP_DIRS
+
+    wrapper = TOOL_PHP_DIRS[0] + "request_plugins.php"
+    entry = parse_entry(
+        f"{STAMP} PHP Deprecated:  strlen(): Passing null is deprecated in /srv/forum/inc/class_plugins.php on "
+        f"line 142\nStack trace:\n#0 {wrapper}(55): pluginSystem->run_hooks()\n#1 /srv/forum/index.php(26): "
+        "MybbMcpPlugins->run_hooks()\n#2 {main}")
+    classify_origin(entry, ROOT)
+    assert entry.origin == ORIGIN_CORE and entry.core_noise  # MyBB's noise, not "other" at the wrapper
+    assert not any(directory in line for line in entry.continuation for directory in TOOL_PHP_DIRS)
+    assert entry.continuation[1].startswith(f"#0 {TOOL_FRAME}request_plugins.php(55)")
+
+
+def test_sqlites_garbled_sql_error_reads_as_pdos_words_with_the_statement(tmp_path: Path) -> None:
+    root = tmp_path / "forum"
+    (root / "inc" / "plugins").mkdir(parents=True)
+    (root / "inc" / "plugins" / "badsql.php").write_text(
+        '<?php\nfunction badsql_run() {\n\tglobal $db;\n\t$db->query("SELECT nope FROM ".TABLE_PREFIX."users"\n'
+        '\t\t." WHERE uid = (1)");\n}\n')
+    block = """<error>
+	<dateline>1764384000</dateline>
+	<script>inc/db_sqlite.php</script>
+	<line>226</line>
+	<type>20</type>
+	<friendly_type>MyBB SQL Error</friendly_type>
+	<message>SQL Error: 0 - Array
+Query: SQLSTATE[HY000]: General error: 1 no such column: nope</message>
+	<back_trace>#0  errorHandler->error() called at [/inc/db_sqlite.php:491]
+#1  DB_SQLite->error() called at [/inc/db_sqlite.php:226]
+#2  DB_SQLite->query() called at [/inc/plugins/badsql.php:4]
+</back_trace>
+</error>"""
+    entry = parse_mybb_error(block, tz=timezone.utc)
+    classify_origin(entry, str(root))
+    assert entry.message.startswith("SQLSTATE[HY000]: General error: 1 no such column: nope; the statement")
+    assert '$db->query("SELECT nope FROM ".TABLE_PREFIX."users" ." WHERE uid = (1)")' in entry.message
+    assert "Array" not in entry.message and entry.origin == "plugin badsql"
+    (root / "inc" / "plugins" / "badsql.php").write_text(
+        '<?php\nfunction badsql_run() {\n\tglobal $db;\n\t$query = $db->simple_select("nope", "*", "uid=1");\n}\n')
+    again = parse_mybb_error(block, tz=timezone.utc)
+    classify_origin(again, str(root))
+    assert again.message.endswith('builds it: $db->simple_select("nope", "*", "uid=1")'), again.message

@@ -4,6 +4,7 @@ selectors) and the errors of exactly this request, with what to look at next.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from .browser import render_browser
@@ -62,8 +63,7 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     if response.page_error is not None and response.page_error.kind in STOP_KINDS:
         lines.append(f"**MyBB stopped:** {response.page_error.title}. MyBB's words: {code(response.page_error.message)}")
     elif response.page_error is not None and response.page_error.kind == "confirm":
-        lines.append(f"**{response.page_error.title}:** {code(response.page_error.message)} — to go ahead, POST "
-                     "the same path (the form's Yes button); nothing is done by this GET.")
+        lines.append(_confirmation(response.page_error, response.after_post))
     elif response.page_error is not None:
         lines.append(f"**MyBB showed an error instead of the page:** {response.page_error.title}: "
                      f"{code(response.page_error.message)}")
@@ -79,6 +79,11 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         lines.append(f"MyBB's message: {code(result.flash)}")
     if result.refresh_to:
         lines.append(f"The page refreshes to {code(result.refresh_to, 300)} (not followed).")
+    if response.form_added:
+        lines.append(f"Sent as a browser would: the fields of the page's own form on {code(response.form_page or '', 200)}"
+                     f" (loaded first, as {request.role}) were added to yours (yours win): "
+                     + ", ".join(code(name, 60) for name in response.form_added[:30])
+                     + (f" and {len(response.form_added) - 30} more" if len(response.form_added) > 30 else "") + ".")
     for note in response.notes:
         lines.append(f"Note: {note}.")
     lines.append("")
@@ -93,6 +98,17 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _confirmation(error: Any, after_post: bool) -> str:
+    """MyBB (or a plugin) asks first: nothing was done, and the POST that confirms."""
+    done = "nothing is done by this POST yet" if after_post else "nothing is done by this GET"
+    head = f"**MyBB asks for confirmation ({done}):** {code(error.message)}"
+    if not error.post_to:
+        return head + " — to go ahead, POST the same path (the form's Yes button)."
+    fields = ", ".join(f"{json.dumps(name)}: {json.dumps(value)}" for name, value in error.fields[:20])
+    return (head + f" — to confirm, POST {code(error.post_to, 200)} with form {code('{' + fields + '}', 1200)} "
+            "(the tool adds my_post_key).")
+
+
 def _title(body: str) -> str:
     from ..forum.pages import page_title
 
@@ -104,9 +120,20 @@ ANSWER_BUDGET = 12_000  # with queries and profile (each section keeps its own c
 
 
 def _errors_section(result: Any, what: str = "this request") -> list[str]:
+    """The errors the request raised, then the compile-time warnings still in files it included (PHP said
+    them when it compiled the file, before this request: kept apart, never counted as raised by it)."""
+    kept = [g for g in result.errors if not g.count]
+    lines = _raised_section(result, [g for g in result.errors if g.count], what)
+    if kept:
+        lines += ["", f"## Still in files {what} included: {len(kept)} (compile-time, said before)", ""]
+        for index, group in enumerate(kept[:MAX_GROUPS_SHOWN], 1):
+            lines += render_group(group, index, None, trace=False)
+    return lines
+
+
+def _raised_section(result: Any, groups: list[Any], what: str) -> list[str]:
     hops = result.response.hops if result.response is not None else []
     ports = ", ".join(str(h.client_port) for h in hops)
-    groups = result.errors
     if not groups:
         if not result.errors_known:
             return [f"## Errors raised by {what}: unknown", "", f"The logs could not be tied to it: "

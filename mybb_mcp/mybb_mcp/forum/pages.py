@@ -104,6 +104,8 @@ class PageError:
     kind: str  # sql | internal | error | no_permission | post_key | acp_login | acp_pin | acp_error | inline_error
     #           | language_stop | stopped | confirm
     message: str
+    post_to: str | None = None  # confirm: where the form posts to go ahead
+    fields: tuple[tuple[str, str], ...] = ()  # confirm: what it sends (my_post_key left to the tool)
 
     @property
     def title(self) -> str:
@@ -197,7 +199,7 @@ def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
             return PageError(kind, _short(plain_text(message.group(1))) if message else "Please Login")
         question = confirmation(page)
         if question:
-            return PageError("confirm", question)
+            return _confirm(page, question)
         flash = _ACP_FLASH.search(page)
         if flash and flash.group(1) == "error":
             return PageError("acp_error", _short(plain_text(flash.group(2))))
@@ -223,6 +225,47 @@ def detect_error(page: str, *, admin_cp: bool) -> PageError | None:
     inline = _INLINE_ERROR.search(page)
     if inline and "<!-- start: error_inline" in page:
         return PageError("inline_error", _short(plain_text(inline.group(1))))
+    return front_confirmation(page)
+
+
+_ARE_YOU_SURE = re.compile(r"[^.!?\n]*\b(?:are you sure|do you really|confirm)\b[^.!?\n]*[.!?]?", re.IGNORECASE)
+_NOTHING_TO_FILL = ("hidden", "submit")
+# Cheap first look, so that an ordinary page is not parsed for its forms: a do_ action or the question.
+# (The header's search form, on every page, posts do_search: not a question.)
+_MAY_CONFIRM = re.compile(r"""name=["']action["'][^>]*value=["']do_(?!search)|value=["']do_(?!search)[^>]*"""
+                          r"""name=["']action["']"""
+                          r"|are you sure|do you really|\bconfirm\b", re.IGNORECASE)
+
+
+def _confirm(page: str, question: str, form: PageForm | None = None) -> PageError:
+    if form is None:
+        forms = _forms(page)
+        form = next((f for f in forms if f.method == "post" and any(n == "my_post_key" for n, _ in f.fields)), None)
+    if form is None:
+        return PageError("confirm", question)
+    fields = tuple((n, v) for n, v in form.fields if n != "my_post_key")
+    return PageError("confirm", question, html.unescape(form.action) or None, fields)
+
+
+def front_confirmation(page: str) -> PageError | None:
+    """A front-end "Are you sure?" page (MyBB's moderation.php delete pages, a plugin's): a POST form with
+    nothing to fill in (hidden fields and a button) on a page that asks "are you sure", or with
+    my_post_key and a `do_` action. Nothing was done: it asks first."""
+    if "<form" not in page or not _MAY_CONFIRM.search(page):
+        return None
+    text: str | None = None
+    for form in _forms(page):
+        if form.method != "post" or form.files or any(kind not in _NOTHING_TO_FILL for kind in form.kinds):
+            continue
+        keyed = any(n == "my_post_key" for n, _ in form.fields)
+        text = main_text(page) if text is None else text
+        asked = _ARE_YOU_SURE.search(text)
+        action = next((v for n, v in form.fields if n == "action"), "")
+        if not asked and not (keyed and action.startswith("do_")):
+            continue
+        title = page_title(page) or ""
+        question = _short(asked.group(0).strip()) if asked else (title.split(" - ")[-1] if title else "Are you sure?")
+        return _confirm(page, question, form)
     return None
 
 
@@ -309,6 +352,119 @@ def count_selector(page: str, selector: str) -> int:
     matcher.feed(page)
     matcher.close()
     return matcher.count
+
+
+# --- a page's own forms ----------------------------------------------------------------------------
+
+class _Forms(HTMLParser):
+    """The forms of a page: action, method and the fields a browser would send (its first submit button
+    as if clicked; checked boxes only; a select's selected option, else its first)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[PageForm] = []
+        self._form: list[tuple[str, str]] | None = None
+        self._submits: list[tuple[str, str]] = []
+        self._textarea: tuple[str, list[str]] | None = None
+        self._select: tuple[str, list[str], list[str]] | None = None  # name, selected, first
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self._form, self._submits = [], []
+            multipart = values.get("enctype", "").lower() == "multipart/form-data"
+            self.forms.append(PageForm(values.get("action", ""), values.get("method", "get").lower(), self._form,
+                                       [], multipart))
+            return
+        if self._form is None or "disabled" in values:
+            return
+        name = values.get("name", "")
+        if tag == "input" and values.get("type", "").lower() == "submit":
+            self._submits.append((name, values.get("value", "")))  # named or not: the first is the one clicked
+            return
+        if name and tag in ("input", "textarea", "select"):
+            self.forms[-1].kinds.append(values.get("type", "text").lower() if tag == "input" else tag)
+        if tag == "input" and name:
+            kind = values.get("type", "text").lower()
+            if kind in ("checkbox", "radio"):
+                if "checked" in values:
+                    self._form.append((name, values.get("value", "on")))
+            elif kind == "file":
+                self.forms[-1].files.append(name)
+            elif kind not in ("image", "button", "reset"):
+                self._form.append((name, values.get("value", "")))
+        elif tag == "textarea" and name:
+            self._textarea = (name, [])
+        elif tag == "select" and name:
+            self._select = (name, [], [])
+        elif tag == "option" and self._select is not None:
+            value = values.get("value", "")
+            if "selected" in values:
+                self._select[1].append(value)
+            if not self._select[2]:
+                self._select[2].append(value)
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._textarea[1].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._form is not None:
+            # The button a user clicks to send it: MyBB's forms name it "submit"; else the first one (the
+            # Admin CP's unnamed "Yes" before its "no"). An unnamed button sends nothing.
+            clicked = next((b for b in self._submits if b[0] == "submit"), self._submits[0] if self._submits else None)
+            if clicked is not None and clicked[0]:
+                self._form.append(clicked)
+                self.forms[-1].kinds.append("submit")
+            self._form = None
+        elif tag == "textarea" and self._textarea is not None:
+            if self._form is not None:
+                self._form.append((self._textarea[0], "".join(self._textarea[1])))
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            if self._form is not None:
+                name, chosen, first = self._select
+                self._form += [(name, value) for value in (chosen[-1:] if not name.endswith("[]") else chosen)
+                               or first]
+            self._select = None
+
+
+@dataclass
+class PageForm:
+    """A form of a page: where it posts, and what a browser sends with it (file inputs go empty)."""
+
+    action: str
+    method: str
+    fields: list[tuple[str, str]]
+    files: list[str]  # names of its file inputs (a browser sends each, empty when no file is chosen)
+    multipart: bool
+    kinds: list[str] = field(default_factory=list)  # the types of its named controls (text, hidden, select ...)
+
+
+def _forms(page: str) -> list[PageForm]:
+    parser = _Forms()
+    try:
+        parser.feed(page[:2_000_000])
+        parser.close()
+    except (AssertionError, ValueError):  # HTMLParser on broken markup: no form is known
+        return []
+    return parser.forms
+
+
+def page_form(page: str, path: str, action: str | None = None) -> PageForm | None:
+    """The page's POST form whose action is `path` (the form a browser would send there); with `action`,
+    the one whose `action` field says so when several are. None: no such form."""
+    forms = _forms(page)
+    wanted = path.rstrip("/").rsplit("/", 1)[-1]
+    candidates = []
+    for form in forms:
+        target_path = form.action.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if form.method == "post" and (target_path == wanted or form.action == ""):
+            candidates.append(form)
+    if action is not None:
+        chosen = [f for f in candidates if ("action", action) in f.fields]
+        candidates = chosen or candidates
+    return candidates[0] if candidates else None
 
 
 # --- MyBB's debug report ---------------------------------------------------------------------------

@@ -34,6 +34,10 @@ class Record:
     port: int
     at: float  # Unix time when the exchange ended
     role: str
+    # False: a load that proves nothing about the page as it is (MyBB's debug page, plugins left out)
+    rechecks: bool = True
+    side: tuple[str, ...] = ()  # fingerprint keys of errors the load caused by leaving plugins out
+    loaded: tuple[str, ...] | None = None  # the plugins its code ran with; None: not known
 
 
 def journal_path(sessions: Path) -> Path:
@@ -48,20 +52,43 @@ def read(sessions: Path) -> list[Record]:
             item = json.loads(line)
         except ValueError:
             continue
-        if (isinstance(item, list) and len(item) == 3 and isinstance(item[0], int) and isinstance(item[1], (int, float))
-                and isinstance(item[2], str)):
-            records.append(Record(item[0], float(item[1]), item[2]))
+        if (isinstance(item, list) and len(item) in (3, 4) and isinstance(item[0], int)
+                and isinstance(item[1], (int, float)) and isinstance(item[2], str)):
+            extra = item[3] if len(item) == 4 and isinstance(item[3], dict) else {}
+            side = extra.get("s") if isinstance(extra.get("s"), list) else []
+            loaded = extra.get("p") if isinstance(extra.get("p"), list) else None
+            records.append(Record(item[0], float(item[1]), item[2], extra.get("r", 1) != 0,
+                                  tuple(str(key) for key in side[:200]),
+                                  None if loaded is None else tuple(str(name) for name in loaded[:500])))
     return records
 
 
-def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = None) -> None:
+def _line(port: int, at: float, role: str, rechecks: bool = True, side: Iterable[str] = (),
+          loaded: Iterable[str] | None = None) -> str:
+    extra: dict[str, object] = {}
+    if not rechecks:
+        extra["r"] = 0
+    if side:
+        extra["s"] = list(side)
+    if loaded is not None:
+        extra["p"] = list(loaded)
+    item: list[object] = [int(port), round(at, 3), role] + ([extra] if extra else [])
+    return json.dumps(item, separators=(",", ":"))
+
+
+def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = None, *, rechecks: bool = True,
+           side: Iterable[str] = (), loaded: Iterable[str] | None = None) -> None:
     """Add the tool's exchanges (their client ports) as sent by `role`: one line each, appended (two
     requests at once cannot lose each other's lines), in the jars' own directory (made 0700 when
     missing; a link or another user's is not written to). Past COMPACT_BYTES the newest MAX_RECORDS
-    are kept."""
+    are kept. `rechecks` False: the load re-checks nothing (debug page, plugins left out); `side`: the
+    fingerprints of errors it caused by leaving plugins out (the digest leaves them out); `loaded`: the
+    plugins its code ran with (a plugin's error is re-checked only by a load that ran the plugin)."""
     directory = Path(sessions)
     at = time.time() if at is None else at
-    lines = "".join(json.dumps([int(port), round(at, 3), role], separators=(",", ":")) + "\n" for port in ports)
+    side = tuple(side)
+    loaded = None if loaded is None else tuple(loaded)
+    lines = "".join(_line(port, at, role, rechecks, side, loaded) + "\n" for port in ports)
     if not lines or not _private_dir(directory):
         return
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -77,7 +104,7 @@ def record(sessions: Path, ports: Iterable[int], role: str, at: float | None = N
     if size > COMPACT_BYTES:
         kept = read(directory)[-MAX_RECORDS:]
         write_private_json(directory, JOURNAL_NAME, None, lines=[
-            json.dumps([r.port, r.at, r.role], separators=(",", ":")) for r in kept])
+            _line(r.port, r.at, r.role, r.rechecks, r.side, r.loaded) for r in kept])
 
 
 def _private_dir(directory: Path) -> bool:
@@ -119,11 +146,16 @@ class RoleOf:
             self._by_port.setdefault(item.port, []).append(item)
 
     def __call__(self, port: int | None, stamp: datetime | None) -> str | None:
+        found = self.record_of(port, stamp)
+        return found.role if found is not None else None
+
+    def record_of(self, port: int | None, stamp: datetime | None) -> Record | None:
+        """The tool's record of the logged request (its role, whether it re-checks), None: not the tool's."""
         if port is None:
             return None
         candidates = self._by_port.get(port, [])
         if stamp is None:
-            return candidates[-1].role if len(candidates) == 1 else None
+            return candidates[-1] if len(candidates) == 1 else None
         when = stamp.timestamp()
         near = [c for c in candidates if -MATCH_SECONDS <= c.at - when <= MATCH_SECONDS + 1]
-        return min(near, key=lambda c: abs(c.at - when)).role if near else None
+        return min(near, key=lambda c: abs(c.at - when)) if near else None

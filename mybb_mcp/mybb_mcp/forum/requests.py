@@ -19,9 +19,11 @@ is a connection of its own): php -S logs `PORT Accepted`, the errors the script 
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import http.cookiejar
 import re
+import secrets
 import time
 import urllib.parse
 import urllib.request
@@ -201,6 +203,7 @@ class ForumClient:
         self.login_ports: list[int] = []
         self.login_hops: list[Hop] = []  # the exchanges of the logins, to find their errors in the log
         self.extra_headers: dict[str, str] = {}  # the workbench's, for mybb_server_request (trace, plugins off)
+        self.files: list[str] | None = None  # the next POST goes as multipart/form-data, these file inputs empty
         self._saved_state = self._session_state() if self._load() else None
 
     # -- jar persistence
@@ -258,7 +261,11 @@ class ForumClient:
             headers["Cookie"] = cookie
         headers.update(self.extra_headers)
         body = None
-        if method == "POST":
+        if method == "POST" and self.files is not None:
+            body, headers["Content-Type"] = _multipart(list(form or []), self.files)
+            headers["Origin"] = self.base
+            self.files = None  # once: MyBB's redirect after it is a GET
+        elif method == "POST":
             body = urllib.parse.urlencode(list(form or [])).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Origin"] = self.base
@@ -338,9 +345,9 @@ class ForumClient:
         """A key for this session: from a page MyBB serves it (front: the index; Admin CP: its home)."""
         return pages.find_post_key(self.key_page(area)) or ""
 
-    def key_page(self, area: str) -> str:
+    def key_page(self, area: str, target: str | None = None) -> str:
         """The page a session's my_post_key is read from, as MyBB renders it for this session now."""
-        target = f"/{self.admin_dir}/index.php" if area == "acp" else "/index.php"
+        target = target or (f"/{self.admin_dir}/index.php" if area == "acp" else "/index.php")
         page = self.send("GET", target)
         self.login_ports.append(page.client_port)
         text = page.text()
@@ -348,6 +355,20 @@ class ForumClient:
         if key:
             self.post_keys[area] = key
         return text
+
+
+def _multipart(fields: Sequence[tuple[str, str]], files: Sequence[str]) -> tuple[bytes, str]:
+    """A multipart/form-data body as a browser sends a form with file inputs and no file chosen."""
+    boundary = "----mybb-mcp-" + secrets.token_hex(12)
+
+    def quoted(text: str) -> str:
+        return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted(name)}"\r\n\r\n{value}\r\n'
+             for name, value in fields]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted(name)}"; filename=""\r\n'
+              "Content-Type: application/octet-stream\r\n\r\n\r\n" for name in files]
+    return ("".join(parts) + f"--{boundary}--\r\n").encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def _refusal_hint(said: str, settings: str = "the username and password configured for this role") -> str:
@@ -386,6 +407,12 @@ class PageResponse:
     redirect_not_followed: str | None = None
     redirect_page: pages.RedirectPage | None = None  # MyBB's redirect ("thank you") page on the way
     after_post: bool = False
+    # `debug` with selector/contains/excerpt on a GET: MyBB's debug report replaces the page for users who
+    # may see it, so the page is loaded plainly (what those are checked against) and the report once more
+    debug_body: str | None = None
+    debug_ports: list[int] | None = None
+    form_added: list[str] | None = None  # fields of the page's own form sent with a POST (the caller's win)
+    form_page: str | None = None  # the page those fields were read from
 
 
 def _target(path: str, query: Sequence[tuple[str, str]]) -> str:
@@ -433,14 +460,45 @@ def _session_refused(client: ForumClient, area: str, text: str) -> bool:
     return pages.is_front_page(text) and not pages.front_logged_in(text)
 
 
-def _prepare_session(client: ForumClient, area: str, notes: list[str]) -> str | None:
-    """A page MyBB renders for this session now: proves it (else a fresh login), gives the key to send."""
-    text = client.key_page(area)
+def _prepare_session(client: ForumClient, area: str, notes: list[str],
+                     form_page: str | None = None) -> tuple[str | None, str | None]:
+    """A page MyBB renders for this session now: proves it (else a fresh login), gives the key to send.
+    Before a front-end POST, that page is the one a browser would have posted from (`form_page`: the
+    same path and query, as a GET), whose form's own fields are sent too; (key, that page's HTML if it
+    was loaded and rendered for the session)."""
+    if form_page is not None:
+        text = client.key_page(area, form_page)
+        if not pages.find_post_key(text) or _session_refused(client, area, text):
+            form_page = None  # not a page MyBB rendered for this session: the usual key page decides
+    if form_page is None:
+        text = client.key_page(area)
     if client.role != GUEST and _session_refused(client, area, text):
         notes.append("MyBB did not accept the stored session; logged in again before sending the request")
         client.login_acp() if area == "acp" else client.login_front()
         text = client.key_page(area)
-    return pages.find_post_key(text)
+        form_page = None
+    return pages.find_post_key(text), text if form_page is not None else None
+
+
+def _query_of(target: str) -> list[tuple[str, str]]:
+    return urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query, keep_blank_values=True)
+
+
+def _with_page_form(page: str, target: str, fields: list[tuple[str, str]]) -> tuple[
+        list[tuple[str, str]], list[str], pages.PageForm | None]:
+    """The caller's fields over those of the page's own form posting to `target`'s path (what a browser
+    sends with it), the names added, and the form. The caller's `action` picks the form when several post
+    there."""
+    path = urllib.parse.urlsplit(target).path
+    action = next((value for name, value in fields if name == "action"), None)
+    form = pages.page_form(page, path, action)
+    if form is None:
+        return fields, [], None
+    given = {name for name, _ in fields}
+    added = [(name, value) for name, value in form.fields if name not in given and name != POST_KEY_FIELD]
+    key = [(name, value) for name, value in form.fields if name == POST_KEY_FIELD and name not in given]
+    names = [name for name, _ in added] + [f"{name} (no file)" for name in form.files if name not in given]
+    return added + fields + key, list(dict.fromkeys(names)), form
 
 
 def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
@@ -451,23 +509,45 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
     area = "acp" if admin_cp else "front"
     query = list(request.query)
     notes: list[str] = []
+    separate_debug = False
     if request.debug:
         if admin_cp:
             notes.append("MyBB has no debug report for Admin CP pages; debug applies to front-end pages.")
+        elif request.method == "GET" and (request.selector or request.contains or request.excerpt):
+            separate_debug = True  # MyBB's debug report replaces the page the selector is asked of
         else:
             query.append(("debug", "1"))
+            if request.selector or request.contains or request.excerpt:
+                notes.append("with debug, MyBB shows its debug report instead of the page to users who may see "
+                             "it: selector, contains and excerpt were checked against what came back (a POST is "
+                             "sent once, so the page was not loaded a second time without debug)")
     if _login_needed(client, area):
         client.login_acp() if area == "acp" else client.login_front()
     fields = list(request.form)
     needs_key = _needs_key(request, admin_cp, fields + query)
     once = request.method == "POST" or needs_key
+    added: list[str] | None = None
+    form_page: str | None = None
     if once and (needs_key or client.role != GUEST):
-        key = _prepare_session(client, area, notes)
-        if needs_key:
+        form_page = _target(request.path, query) if request.method == "POST" and not admin_cp else None
+        if form_page is not None and any(n == "action" and v.startswith("do_") for n, v in _query_of(form_page)):
+            form_page = None  # a `do_` action in the URL itself: never sent as a GET, not even to read a form
+        key, page = _prepare_session(client, area, notes, form_page)
+        if page is None:
+            form_page = None
+        else:
+            fields, added, form = _with_page_form(page, form_page or "", fields)
+            if form is not None and form.multipart:
+                client.files = [name for name in form.files if name not in {n for n, _ in request.form}]
+            if not added:
+                form_page = None
+        if needs_key and not any(name == POST_KEY_FIELD for name, _ in fields):
             if key is None:
                 notes.append(f"no my_post_key on the {area} page MyBB served this session; sent without one")
             (fields if request.method == "POST" else query).append((POST_KEY_FIELD, key or ""))
     response = _exchange(client, request, _target(request.path, query), fields)
+    if added:
+        response.form_added, response.form_page = added, form_page
     if once:
         refused = response.page_error is not None and response.page_error.kind in ("post_key", "acp_login")
         if refused or (client.role != GUEST and _session_refused(client, area, response.body)):
@@ -477,6 +557,12 @@ def load_page(client: ForumClient, request: PageRequest) -> PageResponse:
         notes.append("MyBB did not accept the stored session; logged in again and loaded the page again")
         client.login_acp() if area == "acp" else client.login_front()
         response = _exchange(client, request, _target(request.path, query), fields)
+    if separate_debug:
+        report = client.send("GET", _target(request.path, [*query, ("debug", "1")]))
+        response.debug_body, response.debug_ports = report.text(), [report.client_port]
+        response.notes.append("with debug, MyBB replaces the page with its debug report for users who may see it: "
+                              "the page was loaded plainly (selector, contains and excerpt are of it) and the "
+                              "report with a second GET (its errors are not this answer's)")
     key = pages.find_post_key(response.body)
     if key and not response.after_post:  # a page rendered after a POST may predate a session change
         final = urllib.parse.urlsplit(response.url).path
@@ -515,6 +601,9 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
     if content_type == "text/html":
         page_error = pages.detect_error(text, admin_cp=admin_cp) or (
             None if target.split("?", 1)[0].endswith("/xmlhttp.php") else pages.detect_stop(text, answer.status))
+    if page_error is not None and page_error.post_to:  # the form's action, as a path from the forum's root
+        on_site = _same_site(client, target, page_error.post_to)  # a form posting off-site names no path here
+        page_error = dataclasses.replace(page_error, post_to=on_site.lstrip("/") if on_site else None)
     return PageResponse(request, client.base + target, answer.status, answer.reason, seconds, hops, text,
                         content_type, page_error, [], [], not_followed, redirect,
                         after_post=request.method == "POST")
@@ -543,7 +632,7 @@ def inspect_page(result: Any, response: PageResponse) -> None:
         else:
             result.contains_found = ""
     if request.debug:
-        result.debug = pages.parse_debug(text)
+        result.debug = pages.parse_debug(response.debug_body if response.debug_body is not None else text)
     if is_html:
         result.flash = pages.flash_message(text)
         result.refresh_to = pages.meta_refresh(text) if response.redirect_page is None else None

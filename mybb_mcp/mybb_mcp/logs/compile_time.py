@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..forum.request_roles import write_private_json
 from ..safe_files import read_own_json
-from .digest import STILL_FIRING, ErrorGroup, Fingerprint, normalise_message
+from .digest import STILL_FIRING, STOPS_THE_SCRIPT, ErrorGroup, Fingerprint, normalise_message
 from .parser import LogEntry
 
 STORE_NAME = "compile_time.journal"
@@ -102,8 +102,11 @@ def _load(directory: Path) -> dict[str, Kept]:
 
 
 def standing(directory: Path, root: Path | None) -> list[Kept]:
-    """The kept diagnostics whose file has not changed since PHP said them."""
-    return [k for k in _load(directory).values() if unchanged_since(k.message, k.where, k.last_seen, root)]
+    """The kept diagnostics whose file has not changed since PHP said them. Not those that stopped the
+    script (`Cannot redeclare` ...): OPcache keeps nothing of a script that died, so the next load of the
+    page says them again if they are still there, and a clean load is the proof they are gone."""
+    return [k for k in _load(directory).values()
+            if k.kind not in STOPS_THE_SCRIPT and unchanged_since(k.message, k.where, k.last_seen, root)]
 
 
 def remember(directory: Path, seen: Iterable[Kept], root: Path | None) -> None:
@@ -111,7 +114,7 @@ def remember(directory: Path, seen: Iterable[Kept], root: Path | None) -> None:
     kept = {k.key: k for k in standing(directory, root)}
     changed = False
     for item in seen:
-        if not is_compile_time(item.message):
+        if not is_compile_time(item.message) or item.kind in STOPS_THE_SCRIPT:
             continue
         old = kept.get(item.key)
         if old is None or old.seen < item.seen:
@@ -140,5 +143,25 @@ def standing_groups(directory: Path, root: Path | None, present: set[str]) -> li
         group.compile_note = (f"compile-time: PHP said this when it compiled the file, last "
                               f"{kept.last_seen:%Y-%m-%d %H:%M:%S} UTC; the file has not changed since, so it is "
                               "still in the code (OPcache serves the compiled file silently)")
+        groups.append(group)
+    return groups
+
+
+def for_included(directory: Path, root: Path | None, included: Iterable[str], present: set[str]) -> list[ErrorGroup]:
+    """The kept diagnostics of files this request included (PHP's get_included_files()), unchanged since
+    PHP said them and not said again now: OPcache served the compiled file silently, the code still holds
+    them. Shown with the request, as they would be on a load that compiled the file."""
+    files = {str(Path(p)) for p in included}
+    groups = []
+    for kept in standing(directory, root):
+        path = source_path(kept.where, root)
+        if kept.key in present or path is None or str(path) not in files:
+            continue
+        example = LogEntry(kept.last_seen, "error", kept.message, is_error=True, level=kept.kind)
+        group = ErrorGroup(Fingerprint(kept.kind, normalise_message(kept.message), kept.where), example, count=0,
+                           first_seen=kept.last_seen, last_seen=kept.last_seen)
+        group.compile_note = (f"compile-time, not said again by this load: PHP said it when it compiled the file, "
+                              f"last {kept.last_seen:%Y-%m-%d %H:%M:%S} UTC; the file has not changed since and this "
+                              "page includes it, so it is still in the code (OPcache served the compiled file)")
         groups.append(group)
     return groups

@@ -24,7 +24,7 @@ from .cursors import (
     resolve,
     take_cursor,
 )
-from .parser import CONNECTION, REQUEST, classify_origin
+from .parser import CONNECTION, ORIGIN_PLUGIN_PREFIX, REQUEST, classify_origin
 from .reader import iter_entries_forward
 from .timeline import offset_at_time
 from .zone import read_log_zone
@@ -53,6 +53,9 @@ class RequestRef:
     timestamp: datetime | None
     order: int = -1  # position of its request line in the range read (log order), -1 unknown
     role: str | None = None  # who sent it, when the tool did (forum/request_roles.py); None: not known
+    rechecks: bool = True  # False: a load that re-checks nothing (MyBB's debug page, plugins left out)
+    side: frozenset[str] = frozenset()  # fingerprint keys it raised only because plugins were left out
+    loaded: frozenset[str] | None = None  # the plugins its code ran with, when the tool knows
 
     def label(self) -> str:
         return f"{self.method} {self.path} → {self.status}" + (f" as {self.role}" if self.role else "")
@@ -203,6 +206,9 @@ class ErrorGroup:
     sites: dict[tuple[str, str | None], int] = field(default_factory=dict)
     recheck: list[tuple[str, str | None]] = field(default_factory=list)  # sites not re-run clean since
     compile_note: str | None = None  # why a compile-time diagnostic still stands (its file did not change)
+    left_out_by: str | None = None  # the plugin whose leaving out (request `plugins`) caused it, not the page
+    not_loaded: str | None = None  # its plugin, which the last load of its page did not run (deactivated)
+    ran_with: set[str] = field(default_factory=set)  # plugins loaded when it fired (as far as the tool knows)
 
     @property
     def key(self) -> str:
@@ -240,6 +246,8 @@ def group_errors(
             continue
         fp = fingerprint(entry, root)
         key = fp.key()
+        if ref is not None and key in ref.side:
+            continue  # caused by leaving a plugin out for that request, not the page's own error
         request_key = (key, ref.client_port if ref else None, ref.timestamp if ref else id(entry))
         if ref is not None and request_key in seen_per_request:
             continue
@@ -254,6 +262,7 @@ def group_errors(
             if group.last_seen is None or entry.timestamp > group.last_seen:
                 group.last_seen = entry.timestamp
         if ref is not None:
+            group.ran_with |= ref.loaded or set()
             group.last_order = max(group.last_order, ref.order)
             group.scripts.add(_script(ref.path))
             site = (_script(ref.path), ref.role)
@@ -265,6 +274,7 @@ def group_errors(
 
 
 NEW, STILL_FIRING, RESOLVED, NOT_RECHECKED = "new", "still firing", "resolved", "not re-checked"
+RESOLVED_EARLIER = "resolved earlier"  # fired before the cursor and re-checked clean before it too
 NOT_SEEN = NOT_RECHECKED  # the former name: seen before the cursor, its page not re-run clean since
 
 
@@ -285,10 +295,22 @@ class Digest:
 RoleLookup = Callable[[int | None, datetime | None], str | None]
 
 
+def _identified(ref: RequestRef, role_of: RoleLookup | None) -> RequestRef:
+    """The request with who sent it and whether it re-checks (the tool's journal, forum/request_roles)."""
+    if role_of is None:
+        return ref
+    record_of = getattr(role_of, "record_of", None)
+    found = record_of(ref.client_port, ref.timestamp) if record_of is not None else None
+    if found is None:
+        return replace(ref, role=role_of(ref.client_port, ref.timestamp))
+    return replace(ref, role=found.role, rechecks=found.rechecks, side=frozenset(found.side),
+                   loaded=None if found.loaded is None else frozenset(found.loaded))
+
+
 def _requests_in(entries: Sequence[LogEntry], role_of: RoleLookup | None = None) -> list[RequestRef]:
     return [
-        RequestRef(e.method, e.path or "", e.status_code or 0, e.client_port, e.worker_pid, e.timestamp, position,
-                   role_of(e.client_port, e.timestamp) if role_of else None)
+        _identified(RequestRef(e.method, e.path or "", e.status_code or 0, e.client_port, e.worker_pid, e.timestamp,
+                               position), role_of)
         for position, e in enumerate(entries) if e.event_type == REQUEST and e.method is not None and not e.internal
     ]
 
@@ -297,7 +319,25 @@ def _with_roles(tied: list[tuple[LogEntry, RequestRef | None]],
                 role_of: RoleLookup | None) -> list[tuple[LogEntry, RequestRef | None]]:
     if role_of is None:
         return tied
-    return [(e, replace(r, role=role_of(r.client_port, r.timestamp)) if r is not None else None) for e, r in tied]
+    return [(e, _identified(r, role_of) if r is not None else None) for e, r in tied]
+
+
+def _latest(requests: Iterable[RequestRef]) -> dict[tuple[str, str | None], RequestRef]:
+    """In log order, the last request to each page as each role that re-checks (a plain or traced load:
+    not MyBB's debug page, not a load with plugins left out)."""
+    return {(_script(r.path), r.role): r for r in requests if r.rechecks}
+
+
+def _ran_its_plugin(group: ErrorGroup, rerun: RequestRef) -> bool:
+    """Whether a load could say anything of a plugin's error: it ran that plugin, when the error fired with
+    it loaded (as far as the tool knows). A page that loads clean with the plugin deactivated says nothing
+    of the bug still in its file."""
+    origin = group.example.origin or ""
+    name = origin[len(ORIGIN_PLUGIN_PREFIX):] if origin.startswith(ORIGIN_PLUGIN_PREFIX) else None
+    if rerun.loaded is None or name is None or name not in group.ran_with or name in rerun.loaded:
+        return True
+    group.not_loaded = name
+    return False
 
 
 def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], since_cursor: bool) -> bool:
@@ -307,7 +347,7 @@ def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], 
     group.recheck = []
     for site, last in sorted(group.sites.items(), key=lambda item: item[1]):
         rerun = latest.get(site) if site[1] is not None else None
-        if rerun is not None and rerun.order > (last if since_cursor else -1):
+        if rerun is not None and rerun.order > (last if since_cursor else -1) and _ran_its_plugin(group, rerun):
             clean.append(rerun)
         else:
             group.recheck.append(site)
@@ -315,22 +355,46 @@ def _judge(group: ErrorGroup, latest: dict[tuple[str, str | None], RequestRef], 
     return bool(group.sites) and not group.recheck
 
 
+def _judge_before(group: ErrorGroup, before: dict[tuple[str, str | None], RequestRef],
+                  since: dict[tuple[str, str | None], RequestRef]) -> str:
+    """The fate of an error seen before the cursor only: each page it fired on ran again clean as the same
+    role after its last occurrence there, before the cursor (resolved earlier: a resolution stays until
+    the error fires again) or since it (resolved, what changed); else not re-checked."""
+    group.recheck, fixes = [], []
+    for site, last in sorted(group.sites.items(), key=lambda item: item[1]):
+        earlier, now = before.get(site), since.get(site)
+        clean_before = earlier is not None and earlier.order > last and _ran_its_plugin(group, earlier)
+        now = now if now is not None and _ran_its_plugin(group, now) else None
+        if site[1] is None or (not clean_before and now is None):
+            group.recheck.append(site)
+        elif not clean_before and now is not None:
+            fixes.append(now)
+    if not group.sites or group.recheck:
+        group.fixed_by = None
+        return NOT_RECHECKED
+    group.fixed_by = max(fixes, key=lambda r: r.order).label() if fixes else None
+    return RESOLVED if fixes else RESOLVED_EARLIER
+
+
 def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path | None,
               mybb_files: Sequence[Path], role_of: RoleLookup | None = None,
-              match: RequestMatch | None = None) -> list[ErrorGroup]:
-    """Error groups in the BASELINE_WINDOW before the cursor (at most MAX_BASELINE_BYTES of log)."""
+              match: RequestMatch | None = None) -> tuple[list[ErrorGroup], list[RequestRef]]:
+    """Error groups in the BASELINE_WINDOW before the cursor (at most MAX_BASELINE_BYTES of log), and the
+    requests logged there (what re-checked them before the cursor)."""
     if cursor.server is None or resolution.generation is None:
-        return []
+        return [], []
     path, end = resolution.generation, cursor.server.offset
     cutoff = datetime.fromtimestamp(cursor.issued, timezone.utc) - BASELINE_WINDOW
     try:
         start = offset_at_time(path, cutoff, zone, end=end)
     except OSError:
-        return []
+        return [], []
     start = max(start, 0)
     if end - start > MAX_BASELINE_BYTES:
         start = _entry_start_after(path, end - MAX_BASELINE_BYTES, end)
-    entries = list(_server_entries_in([Segment(path, start, end)], zone))
+    entries = [e for e in _server_entries_in([Segment(path, start, end)], zone)
+               if not e.internal and not (e.event_type == CONNECTION and e.message != "Accepted")]
+    requests = _requests_in(entries, role_of)
     marks = dict(cursor.mybb)
     for file in mybb_files:
         now = _mark_file(file)
@@ -339,12 +403,17 @@ def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path |
             for entry in mybb_blocks(file, max(0, mark.offset - 4 * 1024 * 1024), mark.offset):
                 if entry.timestamp is not None and entry.timestamp >= cutoff:
                     entries.append(entry)
-    return group_errors(_matching(_with_roles(tie_to_requests(entries), role_of), match), root)
+    return group_errors(_matching(_with_roles(tie_to_requests(entries), role_of), match), root), requests
+
+
+STOPS_THE_SCRIPT = ("fatal", "parse", "exception", "error")  # PHP stops: a clean load of the page is proof
 
 
 def _still_compiled(group: ErrorGroup, unchanged_since: Callable[[ErrorGroup], bool] | None) -> bool:
     """A compile-time diagnostic whose file has not changed since PHP said it: still in the code, though
     OPcache serves the compiled file without saying it again (orchestration/compile_time.py)."""
+    if group.fingerprint.kind in STOPS_THE_SCRIPT:
+        return False  # the script died: OPcache keeps nothing, so the next load says it again if it is there
     if unchanged_since is None or not unchanged_since(group):
         return False
     group.compile_note = ("compile-time: PHP says this once, when it compiles the file; the file has not "
@@ -413,11 +482,11 @@ def digest(
     requests = _requests_in(entries, role_of)
     before: list[ErrorGroup] = []
     if cursor is not None and resolution is not None:
-        baseline = _baseline(cursor, resolution, zone, root, mybb_files, role_of, match)
+        baseline, earlier_requests = _baseline(cursor, resolution, zone, root, mybb_files, role_of, match)
         now_keys = {g.key for g in groups}
         then_keys = {g.key for g in baseline}
-        # In log order: the last request to each page as each role wins.
-        latest = {(_script(r.path), r.role): r for r in requests}
+        latest = _latest(requests)
+        latest_before = _latest(earlier_requests)
         for group in groups:
             compiled = _still_compiled(group, unchanged_since)
             if _judge(group, latest, True) and not compiled:
@@ -429,10 +498,8 @@ def digest(
                 continue
             if _still_compiled(group, unchanged_since):
                 group.status, group.fixed_by = STILL_FIRING, None
-            elif _judge(group, latest, False):
-                group.status = RESOLVED
             else:
-                group.status, group.fixed_by = NOT_RECHECKED, None
+                group.status = _judge_before(group, latest_before, latest)
             before.append(group)
     groups.sort(key=lambda g: (-g.count, g.first_seen.timestamp() if g.first_seen else 0.0))
     return Digest(groups, before, len(requests), after, note, cursor is not None, more,

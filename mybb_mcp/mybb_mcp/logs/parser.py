@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
+from pathlib import Path
 
-from ..forum import release  # MyBB's own files: whose code a stack frame is
+from ..forum import plugin_files, release  # MyBB's own files and the plugins': whose code a stack frame is
+from .frames import INCLUDE, explained_sql, frames, is_tool_frame, tool_frames_named
 
 # Event types
 REQUEST, ERROR, CONNECTION, STARTUP, INFO = "request", "error", "connection", "startup", "info"
@@ -471,6 +473,7 @@ def parse_mybb_error(
 
 ORIGIN_CORE, ORIGIN_TEMPLATE, ORIGIN_OTHER = "MyBB core", "theme/template", "other"
 ORIGIN_EDITED = "edited MyBB file"  # a file of the release whose content differs: the user's code
+ORIGIN_YOURS = "your code (not MyBB's)"  # a forum file that is not MyBB's and no plugin can be tied to
 ORIGIN_PLUGIN_PREFIX = "plugin "
 # MyBB 1.8's own Admin CP modules: any other admin/modules/NAME/ is a plugin's.
 _CORE_ADMIN_MODULES = frozenset({"config", "forum", "home", "style", "tools", "user"})
@@ -489,11 +492,6 @@ _CORE_SCRIPTS = frozenset({
 _MYBB_ERROR_HANDLER = "inc/class_error.php"
 _EVAL = "eval()'d code"
 
-# Stack frames, as a call site (file, line). PHP's trace and MyBB's back trace list the innermost
-# call first; Xdebug's stack lists {main} first.
-_PHP_FRAME = re.compile(r"#\d+ (.+?)\((\d+)\): ")  # #0 /srv/forum/inc/class_plugins.php(142): f()
-_MYBB_FRAME = re.compile(r"#\d+\s.*? called at \[(.+?):(\d+)\]")  # #2  f() called at [/inc/x.php:142]
-_XDEBUG_FRAME = re.compile(r"\s*\d+\. .*\s(/\S*(?:\(\d+\) : eval\(\)'d code)?):(\d+)$")  # 3. f() /x.php:100
 
 
 def forum_relative(path: str, root: str | None, relative: bool = False) -> str | None:
@@ -547,34 +545,37 @@ def path_origin(path: str, root: str | None, relative: bool = False) -> str:
         verdict = found.verdict(root or "", rel)
         if verdict != release.NOT_MYBB:
             return ORIGIN_CORE if verdict == release.CORE else ORIGIN_EDITED
-        name = plugin_named_by(rel)
-        return ORIGIN_PLUGIN_PREFIX + name if name else ORIGIN_OTHER
+        return _owned(rel, root)
     parts = rel.split("/")  # by path only: MyBB's language files and tasks cannot be told from a plugin's
     name = plugin_named_by(rel)
     if name is not None and (parts[:2] == ["inc", "plugins"]
                              or (parts[:2] == ["admin", "modules"] and name not in _CORE_ADMIN_MODULES)):
-        return ORIGIN_PLUGIN_PREFIX + name
+        return _owned(rel, root)
+    if parts[:2] == ["admin", "modules"] and len(parts) == 4 and root:  # config/NAME.php beside NAME's main file
+        owner = plugin_files.owner(root, rel)
+        if owner is not None and owner == parts[3][:-4]:
+            return ORIGIN_PLUGIN_PREFIX + owner
     if (len(parts) > 1 and parts[0] in _CORE_DIRS) or (len(parts) == 1 and parts[0] in _CORE_SCRIPTS):
         return ORIGIN_CORE
-    return ORIGIN_OTHER
+    return _owned(rel, root)
+
+
+def _owned(rel: str, root: str | None) -> str:
+    """A forum file that is not MyBB's: the plugin it can be tied to (forum/plugin_files), else "your code".
+    Without the forum's plugin folder at hand, a plugin folder's name is the best guess there is."""
+    owner = plugin_files.owner(root, rel) if root else None
+    if owner is not None:
+        return ORIGIN_PLUGIN_PREFIX + owner
+    guess = plugin_named_by(rel)
+    if guess is not None and guess not in _CORE_ADMIN_MODULES and (not root or plugin_files.main_files(root) is None):
+        return ORIGIN_PLUGIN_PREFIX + guess  # the forum's plugins cannot be read: the folder's name is the guess
+    return ORIGIN_YOURS
+
 
 
 def locations(entry: LogEntry) -> list[tuple[str, int | None]]:
     """Where the error happened, then each call site outwards (innermost first)."""
-    found: list[tuple[str, int | None]] = []
-    if entry.source_file:
-        found.append((entry.source_file, entry.source_line))
-    xdebug: list[tuple[str, int | None]] = []
-    for line in entry.continuation:
-        match = _PHP_FRAME.match(line) or _MYBB_FRAME.match(line)
-        if match:
-            found.append((match.group(1), int(match.group(2))))
-            continue
-        match = _XDEBUG_FRAME.match(line)
-        if match:
-            xdebug.append((match.group(1), int(match.group(2))))
-    found.extend(reversed(xdebug))
-    return [(path, line) for path, line in found if path and path != "Unknown" and line != 0]
+    return [(path, line) for path, line, _call in frames(entry.source_file, entry.source_line, entry.continuation)]
 
 
 def classify_origin(entry: LogEntry, root: str | None) -> None:
@@ -587,15 +588,22 @@ def classify_origin(entry: LogEntry, root: str | None) -> None:
     if not entry.is_error:
         return
     relative = entry.source == SOURCE_MYBB
-    places = locations(entry)
+    places = [(path, line, call) for path, line, call in frames(entry.source_file, entry.source_line,
+                                                                entry.continuation) if not is_tool_frame(path)]
+    entry.continuation = tool_frames_named(entry.continuation)
     if not places:
         entry.origin = ORIGIN_OTHER if entry.event_type == ERROR else None
         return
-    chosen = places[0]
-    for index, (path, line) in enumerate(places):
+    chosen = places[0][:2]
+    for index, (path, line, call) in enumerate(places):
         origin = path_origin(path, root, relative)
         if origin == ORIGIN_EDITED and index > 0:
             continue  # only hashes are known, not which lines were edited: as a mere caller it is MyBB's
+        if index > 0 and origin != ORIGIN_CORE and INCLUDE.match(call):
+            # A script of the user's that only included MyBB (global.php ...): what MyBB's own code raised
+            # while it loaded is MyBB's, as on MyBB's own scripts.
+            entry.origin = ORIGIN_CORE
+            break
         if origin != ORIGIN_CORE:
             entry.origin, entry.user_frame, chosen = origin, (path, line), (path, line)
             break
@@ -605,6 +613,10 @@ def classify_origin(entry: LogEntry, root: str | None) -> None:
     shown = path if _EVAL in path else (forum_relative(path, root, relative) if root or relative else None) or path
     entry.place = f"{shown}:{line}" if line else shown
     entry.core_noise = is_core_noise(entry, root)
+    if entry.level == "sql" and entry.message.startswith("SQL Error: "):
+        rel = forum_relative(path, root, relative) if _EVAL not in path else None
+        source = Path(root) / rel if root and rel else None
+        entry.message = explained_sql(entry.message, source, line, entry.place) or entry.message
 
 
 def is_core_noise(entry: LogEntry, root: str | None) -> bool:

@@ -17,7 +17,7 @@ from ..forum.init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import InitResult, PageResult
-from ..workbench import browser, request_trace
+from ..workbench import browser, left_out, request_trace
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
@@ -95,6 +95,7 @@ class ForumCalls:
         if workbench is not None:
             client.extra_headers = workbench.headers
         started = self._clock()
+        side: list[str] = []
         try:
             if chromium is not None:
                 response, result.browser = browser.check_page(self.config, chromium, client, request, before)
@@ -128,13 +129,27 @@ class ForumCalls:
                 result.workbench = request_trace.collect(self.config, workbench, [h.client_port for h in response.hops],
                                                          request.trace, request.plugins)
                 request_trace.name_template_errors(result.workbench, result.errors, self.config.mybb_root)
+                with contextlib.suppress(OSError):  # what is kept is a help, never the answer's condition
+                    result.errors += compile_time.for_included(
+                        sessions.sessions_dir(self.config), self.config.mybb_root, result.workbench.included,
+                        {g.key for g in result.errors})
+                side = left_out.mark_left_out(result.errors, self.config.mybb_root, left_out.left_out_plugins(
+                    self.config.mybb_root, request.plugins, result.workbench.skipped))
             result.json_verdict = _judge_json(response, result.workbench, str(self.config.mybb_root))
-            if not result.errors:
+            if not any(group.count for group in result.errors):  # remembered compile-time ones aside
                 result.visibility_note = self._hidden_kinds()
-        ports = client.login_ports + ([h.client_port for h in result.response.hops] if result.response else [])
-        ports += [r.client_port for r in result.browser.requests if r.client_port] if result.browser else []
+        hops = [h.client_port for h in result.response.hops] if result.response else []
+        hops += [r.client_port for r in result.browser.requests if r.client_port] if result.browser else []
+        plain = request.plugins is None  # a load with plugins left out proves nothing of the page as it is
         with contextlib.suppress(OSError):  # unrecorded, its page only reads "not re-checked" in the digest
-            request_roles.record(sessions.sessions_dir(self.config), ports, request.role)
+            where = sessions.sessions_dir(self.config)
+            request_roles.record(where, client.login_ports, request.role, rechecks=plain)
+            debug_apart = result.response is not None and result.response.debug_ports is not None
+            # A debug call re-checks nothing, also when its page was loaded plainly for a selector.
+            request_roles.record(where, hops, request.role, rechecks=plain and not request.debug,
+                                 side=side, loaded=request_trace.loaded_plugins(result.workbench))
+            if debug_apart and result.response is not None:
+                request_roles.record(where, result.response.debug_ports or [], request.role, rechecks=False)
         if workbench is not None and result.workbench is None:  # no page: its exchanges' traces are not read
             request_trace.collect(self.config, workbench, [], request.trace, request.plugins)
         try:

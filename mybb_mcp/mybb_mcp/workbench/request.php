@@ -107,6 +107,22 @@ function mybb_mcp_template_sets(array $titles)
     return $out;
 }
 
+/**
+ * The plugins MyBB loaded for a plain request: the active ones of its `plugins` datacache (already read by
+ * init.php); none under NO_PLUGINS. Null when MyBB did not get that far.
+ */
+function mybb_mcp_active_plugins()
+{
+    if (defined('NO_PLUGINS')) {
+        return array();
+    }
+    if (!isset($GLOBALS['cache']) || !is_object($GLOBALS['cache']) || !isset($GLOBALS['cache']->cache['plugins'])) {
+        return null;
+    }
+    $active = $GLOBALS['cache']->cache['plugins']['active'] ?? array();
+    return is_array($active) ? array_values(array_map('strval', array_keys($active))) : null;
+}
+
 function mybb_mcp_request_end()
 {
     $costs = mybb_mcp_costs_end();  // first: the workbench's own queries below are not the request's
@@ -138,6 +154,8 @@ function mybb_mcp_request_end()
         'functions' => $state['functions'],
         'templates' => !empty($state['options']['trace']) ? $templates : array(),
         'eval_sites' => $eval_sites,
+        'included' => get_included_files(),
+        'active' => mybb_mcp_active_plugins(),
     ) + $costs;
     $handle = @fopen($state['out_file'], 'x');  // never over an existing file (nor through a symlink)
     if ($handle) {

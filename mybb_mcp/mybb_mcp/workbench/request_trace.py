@@ -143,6 +143,14 @@ class TemplateError:
     template_line: int | None
 
 
+def loaded_plugins(trace: RequestTrace | None) -> list[str] | None:
+    """The plugins the request's code ran with: those MyBB loaded (plugins left out, traced), else the
+    active ones (a plain load loads them all); None when not known."""
+    if trace is None or not trace.exchanges_read:
+        return None
+    return trace.plugins_loaded if trace.plugins_loaded is not None else trace.active
+
+
 @dataclass
 class RequestTrace:
     trace: bool
@@ -156,6 +164,8 @@ class RequestTrace:
     eval_sites: dict[str, list[tuple[str, int, str | None]]] = field(default_factory=dict)  # "file(line)" ->
     # the templates got there: title, lines MyBB put before it (its start comment), set
     template_errors: list[TemplateError] = field(default_factory=list)  # filled by name_template_errors
+    included: list[str] = field(default_factory=list)  # the PHP files the request's exchanges included
+    active: list[str] | None = None  # the plugins MyBB's cache had active (loaded by a plain request)
     exchanges_read: int = 0
     exchanges_missing: int = 0
     costs: request_costs.RequestCosts | None = None  # queries and profile, when asked
@@ -193,6 +203,10 @@ def _merge(found: RequestTrace, data: dict[str, Any], root: Path) -> None:
     elif data.get("no_plugins"):
         found.plugins_loaded = []
     found.skipped += [str(s) for s in data.get("skipped", []) if str(s) not in found.skipped]
+    included = data.get("included") if isinstance(data.get("included"), list) else []
+    if isinstance(data.get("active"), list):
+        found.active = sorted({*(found.active or []), *(str(p) for p in data["active"][:500])})
+    found.included += [str(p) for p in included[:5000] if isinstance(p, str) and str(p) not in found.included]
     for item in data.get("hooks", []) if isinstance(data.get("hooks"), list) else []:
         if isinstance(item, list) and len(item) == 3:
             found.hooks.append(HookRun(str(item[0]), int(item[1] or 1), tuple(str(f) for f in item[2] or ())))
