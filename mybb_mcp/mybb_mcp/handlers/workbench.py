@@ -15,7 +15,7 @@ from ..answers.lifecycle import render_error
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php, render_php_disabled
 from ..answers.sql import render_sql, render_table
-from ..answers.templates import render_replace, render_template
+from ..answers.templates import render_replace, render_template, render_template_writes_disabled
 from ..errors import MybbMcpError
 from ..forum.init import InitOptions
 from ..orchestration import ServerOrchestrationService
@@ -79,6 +79,8 @@ def _templates(service: ServerOrchestrationService, args: Any) -> str:
         if args.action == "get":
             view = service.get_template(args.title)
             return ToolText(render_template(view, True), is_error=not view.copies)
+        if args.apply and not php_allowed():  # a template is code MyBB evaluates: gated like mybb_forum_php
+            return ToolText(render_template_writes_disabled(args.title), is_error=True)
         return ToolText(render_replace(service.replace_in_template(args.title, args.find, args.replace, args.set,
                                                                    args.apply), True))
     except MybbMcpError as exc:
