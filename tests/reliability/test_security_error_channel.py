@@ -60,6 +60,15 @@ def test_the_log_is_signed_and_its_key_private(running: ServerOrchestrationServi
     keys = log.parent / KEYS_FILE
     assert keys.stat().st_mode & 0o777 == 0o600
     assert keys.read_text().split()[-1] not in log.read_text()  # the key never reaches the log
+    # The router's own line for a refused path is the one its request's end describes: not marked.
+    port = running.config.port
+    assert status_of(get(port, "/__mybb_mcp/refused")) == 404
+    assert status_of(get(port, "/ok.php")) == 200
+    assert logged(running, "[200]: GET /ok.php")
+    entries, text = query(running, limit=100)
+    refused = [e for e in entries if e.path == "/__mybb_mcp/refused"]
+    assert refused and not any(e.doubtful for e in refused), text
+    assert "mybb-mcp-" not in text  # the channel's own lines are never shown
 
 
 def test_forged_entries_in_logged_visitor_text_are_marked_never_counted(running: ServerOrchestrationService) -> None:

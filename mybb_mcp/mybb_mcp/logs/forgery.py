@@ -36,6 +36,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from .parser import _is_php_error_suffix
 from .reader import open_log
 from .signed import BEGIN, END, SIGNED_BYTES, SignedLine, log_is_signed, read_keys, verify
 from .timeline import lookback_windows
@@ -96,8 +97,12 @@ def _is_the_request_line(body: bytes, begin: SignedLine, end: SignedLine | None)
     if end is None:  # the request is still running, or its end lies past what was read
         return True
     fatal = end.data.get("fatal")
-    return int(status) == end.data.get("status") and (
-        suffix is None if not fatal else suffix is not None and suffix.decode("utf-8", "replace").startswith(fatal))
+    if int(status) != end.data.get("status"):
+        return False
+    if fatal:
+        return suffix is not None and suffix.decode("utf-8", "replace").startswith(fatal)
+    # No fatal error: a suffix may only say what php -S or the router says (" - No such file or directory").
+    return suffix is None or not _is_php_error_suffix(suffix.decode("utf-8", "replace"), int(status))
 
 
 def _flag_signed(data: bytes, base: int, targets: set[int], skip_first: bool, keys: list[bytes]) -> set[int]:

@@ -27,7 +27,7 @@ from ..safe_files import UnsafeFile, read_own_small
 KEYS_FILE = ".mybb-mcp-error-keys"
 ENV_NAME = "MYBB_MCP_ERROR_KEYS"
 PREPEND = Path(__file__).resolve().parent.parent / "orchestration" / "errors.php"
-KEEP_KEYS = 8
+KEEP_KEYS = 32  # a log spans every start until it is rotated
 HEADER_MARK = "PHP's error lines are vouched for by signed receipts"
 BEGIN, END, RECEIPT = "begin", "end", "error"
 MAX_LINE = 64 * 1024  # errors.php cuts what a receipt names at 4,000 bytes; escaped it stays well below
