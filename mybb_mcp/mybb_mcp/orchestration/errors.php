@@ -17,7 +17,8 @@
  * Which errors get a receipt: those PHP logs (error_reporting, plus the kinds Xdebug's
  * force_error_reporting adds), not those MyBB's own error handler takes (it never lets PHP log them).
  * MyBB installs its handler in inc/init.php (`$error_handler = new errorHandler();`): the stand-in left
- * in that global is released right then, and puts this channel in front of MyBB's handler.
+ * in that global is released right then, and puts MyBB's handler with the receipts (errors_mybb.php)
+ * in its place, so the kinds MyBB leaves to PHP (notices, deprecations) get theirs too.
  *
  * Everything lives in classes named MybbMcp: this runs in the global scope of every script (twice per
  * request with the router: once before it, once before the script it hands over to).
@@ -33,8 +34,7 @@ if (!class_exists('MybbMcpErrorChannel', false)) {
 		private static $key = null;
 		private static $request = '';
 		private static $forced = 0;
-		private static $next = null; // MyBB's handler, once it is installed
-		private static $next_mask = 0;
+		private static $mybb_mask = 0; // the kinds MyBB's own handler takes, once it is installed
 		private static $unhandled = array();
 
 		public static function start()
@@ -67,25 +67,27 @@ if (!class_exists('MybbMcpErrorChannel', false)) {
 			$GLOBALS['error_handler'] = new MybbMcpErrorHandlerStandIn();
 		}
 
-		/** Called by the stand-in just after MyBB's errorHandler installed itself: this channel goes in front. */
+		/**
+		 * Called by the stand-in just after MyBB's errorHandler installed itself: MyBB's handler, as a subclass
+		 * that also writes the receipts for the kinds MyBB leaves to PHP, takes its place.
+		 */
 		public static function chain()
 		{
-			$mask = error_reporting(); // what MyBB's constructor has just set, and handles
-			$previous = set_error_handler(array('MybbMcpErrorChannel', 'handle'));
-			if(is_callable($previous))
-			{
-				self::$next = $previous;
-				self::$next_mask = $mask;
-			}
+			self::$mybb_mask = error_reporting(); // what MyBB's constructor has just set, and handles
+			require_once __DIR__.'/errors_mybb.php'; // now that MyBB has declared errorHandler
+			$handler = new MybbMcpErrorHandler();
+			$GLOBALS['error_handler'] = $handler;
+			set_error_handler(array($handler, 'error_callback'));
+		}
+
+		public static function mybb_mask()
+		{
+			return self::$mybb_mask;
 		}
 
 		public static function handle($type, $message, $file = '', $line = 0)
 		{
 			self::seen();
-			if(self::$next !== null && ($type & self::$next_mask))
-			{
-				return call_user_func(self::$next, $type, $message, $file, $line);
-			}
 			if($type & (error_reporting() | self::$forced))
 			{
 				self::write('error', array('line' => self::logged($type, (string)$message, (string)$file, (int)$line)));
@@ -94,7 +96,7 @@ if (!class_exists('MybbMcpErrorChannel', false)) {
 		}
 
 		/** What PHP logged that no handler sees (a compile warning, a fatal error): error_get_last() tells. */
-		private static function seen()
+		public static function seen()
 		{
 			$last = error_get_last();
 			if(is_array($last) && ($last['type'] & self::UNHANDLED))
