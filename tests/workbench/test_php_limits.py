@@ -56,8 +56,8 @@ def test_set_time_limit_cannot_lift_the_time(real_forum: RealForum) -> None:
 
 def test_output_is_read_up_to_a_cap(real_forum: RealForum) -> None:
     # Past PHP's output buffers (echo is buffered, and stopped by memory_limit first): straight to stdout.
-    result = run(real_forum, "$out = fopen('php://stdout', 'wb'); while (true) { fwrite($out, str_repeat('y', 1 << 20)); }",
-                 10)
+    flood = "$out = fopen('php://stdout', 'wb'); while (true) { fwrite($out, str_repeat('y', 1 << 20)); }"
+    result = run(real_forum, flood, 10)
     assert not result.finished and result.stopped and "printed more than 4 MB" in result.stopped, result
 
 

@@ -81,7 +81,8 @@ def _flag_lines(data: bytes, base: int, targets: set[int], skip_first: bool) -> 
     return flagged
 
 
-_REQUEST_LINE = re.compile(rb"(?:\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d+) \[(\d{3})\]: (\S+) (\S*)(?: - (.*))?\r?$")
+_REQUEST_LINE = re.compile(
+    rb"(?:\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d+) \[(\d{3})\]: (\S+) (\S*)(?: - (.*))?\r?$")
 
 
 def _is_the_request_line(body: bytes, begin: SignedLine, end: SignedLine | None) -> bool:
