@@ -107,7 +107,13 @@ def run(argv: list[str], cpu: int, memory: int, output: int, wall: float) -> int
     stopped: str | None = None
     # Until PHP ends: not until EOF, which a process it left behind could hold off for ever.
     while status is None and stopped is None:
-        for key, _ in selector.select(timeout=max(0.0, min(0.1, deadline - time.monotonic()))):
+        wait = max(0.0, min(0.1, deadline - time.monotonic()))
+        if not selector.get_map():  # both pipes at their end: only PHP's exit is left to wait for
+            try:
+                child.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
+        for key, _ in (selector.select(timeout=wait) if selector.get_map() else ()):
             out, counted = targets[key.fd]
             try:
                 data = os.read(key.fd, 65536)
