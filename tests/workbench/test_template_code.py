@@ -68,7 +68,8 @@ async def test_an_injected_agent_cannot_put_code_into_a_template(on_forum: RealF
         # Even with PHP allowed, what the Admin CP's editor refuses is refused.
         monkeypatch.setenv("MYBB_ALLOW_PHP", "1")
         text, error = await call(client, "mybb_forum_templates", {**attack, "apply": True})
-        assert error and "check_template() refuses" in text and "Default Templates (1)" in text, text
+        assert error and text.startswith("# Error: Template Refused") and "Default Templates (1)" in text, text
+        assert "check_template() refuses" in text, text
         assert header_copies(on_forum) == before and not any(ATTACK in t for t in header_copies(on_forum))
         text, _ = await call(client, "mybb_server_request", {"path": "index.php", "contains": "groups="})
         assert "Text `groups=`: not present" in text, text

@@ -20,6 +20,7 @@ from ..errors import MybbMcpError
 from ..forum.init import InitOptions
 from ..orchestration import ServerOrchestrationService
 from ..tools_registry import ToolName
+from ..workbench.templates import TemplateRefused
 from .orchestration import Handler, ToolText, _run, current_progress
 
 ALLOW_PHP = "MYBB_ALLOW_PHP"
@@ -84,7 +85,7 @@ def _templates(service: ServerOrchestrationService, args: Any) -> str:
         return ToolText(render_replace(service.replace_in_template(args.title, args.find, args.replace, args.set,
                                                                    args.apply), True))
     except MybbMcpError as exc:
-        return _refused(exc, "Template")
+        return _refused(exc, "Template Refused" if isinstance(exc, TemplateRefused) else "Template")
 
 
 def php_allowed() -> bool:

@@ -95,8 +95,8 @@ def _refuse(title: str, refused: Sequence[int], names: dict[int, str], applying:
         f"MyBB's check_template() refuses the {title!r} template this replacement would write in {sets}: "
         "MyBB evaluates every template as PHP, and the Admin CP's template editor refuses such text as a security "
         f"problem. Nothing was changed{'' if applying else ' (a dry run)'}.",
-        "Use plain variables such as {$mybb->settings['bbname']} or {$lang->welcome_back}; no ${...}, calls or "
-        "$config[...]. Code belongs in a plugin (its hooks set the variables a template prints).")
+        "Use plain variables such as `{$mybb->settings['bbname']}` or `{$lang->welcome_back}`; no `${...}`, calls or "
+        "`$config[...]`. Code belongs in a plugin (its hooks set the variables a template prints).")
 
 
 def get_template(root: Path, title: str, php: str = "php", php_settings: Sequence[str] = ()) -> TemplateView:
