@@ -7,7 +7,7 @@ marked as possibly forged. PHP's own lines are vouched for by the signed receipt
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -115,3 +115,23 @@ def test_lines_forged_in_request_data_of_a_php_message_are_marked(running: Serve
     summary = running.search_logs(LogQueryOptions(errors_only=True, limit=100)).summary
     assert summary.errors == {"warning": 1}, summary
     assert not any("KEYED-SIGNED" in e.message for e in entries)  # a line that only looks signed vouches for nothing
+
+
+def test_with_several_workers_real_errors_stand_and_forged_ones_do_not(
+        forum: Path, make_service: Callable[..., ServerOrchestrationService]) -> None:
+    for name, text in PAGES.items():
+        (forum / name).write_text(text)
+    service = make_service(workers=2)
+    assert service.start().success
+    port = service.config.port
+    for number in range(4):
+        assert status_of(post(port, f"/logit.php?m=w{number}", {"text": forged(f"FORGED{number}")})) == 200
+        assert status_of(get(port, "/fatal.php")) == 500
+    assert status_of(get(port, "/ok.php")) == 200
+    assert logged(service, "[200]: GET /ok.php")
+    entries, text = query(service, errors_only=True, limit=200)
+    real = [e for e in entries if "REAL-WARNING w" in e.message]
+    assert len(real) == 4 and not any(e.doubtful for e in real), text
+    assert all(e.request is not None and e.request.path.startswith("/logit.php?m=w") for e in real), text
+    summary = service.search_logs(LogQueryOptions(errors_only=True, limit=200)).summary
+    assert summary.errors.get("warning") == 4 and summary.errors.get("fatal") == 4, (summary, text)

@@ -12,8 +12,9 @@ possibly forged when it is
   nothing).
 
 Limits: a request whose `begin` lies more than the look-back before an entry (or whose `end` more than
-SIGNED_TAIL after it) is judged without it; with several workers (MYBB_WORKERS), a line a page forges
-under another worker's pid is judged as that worker's. Text a page writes that claims nothing (not an
+SIGNED_TAIL after it) is judged without it; with several workers (MYBB_WORKERS), where php -S puts its pid
+before every line, a line without one is a page's text, but a line a page forges under another worker's
+pid is judged as that worker's. Text a page writes that claims nothing (not an
 error, not a php -S line) is shown as it is; MyBB's own <error> blocks are written that way too and are
 judged as below.
 
@@ -125,9 +126,13 @@ def _flag_signed(data: bytes, base: int, targets: set[int], skip_first: bool, ke
         lines.append((start, stamp.group(1), body, signed, looks))
     flagged: set[int] = set()
     frames: dict[bytes | None, _Frame] = {}  # worker pid (None: a single worker) -> its open request
+    # With several workers php -S puts its pid before every line: one without claims nothing of PHP's.
+    workers = any(worker is not None for _, worker, _, signed, _ in lines if signed is not None)
     for start, worker, body, signed, looks in lines:
         frame = frames.get(worker)
-        if looks:  # the channel's own lines are hidden; a forged one only has to vouch for nothing
+        if workers and worker is None and not looks:
+            forged = bool(_PHP_MESSAGE.match(body) or _SERVER_LINE.match(body))
+        elif looks:  # the channel's own lines are hidden; a forged one only has to vouch for nothing
             if signed is not None and signed.kind == BEGIN:
                 frames[worker] = _Frame(signed, ends.get(signed.request))
             elif signed is not None and frame is not None and signed.request == frame.begin.request:
