@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from mybb_mcp.config import DEFAULT_PHP_SETTINGS
 from mybb_mcp.logs.parser import format_php_timestamp
 from mybb_mcp.logs.signed import KEYS_FILE, log_is_signed
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
@@ -135,3 +136,12 @@ def test_with_several_workers_real_errors_stand_and_forged_ones_do_not(
     assert all(e.request is not None and e.request.path.startswith("/logit.php?m=w") for e in real), text
     summary = service.search_logs(LogQueryOptions(errors_only=True, limit=200)).summary
     assert summary.errors.get("warning") == 4 and summary.errors.get("fatal") == 4, (summary, text)
+
+
+def test_a_configured_auto_prepend_file_keeps_its_place_and_start_says_so(
+        forum: Path, make_service: Callable[..., ServerOrchestrationService]) -> None:
+    (forum / "mine.php").write_text("<?php\nheader('X-Mine: 1');\n")
+    service = make_service(php_settings=(*DEFAULT_PHP_SETTINGS, f"auto_prepend_file={forum / 'mine.php'}"))
+    started = service.start()
+    assert started.success and any("auto_prepend_file" in note and "unsigned" in note for note in started.notes)
+    assert not log_is_signed(service.config.log_file.read_bytes()[:1024])
