@@ -17,8 +17,8 @@ from ..answers.templates import render_replace, render_template
 from ..errors import InvalidArgument, MybbMcpError
 from ..workbench.members import ROLE_GROUPS
 from ..workbench.php_eval import MAX_TIMEOUT
-from ..workbench.templates import TemplateRefused
 from ..workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
+from ..workbench.templates import TemplateRefused
 from .options import int_in_range, int_option
 
 EXIT_OK, EXIT_FAILED = 0, 1

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from ..failures import Failure
 from ..forum import release, report
 from ..forum.folder_modes import open_folders_warning
+from ..logs import signed as signed_channel
 from ..logs.options import LogQueryOptions
 from ..logs.parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN
-from ..logs import signed as signed_channel
 from ..logs.rotation import rotate_in_place, rotate_logs
 from ..logs.zone import format_zone_header, local_zone_key
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
