@@ -99,3 +99,33 @@ def test_a_sparse_upload_counts_what_it_takes_on_disk(real_forum: Any) -> None:
     refused = snapshots.run("save", "too-big")
     assert not refused.ok and "take more than 8 MB on disk" in refused.message, refused.message
     assert [s.name for s in snapshots.run("list").snapshots] == ["with-sparse"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_over_mcp_the_refusal_comes_within_the_call(real_forum: Any, held: sqlite3.Connection,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp import Client, types
+    from mybb_mcp.server import server
+
+    monkeypatch.setattr("mybb_mcp.forum.snapshot.database.LOCK_TIMEOUT", 1.0)  # seam: the real 30 s takes long
+    for key, value in real_forum.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(real_forum.root.parent)
+    assert Snapshots(real_forum.root).run("save", "clean").ok
+    add_thread(real_forum.db_file, "Work in progress")
+    before = contents(real_forum.db_file)
+    held.execute("BEGIN IMMEDIATE")
+    held.execute("UPDATE mybb_settings SET value = value WHERE name = 'bbname'")
+    async with Client(server) as client:
+        answer = await client.call_tool("mybb_forum_snapshot", {"action": "restore", "name": "clean"})
+    held.execute("ROLLBACK")
+    assert isinstance(answer.content[0], types.TextContent)
+    text = answer.content[0].text
+    assert answer.is_error and "Nothing was restored" in text and "nothing was changed" in text, text
+    assert "did not finish" not in text  # answered, not given up on
+    assert contents(real_forum.db_file) == before
