@@ -305,7 +305,8 @@ class TemplatesArgs(_Args):
     set: int | None = Field(None, ge=1, description="Only this template set (sid); default every set.")
     find: str | None = Field(None, min_length=1, max_length=10_000, description="Literal text to find (replace).")
     replace: str | None = Field(None, max_length=10_000, description="Literal text to put instead (replace).")
-    apply: bool = Field(False, description="Make the change, with MyBB's find_replace_templatesets().")
+    apply: bool = Field(False, description="Make the change, with MyBB's find_replace_templatesets() (only with "
+                                           "MYBB_ALLOW_PHP=1 in the server's environment).")
 
     @model_validator(mode="after")
     def _find_when_replacing(self) -> TemplatesArgs:
@@ -548,7 +549,9 @@ WORKBENCH_TOOLS: list[types.Tool] = [
         ToolName.TEMPLATES, "Read and change MyBB templates",
         "get: a template's master and every set's copy (customised or not). replace: a dry run showing which "
         "sets' templates would change, with the diff; with apply, the change made by MyBB's own "
-        "find_replace_templatesets(). find and replace are literal text.",
+        "find_replace_templatesets(). find and replace are literal text. MyBB evaluates templates as PHP: a change "
+        "MyBB's check_template() refuses is never made, and apply runs only when the MCP server's environment has "
+        "MYBB_ALLOW_PHP=1 (the dry run always works).",
         read_only=False, destructive=False, idempotent=False,
     ),
     _tool(

@@ -1,7 +1,7 @@
 """The workbench over MCP through the SDK's real client, as the issue's "done when" reads: on a fresh
 directory an agent makes a forum, reads tables (never writing one), describes one, adds a member and a
-moderator and loads pages as them, reads a template and changes it after a dry run, and evaluates PHP
-when allowed; every answer under 25,000 characters."""
+moderator and loads pages as them, reads a template and dry-runs a change, and changes templates and
+evaluates PHP when allowed; every answer under 25,000 characters."""
 
 from __future__ import annotations
 
@@ -101,13 +101,15 @@ async def test_an_agent_makes_a_forum_and_works_in_it(fresh: Path, monkeypatch: 
         text, error = await call(client, "mybb_forum_templates", args)
         assert not error and "Dry Run" in text and "+" in text and "[wb]" in text
         text, error = await call(client, "mybb_forum_templates", {**args, "apply": True})
+        assert error and "# Template Writes Are Off" in text and "MYBB_ALLOW_PHP=1" in text
+        text, error = await call(client, "mybb_forum_php", {"code": "return 1;"})
+        assert error and "MYBB_ALLOW_PHP=1" in text and "Nothing was run" in text
+        monkeypatch.setenv("MYBB_ALLOW_PHP", "1")
+        text, error = await call(client, "mybb_forum_templates", {**args, "apply": True})
         assert not error and "Changed in 1 Set(s)" in text
         text, _ = await call(client, "mybb_server_request", {"path": "index.php", "contains": "[wb]"})
         assert "Text `[wb]`: present in the page text." in text, text
 
-        text, error = await call(client, "mybb_forum_php", {"code": "return 1;"})
-        assert error and "MYBB_ALLOW_PHP=1" in text and "Nothing was run" in text
-        monkeypatch.setenv("MYBB_ALLOW_PHP", "1")
         text, error = await call(client, "mybb_forum_php", {"code": "return $mybb->settings['bbname'];"})
         assert not error and "## Return Value" in text and "'MyBB Test Forum'" in text, text
         text, error = await call(client, "mybb_forum_php", {"code": "while (true) {}", "timeout_seconds": 1})

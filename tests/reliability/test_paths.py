@@ -207,7 +207,7 @@ def test_logs_that_is_a_file_is_refused_and_nothing_changes(service: ServerOrche
 
 def test_a_full_disk_is_refused(service: ServerOrchestrationService, monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC cannot be made real without a small filesystem of our own: a mock at the log write."""
-    def full(self: object, log_file: Path) -> int:
+    def full(self: object, log_file: Path, **_: object) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log_file))
 
     monkeypatch.setattr(ServerOrchestrationService, "_open_log", full)

@@ -25,6 +25,7 @@ import anyio
 import psutil
 import pytest
 
+from mybb_mcp.logs.signed import KEYS_FILE
 from mybb_mcp.config import load_config
 from mybb_mcp.handlers.orchestration import handle_server_restart, handle_server_start
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
@@ -677,7 +678,7 @@ def test_10_disk_nearly_full_refuses_rotation_cleanly(make_service: Callable[...
             again = service.start()
             assert again.failure is Failure.ALREADY_RUNNING
             assert any("was not rotated" in w and "free disk space" in w for w in again.warnings), again
-            assert sorted(p.name for p in service.config.log_dir.iterdir()) == ["server.log"]
+            assert sorted(p.name for p in service.config.log_dir.iterdir()) == [KEYS_FILE, "server.log"]
         assert serves(f"{started.url}/ok.php")
         assert service.stop().success
     finally:
@@ -706,7 +707,7 @@ def test_10_disk_filling_up_midway_leaves_no_partial(make_service: Callable[...,
     again = service.start()
     monkeypatch.undo()
     assert any("disk filled up" in w and "copy was removed" in w for w in again.warnings), again
-    assert sorted(p.name for p in service.config.log_dir.iterdir()) == ["server.log"]
+    assert sorted(p.name for p in service.config.log_dir.iterdir()) == [KEYS_FILE, "server.log"]
     assert service.config.log_file.read_bytes().startswith(before)
     assert php_state(started.pid) != psutil.STATUS_STOPPED and serves(f"{started.url}/ok.php")
 

@@ -332,6 +332,8 @@ def test_4_sparse_files_stay_sparse_and_the_total_is_capped(real_forum: RealForu
         handle.seek(100 * 2**20)
         assert handle.read(18) == b"data in the middle"
     small = Snapshots(real_forum.root, max_bytes=64 * 2**20)
+    assert small.run("save", "sparse-counts-its-blocks").ok  # 256 MB to `ls`, a few KB on disk
+    (real_forum.root / "uploads" / "dense.bin").write_bytes(b"\1" * 65 * 2**20)
     refused = small.run("save", "too-big")
     assert not refused.ok and "more than 64 MB" in refused.message and "MYBB_SNAPSHOT_MAX_MB" in refused.message
     assert "too-big" not in [s.name for s in small.run("list").snapshots]
@@ -449,7 +451,7 @@ def test_6_a_forged_fatal_with_the_current_stamp_is_marked_and_not_counted(runni
     port = running.config.port
     assert status_of(get(port, "/real_error.php?m=genuine")) == 200
     # Stamped now: in order with everything around it, so only where it begins gives it away.
-    assert status_of(post(port, "/key.php", {"k": forged_lines(3, datetime.now(), "FORGED-NOW")})) == 200
+    assert status_of(post(port, "/logpost.php", {"text": forged_lines(3, datetime.now(), "FORGED-NOW")})) == 200
     assert status_of(get(port, "/ok.php")) == 200
     assert logged(running, "[200]: GET /ok.php")
     for options in ({"errors_only": True, "limit": 100}, {"limit": 100}, {"since_minutes": 5, "limit": 100}):

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # An entry whose stamp goes back in time (logs.timeline): PHP logs request data verbatim, so it may be a
 # line a visitor wrote.
 OUT_OF_ORDER_MARK = "⚠ *(stamp earlier than the entries before it: may be forged by request data)*"
-INSIDE_REQUEST_DATA_MARK = "⚠ *(begins inside request data PHP logged verbatim: may be forged)*"
+INSIDE_REQUEST_DATA_MARK = ("⚠ *(begins inside request data: text a page logged, or PHP copied verbatim, that nothing "
+                            "signed vouches for: may be forged)*")
 
 # Long entries are cut so one page stays readable; the log itself keeps everything.
 MAX_CONTINUATION_LINES = 60

@@ -80,7 +80,7 @@ def _snapshot_next(result: SnapshotResult, commands: Commands) -> str:
     if failure is Failure.STORAGE_UNSAFE:
         return f"Move `{result.storage}` aside (it must be a directory you own), then try again."
     if failure is Failure.BUSY:
-        return "Wait for the other snapshot operation to finish, then try again."
+        return "Wait for what holds it (named above) to finish, then try again; nothing was changed."
     if failure is Failure.SNAPSHOT_FAILED and result.action == "restore" and result.automatic:
         return (f"Fix the problem above and restore again, or go back to how the forum was with "
                 f"{commands.snapshot('restore', result.automatic.name)}.")

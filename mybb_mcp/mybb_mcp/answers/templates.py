@@ -78,3 +78,13 @@ def render_replace(result: TemplateReplace, mcp: bool) -> str:
         how = ("`mybb_server_request` on a page using it" if mcp else "`mybb-server request PATH`")
         out.append(f"\n**Next:** see it on the forum with {how}.")
     return "\n".join(out) + "\n"
+
+
+def render_template_writes_disabled(title: str) -> str:
+    return (f"# Template Writes Are Off\n\nMyBB evaluates every template as PHP on every page, so changing "
+            f"{code_span(title)} is treated as running code: over MCP it is off unless the person running this MCP "
+            "server allows PHP. MyBB's check_template() stops code in a template, but not text that prints what PHP "
+            "can reach (`{$mybb->config['database']['password']}` passes it) or script for every visitor. Nothing "
+            "was changed; the dry run (without `apply`) works.\n\n"
+            "**Next:** set MYBB_ALLOW_PHP=1 in the MCP server's environment (its configuration in your MCP client) and "
+            "restart it; or make the change yourself with `mybb-server templates replace TITLE FIND REPLACE --apply`.\n")

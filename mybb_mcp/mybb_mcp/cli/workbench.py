@@ -18,6 +18,7 @@ from ..errors import InvalidArgument, MybbMcpError
 from ..workbench.members import ROLE_GROUPS
 from ..workbench.php_eval import MAX_TIMEOUT
 from ..workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
+from ..workbench.templates import TemplateRefused
 from .options import int_in_range, int_option
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -95,7 +96,7 @@ def run_templates(args: argparse.Namespace, service: Any, out: Any) -> int:
             return EXIT_OK if view.copies else EXIT_FAILED
         result = service.replace_in_template(args.title, args.find, args.replace, args.sid, args.apply)
     except MybbMcpError as exc:
-        return _failed(out, exc, "Template")
+        return _failed(out, exc, "Template Refused" if isinstance(exc, TemplateRefused) else "Template")
     out.show(result, lambda: render_replace(result, False))
     return EXIT_OK
 

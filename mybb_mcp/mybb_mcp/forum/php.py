@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,26 @@ echo "\n--mybb-mcp-result--\n", json_encode($result, JSON_PARTIAL_OUTPUT_ON_ERRO
 class PhpRunError(MybbMcpError):
     """MyBB's PHP did not run to the end: it exited, timed out, or printed no result."""
 
+    def __init__(self, message: str, hint: str = "", stopped: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.stopped = stopped  # STOPPED_TIME or STOPPED_OUTPUT when the limits stopped it
+
+
+STOPPED_TIME, STOPPED_OUTPUT = "time", "output"
+_SUPERVISOR = Path(__file__).with_name("php_limits.py")
+_EXIT_WALL, _EXIT_OUTPUT = 124, 125  # php_limits.py's
+
+
+@dataclass(frozen=True)
+class PhpLimits:
+    """Limits held from outside the PHP (php_limits.py): the code cannot lift them, and every process it
+    starts is ended with it, `setsid` or not."""
+
+    cpu_seconds: int
+    memory_bytes: int  # address space (RLIMIT_AS), above PHP's own memory_limit
+    output_bytes: int  # of stdout and of stderr, each
+    wall_seconds: float
+
 
 class PhpTimeout(PhpRunError):
     """MyBB's PHP did not finish within the time given and was killed (with whatever it started)."""
@@ -67,10 +88,11 @@ def run_mybb_php(
     php: str = "php",
     timeout: float = DEFAULT_TIMEOUT,
     php_settings: Sequence[str] = (),
+    limits: PhpLimits | None = None,
 ) -> PhpRun:
     """Run `code` with MyBB booted from `root`; `data` arrives as `$input`, `$result` comes back."""
     source = _PROLOGUE + "\n" + code + "\n;" + _EPILOGUE
-    return _run(root, ["-r", source, "--"], data, php, timeout, php_settings)
+    return _run(root, ["-r", source, "--"], data, php, timeout, php_settings, limits)
 
 
 def run_php_script(
@@ -87,11 +109,16 @@ def run_php_script(
 
 
 def _run(root: Path, program: list[str], data: Mapping[str, Any] | Sequence[Any] | None, php: str,
-         timeout: float, php_settings: Sequence[str]) -> PhpRun:
+         timeout: float, php_settings: Sequence[str], limits: PhpLimits | None = None) -> PhpRun:
     argv = [php]
     for setting in php_settings:
         argv += ["-d", setting]
     argv += ["-d", "display_errors=stderr", *program, str(root)]
+    if limits is not None:
+        argv = [sys.executable, "-I", str(_SUPERVISOR), "--cpu", str(limits.cpu_seconds),
+                "--memory", str(limits.memory_bytes), "--output", str(limits.output_bytes),
+                "--wall", f"{limits.wall_seconds:g}", "--", *argv]
+        timeout = limits.wall_seconds + 10  # the supervisor's own stop, then its sweep, come first
     try:
         proc = subprocess.Popen(
             argv,
@@ -113,6 +140,12 @@ def _run(root: Path, program: list[str], data: Mapping[str, Any] | Sequence[Any]
         ) from None
     text = out.decode("utf-8", "replace")
     before, marker, after = text.rpartition(RESULT_MARKER)
+    if limits is not None and proc.returncode in (_EXIT_WALL, _EXIT_OUTPUT):
+        if proc.returncode == _EXIT_WALL:
+            raise PhpRunError(f"MyBB's PHP did not finish within {limits.wall_seconds:g} s in {root}.",
+                              stopped=STOPPED_TIME)
+        raise PhpRunError(f"MyBB's PHP printed more than {limits.output_bytes:,} bytes and was stopped.",
+                          stopped=STOPPED_OUTPUT)
     if not marker:
         words = (err.decode("utf-8", "replace").strip() or text.strip())[-2000:]
         raise PhpRunError(

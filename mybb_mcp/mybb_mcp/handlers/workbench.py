@@ -15,11 +15,12 @@ from ..answers.lifecycle import render_error
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php, render_php_disabled
 from ..answers.sql import render_sql, render_table
-from ..answers.templates import render_replace, render_template
+from ..answers.templates import render_replace, render_template, render_template_writes_disabled
 from ..errors import MybbMcpError
 from ..forum.init import InitOptions
 from ..orchestration import ServerOrchestrationService
 from ..tools_registry import ToolName
+from ..workbench.templates import TemplateRefused
 from .orchestration import Handler, ToolText, _run, current_progress
 
 ALLOW_PHP = "MYBB_ALLOW_PHP"
@@ -79,10 +80,12 @@ def _templates(service: ServerOrchestrationService, args: Any) -> str:
         if args.action == "get":
             view = service.get_template(args.title)
             return ToolText(render_template(view, True), is_error=not view.copies)
+        if args.apply and not php_allowed():  # a template is code MyBB evaluates: gated like mybb_forum_php
+            return ToolText(render_template_writes_disabled(args.title), is_error=True)
         return ToolText(render_replace(service.replace_in_template(args.title, args.find, args.replace, args.set,
                                                                    args.apply), True))
     except MybbMcpError as exc:
-        return _refused(exc, "Template")
+        return _refused(exc, "Template Refused" if isinstance(exc, TemplateRefused) else "Template")
 
 
 def php_allowed() -> bool:

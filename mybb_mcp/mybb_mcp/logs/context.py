@@ -9,6 +9,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .forgery import forged
 from .match import RequestMatch
 from .parser import (
     ERROR,
@@ -88,6 +89,8 @@ def request_after(
         if not _same_worker(line, entry):
             continue
         if line.event_type == REQUEST:
+            if forged(log_file, offset):  # a php -S line a page wrote: not this error's request
+                continue
             line.location = str(log_file)
             return line, None
         if line.event_type == STARTUP and "Development Server" in line.message:
@@ -113,7 +116,7 @@ def errors_before(
             continue
         if entry.event_type in (REQUEST, STARTUP):
             return False
-        if entry.event_type == ERROR:
+        if entry.event_type == ERROR and not forged(log_file, offset):
             classify_origin(entry, root)
             if not entry.core_noise:
                 return True

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..forum import plugin_files, release  # MyBB's own files and the plugins': whose code a stack frame is
 from .frames import INCLUDE, explained_sql, frames, is_tool_frame, tool_frames_named
+from .signed import SIGNED
 
 # Event types
 REQUEST, ERROR, CONNECTION, STARTUP, INFO = "request", "error", "connection", "startup", "info"
@@ -386,7 +387,11 @@ def parse_entry(text: str, *, tz: tzinfo | None = None, offset: int | None = Non
     if head is None:
         return _orphan(lines, offset)
     body = lines[0][head.end():]
-    if body.startswith("<error>"):
+    signed = _signed_entry(lines[0][:head.end()], body, tz) if body.startswith("mybb-mcp-") else None
+    if signed is not None:
+        entry = signed
+        entry.offset = offset
+    elif body.startswith("<error>"):
         block = "\n".join([body, *lines[1:]])
         # MyBB wrote it to stderr (its errorloglocation was empty): a MyBB error, found in the server log.
         entry = parse_mybb_error(block, tz=tz, offset=offset)
@@ -397,6 +402,18 @@ def parse_entry(text: str, *, tz: tzinfo | None = None, offset: int | None = Non
         entry.offset = offset
     if head.group(1):
         entry.worker_pid = int(head.group(1))
+    return entry
+
+
+def _signed_entry(head: str, body: str, tz: tzinfo | None) -> LogEntry | None:
+    """A line of the tool's error channel (logs/signed.py): a receipt or a request's frame, never shown
+    (queries hide internal entries); forgery.py reads them to judge the lines around them."""
+    match = SIGNED.match(body)
+    if match is None:
+        return None
+    entry = parse_log_line(head + "mybb-mcp: request " + match.group(1), tz)
+    assert entry is not None
+    entry.event_type, entry.internal = CONNECTION, True
     return entry
 
 

@@ -27,7 +27,7 @@ from .context import (
     HiddenCounts,
     _same_worker,
 )
-from .forgery import starts_inside_request_data
+from .forgery import forged, starts_inside_request_data
 from .match import RequestMatch
 from .options import DEFAULT_ANSWER_CHARS, MAX_LIMIT, STATUS_CLASSES, LogQueryOptions, validate_options
 from .parser import CONNECTION, ERROR, ERROR_HINTS, LEVELS, REQUEST, SOURCE_SERVER, STARTUP, RequestRef, parse_entry
@@ -208,7 +208,8 @@ def _scan(
         if match is not None:
             is_request = entry.event_type == REQUEST and entry.method is not None and not entry.internal
             own = _keyword_text(entry) if match.path is not None else None  # else: the scan found it
-            if is_request and match.matches(entry, own):
+            # A php -S line a page wrote (forgery) brings no error: the real request's line does.
+            if is_request and match.matches(entry, own) and not forged(log_file, offset):
                 floor = start if not options.tail else 0
                 raised = errors_raised_by(log_file, entry, zone, floor=floor,
                                           stats=errors.lookup_stats if errors is not None else None)

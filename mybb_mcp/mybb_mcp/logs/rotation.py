@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..safe_files import check_regular_or_absent, open_regular
+from .signed import log_is_signed, open_header_mark
 from .zone import _ZONE_HEADER, _zone_of_head, format_zone_header
 
 # --- rotation --------------------------------------------------------------------------------------------
@@ -212,7 +213,9 @@ def _fresh_zone_header(fd: int) -> str | None:
     head = os.pread(fd, 4096, 0).decode("utf-8", "replace")
     if not _ZONE_HEADER.search(head):
         return None
-    return format_zone_header(datetime.now(_zone_of_head(head)))
+    # The signed error channel's mark goes along: the same server keeps writing signed lines.
+    mark = open_header_mark() if log_is_signed(head.encode()) else ""
+    return format_zone_header(datetime.now(_zone_of_head(head))) + mark
 
 
 def _unfinished_line(fd: int, size: int, limit: int = 1024 * 1024) -> bytes:

@@ -23,6 +23,7 @@ from .. import php_builds
 from ..failures import Failure
 from ..forum import release, report
 from ..forum.folder_modes import open_folders_warning, readable_config_warning
+from ..logs import signed as signed_channel
 from ..logs.options import LogQueryOptions
 from ..logs.parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN
 from ..logs.rotation import rotate_in_place, rotate_logs
@@ -197,10 +198,12 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                 free_port=process.nearest_free_port(host, port),
             )
         log_file = config.log_file
+        channel: dict[str, str] = {}
         try:
             self._ensure_log_dirs(log_file)
             rotated = rotate_logs(log_file, config.log_backups)
-            header_end = self._open_log(log_file)
+            channel = self._error_channel(log_file, notes)
+            header_end = self._open_log(log_file, signed=bool(channel))
         except UnsafeFile as exc:
             result = self._unsafe_file_result("start", exc, notes)
             result.port, result.host, result.log_file = port, host, log_file
@@ -213,8 +216,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if rotated:
             notes.append(f"Previous log kept as {log_file.name}.1 ({config.log_backups} generations are kept).")
 
-        argv = self._argv(php, host, port)
+        argv = self._argv(php, host, port, signed=bool(channel))
         env = dict(os.environ)
+        env.pop(signed_channel.ENV_NAME, None)
+        env.update(channel)
         env.pop("PHP_CLI_SERVER_WORKERS", None)
         if workers > 1:
             env["PHP_CLI_SERVER_WORKERS"] = str(workers)
@@ -531,9 +536,24 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             return php if os.path.isfile(php) and os.access(php, os.X_OK) else None
         return shutil.which(php)
 
-    def _argv(self, php: str, host: str, port: int) -> list[str]:
+    def _error_channel(self, log_file: Path, notes: list[str]) -> dict[str, str]:
+        """PHP's errors written signed by the tool (logs/signed.py): a new key, and the environment naming
+        it; {} (errors logged by PHP itself, judged as before) when the configuration names its own
+        auto_prepend_file or the key cannot be written."""
+        if any(s.split("=", 1)[0].strip() == "auto_prepend_file" for s in self.config.php_settings):
+            notes.append("MYBB_PHP_INI names its own auto_prepend_file: PHP logs its errors itself, unsigned, and "
+                         "text a page logs can forge entries (see SECURITY.md).")
+            return {}
+        try:
+            return signed_channel.new_key(log_file)
+        except (OSError, UnsafeFile) as exc:
+            notes.append(f"PHP's errors are logged unsigned: the key beside the log could not be written ({exc}).")
+            return {}
+
+    def _argv(self, php: str, host: str, port: int, signed: bool = False) -> list[str]:
         argv = [php]
-        for setting in [*self._dev_settings(php), *self.config.php_settings]:  # the configuration's win
+        prepend = [f"auto_prepend_file={signed_channel.PREPEND}"] if signed else []
+        for setting in [*self._dev_settings(php), *prepend, *self.config.php_settings]:  # the configuration's win
             argv += ["-d", setting]
         bind = f"[{host}]" if ":" in host and not host.startswith("[") else host
         argv += ["-S", f"{bind}:{port}", "-t", str(self.config.mybb_root)]
@@ -550,9 +570,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         for directory in reversed(chain):
             ensure_private_dir(directory)
 
-    def _open_log(self, log_file: Path) -> int:
-        """Create the new log with the zone header; returns where PHP's own output will begin."""
-        header = format_zone_header(self._server_now()) + "\n"
+    def _open_log(self, log_file: Path, signed: bool = False) -> int:
+        """Create the new log with the zone header (saying whether PHP's errors come signed, before any
+        request could write); returns where PHP's own output will begin."""
+        header = format_zone_header(self._server_now()) + (signed_channel.open_header_mark() if signed else "") + "\n"
         fd = open_regular(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666, ours=True)
         try:
             os.write(fd, header.encode())

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidArgument
-from ..forum.php import PhpRunError, run_mybb_php
+from ..forum.php import STOPPED_OUTPUT, STOPPED_TIME, PhpLimits, PhpRunError, run_mybb_php
 
 DEFAULT_TIMEOUT = 10
 MAX_TIMEOUT = 60
@@ -20,6 +20,11 @@ MEMORY_LIMIT = "128M"
 MAX_CODE_CHARS = 50_000
 PART_CHARS = 8_000  # each of return value, output, errors
 MAX_ERRORS = 20
+# Held from outside the PHP (forum/php_limits.py), where ini_set() and setsid cannot reach: the address
+# space (PHP 8.2 with MyBB booted peaks near 100 MB of it; memory_limit stops the code well before),
+# CPU time, the bytes read of its output, and every process it starts ends with it.
+ADDRESS_SPACE = 512 * 2**20
+OUTPUT_BYTES = 4 * 2**20
 
 _EVAL = r"""
 $GLOBALS['__mybb_mcp_eval'] = array('done' => false, 'errors' => array());
@@ -103,10 +108,15 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
         code = code[5:]
     settings = [*php_settings, f"memory_limit={MEMORY_LIMIT}", f"max_execution_time={int(timeout)}"]
     try:
-        run = run_mybb_php(root, _BOOT_GLOBAL + _EVAL, {"code": code}, php=php, timeout=timeout + 1,
-                           php_settings=settings)
+        run = run_mybb_php(root, _BOOT_GLOBAL + _EVAL, {"code": code}, php=php, php_settings=settings,
+                           limits=PhpLimits(int(timeout) + 1, ADDRESS_SPACE, OUTPUT_BYTES, timeout + 1))
     except PhpRunError as exc:
-        stopped = (f"it did not finish within {timeout:g} s and was stopped" if "did not finish" in exc.message
+        stopped = (f"it did not finish within {timeout:g} s and was stopped, with every process it started"
+                   if exc.stopped == STOPPED_TIME or "did not finish" in exc.message
+                   else f"it printed more than {OUTPUT_BYTES // 2**20} MB and was stopped, with every process it "
+                        "started" if exc.stopped == STOPPED_OUTPUT
+                   else f"it reached the address-space limit ({ADDRESS_SPACE // 2**20} MB, held outside PHP: ini_set "
+                        "cannot lift it) and PHP ended: Out of memory" if "Out of memory" in exc.message
                    else exc.message)
         return PhpEvalResult(False, None, "", [], None, stopped, timeout)
     data = run.result or {}
@@ -124,6 +134,8 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
         fatal = next((e for e in errors if e.kind == "fatal"), None)
         message = fatal.message if fatal else "it stopped (exit) before returning"
         stopped = (f"it reached the memory limit ({MEMORY_LIMIT}): {message}" if "memory size" in message
+                   else f"it reached the address-space limit ({ADDRESS_SPACE // 2**20} MB, held outside PHP: "
+                        f"ini_set cannot lift it): {message}" if "Out of memory" in message
                    else f"it reached the time limit ({timeout:g} s): {message}" if "execution time" in message
                    else message)
     output = (data.get("output") or "") + run.output

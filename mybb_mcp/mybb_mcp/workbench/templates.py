@@ -4,7 +4,10 @@
 copy differs from the master. `replace` is a dry run unless `apply`: it selects exactly the templates
 find_replace_templatesets() would touch (the sets' own copies, and the sets that inherit the master,
 which get a new copy) and shows the diff; with `apply` MyBB's function makes the change. `find` and
-`replace` are literal text (quoted for preg_replace here, as plugins do with preg_quote).
+`replace` are literal text (quoted for preg_replace, as plugins do with preg_quote). Every copy it would
+write passes MyBB's own check_template() first, as in the Admin CP's editor: MyBB evaluates templates as
+PHP, so a refused one (`{${system('id')}}`) is never written, and the dry run says so too. The PHP is
+templates.php beside this module.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ TITLE = re.compile(r"[A-Za-z0-9_\-. ]{1,120}")
 
 class TemplateProblem(MybbMcpError):
     """MyBB's code did not run, or the template does not exist."""
+
+
+class TemplateRefused(MybbMcpError):
+    """MyBB's check_template() refuses a template the replacement would write: nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -61,37 +68,7 @@ class TemplateReplace:
     master_matches: bool
 
 
-_READ = r"""
-$title = $input['title'];
-$names = array(-2 => 'master', -1 => 'global');
-$q = $db->simple_select('templatesets', 'sid, title');
-while ($s = $db->fetch_array($q)) { $names[(int)$s['sid']] = $s['title']; }
-$copies = array();
-$q = $db->simple_select('templates', 'sid, template, version', "title = '" . $db->escape_string($title) . "'",
-                        array('order_by' => 'sid'));
-while ($t = $db->fetch_array($q)) {
-    $copies[] = array('sid' => (int)$t['sid'], 'set' => $names[(int)$t['sid']] ?? ('set ' . $t['sid']),
-                      'template' => $t['template'], 'version' => (string)$t['version']);
-}
-$sets = array();
-foreach ($names as $sid => $name) { if ($sid > 0) { $sets[] = array('sid' => $sid, 'set' => $name); } }
-$similar = array();
-if (!$copies) {
-    $word = $db->escape_string(substr($title, 0, 40));
-    $q = $db->simple_select('templates', 'DISTINCT title', "sid = -2 AND title LIKE '%{$word}%'",
-                            array('order_by' => 'title', 'limit' => 15));
-    while ($t = $db->fetch_array($q)) { $similar[] = $t['title']; }
-}
-$result = array('copies' => $copies, 'sets' => $sets, 'similar' => $similar);
-"""
-
-_APPLY = r"""
-require_once MYBB_ROOT . 'inc/adminfunctions_templates.php';
-$pattern = '#' . preg_quote($input['find'], '#') . '#';
-$replacement = str_replace(array('\\', '$'), array('\\\\', '\\$'), $input['replace']);
-$sid = $input['sid'] === null ? false : (int)$input['sid'];
-$result = array('changed' => (bool)find_replace_templatesets($input['title'], $pattern, $replacement, 1, $sid));
-"""
+_PHP_FILE = Path(__file__).with_name("templates.php")
 
 
 def _check_title(title: str) -> str:
@@ -100,11 +77,26 @@ def _check_title(title: str) -> str:
     return title
 
 
-def _read(root: Path, title: str, php: str, php_settings: Sequence[str]) -> dict:
+def _run(root: Path, data: dict, php: str, php_settings: Sequence[str]) -> dict:
+    code = _PHP_FILE.read_text("utf-8").removeprefix("<?php")
     try:
-        return run_mybb_php(root, _READ, {"title": title}, php=php, php_settings=php_settings).result or {}
+        return run_mybb_php(root, code, data, php=php, php_settings=php_settings).result or {}
     except PhpRunError as exc:
         raise TemplateProblem(exc.message, exc.hint) from None
+
+
+def _read(root: Path, title: str, php: str, php_settings: Sequence[str]) -> dict:
+    return _run(root, {"action": "read", "title": title}, php, php_settings)
+
+
+def _refuse(title: str, refused: Sequence[int], names: dict[int, str], applying: bool) -> TemplateRefused:
+    sets = ", ".join(f"{names.get(sid, f'set {sid}')} ({sid})" for sid in refused)
+    return TemplateRefused(
+        f"MyBB's check_template() refuses the {title!r} template this replacement would write in {sets}: "
+        "MyBB evaluates every template as PHP, and the Admin CP's template editor refuses such text as a security "
+        f"problem. Nothing was changed{'' if applying else ' (a dry run)'}.",
+        "Use plain variables such as `{$mybb->settings['bbname']}` or `{$lang->welcome_back}`; no `${...}`, calls or "
+        "`$config[...]`. Code belongs in a plugin (its hooks set the variables a template prints).")
 
 
 def get_template(root: Path, title: str, php: str = "php", php_settings: Sequence[str] = ()) -> TemplateView:
@@ -155,10 +147,11 @@ def replace_in_template(root: Path, title: str, find: str, replace: str, sid: in
                 changes.append(TemplateChange(s["sid"], s["set"], "create",
                                               _diff(master["template"], master["template"].replace(find, replace),
                                                     f"{s['set']} (from master)")))
-    if apply and changes:
-        try:
-            run_mybb_php(root, _APPLY, {"title": title, "find": find, "replace": replace, "sid": sid},
-                         php=php, php_settings=php_settings)
-        except PhpRunError as exc:
-            raise TemplateProblem(exc.message, exc.hint) from None
+    if changes:  # MyBB's check_template() on every copy it would write; with `apply`, the write in the same run
+        done = _run(root, {"action": "apply" if apply else "check", "title": title, "find": find, "replace": replace,
+                           "sid": sid}, php, php_settings)
+        refused = [int(r) for r in done.get("refused") or []]
+        if refused:
+            names = {c["sid"]: c["set"] for c in copies} | {s["sid"]: s["set"] for s in data.get("sets") or []}
+            raise _refuse(title, refused, names, apply)
     return TemplateReplace(title, find, replace, apply and bool(changes), changes, untouched, master_matches)

@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import quote
 from .. import schema as table_schema
 from ..files import MYSQL, SQLITE, read_config_php, sqlite_path
 from .model import (
+    BUSY,
     CONNECT_TIMEOUT,
     DUMP_TOOL_MISSING,
     FORUM_NOT_INSTALLED,
@@ -36,6 +38,34 @@ if TYPE_CHECKING:
 
 
 # ----------------------------------------------------------------------------------------- the forum's database
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_BUSY_STEP_MS = 200  # each backup step's own wait for a lock; the deadline below bounds them all
+
+
+class _StillLocked(Exception):
+    pass
+
+
+def _sqlite_backup(source: sqlite3.Connection, target: sqlite3.Connection, locked: str) -> None:
+    """source.backup(target), waiting at most LOCK_TIMEOUT for a lock another connection holds.
+
+    Python's backup() retries a busy step for ever (its busy handler only spaces the retries): a forum
+    page or a plugin holding the database would hang the call. The progress callback sees each busy
+    step and ends the backup at the deadline; SQLite then rolls the target back, untouched."""
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    for conn in (source, target):
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS}")
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        if status in (_SQLITE_BUSY, _SQLITE_LOCKED) and time.monotonic() >= deadline:
+            raise _StillLocked
+
+    try:
+        source.backup(target, progress=progress, sleep=0.05)
+    except _StillLocked:
+        raise SnapshotError(BUSY, f"{locked} was locked by another connection (a page, a plugin, a database tool) "
+                                  f"for {LOCK_TIMEOUT:.0f} s.") from None
 
 
 def _describe(cfg: ForumDbConfig, root: Path) -> str:
@@ -288,8 +318,8 @@ class _Database:
         if self.cfg.kind == SQLITE:
             target = folder / SQLITE_FILE
             with closing(self._sqlite_source()) as source, closing(sqlite3.connect(target)) as copy:
-                try:
-                    source.backup(copy)  # one step: the copy is one consistent state of the database
+                try:  # one step: the copy is one consistent state of the database
+                    _sqlite_backup(source, copy, f"The forum's database {self.sqlite_file}")
                 except sqlite3.Error as exc:
                     raise SnapshotError(SNAPSHOT_FAILED, f"Copying {self.sqlite_file} failed: {exc}.") from None
                 return self._sqlite_catalog(copy, self.prefix)
@@ -317,9 +347,9 @@ class _Database:
         if self.cfg.kind == SQLITE:
             copy = folder / SQLITE_FILE
             source = sqlite3.connect(f"file:{quote(str(copy))}?mode=ro", uri=True)
-            with closing(source), closing(sqlite3.connect(self.sqlite_file, timeout=LOCK_TIMEOUT)) as live:
-                try:
-                    source.backup(live)  # replaces every page under SQLite's lock: requests see before or after
+            with closing(source), closing(sqlite3.connect(self.sqlite_file)) as live:
+                try:  # replaces every page under SQLite's lock: requests see before or after
+                    _sqlite_backup(source, live, f"The forum's database {self.sqlite_file}")
                 except sqlite3.Error as exc:
                     raise SnapshotError(SNAPSHOT_FAILED, f"Writing {self.sqlite_file} failed: {exc}.") from None
             return

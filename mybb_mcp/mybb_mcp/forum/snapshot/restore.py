@@ -13,6 +13,7 @@ from .compare import _when
 from .database import _Database, _describe, _forum_database, _identity
 from .model import (
     AUTO_PREFIX,
+    BUSY,
     DATABASE_MISMATCH,
     FILES_DIR,
     KEEP_AUTOMATIC,
@@ -43,19 +44,27 @@ class RestoreAction:
             files, dirs = checked_manifest(self.root, meta.get("files", {}), meta.get("dirs", {}))
             # First keep what is about to be replaced: the restore can then be undone.
             keep = self._auto_name()
-            kept = self._save_locked(keep, automatic=True, reason=f"before restoring {name}")
+            try:
+                kept = self._save_locked(keep, automatic=True, reason=f"before restoring {name}")
+            except SnapshotError as exc:
+                if exc.failure != BUSY:
+                    raise
+                return self._locked_out(name, exc)
             try:
                 database.restore(folder, list(meta.get("tables", [])))
+            except SnapshotError as exc:
+                if exc.failure != BUSY:
+                    return self._failed_part_way(name, keep, kept, exc)
+                # The database refused before a page was written, and the files come after it: nothing changed,
+                # so the copy of "before" has nothing to undo.
+                shutil.rmtree(self.storage / keep, ignore_errors=True)
+                return self._locked_out(name, exc)
+            except (TreeRefused, OSError, sqlite3.Error) as exc:
+                return self._failed_part_way(name, keep, kept, exc)
+            try:
                 sync = write_tree(self.root, folder / FILES_DIR, files, dirs)
             except (SnapshotError, TreeRefused, OSError, sqlite3.Error) as exc:
-                failure = exc.failure if isinstance(exc, SnapshotError) else SNAPSHOT_FAILED
-                message = exc.message if isinstance(exc, (SnapshotError, TreeRefused)) else str(exc)
-                result = SnapshotResult("restore", False, name, failure,
-                                        f"Restoring {name!r} failed part way: {message} The forum may be half "
-                                        f"restored; what it was just before is kept as snapshot {keep!r}.",
-                                        exc.detail if isinstance(exc, SnapshotError) else "")
-                result.automatic = kept.snapshot
-                return result
+                return self._failed_part_way(name, keep, kept, exc)
             result = SnapshotResult(
                 "restore", True, name, snapshot=self._info(folder, meta), automatic=kept.snapshot,
                 files_written=sync.written, files_removed=sync.removed, skipped=sync.skipped,
@@ -64,6 +73,23 @@ class RestoreAction:
             )
             result.pruned = self._prune(keep)
             return result
+
+    @staticmethod
+    def _failed_part_way(name: str, keep: str, kept: SnapshotResult, exc: Exception) -> SnapshotResult:
+        failure = exc.failure if isinstance(exc, SnapshotError) else SNAPSHOT_FAILED
+        message = exc.message if isinstance(exc, (SnapshotError, TreeRefused)) else str(exc)
+        result = SnapshotResult("restore", False, name, failure,
+                                f"Restoring {name!r} failed part way: {message} The forum may be half "
+                                f"restored; what it was just before is kept as snapshot {keep!r}.",
+                                exc.detail if isinstance(exc, SnapshotError) else "")
+        result.automatic = kept.snapshot
+        return result
+
+    @staticmethod
+    def _locked_out(name: str, exc: SnapshotError) -> SnapshotResult:
+        return SnapshotResult("restore", False, name, BUSY,
+                              f"Nothing was restored: {exc.message[:1].lower()}{exc.message[1:]} The database and the "
+                              "forum files are as they were.")
 
     def _auto_name(self) -> str:
         stamp = datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -174,12 +174,15 @@ class _Reader:
             if not stat.S_ISREG(info.st_mode):
                 tree.skipped.append(rel)
                 return
-            if tree.bytes_read + info.st_size > self.max_bytes:
+            # What the copy takes on disk: a sparse file's holes stay holes, so its allocated blocks count,
+            # not its apparent size (one sparse file must not block every save).
+            stored = min(info.st_size, info.st_blocks * 512)
+            if tree.bytes_read + stored > self.max_bytes:
                 raise TreeRefused(
-                    f"The files MyBB writes (cache/, uploads/, inc/config.php, inc/settings.php) hold more than "
-                    f"{self.max_bytes // 2**20} MB (reached at {rel}, {info.st_size / 2**20:.0f} MB): nothing was "
+                    f"The files MyBB writes (cache/, uploads/, inc/config.php, inc/settings.php) take more than "
+                    f"{self.max_bytes // 2**20} MB on disk (reached at {rel}, {stored / 2**20:.0f} MB): nothing was "
                     "saved. Remove large uploads you do not need, or raise MYBB_SNAPSHOT_MAX_MB.")
-            tree.bytes_read += info.st_size
+            tree.bytes_read += stored
             entry: dict[str, int | str] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns,
                                            "mode": stat.S_IMODE(info.st_mode)}
             then = self.known.get(rel)
