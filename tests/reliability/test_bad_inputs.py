@@ -95,7 +95,7 @@ MCP_CASES: list[tuple[str, dict[str, Any], str]] = [
 def schema_cases() -> list[tuple[str, dict[str, Any], str]]:
     """Bad values derived from every tool's published input schema, so a tool or argument added
     later is covered without editing this file."""
-    from mybb_mcp.tools_registry import ALL_TOOLS
+    from mybb_mcp.handlers.tools import ALL_TOOLS
 
     cases: list[tuple[str, dict[str, Any], str]] = []
     for tool in ALL_TOOLS:

@@ -1,13 +1,10 @@
-"""MCP handlers for the workbench tools: init, sql, members, templates, php (validate -> service -> render)."""
+"""The work functions of the workbench tools (init, sql, members, templates, php): the parsed arguments ->
+the service -> markdown."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import replace
-from typing import Any
-
-import anyio
 
 from ..answers.commands import MCP_COMMANDS
 from ..answers.init import render_init
@@ -19,9 +16,9 @@ from ..answers.templates import render_replace, render_template, render_template
 from ..errors import MybbMcpError
 from ..forum.init import InitOptions
 from ..orchestration import ServerOrchestrationService
-from ..tools_registry import ToolName
+from ..tools_registry import InitArgs, MembersArgs, PhpArgs, SqlArgs, TemplatesArgs
 from ..workbench.templates import TemplateRefused
-from .orchestration import Handler, ToolText, _run, current_progress
+from .edge import Progress, ToolText
 
 ALLOW_PHP = "MYBB_ALLOW_PHP"
 
@@ -30,9 +27,15 @@ def _refused(exc: MybbMcpError, title: str) -> ToolText:
     return ToolText(render_error(title, exc.message, exc.hint or "Fix it and call again."), True)
 
 
-def _init(service: ServerOrchestrationService, args: Any, progress: Any = None) -> str:
+def init(service: ServerOrchestrationService, args: InitArgs, progress: Progress) -> ToolText:
+    steps: list[str] = []
+
+    def step(name: str) -> None:
+        steps.append(name)
+        progress(float(len(steps)), None, name)
+
     options = InitOptions(source=args.from_, database_url=args.db, force=args.force, mybb=args.mybb)
-    result = service.init_forum(options, progress=progress)
+    result = service.init_forum(options, progress=step)
     if result.failed_step is None and result.admin_password:
         kept = result.credentials_file
         note = (f"The admin password is kept in {kept} (mode 0600), not shown here; `mybb_server_request` with "
@@ -42,20 +45,7 @@ def _init(service: ServerOrchestrationService, args: Any, progress: Any = None) 
     return ToolText(render_init(result, MCP_COMMANDS), is_error=not result.success)
 
 
-async def handle_forum_init(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    report = current_progress.get()
-    steps: list[str] = []
-
-    def progress(step: str) -> None:  # on the worker thread: hop to the event loop
-        steps.append(step)
-        if report is not None:
-            with contextlib.suppress(Exception):  # a client gone away must not end the install
-                anyio.from_thread.run(report, float(len(steps)), None, step)
-
-    return await _run(ToolName.INIT, args, config, lambda service, parsed: _init(service, parsed, progress))
-
-
-def _sql(service: ServerOrchestrationService, args: Any) -> str:
+def sql(service: ServerOrchestrationService, args: SqlArgs, progress: Progress) -> ToolText:
     tool = "`mybb_forum_sql`"
     try:
         if args.table is not None:
@@ -66,7 +56,7 @@ def _sql(service: ServerOrchestrationService, args: Any) -> str:
         return _refused(exc, "SQL Refused")
 
 
-def _members(service: ServerOrchestrationService, args: Any) -> str:
+def members(service: ServerOrchestrationService, args: MembersArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "list":
             return ToolText(render_member_list(service.list_members(), True))
@@ -75,7 +65,7 @@ def _members(service: ServerOrchestrationService, args: Any) -> str:
         return _refused(exc, "Member Not Added" if args.action == "add" else "Members")
 
 
-def _templates(service: ServerOrchestrationService, args: Any) -> str:
+def templates(service: ServerOrchestrationService, args: TemplatesArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "get":
             view = service.get_template(args.title)
@@ -92,7 +82,7 @@ def php_allowed() -> bool:
     return os.environ.get(ALLOW_PHP, "") == "1"
 
 
-def _php(service: ServerOrchestrationService, args: Any) -> str:
+def php(service: ServerOrchestrationService, args: PhpArgs, progress: Progress) -> ToolText:
     if not php_allowed():
         return ToolText(render_php_disabled(), is_error=True)
     try:
@@ -100,28 +90,3 @@ def _php(service: ServerOrchestrationService, args: Any) -> str:
     except MybbMcpError as exc:
         return _refused(exc, "PHP Not Run")
     return ToolText(render_php(result), is_error=not result.finished or result.exception is not None)
-
-
-async def handle_forum_sql(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.SQL, args, config, _sql)
-
-
-async def handle_forum_members(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.MEMBERS, args, config, _members)
-
-
-async def handle_forum_templates(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.TEMPLATES, args, config, _templates)
-
-
-async def handle_forum_php(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.PHP, args, config, _php)
-
-
-WORKBENCH_HANDLERS: dict[str, Handler] = {
-    ToolName.INIT.value: handle_forum_init,
-    ToolName.SQL.value: handle_forum_sql,
-    ToolName.MEMBERS.value: handle_forum_members,
-    ToolName.TEMPLATES.value: handle_forum_templates,
-    ToolName.PHP.value: handle_forum_php,
-}
