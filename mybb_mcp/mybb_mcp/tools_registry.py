@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import InvalidArgument, shown_value
 from .forum.snapshot.model import MAX_NAME_LENGTH, NAME_PATTERN
 from .logs.match import validate_path_pattern
-from .logs.options import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MAX_OFFSET, MIN_ANSWER_CHARS
+from .logs.options import (
+    DEFAULT_ANSWER_CHARS,
+    MAX_ANSWER_CHARS,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_SINCE_MINUTES,
+    MIN_ANSWER_CHARS,
+)
 from .workbench import php_eval
 from .workbench.sql import DEFAULT_LIMIT as SQL_DEFAULT_LIMIT
 from .workbench.sql import MAX_LIMIT as SQL_MAX_LIMIT
@@ -85,7 +92,9 @@ class LogsArgs(_Args):
                     "(e.g. 'showthread.php', 'admin/index.php?module=config-*').",
     )
     exclude_static: bool = Field(True, description="Hide requests for images, scripts, stylesheets and fonts.")
-    since_minutes: int | None = Field(None, ge=1, le=525_600, description="Only entries from the last N minutes.")
+    # The log engine's own bound (ten years: longer is everything), as `mybb-server logs --since` takes it.
+    since_minutes: int | None = Field(None, ge=1, le=MAX_SINCE_MINUTES,
+                                      description="Only entries from the last N minutes.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many matching entries (paging).")
     mybb_errors: bool = Field(True, description="Merge entries from MyBB's own error log files.")
     user_code_only: bool = Field(

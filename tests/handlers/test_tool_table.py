@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from mybb_mcp import tools_registry
 from mybb_mcp.handlers import edge
 from mybb_mcp.handlers.tools import ALL_TOOLS, ROWS, TOOLS
+from mybb_mcp.logs.options import MAX_SINCE_MINUTES
 from mybb_mcp.tools_registry import ToolName
 from mybb_mcp.workbench import php_eval, sql
 
@@ -63,4 +64,5 @@ def test_the_models_take_the_domains_own_limits() -> None:
     assert schema[ToolName.SQL.value]["sql"]["maxLength"] == sql.MAX_SQL_CHARS
     assert schema[ToolName.PHP.value]["timeout_seconds"]["maximum"] == php_eval.MAX_TIMEOUT
     assert schema[ToolName.PHP.value]["code"]["maxLength"] == php_eval.MAX_CODE_CHARS
-    # since_minutes: see the next commit
+    # One bound on both faces: the log engine's own, which `mybb-server logs --since` applies.
+    assert schema[ToolName.LOGS.value]["since_minutes"]["maximum"] == MAX_SINCE_MINUTES
