@@ -344,6 +344,29 @@ def test_what_a_template_in_no_set_raises_is_mybbs_as_for_a_visitor(real_forum, 
     text = render_page(result)
     assert "/mybb_mcp/workbench/" not in text and "`asksmissing_box` exists in no set" in text
 
+
+# Lifecycle functions only where the Admin CP loads the plugin (a common pattern); _activate needs its constant.
+ADMIN_ONLY = """<?php
+if(!defined("IN_MYBB")) { die("direct access"); }
+function adminonly_info() { return array("name" => "Admin only", "description" => "lifecycle behind IN_ADMINCP",
+    "version" => "1", "author" => "tests", "compatibility" => "18*"); }
+if(defined("IN_ADMINCP")) {
+    function adminonly_activate() {
+        global $db;
+        $db->insert_query("settings", array("name" => "adminonly_dir", "title" => "t", "description" => "",
+            "optionscode" => "text", "value" => $db->escape_string(basename(MYBB_ADMIN_DIR)), "disporder" => 1,
+            "gid" => 1));
+    }
+}
+"""
+
+
+def test_the_fixture_activates_a_plugin_by_the_admin_cps_own_click(real_forum) -> None:
+    real_forum.add_plugin("adminonly", ADMIN_ONLY)
+    with sqlite3.connect(real_forum.db_file) as db:
+        value = db.execute("SELECT value FROM mybb_settings WHERE name='adminonly_dir'").fetchone()
+    assert value == ("admin",) and "adminonly" in _active(real_forum.db_file)
+
 def test_plugins_off_for_one_request_only(real_forum, running) -> None:
     real_forum.add_plugin("hooked", HOOKED)
     from mybb_mcp.forum.requests import PageRequest
