@@ -83,9 +83,10 @@ def _free_port() -> int:
 def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
     from mybb_mcp.config import Config
     from mybb_mcp.forum.install import InstallRequest, install_forum
-    from tests.fixtures.real_mybb import activate_plugin
     from mybb_mcp.orchestration import ServerOrchestrationService
     from mybb_mcp.workbench import request_trace
+
+    from tests.fixtures.real_mybb import activate_plugin
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mybb-bench-costs-", dir="/dev/shm" if os.path.isdir("/dev/shm")
