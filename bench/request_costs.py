@@ -34,6 +34,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
+sys.path.insert(0, str(REPO_ROOT))  # the tests' fixture: plugins activated by the Admin CP's own click
 
 PLUGIN = """<?php
 if(!defined("IN_MYBB")) {{ die("direct access"); }}
@@ -82,9 +83,10 @@ def _free_port() -> int:
 def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
     from mybb_mcp.config import Config
     from mybb_mcp.forum.install import InstallRequest, install_forum
-    from mybb_mcp.forum.php import activate_plugin
     from mybb_mcp.orchestration import ServerOrchestrationService
     from mybb_mcp.workbench import request_trace
+
+    from tests.fixtures.real_mybb import activate_plugin
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mybb-bench-costs-", dir="/dev/shm" if os.path.isdir("/dev/shm")

@@ -237,6 +237,19 @@ def test_the_tools_own_php_frames_are_named_and_never_the_origin() -> None:
     assert entry.continuation[1].startswith(f"#0 {TOOL_FRAME}request_plugins.php(55)")
 
 
+def test_an_error_raised_in_the_tools_own_php_is_labelled_the_tools() -> None:
+    from mybb_mcp.logs.frames import TOOL_FRAME, TOOL_PHP_DIRS
+    from mybb_mcp.logs.parser import ORIGIN_TOOL, is_user_origin
+
+    wrapper = TOOL_PHP_DIRS[0] + "request_templates.php"
+    entry = parse_entry(
+        f"{STAMP} PHP Deprecated:  Automatic conversion of false to array is deprecated in {wrapper} on line 13\n"
+        f"Stack trace:\n#0 /srv/forum/inc/plugins/asks.php(8): MybbMcpTemplates->get()\n"
+        "#1 /srv/forum/inc/class_plugins.php(142): asks_index()\n#2 {main}")
+    classify_origin(entry, ROOT)
+    assert entry.origin == ORIGIN_TOOL and not is_user_origin(entry.origin) and not entry.core_noise
+    assert entry.place == f"{TOOL_FRAME}request_templates.php:13"  # not the plugin's line 8
+
 def test_sqlites_garbled_sql_error_reads_as_pdos_words_with_the_statement(tmp_path: Path) -> None:
     root = tmp_path / "forum"
     (root / "inc" / "plugins").mkdir(parents=True)

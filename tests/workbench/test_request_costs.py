@@ -373,7 +373,7 @@ def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.Mo
 
     from mybb_mcp.config import Config
     from mybb_mcp.forum.init import InitOptions
-    from mybb_mcp.forum.php import activate_plugin
+    from tests.fixtures.real_mybb import activate_plugin
 
     from tests.conftest import free_port
     from tests.fixtures.real_mybb import archive_path

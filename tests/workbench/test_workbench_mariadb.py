@@ -122,3 +122,18 @@ def test_a_long_query_is_stopped_by_the_server(forum: tuple[ServerOrchestrationS
     assert time.monotonic() - started < 10
     assert "ran longer than 1 s and was" in refused.value.message, refused.value.message
     assert svc.sql("SELECT 1", 1).rows == [(1,)]  # the next call is answered as ever
+
+
+def test_a_template_in_no_set_is_named_on_mariadb(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
+    from tests.fixtures.real_mybb import activate_plugin
+    from tests.workbench.test_plugins import ASKS_MISSING
+
+    svc, _ = forum
+    root = svc.config.mybb_root
+    (root / "inc" / "plugins" / "asksmissing.php").write_text(ASKS_MISSING, "utf-8")
+    activate_plugin(root, "asksmissing", php=svc.config.php)
+    page = svc.request_page(PageRequest(path="index.php"))
+    assert page.response is not None and page.response.status == 200, page.failure
+    assert page.workbench is not None and page.workbench.missing_templates == ["asksmissing_box"]
+    # MyBB's MySQL driver fetches null, not false, for no row: no deprecation here, unlike on SQLite.
+    assert not any("Automatic conversion" in g.example.message for g in page.errors), page.errors

@@ -7,7 +7,7 @@ Names and messages come from the forum: each is shown as code, cut.
 
 from __future__ import annotations
 
-from ..workbench.request_trace import RequestTrace, TemplateUse
+from ..workbench.request_trace import RequestTrace
 from .plugins import code
 
 TRACE_BUDGET = 6000
@@ -31,9 +31,9 @@ def render_workbench(trace: RequestTrace | None, asked_trace: bool, asked_plugin
             else:
                 lines.append(f"- {code(error.message, 200)} at {code(error.location, 160)}: no template was got "
                              "on that line (eval()'d code of its own).")
-    if missing := _missing_templates(trace):
+    if missing := trace.missing_templates:
         lines += ["", "## Missing templates", ""]
-        lines += [f"- template {code(use.title, 80)} exists in no set (MyBB rendered nothing)." for use in missing[:20]]
+        lines += [f"- template {code(title, 80)} exists in no set (MyBB rendered nothing)." for title in missing[:20]]
         if len(missing) > 20:
             lines.append(f"- … and {len(missing) - 20} more.")
     if asked_plugins is not None or asked_trace:
@@ -45,14 +45,6 @@ def render_workbench(trace: RequestTrace | None, asked_trace: bool, asked_plugin
         lines.append(f"Note: {trace.exchanges_missing} exchange(s) of this request left no trace (a script that "
                      "stopped before PHP's shutdown, or not a PHP page): for those, what ran is not known.")
     return lines
-
-
-def _missing_templates(trace: RequestTrace) -> list[TemplateUse]:
-    """Templates the page asked for that no set holds (MyBB's get() gives "" for them). Only when the sets of
-    the others were found: without that lookup, no set known means nothing."""
-    if not any(use.set for use in trace.templates):
-        return []
-    return [use for use in trace.templates if not use.set]
 
 
 def _plugins_line(trace: RequestTrace, asked: object) -> str:
@@ -99,14 +91,14 @@ def _trace(trace: RequestTrace) -> list[str]:
         body.append(f"- … {trace.hooks_dropped} more hook runs not recorded (the trace keeps the first 600).")
     lines += ["", "In order (hooks without plugin functions folded into `…` lines):", *body]
     templates = trace.templates
-    missing = _missing_templates(trace)
-    uncached = [t for t in templates if not t.cached and t not in missing]
+    missing = set(trace.missing_templates)
+    uncached = [t for t in templates if not t.cached and t.title not in missing]
     lines += ["", f"Templates used: {len(templates)} ({len(uncached)} not in MyBB's template cache: a query each — "
                   "add them to the page's $templatelist)."]
     shown = []
     for use in templates[:MAX_TEMPLATES]:
-        marks = ([use.set] if use.set else ["missing"] if use in missing else ["?"]) + (
-            [] if use.cached or use in missing else ["uncached"]) + ([f"×{use.count}"] if use.count > 1 else [])
+        marks = ([use.set] if use.set else ["missing"] if use.title in missing else ["?"]) + (
+            [] if use.cached or use.title in missing else ["uncached"]) + ([f"×{use.count}"] if use.count > 1 else [])
         shown.append(f"{use.title} ({', '.join(marks)})")
     if shown:
         lines.append(code("; ".join(shown), 4000))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidArgument, MybbMcpError
+from ..errors import MybbMcpError
 
 PLUGIN_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
 RESULT_MARKER = "\n--mybb-mcp-result--\n"
@@ -166,31 +166,3 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
     proc.communicate()
 
-
-# --- what the Admin CP does, through MyBB's own code -------------------------------------------------
-
-_ACTIVATE_PLUGIN = r"""
-$name = $input['name'];
-require_once MYBB_ROOT . 'inc/functions.php';
-$file = MYBB_ROOT . 'inc/plugins/' . $name . '.php';
-if (!is_file($file)) { throw new Exception("no plugin file inc/plugins/$name.php"); }
-require_once $file;
-// As admin/modules/config/plugins.php does on "Activate" (or "Install & Activate").
-$installed = !function_exists($name . '_is_installed') || call_user_func($name . '_is_installed');
-if (!$installed && function_exists($name . '_install')) { call_user_func($name . '_install'); }
-if (function_exists($name . '_activate')) { call_user_func($name . '_activate'); }
-$active = $cache->read('plugins');
-if (!is_array($active)) { $active = array(); }
-if (!isset($active['active']) || !is_array($active['active'])) { $active['active'] = array(); }
-$active['active'][$name] = $name;
-$cache->update('plugins', $active);
-$result = array_values($active['active']);
-"""
-
-
-def activate_plugin(root: Path, name: str, php: str = "php", timeout: float = DEFAULT_TIMEOUT) -> list[str]:
-    """Install (when it has an _install) and activate plugin `name`, as the Admin CP does; active plugins."""
-    if not PLUGIN_NAME.fullmatch(name):
-        raise InvalidArgument(f"Plugin name {name!r} is not a MyBB plugin code name.", "Use letters, digits and _.")
-    run = run_mybb_php(root, _ACTIVATE_PLUGIN, {"name": name}, php=php, timeout=timeout)
-    return list(run.result or [])

@@ -492,6 +492,7 @@ ORIGIN_CORE, ORIGIN_TEMPLATE, ORIGIN_OTHER = "MyBB core", "theme/template", "oth
 ORIGIN_EDITED = "edited MyBB file"  # a file of the release whose content differs: the user's code
 ORIGIN_YOURS = "your code (not MyBB's)"  # a forum file that is not MyBB's and no plugin can be tied to
 ORIGIN_PLUGIN_PREFIX = "plugin "
+ORIGIN_TOOL = "mybb-mcp's own code, not the forum's"  # raised in the tool's router or request wrapper
 # MyBB 1.8's own Admin CP modules: any other admin/modules/NAME/ is a plugin's.
 _CORE_ADMIN_MODULES = frozenset({"config", "forum", "home", "style", "tools", "user"})
 
@@ -605,9 +606,14 @@ def classify_origin(entry: LogEntry, root: str | None) -> None:
     if not entry.is_error:
         return
     relative = entry.source == SOURCE_MYBB
-    places = [(path, line, call) for path, line, call in frames(entry.source_file, entry.source_line,
-                                                                entry.continuation) if not is_tool_frame(path)]
+    every = frames(entry.source_file, entry.source_line, entry.continuation)
+    places = [(path, line, call) for path, line, call in every if not is_tool_frame(path)]
     entry.continuation = tool_frames_named(entry.continuation)
+    if every and every[0][2] == "" and is_tool_frame(every[0][0]):
+        # Raised in the tool's own PHP: never the forum's (nor MyBB's noise), whoever called it.
+        entry.origin = ORIGIN_TOOL
+        entry.place = tool_frames_named([every[0][0]])[0] + (f":{every[0][1]}" if every[0][1] else "")
+        return
     if not places:
         entry.origin = ORIGIN_OTHER if entry.event_type == ERROR else None
         return
@@ -654,4 +660,4 @@ def raised_by_error_handler(entry: LogEntry, root: str | None) -> bool:
 
 def is_user_origin(origin: str | None) -> bool:
     """Caused by the user's code: a plugin, a template, or a script that is not MyBB's."""
-    return origin is not None and origin != ORIGIN_CORE
+    return origin is not None and origin not in (ORIGIN_CORE, ORIGIN_TOOL)

@@ -77,6 +77,9 @@ if (!class_exists('MybbMcpErrorChannel', false)) {
 			require_once __DIR__.'/errors_mybb.php'; // now that MyBB has declared errorHandler
 			$handler = new MybbMcpErrorHandler();
 			$GLOBALS['error_handler'] = $handler;
+			// In place of MyBB's handler, not above it: a plugin's restore_error_handler() must reach what
+			// was there before MyBB (PHP's own handling, through this channel), as it would without the tool.
+			restore_error_handler();
 			set_error_handler(array($handler, 'error_callback'));
 		}
 

@@ -73,11 +73,18 @@ function mybb_mcp_request_begin(array $options, $out_file)
     });
 }
 
+/**
+ * The set each title is in (the theme's, global or master, as MyBB's templates->get() looks), one query; null
+ * when it cannot be looked up.
+ */
 function mybb_mcp_template_sets(array $titles)
 {
     global $db, $theme;
-    if (!$titles || !isset($db) || !is_object($db)) {
+    if (!$titles) {
         return array();
+    }
+    if (!isset($db) || !is_object($db)) {
+        return null;
     }
     $sid = isset($theme['templateset']) ? (int)$theme['templateset'] : 0;
     $quoted = array();
@@ -98,7 +105,7 @@ function mybb_mcp_template_sets(array $titles)
             $names[$sid] = (string)$db->fetch_field($query, 'title');
         }
     } catch (Throwable $e) {
-        return array();
+        return null;
     }
     $out = array();
     foreach ($sets as $title => $set) {
@@ -129,9 +136,13 @@ function mybb_mcp_request_end()
     $state = $GLOBALS['mybb_mcp_request'];
     $sets = mybb_mcp_template_sets(array_keys($state['templates']));
     $templates = array();
+    $missing = $sets === null ? null : array();  // always: a template in no set renders as nothing, silently
     foreach ($state['templates'] as $title => $seen) {
         $templates[] = array('title' => (string)$title, 'count' => $seen[0], 'cached' => $seen[1],
             'set' => $sets[$title]['set'] ?? null, 'sid' => $sets[$title]['sid'] ?? null);
+        if ($seen[2] && $sets !== null && !isset($sets[$title])) {
+            $missing[] = (string)$title;
+        }
     }
     $eval_sites = array();
     foreach ($state['eval_sites'] as $site => $entries) {
@@ -153,6 +164,7 @@ function mybb_mcp_request_end()
         'hooks_dropped' => $state['hooks_dropped'],
         'functions' => $state['functions'],
         'templates' => !empty($state['options']['trace']) ? $templates : array(),
+        'missing_templates' => $missing,
         'eval_sites' => $eval_sites,
         'included' => get_included_files(),
         'active' => mybb_mcp_active_plugins(),

@@ -14,7 +14,8 @@ final class MybbMcpTemplates extends templates
         if (isset($state['templates'][$title])) {
             $state['templates'][$title][0]++;
         } elseif (count($state['templates']) < 1000) {
-            $state['templates'][$title] = array(1, $cached);
+            // MyBB caches "" for a title it found in no set: such a one is looked up once at the end.
+            $state['templates'][$title] = array(1, $cached, !$cached && ($this->cache[$title] ?? '') === '');
         }
         // MyBB evals a template on the line that gets it (eval("\$x = \"".$templates->get("x")."\";")): PHP
         // names an error in it "FILE(LINE) : eval()'d code:N", and this call site is that FILE(LINE).

@@ -161,6 +161,7 @@ class RequestTrace:
     hooks_dropped: int = 0
     functions: dict[str, str] = field(default_factory=dict)  # name -> file:line
     templates: list[TemplateUse] = field(default_factory=list)
+    missing_templates: list[str] = field(default_factory=list)  # asked for, in no set: always recorded
     eval_sites: dict[str, list[tuple[str, int, str | None]]] = field(default_factory=dict)  # "file(line)" ->
     # the templates got there: title, lines MyBB put before it (its start comment), set
     template_errors: list[TemplateError] = field(default_factory=list)  # filled by name_template_errors
@@ -222,6 +223,8 @@ def _merge(found: RequestTrace, data: dict[str, Any], root: Path) -> None:
         if isinstance(item, dict):
             found.templates.append(TemplateUse(str(item.get("title")), int(item.get("count") or 1),
                                                bool(item.get("cached")), item.get("set")))
+    missing = data.get("missing_templates") if isinstance(data.get("missing_templates"), list) else []
+    found.missing_templates += [str(t) for t in missing[:1000] if str(t) not in found.missing_templates]
     sites = data.get("eval_sites") if isinstance(data.get("eval_sites"), dict) else {}
     for site, entries in sites.items():
         match = _SITE.fullmatch(str(site))
