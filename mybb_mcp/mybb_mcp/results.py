@@ -112,7 +112,8 @@ class PageResult:
 
     request: PageRequest
     response: PageResponse | None  # None: no page (the server is not running, a login was refused ...)
-    failure: str | None = None
+    failure: Failure | None = None  # why there is no page
+    problem: str = ""  # the failure in this request's words
     hint: str | None = None
     errors: list[ErrorGroup] = field(default_factory=list)  # in order of first appearance
     errors_known: bool = True  # False: the log could not be tied to the request; "no errors" is not claimed
@@ -134,6 +135,9 @@ class PageResult:
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    def fail(self, failure: Failure, problem: str, hint: str | None) -> None:
+        self.failure, self.problem, self.hint = failure, problem, hint
 
 
 @dataclass

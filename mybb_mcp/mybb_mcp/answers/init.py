@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .commands import CLI_COMMANDS
+from ..failures import Failure
+from .commands import MCP_COMMANDS
 from .common import _bullets, _table
 from .lifecycle import render_result
 
@@ -19,7 +20,7 @@ _INIT_STEPS = {"php extensions", "target", "source", "download", "checksum", "un
                "move into place", "configure", "stop"}
 
 
-def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
+def render_init(result: InitResult, commands: Commands = MCP_COMMANDS) -> str:
     """Markdown for `init`: the new forum with its admin password (shown this once), or the failed step."""
     if result.failed_step is not None:
         step = result.failed_step
@@ -27,7 +28,7 @@ def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
             what = result.message
         else:
             what = "MyBB's installer stopped at its `" + step + "` page:\n```\n" + result.message + "\n```"
-        out = ["# Error: Install Failed\n", f"Step: **{step}**. {what}\n",
+        out = [f"# Error: {Failure.INSTALL_FAILED.title}\n", f"Step: **{step}**. {what}\n",
                f"Nothing was installed: {result.root} is as it was.",
                _bullets("Notes", result.notes),
                f"\n**Next:** {result.hint or 'Fix the problem above and run init again.'}"]

@@ -18,52 +18,28 @@ if TYPE_CHECKING:
 
 
 def _next_step(result: ServerResult, commands: Commands) -> str:
+    """The catalogue's next step, or a better one where this result's facts (who holds the port, whether
+    PHP said anything) make it so."""
     failure = result.failure
+    if failure is None:
+        return ""
     owner = result.port_owner
-    if failure is Failure.ALREADY_RUNNING:
-        return (f"Nothing to do if this is the server you want. To pick up changed settings use {commands.restart}; "
-                f"to stop it use {commands.stop}.")
     if failure in (Failure.PORT_IN_USE, Failure.NOT_OURS):
         if owner is not None and owner.forum_root is not None:
             first = (f"Leave that forum's server alone, or stop it from that forum "
                      f"({code_span('MYBB_ROOT=' + owner.forum_root)}); "
                      f"{commands.list_all} shows every server this tool runs.")
-        elif failure is Failure.NOT_OURS:
-            first = "That program was started some other way: stop it there if it should not run."
         else:
-            first = "Stop the program holding the port (this tool never stops a process it did not start)."
+            first = failure.next_step(commands.words())
         return f"{first} {_other_port(result.free_port, commands)}"
     if failure is Failure.NOT_RUNNING and owner is not None:
         held = (f"Port {result.port} serves another forum of this tool's; leave it, or stop it from that forum "
                 f"({code_span('MYBB_ROOT=' + owner.forum_root)}). " if owner.forum_root is not None else "")
         return f"{held}To run this forum beside it: {_other_port(result.free_port, commands)}"
-    if failure is Failure.NOT_RUNNING:
-        return f"Start it with {commands.start}."
-    if failure is Failure.BAD_FORUM_ROOT:
-        return "Point MYBB_ROOT at the directory holding MyBB's index.php (environment or .env), then start again."
-    if failure is Failure.PHP_NOT_FOUND:
-        return ("Install the PHP CLI (Debian/Ubuntu: `apt-get install php-cli php-sqlite3 php-mysql`) or set MYBB_PHP "
-                "to the php binary's full path.")
-    if failure is Failure.PHP_BUILD_UNAVAILABLE:
-        return ("Do what the note above says, or unset MYBB_PHP_VERSION to run the forum on the machine's own "
-                "PHP; nothing was started.")
-    if failure is Failure.LOG_UNWRITABLE:
-        return "Make the logs/ directory next to the forum writable (or free disk space), then start again."
-    if failure is Failure.PHP_EXITED:
-        if not result.reason:
-            return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
-                    f"{commands.logs_errors} shows nothing older, then start again.")
-        return f"Fix what PHP reported above, then start again. Full output: {commands.logs_errors}."
-    if failure is Failure.START_TIMEOUT:
-        return f"Check the log with {commands.logs_errors}; the forum's router or index.php may hang."
-    if failure is Failure.STOP_TIMEOUT:
-        return f"Use {commands.stop_force} to kill it."
-    if failure is Failure.BUSY:
-        return f"Wait for the other operation, then check {commands.status}."
-    if failure is Failure.UNSAFE_FILE:
-        return ("Fix that file as the note says, then try again. This tool never writes through a link, into "
-                "another user's file, or into anything but a regular file.")
-    return ""
+    if failure is Failure.PHP_EXITED and not result.reason:
+        return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
+                f"{commands.logs_errors} shows nothing older, then start again.")
+    return failure.next_step(commands.words())
 
 
 def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> str:
@@ -141,6 +117,11 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
     return "\n".join(part for part in out if part).strip() + "\n"
 
 
-def render_error(title: str, problem: str, fix: str) -> str:
-    """Any failure outside the catalogue (bad arguments, configuration, internal errors)."""
-    return f"# Error: {title}\n\n{problem}\n\n**Next:** {fix}\n"
+def render_error(failure: Failure, problem: str, fix: str) -> str:
+    """A failure with its problem and a next step of its own (a hint, or the facts of one call)."""
+    return f"# Error: {failure.title}\n\n{problem}\n\n**Next:** {fix}\n"
+
+
+def render_failure(failure: Failure, problem: str, hint: str | None, commands: Commands) -> str:
+    """A failure with its problem, and the hint given with it or else the catalogue's next step."""
+    return render_error(failure, problem, hint or failure.next_step(commands.words()))

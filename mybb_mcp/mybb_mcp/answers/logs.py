@@ -32,9 +32,8 @@ MAX_CONTINUATION_LINES = 60
 MAX_LINE_CHARS = 1000
 
 
-def render_log_query(result: LogQueryResult, commands: Commands | None = None) -> str:
+def render_log_query(result: LogQueryResult, commands: Commands = MCP_COMMANDS) -> str:
     """`# Server Logs`: what is shown of how many, the log file, the filters, the entries, a summary."""
-    commands = commands or MCP_COMMANDS
     lines = ["# Server Logs", ""]
     if not result.log_exists and result.problem is None:
         lines += _missing_log(result, commands)

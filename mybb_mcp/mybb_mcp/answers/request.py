@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..failures import Failure
 from .browser import render_browser
 from .commands import MCP_COMMANDS
 from .digest import MAX_GROUPS_SHOWN, render_group
@@ -25,7 +26,8 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     request = result.request
     asked = f"{request.method} {request.path}"
     if result.response is None:
-        lines = [f"# Request Failed: {asked} as {request.role}", "", f"**Problem:** {result.failure.rstrip('.')}.",
+        lines = [f"# {Failure.REQUEST_FAILED.title}: {asked} as {request.role}", "",
+                 f"**Problem:** {result.problem.rstrip('.')}.",
                  "", f"**Next:** {result.hint}"]
         if result.errors or not result.errors_known:
             lines += [""] + _errors_section(result, "the login request")

@@ -63,28 +63,23 @@ def _names(names: list[str]) -> str:
 
 
 def _snapshot_next(result: SnapshotResult, commands: Commands) -> str:
-    failure, name = Failure(result.failure), result.name
-    if failure is Failure.FORUM_NOT_INSTALLED:
-        return "Point MYBB_ROOT at an installed forum (its inc/config.php names the database), then try again."
-    if failure is Failure.UNSUPPORTED_DATABASE:
-        return "Back this database up with its own tools; snapshots cover SQLite and MySQL/MariaDB."
-    if failure is Failure.DUMP_TOOL_MISSING:
-        return ("Install the database client tools (Debian/Ubuntu: `apt-get install mariadb-client`, or "
-                "`default-mysql-client`), then try again. Nothing was changed.")
-    if failure is Failure.SNAPSHOT_NOT_FOUND:
-        return f"See the snapshots there are with {commands.snapshot('list')}."
-    if failure is Failure.SNAPSHOT_EXISTS:
-        return f"Choose another name, or delete the old one first with {commands.snapshot('delete', name)}."
-    if failure is Failure.DATABASE_MISMATCH:
-        return "Point inc/config.php back at the snapshot's database, or save a new snapshot of this one."
-    if failure is Failure.STORAGE_UNSAFE:
-        return f"Move `{result.storage}` aside (it must be a directory you own), then try again."
+    """The catalogue's next step, with this result's facts (its name, where snapshots are kept)."""
+    failure = Failure(result.failure)
     if failure is Failure.BUSY:
         return "Wait for what holds it (named above) to finish, then try again; nothing was changed."
     if failure is Failure.SNAPSHOT_FAILED and result.action == "restore" and result.automatic:
         return (f"Fix the problem above and restore again, or go back to how the forum was with "
                 f"{commands.snapshot('restore', result.automatic.name)}.")
-    return "Fix the problem above and try again; nothing was changed."
+    if failure not in SNAPSHOT_FAILURES:
+        failure = Failure.SNAPSHOT_FAILED
+    return failure.next_step(commands.words(snapshot_delete=commands.snapshot("delete", result.name),
+                                            storage=str(result.storage)))
+
+
+# The failures a snapshot answers with; any other is the generic snapshot failure's step.
+SNAPSHOT_FAILURES = {Failure.FORUM_NOT_INSTALLED, Failure.UNSUPPORTED_DATABASE, Failure.DUMP_TOOL_MISSING,
+                     Failure.SNAPSHOT_NOT_FOUND, Failure.SNAPSHOT_EXISTS, Failure.DATABASE_MISMATCH,
+                     Failure.STORAGE_UNSAFE, Failure.SNAPSHOT_FAILED}
 
 
 def _when(created: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..failures import Failure
 from ..untrusted import code_block, code_span, one_line
 from ..workbench.templates import TemplateReplace, TemplateView
+from .commands import MCP_COMMANDS, Commands
 
 TEMPLATE_CHARS = 6_000  # of each copy shown
 BUDGET = 20_000
@@ -15,10 +17,12 @@ def _cut(text: str, limit: int) -> list[str]:
     return [*text[:limit].splitlines(), f"… ({len(text):,} characters in all; {len(text) - limit:,} left out)"]
 
 
-def render_template(view: TemplateView, mcp: bool) -> str:
+def render_template(view: TemplateView, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     if not view.copies:
         similar = ", ".join(code_span(s) for s in view.similar) or "none"
-        return (f"# Error: No Such Template\n\nNo template is titled {code_span(view.title)}. Similar titles: "
+        return (f"# Error: {Failure.NO_SUCH_TEMPLATE.title}\n\nNo template is titled {code_span(view.title)}. "
+                "Similar titles: "
                 f"{similar}.\n\n**Next:** check the title.\n")
     out = [f"# Template {one_line(view.title)}\n", "| Set (sid) | Copy | Differs from master |", "|---|---|---|"]
     for c in view.copies:
@@ -46,7 +50,8 @@ def render_template(view: TemplateView, mcp: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_replace(result: TemplateReplace, mcp: bool) -> str:
+def render_replace(result: TemplateReplace, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     if result.applied:
         head = f"# Template {one_line(result.title)}: Changed in {len(result.changes)} Set(s)\n"
         intro = "Changed by MyBB's own find_replace_templatesets():"

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from .. import __version__
-from ..answers.lifecycle import render_error
+from ..answers.commands import CLI_COMMANDS
+from ..answers.lifecycle import render_failure
 from ..config import load_config
 from ..errors import ConfigError, MybbMcpError
+from ..failures import Failure
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
 from . import agent_setup, reference, workbench
@@ -148,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _usage_error(exc: MybbMcpError) -> int:
     """Bad configuration or a rejected argument: say what and how to fix it, on stderr."""
-    title = "Configuration" if isinstance(exc, ConfigError) else "Invalid Arguments"
-    Output(False, sys.stderr).markdown(render_error(title, exc.message, exc.hint or "Fix it and run the command again."))
+    failure = Failure.CONFIGURATION if isinstance(exc, ConfigError) else Failure.INVALID_ARGUMENTS
+    Output(False, sys.stderr).markdown(render_failure(failure, exc.message, exc.hint, CLI_COMMANDS))
     return EXIT_USAGE
 
 
@@ -186,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file we cannot use, met where no result could carry it: say which and why
         path = getattr(exc, "filename", None)
         where = f" ({path})" if path else ""
-        Output(False, sys.stderr).markdown(render_error(
-            "File Problem", f"{exc.strerror or exc}{where}.",
-            "Fix that file's ownership or permissions (or remove it), then run the command again."))
+        Output(False, sys.stderr).markdown(render_failure(
+            Failure.FILE_PROBLEM, f"{exc.strerror or exc}{where}.", None, CLI_COMMANDS))
         return EXIT_FAILED
     finally:
         resume_paused()

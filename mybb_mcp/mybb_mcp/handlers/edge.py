@@ -20,9 +20,11 @@ from anyio.lowlevel import RunVar
 from mcp import types
 from pydantic import BaseModel, ValidationError
 
-from ..answers.lifecycle import render_error
+from ..answers.commands import MCP_COMMANDS
+from ..answers.lifecycle import render_error, render_failure
 from ..config import Config, load_config
 from ..errors import ConfigError, InvalidArgument
+from ..failures import Failure
 from ..orchestration import ServerOrchestrationService
 from ..tools_registry import ToolName, describe_validation_error, input_schema
 
@@ -142,22 +144,21 @@ async def call_tool(row: ToolRow[Any], args: Any, config: Config | None = None,
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        return ToolText(render_error("Invalid Arguments", f"{tool} takes an object of named arguments, "
+        return ToolText(render_error(Failure.INVALID_ARGUMENTS, f"{tool} takes an object of named arguments, "
                                      f"got {type(args).__name__}.", "Call it with an object such as {}."), True)
     try:
         parsed = row.model.model_validate(args)
     except ValidationError as exc:
-        return ToolText(render_error(
-            "Invalid Arguments",
+        return ToolText(render_failure(
+            Failure.INVALID_ARGUMENTS,
             f"{tool} was called with arguments it cannot use; nothing was changed.\n\n"
             + describe_validation_error(tool, row.model, exc),
-            "Call it again with the arguments corrected.",
+            None, MCP_COMMANDS,
         ), True)
     try:
         config = config if isinstance(config, Config) else load_config()
     except ConfigError as exc:
-        return ToolText(render_error("Configuration", exc.message, exc.hint or "Fix the setting and call again."),
-                        True)
+        return ToolText(render_failure(Failure.CONFIGURATION, exc.message, exc.hint, MCP_COMMANDS), True)
     service = get_orchestration_service(config)
     progress = _progress(report)
     try:
@@ -167,19 +168,17 @@ async def call_tool(row: ToolRow[Any], args: Any, config: Config | None = None,
             return await anyio.to_thread.run_sync(row.work, service, parsed, progress, abandon_on_cancel=True,
                                                   limiter=_limiter())
         log.error("%s did not finish within %.0f s", tool, timeout)
-        return ToolText(render_error(
-            "Timed Out",
+        return ToolText(render_failure(
+            Failure.TIMED_OUT,
             f"{tool} did not finish within {timeout:.0f} s and was given up; what it was "
             "doing may still complete in the background.",
-            "Check the server with `mybb_server_status`. If a file beside the forum is a FIFO or on a hung "
-            "disk, or another mybb-server holds the forum's lock, fix that first.",
+            None, MCP_COMMANDS,
         ), True)
     except InvalidArgument as exc:
-        return ToolText(render_error("Invalid Arguments", exc.message + " Nothing was changed.", exc.hint), True)
+        return ToolText(render_error(Failure.INVALID_ARGUMENTS, exc.message + " Nothing was changed.", exc.hint),
+                        True)
     except Exception as exc:  # never let an exception reach the protocol as a bare JSON-RPC error
         log.exception("%s failed", tool)
-        return ToolText(render_error(
-            "Internal Error",
-            f"{tool} failed unexpectedly: {type(exc).__name__}: {exc}",
-            "Check the server's state with `mybb_server_status`; if this repeats, report it with this message.",
+        return ToolText(render_failure(
+            Failure.INTERNAL_ERROR, f"{tool} failed unexpectedly: {type(exc).__name__}: {exc}", None, MCP_COMMANDS,
         ), True)

@@ -12,7 +12,7 @@ from .edge import Progress, ToolText
 
 def plugins(service: ServerOrchestrationService, args: PluginsArgs, progress: Progress) -> ToolText:
     result = service.plugins(args.action, args.name)
-    return ToolText(render_plugins(result), is_error=not result.ok)
+    return ToolText(render_plugins(result, MCP_COMMANDS), is_error=not result.ok)
 
 
 def snapshot(service: ServerOrchestrationService, args: SnapshotArgs, progress: Progress) -> ToolText:

@@ -8,12 +8,13 @@ from dataclasses import replace
 
 from ..answers.commands import MCP_COMMANDS
 from ..answers.init import render_init
-from ..answers.lifecycle import render_error
+from ..answers.lifecycle import render_failure
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php, render_php_disabled
 from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template, render_template_writes_disabled
 from ..errors import MybbMcpError
+from ..failures import Failure
 from ..forum.init import InitOptions
 from ..orchestration import ServerOrchestrationService
 from ..tools_registry import InitArgs, MembersArgs, PhpArgs, SqlArgs, TemplatesArgs
@@ -23,8 +24,8 @@ from .edge import Progress, ToolText
 ALLOW_PHP = "MYBB_ALLOW_PHP"
 
 
-def _refused(exc: MybbMcpError, title: str) -> ToolText:
-    return ToolText(render_error(title, exc.message, exc.hint or "Fix it and call again."), True)
+def _refused(exc: MybbMcpError, failure: Failure) -> ToolText:
+    return ToolText(render_failure(failure, exc.message, exc.hint, MCP_COMMANDS), True)
 
 
 def init(service: ServerOrchestrationService, args: InitArgs, progress: Progress) -> ToolText:
@@ -46,36 +47,36 @@ def init(service: ServerOrchestrationService, args: InitArgs, progress: Progress
 
 
 def sql(service: ServerOrchestrationService, args: SqlArgs, progress: Progress) -> ToolText:
-    tool = "`mybb_forum_sql`"
     try:
         if args.table is not None:
             desc = service.describe_table(args.table)
-            return ToolText(render_table(desc, tool), is_error=not desc.columns)
-        return ToolText(render_sql(service.sql(args.sql, args.limit), tool))
+            return ToolText(render_table(desc, MCP_COMMANDS), is_error=not desc.columns)
+        return ToolText(render_sql(service.sql(args.sql, args.limit), MCP_COMMANDS))
     except MybbMcpError as exc:
-        return _refused(exc, "SQL Refused")
+        return _refused(exc, Failure.SQL_REFUSED)
 
 
 def members(service: ServerOrchestrationService, args: MembersArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "list":
-            return ToolText(render_member_list(service.list_members(), True))
-        return ToolText(render_member_added(service.add_member(args.name, args.role, args.password), True))
+            return ToolText(render_member_list(service.list_members(), MCP_COMMANDS))
+        return ToolText(render_member_added(service.add_member(args.name, args.role, args.password), MCP_COMMANDS))
     except MybbMcpError as exc:
-        return _refused(exc, "Member Not Added" if args.action == "add" else "Members")
+        return _refused(exc, Failure.MEMBER_NOT_ADDED if args.action == "add" else Failure.MEMBERS_UNREADABLE)
 
 
 def templates(service: ServerOrchestrationService, args: TemplatesArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "get":
             view = service.get_template(args.title)
-            return ToolText(render_template(view, True), is_error=not view.copies)
+            return ToolText(render_template(view, MCP_COMMANDS), is_error=not view.copies)
         if args.apply and not php_allowed():  # a template is code MyBB evaluates: gated like mybb_forum_php
             return ToolText(render_template_writes_disabled(args.title), is_error=True)
-        return ToolText(render_replace(service.replace_in_template(args.title, args.find, args.replace, args.set,
-                                                                   args.apply), True))
+        replaced = service.replace_in_template(args.title, args.find, args.replace, args.set, args.apply)
+        return ToolText(render_replace(replaced, MCP_COMMANDS))
     except MybbMcpError as exc:
-        return _refused(exc, "Template Refused" if isinstance(exc, TemplateRefused) else "Template")
+        refused = isinstance(exc, TemplateRefused)
+        return _refused(exc, Failure.TEMPLATE_REFUSED if refused else Failure.TEMPLATE_FAILED)
 
 
 def php_allowed() -> bool:
@@ -88,5 +89,5 @@ def php(service: ServerOrchestrationService, args: PhpArgs, progress: Progress) 
     try:
         result = service.eval_php(args.code, args.timeout_seconds)
     except MybbMcpError as exc:
-        return _refused(exc, "PHP Not Run")
+        return _refused(exc, Failure.PHP_NOT_RUN)
     return ToolText(render_php(result), is_error=not result.finished or result.exception is not None)

@@ -59,15 +59,15 @@ class ForumCalls:
             try:
                 chromium = find_chromium()
             except BrowserProblem as exc:  # before anything is done: nothing changes
-                return PageResult(request, None, failure=exc.message, hint=exc.hint)
+                return PageResult(request, None, failure=Failure.BROWSER_PROBLEM, problem=exc.message, hint=exc.hint)
         running = self._observe([])
         files = self._mybb_error_files()
         log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
         before = cursors.take_cursor(log_file, files)
         result = PageResult(request, None, log_file=log_file)
         if running is None:
-            result.failure = f"the server is not running for {self.config.mybb_root}"
-            result.hint = "Start it with mybb_server_start (or `mybb-server start`), then request the page."
+            result.fail(Failure.NOT_RUNNING, f"the server is not running for {self.config.mybb_root}",
+                        "Start it with mybb_server_start (or `mybb-server start`), then request the page.")
             result.cursor = before.encode()
             return result
         cfg = files_module.read_config_php(self.config.mybb_root)
@@ -83,13 +83,14 @@ class ForumCalls:
                                                                 queries=request.queries, profile=request.profile)
         if workbench is None and (request.trace or request.plugins is not None or request.queries or request.profile):
             planted = request_trace.refusal(self.config)
-            result.failure = ("the running server cannot trace a request, list its queries, profile it or switch "
-                              "plugins off for one: "
-                              + (planted.rstrip(".") if planted else "it was started without mybb-mcp's router or "
-                                 "by an older version") + "; the page was not requested")
-            result.hint = ("Remove that folder, restart the server (mybb_server_restart or `mybb-server restart`), "
-                           "then ask again." if planted else
-                           "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again.")
+            result.fail(Failure.TRACE_UNAVAILABLE,
+                        "the running server cannot trace a request, list its queries, profile it or switch "
+                        "plugins off for one: "
+                        + (planted.rstrip(".") if planted else "it was started without mybb-mcp's router or "
+                           "by an older version") + "; the page was not requested",
+                        "Remove that folder, restart the server (mybb_server_restart or `mybb-server restart`), "
+                        "then ask again." if planted else
+                        "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again.")
             result.cursor = before.encode()
             return result
         if workbench is not None:
@@ -102,17 +103,17 @@ class ForumCalls:
             else:
                 response = requests.load_page(client, request)
         except sessions.LoginProblem as exc:
-            result.failure, result.hint = exc.message, exc.hint
+            result.fail(Failure.LOGIN_REFUSED, exc.message, exc.hint)
             if exc.broke:  # the login request's own errors are the answer
                 logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
                 result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
                     before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
                     started=started)
         except BrowserProblem as exc:
-            result.failure, result.hint = exc.message, exc.hint
+            result.fail(Failure.BROWSER_PROBLEM, exc.message, exc.hint)
         except (OSError, http.client.HTTPException) as exc:
-            result.failure = f"the forum did not answer at {client.base}: {exc}"
-            result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
+            result.fail(Failure.FORUM_NOT_ANSWERING, f"the forum did not answer at {client.base}: {exc}",
+                        "Check the server with mybb_server_status (or `mybb-server status`).")
         else:
             result.response = response
             exchanges = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]
