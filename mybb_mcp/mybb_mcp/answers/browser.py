@@ -18,10 +18,14 @@ ERRORS_PER_REQUEST = 2
 BLOCKED_SHOWN = 3
 
 
-def render_browser(report: BrowserReport | None, role: str) -> list[str]:
+def render_browser(report: BrowserReport | None, role: str, workbench: bool = False) -> list[str]:
     if report is None:
         return []
-    lines = ["", f"## In the browser: {report.version}, as {role} ({_ms(report.seconds)})", ""]
+    how = "warm" if report.warm else "started for this call"
+    lines = ["", f"## In the browser: {report.version}, as {role} ({_ms(report.seconds)}, {how})", ""]
+    if workbench:
+        lines.append("Trace, queries and profile below are of the page's own request (its document, loaded "
+                     "by the browser), not of the requests its scripts made.")
     if report.screenshot is not None:
         lines.append(f"Screenshot: `{report.screenshot}` (PNG, 1280×900).")
     problems = [r for r in report.requests if r.problem]

@@ -217,6 +217,11 @@ class Chromium:
                     process.kill()
             time.sleep(0.01)
 
+    @property
+    def proxy(self) -> str | None:
+        """The proxy every other host is sent to (a port we hold without listening), while running."""
+        return f"http://127.0.0.1:{self._hole.getsockname()[1]}" if self._hole is not None else None
+
     # -- the protocol
     def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> int:
         if self._to is None:
