@@ -5,6 +5,7 @@ installed `mybb-mcp` over stdio for its exit)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -31,8 +32,14 @@ from tests.workbench.test_browser import (  # noqa: F401 (fixtures)
     serving,
 )
 
-pytestmark = pytest.mark.skipif(not any(os.access(os.path.join(d, "chromium"), os.X_OK) for d in os.environ.get(
-    "PATH", "").split(os.pathsep)) and not os.environ.get("MYBB_CHROMIUM"), reason="Chromium is not installed")
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("MYBB_CHROMIUM"),
+                                reason="Chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest) -> ServerOrchestrationService:
+    """The forum served (test_browser.py's `serving`), under a name of this module's."""
+    return request.getfixturevalue("serving")
 
 
 def text_of(result: types.CallToolResult) -> str:
@@ -50,8 +57,8 @@ def wait_for(check: Any, seconds: float = 10.0) -> bool:
 
 
 def test_two_calls_over_mcp_share_one_browser_and_no_cookie(real_forum: Any,
-                                                            serving: ServerOrchestrationService) -> None:
-    assert add_member(serving, MEMBER, MEMBER_PASSWORD, "warm@example.com").response.page_error is None
+                                                            served: ServerOrchestrationService) -> None:
+    assert add_member(served, MEMBER, MEMBER_PASSWORD, "warm@example.com").response.page_error is None
     forum = str(real_forum.root)
 
     async def over_mcp() -> tuple[str, int | None, str, int | None, str]:
@@ -75,28 +82,28 @@ def test_two_calls_over_mcp_share_one_browser_and_no_cookie(real_forum: Any,
     assert browser_pool.warm_pids() == {} and chromium_processes() == [] and profiles() == []
 
 
-def test_an_idle_warm_browser_is_closed(real_forum: Any, serving: ServerOrchestrationService,
+def test_an_idle_warm_browser_is_closed(real_forum: Any, served: ServerOrchestrationService,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(browser_pool.IDLE_ENV, "0.5")
-    serving.keep_browser_warm = True
-    result = serving.request_page(PageRequest("index.php", browser=True))
+    served.keep_browser_warm = True
+    result = served.request_page(PageRequest("index.php", browser=True))
     assert result.browser is not None and not result.browser.warm
     assert str(real_forum.root) in browser_pool.warm_pids()
     assert wait_for(lambda: not browser_pool.warm_pids() and not chromium_processes() and not profiles())
 
 
-def test_a_warm_browser_goes_with_its_server(real_forum: Any, serving: ServerOrchestrationService) -> None:
+def test_a_warm_browser_goes_with_its_server(real_forum: Any, served: ServerOrchestrationService) -> None:
     """Stopped outside the tool (the php -S gone): the watcher closes the browser kept for it."""
-    serving.keep_browser_warm = True
-    assert serving.request_page(PageRequest("index.php", browser=True)).browser is not None
+    served.keep_browser_warm = True
+    assert served.request_page(PageRequest("index.php", browser=True)).browser is not None
     assert chromium_processes() != []
-    running = serving._current([])
+    running = served._current([])
     assert running is not None
     os.killpg(running.identity.group, signal.SIGKILL)  # gone without the tool's stop
     assert wait_for(lambda: not chromium_processes())
 
 
-def test_mcp_server_exit_leaves_no_browser(real_forum: Any, serving: ServerOrchestrationService,
+def test_mcp_server_exit_leaves_no_browser(real_forum: Any, served: ServerOrchestrationService,
                                            tmp_path: Path) -> None:
     command = str(Path(sys.executable).with_name("mybb-mcp"))
     params = StdioServerParameters(command=command, args=[], env=dict(os.environ), cwd=str(tmp_path / "cwd"))
@@ -115,7 +122,7 @@ def test_mcp_server_exit_leaves_no_browser(real_forum: Any, serving: ServerOrche
     assert wait_for(lambda: not chromium_processes(), 5.0)
 
 
-def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, serving: ServerOrchestrationService,
+def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, served: ServerOrchestrationService,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     real_forum.add_plugin("browserbugs", PLUGIN)  # its page calls xmlhttp.php: a PHP sub-request
     files: list[str] = []
@@ -127,7 +134,7 @@ def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, servin
         return collect(config, workbench, ports, *args)
 
     monkeypatch.setattr(request_trace, "collect", watched)
-    result = serving.request_page(PageRequest("index.php", browser=True, trace=True, queries=True, profile=True))
+    result = served.request_page(PageRequest("index.php", browser=True, trace=True, queries=True, profile=True))
     assert result.response is not None and result.browser is not None, (result.failure, result.hint)
     page_ports = [h.client_port for h in result.response.hops]
     ajax = [r for r in result.browser.requests if r.target.startswith("/xmlhttp.php")]
