@@ -103,6 +103,21 @@ def test_a_warm_browser_goes_with_its_server(real_forum: Any, served: ServerOrch
     assert wait_for(lambda: not chromium_processes())
 
 
+def test_a_warm_browser_that_died_is_replaced(real_forum: Any, served: ServerOrchestrationService) -> None:
+    served.keep_browser_warm = True
+    assert served.request_page(PageRequest("index.php", browser=True)).browser is not None
+    first = browser_pool.warm_pids()[str(real_forum.root)]
+    assert wait_for(lambda: browser_pool._pool[str(real_forum.root)].spare is not None)  # idle, next tab made
+    os.killpg(first, signal.SIGKILL)  # Chromium crashed while kept
+    assert wait_for(lambda: not browser_pool._pool[str(real_forum.root)].browser.alive())
+    again = served.request_page(PageRequest("index.php", browser=True))
+    assert again.browser is not None and not again.browser.warm, (again.failure, again.hint)
+    assert browser_pool.warm_pids()[str(real_forum.root)] != first
+    restarted = served.restart()
+    assert restarted.success and browser_pool.warm_pids() == {}  # restart closes it
+    assert wait_for(lambda: not chromium_processes())
+
+
 def test_mcp_server_exit_leaves_no_browser(real_forum: Any, served: ServerOrchestrationService,
                                            tmp_path: Path) -> None:
     command = str(Path(sys.executable).with_name("mybb-mcp"))
@@ -146,7 +161,7 @@ def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, served
     assert workbench.hooks and workbench.costs is not None and workbench.costs.queries
     text = render_page_result(result)
     assert len(text) <= 12_000, len(text)
-    for section in ("## In the browser:", "queries", "hook"):
+    for section in ("## In the browser:", "## Trace", "## Queries", "## Profile", "of the page's own request"):
         assert section in text, section
     assert "template `browserbugs_script` line 3" in text
 

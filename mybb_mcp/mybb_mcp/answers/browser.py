@@ -21,7 +21,8 @@ BLOCKED_SHOWN = 3
 def render_browser(report: BrowserReport | None, role: str, workbench: bool = False) -> list[str]:
     if report is None:
         return []
-    how = "warm" if report.warm else "started for this call"
+    how = "warm" if report.warm else "started, kept warm for the next calls" if report.kept else \
+        "started for this call"
     lines = ["", f"## In the browser: {report.version}, as {role} ({_ms(report.seconds)}, {how})", ""]
     if workbench:
         lines.append("Trace, queries and profile below are of the page's own request (its document, loaded "

@@ -108,6 +108,7 @@ class BrowserReport:
     dropped: int = 0  # script errors past MAX_ITEMS
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: start, setup, load, settle ...
     warm: bool = False  # a Chromium kept warm by the MCP server (workbench/browser_pool.py), not started for it
+    kept: bool = False  # kept warm after this call (the MCP server)
     headed: list[str] = field(default_factory=list)  # the URLs that carried the workbench's headers
 
     @property
@@ -426,7 +427,7 @@ def _load(launch: Launch, client: ForumClient, request: PageRequest, target: str
             _tab(browser, spare, used) as tab:
         browser.on_event = page
         page.browser = browser
-        report = BrowserReport(browser.version, warm=warm)
+        report = BrowserReport(browser.version, warm=warm, kept=used is not None)
         marks = {"start": time.perf_counter()}
         session = tab.session
         page.session, page.frame = session, tab.target

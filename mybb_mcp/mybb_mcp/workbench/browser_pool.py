@@ -118,7 +118,7 @@ def _take(executable: str, server: ServerKey) -> _Warm | None:
     with _pool_lock:
         entry = _pool.get(server.forum)
         if entry is not None and (entry.server != server or entry.executable != executable
-                                  or entry.browser.pid is None and entry.browser.version):
+                                  or entry.browser.version and not entry.browser.alive()):  # closed, or crashed
             _pool.pop(server.forum)
             _close_entry(entry)
             entry = None

@@ -217,6 +217,16 @@ class Chromium:
                     process.kill()
             time.sleep(0.01)
 
+    def alive(self) -> bool:
+        """Whether it was started and has not exited (a crash while kept warm)."""
+        if self.pid is None:
+            return False
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return done == 0
+
     @property
     def proxy(self) -> str | None:
         """The proxy every other host is sent to (a port we hold without listening), while running."""
