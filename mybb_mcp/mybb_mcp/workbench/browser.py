@@ -2,8 +2,10 @@
 each sub-request joined to the PHP errors it raised.
 
 The session is the tool's own (forum/requests.py logs in and keeps the role's cookie jar); its cookies
-are handed to a fresh Chromium (workbench/chromium.py) that loads the page, waits for it to settle (the
-load event, then no request in flight for a moment, both bounded) and reports what the page did:
+are handed to a fresh browser context (its own cookies, storage and cache) in Chromium (workbench/chromium.py;
+started for the call, or kept warm by the MCP server: workbench/browser_pool.py) that loads the page, waits
+for it to settle (the load event, then no request in flight for a moment, both bounded) and reports what
+the page did:
 
 - uncaught exceptions and console errors, with the script's URL:line; for inline code, the template
   MyBB's `<!-- start: NAME -->` comments put around that line, and the line inside it;
@@ -15,7 +17,8 @@ load event, then no request in flight for a moment, both bounded) and reports wh
 - the selector counted with querySelectorAll in the live DOM, after scripts ran.
 
 Client ports of the browser's requests are found from php -S's request lines (logs/request_lines.py), so
-the errors of each are read exactly as a page request's own (logs/exchanges.py).
+the errors of each are read exactly as a page request's own (logs/exchanges.py). With trace, queries or
+profile, the workbench's headers are added to the page's own document request only (the Fetch domain).
 """
 
 from __future__ import annotations
