@@ -172,3 +172,21 @@ def test_browser_still_refuses_post_and_plugins() -> None:
         with pytest.raises(Exception, match="browser loads a page with GET"):
             request.validated()
     assert PageRequest("index.php", browser=True, queries=True, profile=True, trace=True).validated().queries
+
+
+def test_with_the_workbench_the_browser_section_keeps_to_its_share() -> None:
+    """Many long script errors and failed requests: with trace/queries/profile the browser's lists stop at
+    their share of the answer and say how many they left out; alone they keep their own caps."""
+    from mybb_mcp.answers.browser import COMBINED_BUDGET, render_browser
+    from mybb_mcp.workbench.browser import BrowserReport, BrowserRequest, ScriptError
+
+    report = BrowserReport("Chromium 156", script_errors=[
+        ScriptError("exception", f"TypeError {i} " + "x" * 280, "http://127.0.0.1:8022/index.php", 300 + i, 1)
+        for i in range(30)], requests=[
+        BrowserRequest("GET", f"http://127.0.0.1:8022/xmlhttp.php?action=a{i}", f"/xmlhttp.php?action=a{i}" + "y" * 150,
+                       "XHR", status=500, done=True, client_port=40000 + i) for i in range(10)])
+    combined = "\n".join(render_browser(report, "guest", True))
+    alone = "\n".join(render_browser(report, "guest", False))
+    assert len(combined) <= COMBINED_BUDGET + 600, len(combined)
+    assert "… and 2" in combined and len(alone) > len(combined)
+    assert "### Script errors: 30" in combined and "### Requests with problems: 10" in combined
