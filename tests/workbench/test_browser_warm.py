@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -132,9 +133,17 @@ def test_mcp_server_exit_leaves_no_browser(real_forum: Any, served: ServerOrches
             assert "warm" in again
         return text
 
-    assert "## In the browser: Chromium" in anyio.run(over_stdio)
+    assert "started, kept warm for the next calls)" in anyio.run(over_stdio)
     assert seen, "a warm browser while the MCP server runs"
     assert wait_for(lambda: not chromium_processes(), 5.0)
+
+
+def test_the_cli_stays_cold(real_forum: Any, served: ServerOrchestrationService, tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}, **real_forum.env()}
+    done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "request", "index.php", "--browser"],
+                          cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert "started for this call)" in done.stdout, (done.stdout, done.stderr)
+    assert chromium_processes() == [] and profiles() == []
 
 
 def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, served: ServerOrchestrationService,
