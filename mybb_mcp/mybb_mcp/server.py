@@ -23,6 +23,7 @@ from .handlers.dispatcher import UnknownTool, dispatch_tool
 from .handlers.orchestration import current_progress
 from .orchestration.process import resume_paused
 from .tools_registry import ALL_TOOLS
+from .workbench import browser_pool
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -112,6 +113,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def _leave(code: int) -> None:
+    browser_pool.close_all()  # the warm Chromiums (they would also exit when their pipe closes with us)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
