@@ -21,6 +21,7 @@ from mcp.shared.message import SessionMessage
 from . import __version__
 from .handlers.tools import ALL_TOOLS, UnknownTool, dispatch_tool
 from .orchestration.process import resume_paused
+from .workbench import browser_pool
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -107,6 +108,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def _leave(code: int) -> None:
+    browser_pool.close_all()  # the warm Chromiums (they would also exit when their pipe closes with us)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -182,7 +182,9 @@ class RequestArgs(_Args):
     browser: bool = Field(False, description="Load the page in real headless Chromium as this role: script errors "
                                              "(URL:line, the template of inline code), failed requests and AJAX "
                                              "answers that should be JSON and are not, each with the PHP errors it "
-                                             "raised; a screenshot file; `selector` checked in the live DOM. GET only.")
+                                             "raised; a screenshot file; `selector` checked in the live DOM. GET only; "
+                                             "trace, queries and profile are of the page's own request. Chromium "
+                                             "stays warm per forum while this server runs.")
 
     @field_validator("plugins")
     @classmethod

@@ -145,3 +145,24 @@ def test_a_configured_auto_prepend_file_keeps_its_place_and_start_says_so(
     started = service.start()
     assert started.success and any("auto_prepend_file" in note and "unsigned" in note for note in started.notes)
     assert not log_is_signed(service.config.log_file.read_bytes()[:1024])
+
+
+def test_the_digest_counts_no_forged_entry_and_no_forged_request_re_checks(
+        running: ServerOrchestrationService) -> None:
+    """A visitor's logged text holds a forged fatal and a forged clean load of the page that really failed:
+    the digest lists neither as an error of its own, and the real error is not called resolved by it."""
+    port = running.config.port
+    cursor = running.log_cursor()
+    assert status_of(post(port, "/undefined.php", {"k": "REAL-KEY"})) == 200  # a real warning on this page
+    assert logged(running, "[200]: POST /undefined.php")
+    stamp = now_stamp()
+    text = "\n".join(["visitor text", f"{stamp} PHP Fatal error:  DIGEST-FORGED in /srv/x.php on line 1",
+                      f"{stamp} 127.0.0.1:1 [200]: POST /undefined.php"])
+    assert status_of(post(port, "/logit.php?m=two", {"text": text})) == 200
+    assert status_of(get(port, "/ok.php")) == 200
+    assert logged(running, "[200]: GET /ok.php")
+    found = running.error_digest(cursor)
+    messages = [group.example.message for group in found.groups + found.before]
+    assert not any("DIGEST-FORGED" in message for message in messages), messages
+    [real] = [g for g in found.groups if 'Undefined array key "REAL-KEY"' in g.example.message]
+    assert real.status != "resolved", real

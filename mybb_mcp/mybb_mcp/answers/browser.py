@@ -16,20 +16,29 @@ SCRIPT_ERRORS_SHOWN = 8
 REQUESTS_SHOWN = 6
 ERRORS_PER_REQUEST = 2
 BLOCKED_SHOWN = 3
+# With trace, queries or profile the browser's lists share the answer's 12,000 characters: they stop at
+# this many characters (each says how many it left out).
+COMBINED_BUDGET = 3_500
 
 
-def render_browser(report: BrowserReport | None, role: str) -> list[str]:
+def render_browser(report: BrowserReport | None, role: str, workbench: bool = False) -> list[str]:
     if report is None:
         return []
-    lines = ["", f"## In the browser: {report.version}, as {role} ({_ms(report.seconds)})", ""]
+    how = "warm" if report.warm else "started, kept warm for the next calls" if report.kept else \
+        "started for this call"
+    lines = ["", f"## In the browser: {report.version}, as {role} ({_ms(report.seconds)}, {how})", ""]
+    if workbench:
+        lines.append("Trace, queries and profile below are of the page's own request (its document, loaded "
+                     "by the browser), not of the requests its scripts made.")
     if report.screenshot is not None:
         lines.append(f"Screenshot: `{report.screenshot}` (PNG, 1280×900).")
     problems = [r for r in report.requests if r.problem]
     if not report.script_errors and not problems:
         lines.append(f"No script errors, no failed requests, no broken AJAX answers ({len(report.requests)} "
                      "requests of the page to the forum checked; the forum's own /favicon.ico 404 is not counted).")
-    lines += _script_errors(report)
-    lines += _requests(problems)
+    budget = COMBINED_BUDGET if workbench else None
+    lines += _script_errors(report, budget)
+    lines += _requests(problems, None if budget is None else max(0, budget - len("\n".join(lines))))
     if report.blocked:
         shown = ", ".join(code(url, 120) for url in report.blocked[:BLOCKED_SHOWN])
         more = f" and {len(report.blocked) - BLOCKED_SHOWN} more" if len(report.blocked) > BLOCKED_SHOWN else ""
@@ -52,25 +61,34 @@ def _place(error: ScriptError) -> str:
     return text
 
 
-def _script_errors(report: BrowserReport) -> list[str]:
+def _script_errors(report: BrowserReport, budget: int | None) -> list[str]:
     errors = report.script_errors
     if not errors:
         return []
     total = len(errors) + report.dropped
     lines = ["", f"### Script errors: {total}", ""]
+    shown = 0
     for index, error in enumerate(errors[:SCRIPT_ERRORS_SHOWN], 1):
         kind = "uncaught" if error.kind == "exception" else "console"
-        lines.append(f"{index}. [{kind}] {code(error.message, 300)} at {_place(error)}")
-    if total > SCRIPT_ERRORS_SHOWN:
-        lines.append(f"… and {total - SCRIPT_ERRORS_SHOWN} more.")
+        line = f"{index}. [{kind}] {code(error.message, 300)} at {_place(error)}"
+        if budget is not None and shown and len("\n".join(lines)) + len(line) > budget // 2:
+            break
+        lines.append(line)
+        shown += 1
+    if total > shown:
+        lines.append(f"… and {total - shown} more.")
     return lines
 
 
-def _requests(problems: list[BrowserRequest]) -> list[str]:
+def _requests(problems: list[BrowserRequest], budget: int | None) -> list[str]:
     if not problems:
         return []
     lines = ["", f"### Requests with problems: {len(problems)}", ""]
+    shown = 0
     for index, record in enumerate(problems[:REQUESTS_SHOWN], 1):
+        if budget is not None and shown and len("\n".join(lines)) > budget:
+            break
+        shown += 1
         what = f"{index}. {record.kind} {code(record.method + ' ' + record.target, 200)}"
         if record.failure:
             what += f" → failed: {code(record.failure, 160)}"
@@ -85,8 +103,8 @@ def _requests(problems: list[BrowserRequest]) -> list[str]:
                 place = f" at {code(culprit.place, 160)}" if culprit.place else ""
                 lines.append(f"   - {culprit.kind} {culprit.where} the JSON: {code(culprit.text, 200)}{place}")
         lines += _php_errors(record)
-    if len(problems) > REQUESTS_SHOWN:
-        lines.append(f"… and {len(problems) - REQUESTS_SHOWN} more.")
+    if len(problems) > shown:
+        lines.append(f"… and {len(problems) - shown} more.")
     return lines
 
 

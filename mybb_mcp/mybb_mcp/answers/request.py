@@ -90,7 +90,7 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
         lines.append(f"Note: {note}.")
     lines.append("")
     lines += _errors_section(result)
-    lines += render_browser(result.browser, request.role)
+    lines += render_browser(result.browser, request.role, result.workbench is not None)
     lines += render_workbench(result.workbench, request.trace, request.plugins)
     after = _on_demand(result)
     lines += render_costs(result, ANSWER_BUDGET - len("\n".join(lines + after)) - 400)

@@ -12,32 +12,17 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from .context import AT_STARTUP, BY_TIME_WINDOW, NO_REQUEST_YET, request_by_time
-from .forgery import starts_inside_request_data
+from .forgery import forged_entries
 from .options import LogQueryOptions
 from .parser import ERROR, REQUEST, STARTUP, LogEntry, RequestRef, classify_origin
 from .query import entry_matches
-
-
-def _forged_requests(entries: Sequence[LogEntry]) -> set[tuple[str | None, int | None]]:
-    """The request lines among `entries` that a page wrote (forgery): they tie no error to themselves."""
-    wanted: dict[str, list[int]] = {}
-    for entry in entries:
-        if entry.event_type == REQUEST and entry.location and entry.offset is not None:
-            wanted.setdefault(entry.location, []).append(entry.offset)
-    found: set[tuple[str | None, int | None]] = set()
-    for location, offsets in wanted.items():
-        try:
-            found |= {(location, offset) for offset in starts_inside_request_data(location, offsets)}
-        except OSError:
-            continue
-    return found
 
 
 def annotate(entries: Sequence[LogEntry], root: str | None, options: LogQueryOptions) -> list[LogEntry]:
     """Server log entries (log order) with requests and origins set; folded and noise entries left out."""
     pending: dict[int | None, list[LogEntry]] = {}
     dropped: set[int] = set()
-    fake = _forged_requests(entries)
+    fake = forged_entries(entries, requests_only=True)
     for entry in entries:
         if entry.is_error:
             classify_origin(entry, root)

@@ -24,6 +24,7 @@ from .cursors import (
     resolve,
     take_cursor,
 )
+from .forgery import without_forged
 from .parser import CONNECTION, ORIGIN_PLUGIN_PREFIX, REQUEST, classify_origin
 from .reader import iter_entries_forward
 from .timeline import offset_at_time
@@ -392,8 +393,8 @@ def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path |
     start = max(start, 0)
     if end - start > MAX_BASELINE_BYTES:
         start = _entry_start_after(path, end - MAX_BASELINE_BYTES, end)
-    entries = [e for e in _server_entries_in([Segment(path, start, end)], zone)
-               if not e.internal and not (e.event_type == CONNECTION and e.message != "Accepted")]
+    entries = without_forged([e for e in _server_entries_in([Segment(path, start, end)], zone)
+                              if not e.internal and not (e.event_type == CONNECTION and e.message != "Accepted")])
     requests = _requests_in(entries, role_of)
     marks = dict(cursor.mybb)
     for file in mybb_files:
@@ -477,6 +478,7 @@ def digest(
             more = True
             break
     after = take_cursor(log_file, mybb_files)
+    entries = without_forged(entries)  # a page's forged lines: no error of their own, no request re-checked
     tied = _with_roles(tie_to_requests(entries), role_of) + [(e, None) for e in extra]
     groups = group_errors(_matching(tied, match), root)
     requests = _requests_in(entries, role_of)

@@ -36,13 +36,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .parser import _is_php_error_suffix
+from .parser import REQUEST, _is_php_error_suffix
 from .reader import open_log
 from .signed import BEGIN, END, SIGNED_BYTES, SignedLine, log_is_signed, read_keys, verify
 from .timeline import lookback_windows
 
-__all__ = ["forged", "starts_inside_request_data"]
+if TYPE_CHECKING:
+    from .parser import LogEntry
+
+__all__ = ["forged", "forged_entries", "starts_inside_request_data", "without_forged"]
 
 _STAMP = re.compile(rb"(?:\[(\d{1,10})\] )?\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\] ")
 _PHP_MESSAGE = re.compile(rb"PHP [A-Z][a-z]+(?: [a-z]+)*:  ")  # "PHP Warning:  ", "PHP Fatal error:  "
@@ -217,3 +221,25 @@ def forged(path: str | os.PathLike[str], offset: int | None) -> bool:
         return offset in starts_inside_request_data(path, [offset])
     except OSError:
         return False
+
+
+def forged_entries(entries: Sequence[LogEntry], requests_only: bool = False) -> set[tuple[str | None, int | None]]:
+    """(file, offset) of the entries a page wrote (possibly forged, see starts_inside_request_data), each
+    file read once; `requests_only`: only php -S request lines are judged (what ties errors to requests)."""
+    wanted: dict[str, list[int]] = {}
+    for entry in entries:
+        if entry.location and entry.offset is not None and (not requests_only or entry.event_type == REQUEST):
+            wanted.setdefault(entry.location, []).append(entry.offset)
+    found: set[tuple[str | None, int | None]] = set()
+    for location, offsets in wanted.items():
+        try:
+            found |= {(location, offset) for offset in starts_inside_request_data(location, offsets)}
+        except OSError:
+            continue
+    return found
+
+
+def without_forged(entries: Sequence[LogEntry]) -> list[LogEntry]:
+    """The entries PHP and php -S wrote: what counts (the digest), never a page's forged lines."""
+    fake = forged_entries(entries)
+    return [entry for entry in entries if (entry.location, entry.offset) not in fake] if fake else list(entries)

@@ -17,7 +17,7 @@ from ..forum.init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import InitResult, PageResult
-from ..workbench import browser, left_out, request_trace
+from ..workbench import browser, browser_pool, left_out, request_trace
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
@@ -33,6 +33,10 @@ class ForumCalls:
     """What the service does to the forum (through the `forum` package).
 
     Mixed into `ServerOrchestrationService`, whose config, clock and observation it uses."""
+
+    # The MCP server's long-lived service keeps one Chromium per forum warm (workbench/browser_pool.py);
+    # the CLI, one process per call, starts it for each call.
+    keep_browser_warm = False
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
         """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py), on
@@ -79,9 +83,11 @@ class ForumCalls:
             credentials=lambda: sessions.credentials_for(request.role, self.config),
             secret_pin=cfg.secret_pin if cfg else "",
         )
-        workbench = None if chromium else request_trace.begin(self.config, request.trace, request.plugins,
-                                                                queries=request.queries, profile=request.profile)
-        if workbench is None and (request.trace or request.plugins is not None or request.queries or request.profile):
+        asked = request.trace or request.plugins is not None or request.queries or request.profile
+        # In the browser the workbench rides on the page's own document request only, when asked for.
+        workbench = None if chromium and not asked else request_trace.begin(
+            self.config, request.trace, request.plugins, queries=request.queries, profile=request.profile)
+        if workbench is None and asked:
             planted = request_trace.refusal(self.config)
             result.fail(Failure.TRACE_UNAVAILABLE,
                         "the running server cannot trace a request, list its queries, profile it or switch "
@@ -93,13 +99,15 @@ class ForumCalls:
                         "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again.")
             result.cursor = before.encode()
             return result
-        if workbench is not None:
+        if workbench is not None and chromium is None:
             client.extra_headers = workbench.headers
         started = self._clock()
         side: list[str] = []
         try:
             if chromium is not None:
-                response, result.browser = browser.check_page(self.config, chromium, client, request, before)
+                launch = browser.Launch(chromium, self._warm_key(running, client),
+                                        workbench.headers if workbench is not None else {})
+                response, result.browser = browser.check_page(self.config, launch, client, request, before)
             else:
                 response = requests.load_page(client, request)
         except sessions.LoginProblem as exc:
@@ -161,6 +169,17 @@ class ForumCalls:
                                              "request logs in again")
         result.cursor = cursors.take_cursor(log_file, files).encode()
         return result
+
+    def _warm_key(self, running: Any, client: requests.ForumClient) -> browser_pool.ServerKey | None:
+        """The server a warm browser is kept for (MCP only), None for a browser started for the call."""
+        if not self.keep_browser_warm:
+            return None
+        return browser_pool.ServerKey(str(self.config.mybb_root), browser.browser_address(client),
+                                      running.identity.pid, running.identity.create_time)
+
+    def _close_warm_browser(self) -> None:
+        """The forum's server is stopped through the tool: its warm browser goes with it."""
+        browser_pool.close_forum(str(self.config.mybb_root))
 
     def _hidden_kinds(self) -> str | None:
         """Why "no errors" may not be the whole truth: MyBB's error logging is off."""

@@ -320,6 +320,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
 
     def _stop_running(self, running: _Running, force: bool) -> ServerResult:
         identity, state = running.identity, running.state
+        self._close_warm_browser()  # stop, restart, init --force: never a browser left for a gone server
         port, host = int(state["port"]), str(state["host"])
         members = process.group_members(identity)
         process.signal_members(members, signal.SIGTERM)

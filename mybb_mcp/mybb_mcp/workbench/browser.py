@@ -2,8 +2,10 @@
 each sub-request joined to the PHP errors it raised.
 
 The session is the tool's own (forum/requests.py logs in and keeps the role's cookie jar); its cookies
-are handed to a fresh Chromium (workbench/chromium.py) that loads the page, waits for it to settle (the
-load event, then no request in flight for a moment, both bounded) and reports what the page did:
+are handed to a fresh browser context (its own cookies, storage and cache) in Chromium (workbench/chromium.py;
+started for the call, or kept warm by the MCP server: workbench/browser_pool.py) that loads the page, waits
+for it to settle (the load event, then no request in flight for a moment, both bounded) and reports what
+the page did:
 
 - uncaught exceptions and console errors, with the script's URL:line; for inline code, the template
   MyBB's `<!-- start: NAME -->` comments put around that line, and the line inside it;
@@ -15,17 +17,20 @@ load event, then no request in flight for a moment, both bounded) and reports wh
 - the selector counted with querySelectorAll in the live DOM, after scripts ran.
 
 Client ports of the browser's requests are found from php -S's request lines (logs/request_lines.py), so
-the errors of each are read exactly as a page request's own (logs/exchanges.py).
+the errors of each are read exactly as a page request's own (logs/exchanges.py). With trace, queries or
+profile, the workbench's headers are added to the page's own document request only (the Fetch domain).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +41,8 @@ from ..forum.sessions import GUEST
 from ..logs import request_lines
 from ..logs.cursors import take_cursor
 from ..safe_files import ensure_private_dir
+from . import browser_pool
+from .browser_pool import ServerKey
 from .chromium import BrowserProblem, Chromium
 from .json_answer import expected_json, judge_json
 
@@ -103,6 +110,9 @@ class BrowserReport:
     notes: list[str] = field(default_factory=list)
     dropped: int = 0  # script errors past MAX_ITEMS
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: start, setup, load, settle ...
+    warm: bool = False  # a Chromium kept warm by the MCP server (workbench/browser_pool.py), not started for it
+    kept: bool = False  # kept warm after this call (the MCP server)
+    headed: list[str] = field(default_factory=list)  # the URLs that carried the workbench's headers
 
     @property
     def problems(self) -> bool:
@@ -121,11 +131,15 @@ def _cut(text: object) -> str:
 class _Page:
     """The events of one page load, as they come."""
 
-    def __init__(self, origin: tuple[str, int], document_url: str) -> None:
+    def __init__(self, origin: tuple[str, int], document_url: str, headers: dict[str, str] | None = None) -> None:
         self.origin = origin
         self.document_url = document_url
         self.browser: Chromium | None = None
         self.session = ""
+        self.frame = ""  # the tab's target id: its main frame's id
+        self.sessions: set[str] = set()  # the tab's and its workers': a warm browser's earlier events are not ours
+        self.headers = headers or {}  # the workbench's, for the page's own document request only
+        self.headed: list[str] = []  # the URLs that carried them
         self.loaded = False
         self.navigation_error: str | None = None
         self.document_id: str | None = None
@@ -154,9 +168,19 @@ class _Page:
         params = message.get("params") or {}
         session = message.get("sessionId")
         assert self.browser is not None
+        if session not in self.sessions:
+            return
         if method == "Fetch.requestPaused":  # every request of the page and its workers passes here first
-            url = str(params.get("request", {}).get("url", ""))
-            if self.ours(url):
+            request = params.get("request") or {}
+            url = str(request.get("url", ""))
+            if self.ours(url) and self._document(params, session):
+                # The page's own document (and its redirect hops), before the load event: the workbench's
+                # headers, sent to the forum and never seen by the page's scripts or its other requests.
+                headers = {**(request.get("headers") or {}), **self.headers}
+                self.browser.send("Fetch.continueRequest", {"requestId": params["requestId"], "headers": [
+                    {"name": k, "value": str(v)} for k, v in headers.items()]}, session)
+                self.headed.append(_cut(url))
+            elif self.ours(url):
                 self.browser.send("Fetch.continueRequest", {"requestId": params["requestId"]}, session)
             else:
                 self.browser.send("Fetch.failRequest", {"requestId": params["requestId"],
@@ -166,6 +190,7 @@ class _Page:
             return
         if method == "Target.attachedToTarget":  # a worker or a frame of its own: the same rule applies
             child = params.get("sessionId")
+            self.sessions.add(str(child))
             self.browser.send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, child)
             self.browser.send("Runtime.enable", None, child)
             self.browser.send("Runtime.runIfWaitingForDebugger", None, child)
@@ -186,6 +211,10 @@ class _Page:
             if entry.get("level") == "error" and entry.get("source") != "network":  # network: as requests
                 self._add(ScriptError("console", _cut(entry.get("text", "")), entry.get("url"),
                                       _line(entry.get("lineNumber")), None))
+
+    def _document(self, params: dict[str, Any], session: str | None) -> bool:
+        return bool(self.headers) and not self.loaded and session == self.session and params.get(
+            "resourceType") == "Document" and params.get("frameId") == self.frame
 
     def _add(self, error: ScriptError) -> None:
         if len(self.errors) < MAX_ITEMS:
@@ -318,19 +347,29 @@ def page_target(request: PageRequest, admin_dir: str) -> str:
     return parts.path + (f"?{encoded}" if encoded else "")
 
 
-def check_page(config: Any, executable: str, client: ForumClient, request: PageRequest, before: Cursor,
+@dataclass(frozen=True)
+class Launch:
+    """How the page is loaded: which Chromium, kept warm for which server (None: started for this call),
+    and the workbench's headers for the page's own document request (trace, queries, profile)."""
+
+    executable: str
+    server: ServerKey | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def check_page(config: Any, launch: Launch, client: ForumClient, request: PageRequest, before: Cursor,
                ) -> tuple[PageResponse, BrowserReport]:
     """Load the page in Chromium as the client's role; the sub-requests' PHP errors joined. The page's own
     hops carry their client ports, for the caller to read their errors as for any page request."""
     area = _ensure_session(client, request)
     target = page_target(request, client.admin_dir)
     root = str(config.mybb_root)
-    response, report, html, png = _load(executable, client, request, target, root)
+    response, report, html, png = _load(launch, client, request, target, root)
     if client.role != GUEST and _refused(client, area, html):  # the stored session was turned down
         notes = ["MyBB did not accept the stored session; logged in again and loaded the page again"]
         client.login_acp() if area == "acp" else client.login_front()
         before = take_cursor(config.log_file)  # the first load's lines must not be taken for the second's
-        response, report, html, png = _load(executable, client, request, target, root, notes)
+        response, report, html, png = _load(launch, client, request, target, root, notes)
     response.logins = list(client.logins)
     response.seconds = report.seconds
     if png:
@@ -374,26 +413,29 @@ def _refused(client: ForumClient, area: str, html: str) -> bool:
     return pages.is_front_page(html) and not pages.front_logged_in(html)
 
 
-def _load(executable: str, client: ForumClient, request: PageRequest, target: str, root: str,
-          notes: list[str] | None = None) -> tuple[PageResponse, BrowserReport, str, bytes]:
+def browser_address(client: ForumClient) -> str:
+    """The forum's address as Chromium reaches it ("127.0.0.1:8022", "[::1]:8022")."""
     host = client.host if client.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    address = f"[{host}]:{client.port}" if ":" in host else f"{host}:{client.port}"
+    return f"[{host}]:{client.port}" if ":" in host else f"{host}:{client.port}"
+
+
+def _load(launch: Launch, client: ForumClient, request: PageRequest, target: str, root: str,
+          notes: list[str] | None = None) -> tuple[PageResponse, BrowserReport, str, bytes]:
+    address = browser_address(client)
     base = f"http://{address}"
-    page = _Page((host.strip("[]"), client.port), base + target)
+    page = _Page((address.rsplit(":", 1)[0].strip("[]"), client.port), base + target, launch.headers)
     started = time.perf_counter()
-    with Chromium(executable, address, on_event=page) as browser:
+    server = launch.server if launch.server is None or launch.server.address == address else None
+    with browser_pool.browser_for(launch.executable, address, server, next_tab) as (browser, warm, spare, used), \
+            _tab(browser, spare, used) as tab:
+        browser.on_event = page
         page.browser = browser
-        report = BrowserReport(browser.version)
+        report = BrowserReport(browser.version, warm=warm, kept=used is not None)
         marks = {"start": time.perf_counter()}
-        tabs = [t for t in browser.call("Target.getTargets").get("targetInfos", []) if t.get("type") == "page"]
-        tab = tabs[0]["targetId"] if tabs else browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = str(browser.call("Target.attachToTarget", {"targetId": tab, "flatten": True}).get("sessionId"))
-        page.session = session
-        browser.call_all([
-            ("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session),
-            ("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, session),
-            *((domain, None, session) for domain in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable")),
-            ("Network.setCookies", {"cookies": _cookies(client)}, session)])
+        session = tab.session
+        page.session, page.frame = session, tab.target
+        page.sessions.add(session)
+        browser.call("Network.setCookies", {"cookies": _cookies(client)}, session)
         marks["setup"] = time.perf_counter()
         navigated = browser.call("Page.navigate", {"url": base + target}, session, timeout=LOAD_TIMEOUT)
         if navigated.get("errorText"):
@@ -422,7 +464,7 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
             value = (counted.get("result") or {}).get("value")
             report.selector_count = value if isinstance(value, int) else None
         marks["collect"] = time.perf_counter()
-        shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
+        shot = browser.call("Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True}, session)
         marks["screenshot"] = time.perf_counter()
         try:
             png = base64.b64decode(str(shot.get("data", "")))
@@ -430,6 +472,7 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
             png = b""
     report.seconds = time.perf_counter() - started
     marks["close"] = time.perf_counter()
+    report.headed = page.headed
     previous = started
     for name, moment in marks.items():  # where the time went, for bench/browser.py
         report.timings[name], previous = moment - previous, moment
@@ -445,6 +488,60 @@ def _load(executable: str, client: ForumClient, request: PageRequest, target: st
         report.notes.append(f"requests were still in flight {SETTLE_MAX:.0f} s after the load event; what they "
                             "did later is not in this answer")
     return _response(client, request, page, html, notes or []), report, html, png
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab in a browser context of its own (cookies, storage, cache), its domains on, at about:blank."""
+
+    context: str
+    target: str
+    session: str
+
+
+def open_tab(browser: Chromium) -> Tab:
+    """A fresh context and tab. The context is given the browser's proxy again (a new context would otherwise
+    not block other hosts at the network level). A warm browser makes the next call's tab in advance."""
+    proxy = browser.proxy
+    made = browser.call("Target.createBrowserContext", {"disposeOnDetach": False, **({
+        "proxyServer": proxy, "proxyBypassList": f"<-loopback>;{browser.forum_address}"} if proxy else {})})
+    context = str(made.get("browserContextId", ""))
+    try:
+        target = str(browser.call("Target.createTarget", {"url": "about:blank", "browserContextId": context})
+                     ["targetId"])
+        session = str(browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"])
+        browser.call_all([
+            ("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session),
+            ("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, session),
+            *((domain, None, session) for domain in ("Page.enable", "Runtime.enable", "Network.enable", "Log.enable"))])
+    except BaseException:
+        _dispose(browser, context)
+        raise
+    return Tab(context, target, session)
+
+
+def _dispose(browser: Chromium, context: str) -> None:
+    if browser.pid is not None:
+        browser.call("Target.disposeBrowserContext", {"browserContextId": context})
+
+
+def next_tab(browser: Chromium, used: list[str]) -> Tab:
+    """After a warm call, in the background: the used contexts disposed, the next call's tab made."""
+    while used:
+        _dispose(browser, used.pop())
+    return open_tab(browser)
+
+
+@contextlib.contextmanager
+def _tab(browser: Chromium, spare: Tab | None, used: list[str] | None) -> Iterator[Tab]:
+    """The tab of this call (the one made in advance, or a new one). Its context is never used again: a warm
+    browser disposes of it after the answer (`used`), a cold one is closed whole."""
+    tab = spare or open_tab(browser)
+    try:
+        yield tab
+    finally:
+        if used is not None:
+            used.append(tab.context)
 
 
 def _settle(browser: Chromium, page: _Page) -> bool:

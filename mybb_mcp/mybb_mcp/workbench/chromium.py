@@ -1,10 +1,11 @@
-"""Chromium for one page check: found, started with a private profile and the DevTools protocol on a pipe,
-and gone afterwards.
+"""Chromium for page checks: found, started with a private profile and the DevTools protocol on a pipe,
+and gone afterwards (after the call, or, kept warm by the MCP server, when workbench/browser_pool.py
+closes it; it also exits when the pipe closes).
 
 - Found on PATH (`chromium`, Debian's package) or where MYBB_CHROMIUM says; never at a fixed path.
 - The DevTools protocol runs over `--remote-debugging-pipe` (file descriptors 3 and 4, messages ended by
   NUL): no debugging port any other local user could connect to, and no websocket client to depend on.
-- Started per call as the leader of its own session, with a new profile in a private temporary folder
+- Started as the leader of its own session, with a new profile in a private temporary folder
   (0700, also its HOME, so the crash handler writes there and not into ~/.config). Network: every host
   but the forum's address goes to a proxy that is a loopback port we hold without listening, so whatever
   the page tries (images, fetch, WebSocket, preconnect, workers) fails before it leaves; the page's own
@@ -216,6 +217,21 @@ class Chromium:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
             time.sleep(0.01)
+
+    def alive(self) -> bool:
+        """Whether it was started and has not exited (a crash while kept warm)."""
+        if self.pid is None:
+            return False
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return done == 0
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy every other host is sent to (a port we hold without listening), while running."""
+        return f"http://127.0.0.1:{self._hole.getsockname()[1]}" if self._hole is not None else None
 
     # -- the protocol
     def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> int:
