@@ -11,7 +11,7 @@ from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.config import Config
 from mybb_mcp.forum.doctor import PROBLEM, SKIPPED, WARNING
-from mybb_mcp.forum.init import InitOptions
+from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
 
 from tests.conftest import free_port

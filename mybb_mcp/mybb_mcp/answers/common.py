@@ -9,7 +9,7 @@ from ..untrusted import code_span, one_line
 
 if TYPE_CHECKING:
     from ..logs.parser import LogEntry
-    from ..orchestration.process import PortOwner
+    from ..results import PortOwner
     from .commands import Commands
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..answers.commands import CLI_COMMANDS
 from ..answers.init import render_init
-from ..forum.init import InitOptions
+from ..orchestration.init import InitOptions
 from .options import port_arg
 from .output import EXIT_FAILED, EXIT_OK
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..answers.commands import CLI_COMMANDS
 from ..answers.status import render_server_list, render_status
 from ..failures import Failure
-from ..forum.init import InitOptions
+from ..orchestration.init import InitOptions
 from ..forum.install import holds_forum
 from .init import _empty_or_missing, _init, init_command
 from .options import host_arg, port_arg, workers_arg

@@ -10,6 +10,7 @@ from ..answers.commands import MCP_COMMANDS
 from ..answers.cursor import render_cursor_line, render_new_entries
 from ..answers.digest import render_digest
 from ..answers.lifecycle import render_result
+from ..answers.logs import render_log_query
 from ..answers.request import render_page_result
 from ..answers.status import render_error_logging, render_server_list, render_status
 from ..config import Config
@@ -83,7 +84,7 @@ def logs(service: ServerOrchestrationService, args: LogsArgs, progress: Progress
         full_traces=args.full_traces,
         max_chars=args.max_chars,
     )
-    return ToolText(service.query_logs(options) + render_cursor_line(cursor, MCP_COMMANDS))
+    return ToolText(render_log_query(service.search_logs(options), MCP_COMMANDS) + render_cursor_line(cursor, MCP_COMMANDS))
 
 
 def _checkpoint_conflicts(args: LogsArgs) -> str | None:

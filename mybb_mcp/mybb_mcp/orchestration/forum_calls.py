@@ -13,18 +13,19 @@ from ..failures import Failure
 from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
 from ..forum import files as files_module
 from ..forum import snapshot as snapshots
-from ..forum.init import init_forum
+from .init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import InitResult, PageResult
 from ..workbench import browser, browser_pool, left_out, request_trace
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
-from . import layout, php_dev
+from .. import layout
+from . import php_dev
 from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
-    from ..forum.init import InitOptions
+    from .init import InitOptions
     from ..forum.requests import PageRequest
     from ..results import ServerResult
 
@@ -39,7 +40,7 @@ class ForumCalls:
     keep_browser_warm = False
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
-        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py), on
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see orchestration/init.py), on
         MYBB_PHP_VERSION's PHP when one is named (installed first)."""
         notes: list[str] = []
         problem = self._ensure_php_build(notes)

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..answers.logs import render_log_query
-from ..forum import error_log, release, request_roles
+from ..forum import release, request_roles
+from ..logs import mybb_error_log
 from ..forum import sessions as sessions_module
 from ..logs import compile_time, cursors, digest
 from ..logs.match import RequestMatch
@@ -36,11 +36,11 @@ class LogCalls:
     # ------------------------------------------------------------------ logs
 
     def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
-        """Run a log query and return the data (`query_logs` renders it)."""
+        """Run a log query and return the data (`answers.logs.render_log_query` renders it)."""
         options = options.validated()
         running = self._observe([])
         log_file = self.config.log_file
-        sources = (error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        sources = (mybb_error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
                    if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
@@ -66,14 +66,10 @@ class LogCalls:
                         "what it holds, then restart the server to log to a new file")
         return "it was deleted while the server runs; restart the server to log to a new file"
 
-    def query_logs(self, options: LogQueryOptions) -> str:
-        """Markdown answer to a log query (plan API)."""
-        return render_log_query(self.search_logs(options))
-
     # ------------------------------------------------------------------ pages and checkpoints
 
     def _mybb_error_files(self) -> list[Path]:
-        sources = error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        sources = mybb_error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
         return [source.path for source in sources]
 
     def log_cursor(self) -> str:

@@ -26,7 +26,7 @@ import psutil
 
 from ..safe_files import read_own_json
 from . import process
-from .layout import ForumFiles
+from ..layout import ForumFiles
 from .process import ProcessIdentity
 
 REGISTRY_VERSION = 1

@@ -31,7 +31,8 @@ from ..logs.zone import format_zone_header, local_zone_key
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from ..workbench import request_trace
-from . import layout, php_dev, process, registry
+from .. import layout
+from . import php_dev, process, registry
 from .forum_calls import ForumCalls
 from .log_calls import LogCalls
 from .observe import Observation

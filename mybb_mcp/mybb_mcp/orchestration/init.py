@@ -23,8 +23,8 @@ from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
 from ..results import InitResult
 from ..safe_files import read_own_json
-from . import release
-from .install import (
+from ..forum import release
+from ..forum.install import (
     DEFAULT_ADMIN,
     Database,
     InstallError,
@@ -35,12 +35,12 @@ from .install import (
     install_forum,
     parse_database_url,
 )
-from .install_leftovers import clear_leftovers
-from .source import DownloadProgress, known_release, resolve_source, validate_sha256
-from .sql_reader import make_at_init as make_sql_reader
+from ..forum.install_leftovers import clear_leftovers
+from ..forum.source import DownloadProgress, known_release, resolve_source, validate_sha256
+from ..forum.sql_reader import make_at_init as make_sql_reader
 
 if TYPE_CHECKING:
-    from ..orchestration.server_service import ServerOrchestrationService
+    from .server_service import ServerOrchestrationService
 
 _ADMIN_FORBIDDEN = set("<>&\\\"',;")  # MyBB refuses these in user names (or they break its pages)
 
