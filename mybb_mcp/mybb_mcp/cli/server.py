@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from ..answers.commands import CLI_COMMANDS
 from ..answers.status import render_server_list, render_status
 from ..failures import Failure
-from ..orchestration.init import InitOptions
 from ..forum.install import holds_forum
+from ..orchestration.init import InitOptions
 from .init import _empty_or_missing, _init, init_command
 from .options import host_arg, port_arg, workers_arg
 from .output import EXIT_OK, _result

@@ -15,8 +15,8 @@ from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template, render_template_writes_disabled
 from ..errors import MybbMcpError
 from ..failures import Failure
-from ..orchestration.init import InitOptions
 from ..orchestration import ServerOrchestrationService
+from ..orchestration.init import InitOptions
 from ..tools_registry import InitArgs, MembersArgs, PhpArgs, SqlArgs, TemplatesArgs
 from ..workbench.templates import TemplateRefused
 from .edge import Progress, ToolText

@@ -8,26 +8,25 @@ import contextlib
 import http.client
 from typing import TYPE_CHECKING, Any
 
-from .. import php_builds
+from .. import layout, php_builds
 from ..failures import Failure
 from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
 from ..forum import files as files_module
 from ..forum import snapshot as snapshots
-from .init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..results import InitResult, PageResult
 from ..workbench import browser, browser_pool, left_out, request_trace
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
-from .. import layout
 from . import php_dev
+from .init import init_forum
 from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
-    from .init import InitOptions
     from ..forum.requests import PageRequest
     from ..results import ServerResult
+    from .init import InitOptions
 
 
 class ForumCalls:

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING
 
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
-from ..results import InitResult
-from ..safe_files import read_own_json
 from ..forum import release
 from ..forum.install import (
     DEFAULT_ADMIN,
@@ -38,6 +36,8 @@ from ..forum.install import (
 from ..forum.install_leftovers import clear_leftovers
 from ..forum.source import DownloadProgress, known_release, resolve_source, validate_sha256
 from ..forum.sql_reader import make_at_init as make_sql_reader
+from ..results import InitResult
+from ..safe_files import read_own_json
 
 if TYPE_CHECKING:
     from .server_service import ServerOrchestrationService

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..forum import release, request_roles
-from ..logs import mybb_error_log
 from ..forum import sessions as sessions_module
-from ..logs import compile_time, cursors, digest
+from ..logs import compile_time, cursors, digest, mybb_error_log
 from ..logs.match import RequestMatch
 from ..logs.options import LogQueryOptions
 from ..logs.query import run_query

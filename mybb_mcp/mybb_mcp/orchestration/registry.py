@@ -24,9 +24,9 @@ from typing import Any
 
 import psutil
 
+from ..layout import ForumFiles
 from ..safe_files import read_own_json
 from . import process
-from ..layout import ForumFiles
 from .process import ProcessIdentity
 
 REGISTRY_VERSION = 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .. import php_builds
+from .. import layout, php_builds
 from ..failures import Failure
 from ..forum import release, report
 from ..forum.folder_modes import open_folders_warning, readable_config_warning
@@ -31,7 +31,6 @@ from ..logs.zone import format_zone_header, local_zone_key
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from ..workbench import request_trace
-from .. import layout
 from . import php_dev, process, registry
 from .forum_calls import ForumCalls
 from .log_calls import LogCalls
