@@ -54,8 +54,9 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
             ("URL", result.url), ("Log File", result.log_file),
         ])]
         if result.requested_port is not None:
+            move = commands.restart_port.format(result.requested_port)
             out.append(f"\n**The port was not changed:** the server still listens on port {result.port}, not "
-                       f"{result.requested_port}. To move it, use {commands.restart_port.format(result.requested_port)}.")
+                       f"{result.requested_port}. To move it, use {move}.")
     else:
         out = [f"# Error: {_failure_heading(result)}\n", result.message]
         if result.reason:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from ..forum.snapshot.model import SnapshotDiff
-from ..workbench.plugins import PluginInfo, PluginsResult, Problem
+from ..workbench.plugin_admin import AdminProblem as Problem
+from ..workbench.plugins import PluginInfo, PluginsResult
 from .commands import MCP_COMMANDS, Commands
 
 MAX_CHARS = 12_000

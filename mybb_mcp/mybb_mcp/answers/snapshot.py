@@ -214,7 +214,7 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
     out.append(_bullets("Usergroup permissions", [
         f"{_code(c.group or '')}: {_code(c.name)} {_code(c.before or '')} → {_code(c.after or '')}"
         for c in diff.usergroups[:MAX_DIFF_NAMES]]))
-    datacache = {}
+    datacache: dict[str, list[str]] = {}
     for change in diff.datacache:
         datacache.setdefault(change.kind, []).append(change.name)
     lines = [f"{kind} {_names(names)}" for kind, names in datacache.items()]

@@ -92,4 +92,5 @@ def render_template_writes_disabled(title: str) -> str:
             "can reach (`{$mybb->config['database']['password']}` passes it) or script for every visitor. Nothing "
             "was changed; the dry run (without `apply`) works.\n\n"
             "**Next:** set MYBB_ALLOW_PHP=1 in the MCP server's environment (its configuration in your MCP client) and "
-            "restart it; or make the change yourself with `mybb-server templates replace TITLE FIND REPLACE --apply`.\n")
+            "restart it; or make the change yourself with "
+            "`mybb-server templates replace TITLE FIND REPLACE --apply`.\n")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import whole_number
 from ..errors import InvalidArgument
 from ..orchestration import LogQueryOptions
 from ..orchestration.validation import validate_host, validate_port, validate_workers
 
+ValueT = TypeVar("ValueT")
 
-def checked(validate: Callable[[Any], object], value: Any) -> Any:
+
+def checked(validate: Callable[[Any], object], value: ValueT) -> ValueT:
     try:
         validate(value)
     except InvalidArgument as exc:

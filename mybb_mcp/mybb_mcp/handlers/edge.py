@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -54,7 +54,7 @@ class ToolText(str):
 # How a work function reports progress, from its worker thread: (done, total or None, message).
 Progress = Callable[[float, "float | None", str], None]
 # How the MCP server reports progress for the call in progress (the SDK's, on the event loop).
-ProgressReporter = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+ProgressReporter = Callable[[float, "float | None", "str | None"], Coroutine[Any, Any, None]]
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 Work = Callable[[ServerOrchestrationService, ArgsT, Progress], ToolText]

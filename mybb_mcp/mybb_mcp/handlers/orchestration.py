@@ -84,14 +84,16 @@ def logs(service: ServerOrchestrationService, args: LogsArgs, progress: Progress
         full_traces=args.full_traces,
         max_chars=args.max_chars,
     )
-    return ToolText(render_log_query(service.search_logs(options), MCP_COMMANDS) + render_cursor_line(cursor, MCP_COMMANDS))
+    answer = render_log_query(service.search_logs(options), MCP_COMMANDS)
+    return ToolText(answer + render_cursor_line(cursor, MCP_COMMANDS))
 
 
 def _checkpoint_conflicts(args: LogsArgs) -> str | None:
     if args.offset:
         return "offset pages a query of the whole log; with cursor, digest or wait_seconds the cursor pages"
     if not args.tail:
-        return "tail=false reads from the start of the log; with cursor, digest or wait_seconds entries come oldest first"
+        return ("tail=false reads from the start of the log; with cursor, digest or wait_seconds entries come "
+                "oldest first")
     if args.since_minutes is not None and not args.digest:
         return "since_minutes and cursor both say where to start; pass one"
     if args.digest and args.wait_seconds:

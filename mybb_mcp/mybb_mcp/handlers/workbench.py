@@ -51,6 +51,7 @@ def sql(service: ServerOrchestrationService, args: SqlArgs, progress: Progress) 
         if args.table is not None:
             desc = service.describe_table(args.table)
             return ToolText(render_table(desc, MCP_COMMANDS), is_error=not desc.columns)
+        assert args.sql is not None  # the model takes exactly one of sql and table
         return ToolText(render_sql(service.sql(args.sql, args.limit), MCP_COMMANDS))
     except MybbMcpError as exc:
         return _refused(exc, Failure.SQL_REFUSED)
@@ -60,6 +61,7 @@ def members(service: ServerOrchestrationService, args: MembersArgs, progress: Pr
     try:
         if args.action == "list":
             return ToolText(render_member_list(service.list_members(), MCP_COMMANDS))
+        assert args.name is not None  # the model requires a name to add
         return ToolText(render_member_added(service.add_member(args.name, args.role, args.password), MCP_COMMANDS))
     except MybbMcpError as exc:
         return _refused(exc, Failure.MEMBER_NOT_ADDED if args.action == "add" else Failure.MEMBERS_UNREADABLE)
@@ -72,6 +74,7 @@ def templates(service: ServerOrchestrationService, args: TemplatesArgs, progress
             return ToolText(render_template(view, MCP_COMMANDS), is_error=not view.copies)
         if args.apply and not php_allowed():  # a template is code MyBB evaluates: gated like mybb_forum_php
             return ToolText(render_template_writes_disabled(args.title), is_error=True)
+        assert args.find is not None and args.replace is not None  # the model requires both to replace
         replaced = service.replace_in_template(args.title, args.find, args.replace, args.set, args.apply)
         return ToolText(render_replace(replaced, MCP_COMMANDS))
     except MybbMcpError as exc:
