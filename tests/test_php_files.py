@@ -12,7 +12,8 @@ import mybb_mcp
 PACKAGE = Path(mybb_mcp.__file__).parent
 PHP_FILES = sorted(PACKAGE.rglob("*.php"))
 # Snippets moved out of Python strings into files of their own (the tool's PHP in MyBB's style).
-MOVED = ("workbench/members_add.php", "workbench/members_list.php", "workbench/php_eval.php")
+MOVED = ("workbench/members_add.php", "workbench/members_list.php", "workbench/php_eval.php",
+         "orchestration/php_probe.php", "forum/php_extensions.php")
 
 
 def test_the_php_files_are_found() -> None:
@@ -30,13 +31,15 @@ def test_the_moved_snippets_are_in_mybb_style(name: str) -> None:
     text = (PACKAGE / name).read_text("utf-8")
     assert text.startswith("<?php\n/**")  # MyBB's file header: the opening tag, then a doc block
     indented = [line for line in text.splitlines() if line[:1] in (" ", "\t") and not line.startswith(" *")]
-    assert indented and all(line.startswith("\t") for line in indented), "indented with tabs, as MyBB is"
+    assert all(line.startswith("\t") for line in indented), "indented with tabs, as MyBB is"
 
 
 def test_no_python_module_carries_these_snippets_any_more() -> None:
-    for path in (PACKAGE / "workbench").glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         text = path.read_text("utf-8")
-        assert "new UserDataHandler(" not in text and "register_shutdown_function(" not in text, path.name
+        for php in ("new UserDataHandler(", "register_shutdown_function(", "get_loaded_extensions()",
+                    "phpversion('xdebug')"):
+            assert php not in text, f"{path.name}: {php}"
 
 
 def test_the_snippet_s_eval_keeps_its_line() -> None:
