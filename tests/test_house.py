@@ -361,3 +361,25 @@ def test_the_package_graph_counts_type_only_imports() -> None:
     """`results` names the forum's types only under TYPE_CHECKING: the graph still has the edge."""
     assert "mybb_mcp.forum" in package_graph()["mybb_mcp.results"]
     assert "mybb_mcp.forum" not in import_graph()["mybb_mcp.results"]
+
+
+def test_no_underscore_name_is_shared_between_modules() -> None:
+    """A name another module uses is public: no `from x import _name`, no `module._name` on a module of ours."""
+    shared = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        name = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node)
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        shared.append(f"{name}: from {base} import {alias.name}")
+                    if base.startswith("mybb_mcp") and _is_module(f"{base}.{alias.name}"):
+                        modules.add(alias.asname or alias.name)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                shared.append(f"{name}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert shared == []

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from ..failures import Failure
 from ..untrusted import code_block, code_span
 from .commands import MCP_COMMANDS
-from .common import _bullets, _other_port, _table, format_duration
-from .status import _died_section, render_error_logging, render_visibility
+from .common import bullets, format_duration, md_table, other_port_step
+from .status import died_section, render_error_logging, render_visibility
 
 if TYPE_CHECKING:
     from ..results import ServerResult
@@ -31,11 +31,11 @@ def _next_step(result: ServerResult, commands: Commands) -> str:
                      f"{commands.list_all} shows every server this tool runs.")
         else:
             first = failure.next_step(commands.words())
-        return f"{first} {_other_port(result.free_port, commands)}"
+        return f"{first} {other_port_step(result.free_port, commands)}"
     if failure is Failure.NOT_RUNNING and owner is not None:
         held = (f"Port {result.port} serves another forum of this tool's; leave it, or stop it from that forum "
                 f"({code_span('MYBB_ROOT=' + owner.forum_root)}). " if owner.forum_root is not None else "")
-        return f"{held}To run this forum beside it: {_other_port(result.free_port, commands)}"
+        return f"{held}To run this forum beside it: {other_port_step(result.free_port, commands)}"
     if failure is Failure.PHP_EXITED and not result.reason:
         return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
                 f"{commands.logs_errors} shows nothing older, then start again.")
@@ -49,7 +49,7 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
     failure = result.failure
     assert failure is not None
     if failure is Failure.ALREADY_RUNNING:
-        out = ["# Server Already Running\n", result.message + "\n", _table([
+        out = ["# Server Already Running\n", result.message + "\n", md_table([
             ("Port", result.port), ("PID", result.pid), ("Uptime", format_duration(result.uptime_seconds)),
             ("URL", result.url), ("Log File", result.log_file),
         ])]
@@ -68,9 +68,9 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
             out.append(f"\nPort {result.port} is held by {owner.describe()}, which this tool did not start; "
                        "it was not touched.")
         if result.died:
-            out.append(_died_section(result.died, commands))
-    out.append(_bullets("Warnings", result.warnings))
-    out.append(_bullets("Notes", result.notes))
+            out.append(died_section(result.died, commands))
+    out.append(bullets("Warnings", result.warnings))
+    out.append(bullets("Notes", result.notes))
     step = _next_step(result, commands)
     if step:
         out.append(f"\n**Next:** {step}")
@@ -90,7 +90,7 @@ def _failure_heading(result: ServerResult) -> str:
 
 def _render_success(result: ServerResult, commands: Commands) -> str:
     if result.action == "stop":
-        out = ["# Server Stopped\n", result.message + "\n", _table([
+        out = ["# Server Stopped\n", result.message + "\n", md_table([
             ("Previous PID", result.pid),
             ("Stopped workers", ", ".join(map(str, result.workers)) if result.workers else None),
             ("Ran for", format_duration(result.uptime_seconds)),
@@ -99,7 +99,7 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
         next_step = f"Start it again with {commands.start}."
     else:
         heading = "# Server Restarted" if result.action == "restart" else "# Server Started"
-        out = [heading + "\n", result.message + "\n", _table([
+        out = [heading + "\n", result.message + "\n", md_table([
             ("Port", result.port),
             ("PID", result.pid),
             ("Workers", ", ".join(map(str, result.workers)) if result.workers else None),
@@ -107,13 +107,13 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
             ("Log File", result.log_file),
         ])]
         next_step = f"Open {result.url} in a browser; read errors with {commands.logs_errors}."
-    out.append(_bullets("Warnings", result.warnings))
+    out.append(bullets("Warnings", result.warnings))
     if result.error_logging_change is not None:
         out.append("\n" + render_error_logging(result.error_logging_change).rstrip()
                    + f"\n\nSwitched on because the server runs in development mode (MYBB_DEV_INI=1); "
                    f"undo with {commands.error_logging_off}.")
     out.append(render_visibility(result.visibility, commands, brief=True))
-    out.append(_bullets("Notes", result.notes))
+    out.append(bullets("Notes", result.notes))
     out.append(f"\n**Next:** {next_step}")
     return "\n".join(part for part in out if part).strip() + "\n"
 

@@ -17,11 +17,11 @@ MAX_CHARS = 12_000
 MAX_VALUE = 120
 MAX_PROBLEMS = 20
 MAX_NAMES = 25
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def code(text: object, limit: int = MAX_VALUE) -> str:
-    value = _CONTROL.sub("?", str(text)).replace("\n", " ")
+    value = CONTROL.sub("?", str(text)).replace("\n", " ")
     if len(value) > limit:
         value = value[:limit] + "…"
     return "`" + value.replace("`", "'") + "`"

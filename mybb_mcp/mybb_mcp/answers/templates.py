@@ -11,7 +11,7 @@ TEMPLATE_CHARS = 6_000  # of each copy shown
 BUDGET = 20_000
 
 
-def _cut(text: str, limit: int) -> list[str]:
+def cut_text(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return text.splitlines()
     return [*text[:limit].splitlines(), f"… ({len(text):,} characters in all; {len(text) - limit:,} left out)"]
@@ -35,7 +35,7 @@ def render_template(view: TemplateView, commands: Commands = MCP_COMMANDS) -> st
     for c in view.copies:
         if c.sid != -2 and not c.modified:
             continue  # same as the master: shown once
-        body = _cut(c.template, TEMPLATE_CHARS)
+        body = cut_text(c.template, TEMPLATE_CHARS)
         size = sum(len(line) + 1 for line in body)
         if used + size > BUDGET:
             out.append(f"\n## {one_line(c.set_name)} ({c.sid})\n\nLeft out to keep the answer short "

@@ -20,25 +20,25 @@ from ..failures import Failure
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
 from . import agent_setup, reference, workbench
-from .errorlog import _add_errorlog, run_errorlog
-from .init import _add_init, run_init
-from .logs import _add_logs, run_logs
+from .errorlog import add_errorlog, run_errorlog
+from .init import add_init, run_init
+from .logs import add_logs, run_logs
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, Output
-from .plugins import _add_plugins, run_plugins
-from .request import _add_request, run_request
+from .plugins import add_plugins, run_plugins
+from .request import add_request, run_request
 from .server import (
-    _add_list,
-    _add_restart,
-    _add_start,
-    _add_status,
-    _add_stop,
+    add_list,
+    add_restart,
+    add_start,
+    add_status,
+    add_stop,
     run_list,
     run_restart,
     run_start,
     run_status,
     run_stop,
 )
-from .snapshot import _add_snapshot, run_snapshot
+from .snapshot import add_snapshot, run_snapshot
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,21 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "init": Command("install MyBB into MYBB_ROOT with MyBB's own installer, and start it", _add_init, run_init),
-    "start": Command("start the PHP built-in server for the forum", _add_start, run_start),
-    "stop": Command("stop the server and its workers", _add_stop, run_stop),
-    "restart": Command("stop (if running) and start again", _add_restart, run_restart),
-    "status": Command("whether the server runs, its URL, log and database", _add_status, run_status),
-    "list": Command("every server this user runs through mybb-server or mybb-mcp, any forum", _add_list, run_list),
-    "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
+    "init": Command("install MyBB into MYBB_ROOT with MyBB's own installer, and start it", add_init, run_init),
+    "start": Command("start the PHP built-in server for the forum", add_start, run_start),
+    "stop": Command("stop the server and its workers", add_stop, run_stop),
+    "restart": Command("stop (if running) and start again", add_restart, run_restart),
+    "status": Command("whether the server runs, its URL, log and database", add_status, run_status),
+    "list": Command("every server this user runs through mybb-server or mybb-mcp, any forum", add_list, run_list),
+    "logs": Command("query the server log (and MyBB's error log)", add_logs, run_logs),
     "request": Command("load a forum page as guest, admin or a member; what MyBB showed and the errors it raised",
-                       _add_request, run_request),
+                       add_request, run_request),
     "errorlog": Command("turn MyBB's own error logging on (into the server log) or off again",
-                        _add_errorlog, run_errorlog),
+                        add_errorlog, run_errorlog),
     "snapshot": Command("save, restore, list, delete or diff snapshots of the forum's database and the files "
-                        "MyBB writes", _add_snapshot, run_snapshot),
+                        "MyBB writes", add_snapshot, run_snapshot),
     "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
-                       "own code", _add_plugins, run_plugins),
+                       "own code", add_plugins, run_plugins),
     # The workbench (cli/workbench.py).
     "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
                    workbench.add_sql, workbench.run_sql),

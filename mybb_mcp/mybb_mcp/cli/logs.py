@@ -17,7 +17,7 @@ from ..answers.logs import render_log_query
 from ..errors import InvalidArgument
 from ..logs.follow import Position, after_query, open_position, poll
 from ..orchestration import LogQueryOptions
-from .options import _wait_check, int_option, keyword_arg, limit_arg, max_chars_arg, offset_arg, path_arg, since_arg
+from .options import int_option, keyword_arg, limit_arg, max_chars_arg, offset_arg, path_arg, since_arg, wait_check
 from .output import EXIT_OK, to_jsonable
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
     return EXIT_OK
 
 
-def _add_logs(parser: argparse.ArgumentParser) -> None:
+def add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--errors", action="store_true", help="only errors (PHP errors, exceptions, HTTP >= 400)")
     parser.add_argument("--include-static", action="store_true", help="include requests for images, CSS, JS ...")
     parser.add_argument("--grep", type=keyword_arg, metavar="KEYWORD",
@@ -140,5 +140,5 @@ def _add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cursor", metavar="CURSOR", help="only entries after this cursor (printed by every answer)")
     parser.add_argument("--digest", action="store_true",
                         help="errors grouped by kind, message and file:line; with --cursor: new, still firing, resolved")
-    parser.add_argument("--wait", type=int_option("wait", _wait_check), metavar="SEC",
+    parser.add_argument("--wait", type=int_option("wait", wait_check), metavar="SEC",
                         help="wait up to SEC seconds (0-300) for the first new matching entry")

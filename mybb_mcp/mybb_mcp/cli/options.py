@@ -66,7 +66,7 @@ max_chars_arg = int_option("max-chars", _log_option("max_chars"))
 excerpt_arg = int_option("excerpt", int_in_range("excerpt", 0, 20_000))
 
 
-def _wait_check(value: Any) -> None:
+def wait_check(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 300:
         raise InvalidArgument(f"wait must be 0 to 300 seconds, not {value!r}.", "e.g. --wait 60")
 

@@ -28,7 +28,7 @@ def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, o
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _add_plugins(parser: argparse.ArgumentParser) -> None:
+def add_plugins(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("list", "install", "activate", "deactivate", "uninstall", "check"),
                         help="list | install NAME (_install then _activate) | activate NAME | deactivate NAME | "
                              "uninstall NAME (_deactivate then _uninstall) | check NAME (hooks, compatibility)")

@@ -123,7 +123,7 @@ def read_credentials(path: Path) -> dict[str, str] | None:
     return values if isinstance(values, dict) else None
 
 
-def _describe(db: Database) -> str:
+def describe_database(db: Database) -> str:
     if db.engine == "sqlite":
         return f"SQLite {db.path}"
     return f"MySQL/MariaDB database {db.name!r} at {db.host} as {db.user!r} (tables {db.table_prefix}*)"
@@ -213,7 +213,7 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
     start = service.start(port)
     return InitResult(
         success=start.success, root=root, url=bburl, admin_user=installed.admin_user,
-        admin_password=installed.admin_password, credentials_file=creds, database=_describe(installed.database),
+        admin_password=installed.admin_password, credentials_file=creds, database=describe_database(installed.database),
         version=installed.version, source=source.origin, sha256=source.sha256, verified=source.verified,
         install_seconds=installed.seconds, seconds=time.monotonic() - started, start=start,
         message=("MyBB is installed and running." if start.success

@@ -21,7 +21,7 @@ from . import process
 
 if TYPE_CHECKING:
     from ..logs.query import LogQueryResult
-    from .observe import _Running
+    from .observe import RunningServer
 
 
 WAIT_POLL_SECONDS = 0.1  # how often a waiting log query looks for new entries
@@ -52,7 +52,7 @@ class LogCalls:
             result.problem = deleted
         return result
 
-    def _deleted_log(self, running: _Running | None) -> str | None:
+    def _deleted_log(self, running: RunningServer | None) -> str | None:
         """What to say when the running server's log was deleted under it (PHP still writes to it)."""
         log_file = self.config.log_file
         if running is None or os.path.lexists(log_file):

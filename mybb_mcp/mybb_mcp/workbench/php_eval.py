@@ -87,7 +87,7 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
     for e in (data.get("errors") or [])[:MAX_ERRORS]:
         kind = e.get("type")
         errors.append(PhpError(kind if isinstance(kind, str) else _KINDS.get(int(kind or 0), f"E_{kind}"),
-                               _cut(str(e.get("message") or ""), 1000), str(e.get("file") or ""), int(e.get("line") or 0)))
+                               cut_text(str(e.get("message") or ""), 1000), str(e.get("file") or ""), int(e.get("line") or 0)))
     exc = data.get("exception")
     exception = (f"{exc.get('class')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
                  if isinstance(exc, dict) else None)
@@ -102,10 +102,10 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
                    else f"it reached the time limit ({timeout:g} s): {message}" if "execution time" in message
                    else message)
     output = (data.get("output") or "") + run.output
-    return PhpEvalResult(finished, _cut(data["return"], PART_CHARS) if finished and data.get("return") is not None
-                         else None, _cut(output, PART_CHARS), errors, _cut(exception, 2000) if exception else None,
+    return PhpEvalResult(finished, cut_text(data["return"], PART_CHARS) if finished and data.get("return") is not None
+                         else None, cut_text(output, PART_CHARS), errors, cut_text(exception, 2000) if exception else None,
                          stopped, timeout)
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text):,} characters in all; {len(text) - limit:,} left out)"

@@ -233,7 +233,7 @@ def forum_database(root: Path, php_settings: tuple[str, ...] = ()) -> ForumDbCon
     return forum_mysql(root, php_settings) or cfg
 
 
-def _cell(value: Any) -> Any:
+def table_cell(value: Any) -> Any:
     """The value as the answer needs it, no bigger: text past VALUE_CHARS kept as its head and length."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
@@ -257,7 +257,7 @@ def _fetch(cursor: Any, limit: int) -> tuple[list[tuple[Any, ...]], int, bool, b
             if row is None:
                 return rows, total, False, False
             if total < limit:
-                rows.append(tuple(_cell(v) for v in row))
+                rows.append(tuple(table_cell(v) for v in row))
             total += 1
             del row
         return rows, total, cursor.fetchone() is not None, False
