@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .. import php_builds
@@ -19,6 +20,7 @@ from ..logs import exchanges as exchanges_module
 from ..logs import signed as signed_channel
 from ..results import InitResult, PageResult
 from ..workbench import browser, left_out, request_trace
+from ..workbench import matrix as matrix_module
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
 from . import layout, php_dev
@@ -182,6 +184,11 @@ class ForumCalls:
                                           memory_name=files.errorlog_memory.name)
 
     # ------------------------------------------------------------------ snapshots
+
+    def matrix(self, request: matrix_module.MatrixRequest, progress: matrix_module.Progress | None = None,
+               cancel: threading.Event | None = None) -> matrix_module.MatrixResult:
+        """The plugin on each PHP x MyBB cell, in throwaway copies (orchestration/matrix.py)."""
+        return matrix_module.MatrixRunner(self.config, type(self), progress, cancel).run(request)
 
     def snapshot(self, action: str, name: str | None = None) -> snapshots.SnapshotResult:
         """Save, restore, list, delete or diff a snapshot of the forum's database and the files MyBB writes.
