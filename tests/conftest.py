@@ -12,11 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from mybb_mcp.config import Config
 
+from mybb_mcp.config import Config
 from tests.fixtures.docroot import write_docroot
-from tests.fixtures.php_builds import build_cache, php74, php84  # noqa: F401 (fixtures: PHP builds, fetched once)
 from tests.fixtures.real_mybb import mybb_template, real_forum  # noqa: F401 (fixtures: a real MyBB, copied per test)
+from tests.fixtures.php_builds import build_cache, php74, php84  # noqa: F401 (fixtures: PHP builds, fetched once)
 
 PHP = os.environ.get("MYBB_TEST_PHP") or shutil.which("php")
 
@@ -70,7 +70,7 @@ def config(forum: Path, php: str, port: int) -> Config:
 
 
 @pytest.fixture
-def make_service(config: Config) -> Iterator[Callable[..., object]]:
+def make_service(config: Config) -> Iterator[Callable[..., "object"]]:
     """Build services on the fixture forum; whatever they started is force-stopped afterwards."""
     from mybb_mcp.orchestration import ServerOrchestrationService
 
