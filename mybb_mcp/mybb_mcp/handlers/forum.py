@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from ..answers.commands import MCP_COMMANDS
 from ..answers.matrix import render_matrix
@@ -39,11 +40,12 @@ async def handle_forum_snapshot(args: dict[str, Any], db: Any, config: Any, sync
 async def handle_forum_matrix(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
     report = current_progress.get()
     cancel = threading.Event()
+    loop = anyio.lowlevel.current_token()  # the cells' threads are not anyio's: they reach the loop by its token
 
     def progress(message: str, done: int, total: int) -> None:  # on a worker thread: hop to the event loop
         if report is not None:
             with contextlib.suppress(Exception):  # a client gone away must not end the matrix
-                anyio.from_thread.run(report, float(done), float(total) or None, message)
+                anyio.from_thread.run(report, float(done), float(total) or None, message, token=loop)
 
     def work(service: ServerOrchestrationService, parsed: Any) -> str:
         request = MatrixRequest(parsed.plugin, tuple(parsed.php), tuple(parsed.mybb), tuple(parsed.pages))

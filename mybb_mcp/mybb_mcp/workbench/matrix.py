@@ -264,7 +264,10 @@ class MatrixRunner:
         codename, files = plugin_files_of(self.config, request.plugin)
         php = [self._php(v) for v in (request.php or (None,))]
         mybb = [self._mybb(v) for v in (request.mybb or (None,))]
-        templates = {v: self._template(v, request.archives) for v in dict.fromkeys(mybb)}
+        archives = request.archives  # and MYBB_ARCHIVE, when it names a file: offline, checked against the pins
+        if self.config.archive and not source.is_url(self.config.archive):
+            archives = (*archives, Path(self.config.archive))
+        templates = {v: self._template(v, archives) for v in dict.fromkeys(mybb)}
         cells = [Cell(label, said, version) for version in mybb for (label, _binary, said) in php]
         binaries = {label: binary for (label, binary, _said) in php}
         parallel = max(1, min(self.parallel, os.cpu_count() or 1, len(cells)))
