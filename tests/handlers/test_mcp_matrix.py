@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import mcp.types as types
 import pytest
-from mcp import Client
+from mcp import Client, types
 from mybb_mcp.server import server
 
 from tests.fixtures.real_mybb import RealForum, archive_path

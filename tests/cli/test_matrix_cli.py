@@ -1,0 +1,33 @@
+"""`mybb-server matrix`: a plugin on two PHP releases in one table; bad input refused with the fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.real_mybb import RealForum, archive_path
+from tests.workbench.test_matrix import plugin_source
+
+pytestmark = pytest.mark.skipif(not archive_path().is_file(), reason="MyBB archive not found")
+
+
+def test_matrix_prints_one_table_and_fails_when_a_cell_fails(real_forum: RealForum, build_cache: Path,
+                                                             php74: Path, php84: Path) -> None:
+    real_forum.add_plugin("mxmatch", plugin_source("mxmatch"), activate=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}
+    env.update({**real_forum.env(), "MYBB_CACHE_DIR": str(build_cache)})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "matrix", *args], env=env, text=True,
+                              capture_output=True, timeout=300, check=False, cwd=real_forum.root.parent)
+
+    done = run("mxmatch", "--php", "7.4,8.4", "--archive", str(archive_path()))
+    assert done.returncode == 1, done.stdout + done.stderr  # a cell fails
+    assert "| 7.4 (7.4.33) | 1.8.37 | ❌ fails | `inc/plugins/mxmatch.php:17`" in done.stdout, done.stdout
+    assert "| 8.4 (8.4.14) | 1.8.37 | ✅ ok |" in done.stdout and "[2/2] cell PHP 8.4" in done.stderr
+    bad = run("mxmatch", "--mybb", "1.8.29")
+    assert bad.returncode == 2 and "1.8.29" in bad.stdout + bad.stderr and "1.8.37, 1.8.30" in bad.stdout + bad.stderr
