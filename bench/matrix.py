@@ -25,10 +25,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
 
-from mybb_mcp import php_builds  # noqa: E402
-from mybb_mcp.config import Config  # noqa: E402
-from mybb_mcp.orchestration import ServerOrchestrationService  # noqa: E402
-from mybb_mcp.workbench.matrix import MatrixRequest, MatrixRunner  # noqa: E402
+from mybb_mcp.config import Config
+from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.workbench.matrix import MatrixRequest, MatrixRunner
+
+from mybb_mcp import php_builds
 
 PLUGIN = """<?php
 if(!defined("IN_MYBB"))
@@ -113,7 +114,7 @@ def main() -> int:
         wall, cells, verdicts = matrix((), ("1.8.30", "1.8.37"))
         rows.append((f"1 x 2, the machine's PHP x 1.8.30/1.8.37 ({', '.join(verdicts)})", wall, "reference"))
 
-        print(f"| measurement | seconds | goal |\n|---|---|---|")
+        print("| measurement | seconds | goal |\n|---|---|---|")
         for name, seconds, goal in rows:
             print(f"| {name} | {seconds:.1f} | {goal} |")
         return 0
