@@ -115,6 +115,10 @@ def test_each_plugin_fails_in_its_cells_and_nowhere_else(forum: RealForum, build
         else:
             assert cell.verdict == "ok" and not cell.errors, cell
         assert "deactivate: failed" not in cell.steps
+        # MyBB 1.8.30's own deprecations on PHP 8.x are counted apart, never blamed on the plugin.
+        assert not [e for e in cell.errors if "dynamic property" in e.message], cell
+        if cell.mybb == "1.8.30" and cell.php != "7.4" and cell.verdict != "fails":
+            assert cell.core_entries > 0 and "dynamic property" in " ".join(cell.core_kinds), cell
     answer = render_matrix(result)
     assert len(answer) <= 8_000
     assert answer.count(f"`{place}`") >= len(failing), answer

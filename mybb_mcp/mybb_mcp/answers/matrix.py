@@ -34,6 +34,15 @@ def _first(cell: Cell) -> str:
     return "—"
 
 
+def _noise(cell: Cell) -> str:
+    """MyBB's own errors on that PHP: those raised without the plugin too, and the core notices and
+    deprecations the page answers leave out (no user code on the stack)."""
+    parts = [str(len(cell.core_noise))] if cell.core_noise else []
+    if cell.core_entries:
+        parts.append(f"{cell.core_entries} core notices/deprecations")
+    return " + ".join(parts) or "0"
+
+
 def render_matrix(result: MatrixResult, budget: int = DEFAULT_BUDGET) -> str:
     title = f"# Matrix: plugin `{result.plugin}` ({len(result.cells)} cells, {result.seconds:.1f} s, "
     lines = [title + f"{result.parallel} at once)", ""]
@@ -46,18 +55,19 @@ def render_matrix(result: MatrixResult, budget: int = DEFAULT_BUDGET) -> str:
     for cell in result.cells:
         left = ", ".join(cell.left_behind[:3]) + (" …" if len(cell.left_behind) > 3 else "") or "nothing"
         lines.append(f"| {cell.php} ({cell.php_version}) | {cell.mybb} | {_VERDICTS.get(cell.verdict, cell.verdict)} "
-                     f"| {_first(cell)} | {len(cell.core_noise)} | {_cut(left, 120)} |")
+                     f"| {_first(cell)} | {_noise(cell)} | {_cut(left, 120)} |")
     diff = differences(result)
     lines += ["", "## What differs between cells"]
     lines += [f"- {_cut(line, 240)}" for line in diff[:30]] or ["- Nothing: every cell raised the same errors."]
     if len(diff) > 30:
         lines.append(f"- … {len(diff) - 30} more.")
-    noisy = [c for c in result.cells if c.core_noise]
+    noisy = [c for c in result.cells if c.core_noise or c.core_entries]
     if noisy:
-        lines += ["", "## MyBB's own noise (raised without the plugin too: not the plugin's)"]
+        lines += ["", "## MyBB's own noise (raised without the plugin too, or by MyBB's code alone: not the plugin's)"]
         for cell in noisy:
-            lines.append(f"- PHP {cell.php} × MyBB {cell.mybb}: {len(cell.core_noise)}, first "
-                         f"{_error(cell.core_noise[0])}")
+            first = f"first {_error(cell.core_noise[0])}" if cell.core_noise else \
+                "e.g. " + "; ".join(inline_code(_cut(k, 100)) for k in cell.core_kinds)
+            lines.append(f"- PHP {cell.php} × MyBB {cell.mybb}: {_noise(cell)}, {first}")
     failed = [c for c in result.cells if c.steps and any("failed" in s for s in c.steps)]
     if failed:
         lines += ["", "## Lifecycle steps"]

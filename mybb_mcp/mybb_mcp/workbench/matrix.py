@@ -86,6 +86,8 @@ class Cell:
     verdict: str = "not run"  # "ok", "errors", "fails", "not run"
     errors: list[CellError] = field(default_factory=list)  # the plugin's, in order
     core_noise: list[CellError] = field(default_factory=list)  # raised without the plugin too
+    core_entries: int = 0  # MyBB's own notices/deprecations (no user code on the stack) the page answers left out
+    core_kinds: list[str] = field(default_factory=list)  # the first of their messages
     steps: list[str] = field(default_factory=list)  # lifecycle steps and how each ended
     left_behind: list[str] = field(default_factory=list)  # what the uninstall left in the database
     problem: str | None = None  # why the cell could not run
@@ -331,7 +333,7 @@ class MatrixRunner:
             if not started.success:
                 cell.verdict, cell.problem = "fails", f"the server did not start: {started.message}"
                 return
-            baseline = self._pages(service, pages)
+            baseline = self._pages(service, pages, cell)
             cell.core_noise = _unique(baseline)
             noise = {e.key for e in baseline}
             database = snapshot.forum_database(root)
@@ -340,7 +342,7 @@ class MatrixRunner:
                 if not self._step(service, cell, step, codename, php, config):
                     break
             else:
-                loaded = self._pages(service, pages)
+                loaded = self._pages(service, pages, cell)
                 cell.errors += [e for e in _unique(loaded) if e.key not in noise]
                 cell.core_noise += [e for e in _unique(loaded) if e.key in noise and e not in cell.core_noise]
                 for step in ("deactivate", "uninstall"):
@@ -378,7 +380,7 @@ class MatrixRunner:
                                              "admin/index.php?module=config-plugins", "admin", step))
         return done.ok
 
-    def _pages(self, service: object, pages: tuple[str, ...]) -> list[CellError]:
+    def _pages(self, service: object, pages: tuple[str, ...], cell: Cell | None = None) -> list[CellError]:
         found: list[CellError] = []
         for page in pages:
             roles = (("guest", "guest"), (MEMBER, "member"), ("admin", "admin"))
@@ -388,6 +390,12 @@ class MatrixRunner:
                 path, _, query = page.partition("?")
                 pairs = tuple(tuple(p.split("=", 1)) if "=" in p else (p, "") for p in query.split("&") if p)
                 answer = service.request_page(PageRequest(path, role=role, query=pairs))  # type: ignore[attr-defined]
+                left_out = _CORE_NOISE.search(answer.errors_note or "")
+                if left_out and cell is not None:  # MyBB's own noise under this PHP: counted apart, never the plugin's
+                    cell.core_entries += int(left_out.group(1))
+                    for kind in left_out.group(2).split("; "):
+                        if kind and kind not in cell.core_kinds and len(cell.core_kinds) < 3:
+                            cell.core_kinds.append(kind[:120])
                 if not answer.errors_known:  # "no errors" is then not claimed
                     found.append(CellError("unknown", answer.errors_note or "the log could not be tied to the request",
                                            "(no file)", page, shown))
@@ -401,6 +409,7 @@ class MatrixRunner:
         return found
 
 
+_CORE_NOISE = re.compile(r"(\d+) MyBB core notice\(s\)/deprecation\(s\).*?: (.*?)(?:; the |$)")
 _IN_FILE = re.compile(r" in /\S+ on line \d+$")
 
 
