@@ -47,7 +47,8 @@ function benchmx_info()
 function benchmx_install()
 {
 	global $db;
-	$db->insert_query("settings", array("name" => "benchmx_on", "title" => "On", "description" => "", "optionscode" => "yesno", "disporder" => 1, "value" => "1", "gid" => 1));
+	$db->insert_query("settings", array("name" => "benchmx_on", "title" => "On", "description" => "",
+		"optionscode" => "yesno", "disporder" => 1, "value" => "1", "gid" => 1));
 	rebuild_settings();
 }
 

@@ -20,7 +20,7 @@ PLUGIN = "buildnoise"
 PLUGIN_SOURCE = """<?php
 if(!defined("IN_MYBB")) { die("Direct access not allowed."); }
 $plugins->add_hook("global_start", "buildnoise_raise");
-function buildnoise_info() { return array("name" => "buildnoise", "description" => "d", "version" => "1", "compatibility" => "18*"); }
+function buildnoise_info() { return array("name" => "buildnoise", "version" => "1", "compatibility" => "18*"); }
 function buildnoise_raise()
 {
 	$which = $_GET['noise'] ?? '';

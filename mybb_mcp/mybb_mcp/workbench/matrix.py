@@ -363,7 +363,7 @@ class MatrixRunner:
         if self.cancel.is_set():
             raise MatrixCancelled("cancelled")
         done = plugin_workbench.lifecycle(config.mybb_root, step, codename, php=php, php_settings=config.php_settings)
-        if not done.ok and not done.problems and f"{codename} has no _{step}" in done.message:  # MyBB offers no such step
+        if not done.ok and not done.problems and f"{codename} has no _{step}" in done.message:  # MyBB offers none
             cell.steps.append(f"{step}: not offered ({done.message})")
             return True
         cell.steps.append(f"{step}: {'done' if done.ok else 'failed'}")
