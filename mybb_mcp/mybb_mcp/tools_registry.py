@@ -238,7 +238,7 @@ class MatrixArgs(_Args):
         "MyBB releases, e.g. [\"1.8.30\", \"1.8.37\"] (pinned ones); default: the forum's own release."))
     pages: list[str] = Field(default_factory=list, max_length=12, description=(
         "Pages to load, as paths in the forum (index.php, showthread.php?tid=1); default: index, a forum, a "
-        "profile, usercp and the Admin CP home."))
+        "thread, a profile, usercp and the Admin CP home."))
 
 
 class PluginsArgs(_Args):

@@ -32,6 +32,7 @@ def _add_matrix(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mybb", action="append", metavar="RELEASES",
                         help="MyBB releases, comma-separated (1.8.30,1.8.37); default: the forum's own release")
     parser.add_argument("--page", action="append", metavar="PATH",
-                        help="a page to load (repeat); default: index, a forum, a profile, usercp, Admin CP home")
+                        help="a page to load (repeat); default: index, a forum, a thread, a profile, usercp, "
+                        "the Admin CP home")
     parser.add_argument("--archive", action="append", metavar="FILE",
                         help="a MyBB release archive to use offline (checked against the pinned SHA-256)")

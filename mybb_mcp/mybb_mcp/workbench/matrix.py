@@ -1,7 +1,8 @@
 """A plugin on several PHP and MyBB releases at once (`mybb_forum_matrix`, `mybb-server matrix`).
 
-For each MyBB release a throwaway forum is installed once with MyBB's own installer on SQLite (kept in the
-user's cache, with a member for the member role); each cell is a copy of it, the plugin's files copied in,
+For each MyBB release a throwaway forum is installed once with MyBB's own installer on SQLite (kept in
+the user's cache, with a member for the member role and a thread posted by MyBB's PostDataHandler); each
+cell is a copy of it, the plugin's files copied in,
 served by `php -S` on that cell's PHP on a free port of 127.0.0.1. In each cell the pages are loaded as
 guest, member and admin without the plugin (what MyBB itself raises on that PHP: core noise, never blamed
 on the plugin), then the plugin is installed and activated through the Admin CP's plugins page, the pages
@@ -35,13 +36,14 @@ from ..forum import plugin_files, snapshot, source
 from ..forum.database import open_settings_table
 from ..forum.init import read_credentials, write_credentials
 from ..forum.install import InstallError, InstallRequest, install_forum, point_config_at_sqlite
-from ..forum.php import PLUGIN_NAME
+from ..forum.php import PLUGIN_NAME, run_mybb_php
 from ..forum.requests import PageRequest
 from . import members
 from . import plugins as plugin_workbench
 
-DEFAULT_PAGES = ("index.php", "forumdisplay.php?fid=2", "member.php?action=profile&uid=1", "usercp.php",
-                 "admin/index.php")
+DEFAULT_PAGES = ("index.php", "forumdisplay.php?fid=2", "showthread.php?tid=1", "member.php?action=profile&uid=1",
+                 "usercp.php", "admin/index.php")
+_THREAD = Path(__file__).with_name("matrix_thread.php")
 ROLES = ("guest", "matrixmember", "admin")
 MEMBER = "matrixmember"
 MAX_CELLS = 24
@@ -226,7 +228,7 @@ class MatrixRunner:
     def _template(self, version: str, archives: tuple[Path, ...]) -> _Template:
         """The release's throwaway forum, installed once with MyBB's installer (on the forum's own PHP)."""
         release = source.known_release(version)
-        folder = self.cache / "matrix" / f"mybb-{release.version}-{release.sha256[:12]}"
+        folder = self.cache / "matrix" / f"mybb-{release.version}-{release.sha256[:12]}-t1"  # t1: with its thread
         if (folder / "ready").is_file():
             return _Template(folder, version)
         php_builds._own_folder(self.cache / "matrix")  # ours, 0700, never a link
@@ -244,6 +246,10 @@ class MatrixRunner:
                                                       "admin_password": installed.admin_password})
             members.add_member(cell.mybb_root, lambda n, p: keep_member_password(cell, n, p), MEMBER,
                                php=self.config.php, php_settings=self.config.php_settings)
+            thread = run_mybb_php(cell.mybb_root, _THREAD.read_text("utf-8").removeprefix("<?php"), {"fid": 2},
+                                  php=self.config.php, php_settings=self.config.php_settings)
+            if not isinstance(thread.result, dict) or thread.result.get("tid") != 1:  # the default thread page
+                raise RuntimeError(f"MyBB did not post the matrix's thread: {thread.result!r}"[:300])
             for leftover in staging.iterdir():  # a downloaded archive: the forum and its database stay
                 if leftover.is_file() and leftover.name != "forum.sqlite" and not leftover.name.startswith("."):
                     leftover.unlink()
