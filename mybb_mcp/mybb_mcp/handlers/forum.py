@@ -10,9 +10,11 @@ import anyio
 import anyio.lowlevel
 
 from ..answers.commands import MCP_COMMANDS
+from ..answers.lifecycle import render_error
 from ..answers.matrix import render_matrix
 from ..answers.plugins import render_plugins
 from ..answers.snapshot import render_snapshot
+from ..errors import InvalidArgument, MybbMcpError
 from ..orchestration import ServerOrchestrationService
 from ..tools_registry import ToolName
 from ..workbench.matrix import MatrixCancelled, MatrixRequest
@@ -53,6 +55,10 @@ async def handle_forum_matrix(args: dict[str, Any], db: Any, config: Any, sync_s
             return ToolText(render_matrix(service.matrix(request, progress, cancel)), is_error=False)
         except MatrixCancelled:
             return ToolText("Matrix cancelled: every cell's server was stopped.", is_error=True)
+        except InvalidArgument:
+            raise  # the shared "Invalid Arguments" answer
+        except MybbMcpError as exc:  # a PHP build or a MyBB release that could not be installed: nothing ran
+            return ToolText(render_error("Matrix Not Run", exc.message, exc.hint or "Fix it and call again."), True)
 
     try:
         return await _run(ToolName.MATRIX, args, config, work)
