@@ -546,8 +546,9 @@ FORUM_TOOLS.append(_tool(
     "deactivated and uninstalled. One table: a verdict per cell with its first error (file:line, page, role) "
     "and what the uninstall left behind; then the errors new or gone between versions. MyBB's own errors on "
     "that PHP (raised without the plugin too) are counted apart. Cells run side by side; every server is "
-    "stopped after. Sends progress per cell. Leaves the forum itself untouched.",
-    read_only=True, destructive=False, idempotent=True,
+    "stopped after. Sends progress per cell. Leaves the forum itself untouched (PHP builds and MyBB releases "
+    "are installed into the user's cache on first use).",
+    read_only=False, destructive=False, idempotent=True,
 ))
 
 ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]
