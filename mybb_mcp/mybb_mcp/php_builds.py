@@ -15,8 +15,9 @@ ours beside the binary, which PHP reads from there (their own php.ini points at 
 folders). The cache is the invoking user's (`MYBB_CACHE_DIR`, else `$XDG_CACHE_HOME/mybb-mcp`, else
 `~/.cache/mybb-mcp`): a folder of ours, 0700, never a link, never one another user may write.
 
-These builds have no Xdebug: the notices and deprecations MyBB's own error handler drops stay invisible
-with them, and `status` says so (see `INVISIBLE_WITHOUT_XDEBUG`).
+These builds have no Xdebug: the notices and deprecations MyBB's own error handler drops are logged by the
+tool's error channel instead (orchestration/errors.php); with the channel off (MYBB_PHP_INI naming its own
+auto_prepend_file) they stay invisible, and `status` says so (see `INVISIBLE_WITHOUT_XDEBUG`).
 """
 
 from __future__ import annotations
@@ -252,7 +253,9 @@ def _write_ini(folder: Path, final: Path) -> None:
             lines.append(f"extension = {name}")
     lines += ["display_errors = Off", "log_errors = On", "error_reporting = E_ALL", "memory_limit = 256M",
               "opcache.enable = 1", "opcache.validate_timestamps = 1", "opcache.revalidate_freq = 0",
-              "opcache.file_update_protection = 2"]
+              "opcache.file_update_protection = 2",
+              # A compile-time diagnostic (`${var}` from 8.2) is said again when the file comes from the cache.
+              "opcache.record_warnings = 1"]
     (folder / "php.ini").write_text("\n".join(lines) + "\n")
 
 

@@ -28,6 +28,7 @@ class ToolName(str, Enum):
     SNAPSHOT = "mybb_forum_snapshot"
     REQUEST = "mybb_server_request"
     PLUGINS = "mybb_forum_plugins"
+    MATRIX = "mybb_forum_matrix"
     INIT = "mybb_forum_init"
     SQL = "mybb_forum_sql"
     MEMBERS = "mybb_forum_members"
@@ -225,6 +226,23 @@ class SnapshotArgs(_Args):
         return self
 
 
+class MatrixArgs(_Args):
+    # A matrix installs PHP builds and MyBB releases on first use: it gets this long beyond the usual call.
+    extra_call_seconds: ClassVar[float] = 510.0
+
+    plugin: str = Field(min_length=1, max_length=500, description=(
+        "A codename of a plugin whose files are in this forum (inc/plugins/NAME.php and the files tied to it), "
+        "or a folder laid out like a forum root holding one plugin."))
+    php: list[str] = Field(default_factory=list, max_length=6, description=(
+        "PHP releases, e.g. [\"7.4\", \"8.2\", \"8.4\"] (7.4, 8.1-8.5; installed on first use); default: the "
+        "forum's own PHP."))
+    mybb: list[str] = Field(default_factory=list, max_length=4, description=(
+        "MyBB releases, e.g. [\"1.8.30\", \"1.8.37\"] (pinned ones); default: the forum's own release."))
+    pages: list[str] = Field(default_factory=list, max_length=12, description=(
+        "Pages to load, as paths in the forum (index.php, showthread.php?tid=1); default: index, a forum, a "
+        "thread, a profile, usercp and the Admin CP home."))
+
+
 class PluginsArgs(_Args):
     action: Literal["list", "install", "activate", "deactivate", "uninstall", "check"] = Field(
         description=(
@@ -370,6 +388,7 @@ ARGUMENT_MODELS: dict[str, type[_Args]] = {
     ToolName.SNAPSHOT.value: SnapshotArgs,
     ToolName.REQUEST.value: RequestArgs,
     ToolName.PLUGINS.value: PluginsArgs,
+    ToolName.MATRIX.value: MatrixArgs,
 }
 
 
@@ -520,6 +539,18 @@ FORUM_TOOLS.append(_tool(
     "against every run_hooks site of the forum (with the closest real name for a misspelt one), "
     "compatibility, missing hook functions.",
     read_only=False, destructive=True, idempotent=False,
+))
+
+FORUM_TOOLS.append(_tool(
+    ToolName.MATRIX, "A plugin on several PHP and MyBB releases",
+    "For each PHP x MyBB cell, a throwaway copy of a fresh MyBB (SQLite) served on 127.0.0.1 on that PHP: the "
+    "plugin installed and activated through the Admin CP, the pages loaded as guest, member and admin, then "
+    "deactivated and uninstalled. One table: a verdict per cell with its first error (file:line, page, role) "
+    "and what the uninstall left behind; then the errors new or gone between versions. MyBB's own errors on "
+    "that PHP (raised without the plugin too) are counted apart. Cells run side by side; every server is "
+    "stopped after. Sends progress per cell. Leaves the forum itself untouched (PHP builds and MyBB releases "
+    "are installed into the user's cache on first use).",
+    read_only=False, destructive=False, idempotent=True,
 ))
 
 ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]

@@ -21,6 +21,7 @@ from . import agent_setup, reference, workbench
 from .errorlog import _add_errorlog, run_errorlog
 from .init import _add_init, run_init
 from .logs import _add_logs, run_logs
+from .matrix import _add_matrix, run_matrix
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, Output
 from .plugins import _add_plugins, run_plugins
 from .request import _add_request, run_request
@@ -65,6 +66,8 @@ COMMANDS: dict[str, Command] = {
                         "MyBB writes", _add_snapshot, run_snapshot),
     "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
                        "own code", _add_plugins, run_plugins),
+    "matrix": Command("a plugin on several PHP and MyBB releases side by side: one table of verdicts",
+                      _add_matrix, run_matrix),
     # The workbench (cli/workbench.py).
     "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
                    workbench.add_sql, workbench.run_sql),
@@ -105,6 +108,7 @@ examples:
   {PROG} plugins list               every plugin: compatible, installed, active
   {PROG} plugins install myplugin   the Admin CP's Install & Activate click; errors and what changed
   {PROG} plugins check myplugin     its hooks against the hooks MyBB runs
+  {PROG} matrix myplugin --php 7.4,8.2,8.4 --mybb 1.8.30,1.8.37    the plugin on each release, one table
   {PROG} sql "SELECT uid, username FROM mybb_users"    read the database (read-only, enforced by it)
   {PROG} sql --describe users       columns, types, defaults, indexes
   {PROG} members add mod1 --role moderator    then: request index.php --as mod1

@@ -111,7 +111,8 @@ async def _run(
     service = get_orchestration_service(config)
     try:
         # A call that was asked to wait (logs' wait_seconds) gets that long on top.
-        timeout = CALL_TIMEOUT_SECONDS + float(getattr(parsed, "wait_seconds", 0) or 0)
+        timeout = CALL_TIMEOUT_SECONDS + float(getattr(parsed, "wait_seconds", 0) or 0) \
+            + float(getattr(model, "extra_call_seconds", 0.0))
         with anyio.move_on_after(timeout):
             return await anyio.to_thread.run_sync(work, service, parsed, abandon_on_cancel=True,
                                                   limiter=_limiter())
