@@ -231,7 +231,7 @@ class MatrixRunner:
         folder = self.cache / "matrix" / f"mybb-{release.version}-{release.sha256[:12]}-t1"  # t1: with its thread
         if (folder / "ready").is_file():
             return _Template(folder, version)
-        php_builds._own_folder(self.cache / "matrix")  # ours, 0700, never a link
+        php_builds.own_folder(self.cache / "matrix")  # ours, 0700, never a link
         self._say(f"installing MyBB {version} once for the matrix")
         staging = Path(tempfile.mkdtemp(prefix="install-", dir=self.cache / "matrix"))
         try:
