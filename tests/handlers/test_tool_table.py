@@ -51,7 +51,8 @@ def test_every_tool_has_one_docs_entry() -> None:
     pages = [p for p in DOCS.glob("*.md") if p.name != "index.md"]
     index = (DOCS / "index.md").read_text("utf-8")
     for name in ToolName:
-        heading = re.compile(rf"^## `?{name.value}`?(?: |$)", re.MULTILINE)
+        # a section of a page (## name), or a page of its own (# name: ...)
+        heading = re.compile(rf"^##? `?{name.value}`?(?:[ :]|$)", re.MULTILINE)
         found = sum(len(heading.findall(page.read_text("utf-8"))) for page in pages)
         assert found == 1, f"{name.value}: {found} sections in docs/wiki/mcp_tools/"
         assert len(re.findall(rf"^\| `{name.value}` \|", index, re.MULTILINE)) == 1, f"{name.value}: index row"

@@ -23,6 +23,7 @@ from . import agent_setup, reference, workbench
 from .errorlog import add_errorlog, run_errorlog
 from .init import add_init, run_init
 from .logs import add_logs, run_logs
+from .matrix import add_matrix, run_matrix
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, Output
 from .plugins import add_plugins, run_plugins
 from .request import add_request, run_request
@@ -67,6 +68,8 @@ COMMANDS: dict[str, Command] = {
                         "MyBB writes", add_snapshot, run_snapshot),
     "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
                        "own code", add_plugins, run_plugins),
+    "matrix": Command("a plugin on several PHP and MyBB releases side by side: one table of verdicts",
+                      add_matrix, run_matrix),
     # The workbench (cli/workbench.py).
     "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
                    workbench.add_sql, workbench.run_sql),

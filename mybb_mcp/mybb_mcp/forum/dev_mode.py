@@ -212,9 +212,12 @@ def error_visibility(
     logging_off_fix: str = "",
     dev_ini: bool = True,
     php_build: str | None = None,
+    channel: bool = False,
 ) -> Visibility:
     """From the PHP command line the server runs (or would run) with, whether Xdebug is installed, and
-    MyBB's error logging (None: MyBB not installed or its settings unreadable)."""
+    MyBB's error logging (None: MyBB not installed or its settings unreadable). `channel`: the server runs
+    the tool's error channel (orchestration/errors.php), which logs the notices and deprecations MyBB drops
+    when Xdebug does not force them."""
     visible: list[tuple[str, str]] = [(KINDS_ALWAYS, "PHP itself (php -S repeats them on the request line)")]
     hidden: list[HiddenKinds] = []
     if logging_enabled:
@@ -229,6 +232,11 @@ def error_visibility(
         ))
     if _forced_by_xdebug(server_argv):
         visible.append((KINDS_XDEBUG, "Xdebug's force_error_reporting (MyBB switches them off on every request)"))
+    elif channel:
+        without = f"the PHP build this forum runs on ({php_build}) has no Xdebug" if php_build is not None \
+            else "Xdebug does not force them"
+        visible.append((KINDS_XDEBUG, (f"the tool's error channel, in PHP's own format (MyBB switches them off on "
+                                       f"every request and {without})")))
     else:
         why = ("MyBB's errorHandler calls error_reporting() without them on every request, overriding "
                "-d error_reporting; only Xdebug's force_error_reporting brings them back")

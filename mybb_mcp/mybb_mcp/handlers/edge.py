@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.lowlevel import RunVar
 from mcp import types
 from pydantic import BaseModel, ValidationError
@@ -51,10 +52,25 @@ class ToolText(str):
         return obj
 
 
-# How a work function reports progress, from its worker thread: (done, total or None, message).
-Progress = Callable[[float, "float | None", str], None]
 # How the MCP server reports progress for the call in progress (the SDK's, on the event loop).
 ProgressReporter = Callable[[float, "float | None", "str | None"], Coroutine[Any, Any, None]]
+
+
+class Progress:
+    """A work function's progress, from any thread (anyio's or one of its own): `progress(done, total,
+    message)` reaches the client on the event loop, or nowhere when it did not ask. `cancelled` is set once
+    the call is over (finished, timed out or cancelled): work still running in threads of its own stops."""
+
+    def __init__(self, report: ProgressReporter | None = None) -> None:
+        self.cancelled = threading.Event()
+        self._report = report
+        self._loop = anyio.lowlevel.current_token() if report is not None else None
+
+    def __call__(self, done: float, total: float | None, message: str) -> None:
+        if self._report is None:
+            return
+        with contextlib.suppress(Exception):  # a client gone away must not end the call with an error
+            anyio.from_thread.run(self._report, done, total, message, token=self._loop)
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 Work = Callable[[ServerOrchestrationService, ArgsT, Progress], ToolText]
@@ -73,6 +89,7 @@ READS = Hints(read_only=True, destructive=False, idempotent=True)
 CHANGES = Hints(read_only=False, destructive=False, idempotent=False)
 UNDOES = Hints(read_only=False, destructive=True, idempotent=True)  # stop: what ran is gone, again and again
 DESTROYS = Hints(read_only=False, destructive=True, idempotent=False)
+REPEATS = Hints(read_only=False, destructive=False, idempotent=True)  # writes (a cache), the same each time
 
 
 @dataclass(frozen=True)
@@ -126,18 +143,6 @@ def get_orchestration_service(config: Config) -> ServerOrchestrationService:
         return _service
 
 
-def _progress(report: ProgressReporter | None) -> Progress:
-    """A work function's progress, hopped from its worker thread to the event loop (or dropped)."""
-
-    def progress(done: float, total: float | None, message: str) -> None:
-        if report is None:
-            return
-        with contextlib.suppress(Exception):  # a client gone away must not end the call with an error
-            anyio.from_thread.run(report, done, total, message)
-
-    return progress
-
-
 async def call_tool(row: ToolRow[Any], args: Any, config: Config | None = None,
                     report: ProgressReporter | None = None) -> ToolText:
     """Validate, configure, run the work off the event loop within the time limit; always an answer."""
@@ -161,10 +166,12 @@ async def call_tool(row: ToolRow[Any], args: Any, config: Config | None = None,
     except ConfigError as exc:
         return ToolText(render_failure(Failure.CONFIGURATION, exc.message, exc.hint, MCP_COMMANDS), True)
     service = get_orchestration_service(config)
-    progress = _progress(report)
+    progress = Progress(report)
     try:
-        # A call that was asked to wait (logs' wait_seconds; init's own allowance) gets that long on top.
-        timeout = CALL_TIMEOUT_SECONDS + float(getattr(parsed, "wait_seconds", 0) or 0)
+        # A call that was asked to wait (logs' wait_seconds; init's own allowance) gets that long on top, and
+        # a tool whose model allows more (the matrix installs PHP builds) that much more.
+        timeout = CALL_TIMEOUT_SECONDS + float(getattr(parsed, "wait_seconds", 0) or 0) \
+            + float(getattr(row.model, "extra_call_seconds", 0.0))
         with anyio.move_on_after(timeout):
             return await anyio.to_thread.run_sync(row.work, service, parsed, progress, abandon_on_cancel=True,
                                                   limiter=_limiter())
@@ -183,3 +190,5 @@ async def call_tool(row: ToolRow[Any], args: Any, config: Config | None = None,
         return ToolText(render_failure(
             Failure.INTERNAL_ERROR, f"{tool} failed unexpectedly: {type(exc).__name__}: {exc}", None, MCP_COMMANDS,
         ), True)
+    finally:
+        progress.cancelled.set()  # a call over (or given up): work in threads of its own stops

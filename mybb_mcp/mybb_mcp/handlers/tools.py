@@ -16,6 +16,7 @@ from ..tools_registry import (
     DoctorArgs,
     InitArgs,
     LogsArgs,
+    MatrixArgs,
     MembersArgs,
     PhpArgs,
     PluginsArgs,
@@ -31,7 +32,7 @@ from ..tools_registry import (
     ToolName,
 )
 from . import forum, orchestration, reference, workbench
-from .edge import CHANGES, DESTROYS, READS, UNDOES, ProgressReporter, ToolRow, ToolText, call_tool
+from .edge import CHANGES, DESTROYS, READS, REPEATS, UNDOES, ProgressReporter, ToolRow, ToolText, call_tool
 
 TOOLS: tuple[ToolRow[Any], ...] = (
     ToolRow(
@@ -104,6 +105,17 @@ TOOLS: tuple[ToolRow[Any], ...] = (
         "against every run_hooks site of the forum (with the closest real name for a misspelt one), "
         "compatibility, missing hook functions.",
         DESTROYS, forum.plugins,
+    ),
+    ToolRow(
+        ToolName.MATRIX, MatrixArgs, "A plugin on several PHP and MyBB releases",
+        "For each PHP x MyBB cell, a throwaway copy of a fresh MyBB (SQLite) served on 127.0.0.1 on that PHP: the "
+        "plugin installed and activated through the Admin CP, the pages loaded as guest, member and admin, then "
+        "deactivated and uninstalled. One table: a verdict per cell with its first error (file:line, page, role) "
+        "and what the uninstall left behind; then the errors new or gone between versions. MyBB's own errors on "
+        "that PHP (raised without the plugin too) are counted apart. Cells run side by side; every server is "
+        "stopped after. Sends progress per cell. Leaves the forum itself untouched (PHP builds and MyBB releases "
+        "are installed into the user's cache on first use).",
+        REPEATS, forum.matrix,
     ),
     ToolRow(
         ToolName.INIT, InitArgs, "Make a MyBB forum",

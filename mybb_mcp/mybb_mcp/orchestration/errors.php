@@ -20,6 +20,11 @@
  * in that global is released right then, and puts MyBB's handler with the receipts (errors_mybb.php)
  * in its place, so the kinds MyBB leaves to PHP (notices, deprecations) get theirs too.
  *
+ * The notices and deprecations MyBB drops (its constructor takes them out of error_reporting() on every
+ * request) PHP never logs; only Xdebug's force_error_reporting brings them back, and a PHP build without
+ * Xdebug has none. Where Xdebug does not force a kind, this channel logs it itself: its receipt, then the
+ * line PHP would have written, in PHP's own format and through the same server log (one line per entry).
+ *
  * Everything lives in classes named MybbMcp: this runs in the global scope of every script (twice per
  * request with the router: once before it, once before the script it hands over to).
  */
@@ -30,6 +35,7 @@ if (!class_exists('MybbMcpErrorChannel', false)) {
 	{
 		const FATAL = 341; // E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR: what php -S puts on its line
 		const UNHANDLED = 245; // E_ERROR | E_PARSE | E_CORE_ERROR | E_CORE_WARNING | E_COMPILE_ERROR | E_COMPILE_WARNING
+		const DROPPED = 27656; // E_NOTICE | E_STRICT | E_USER_NOTICE | E_DEPRECATED | E_USER_DEPRECATED
 
 		private static $key = null;
 		private static $request = '';
@@ -96,6 +102,24 @@ if (!class_exists('MybbMcpErrorChannel', false)) {
 				self::write('error', array('line' => self::logged($type, (string)$message, (string)$file, (int)$line)));
 			}
 			return false; // PHP logs it (and displays it) as it would have
+		}
+
+		/**
+		 * An error MyBB's handler does not take: a notice or deprecation MyBB switched off is logged here, as
+		 * PHP would have logged it, unless Xdebug forces it (PHP logs it then), the page silenced it with @
+		 * or changed error_reporting() itself (it is no longer what MyBB set).
+		 */
+		public static function dropped($type, $message, $file = '', $line = 0)
+		{
+			if(($type & self::DROPPED) && !($type & (error_reporting() | self::$forced)) && error_reporting() === self::$mybb_mask)
+			{
+				self::seen();
+				$entry = self::logged($type, (string)$message, (string)$file, (int)$line);
+				self::write('error', array('line' => $entry));
+				error_log($entry, 4); // the server log, as PHP writes it when error_log is unset
+				return false;
+			}
+			return self::handle($type, $message, $file, $line);
 		}
 
 		/** What PHP logged that no handler sees (a compile warning, a fatal error): error_get_last() tells. */

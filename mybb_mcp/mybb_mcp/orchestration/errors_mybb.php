@@ -6,7 +6,7 @@
 
 /**
  * MyBB's error handler, unchanged for the kinds it takes; for the others (notices and deprecations
- * it leaves to PHP) the receipt is written first. Its backtraces leave out this file's frames, so a
+ * it leaves to PHP) the receipt is written first, and the line too when MyBB has switched them off. Its backtraces leave out this file's frames, so a
  * page's trace shows no frame of the tool.
  */
 final class MybbMcpErrorHandler extends errorHandler
@@ -23,7 +23,7 @@ final class MybbMcpErrorHandler extends errorHandler
 			MybbMcpErrorChannel::seen();
 			return $this->error($type, $message, $file, $line);
 		}
-		return MybbMcpErrorChannel::handle($type, $message, (string)$file, (int)$line);
+		return MybbMcpErrorChannel::dropped($type, $message, (string)$file, (int)$line);
 	}
 
 	public function generate_backtrace($html = true, $strip = 1)

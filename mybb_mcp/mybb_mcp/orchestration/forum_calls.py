@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .. import layout, php_builds
@@ -15,8 +16,10 @@ from ..forum import files as files_module
 from ..forum import snapshot as snapshots
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
+from ..logs import signed as signed_channel
 from ..results import InitResult, PageResult
 from ..workbench import browser, browser_pool, left_out, request_trace
+from ..workbench import matrix as matrix_module
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
 from . import php_dev
@@ -202,6 +205,11 @@ class ForumCalls:
 
     # ------------------------------------------------------------------ snapshots
 
+    def matrix(self, request: matrix_module.MatrixRequest, progress: matrix_module.Progress | None = None,
+               cancel: threading.Event | None = None) -> matrix_module.MatrixResult:
+        """The plugin on each PHP x MyBB cell, in throwaway copies (orchestration/matrix.py)."""
+        return matrix_module.MatrixRunner(self.config, type(self), progress, cancel).run(request)
+
     def snapshot(self, action: str, name: str | None = None) -> snapshots.SnapshotResult:
         """Save, restore, list, delete or diff a snapshot of the forum's database and the files MyBB writes.
 
@@ -264,8 +272,10 @@ class ForumCalls:
         """Which error kinds the server (running with `argv`, or as it would start) puts in the log."""
         php = self._resolve_php()
         runtime = php_dev.probe_php(php, self.config.php_settings) if php else None
-        if argv is None:  # not running: as it would start
-            argv = self._argv(php, self.config.host, self.config.port) if php else []
+        channel_setting = f"auto_prepend_file={signed_channel.PREPEND}"
+        if argv is None:  # not running: as it would start (the channel on unless the configuration prepends its own)
+            signed = not any(s.split("=", 1)[0].strip() == "auto_prepend_file" for s in self.config.php_settings)
+            argv = self._argv(php, self.config.host, self.config.port, signed=signed) if php else []
         settings = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-d"]
         state = getattr(forum, "error_logging", None)
         return dev_mode.error_visibility(
@@ -278,6 +288,7 @@ class ForumCalls:
                                              self.config.files.errorlog_memory.name),
             dev_ini=self.config.dev_ini,
             php_build=self._php_build_name(),
+            channel=channel_setting in settings,
         )
 
     def _php_build_name(self) -> str | None:

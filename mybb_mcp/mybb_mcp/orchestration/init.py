@@ -6,7 +6,6 @@ the tools that log in, and the server is started as `start` starts it.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import shutil
 import tarfile
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
 from ..forum import release
+from ..forum.credentials import write_credentials
 from ..forum.install import (
     DEFAULT_ADMIN,
     Database,
@@ -37,7 +37,6 @@ from ..forum.install_leftovers import clear_leftovers
 from ..forum.source import DownloadProgress, known_release, resolve_source, validate_sha256
 from ..forum.sql_reader import make_at_init as make_sql_reader
 from ..results import InitResult
-from ..safe_files import read_own_json
 
 if TYPE_CHECKING:
     from .server_service import ServerOrchestrationService
@@ -102,25 +101,6 @@ def bburl_for(host: str, port: int) -> str:
         except ValueError:
             pass
     return f"http://{host}:{port}"
-
-
-def write_credentials(path: Path, values: dict[str, str]) -> None:
-    """Mode 0600, written beside and renamed over: a link planted at `path` is replaced, never followed."""
-    fd, temp = tempfile.mkstemp(prefix=".mybb-credentials-", dir=path.parent)  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(values, handle, indent=2)
-            handle.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def read_credentials(path: Path) -> dict[str, str] | None:
-    """The admin account init created (Config.credentials_file), if this user's file is there (never via a link)."""
-    values = read_own_json(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
-    return values if isinstance(values, dict) else None
 
 
 def describe_database(db: Database) -> str:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..forum.credentials import read_credentials, write_credentials
 from ..workbench import members, php_eval, templates
 from ..workbench import plugins as plugin_workbench
 from ..workbench import sql as read_only_sql
-from .init import read_credentials, write_credentials
 
 
 def keep_member_password(config: Config, name: str, password: str) -> Path:
