@@ -652,13 +652,13 @@ def test_newest_first_reads_only_the_end_of_a_big_file(tmp_path: Path, monkeypat
             handle.write(_blocks_text([MyBBError(1795400000 + i, "x" * 200) for i in range(start, start + 500)]))
     reads: list[int] = []
     log = MyBBErrorLog(path, chunk_size=4096)
-    original = forum_error_log._read_at
+    original = mybb_error_log._read_at
 
     def counting_read(handle: object, start: int, end: int) -> bytes:
         reads.append(end - start)
         return original(handle, start, end)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(forum_error_log, "_read_at", counting_read)
+    monkeypatch.setattr(mybb_error_log, "_read_at", counting_read)
     newest = next(log.blocks_newest_first())
     assert "<dateline>1795419999</dateline>" in newest[1]
     assert sum(reads) <= 8192 < path.stat().st_size
