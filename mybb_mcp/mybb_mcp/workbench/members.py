@@ -78,7 +78,8 @@ def add_member(root: Path, keep_password: Callable[[str, str], Path], name: str,
     """A real user made by MyBB's UserDataHandler; its password kept (0600) for the request tool."""
     name = check_name(name)
     if role not in ROLE_GROUPS:
-        raise InvalidArgument(f"role {role!r} is not one of {', '.join(ROLE_GROUPS)}.", "Pass member, moderator or admin.")
+        raise InvalidArgument(f"role {role!r} is not one of {', '.join(ROLE_GROUPS)}.",
+                              "Pass member, moderator or admin.")
     generated = password is None
     if password is None:
         password = secrets.token_urlsafe(12)
@@ -92,7 +93,8 @@ def add_member(root: Path, keep_password: Callable[[str, str], Path], name: str,
         raise MemberProblem(exc.message, exc.hint) from None
     data: dict[str, Any] = run.result or {}
     if data.get("errors"):
-        raise MemberProblem("MyBB refused the member: " + " ".join(str(e) for e in data["errors"]) + " Nothing was added.",
+        refused = " ".join(str(e) for e in data["errors"])
+        raise MemberProblem("MyBB refused the member: " + refused + " Nothing was added.",
                             "Fix what MyBB names (another name, a longer password) and try again.")
     notes: list[str] = []
     kept: Path | None = None
