@@ -433,7 +433,7 @@ def bench_init(reps: int, log: Callable[[str], None]) -> dict[str, Any]:
     raw php -S start-to-answering; each run a fresh folder, stopped and deleted afterwards."""
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import ServerOrchestrationService
-    from mybb_mcp.forum.init import InitOptions
+    from mybb_mcp.orchestration.init import InitOptions
 
     archive = default_archive()
     if not archive.is_file():

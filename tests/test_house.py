@@ -302,3 +302,84 @@ def test_the_log_engine_and_the_forum_do_not_import_each_other_s_service() -> No
         for name, edges in graph.items() if name.startswith(("mybb_mcp.logs", "mybb_mcp.forum", "mybb_mcp.workbench"))
     }
     assert {name: targets for name, targets in offenders.items() if targets} == {}
+
+
+# ------------------------------------------------------------------ packages: one way, type-only imports included
+
+# Each `mybb_mcp.X` (a subpackage, or a module at the top) by layer: a unit names only units of lower layers, in
+# any import at all (at the top, in a function, under TYPE_CHECKING). `results` sits right under the service
+# whose answers it holds: its dataclasses name the forum's, the log engine's and the workbench's types.
+PACKAGE_LAYERS: dict[str, int] = {
+    "mybb_mcp": 0, "mybb_mcp.errors": 0, "mybb_mcp.failures": 0, "mybb_mcp.untrusted": 0, "mybb_mcp.safe_files": 0,
+    "mybb_mcp.layout": 1, "mybb_mcp.php_builds": 1,
+    "mybb_mcp.config": 2,
+    "mybb_mcp.forum": 3,
+    "mybb_mcp.logs": 4,
+    "mybb_mcp.workbench": 5,
+    "mybb_mcp.results": 6,
+    "mybb_mcp.orchestration": 7, "mybb_mcp.agent_setup": 7,
+    "mybb_mcp.answers": 8,
+    "mybb_mcp.tools_registry": 9,
+    "mybb_mcp.handlers": 10,
+    "mybb_mcp.server": 11, "mybb_mcp.cli": 11,
+    "mybb_mcp.__main__": 12,
+}
+
+
+def unit_of(name: str, units: set[str]) -> str:
+    unit = ".".join(name.split(".")[:2])
+    return unit if unit in units else "mybb_mcp"  # `from .. import __version__` names the package itself
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Unit -> the units it names in any import (type-only and in-function imports count)."""
+    imports = every_import()
+    units = {".".join(name.split(".")[:2]) for name in imports}
+    graph: dict[str, set[str]] = {}
+    for name, targets in imports.items():
+        unit = unit_of(name, units)
+        edges = graph.setdefault(unit, set())
+        edges |= {unit_of(t, units) for t in targets if t == "mybb_mcp" or t.startswith("mybb_mcp.")} - {unit}
+    return graph
+
+
+def test_no_cycle_between_packages_type_only_imports_included() -> None:
+    assert find_cycle(package_graph()) is None
+
+
+def test_every_package_has_a_layer() -> None:
+    assert set(package_graph()) <= set(PACKAGE_LAYERS), sorted(set(package_graph()) - set(PACKAGE_LAYERS))
+
+
+def test_no_package_names_one_of_a_layer_above_its_own() -> None:
+    upward = {unit: sorted(t for t in targets if t != "mybb_mcp" and PACKAGE_LAYERS[t] >= PACKAGE_LAYERS[unit])
+              for unit, targets in package_graph().items()}
+    assert {unit: targets for unit, targets in upward.items() if targets} == {}
+
+
+def test_the_package_graph_counts_type_only_imports() -> None:
+    """`results` names the forum's types only under TYPE_CHECKING: the graph still has the edge."""
+    assert "mybb_mcp.forum" in package_graph()["mybb_mcp.results"]
+    assert "mybb_mcp.forum" not in import_graph()["mybb_mcp.results"]
+
+
+def test_no_underscore_name_is_shared_between_modules() -> None:
+    """A name another module uses is public: no `from x import _name`, no `module._name` on a module of ours."""
+    shared = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        name = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = _resolve(name, path.name == "__init__.py", node)
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        shared.append(f"{name}: from {base} import {alias.name}")
+                    if base.startswith("mybb_mcp") and _is_module(f"{base}.{alias.name}"):
+                        modules.add(alias.asname or alias.name)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                shared.append(f"{name}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert shared == []

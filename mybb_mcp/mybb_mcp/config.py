@@ -23,7 +23,7 @@ from . import php_builds
 from .errors import ConfigError, InvalidArgument, shown_value
 
 if TYPE_CHECKING:
-    from .orchestration.layout import ForumFiles
+    from .layout import ForumFiles
 
 DEFAULT_PORT = 8022
 DEFAULT_HOST = "127.0.0.1"
@@ -100,8 +100,8 @@ class Config:
 
     @property
     def files(self) -> ForumFiles:
-        """This forum's state, lock and log files (orchestration/layout.py decides their names)."""
-        from .orchestration.layout import forum_files  # the orchestration package imports this module
+        """This forum's state, lock and log files (layout.py decides their names)."""
+        from .layout import forum_files  # where the forum's files are: beside config, one layer down
 
         return forum_files(self.mybb_root)
 

@@ -20,9 +20,32 @@ if TYPE_CHECKING:
     from .forum.requests import PageRequest, PageResponse
     from .logs.digest import ErrorGroup
     from .logs.parser import LogEntry
-    from .orchestration.process import PortOwner
 
-__all__ = ["DeathReport", "InitResult", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]
+__all__ = ["DeathReport", "PortOwner", "InitResult", "PageResult", "ServerListing", "ServerResult", "ServerStatus"]
+
+
+@dataclass(frozen=True)
+class PortOwner:
+    """Who listens on a port. Fields are None when the OS would not tell us."""
+
+    pid: int | None
+    name: str | None
+    cmdline: tuple[str, ...]
+    # Set when the holder is a server this tool started for another forum (from the registry).
+    forum_root: str | None = None
+    forum_url: str | None = None
+
+    def describe(self) -> str:
+        from .untrusted import code_span  # (this module imports nothing at run time)
+
+        if self.forum_root is not None:
+            return (f"this tool's server for the forum {code_span(str(self.forum_root))} "
+                    f"({code_span(str(self.forum_url))}, PID {self.pid})")
+        if self.pid is None:
+            return "a process this user cannot inspect"
+        # Another user's program chooses its own name and command line: shown as code, never as markup.
+        command = " ".join(self.cmdline) if self.cmdline else self.name or "unknown program"
+        return f"PID {self.pid} ({code_span(self.name or 'unknown')}: {code_span(command)})"
 
 
 @dataclass
@@ -112,7 +135,8 @@ class PageResult:
 
     request: PageRequest
     response: PageResponse | None  # None: no page (the server is not running, a login was refused ...)
-    failure: str | None = None
+    failure: Failure | None = None  # why there is no page
+    problem: str = ""  # the failure in this request's words
     hint: str | None = None
     errors: list[ErrorGroup] = field(default_factory=list)  # in order of first appearance
     errors_known: bool = True  # False: the log could not be tied to the request; "no errors" is not claimed
@@ -134,6 +158,9 @@ class PageResult:
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    def fail(self, failure: Failure, problem: str, hint: str | None) -> None:
+        self.failure, self.problem, self.hint = failure, problem, hint
 
 
 @dataclass

@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 import anyio
-import mcp.types as types
+from mcp import types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.shared._context_streams import create_context_streams
@@ -19,10 +19,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import SessionMessage
 
 from . import __version__
-from .handlers.dispatcher import UnknownTool, dispatch_tool
-from .handlers.orchestration import current_progress
+from .handlers.tools import ALL_TOOLS, UnknownTool, dispatch_tool
 from .orchestration.process import resume_paused
-from .tools_registry import ALL_TOOLS
 from .workbench import browser_pool
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -44,17 +42,14 @@ async def _list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestP
 
 
 async def _call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
-    token = current_progress.set(ctx.session.report_progress)
     try:
-        text = await dispatch_tool(params.name, params.arguments, None, None, None)
+        text = await dispatch_tool(params.name, params.arguments, ctx.session.report_progress)
     except UnknownTool:
         known = ", ".join(tool.name for tool in ALL_TOOLS)
         raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}. Known tools: {known}")
-    finally:
-        current_progress.reset(token)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=str(text))],
-        is_error=bool(getattr(text, "is_error", False)),
+        is_error=text.is_error,
     )
 
 

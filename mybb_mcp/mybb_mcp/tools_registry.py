@@ -10,13 +10,23 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, ClassVar, Literal
 
-import mcp.types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidArgument, shown_value
 from .forum.snapshot.model import MAX_NAME_LENGTH, NAME_PATTERN
 from .logs.match import validate_path_pattern
-from .logs.options import DEFAULT_ANSWER_CHARS, MAX_ANSWER_CHARS, MAX_LIMIT, MIN_ANSWER_CHARS
+from .logs.options import (
+    DEFAULT_ANSWER_CHARS,
+    MAX_ANSWER_CHARS,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_SINCE_MINUTES,
+    MIN_ANSWER_CHARS,
+)
+from .workbench import php_eval
+from .workbench.sql import DEFAULT_LIMIT as SQL_DEFAULT_LIMIT
+from .workbench.sql import MAX_LIMIT as SQL_MAX_LIMIT
+from .workbench.sql import MAX_SQL_CHARS
 
 
 class ToolName(str, Enum):
@@ -83,8 +93,10 @@ class LogsArgs(_Args):
                     "(e.g. 'showthread.php', 'admin/index.php?module=config-*').",
     )
     exclude_static: bool = Field(True, description="Hide requests for images, scripts, stylesheets and fonts.")
-    since_minutes: int | None = Field(None, ge=1, le=525_600, description="Only entries from the last N minutes.")
-    offset: int = Field(0, ge=0, le=1_000_000, description="Skip this many matching entries (paging).")
+    # The log engine's own bound (ten years: longer is everything), as `mybb-server logs --since` takes it.
+    since_minutes: int | None = Field(None, ge=1, le=MAX_SINCE_MINUTES,
+                                      description="Only entries from the last N minutes.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many matching entries (paging).")
     mybb_errors: bool = Field(True, description="Merge entries from MyBB's own error log files.")
     user_code_only: bool = Field(
         False, description="Only errors caused by your code (plugins, templates, your own scripts), not MyBB core's."
@@ -284,13 +296,14 @@ class InitArgs(_Args):
 
 
 class SqlArgs(_Args):
-    sql: str | None = Field(None, min_length=1, max_length=20_000,
+    sql: str | None = Field(None, min_length=1, max_length=MAX_SQL_CHARS,
                             description="One statement that reads (SELECT, WITH ... SELECT, SHOW, EXPLAIN, PRAGMA "
                                         "table_info). Table names carry the forum's prefix (mybb_users).")
     table: str | None = Field(None, min_length=1, max_length=64,
                               description="Describe this table instead: columns, types, defaults, indexes "
                                           "(prefix optional: users or mybb_users).")
-    limit: int = Field(20, ge=1, le=500, description="Rows to show (1-500); the total is always counted.")
+    limit: int = Field(SQL_DEFAULT_LIMIT, ge=1, le=SQL_MAX_LIMIT,
+                       description=f"Rows to show (1-{SQL_MAX_LIMIT}); the total is always counted.")
 
     @model_validator(mode="after")
     def _one_of(self) -> SqlArgs:
@@ -339,10 +352,12 @@ class TemplatesArgs(_Args):
 
 
 class PhpArgs(_Args):
-    code: str = Field(..., min_length=1, max_length=50_000,
+    code: str = Field(..., min_length=1, max_length=php_eval.MAX_CODE_CHARS,
                       description="PHP without <?php, run after MyBB's global.php; `return X;` to get X back "
                                   "(var_export). $mybb, $db, $cache, $templates, $lang are there.")
-    timeout_seconds: int = Field(10, ge=1, le=60, description="Time limit (1-60 s); memory is limited to 128M.")
+    timeout_seconds: int = Field(php_eval.DEFAULT_TIMEOUT, ge=1, le=php_eval.MAX_TIMEOUT,
+                                 description=f"Time limit (1-{php_eval.MAX_TIMEOUT} s); memory is limited to "
+                                             f"{php_eval.MEMORY_LIMIT}.")
 
 
 # --- the forum's own reference, and its doctor ---------------------------------------------------------
@@ -372,26 +387,6 @@ class DoctorArgs(_Args):
     pass
 
 
-ARGUMENT_MODELS: dict[str, type[_Args]] = {
-    ToolName.REFERENCE.value: ReferenceArgs,
-    ToolName.DOCTOR.value: DoctorArgs,
-    ToolName.INIT.value: InitArgs,
-    ToolName.SQL.value: SqlArgs,
-    ToolName.MEMBERS.value: MembersArgs,
-    ToolName.TEMPLATES.value: TemplatesArgs,
-    ToolName.PHP.value: PhpArgs,
-    ToolName.START.value: StartArgs,
-    ToolName.STOP.value: StopArgs,
-    ToolName.STATUS.value: StatusArgs,
-    ToolName.LOGS.value: LogsArgs,
-    ToolName.RESTART.value: RestartArgs,
-    ToolName.SNAPSHOT.value: SnapshotArgs,
-    ToolName.REQUEST.value: RequestArgs,
-    ToolName.PLUGINS.value: PluginsArgs,
-    ToolName.MATRIX.value: MatrixArgs,
-}
-
-
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON Schema, tidied for clients: optional fields without the `null` branch, no titles."""
     schema = model.model_json_schema()
@@ -415,9 +410,8 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     return tidy
 
 
-def describe_validation_error(tool: str, error: ValidationError) -> str:
+def describe_validation_error(tool: str, model: type[BaseModel], error: ValidationError) -> str:
     """One line per problem, naming the argument, what was wrong and what is accepted."""
-    model = ARGUMENT_MODELS[tool]
     accepted = ", ".join(field.alias or name for name, field in model.model_fields.items()) or "no arguments"
     lines = []
     problems = error.errors()
@@ -441,181 +435,3 @@ def _shown_name(name: str, limit: int = 60) -> str:
     """An argument name as the answer quotes it (in backticks): cut, and without backticks of its own."""
     name = name.replace("`", "'")
     return name if len(name) <= limit else f"{name[:limit]}... ({len(name):,} characters)"
-
-
-
-def _tool(name: ToolName, title: str, description: str, *, read_only: bool, destructive: bool,
-          idempotent: bool) -> types.Tool:
-    return types.Tool(
-        name=name.value,
-        title=title,
-        description=description,
-        input_schema=input_schema(ARGUMENT_MODELS[name.value]),
-        annotations=types.ToolAnnotations(
-            title=title,
-            read_only_hint=read_only,
-            destructive_hint=destructive,
-            idempotent_hint=idempotent,
-            open_world_hint=False,
-        ),
-    )
-
-
-ORCHESTRATION_TOOLS: list[types.Tool] = [
-    _tool(
-        ToolName.START, "Start the MyBB dev server",
-        "Start PHP's built-in web server for the MyBB forum (MYBB_ROOT) and return once it answers HTTP. "
-        "Refuses if it is already running (use force to restart) or if another program holds the port "
-        "(names it). Rotates the previous log (or, when already running, a log past MYBB_LOG_MAX_MB, in place). "
-        "Binds 127.0.0.1 unless MYBB_HOST says otherwise.",
-        read_only=False, destructive=False, idempotent=False,
-    ),
-    _tool(
-        ToolName.STOP, "Stop the MyBB dev server",
-        "Stop the server this tool started, workers included (SIGTERM to its process group, up to 5 s; "
-        "force kills what is left). Never touches a process it did not start. Keeps the log.",
-        read_only=False, destructive=True, idempotent=True,
-    ),
-    _tool(
-        ToolName.STATUS, "MyBB dev server status",
-        "Whether the server runs (port, PID, uptime, URL, workers, log), whether it died unexpectedly (with its "
-        "last errors), database health from inc/config.php, MyBB error logging and bburl checks. With all: "
-        "every server this user runs through the tool, whatever the forum.",
-        read_only=True, destructive=False, idempotent=True,
-    ),
-    _tool(
-        ToolName.LOGS, "Query the MyBB dev server log",
-        "Entries from the server log (rotated logs included) merged with MyBB's own error log: most recent "
-        "first by default, filtered by errors_only, keyword, static assets and time window. Each error once, "
-        "with the request that raised it, its origin (plugin NAME, theme/template, MyBB core, your code) and the "
-        "line in your code; MyBB core noise hidden; answers keep to max_chars. Fast on multi-GB logs. Every "
-        "answer ends with a cursor: pass it back to get only what is new (digest: errors grouped, with which "
-        "are new, still firing, resolved or not re-checked); wait_seconds waits for the next matching entry.",
-        read_only=True, destructive=False, idempotent=True,
-    ),
-    _tool(
-        ToolName.RESTART, "Restart the MyBB dev server",
-        "Stop the server (if running) and start it again, on the port and address it ran on unless others "
-        "are given (host 127.0.0.1 takes an exposed server off the network).",
-        read_only=False, destructive=False, idempotent=False,
-    ),
-]
-
-ORCHESTRATION_TOOLS.append(_tool(
-    ToolName.REQUEST, "Load a forum page and see what it broke",
-    "GET or POST a forum page (front end or Admin CP) as guest, admin or a member, logging in like a browser "
-    "and filling my_post_key; a POST is sent once, never re-sent. Answers the final URL, status, time, title, "
-    "MyBB's redirect page (success, where it points), whether MyBB showed an error page or stopped instead "
-    "(SQL error, error/no-permission page, die(), missing language file, \"Are you sure?\" page with the "
-    "fields to POST to confirm, Admin CP login "
-    "or PIN form, MyBB's message quoted) and the errors of exactly this request "
-    "from the server log and MyBB's error log (deduplicated, file:line) or 'no errors'; on demand a text "
-    "excerpt, a selector/text check, MyBB's debug report; queries (every SQL statement grouped, with caller, "
-    "hook and plugin) and profile (time per plugin function and hook). An answer that should be JSON "
-    "(xmlhttp.php, ajax, a JSON Content-Type) is called valid JSON or not, naming the warning or stray output "
-    "that broke it (file:line). Ends with a cursor for mybb_server_logs.",
-    read_only=False, destructive=False, idempotent=False,
-))
-
-
-FORUM_TOOLS: list[types.Tool] = [
-    _tool(
-        ToolName.SNAPSHOT, "Snapshots of the MyBB forum",
-        "Save, restore, list, delete or diff snapshots of the forum's database (SQLite, or MySQL/MariaDB through "
-        "mariadb-dump) and the files MyBB writes (inc/config.php, inc/settings.php, cache/, uploads/), while the "
-        "server runs. Plugin sources (inc/plugins/) are never rolled back. restore replaces the current state "
-        "without asking, after keeping it as an automatic snapshot; diff after a plugin's install and uninstall "
-        "shows what it left behind.",
-        read_only=False, destructive=True, idempotent=False,
-    ),
-]
-
-FORUM_TOOLS.append(_tool(
-    ToolName.PLUGINS, "MyBB plugins: lifecycle and checks",
-    "List the forum's plugins (compatible, installed, active, read in the Admin CP), install/activate/deactivate/"
-    "uninstall one by clicking the Admin CP's plugins page as the forum's admin (MyBB's own admin/index.php; "
-    "answers its flash message and redirect, the errors of that run with file:line, whether it completed, and "
-    "what it changed: tables, columns, settings, templates, tasks), or check one: the hooks MyBB holds for it "
-    "against every run_hooks site of the forum (with the closest real name for a misspelt one), "
-    "compatibility, missing hook functions.",
-    read_only=False, destructive=True, idempotent=False,
-))
-
-FORUM_TOOLS.append(_tool(
-    ToolName.MATRIX, "A plugin on several PHP and MyBB releases",
-    "For each PHP x MyBB cell, a throwaway copy of a fresh MyBB (SQLite) served on 127.0.0.1 on that PHP: the "
-    "plugin installed and activated through the Admin CP, the pages loaded as guest, member and admin, then "
-    "deactivated and uninstalled. One table: a verdict per cell with its first error (file:line, page, role) "
-    "and what the uninstall left behind; then the errors new or gone between versions. MyBB's own errors on "
-    "that PHP (raised without the plugin too) are counted apart. Cells run side by side; every server is "
-    "stopped after. Sends progress per cell. Leaves the forum itself untouched (PHP builds and MyBB releases "
-    "are installed into the user's cache on first use).",
-    read_only=False, destructive=False, idempotent=True,
-))
-
-ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS]
-WORKBENCH_TOOLS: list[types.Tool] = [
-    _tool(
-        ToolName.INIT, "Make a MyBB forum",
-        "What `mybb-server init` does: install MyBB into MYBB_ROOT with MyBB's own installer (SQLite by default, "
-        "or MySQL/MariaDB with db), then start the server. Sends progress while it runs. The answer says where the "
-        "admin password is kept (never the password).",
-        read_only=False, destructive=False, idempotent=False,
-    ),
-    _tool(
-        ToolName.SQL, "Read the forum's database",
-        "Run one read-only statement on the forum's database (SQLite or MySQL/MariaDB, the forum's own prefix), "
-        "or describe a table (columns, types, defaults, indexes). Read-only is enforced by the database itself "
-        "(on MySQL/MariaDB through a login that may only SELECT; a more privileged one is refused with the "
-        "GRANT statements that make a reader): writes, ATTACH, VACUUM INTO, pragma writes, several statements "
-        "are refused and change nothing. A query is killed at 10 s. Rows capped (the total is stated), long "
-        "values cut; values are shown as data.",
-        read_only=True, destructive=False, idempotent=True,
-    ),
-    _tool(
-        ToolName.MEMBERS, "Add or list forum members",
-        "add: a real user (member, moderator or admin) made by MyBB's own user data handler; its password is kept "
-        "(0600) so mybb_server_request with `as: NAME` logs in at once. list: the users and their groups.",
-        read_only=False, destructive=False, idempotent=False,
-    ),
-    _tool(
-        ToolName.TEMPLATES, "Read and change MyBB templates",
-        "get: a template's master and every set's copy (customised or not). replace: a dry run showing which "
-        "sets' templates would change, with the diff; with apply, the change made by MyBB's own "
-        "find_replace_templatesets(). find and replace are literal text. MyBB evaluates templates as PHP: a change "
-        "MyBB's check_template() refuses is never made, and apply runs only when the MCP server's environment has "
-        "MYBB_ALLOW_PHP=1 (the dry run always works).",
-        read_only=False, destructive=False, idempotent=False,
-    ),
-    _tool(
-        ToolName.PHP, "Run PHP inside the forum",
-        "Run a PHP snippet inside the booted forum (global.php loaded) in a child PHP with a time and memory "
-        "limit; answers its return value, output and errors, each bounded. Only when the MCP server's "
-        "environment has MYBB_ALLOW_PHP=1 (otherwise the answer says how to enable it).",
-        read_only=False, destructive=True, idempotent=False,
-    ),
-]
-
-ALL_TOOLS: list[types.Tool] = [*ORCHESTRATION_TOOLS, *FORUM_TOOLS, *WORKBENCH_TOOLS]
-
-REFERENCE_TOOLS: list[types.Tool] = [
-    _tool(
-        ToolName.REFERENCE, "MyBB's own reference, from this forum",
-        "Look up what this forum's own files and database say, naming the MyBB version: a hook (every "
-        "run_hooks call site in MyBB and every plugin, arguments, by reference, names built at run time), a "
-        "function or method (signature, file:line, doc comment), a template (the sets it exists in, the code "
-        "rendering it), a setting (group, type, current value), a datacache key (the function rebuilding it), "
-        "a language string (file, key); or `search` across all of them, ranked. Offline, exact for this forum.",
-        read_only=True, destructive=False, idempotent=True,
-    ),
-    _tool(
-        ToolName.DOCTOR, "Health checks of the forum",
-        "Named checks, each with a status and a one-line fix: install/ without its lock (every page 503), the "
-        "database, active plugins whose files are gone, inc/settings.php out of step with the settings table, "
-        "theme stylesheets missing from cache/themes, bburl and cookie settings against the server, templates "
-        "active plugins use that exist in no set, datacache entries MyBB would rebuild differently, PHP "
-        "extensions, folder modes, board closed. Reads only; runs in about a second.",
-        read_only=True, destructive=False, idempotent=True,
-    ),
-]
-ALL_TOOLS += REFERENCE_TOOLS

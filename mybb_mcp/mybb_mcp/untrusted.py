@@ -20,7 +20,7 @@ import re
 
 # C0 controls except tab and newline, DEL, C1 controls, and the bidirectional formatting characters
 # (embeddings, overrides, isolates, marks) that make a terminal or editor show text in another order.
-_CONTROL = re.compile(
+CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 )
 _NEWLINES = re.compile(r"\r\n|[\r\n]")
@@ -36,7 +36,7 @@ def terminal_safe(text: str, *, json: bool = False) -> str:
     """`text` with every control character except newline and tab shown as an escape (`\\x1b[2J`
     prints as those characters, not as a cleared screen). For JSON text (`json`), as `\\uXXXX`
     escapes, which JSON reads back as the same characters (they only occur inside its strings)."""
-    return _CONTROL.sub(_json_escape if json else _escape, text)
+    return CONTROL.sub(_json_escape if json else _escape, text)
 
 
 def _json_escape(match: re.Match[str]) -> str:

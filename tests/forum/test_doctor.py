@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
+from mybb_mcp.answers.commands import CLI_COMMANDS, MCP_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.forum.doctor import OK, PROBLEM, SKIPPED, WARNING, DoctorReport
 from mybb_mcp.orchestration import ServerOrchestrationService
@@ -43,7 +44,8 @@ def sql(forum: RealForum, statement: str, *params: object) -> None:
 def test_a_fresh_forum_is_clean(real_forum: RealForum) -> None:
     report = doctor(real_forum)
     assert report.mybb_version == "1.8.37"
-    assert not [f for f in report.findings if f.status in (PROBLEM, WARNING, SKIPPED)], render_doctor(report, False)
+    unclean = [f for f in report.findings if f.status in (PROBLEM, WARNING, SKIPPED)]
+    assert not unclean, render_doctor(report, CLI_COMMANDS)
     names = {f.name for f in report.findings}
     assert {"install-lock", "plugin-files", "settings-file", "theme-stylesheets", "bburl-cookies",
             "plugin-templates", "datacache", "php-extensions", "folder-modes"} <= names
@@ -59,7 +61,7 @@ def test_development_settings_the_tool_made_are_information(real_forum: RealForu
     dev = [f for f in report.findings if f.name == "development"]
     assert dev and dev[0].status == "info" and "expected for development" in dev[0].what
     assert not report.problems
-    assert "ℹ development — MyBB's error logging is on" in render_doctor(report, False)
+    assert "ℹ development — MyBB's error logging is on" in render_doctor(report, CLI_COMMANDS)
 
 
 PLUGIN = """<?php
@@ -149,21 +151,21 @@ def test_a_seeded_breakage_is_found_by_name_with_its_fix_and_gone_once_undone(re
     undo = seed(real_forum)
     report = doctor(real_forum)
     found = [f for f in report.findings if f.status == PROBLEM]
-    assert [f.name for f in found] == [name], render_doctor(report, False)
-    text = render_doctor(report, False)
+    assert [f.name for f in found] == [name], render_doctor(report, CLI_COMMANDS)
+    text = render_doctor(report, CLI_COMMANDS)
     line = next(line for line in text.splitlines() if line.startswith(f"✗ {name} — "))
     assert " — Fix: " in line and words in line, line
     undo()
     again = doctor(real_forum)
-    assert status_of(again, name) == OK, render_doctor(again, False)
-    assert not again.problems, render_doctor(again, False)
+    assert status_of(again, name) == OK, render_doctor(again, CLI_COMMANDS)
+    assert not again.problems, render_doctor(again, CLI_COMMANDS)
 
 
 def test_without_the_lock_mybb_does_not_boot_and_the_checks_that_need_it_say_skipped(real_forum: RealForum) -> None:
     (real_forum.root / "install" / "lock").unlink()
     report = doctor(real_forum)
     assert status_of(report, "datacache") == SKIPPED
-    text = render_doctor(report, True)
+    text = render_doctor(report, MCP_COMMANDS)
     assert "skipped datacache — MyBB does not boot (install-lock, above)" in text
     assert [f.name for f in report.problems] == ["install-lock"]  # one finding, its consequence inside it
     assert "every page with 503" in text

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.config import Config
 from mybb_mcp.forum.doctor import PROBLEM, SKIPPED, WARNING
-from mybb_mcp.forum.init import InitOptions
+from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
 
 from tests.conftest import free_port
@@ -37,7 +38,8 @@ def forum(tmp_path: Path, php: str,
 def test_doctor_and_reference_on_mysql(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
     svc, server = forum
     report = svc.doctor()
-    assert not [f for f in report.findings if f.status in (PROBLEM, WARNING, SKIPPED)], render_doctor(report, False)
+    unclean = [f for f in report.findings if f.status in (PROBLEM, WARNING, SKIPPED)]
+    assert not unclean, render_doctor(report, CLI_COMMANDS)
     assert next(f for f in report.findings if f.name == "database").what.startswith("MariaDB")
     conn = server.connect("doctor")
     try:

@@ -193,12 +193,12 @@ def test_twenty_error_pages_fit_the_budget_newest_first(served: ServerOrchestrat
     for number, kind in enumerate(kinds):
         get(f"http://127.0.0.1:{served.config.port}/index.php?err={kind}&n={number}")
     wait_for_request_line(served, f"n={len(kinds) - 1}")
-    markdown = served.query_logs(LogQueryOptions(errors_only=True))
+    markdown = render_log_query(served.search_logs(LogQueryOptions(errors_only=True)))
     assert len(markdown) < 10_000, len(markdown)
     first = re.search(r"Request: `GET (\S+)`", markdown)
     assert first is not None and first.group(1).endswith(f"n={len(kinds) - 1}"), markdown
     # Small budgets cut entries and say how to get the rest.
-    small = served.query_logs(LogQueryOptions(errors_only=True, max_chars=2_000))
+    small = render_log_query(served.search_logs(LogQueryOptions(errors_only=True, max_chars=2_000)))
     assert len(small) <= 2_000 + 200 and "answer budget" in small and "offset=" in small, small
 
 

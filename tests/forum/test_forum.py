@@ -24,7 +24,9 @@ from mybb_mcp.forum import error_log as forum_error_log
 from mybb_mcp.forum import files as forum_files
 from mybb_mcp.forum import report as forum_report
 from mybb_mcp.forum.database import ACCESS_DENIED, CANNOT_CONNECT, CANNOT_OPEN, MISSING_FILE, NOT_MYBB, UNKNOWN_DATABASE, UNREACHABLE
-from mybb_mcp.forum.error_log import DEST_FILES, DEST_OFF, DEST_SERVER_LOG, MyBBErrorLog
+from mybb_mcp.forum.error_log import DEST_FILES, DEST_OFF, DEST_SERVER_LOG
+from mybb_mcp.logs import mybb_error_log
+from mybb_mcp.logs.mybb_error_log import MyBBErrorLog
 from mybb_mcp.forum.files import ForumDbConfig
 
 from tests.conftest import free_port
@@ -572,7 +574,7 @@ def test_error_log_sources_name_their_files(forum: FixtureForum) -> None:
     settings_text = settings_php(settings_with(errorlogmedium="log"))
     forum.settings_file.write_text(settings_text)
     write_error_log(forum.root / "admin" / "error.log", [MyBBError(1795499766, "admin warning")])
-    sources = forum_error_log.error_log_sources(forum.root)
+    sources = mybb_error_log.error_log_sources(forum.root)
     assert [(s.name, s.path) for s in sources] == [("mybb:admin/error.log", forum.root / "admin" / "error.log")]
 
 
@@ -650,13 +652,13 @@ def test_newest_first_reads_only_the_end_of_a_big_file(tmp_path: Path, monkeypat
             handle.write(_blocks_text([MyBBError(1795400000 + i, "x" * 200) for i in range(start, start + 500)]))
     reads: list[int] = []
     log = MyBBErrorLog(path, chunk_size=4096)
-    original = forum_error_log._read_at
+    original = mybb_error_log._read_at
 
     def counting_read(handle: object, start: int, end: int) -> bytes:
         reads.append(end - start)
         return original(handle, start, end)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(forum_error_log, "_read_at", counting_read)
+    monkeypatch.setattr(mybb_error_log, "_read_at", counting_read)
     newest = next(log.blocks_newest_first())
     assert "<dateline>1795419999</dateline>" in newest[1]
     assert sum(reads) <= 8192 < path.stat().st_size
@@ -965,7 +967,7 @@ def test_mybb_error_logs_merge_into_log_queries(forum: FixtureForum, tmp_path: P
         "[Tue Nov 24 05:56:02 2026] 127.0.0.1:50000 [503]: GET /index.php?dev_err=sql\n"
         "[Tue Nov 24 05:56:04 2026] 127.0.0.1:50002 [200]: GET /admin/index.php\n"
     )
-    sources = forum_error_log.error_log_sources(forum.root)
+    sources = mybb_error_log.error_log_sources(forum.root)
     options = LogQueryOptions(errors_only=True, limit=10, tail=False)
     result = run_query(server_log, options, extra_sources=sources, zone=timezone.utc,
                        now=datetime.fromtimestamp(1795499800, timezone.utc))
@@ -992,9 +994,9 @@ def test_php_error_log_setting_redirects_mybbs_empty_location(forum: FixtureForu
     # PHP prefixes the first line with its own timestamp; the block is still found.
     php_log.write_text("[24-Nov-2026 14:53:41 UTC] " + REAL_ADMIN_WARNING_BLOCK)
     forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log", errorloglocation="")))
-    sources = forum_error_log.error_log_sources(forum.root, php_settings=("log_errors=1", f"error_log={php_log}"))
+    sources = mybb_error_log.error_log_sources(forum.root, php_settings=("log_errors=1", f"error_log={php_log}"))
     assert [s.path for s in sources] == [php_log]
     assert [b for _, b in sources[0].blocks_newest_first()] == [REAL_ADMIN_WARNING_BLOCK.strip()]
     report = forum_report.diagnose_forum(forum.root, SERVER_URL, php_settings=(f"error_log={php_log}",))
     assert report.error_logging_summary == f"on, into {php_log}"
-    assert forum_error_log.error_log_sources(forum.root) == []  # without it: the server log, read anyway
+    assert mybb_error_log.error_log_sources(forum.root) == []  # without it: the server log, read anyway

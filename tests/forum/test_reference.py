@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client
+from mybb_mcp.answers.commands import MCP_COMMANDS
 from mybb_mcp.answers.reference import SEARCH_BUDGET, render_reference
 from mybb_mcp.orchestration import ServerOrchestrationService
 
@@ -64,7 +65,7 @@ def test_a_template_answers_its_sets_and_the_code_rendering_it(real_forum: RealF
 def test_a_template_copied_into_a_set_names_that_set(real_forum: RealForum) -> None:
     service = ServerOrchestrationService(real_forum.config())
     service.replace_in_template("header", "<navigation>", "<navigation> X", None, True)
-    text = render_reference(service.reference("template", "header"), True)
+    text = render_reference(service.reference("template", "header"), MCP_COMMANDS)
     assert "Exists in: master (-2), Default Templates (1)." in text and "Inherited" not in text
 
 
@@ -108,7 +109,7 @@ def test_a_plugin_placed_is_found_at_once(real_forum: RealForum) -> None:
     assert (found.file, found.line) == ("inc/plugins/refplug.php", 9)
     assert found.signature == "refplug_box(&$post, $style = 'plain')"
     assert found.doc == "Shows the reference box under each post."
-    template = render_reference(service.reference("template", "refplug_box"), True)
+    template = render_reference(service.reference("template", "refplug_box"), MCP_COMMANDS)
     assert "no set (not in the database)" in template and "- inc/plugins/refplug.php:12" in template
     strings = service.reference("lang", "refplug_title").lang
     assert strings and strings[0][1][0].file == "inc/languages/english/refplug.lang.php"

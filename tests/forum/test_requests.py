@@ -17,6 +17,7 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp import Client
+from mybb_mcp.failures import Failure
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.forum.sessions import SESSIONS_DIR
@@ -81,7 +82,8 @@ def test_each_role_sees_its_page(running: ServerOrchestrationService, real_forum
     assert again.response.logins == [] and again.response.page_error is None
 
     refused = running.request_page(PageRequest("admin/index.php", role=MEMBER))
-    assert refused.response is None and "refused the Admin CP login" in (refused.failure or "")
+    assert refused.response is None and "refused the Admin CP login" in refused.problem
+    assert refused.failure is Failure.LOGIN_REFUSED
     assert MEMBER_PASSWORD not in (refused.failure or "") + (refused.hint or "")
 
 

@@ -180,7 +180,7 @@ def test_rotated_logs_are_searched_newest_first(tmp_path: Path) -> None:
 
 
 def test_an_entry_of_a_separate_mybb_error_log_is_tied_to_its_request_by_time(tmp_path: Path) -> None:
-    from mybb_mcp.forum.error_log import MyBBErrorLog
+    from mybb_mcp.logs.mybb_error_log import MyBBErrorLog
 
     path = tmp_path / "server.log"
     path.write_text(f"{STAMP} 127.0.0.1:7 [200]: GET /other.php\n"

@@ -224,7 +224,7 @@ def test_since_is_right_whatever_zone_the_server_ran_in(tmp_path: Path, name: st
 
 
 class FakeSource:
-    """An EntrySource over MyBB <error> blocks, as forum.error_log.MyBBErrorLog provides."""
+    """An EntrySource over MyBB <error> blocks, as logs.mybb_error_log.MyBBErrorLog provides."""
 
     def __init__(self, name: str, blocks: list[str], tz=timezone.utc) -> None:
         self.name = name

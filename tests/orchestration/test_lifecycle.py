@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
 from tests.conftest import free_port, http_get
 
@@ -152,7 +153,7 @@ def test_errors_reach_the_log_as_whole_entries(service: ServerOrchestrationServi
     trace = next(e for e in result.entries if e.level == "exception" and e.event_type == "error")
     assert any("thrown in" in line for line in trace.continuation)
     assert not any(entry.path == "/images/logo.png" for entry in result.entries)
-    markdown = service.query_logs(LogQueryOptions(errors_only=True))
+    markdown = render_log_query(service.search_logs(LogQueryOptions(errors_only=True)))
     assert markdown.startswith("# Server Logs")
     assert "Thread 42 not found" in markdown
 

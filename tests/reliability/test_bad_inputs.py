@@ -25,8 +25,8 @@ import mcp.types as types
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-
 from mybb_mcp.orchestration import ServerOrchestrationService
+
 from tests.reliability.conftest import TIMEOUT, cli_env, php_servers, snapshot, wait_for
 
 HUGE = 10**30
@@ -95,7 +95,7 @@ MCP_CASES: list[tuple[str, dict[str, Any], str]] = [
 def schema_cases() -> list[tuple[str, dict[str, Any], str]]:
     """Bad values derived from every tool's published input schema, so a tool or argument added
     later is covered without editing this file."""
-    from mybb_mcp.tools_registry import ALL_TOOLS
+    from mybb_mcp.handlers.tools import ALL_TOOLS
 
     cases: list[tuple[str, dict[str, Any], str]] = []
     for tool in ALL_TOOLS:

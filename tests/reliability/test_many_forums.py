@@ -19,7 +19,7 @@ import pytest
 
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService, process
-from mybb_mcp.orchestration.layout import CLAIM_NAME, forum_key
+from mybb_mcp.layout import CLAIM_NAME, forum_key
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status

@@ -27,7 +27,9 @@ import pytest
 
 from mybb_mcp.logs.signed import KEYS_FILE
 from mybb_mcp.config import load_config
-from mybb_mcp.handlers.orchestration import handle_server_restart, handle_server_start
+from mybb_mcp.handlers.edge import call_tool
+from mybb_mcp.handlers.tools import row_of
+from mybb_mcp.tools_registry import ToolName
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
@@ -161,10 +163,10 @@ def test_13_env_quoted_value_keeps_no_quotes_before_a_comment(tmp_path: Path) ->
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_13_validation_errors_do_not_echo_the_whole_value(anyio_backend: str) -> None:
     huge = "x" * 1_000_000
-    answer = await handle_server_restart({"port": huge}, None, None, None)
+    answer = await call_tool(row_of(ToolName.RESTART), {"port": huge})
     assert answer.is_error and "port" in answer and "1,000,002 characters" in answer
     assert len(answer) < 2000
-    answer = await handle_server_start({"bogus" * 200_000: 1}, None, None, None)
+    answer = await call_tool(row_of(ToolName.START), {"bogus" * 200_000: 1})
     assert answer.is_error and len(answer) < 4000
 
 
@@ -201,7 +203,7 @@ def test_13_restart_with_host_moves_an_exposed_server_back_to_loopback(
 def test_13_restart_host_from_the_cli_and_the_tool_schema(forum: Path, php: str, port: int, tmp_path: Path,
                                                           make_service: Callable[..., ServerOrchestrationService]
                                                           ) -> None:
-    from mybb_mcp.tools_registry import ALL_TOOLS
+    from mybb_mcp.handlers.tools import ALL_TOOLS
 
     restart = next(tool for tool in ALL_TOOLS if tool.name == "mybb_server_restart")
     assert restart.input_schema["properties"]["host"]["type"] == "string"
@@ -496,7 +498,7 @@ async def test_8_hung_calls_end_in_bounded_time_and_tools_list_still_answers(
     answer at the per-call timeout; a pile of them does not take the threads other requests need."""
     from mcp import Client
 
-    import mybb_mcp.handlers.orchestration as handlers
+    import mybb_mcp.handlers.edge as handlers
     from mybb_mcp.server import server
 
     release = threading.Event()

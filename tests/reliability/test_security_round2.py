@@ -33,7 +33,7 @@ from mybb_mcp.forum.sessions import LoginProblem, credentials_file, credentials_
 from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.model import validate_name
 from mybb_mcp.forum.source import resolve_source
-from mybb_mcp.forum.init import read_credentials
+from mybb_mcp.forum.credentials import read_credentials
 from mybb_mcp.forum.install import InstallError, UnpackLimits, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration import LogQueryOptions

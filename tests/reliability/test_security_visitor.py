@@ -21,6 +21,7 @@ import pytest
 
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
 from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
+from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
@@ -84,7 +85,7 @@ def logged(service: ServerOrchestrationService, text: str) -> bool:
 
 def query(service: ServerOrchestrationService, **options: object) -> tuple[list, str]:
     opts = LogQueryOptions(**options)  # type: ignore[arg-type]
-    return service.search_logs(opts).entries, service.query_logs(opts)
+    return service.search_logs(opts).entries, render_log_query(service.search_logs(opts))
 
 
 # --- item 5: only the tool's own exact probe is hidden; nothing under its name reaches a script ------------

@@ -487,7 +487,7 @@ def test_without_the_router_trace_is_refused_and_nothing_is_requested(real_forum
     assert service.start().success
     try:
         result = service.request_page(PageRequest("index.php", plugins="none"))
-        assert result.response is None and "page was not requested" in result.failure
+        assert result.response is None and "page was not requested" in result.problem
         assert "restart" in result.hint.lower()
         plain = service.request_page(PageRequest("index.php"))
         assert plain.response is not None and plain.workbench is None

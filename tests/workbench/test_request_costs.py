@@ -372,7 +372,7 @@ def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.Mo
     from types import SimpleNamespace
 
     from mybb_mcp.config import Config
-    from mybb_mcp.forum.init import InitOptions
+    from mybb_mcp.orchestration.init import InitOptions
     from tests.fixtures.real_mybb import activate_plugin
 
     from tests.conftest import free_port

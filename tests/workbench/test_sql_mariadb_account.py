@@ -21,7 +21,7 @@ from mcp import Client, types
 
 from mybb_mcp.answers.init import render_init
 from mybb_mcp.config import Config
-from mybb_mcp.forum.init import InitOptions
+from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.results import InitResult
 from mybb_mcp.server import server

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mybb_mcp.config import Config
-from mybb_mcp.forum.init import InitOptions
+from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.workbench.sql import SqlRefused, run_query

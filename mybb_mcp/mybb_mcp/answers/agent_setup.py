@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 from ..agent_setup import CLIENTS, AgentSetupResult
+from ..failures import Failure
 from ..untrusted import code_block, one_line
 
 
 def render_agent_setup(result: AgentSetupResult) -> str:
     failed = [f for f in result.files if f.action == "refused" or f.check_error]
-    head = "# Agent Setup: Done" if not failed else "# Error: Agent Setup Incomplete"
+    head = "# Agent Setup: Done" if not failed else f"# Error: {Failure.AGENT_SETUP_INCOMPLETE.title}"
     out = [f"{head}\n", f"In {result.folder}, server `{result.server_name}`.\n"]
     for f in result.files:
         title = CLIENTS[f.client].title if f.client in CLIENTS else "Agent guide"

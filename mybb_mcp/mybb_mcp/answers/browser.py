@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .digest import render_group
-from .text import _ms, code
+from .text import code, format_ms
 
 if TYPE_CHECKING:
     from ..workbench.browser import BrowserReport, BrowserRequest, ScriptError
@@ -26,7 +26,7 @@ def render_browser(report: BrowserReport | None, role: str, workbench: bool = Fa
         return []
     how = "warm" if report.warm else "started, kept warm for the next calls" if report.kept else \
         "started for this call"
-    lines = ["", f"## In the browser: {report.version}, as {role} ({_ms(report.seconds)}, {how})", ""]
+    lines = ["", f"## In the browser: {report.version}, as {role} ({format_ms(report.seconds)}, {how})", ""]
     if workbench:
         lines.append("Trace, queries and profile below are of the page's own request (its document, loaded "
                      "by the browser), not of the requests its scripts made.")

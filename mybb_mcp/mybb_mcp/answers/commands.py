@@ -4,7 +4,7 @@ commands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 # --- server results and status -----------------------------------------------------------------------
 
@@ -40,6 +40,18 @@ class Commands:
     full_traces: str = "`full_traces: true`"
     core_noise: str = "`core_noise: true`"
     all_origins: str = "`user_code_only: false`"
+    # The catalogue's generic next steps (failures.py), as this face says them.
+    fix_again: str = "Fix it and call again."
+    fix_arguments: str = "Call it again with the arguments corrected."
+    fix_setting: str = "Fix the setting and call again."
+    sql: str = "`mybb_forum_sql`"
+    mcp: bool = True  # the face: an MCP answer (tool calls) or the CLI's (commands)
+
+    def words(self, **facts: str) -> dict[str, str]:
+        """This face's wordings by field name, plus a result's facts: what a catalogue next step is filled with."""
+        words = {name: value for name, value in asdict(self).items() if isinstance(value, str)}
+        words["snapshot_list"] = self.snapshot("list")
+        return {**words, **facts}
 
     def snapshot(self, action: str, name: str | None = None) -> str:
         if name is None:
@@ -98,4 +110,9 @@ CLI_COMMANDS = Commands(
     full_traces="`--full-traces`",
     core_noise="`--core-noise`",
     all_origins="no `--user-code`",
+    fix_again="Fix it and run the command again.",
+    fix_arguments="Fix it and run the command again.",
+    fix_setting="Fix it and run the command again.",
+    sql="`mybb-server sql`",
+    mcp=False,
 )

@@ -9,7 +9,7 @@ from ..untrusted import code_span, one_line
 
 if TYPE_CHECKING:
     from ..logs.parser import LogEntry
-    from ..orchestration.process import PortOwner
+    from ..results import PortOwner
     from .commands import Commands
 
 
@@ -40,39 +40,39 @@ def format_size(size: int | None) -> str:
     return f"{size} bytes"
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
+def md_table(rows: list[tuple[str, Any]]) -> str:
     lines = ["| | |", "|---|---|"]
     # Values come from the forum's files and other processes too: one line each, `|` escaped.
     lines += [f"| {name} | {one_line(str(value), cell=True)} |" for name, value in rows if value is not None]
     return "\n".join(lines)
 
 
-def _bullets(title: str, items: list[str]) -> str:
+def bullets(title: str, items: list[str]) -> str:
     return f"\n## {title}\n" + "\n".join(f"- {one_line(item)}" for item in items) if items else ""
 
 
-def _entry_line(entry: LogEntry) -> str:
+def entry_line(entry: LogEntry) -> str:
     when = entry.timestamp.strftime("%H:%M:%S") if entry.timestamp else "--:--:--"
     level = (entry.level or entry.event_type).upper()
     text = entry.message if len(entry.message) <= 300 else entry.message[:297] + "..."
     return f"`{when}` **{level}** {code_span(text)}"
 
 
-def _port_taken(port: int | None, owner: PortOwner, free_port: int | None, commands: Commands) -> str:
+def port_taken(port: int | None, owner: PortOwner, free_port: int | None, commands: Commands) -> str:
     """Who holds the configured port, and what to do: one sentence for status."""
     if owner.forum_root is not None:
         text = f"Port {port} is in use by {owner.describe()}, not this forum's."
     else:
         text = f"Port {port} is in use by {owner.describe()}, which this tool did not start and will not touch."
-    return f"{text} {_other_port(free_port, commands)}"
+    return f"{text} {other_port_step(free_port, commands)}"
 
 
-def _other_port(free_port: int | None, commands: Commands) -> str:
+def other_port_step(free_port: int | None, commands: Commands) -> str:
     if free_port is None:
         return f"Stop that program or use {commands.start_other_port}."
     return f"Port {free_port} is free: {commands.start_port.format(free_port)}."
 
 
-def _cell(text: str) -> str:
+def table_cell(text: str) -> str:
     """Text for a table cell: no line breaks, no column separators."""
     return text.replace("\r", "\\r").replace("\n", "\\n").replace("|", "\\|")

@@ -8,8 +8,8 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 from .commands import MCP_COMMANDS
-from .logs import _time, render_entry
-from .text import _CONTROL
+from .logs import entry_time, render_entry
+from .text import CONTROL
 
 if TYPE_CHECKING:
     from ..logs.cursors import NewEntries
@@ -49,7 +49,7 @@ def render_cursor_line(cursor: str, commands: Commands = MCP_COMMANDS) -> str:
 def render_entry_line(entry: LogEntry, zone: tzinfo | None, max_chars: int = 2000) -> str:
     """One entry on one line: time, level, headline, file:line, then its continuation lines joined
     by ' ⏎ ' (control characters dropped), cut to `max_chars`."""
-    parts = [_time(entry.timestamp, zone)]
+    parts = [entry_time(entry.timestamp, zone)]
     if entry.is_error:
         parts.append((entry.level or "error").upper())
     if entry.event_type == "request":
@@ -65,5 +65,5 @@ def render_entry_line(entry: LogEntry, zone: tzinfo | None, max_chars: int = 200
     text = " ".join(p for p in parts if p)
     if entry.continuation:
         text += " ⏎ " + " ⏎ ".join(line.strip() for line in entry.continuation if line.strip())
-    text = _CONTROL.sub("", text)
+    text = CONTROL.sub("", text)
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..logs.digest import NEW, NOT_RECHECKED, RESOLVED, RESOLVED_EARLIER, STILL_FIRING, without_location
 from .commands import MCP_COMMANDS
-from .logs import _fenced, _time
+from .logs import entry_time, fenced_block
 from .text import code
 
 if TYPE_CHECKING:
@@ -41,9 +41,9 @@ def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: b
     lines = [head]
     seen = f"×{group.count}" if group.count else "remembered"
     if group.first_seen is not None:
-        seen += f", first {_time(group.first_seen, zone)}"
+        seen += f", first {entry_time(group.first_seen, zone)}"
         if group.last_seen is not None and group.last_seen != group.first_seen:
-            seen += f", last {_time(group.last_seen, zone)}"
+            seen += f", last {entry_time(group.last_seen, zone)}"
     if group.requests:
         seen += "; " + ", ".join(code(r, 200) for r in group.requests)
     lines.append(f"   {seen}")
@@ -57,7 +57,7 @@ def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: b
     if trace and group.example.continuation:
         shown = group.example.continuation[:MAX_TRACE_LINES]
         more = len(group.example.continuation) - len(shown)
-        lines += ["   " + line for line in _fenced(shown + ([f"... {more} more lines"] if more > 0 else []))]
+        lines += ["   " + line for line in fenced_block(shown + ([f"... {more} more lines"] if more > 0 else []))]
     return lines
 
 

@@ -6,6 +6,7 @@ import shlex
 
 from ..forum.doctor import INFO, OK, PROBLEM, SKIPPED, WARNING, DoctorReport, Finding
 from ..untrusted import code_span, one_line
+from .commands import MCP_COMMANDS, Commands
 
 MARKS = {OK: "✓", PROBLEM: "✗", WARNING: "⚠", INFO: "ℹ", SKIPPED: "skipped"}
 
@@ -16,7 +17,8 @@ def _php_fix(code: str, mcp: bool) -> str:
     return code_span(f"mybb-server php {shlex.quote(code)}")
 
 
-def render_finding(finding: Finding, mcp: bool) -> str:
+def render_finding(finding: Finding, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     mark = MARKS.get(finding.status, finding.status)
     line = f"{mark} {finding.name}"
     if finding.what:
@@ -29,7 +31,8 @@ def render_finding(finding: Finding, mcp: bool) -> str:
     return line
 
 
-def render_doctor(report: DoctorReport, mcp: bool) -> str:
+def render_doctor(report: DoctorReport, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     problems = len(report.problems)
     warnings = sum(1 for f in report.findings if f.status == WARNING)
     version = f"MyBB {report.mybb_version}" if report.mybb_version else "MyBB (version unknown)"
@@ -40,7 +43,7 @@ def render_doctor(report: DoctorReport, mcp: bool) -> str:
     summary = f"{version} at {report.root}, {len(report.findings)} checks in {report.seconds:.1f} s.\n"
     out = [f"# Forum Doctor: {verdict}\n", summary]
     ordered = sorted(report.findings, key=lambda f: (f.status != PROBLEM, f.status != WARNING, f.status == OK))
-    out += [render_finding(f, mcp) for f in ordered]
+    out += [render_finding(f, commands) for f in ordered]
     if problems:
         again = "`mybb_forum_doctor`" if mcp else "`mybb-server doctor`"
         out.append(f"\n**Next:** apply each fix, then run {again} again.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .commands import CLI_COMMANDS
-from .common import _bullets, _table
+from ..failures import Failure
+from .commands import MCP_COMMANDS
+from .common import bullets, md_table
 from .lifecycle import render_result
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ _INIT_STEPS = {"php extensions", "target", "source", "download", "checksum", "un
                "move into place", "configure", "stop"}
 
 
-def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
+def render_init(result: InitResult, commands: Commands = MCP_COMMANDS) -> str:
     """Markdown for `init`: the new forum with its admin password (shown this once), or the failed step."""
     if result.failed_step is not None:
         step = result.failed_step
@@ -27,9 +28,9 @@ def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
             what = result.message
         else:
             what = "MyBB's installer stopped at its `" + step + "` page:\n```\n" + result.message + "\n```"
-        out = ["# Error: Install Failed\n", f"Step: **{step}**. {what}\n",
+        out = [f"# Error: {Failure.INSTALL_FAILED.title}\n", f"Step: **{step}**. {what}\n",
                f"Nothing was installed: {result.root} is as it was.",
-               _bullets("Notes", result.notes),
+               bullets("Notes", result.notes),
                f"\n**Next:** {result.hint or 'Fix the problem above and run init again.'}"]
         return "\n".join(part for part in out if part).strip() + "\n"
     started = result.start is not None and result.start.success
@@ -40,7 +41,7 @@ def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
                               if result.sha256 else "")
     where = f"MyBB {result.version or ''} is installed at {result.root}".replace("  ", " ")
     out = [heading + "\n", where + (" and running.\n" if started else ".\n"),
-           _table([
+           md_table([
                ("URL", result.url),
                ("Admin", result.admin_user),
                ("Password", f"`{result.admin_password}`{kept}" if result.admin_password else None),
@@ -51,7 +52,7 @@ def render_init(result: InitResult, commands: Commands = CLI_COMMANDS) -> str:
                ("PID", result.start.pid if started and result.start else None),
                ("Log File", result.start.log_file if started and result.start else None),
            ]),
-           _bullets("Notes", result.notes)]
+           bullets("Notes", result.notes)]
     if started:
         out.append(f"\n**Next:** Open {result.url}/ (Admin CP: {result.url}/admin/); "
                    f"read errors with {commands.logs_errors}.")

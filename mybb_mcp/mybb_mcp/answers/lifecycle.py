@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from ..failures import Failure
 from ..untrusted import code_block, code_span
 from .commands import MCP_COMMANDS
-from .common import _bullets, _other_port, _table, format_duration
-from .status import _died_section, render_error_logging, render_visibility
+from .common import bullets, format_duration, md_table, other_port_step
+from .status import died_section, render_error_logging, render_visibility
 
 if TYPE_CHECKING:
     from ..results import ServerResult
@@ -18,52 +18,28 @@ if TYPE_CHECKING:
 
 
 def _next_step(result: ServerResult, commands: Commands) -> str:
+    """The catalogue's next step, or a better one where this result's facts (who holds the port, whether
+    PHP said anything) make it so."""
     failure = result.failure
+    if failure is None:
+        return ""
     owner = result.port_owner
-    if failure is Failure.ALREADY_RUNNING:
-        return (f"Nothing to do if this is the server you want. To pick up changed settings use {commands.restart}; "
-                f"to stop it use {commands.stop}.")
     if failure in (Failure.PORT_IN_USE, Failure.NOT_OURS):
         if owner is not None and owner.forum_root is not None:
             first = (f"Leave that forum's server alone, or stop it from that forum "
                      f"({code_span('MYBB_ROOT=' + owner.forum_root)}); "
                      f"{commands.list_all} shows every server this tool runs.")
-        elif failure is Failure.NOT_OURS:
-            first = "That program was started some other way: stop it there if it should not run."
         else:
-            first = "Stop the program holding the port (this tool never stops a process it did not start)."
-        return f"{first} {_other_port(result.free_port, commands)}"
+            first = failure.next_step(commands.words())
+        return f"{first} {other_port_step(result.free_port, commands)}"
     if failure is Failure.NOT_RUNNING and owner is not None:
         held = (f"Port {result.port} serves another forum of this tool's; leave it, or stop it from that forum "
                 f"({code_span('MYBB_ROOT=' + owner.forum_root)}). " if owner.forum_root is not None else "")
-        return f"{held}To run this forum beside it: {_other_port(result.free_port, commands)}"
-    if failure is Failure.NOT_RUNNING:
-        return f"Start it with {commands.start}."
-    if failure is Failure.BAD_FORUM_ROOT:
-        return "Point MYBB_ROOT at the directory holding MyBB's index.php (environment or .env), then start again."
-    if failure is Failure.PHP_NOT_FOUND:
-        return ("Install the PHP CLI (Debian/Ubuntu: `apt-get install php-cli php-sqlite3 php-mysql`) or set MYBB_PHP "
-                "to the php binary's full path.")
-    if failure is Failure.PHP_BUILD_UNAVAILABLE:
-        return ("Do what the note above says, or unset MYBB_PHP_VERSION to run the forum on the machine's own "
-                "PHP; nothing was started.")
-    if failure is Failure.LOG_UNWRITABLE:
-        return "Make the logs/ directory next to the forum writable (or free disk space), then start again."
-    if failure is Failure.PHP_EXITED:
-        if not result.reason:
-            return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
-                    f"{commands.logs_errors} shows nothing older, then start again.")
-        return f"Fix what PHP reported above, then start again. Full output: {commands.logs_errors}."
-    if failure is Failure.START_TIMEOUT:
-        return f"Check the log with {commands.logs_errors}; the forum's router or index.php may hang."
-    if failure is Failure.STOP_TIMEOUT:
-        return f"Use {commands.stop_force} to kill it."
-    if failure is Failure.BUSY:
-        return f"Wait for the other operation, then check {commands.status}."
-    if failure is Failure.UNSAFE_FILE:
-        return ("Fix that file as the note says, then try again. This tool never writes through a link, into "
-                "another user's file, or into anything but a regular file.")
-    return ""
+        return f"{held}To run this forum beside it: {other_port_step(result.free_port, commands)}"
+    if failure is Failure.PHP_EXITED and not result.reason:
+        return ("PHP printed nothing: check that MYBB_PHP is the PHP CLI (`php -v`) and that "
+                f"{commands.logs_errors} shows nothing older, then start again.")
+    return failure.next_step(commands.words())
 
 
 def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> str:
@@ -73,13 +49,14 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
     failure = result.failure
     assert failure is not None
     if failure is Failure.ALREADY_RUNNING:
-        out = ["# Server Already Running\n", result.message + "\n", _table([
+        out = ["# Server Already Running\n", result.message + "\n", md_table([
             ("Port", result.port), ("PID", result.pid), ("Uptime", format_duration(result.uptime_seconds)),
             ("URL", result.url), ("Log File", result.log_file),
         ])]
         if result.requested_port is not None:
+            move = commands.restart_port.format(result.requested_port)
             out.append(f"\n**The port was not changed:** the server still listens on port {result.port}, not "
-                       f"{result.requested_port}. To move it, use {commands.restart_port.format(result.requested_port)}.")
+                       f"{result.requested_port}. To move it, use {move}.")
     else:
         out = [f"# Error: {_failure_heading(result)}\n", result.message]
         if result.reason:
@@ -91,9 +68,9 @@ def render_result(result: ServerResult, commands: Commands = MCP_COMMANDS) -> st
             out.append(f"\nPort {result.port} is held by {owner.describe()}, which this tool did not start; "
                        "it was not touched.")
         if result.died:
-            out.append(_died_section(result.died, commands))
-    out.append(_bullets("Warnings", result.warnings))
-    out.append(_bullets("Notes", result.notes))
+            out.append(died_section(result.died, commands))
+    out.append(bullets("Warnings", result.warnings))
+    out.append(bullets("Notes", result.notes))
     step = _next_step(result, commands)
     if step:
         out.append(f"\n**Next:** {step}")
@@ -113,7 +90,7 @@ def _failure_heading(result: ServerResult) -> str:
 
 def _render_success(result: ServerResult, commands: Commands) -> str:
     if result.action == "stop":
-        out = ["# Server Stopped\n", result.message + "\n", _table([
+        out = ["# Server Stopped\n", result.message + "\n", md_table([
             ("Previous PID", result.pid),
             ("Stopped workers", ", ".join(map(str, result.workers)) if result.workers else None),
             ("Ran for", format_duration(result.uptime_seconds)),
@@ -122,7 +99,7 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
         next_step = f"Start it again with {commands.start}."
     else:
         heading = "# Server Restarted" if result.action == "restart" else "# Server Started"
-        out = [heading + "\n", result.message + "\n", _table([
+        out = [heading + "\n", result.message + "\n", md_table([
             ("Port", result.port),
             ("PID", result.pid),
             ("Workers", ", ".join(map(str, result.workers)) if result.workers else None),
@@ -130,17 +107,22 @@ def _render_success(result: ServerResult, commands: Commands) -> str:
             ("Log File", result.log_file),
         ])]
         next_step = f"Open {result.url} in a browser; read errors with {commands.logs_errors}."
-    out.append(_bullets("Warnings", result.warnings))
+    out.append(bullets("Warnings", result.warnings))
     if result.error_logging_change is not None:
         out.append("\n" + render_error_logging(result.error_logging_change).rstrip()
                    + f"\n\nSwitched on because the server runs in development mode (MYBB_DEV_INI=1); "
                    f"undo with {commands.error_logging_off}.")
     out.append(render_visibility(result.visibility, commands, brief=True))
-    out.append(_bullets("Notes", result.notes))
+    out.append(bullets("Notes", result.notes))
     out.append(f"\n**Next:** {next_step}")
     return "\n".join(part for part in out if part).strip() + "\n"
 
 
-def render_error(title: str, problem: str, fix: str) -> str:
-    """Any failure outside the catalogue (bad arguments, configuration, internal errors)."""
-    return f"# Error: {title}\n\n{problem}\n\n**Next:** {fix}\n"
+def render_error(failure: Failure, problem: str, fix: str) -> str:
+    """A failure with its problem and a next step of its own (a hint, or the facts of one call)."""
+    return f"# Error: {failure.title}\n\n{problem}\n\n**Next:** {fix}\n"
+
+
+def render_failure(failure: Failure, problem: str, hint: str | None, commands: Commands) -> str:
+    """A failure with its problem, and the hint given with it or else the catalogue's next step."""
+    return render_error(failure, problem, hint or failure.next_step(commands.words()))

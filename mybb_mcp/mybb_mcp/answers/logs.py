@@ -32,9 +32,8 @@ MAX_CONTINUATION_LINES = 60
 MAX_LINE_CHARS = 1000
 
 
-def render_log_query(result: LogQueryResult, commands: Commands | None = None) -> str:
+def render_log_query(result: LogQueryResult, commands: Commands = MCP_COMMANDS) -> str:
     """`# Server Logs`: what is shown of how many, the log file, the filters, the entries, a summary."""
-    commands = commands or MCP_COMMANDS
     lines = ["# Server Logs", ""]
     if not result.log_exists and result.problem is None:
         lines += _missing_log(result, commands)
@@ -188,7 +187,7 @@ def _filters_line(result: LogQueryResult) -> str:
     if options.path:
         parts.append(f"raised by requests to {options.path!r} (a path or its start, * for any text)")
     if options.since_minutes:
-        since = f" (since {_time(result.since, result.zone)})" if result.since else ""
+        since = f" (since {entry_time(result.since, result.zone)})" if result.since else ""
         parts.append(f"last {options.since_minutes} minute{'s' if options.since_minutes != 1 else ''}{since}")
     if options.user_code_only:
         parts.append("only errors of your code (plugins, templates, edited MyBB files, your own scripts)")
@@ -235,7 +234,7 @@ def render_entry(
 
     Everything the log says is shown as code (`untrusted`): a visitor's request data cannot become
     markup, and the prose around it is ours."""
-    parts = [f"`{_time(entry.timestamp, zone)}`"]
+    parts = [f"`{entry_time(entry.timestamp, zone)}`"]
     if entry.out_of_order:
         parts.append(OUT_OF_ORDER_MARK)
     if entry.inside_request_data:
@@ -265,9 +264,9 @@ def render_entry(
             lines.append("  " + hint)
     if entry.folded and not repeat:
         lines.append(f"  Folded in: {len(entry.folded)} more raised by MyBB's error handler while reporting it: "
-                     + "; ".join(code_span(_cut(f, 160)) for f in entry.folded[:3]) + ".")
+                     + "; ".join(code_span(cut_text(f, 160)) for f in entry.folded[:3]) + ".")
     if entry.continuation and not repeat:
-        lines += _fenced(entry.continuation if full_traces else _frames_that_matter(entry))
+        lines += fenced_block(entry.continuation if full_traces else _frames_that_matter(entry))
     if entry.cut_bytes:
         where = (f" at byte {entry.offset} of {code_span(entry.location)}"
                  if entry.location and entry.offset is not None else "")
@@ -283,7 +282,7 @@ def _request_line(entry: LogEntry) -> str:
         return f"Request: none — {entry.request_note or 'not known'}."
     worker = f", worker {request.worker_pid}" if request.worker_pid is not None else ""
     guess = " (matched by time: MyBB's error log does not name the request)" if request.by_time else ""
-    return f"Request: {code_span(f'{request.method} {_cut(request.path, 300)}')} → {request.status}{worker}{guess}"
+    return f"Request: {code_span(f'{request.method} {cut_text(request.path, 300)}')} → {request.status}{worker}{guess}"
 
 
 def _frames_that_matter(entry: LogEntry) -> list[str]:
@@ -315,13 +314,13 @@ def _user_frame_index(entry: LogEntry) -> int:
 
 def _headline(entry: LogEntry) -> str:
     if entry.event_type == REQUEST and not entry.is_error:
-        text = f"{code_span(f'{entry.method} {_cut(entry.path or str())}')} → {entry.status_code}"
-        return f"{text} — {code_span(_cut(entry.message))}" if entry.message else text
+        text = f"{code_span(f'{entry.method} {cut_text(entry.path or str())}')} → {entry.status_code}"
+        return f"{text} — {code_span(cut_text(entry.message))}" if entry.message else text
     if entry.event_type == REQUEST:  # an error only its request line tells of
-        text = f"{code_span(f'{entry.method} {_cut(entry.path or str(), 300)}')} → {entry.status_code}"
+        text = f"{code_span(f'{entry.method} {cut_text(entry.path or str(), 300)}')} → {entry.status_code}"
         return f"{text} — {_with_place(_message_first_line(entry), entry)}" if entry.message else text
     if entry.event_type == CONNECTION:
-        return code_span(f"{entry.client_ip}:{entry.client_port} {_cut(entry.message)}")
+        return code_span(f"{entry.client_ip}:{entry.client_port} {cut_text(entry.message)}")
     return _with_place(_message_first_line(entry), entry)
 
 
@@ -335,7 +334,7 @@ def _message_first_line(entry: LogEntry) -> str:
             if text.endswith(suffix):
                 text = text[: -len(suffix)]
                 break
-    return code_span(_cut(text)) if text else ""
+    return code_span(cut_text(text)) if text else ""
 
 
 def _with_place(text: str, entry: LogEntry) -> str:
@@ -353,8 +352,8 @@ def _bare_status_hint(entry: LogEntry) -> str | None:
     return None
 
 
-def _fenced(lines: list[str]) -> list[str]:
-    shown = [_cut(line, 300) for line in lines[:MAX_CONTINUATION_LINES]]
+def fenced_block(lines: list[str]) -> list[str]:
+    shown = [cut_text(line, 300) for line in lines[:MAX_CONTINUATION_LINES]]
     if len(lines) > MAX_CONTINUATION_LINES:
         shown.append(f"... {len(lines) - MAX_CONTINUATION_LINES} more lines in the log")
     return code_block(shown, indent="  ")
@@ -367,11 +366,11 @@ def _where(location: str | None) -> str:
     return f" {'/'.join(path.parts[-2:])}"
 
 
-def _cut(text: str, limit: int = MAX_LINE_CHARS) -> str:
+def cut_text(text: str, limit: int = MAX_LINE_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
-def _time(moment: datetime | None, zone: tzinfo | None) -> str:
+def entry_time(moment: datetime | None, zone: tzinfo | None) -> str:
     if moment is None:
         return "no time"
     if moment.tzinfo is not None and zone is not None:

@@ -9,24 +9,26 @@ from __future__ import annotations
 import re
 
 from ..forum.snapshot.model import SnapshotDiff
-from ..workbench.plugins import PluginInfo, PluginsResult, Problem
+from ..workbench.plugin_admin import AdminProblem as Problem
+from ..workbench.plugins import PluginInfo, PluginsResult
+from .commands import MCP_COMMANDS, Commands
 
 MAX_CHARS = 12_000
 MAX_VALUE = 120
 MAX_PROBLEMS = 20
 MAX_NAMES = 25
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def code(text: object, limit: int = MAX_VALUE) -> str:
-    value = _CONTROL.sub("?", str(text)).replace("\n", " ")
+    value = CONTROL.sub("?", str(text)).replace("\n", " ")
     if len(value) > limit:
         value = value[:limit] + "…"
     return "`" + value.replace("`", "'") + "`"
 
 
-def render_plugins(result: PluginsResult, tool: str = "mybb_forum_plugins", cli: bool = False) -> str:
-    """The whole answer; `cli` names the commands as `mybb-server plugins ...`."""
+def render_plugins(result: PluginsResult, commands: Commands = MCP_COMMANDS) -> str:
+    """The whole answer; the CLI's names the commands as `mybb-server plugins ...`."""
     title = {"list": "Plugins", "check": "Plugin Check"}.get(result.action, f"Plugin {result.action.capitalize()}")
     head = f"# {title}" + (f": {result.name}" if result.name else "")
     lines = [head, "", result.message]
@@ -38,7 +40,7 @@ def render_plugins(result: PluginsResult, tool: str = "mybb_forum_plugins", cli:
         lines += _lifecycle(result)
     if result.hint:
         lines += ["", f"**Next:** {result.hint}"]
-    lines += ["", _next(result, tool, cli)]
+    lines += ["", _next(result, "mybb_forum_plugins", not commands.mcp)]
     return _within("\n".join(lines))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..forum.reference import HookCall, ReferenceAnswer
 from ..untrusted import code_span, one_line
+from .commands import MCP_COMMANDS, Commands
 
 SEARCH_BUDGET = 4_000
 LOOKUP_BUDGET = 12_000
@@ -123,7 +124,8 @@ def _search(answer: ReferenceAnswer) -> list[str]:
     return out
 
 
-def render_reference(answer: ReferenceAnswer, mcp: bool) -> str:
+def render_reference(answer: ReferenceAnswer, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     version = _version(answer)
     if answer.search is not None:
         out = [f"# MyBB Reference: search {code_span(answer.search)} ({version})\n"]

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..failures import Failure
 from .browser import render_browser
 from .commands import MCP_COMMANDS
 from .digest import MAX_GROUPS_SHOWN, render_group
 from .request_costs import render_costs
 from .request_trace import render_workbench
-from .text import _CONTROL, _ms, code
+from .text import CONTROL, code, format_ms
 
 if TYPE_CHECKING:
     from .commands import Commands
@@ -25,7 +26,8 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     request = result.request
     asked = f"{request.method} {request.path}"
     if result.response is None:
-        lines = [f"# Request Failed: {asked} as {request.role}", "", f"**Problem:** {result.failure.rstrip('.')}.",
+        lines = [f"# {Failure.REQUEST_FAILED.title}: {asked} as {request.role}", "",
+                 f"**Problem:** {result.problem.rstrip('.')}.",
                  "", f"**Next:** {result.hint}"]
         if result.errors or not result.errors_known:
             lines += [""] + _errors_section(result, "the login request")
@@ -41,7 +43,7 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     rows = [
         ("URL", code(response.url, 400)),
         ("Status", f"{response.status} {response.reason}"),
-        ("Time", _ms(response.seconds) + (f" over {len(hops)} exchanges" if len(hops) > 1 else "")),
+        ("Time", format_ms(response.seconds) + (f" over {len(hops)} exchanges" if len(hops) > 1 else "")),
         ("Title", code(_title(response.body)) if response.content_type == "text/html" else response.content_type),
     ]
     if len(hops) > 1:
@@ -190,7 +192,7 @@ def _on_demand(result: Any) -> list[str]:
 def _text_block(text: str) -> list[str]:
     """Page text in a fence, as many lines as the excerpt holds (its size is the caller's argument, already
     bounded), control characters dropped and a fence longer than any backtick run inside."""
-    body = [_CONTROL.sub("", line) for line in text.split("\n")]
+    body = [CONTROL.sub("", line) for line in text.split("\n")]
     fence = "```"
     while any(fence in line for line in body):
         fence += "`"

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..failures import Failure
 from .commands import MCP_COMMANDS
-from .common import _bullets, _table, format_size
-from .logs import MAX_CONTINUATION_LINES, _cut
+from .common import bullets, format_size, md_table
+from .logs import MAX_CONTINUATION_LINES, cut_text
 
 if TYPE_CHECKING:
     from ..forum.snapshot.model import Change, SnapshotInfo, SnapshotResult
@@ -23,17 +23,17 @@ if TYPE_CHECKING:
 MAX_DIFF_NAMES = 40  # names listed per line of a diff; the rest are counted
 MAX_VALUE_CHARS = 80
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _printable(text: str) -> str:
     """No terminal control characters from data (a value could hold an escape sequence)."""
-    return _CONTROL.sub("\ufffd", text)
+    return CONTROL.sub("\ufffd", text)
 
 
 def _block(text: str) -> str:
     """Another program's output, fenced: shown as it is, never read as markup."""
-    lines = [_cut(_printable(line)) for line in text.splitlines()[-MAX_CONTINUATION_LINES:]]
+    lines = [cut_text(_printable(line)) for line in text.splitlines()[-MAX_CONTINUATION_LINES:]]
     fence = "```"
     while any(fence in line for line in lines):
         fence += "`"
@@ -63,38 +63,33 @@ def _names(names: list[str]) -> str:
 
 
 def _snapshot_next(result: SnapshotResult, commands: Commands) -> str:
-    failure, name = Failure(result.failure), result.name
-    if failure is Failure.FORUM_NOT_INSTALLED:
-        return "Point MYBB_ROOT at an installed forum (its inc/config.php names the database), then try again."
-    if failure is Failure.UNSUPPORTED_DATABASE:
-        return "Back this database up with its own tools; snapshots cover SQLite and MySQL/MariaDB."
-    if failure is Failure.DUMP_TOOL_MISSING:
-        return ("Install the database client tools (Debian/Ubuntu: `apt-get install mariadb-client`, or "
-                "`default-mysql-client`), then try again. Nothing was changed.")
-    if failure is Failure.SNAPSHOT_NOT_FOUND:
-        return f"See the snapshots there are with {commands.snapshot('list')}."
-    if failure is Failure.SNAPSHOT_EXISTS:
-        return f"Choose another name, or delete the old one first with {commands.snapshot('delete', name)}."
-    if failure is Failure.DATABASE_MISMATCH:
-        return "Point inc/config.php back at the snapshot's database, or save a new snapshot of this one."
-    if failure is Failure.STORAGE_UNSAFE:
-        return f"Move `{result.storage}` aside (it must be a directory you own), then try again."
+    """The catalogue's next step, with this result's facts (its name, where snapshots are kept)."""
+    failure = Failure(result.failure)
     if failure is Failure.BUSY:
         return "Wait for what holds it (named above) to finish, then try again; nothing was changed."
     if failure is Failure.SNAPSHOT_FAILED and result.action == "restore" and result.automatic:
         return (f"Fix the problem above and restore again, or go back to how the forum was with "
                 f"{commands.snapshot('restore', result.automatic.name)}.")
-    return "Fix the problem above and try again; nothing was changed."
+    if failure not in SNAPSHOT_FAILURES:
+        failure = Failure.SNAPSHOT_FAILED
+    return failure.next_step(commands.words(snapshot_delete=commands.snapshot("delete", result.name),
+                                            storage=str(result.storage)))
 
 
-def _when(created: str) -> str:
+# The failures a snapshot answers with; any other is the generic snapshot failure's step.
+SNAPSHOT_FAILURES = {Failure.FORUM_NOT_INSTALLED, Failure.UNSUPPORTED_DATABASE, Failure.DUMP_TOOL_MISSING,
+                     Failure.SNAPSHOT_NOT_FOUND, Failure.SNAPSHOT_EXISTS, Failure.DATABASE_MISMATCH,
+                     Failure.STORAGE_UNSAFE, Failure.SNAPSHOT_FAILED}
+
+
+def when_text(created: str) -> str:
     """An ISO 8601 UTC time as people read it: to the second."""
     return created[:19].replace("T", " ") + " UTC" if created else "unknown"
 
 
 def _snapshot_row(info: SnapshotInfo) -> str:
     kind = f"automatic ({info.reason})" if info.automatic else "saved"
-    return (f"| {_code(info.name)} | {_when(info.created)} | {kind} | "
+    return (f"| {_code(info.name)} | {when_text(info.created)} | {kind} | "
             f"{format_size(info.size_bytes)} |")
 
 
@@ -112,9 +107,9 @@ def render_snapshot(result: SnapshotResult, commands: Commands = MCP_COMMANDS) -
     out = render(result, commands)
     next_step = out.pop() if out and out[-1].startswith("\n**Next:**") else ""
     if result.skipped:
-        out.append(_bullets("Left alone", [f"`{path}`: a symlink or special file; never followed or replaced"
+        out.append(bullets("Left alone", [f"`{path}`: a symlink or special file; never followed or replaced"
                                            for path in result.skipped[:MAX_DIFF_NAMES]]))
-    out.append(_bullets("Notes", result.notes))
+    out.append(bullets("Notes", result.notes))
     out.append(next_step)
     return "\n".join(part for part in out if part).strip() + "\n"
 
@@ -122,28 +117,28 @@ def render_snapshot(result: SnapshotResult, commands: Commands = MCP_COMMANDS) -
 def _info_rows(info: SnapshotInfo | None) -> list[tuple[str, Any]]:
     if info is None:
         return []
-    return [("Saved", _when(info.created)), ("Database", info.database),
+    return [("Saved", when_text(info.created)), ("Database", info.database),
             ("MyBB", info.mybb_version), ("Forum files", info.files), ("Size", format_size(info.size_bytes)),
             ("Folder", f"`{info.path}`")]
 
 
 def _render_saved(result: SnapshotResult, commands: Commands) -> list[str]:
     return [f"# Snapshot Saved: {result.name}\n", result.message + "\n",
-            _table([*_info_rows(result.snapshot), ("Took", f"{result.seconds:.2f} s")]),
+            md_table([*_info_rows(result.snapshot), ("Took", f"{result.seconds:.2f} s")]),
             f"\n**Next:** see what changes with {commands.snapshot('diff', result.name)}; "
             f"go back to this state with {commands.snapshot('restore', result.name)}."]
 
 
 def _render_restored(result: SnapshotResult, commands: Commands) -> list[str]:
     kept = result.automatic
-    out = [f"# Snapshot Restored: {result.name}\n", result.message + "\n", _table([
+    out = [f"# Snapshot Restored: {result.name}\n", result.message + "\n", md_table([
         ("Database", result.snapshot.database if result.snapshot else None),
         ("Files written", result.files_written), ("Files removed", result.files_removed),
         ("Kept before restoring", f"`{kept.name}`" if kept else None),
         ("Took", f"{result.seconds:.2f} s"),
     ])]
     if result.pruned:
-        out.append(_bullets("Older automatic snapshots removed", [f"`{name}`" for name in result.pruned]))
+        out.append(bullets("Older automatic snapshots removed", [f"`{name}`" for name in result.pruned]))
     if kept:
         out.append(f"\n**Next:** undo this restore with {commands.snapshot('restore', kept.name)}.")
     return out
@@ -200,42 +195,42 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
         else:
             delta = table.rows_after - table.rows_before
             table_lines.append(f"{_code(table.table)}: {table.rows_before} → {table.rows_after} rows ({delta:+d})")
-    out.append(_bullets("Tables", table_lines))
-    out.append(_bullets("Columns and indexes", [
+    out.append(bullets("Tables", table_lines))
+    out.append(bullets("Columns and indexes", [
         f"{_code(c.table)}: {c.kind} {c.what} {_code(c.name)}"
         + (f" {_code(c.after or '')}" if c.kind == "added" else f" (was {_code(c.before or '')})"
            if c.kind == "removed" else f": {_code(c.before or '')} → {_code(c.after or '')}")
         for c in diff.schema[:MAX_DIFF_NAMES]] + ([f"and {len(diff.schema) - MAX_DIFF_NAMES} more"]
                                                   if len(diff.schema) > MAX_DIFF_NAMES else [])))
-    out.append(_bullets("Setting groups", [
+    out.append(bullets("Setting groups", [
         f"{c.kind} {_code(c.name)} ({_code(c.after if c.after is not None else c.before or '')})"
         if c.kind != "changed" else f"changed {_code(c.name)}: title {_code(c.before or '')} → {_code(c.after or '')}"
         for c in diff.setting_groups]))
-    out.append(_bullets("Settings", [_change_line(c, value=True) for c in diff.settings]))
-    out.append(_bullets("Templates", _grouped_lines(diff.templates, "templates")))
-    out.append(_bullets("Stylesheets", _grouped_lines(diff.stylesheets, "stylesheets")))
-    out.append(_bullets("Tasks", [f"{c.kind} {_code(c.name)}" + (f": {c.before} → {c.after}" if c.kind == "changed"
+    out.append(bullets("Settings", [_change_line(c, value=True) for c in diff.settings]))
+    out.append(bullets("Templates", _grouped_lines(diff.templates, "templates")))
+    out.append(bullets("Stylesheets", _grouped_lines(diff.stylesheets, "stylesheets")))
+    out.append(bullets("Tasks", [f"{c.kind} {_code(c.name)}" + (f": {c.before} → {c.after}" if c.kind == "changed"
                                                                    else f" ({c.after or c.before})") for c in diff.tasks]))
-    out.append(_bullets("Usergroup permissions", [
+    out.append(bullets("Usergroup permissions", [
         f"{_code(c.group or '')}: {_code(c.name)} {_code(c.before or '')} → {_code(c.after or '')}"
         for c in diff.usergroups[:MAX_DIFF_NAMES]]))
-    datacache = {}
+    datacache: dict[str, list[str]] = {}
     for change in diff.datacache:
         datacache.setdefault(change.kind, []).append(change.name)
     lines = [f"{kind} {_names(names)}" for kind, names in datacache.items()]
     if "plugins" in datacache.get("changed", []) and diff.plugins_before == diff.plugins_after:
         lines.append("(`plugins` was rewritten, but the same plugins are active: "
                      f"{', '.join(diff.plugins_after or ()) or 'none'})")
-    out.append(_bullets("Datacache entries", lines))
+    out.append(bullets("Datacache entries", lines))
     if diff.plugins_before != diff.plugins_after:
         before = ", ".join(diff.plugins_before or ()) or "none"
         after = ", ".join(diff.plugins_after or ()) or "none"
-        out.append(_bullets("Active plugins", [f"then: {before}", f"now: {after}"]))
-    out.append(_bullets("Files MyBB writes", [
+        out.append(bullets("Active plugins", [f"then: {before}", f"now: {after}"]))
+    out.append(bullets("Files MyBB writes", [
         f"{c.kind} `{c.name}`" + (f" ({c.before} → {c.after} bytes)" if c.kind == "changed" else "")
         for c in diff.files[:MAX_DIFF_NAMES]] + ([f"and {len(diff.files) - MAX_DIFF_NAMES} more"]
                                                  if len(diff.files) > MAX_DIFF_NAMES else [])))
-    out.append(_bullets("Not compared", list(diff.unknown)))
+    out.append(bullets("Not compared", list(diff.unknown)))
     if not diff.empty:
         out.append(f"\n**Next:** throw these changes away with {commands.snapshot('restore', result.name)} "
                    "(what is replaced is kept as an automatic snapshot first).")

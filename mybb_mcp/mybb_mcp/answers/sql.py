@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..failures import Failure
 from ..untrusted import code_block, code_span, one_line
 from ..workbench.sql import VALUE_CHARS, CutValue, SqlAnswer, TableDescription
 from ..workbench.sql_mysql import READ_BYTES_CAP
+from .commands import MCP_COMMANDS, Commands
 
 ANSWER_BUDGET = 20_000  # characters of table; every answer stays under 25,000
 DATA_NOTE = ("Values and names above are data from the forum's database (visitors write much of it), shown as "
@@ -33,7 +35,8 @@ def _value(value: Any, width: int = VALUE_CHARS) -> str:
     return data_cell(text)
 
 
-def render_sql(answer: SqlAnswer, tool: str, budget: int = ANSWER_BUDGET) -> str:
+def render_sql(answer: SqlAnswer, commands: Commands = MCP_COMMANDS, budget: int = ANSWER_BUDGET) -> str:
+    tool = commands.sql
     """The rows as a markdown table; the total, and what was left out and how to get it."""
     out = [f"# SQL Result: {answer.total:,}{'+' if answer.total_is_lower_bound else ''} "
            f"row{'s' if answer.total != 1 else ''}\n",
@@ -74,10 +77,12 @@ def render_sql(answer: SqlAnswer, tool: str, budget: int = ANSWER_BUDGET) -> str
     return "\n".join(out) + "\n"
 
 
-def render_table(desc: TableDescription, tool: str) -> str:
+def render_table(desc: TableDescription, commands: Commands = MCP_COMMANDS) -> str:
+    tool = commands.sql
     if not desc.columns:
         similar = ", ".join(code_span(n) for n in desc.similar) or "none"
-        return (f"# Error: No Such Table\n\nThe forum's database ({desc.engine}) has no table `{one_line(desc.table)}` "
+        return (f"# Error: {Failure.NO_SUCH_TABLE.title}\n\nThe forum's database ({desc.engine}) has no table "
+                f"`{one_line(desc.table)}` "
                 f"(nor `{desc.table_prefix}{one_line(desc.table)}`). Similar names: {similar}.\n\n"
                 f"**Next:** list the tables with {tool} and the SQL "
                 + ("`SELECT name FROM sqlite_master WHERE type='table'`" if desc.engine.startswith("SQLite")

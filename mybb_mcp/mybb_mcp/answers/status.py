@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..untrusted import code_span
 from .commands import MCP_COMMANDS
-from .common import _bullets, _cell, _entry_line, _port_taken, _table, format_duration, format_size
+from .common import bullets, entry_line, format_duration, format_size, md_table, port_taken, table_cell
 
 if TYPE_CHECKING:
     from ..forum.dev_mode import ErrorLoggingChange
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .commands import Commands
 
 
-def _died_section(died: DeathReport, commands: Commands) -> str:
+def died_section(died: DeathReport, commands: Commands) -> str:
     lines = [
         "\n## The server died unexpectedly",
         f"PHP (PID {died.pid}, port {died.port}) was not stopped by this tool: it "
@@ -34,7 +34,7 @@ def _died_section(died: DeathReport, commands: Commands) -> str:
                      "left alone.")
     if died.last_errors:
         lines.append("- Last errors in its log:")
-        lines += [f"  - {_entry_line(entry)}" for entry in died.last_errors]
+        lines += [f"  - {entry_line(entry)}" for entry in died.last_errors]
     else:
         lines.append("- Its log has no error entries.")
     lines.append(f"\nStart it again with {commands.start}; see more with {commands.logs_errors}.")
@@ -70,7 +70,7 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
     forum_rows, forum_warnings = _forum_section(status.forum, commands, status.visibility)
     warnings = [*status.warnings, *forum_warnings]
     if status.running:
-        out = ["# Server Status: Running\n", _table([
+        out = ["# Server Status: Running\n", md_table([
             ("Port", status.port),
             ("PID", status.pid),
             ("Workers", ", ".join(map(str, status.workers)) if status.workers else None),
@@ -81,25 +81,25 @@ def render_status(status: ServerStatus, commands: Commands = MCP_COMMANDS) -> st
             ("PHP", status.php),
             *forum_rows,
         ])]
-        out.append(_bullets("Warnings", warnings))
+        out.append(bullets("Warnings", warnings))
         out.append(render_visibility(status.visibility, commands))
-        out.append(_bullets("Notes", status.notes))
+        out.append(bullets("Notes", status.notes))
         out.append(f"\nNext: read errors with {commands.logs_errors}; stop with {commands.stop}.")
         return "\n".join(part for part in out if part).strip() + "\n"
     heading = "# Server Status: Died\n" if status.died else "# Server Status: Stopped\n"
-    out = [heading, _table([
+    out = [heading, md_table([
         ("MyBB Root", status.mybb_root),
         ("Last Log", f"{status.log_file} ({format_size(status.log_size)})"),
         ("PHP", status.php),
         *forum_rows,
     ])]
     if status.died:
-        out.append(_died_section(status.died, commands))
+        out.append(died_section(status.died, commands))
     if status.foreign:
-        warnings.insert(0, _port_taken(status.port, status.foreign, status.free_port, commands))
-    out.append(_bullets("Warnings", warnings))
+        warnings.insert(0, port_taken(status.port, status.foreign, status.free_port, commands))
+    out.append(bullets("Warnings", warnings))
     out.append(render_visibility(status.visibility, commands, when_started=True))
-    out.append(_bullets("Notes", status.notes))
+    out.append(bullets("Notes", status.notes))
     if not status.died:
         out.append(f"\nStart the server with {commands.start}.")
     return "\n".join(part for part in out if part).strip() + "\n"
@@ -115,16 +115,17 @@ def render_server_list(servers: list[ServerListing], commands: Commands = MCP_CO
     count = f"{len(servers)} Running"
     rows = ["| Forum | URL | PID | Workers | Uptime | Health |", "|---|---|---|---|---|---|"]
     rows += [
-        f"| {_cell(str(server.mybb_root))} | {_cell(server.url)} | {server.pid} | "
+        f"| {table_cell(str(server.mybb_root))} | {table_cell(server.url)} | {server.pid} | "
         f"{', '.join(map(str, server.workers)) or '-'} | {format_duration(server.uptime_seconds)} | {server.health} |"
         for server in servers
     ]
-    warnings = [f"{server.url} ({_cell(str(server.mybb_root))}) listens on {server.host}, not loopback: "
+    warnings = [f"{server.url} ({table_cell(str(server.mybb_root))}) listens on {server.host}, not loopback: "
                 "the forum, Admin CP included, is reachable from the network." for server in servers if server.exposed]
-    warnings += [f"{server.url} ({_cell(str(server.mybb_root))}) did not answer just now: check its status and log."
+    warnings += [f"{server.url} ({table_cell(str(server.mybb_root))}) did not answer just now: check its status "
+                 "and log."
                  for server in servers if server.health != "answering"]
     out = [f"# MyBB Servers: {count}\n", *([intro + "\n"] if intro else []), "\n".join(rows),
-           _bullets("Warnings", warnings),
+           bullets("Warnings", warnings),
            f"\nNext: for one forum's status, logs or stop, set MYBB_ROOT to it and use {commands.status}."]
     return "\n".join(part for part in out if part).strip() + "\n"
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from ..failures import Failure
 from ..untrusted import code_block, code_span, one_line
 from ..workbench.templates import TemplateReplace, TemplateView
+from .commands import MCP_COMMANDS, Commands
 
 TEMPLATE_CHARS = 6_000  # of each copy shown
 BUDGET = 20_000
 
 
-def _cut(text: str, limit: int) -> list[str]:
+def cut_text(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return text.splitlines()
     return [*text[:limit].splitlines(), f"… ({len(text):,} characters in all; {len(text) - limit:,} left out)"]
 
 
-def render_template(view: TemplateView, mcp: bool) -> str:
+def render_template(view: TemplateView, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     if not view.copies:
         similar = ", ".join(code_span(s) for s in view.similar) or "none"
-        return (f"# Error: No Such Template\n\nNo template is titled {code_span(view.title)}. Similar titles: "
+        return (f"# Error: {Failure.NO_SUCH_TEMPLATE.title}\n\nNo template is titled {code_span(view.title)}. "
+                "Similar titles: "
                 f"{similar}.\n\n**Next:** check the title.\n")
     out = [f"# Template {one_line(view.title)}\n", "| Set (sid) | Copy | Differs from master |", "|---|---|---|"]
     for c in view.copies:
@@ -31,7 +35,7 @@ def render_template(view: TemplateView, mcp: bool) -> str:
     for c in view.copies:
         if c.sid != -2 and not c.modified:
             continue  # same as the master: shown once
-        body = _cut(c.template, TEMPLATE_CHARS)
+        body = cut_text(c.template, TEMPLATE_CHARS)
         size = sum(len(line) + 1 for line in body)
         if used + size > BUDGET:
             out.append(f"\n## {one_line(c.set_name)} ({c.sid})\n\nLeft out to keep the answer short "
@@ -46,7 +50,8 @@ def render_template(view: TemplateView, mcp: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_replace(result: TemplateReplace, mcp: bool) -> str:
+def render_replace(result: TemplateReplace, commands: Commands = MCP_COMMANDS) -> str:
+    mcp = commands.mcp
     if result.applied:
         head = f"# Template {one_line(result.title)}: Changed in {len(result.changes)} Set(s)\n"
         intro = "Changed by MyBB's own find_replace_templatesets():"
@@ -87,4 +92,5 @@ def render_template_writes_disabled(title: str) -> str:
             "can reach (`{$mybb->config['database']['password']}` passes it) or script for every visitor. Nothing "
             "was changed; the dry run (without `apply`) works.\n\n"
             "**Next:** set MYBB_ALLOW_PHP=1 in the MCP server's environment (its configuration in your MCP client) and "
-            "restart it; or make the change yourself with `mybb-server templates replace TITLE FIND REPLACE --apply`.\n")
+            "restart it; or make the change yourself with "
+            "`mybb-server templates replace TITLE FIND REPLACE --apply`.\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _SECRETS = re.compile(r"((?:my_post_key|logoutkey|adminsid|sid)=)[0-9a-f]{8,}")
 
@@ -19,7 +19,7 @@ def redact(text: str) -> str:
 def code(text: str, limit: int = 600) -> str:
     """Text from a page or a log as an inline code span (control characters dropped, secrets redacted, cut to
     `limit`)."""
-    text = " ".join(redact(_CONTROL.sub("", text)).split())
+    text = " ".join(redact(CONTROL.sub("", text)).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     if not text:
@@ -31,5 +31,5 @@ def code(text: str, limit: int = 600) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _ms(seconds: float) -> str:
+def format_ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"

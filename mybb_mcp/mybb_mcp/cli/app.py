@@ -12,32 +12,34 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from .. import __version__
-from ..answers.lifecycle import render_error
+from ..answers.commands import CLI_COMMANDS
+from ..answers.lifecycle import render_failure
 from ..config import load_config
 from ..errors import ConfigError, MybbMcpError
+from ..failures import Failure
 from ..orchestration import ServerOrchestrationService
 from ..orchestration.process import resume_paused
 from . import agent_setup, reference, workbench
-from .errorlog import _add_errorlog, run_errorlog
-from .init import _add_init, run_init
-from .logs import _add_logs, run_logs
-from .matrix import _add_matrix, run_matrix
+from .errorlog import add_errorlog, run_errorlog
+from .init import add_init, run_init
+from .logs import add_logs, run_logs
+from .matrix import add_matrix, run_matrix
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, Output
-from .plugins import _add_plugins, run_plugins
-from .request import _add_request, run_request
+from .plugins import add_plugins, run_plugins
+from .request import add_request, run_request
 from .server import (
-    _add_list,
-    _add_restart,
-    _add_start,
-    _add_status,
-    _add_stop,
+    add_list,
+    add_restart,
+    add_start,
+    add_status,
+    add_stop,
     run_list,
     run_restart,
     run_start,
     run_status,
     run_stop,
 )
-from .snapshot import _add_snapshot, run_snapshot
+from .snapshot import add_snapshot, run_snapshot
 
 
 @dataclass(frozen=True)
@@ -51,23 +53,23 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "init": Command("install MyBB into MYBB_ROOT with MyBB's own installer, and start it", _add_init, run_init),
-    "start": Command("start the PHP built-in server for the forum", _add_start, run_start),
-    "stop": Command("stop the server and its workers", _add_stop, run_stop),
-    "restart": Command("stop (if running) and start again", _add_restart, run_restart),
-    "status": Command("whether the server runs, its URL, log and database", _add_status, run_status),
-    "list": Command("every server this user runs through mybb-server or mybb-mcp, any forum", _add_list, run_list),
-    "logs": Command("query the server log (and MyBB's error log)", _add_logs, run_logs),
+    "init": Command("install MyBB into MYBB_ROOT with MyBB's own installer, and start it", add_init, run_init),
+    "start": Command("start the PHP built-in server for the forum", add_start, run_start),
+    "stop": Command("stop the server and its workers", add_stop, run_stop),
+    "restart": Command("stop (if running) and start again", add_restart, run_restart),
+    "status": Command("whether the server runs, its URL, log and database", add_status, run_status),
+    "list": Command("every server this user runs through mybb-server or mybb-mcp, any forum", add_list, run_list),
+    "logs": Command("query the server log (and MyBB's error log)", add_logs, run_logs),
     "request": Command("load a forum page as guest, admin or a member; what MyBB showed and the errors it raised",
-                       _add_request, run_request),
+                       add_request, run_request),
     "errorlog": Command("turn MyBB's own error logging on (into the server log) or off again",
-                        _add_errorlog, run_errorlog),
+                        add_errorlog, run_errorlog),
     "snapshot": Command("save, restore, list, delete or diff snapshots of the forum's database and the files "
-                        "MyBB writes", _add_snapshot, run_snapshot),
+                        "MyBB writes", add_snapshot, run_snapshot),
     "plugins": Command("list, install, activate, deactivate, uninstall or check the forum's plugins with MyBB's "
-                       "own code", _add_plugins, run_plugins),
+                       "own code", add_plugins, run_plugins),
     "matrix": Command("a plugin on several PHP and MyBB releases side by side: one table of verdicts",
-                      _add_matrix, run_matrix),
+                      add_matrix, run_matrix),
     # The workbench (cli/workbench.py).
     "sql": Command("one read-only SQL statement on the forum's database, or --describe TABLE",
                    workbench.add_sql, workbench.run_sql),
@@ -108,7 +110,6 @@ examples:
   {PROG} plugins list               every plugin: compatible, installed, active
   {PROG} plugins install myplugin   the Admin CP's Install & Activate click; errors and what changed
   {PROG} plugins check myplugin     its hooks against the hooks MyBB runs
-  {PROG} matrix myplugin --php 7.4,8.2,8.4 --mybb 1.8.30,1.8.37    the plugin on each release, one table
   {PROG} sql "SELECT uid, username FROM mybb_users"    read the database (read-only, enforced by it)
   {PROG} sql --describe users       columns, types, defaults, indexes
   {PROG} members add mod1 --role moderator    then: request index.php --as mod1
@@ -152,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _usage_error(exc: MybbMcpError) -> int:
     """Bad configuration or a rejected argument: say what and how to fix it, on stderr."""
-    title = "Configuration" if isinstance(exc, ConfigError) else "Invalid Arguments"
-    Output(False, sys.stderr).markdown(render_error(title, exc.message, exc.hint or "Fix it and run the command again."))
+    failure = Failure.CONFIGURATION if isinstance(exc, ConfigError) else Failure.INVALID_ARGUMENTS
+    Output(False, sys.stderr).markdown(render_failure(failure, exc.message, exc.hint, CLI_COMMANDS))
     return EXIT_USAGE
 
 
@@ -190,9 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file we cannot use, met where no result could carry it: say which and why
         path = getattr(exc, "filename", None)
         where = f" ({path})" if path else ""
-        Output(False, sys.stderr).markdown(render_error(
-            "File Problem", f"{exc.strerror or exc}{where}.",
-            "Fix that file's ownership or permissions (or remove it), then run the command again."))
+        Output(False, sys.stderr).markdown(render_failure(
+            Failure.FILE_PROBLEM, f"{exc.strerror or exc}{where}.", None, CLI_COMMANDS))
         return EXIT_FAILED
     finally:
         resume_paused()

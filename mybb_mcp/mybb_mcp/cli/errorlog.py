@@ -20,6 +20,6 @@ def run_errorlog(args: argparse.Namespace, service: ServerOrchestrationService, 
     return EXIT_OK if change.ok else EXIT_FAILED
 
 
-def _add_errorlog(parser: argparse.ArgumentParser) -> None:
+def add_errorlog(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("state", choices=("on", "off"),
                         help="on: MyBB logs its errors into the server log; off: restore the previous settings")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..answers.commands import CLI_COMMANDS
 from ..answers.init import render_init
-from ..forum.init import InitOptions
+from ..orchestration.init import InitOptions
 from .options import port_arg
 from .output import EXIT_FAILED, EXIT_OK
 
@@ -25,7 +25,7 @@ def init_command(archive: str | None) -> str:
     return "`mybb-server init" + (f" --from {archive}`" if archive else "` (offline: add `--from ARCHIVE`)")
 
 
-def _empty_or_missing(folder: Path) -> bool:
+def empty_or_missing(folder: Path) -> bool:
     try:
         return not any(folder.iterdir())
     except FileNotFoundError:
@@ -37,10 +37,11 @@ def _empty_or_missing(folder: Path) -> bool:
 def run_init(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     options = InitOptions(source=args.source, sha256=args.sha256, database_url=args.db, admin=args.admin,
                           force=args.force, port=args.port, insecure=args.insecure, mybb=args.mybb)
-    return _init(options, service, out)
+    return init_from_cli(options, service, out)
 
 
-def _init(options: InitOptions, service: ServerOrchestrationService, out: Output, from_start: bool = False) -> int:
+def init_from_cli(options: InitOptions, service: ServerOrchestrationService, out: Output,
+                  from_start: bool = False) -> int:
     on_terminal = sys.stderr.isatty()
     bar = ProgressBar(sys.stderr) if on_terminal else None
     result = service.init_forum(options, progress=_say if on_terminal else None,
@@ -90,7 +91,7 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _add_init(parser: argparse.ArgumentParser) -> None:
+def add_init(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="source", metavar="PATH|URL",
                         help="a MyBB release archive (.zip with Upload/ or a repository .tar.gz), a folder holding "
                              "MyBB, or a URL (default: download the newest MyBB 1.8 release known, checked by SHA-256)")

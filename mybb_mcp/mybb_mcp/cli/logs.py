@@ -17,7 +17,7 @@ from ..answers.logs import render_log_query
 from ..errors import InvalidArgument
 from ..logs.follow import Position, after_query, open_position, poll
 from ..orchestration import LogQueryOptions
-from .options import _wait_check, int_option, keyword_arg, limit_arg, max_chars_arg, offset_arg, path_arg, since_arg
+from .options import int_option, keyword_arg, limit_arg, max_chars_arg, offset_arg, path_arg, since_arg, wait_check
 from .output import EXIT_OK, to_jsonable
 
 if TYPE_CHECKING:
@@ -116,29 +116,33 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
     return EXIT_OK
 
 
-def _add_logs(parser: argparse.ArgumentParser) -> None:
+def add_logs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--errors", action="store_true", help="only errors (PHP errors, exceptions, HTTP >= 400)")
     parser.add_argument("--include-static", action="store_true", help="include requests for images, CSS, JS ...")
     parser.add_argument("--grep", type=keyword_arg, metavar="KEYWORD",
-                        help="only entries containing KEYWORD, or errors whose request does (literal, case-insensitive)")
+                        help="only entries containing KEYWORD, or errors whose request does "
+                             "(literal, case-insensitive)")
     parser.add_argument("--path", type=path_arg, metavar="PAGE",
                         help="only the errors and requests of this page: a path or its start, * for any text "
                              "(e.g. showthread.php, 'admin/index.php?module=config-*')")
     parser.add_argument("--since", type=since_arg, metavar="MIN", help="only entries of the last MIN minutes")
     parser.add_argument("--limit", type=limit_arg, help=f"entries to show (default {LogQueryOptions.limit})")
-    parser.add_argument("--offset", type=offset_arg, help=f"matching entries to skip (default {LogQueryOptions.offset})")
+    parser.add_argument("--offset", type=offset_arg,
+                        help=f"matching entries to skip (default {LogQueryOptions.offset})")
     parser.add_argument("--head", action="store_true", help="the oldest entries first, instead of the newest")
     parser.add_argument("--no-mybb", action="store_true", help="leave out MyBB's own error log")
     parser.add_argument("--user-code", action="store_true",
                         help="only errors your code caused (plugins, templates, your scripts), not MyBB core's")
     parser.add_argument("--core-noise", action="store_true", help="also show MyBB core's own noise (hidden by default)")
-    parser.add_argument("--full-traces", action="store_true", help="whole stack traces, not only the frames that matter")
+    parser.add_argument("--full-traces", action="store_true",
+                        help="whole stack traces, not only the frames that matter")
     parser.add_argument("--max-chars", type=max_chars_arg, metavar="N",
                         help=f"answer size budget (default {LogQueryOptions.max_chars})")
     parser.add_argument("--follow", "-f", action="store_true",
                         help="keep printing new matching entries as they are written, one per line (Ctrl-C to stop)")
     parser.add_argument("--cursor", metavar="CURSOR", help="only entries after this cursor (printed by every answer)")
     parser.add_argument("--digest", action="store_true",
-                        help="errors grouped by kind, message and file:line; with --cursor: new, still firing, resolved")
-    parser.add_argument("--wait", type=int_option("wait", _wait_check), metavar="SEC",
+                        help="errors grouped by kind, message and file:line; "
+                             "with --cursor: new, still firing, resolved")
+    parser.add_argument("--wait", type=int_option("wait", wait_check), metavar="SEC",
                         help="wait up to SEC seconds (0-300) for the first new matching entry")

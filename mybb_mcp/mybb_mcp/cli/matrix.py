@@ -25,7 +25,7 @@ def run_matrix(args: argparse.Namespace, service: ServerOrchestrationService, ou
     return EXIT_OK if all(cell.verdict == "ok" for cell in result.cells) else EXIT_FAILED
 
 
-def _add_matrix(parser: argparse.ArgumentParser) -> None:
+def add_matrix(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plugin", help="a plugin codename of this forum, or a folder laid out like a forum root")
     parser.add_argument("--php", action="append", metavar="RELEASES",
                         help="PHP releases, comma-separated (7.4,8.2,8.4); default: the forum's own PHP")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import whole_number
 from ..errors import InvalidArgument
 from ..orchestration import LogQueryOptions
 from ..orchestration.validation import validate_host, validate_port, validate_workers
 
+ValueT = TypeVar("ValueT")
 
-def checked(validate: Callable[[Any], object], value: Any) -> Any:
+
+def checked(validate: Callable[[Any], object], value: ValueT) -> ValueT:
     try:
         validate(value)
     except InvalidArgument as exc:
@@ -64,7 +66,7 @@ max_chars_arg = int_option("max-chars", _log_option("max_chars"))
 excerpt_arg = int_option("excerpt", int_in_range("excerpt", 0, 20_000))
 
 
-def _wait_check(value: Any) -> None:
+def wait_check(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 300:
         raise InvalidArgument(f"wait must be 0 to 300 seconds, not {value!r}.", "e.g. --wait 60")
 

@@ -109,6 +109,6 @@ class Output:
 # ---------------------------------------------------------------------------- commands
 
 
-def _result(out: Output, result: ServerResult) -> int:
+def result_exit(out: Output, result: ServerResult) -> int:
     out.show(result, lambda: render_result(result, CLI_COMMANDS))
     return EXIT_OK if result.success else EXIT_FAILED

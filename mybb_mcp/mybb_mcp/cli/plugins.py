@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..answers.commands import CLI_COMMANDS
 from ..answers.plugins import render_plugins
 from ..errors import InvalidArgument
 from .output import EXIT_FAILED, EXIT_OK
@@ -23,11 +24,11 @@ def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, o
                               "plugin codename.", "Run `mybb-server plugins list`, or e.g. "
                               "`mybb-server plugins check NAME`.")
     result = service.plugins(args.action, args.name)
-    out.show(result, lambda: render_plugins(result, cli=True))
+    out.show(result, lambda: render_plugins(result, CLI_COMMANDS))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _add_plugins(parser: argparse.ArgumentParser) -> None:
+def add_plugins(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("list", "install", "activate", "deactivate", "uninstall", "check"),
                         help="list | install NAME (_install then _activate) | activate NAME | deactivate NAME | "
                              "uninstall NAME (_deactivate then _uninstall) | check NAME (hooks, compatibility)")

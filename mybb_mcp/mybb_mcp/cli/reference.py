@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..answers.commands import CLI_COMMANDS
 from ..answers.doctor import render_doctor
 from ..answers.reference import render_reference
 from ..errors import InvalidArgument
@@ -19,7 +20,7 @@ def add_doctor(parser: argparse.ArgumentParser) -> None:
 
 def run_doctor(args: argparse.Namespace, service: Any, out: Any) -> int:
     report = service.doctor()
-    out.show(report, lambda: render_doctor(report, False))
+    out.show(report, lambda: render_doctor(report, CLI_COMMANDS))
     return EXIT_FAILED if report.problems else EXIT_OK
 
 
@@ -46,5 +47,5 @@ def run_ref(args: argparse.Namespace, service: Any, out: Any) -> int:
     elif len(words) > 2:
         raise InvalidArgument("`ref` takes [KIND] NAME.", "e.g. mybb-server ref template postbit, or ref search WORDS")
     answer = service.reference(kind, name, query)
-    out.show(answer, lambda: render_reference(answer, False))
+    out.show(answer, lambda: render_reference(answer, CLI_COMMANDS))
     return EXIT_OK if answer.found else EXIT_FAILED

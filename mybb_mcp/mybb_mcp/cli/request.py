@@ -49,7 +49,7 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _add_request(parser: argparse.ArgumentParser) -> None:
+def add_request(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="forum path: index.php, showthread.php?tid=1, admin/index.php?module=...")
     parser.add_argument("--post", action="store_true", help="POST instead of GET (implied by -d)")
     parser.add_argument("--as", dest="role", default="guest", metavar="ROLE",

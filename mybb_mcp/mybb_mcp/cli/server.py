@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from ..answers.commands import CLI_COMMANDS
 from ..answers.status import render_server_list, render_status
 from ..failures import Failure
-from ..forum.init import InitOptions
 from ..forum.install import holds_forum
-from .init import _empty_or_missing, _init, init_command
+from ..orchestration.init import InitOptions
+from .init import empty_or_missing, init_command, init_from_cli
 from .options import host_arg, port_arg, workers_arg
-from .output import EXIT_OK, _result
+from .output import EXIT_OK, result_exit
 
 if TYPE_CHECKING:
     from ..orchestration import ServerOrchestrationService
@@ -24,22 +24,22 @@ if TYPE_CHECKING:
 def run_start(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     config = service.config
     root = config.mybb_root
-    if config.sources.get("MYBB_ROOT") == "default" and not holds_forum(root) and _empty_or_missing(root):
+    if config.sources.get("MYBB_ROOT") == "default" and not holds_forum(root) and empty_or_missing(root):
         # The README's first command on a fresh clone: no forum yet at the default place, so make one.
         sys.stderr.write(f"no forum at {root}: installing MyBB there (mybb-server init)\n")
-        return _init(InitOptions(source=config.archive, port=args.port), service, out, from_start=True)
+        return init_from_cli(InitOptions(source=config.archive, port=args.port), service, out, from_start=True)
     result = service.start(args.port, args.force, host=args.host, workers=args.workers)
     if result.failure is Failure.BAD_FORUM_ROOT and not holds_forum(root):
         result.notes.append(f"To install MyBB at {root}: {init_command(config.archive)}")
-    return _result(out, result)
+    return result_exit(out, result)
 
 
 def run_stop(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
-    return _result(out, service.stop(args.force))
+    return result_exit(out, service.stop(args.force))
 
 
 def run_restart(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
-    return _result(out, service.restart(args.port, host=args.host, workers=args.workers))
+    return result_exit(out, service.restart(args.port, host=args.host, workers=args.workers))
 
 
 def run_status(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
@@ -57,7 +57,7 @@ def run_list(args: argparse.Namespace, service: ServerOrchestrationService, out:
 # ---------------------------------------------------------------------------- the command table
 
 
-def _add_start(parser: argparse.ArgumentParser) -> None:
+def add_start(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port_arg, help="port to listen on (default: MYBB_PORT or 8022)")
     parser.add_argument("--host", type=host_arg,
                         help="address to bind (default: MYBB_HOST or 127.0.0.1; anything else exposes the forum)")
@@ -65,20 +65,20 @@ def _add_start(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=workers_arg, help="PHP worker processes, 1-64 (default: MYBB_WORKERS or 1)")
 
 
-def _add_stop(parser: argparse.ArgumentParser) -> None:
+def add_stop(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="SIGKILL what is still running 5 s after SIGTERM")
 
 
-def _add_restart(parser: argparse.ArgumentParser) -> None:
+def add_restart(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port_arg, help="port to listen on (default: the port it ran on)")
     parser.add_argument("--host", type=host_arg,
                         help="address to bind (default: the one it ran on; 127.0.0.1 takes it off the network)")
     parser.add_argument("--workers", type=workers_arg, help="PHP worker processes, 1-64 (default: as it ran)")
 
 
-def _add_status(parser: argparse.ArgumentParser) -> None:
+def add_status(parser: argparse.ArgumentParser) -> None:
     pass
 
 
-def _add_list(parser: argparse.ArgumentParser) -> None:
+def add_list(parser: argparse.ArgumentParser) -> None:
     pass

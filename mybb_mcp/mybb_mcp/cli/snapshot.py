@@ -34,7 +34,7 @@ def snapshot_name_arg(text: str) -> str:
     return checked(validate_name, text)
 
 
-def _add_snapshot(parser: argparse.ArgumentParser) -> None:
+def add_snapshot(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=ACTIONS,
                         help="save NAME | restore NAME (keeps the current state as an automatic snapshot first) "
                              "| list | delete NAME | diff NAME (what changed since)")

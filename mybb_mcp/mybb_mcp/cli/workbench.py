@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..answers.lifecycle import render_error
+from ..answers.commands import CLI_COMMANDS
+from ..answers.lifecycle import render_failure
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php
 from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template
 from ..errors import InvalidArgument, MybbMcpError
+from ..failures import Failure
 from ..workbench.members import ROLE_GROUPS
 from ..workbench.php_eval import MAX_TIMEOUT
 from ..workbench.sql import DEFAULT_LIMIT, MAX_LIMIT
@@ -24,11 +26,11 @@ from .options import int_in_range, int_option
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _failed(out: Any, exc: MybbMcpError, title: str) -> int:
+def _failed(out: Any, exc: MybbMcpError, failure: Failure) -> int:
     if isinstance(exc, InvalidArgument):
         raise exc  # a usage error: the CLI's own handling (exit 2)
     out.show({"ok": False, "error": exc.message, "hint": exc.hint},
-             lambda: render_error(title, exc.message, exc.hint or "Fix it and run the command again."))
+             lambda: render_failure(failure, exc.message, exc.hint, CLI_COMMANDS))
     return EXIT_FAILED
 
 
@@ -42,16 +44,15 @@ def add_sql(parser: argparse.ArgumentParser) -> None:
 def run_sql(args: argparse.Namespace, service: Any, out: Any) -> int:
     if (args.sql is None) == (args.describe is None):
         raise InvalidArgument("Pass one SQL statement or --describe TABLE.", "e.g. mybb-server sql 'SELECT 1'.")
-    tool = "`mybb-server sql`"
     try:
         if args.describe is not None:
             desc = service.describe_table(args.describe)
-            out.show(desc, lambda: render_table(desc, tool))
+            out.show(desc, lambda: render_table(desc, CLI_COMMANDS))
             return EXIT_OK if desc.columns else EXIT_FAILED
         answer = service.sql(args.sql, args.limit)
     except MybbMcpError as exc:
-        return _failed(out, exc, "SQL Refused")
-    out.show(answer, lambda: render_sql(answer, tool))
+        return _failed(out, exc, Failure.SQL_REFUSED)
+    out.show(answer, lambda: render_sql(answer, CLI_COMMANDS))
     return EXIT_OK
 
 
@@ -69,9 +70,9 @@ def run_members(args: argparse.Namespace, service: Any, out: Any) -> int:
         result = (service.list_members() if args.action == "list"
                   else service.add_member(args.name, args.role, args.password))
     except MybbMcpError as exc:
-        return _failed(out, exc, "Member Not Added" if args.action == "add" else "Members")
-    out.show(result, lambda: render_member_list(result, False) if args.action == "list"
-             else render_member_added(result, False))
+        return _failed(out, exc, Failure.MEMBER_NOT_ADDED if args.action == "add" else Failure.MEMBERS_UNREADABLE)
+    out.show(result, lambda: render_member_list(result, CLI_COMMANDS) if args.action == "list"
+             else render_member_added(result, CLI_COMMANDS))
     return EXIT_OK
 
 
@@ -92,12 +93,13 @@ def run_templates(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
         if args.action == "get":
             view = service.get_template(args.title)
-            out.show(view, lambda: render_template(view, False))
+            out.show(view, lambda: render_template(view, CLI_COMMANDS))
             return EXIT_OK if view.copies else EXIT_FAILED
         result = service.replace_in_template(args.title, args.find, args.replace, args.sid, args.apply)
     except MybbMcpError as exc:
-        return _failed(out, exc, "Template Refused" if isinstance(exc, TemplateRefused) else "Template")
-    out.show(result, lambda: render_replace(result, False))
+        refused = isinstance(exc, TemplateRefused)
+        return _failed(out, exc, Failure.TEMPLATE_REFUSED if refused else Failure.TEMPLATE_FAILED)
+    out.show(result, lambda: render_replace(result, CLI_COMMANDS))
     return EXIT_OK
 
 
@@ -111,6 +113,6 @@ def run_php(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
         result = service.eval_php(args.code, args.timeout)
     except MybbMcpError as exc:
-        return _failed(out, exc, "PHP Not Run")
+        return _failed(out, exc, Failure.PHP_NOT_RUN)
     out.show(result, lambda: render_php(result))
     return EXIT_OK if result.finished and result.exception is None else EXIT_FAILED

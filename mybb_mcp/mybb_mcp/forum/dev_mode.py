@@ -73,7 +73,7 @@ def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float
     """Turn MyBB's error logging on (errorlogmedium 'log', errorloglocation '' = the server log) or off
     (restore what it was), by updating the settings table and rebuilding inc/settings.php the way MyBB's
     own settings editor does. The values replaced by "on" are remembered in <state_dir>/<memory_name>
-    (one file per forum: a folder's second forum has a name of its own, see orchestration/layout.py)."""
+    (one file per forum: a folder's second forum has a name of its own, see layout.py)."""
     root = Path(root)
     cfg = read_config_php(root)
     if cfg is None:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 # extension -> Debian package
 BASE_EXTENSIONS = {"xml": "php-xml", "mbstring": "php-mbstring"}
@@ -21,6 +22,7 @@ DATABASE_EXTENSIONS = {
     "pgsql": {"pgsql": "php-pgsql"},
 }
 PHP_LIST_TIMEOUT = 15.0
+_LIST_EXTENSIONS = Path(__file__).with_name("php_extensions.php")
 CACHE_SECONDS = 60.0  # status asks often; an extension installed meanwhile shows within a minute
 _cache: dict[tuple[str, float], tuple[float, frozenset[str] | None]] = {}
 
@@ -41,7 +43,7 @@ def loaded_extensions(php: str) -> set[str] | None:
     """Lower-cased names of the extensions `php` loads; None when PHP does not run."""
     try:
         proc = subprocess.run(
-            [php, "-r", "echo json_encode(array_map('strtolower', get_loaded_extensions()));"],
+            [php, str(_LIST_EXTENSIONS)],
             stdin=subprocess.DEVNULL, capture_output=True, timeout=PHP_LIST_TIMEOUT, start_new_session=True,
         )
         return set(json.loads(proc.stdout))

@@ -181,7 +181,7 @@ class ForumDbConfig:
         return f"{self.host}:{self.port}" if self.port else self.host
 
 
-def _mysql_endpoint(hostname: str) -> tuple[str, int | None, str | None, bool, list[str]]:
+def mysql_endpoint(hostname: str) -> tuple[str, int | None, str | None, bool, list[str]]:
     """(host, port, socket, socket_is_default, notes) as MyBB's mysqli driver and PHP read `hostname`.
 
     MyBB splits 'host:port' at the first colon and passes the port separately; mysqli then connects to
@@ -246,7 +246,7 @@ def config_from_text(text: str, config_file: Path | None = None) -> ForumDbConfi
     kind = _KIND_BY_TYPE.get(db_type.lower(), UNKNOWN)
     host, port, sock, default_socket = "", None, None, False
     if kind == MYSQL:
-        host, port, sock, default_socket, notes = _mysql_endpoint(hostname)
+        host, port, sock, default_socket, notes = mysql_endpoint(hostname)
     elif kind == PGSQL:
         host, port, sock = _pgsql_endpoint(hostname)
     elif kind == SQLITE and database and not os.path.isabs(database):

@@ -471,7 +471,7 @@ _NEXT_ACTION = re.compile(r'<input type="hidden" name="action" value="([a-z_]*)"
 _ERROR_DIV = re.compile(r'<div class="error">(.*?)</div>', re.DOTALL)
 _PHP_ERROR = re.compile(r"(?:Fatal error|Parse error|Uncaught)[^\n]*", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def page_error(page: str) -> str:
@@ -482,7 +482,7 @@ def page_error(page: str) -> str:
         php_error = _PHP_ERROR.search(_TAG.sub("", page))
         text = php_error.group(0) if php_error else ""
     text = html.unescape(_TAG.sub(" ", text))
-    text = _CONTROL.sub("", re.sub(r"\s+", " ", text)).strip()  # page text is data: no terminal controls
+    text = CONTROL.sub("", re.sub(r"\s+", " ", text)).strip()  # page text is data: no terminal controls
     text = re.sub(r"^Error\s+", "", text)
     return text[:1500]
 

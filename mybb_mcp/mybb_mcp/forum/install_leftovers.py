@@ -40,7 +40,7 @@ def staging_prefix(root: Path) -> str:
     return f".{root.name}.installing-"
 
 
-def _identity(pid: int) -> dict[str, Any]:
+def database_identity(pid: int) -> dict[str, Any]:
     return {"pid": pid, "started": psutil.Process(pid).create_time()}
 
 
@@ -50,7 +50,7 @@ class RunRecord:
     def __init__(self, staging: Path) -> None:
         self.path = staging / RECORD
         self.run = secrets.token_hex(8)
-        self.values: dict[str, Any] = {"init": _identity(os.getpid()), "run": self.run}
+        self.values: dict[str, Any] = {"init": database_identity(os.getpid()), "run": self.run}
         _ACTIVE.add(self.run)
         self._write()
 
@@ -65,7 +65,7 @@ class RunRecord:
     def child(self, pid: int | None) -> None:
         """The installer page's PHP process now running (None: it ended)."""
         try:
-            self.update(child=_identity(pid) if pid else None)
+            self.update(child=database_identity(pid) if pid else None)
         except (OSError, psutil.Error):
             pass  # the record is a help for the next run, never a reason to fail this one
 

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .files import _mysql_endpoint
+from .files import mysql_endpoint
 from .install_errors import InstallError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def is_stage_prefix(prefix: object) -> bool:
 def connect(db: Database):  # type: ignore[no-untyped-def]  # -> pymysql.Connection
     import pymysql  # only MySQL installs pay for it
 
-    host, port, socket_path, _default, _notes = _mysql_endpoint(db.host)
+    host, port, socket_path, _default, _notes = mysql_endpoint(db.host)
     where: dict[str, object] = {"unix_socket": socket_path} if socket_path else {"host": host, "port": port}
     return pymysql.connect(user=db.user, password=db.password, database=db.name, charset="utf8mb4",
                            connect_timeout=10, read_timeout=30, write_timeout=30, autocommit=True, **where)

@@ -22,7 +22,7 @@ from .install_errors import InstallError
 STEP_TIMEOUT = 120.0  # one installer page; `templates` is the slowest (~1 s on SQLite)
 STEP_SCRIPT = Path(__file__).with_name("installer_step.php")
 MAX_PAGE_BYTES = 16 * 2**20  # an installer page is ~10 KB; more is not MyBB's installer
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LOG_PHP_ERROR = re.compile(r"(?:PHP )?(?:Fatal error|Parse error):\s+(.*)")
 
 
@@ -66,10 +66,10 @@ class InstallerRunner:
     def php_error(self) -> str:
         """PHP's last fatal error in the installer's log, paths relative to the forum root."""
         errors = _LOG_PHP_ERROR.findall(self._log_text())
-        return _CONTROL.sub("", errors[-1].replace(str(self.docroot) + "/", "")).strip() if errors else ""
+        return CONTROL.sub("", errors[-1].replace(str(self.docroot) + "/", "")).strip() if errors else ""
 
     def log_tail(self, lines: int = 5) -> str:
-        text = _CONTROL.sub("", self._log_text())
+        text = CONTROL.sub("", self._log_text())
         return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
 
     def _log_text(self) -> str:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgument
 from . import pages
 from .php import PLUGIN_NAME
-from .sessions import GUEST, LoginProblem, _cookie_from_dict, _cookie_to_dict
+from .sessions import GUEST, LoginProblem, cookie_from_dict, cookie_to_dict
 
 if TYPE_CHECKING:
     from .sessions import Credentials, SessionStore
@@ -214,7 +214,7 @@ class ForumClient:
         data = self.store.load(self.role)
         self.user = data.get("user") if isinstance(data.get("user"), str) else None
         for item in data.get("cookies", []) if isinstance(data.get("cookies"), list) else []:
-            cookie = _cookie_from_dict(item) if isinstance(item, dict) else None
+            cookie = cookie_from_dict(item) if isinstance(item, dict) else None
             if cookie is not None and not cookie.is_expired():
                 self.jar.set_cookie(cookie)
         keys = data.get("post_keys")
@@ -234,7 +234,7 @@ class ForumClient:
         state = self._session_state()
         if state == self._saved_state:
             return
-        data = {"user": self.user, "cookies": [_cookie_to_dict(c) for c in self.jar],
+        data = {"user": self.user, "cookies": [cookie_to_dict(c) for c in self.jar],
                 "post_keys": self.post_keys, "saved": time.time()}
         self.store.save(self.role, data)
         self._saved_state = state

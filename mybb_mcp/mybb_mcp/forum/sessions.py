@@ -121,13 +121,13 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
 
 # --- the cookie jar of a role -------------------------------------------------------------------------
 
-def _cookie_to_dict(cookie: http.cookiejar.Cookie) -> dict[str, Any]:
+def cookie_to_dict(cookie: http.cookiejar.Cookie) -> dict[str, Any]:
     return {"name": cookie.name, "value": cookie.value, "domain": cookie.domain, "path": cookie.path,
             "expires": cookie.expires, "secure": cookie.secure, "host_only": not cookie.domain_specified,
             "rest": {k: v for k, v in getattr(cookie, "_rest", {}).items() if isinstance(v, (str, type(None)))}}
 
 
-def _cookie_from_dict(data: Mapping[str, Any]) -> http.cookiejar.Cookie | None:
+def cookie_from_dict(data: Mapping[str, Any]) -> http.cookiejar.Cookie | None:
     try:
         name, value, domain, path = (str(data[k]) for k in ("name", "value", "domain", "path"))
         expires = data.get("expires")

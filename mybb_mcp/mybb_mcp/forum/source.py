@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .install import InstallError
+from .install_errors import InstallError
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""MCP tool handlers, keyed by tool name in `dispatcher.HANDLER_REGISTRY`."""
+"""The MCP edge: the table of tools (`tools.py`), the call of one (`edge.py`), and each tool's work function."""

@@ -1,147 +1,38 @@
-"""MCP handlers for the orchestration tools: validate -> call the service off the loop -> render.
-
-Signature of the wider MyBB MCP server's dispatcher: `(args, db, config, sync_service) -> str`
-(`db` and `sync_service` are unused here). A handler never raises: every outcome,
-bad input and internal errors included, is markdown the agent can act on.
+"""The work functions of the server tools (start, stop, status, logs, request, restart): the parsed
+arguments -> the service's call -> the answer's markdown. `edge.call_tool` runs them; `tools.py` names them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import logging
-import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-import anyio
-from anyio.lowlevel import RunVar
-from pydantic import BaseModel, ValidationError
 
 from ..answers.commands import MCP_COMMANDS
 from ..answers.cursor import render_cursor_line, render_new_entries
 from ..answers.digest import render_digest
-from ..answers.lifecycle import render_error, render_result
+from ..answers.lifecycle import render_result
+from ..answers.logs import render_log_query
 from ..answers.request import render_page_result
 from ..answers.status import render_error_logging, render_server_list, render_status
-from ..config import Config, load_config
-from ..errors import ConfigError, InvalidArgument
+from ..config import Config
+from ..errors import InvalidArgument
 from ..failures import Failure
 from ..forum.requests import PageRequest
 from ..orchestration import LogQueryOptions, ServerOrchestrationService
-from ..tools_registry import ARGUMENT_MODELS, ToolName, describe_validation_error
-
-log = logging.getLogger(__name__)
-
-Handler = Callable[[dict[str, Any], Any, Any, Any], Awaitable[str]]
-T = TypeVar("T")
+from ..results import ServerResult
+from ..tools_registry import LogsArgs, RequestArgs, RestartArgs, StartArgs, StatusArgs, StopArgs
+from .edge import Progress, ToolText
 
 # Failures that are answers rather than errors: asking to start a running server, or stop a stopped one.
 _NOT_ERRORS = {Failure.ALREADY_RUNNING, Failure.NOT_RUNNING}
 
-# Every call answers within this time. The slowest honest call waits for the forum's lock (30 s), stops
-# the old server (5 s, then SIGKILL) and starts PHP (15 s); a call still running then is stuck, and the
-# agent gets an answer saying so while the thread is abandoned.
-CALL_TIMEOUT_SECONDS = 90.0
-# Tool calls get their own pool of threads: calls stuck in the kernel can never take the threads the
-# transport needs to read stdin, so tools/list and every other request are still answered.
-CALL_THREADS = 8
-_call_limiter: RunVar[anyio.CapacityLimiter] = RunVar("mybb_mcp_call_limiter")
 
-
-def _limiter() -> anyio.CapacityLimiter:
-    try:
-        return _call_limiter.get()
-    except LookupError:
-        limiter = anyio.CapacityLimiter(CALL_THREADS)
-        _call_limiter.set(limiter)
-        return limiter
-
-
-class ToolText(str):
-    """Markdown for the agent, plus whether the MCP result should carry isError."""
-
-    is_error: bool = False
-
-    def __new__(cls, text: str, is_error: bool = False) -> ToolText:
-        obj = super().__new__(cls, text)
-        obj.is_error = is_error
-        return obj
-
-
-_service: ServerOrchestrationService | None = None
-_service_lock = threading.Lock()
-
-
-def get_orchestration_service(config: Config) -> ServerOrchestrationService:
-    """The process-wide service; rebuilt when the configuration changes (e.g. an edited .env)."""
-    global _service
-    with _service_lock:
-        if _service is None or _service.config != config:
-            _service = ServerOrchestrationService(config)
-            _service.keep_browser_warm = True  # the long-lived MCP server (workbench/browser_pool.py)
-        return _service
-
-
-async def _run(
-    tool: ToolName, args: Any, config: Config | None, work: Callable[[ServerOrchestrationService, Any], str]
-) -> str:
-    """Shared shape of every handler: arguments, configuration, service call off the event loop."""
-    if args is None:
-        args = {}
-    if not isinstance(args, dict):
-        return ToolText(render_error("Invalid Arguments", f"{tool.value} takes an object of named arguments, "
-                                     f"got {type(args).__name__}.", "Call it with an object such as {}."), True)
-    model: type[BaseModel] = ARGUMENT_MODELS[tool.value]
-    try:
-        parsed = model.model_validate(args)
-    except ValidationError as exc:
-        return ToolText(render_error(
-            "Invalid Arguments",
-            f"{tool.value} was called with arguments it cannot use; nothing was changed.\n\n"
-            + describe_validation_error(tool.value, exc),
-            "Call it again with the arguments corrected.",
-        ), True)
-    try:
-        config = config if isinstance(config, Config) else load_config()
-    except ConfigError as exc:
-        return ToolText(render_error("Configuration", exc.message, exc.hint or "Fix the setting and call again."),
-                        True)
-    service = get_orchestration_service(config)
-    try:
-        # A call that was asked to wait (logs' wait_seconds) gets that long on top.
-        timeout = CALL_TIMEOUT_SECONDS + float(getattr(parsed, "wait_seconds", 0) or 0) \
-            + float(getattr(model, "extra_call_seconds", 0.0))
-        with anyio.move_on_after(timeout):
-            return await anyio.to_thread.run_sync(work, service, parsed, abandon_on_cancel=True,
-                                                  limiter=_limiter())
-        log.error("%s did not finish within %.0f s", tool.value, timeout)
-        return ToolText(render_error(
-            "Timed Out",
-            f"{tool.value} did not finish within {timeout:.0f} s and was given up; what it was "
-            "doing may still complete in the background.",
-            "Check the server with `mybb_server_status`. If a file beside the forum is a FIFO or on a hung "
-            "disk, or another mybb-server holds the forum's lock, fix that first.",
-        ), True)
-    except InvalidArgument as exc:
-        return ToolText(render_error("Invalid Arguments", exc.message + " Nothing was changed.", exc.hint), True)
-    except Exception as exc:  # never let an exception reach the protocol as a bare JSON-RPC error
-        log.exception("%s failed", tool.value)
-        return ToolText(render_error(
-            "Internal Error",
-            f"{tool.value} failed unexpectedly: {type(exc).__name__}: {exc}",
-            "Check the server's state with `mybb_server_status`; if this repeats, report it with this message.",
-        ), True)
-
-
-def _result_text(result: Any) -> ToolText:
+def _result_text(result: ServerResult) -> ToolText:
     """A start/stop/restart result; "already running" and "not running" are answers, not errors."""
     is_error = not result.success and result.failure not in _NOT_ERRORS
     return ToolText(render_result(result, MCP_COMMANDS), is_error=is_error)
 
 
-def _start(service: ServerOrchestrationService, args: Any) -> str:
+def start(service: ServerOrchestrationService, args: StartArgs, progress: Progress) -> ToolText:
     change = None
     if args.mybb_error_logging is not None:
         # Before the start: MyBB reads its settings per request, so either order works; this one lets
@@ -155,11 +46,11 @@ def _start(service: ServerOrchestrationService, args: Any) -> str:
     return ToolText(text + "\n" + render_error_logging(change), is_error=text.is_error or not change.ok)
 
 
-def _stop(service: ServerOrchestrationService, args: Any) -> str:
+def stop(service: ServerOrchestrationService, args: StopArgs, progress: Progress) -> ToolText:
     return _result_text(service.stop(args.force))
 
 
-def _status(service: ServerOrchestrationService, args: Any) -> str:
+def status(service: ServerOrchestrationService, args: StatusArgs, progress: Progress) -> ToolText:
     if args.all:
         return ToolText(render_server_list(service.list_servers(), MCP_COMMANDS))
     if no_forum_configured(service.config):
@@ -174,15 +65,9 @@ def no_forum_configured(config: Config) -> bool:
     return config.sources.get("MYBB_ROOT") == "default" and not (config.mybb_root / "index.php").is_file()
 
 
-ProgressReporter = Callable[[float, "float | None", "str | None"], Awaitable[None]]
-# Set by the MCP server for the tool call in progress: how a waiting handler reports progress.
-current_progress: contextvars.ContextVar[ProgressReporter | None] = contextvars.ContextVar(
-    "current_progress", default=None)
-
-
-def _logs(service: ServerOrchestrationService, args: Any) -> str:
+def logs(service: ServerOrchestrationService, args: LogsArgs, progress: Progress) -> ToolText:
     if args.cursor is not None or args.digest or args.wait_seconds:
-        return _logs_checkpoint(service, args)
+        return _logs_checkpoint(service, args, progress)
     cursor = service.log_cursor()  # before the query: an entry written meanwhile shows again, never lost
     options = LogQueryOptions(
         errors_only=args.errors_only,
@@ -199,14 +84,16 @@ def _logs(service: ServerOrchestrationService, args: Any) -> str:
         full_traces=args.full_traces,
         max_chars=args.max_chars,
     )
-    return ToolText(service.query_logs(options) + render_cursor_line(cursor, MCP_COMMANDS))
+    answer = render_log_query(service.search_logs(options), MCP_COMMANDS)
+    return ToolText(answer + render_cursor_line(cursor, MCP_COMMANDS))
 
 
-def _checkpoint_conflicts(args: Any) -> str | None:
+def _checkpoint_conflicts(args: LogsArgs) -> str | None:
     if args.offset:
         return "offset pages a query of the whole log; with cursor, digest or wait_seconds the cursor pages"
     if not args.tail:
-        return "tail=false reads from the start of the log; with cursor, digest or wait_seconds entries come oldest first"
+        return ("tail=false reads from the start of the log; with cursor, digest or wait_seconds entries come "
+                "oldest first")
     if args.since_minutes is not None and not args.digest:
         return "since_minutes and cursor both say where to start; pass one"
     if args.digest and args.wait_seconds:
@@ -214,7 +101,7 @@ def _checkpoint_conflicts(args: Any) -> str | None:
     return None
 
 
-def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: Any = None) -> str:
+def _logs_checkpoint(service: ServerOrchestrationService, args: LogsArgs, progress: Progress) -> ToolText:
     conflict = _checkpoint_conflicts(args)
     if conflict:
         raise InvalidArgument(conflict + ".", "Drop one of the two arguments.")
@@ -231,8 +118,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
 
     def on_wait(elapsed: float, total: float) -> None:
         waited.append(elapsed)
-        if progress is not None:
-            progress(elapsed, total)
+        progress(elapsed, total, f"waiting for a new log entry ({elapsed:.0f}/{total:.0f} s)")
 
     started = time.monotonic()
     found = service.logs_since(args.cursor, options, wait_seconds=args.wait_seconds, on_wait=on_wait)
@@ -246,7 +132,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: Any, progress: A
                                        filters=filters))
 
 
-def _request(service: ServerOrchestrationService, args: Any) -> str:
+def request(service: ServerOrchestrationService, args: RequestArgs, progress: Progress) -> ToolText:
     request = PageRequest(
         path=args.path, method=args.method, role=args.as_, query=tuple(args.query.items()),
         form=tuple(args.form.items()), follow_redirects=args.follow_redirects, excerpt=args.excerpt,
@@ -259,48 +145,5 @@ def _request(service: ServerOrchestrationService, args: Any) -> str:
     return ToolText(render_page_result(result, MCP_COMMANDS), is_error=result.response is None)
 
 
-def _restart(service: ServerOrchestrationService, args: Any) -> str:
+def restart(service: ServerOrchestrationService, args: RestartArgs, progress: Progress) -> ToolText:
     return _result_text(service.restart(args.port, host=args.host, workers=args.workers))
-
-
-async def handle_server_start(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.START, args, config, _start)
-
-
-async def handle_server_stop(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.STOP, args, config, _stop)
-
-
-async def handle_server_status(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.STATUS, args, config, _status)
-
-
-async def handle_server_logs(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    report = current_progress.get()
-    if report is None or not isinstance(args, dict) or not args.get("wait_seconds"):
-        return await _run(ToolName.LOGS, args, config, _logs)
-
-    def progress(elapsed: float, total: float) -> None:  # on the worker thread: hop to the event loop
-        with contextlib.suppress(Exception):  # a client gone away must not end the wait with an error
-            anyio.from_thread.run(report, elapsed, total, f"waiting for a new log entry ({elapsed:.0f}/{total:.0f} s)")
-
-    return await _run(ToolName.LOGS, args, config, lambda service, parsed: (
-        _logs_checkpoint(service, parsed, progress)))
-
-
-async def handle_server_request(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.REQUEST, args, config, _request)
-
-
-async def handle_server_restart(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.RESTART, args, config, _restart)
-
-
-ORCHESTRATION_HANDLERS: dict[str, Handler] = {
-    ToolName.START.value: handle_server_start,
-    ToolName.STOP.value: handle_server_stop,
-    ToolName.STATUS.value: handle_server_status,
-    ToolName.LOGS.value: handle_server_logs,
-    ToolName.RESTART.value: handle_server_restart,
-    ToolName.REQUEST.value: handle_server_request,
-}

@@ -1,38 +1,42 @@
-"""MCP handlers for the workbench tools: init, sql, members, templates, php (validate -> service -> render)."""
+"""The work functions of the workbench tools (init, sql, members, templates, php): the parsed arguments ->
+the service -> markdown."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import replace
-from typing import Any
-
-import anyio
 
 from ..answers.commands import MCP_COMMANDS
 from ..answers.init import render_init
-from ..answers.lifecycle import render_error
+from ..answers.lifecycle import render_failure
 from ..answers.members import render_member_added, render_member_list
 from ..answers.php_eval import render_php, render_php_disabled
 from ..answers.sql import render_sql, render_table
 from ..answers.templates import render_replace, render_template, render_template_writes_disabled
 from ..errors import MybbMcpError
-from ..forum.init import InitOptions
+from ..failures import Failure
 from ..orchestration import ServerOrchestrationService
-from ..tools_registry import ToolName
+from ..orchestration.init import InitOptions
+from ..tools_registry import InitArgs, MembersArgs, PhpArgs, SqlArgs, TemplatesArgs
 from ..workbench.templates import TemplateRefused
-from .orchestration import Handler, ToolText, _run, current_progress
+from .edge import Progress, ToolText
 
 ALLOW_PHP = "MYBB_ALLOW_PHP"
 
 
-def _refused(exc: MybbMcpError, title: str) -> ToolText:
-    return ToolText(render_error(title, exc.message, exc.hint or "Fix it and call again."), True)
+def _refused(exc: MybbMcpError, failure: Failure) -> ToolText:
+    return ToolText(render_failure(failure, exc.message, exc.hint, MCP_COMMANDS), True)
 
 
-def _init(service: ServerOrchestrationService, args: Any, progress: Any = None) -> str:
+def init(service: ServerOrchestrationService, args: InitArgs, progress: Progress) -> ToolText:
+    steps: list[str] = []
+
+    def step(name: str) -> None:
+        steps.append(name)
+        progress(float(len(steps)), None, name)
+
     options = InitOptions(source=args.from_, database_url=args.db, force=args.force, mybb=args.mybb)
-    result = service.init_forum(options, progress=progress)
+    result = service.init_forum(options, progress=step)
     if result.failed_step is None and result.admin_password:
         kept = result.credentials_file
         note = (f"The admin password is kept in {kept} (mode 0600), not shown here; `mybb_server_request` with "
@@ -42,86 +46,51 @@ def _init(service: ServerOrchestrationService, args: Any, progress: Any = None) 
     return ToolText(render_init(result, MCP_COMMANDS), is_error=not result.success)
 
 
-async def handle_forum_init(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    report = current_progress.get()
-    steps: list[str] = []
-
-    def progress(step: str) -> None:  # on the worker thread: hop to the event loop
-        steps.append(step)
-        if report is not None:
-            with contextlib.suppress(Exception):  # a client gone away must not end the install
-                anyio.from_thread.run(report, float(len(steps)), None, step)
-
-    return await _run(ToolName.INIT, args, config, lambda service, parsed: _init(service, parsed, progress))
-
-
-def _sql(service: ServerOrchestrationService, args: Any) -> str:
-    tool = "`mybb_forum_sql`"
+def sql(service: ServerOrchestrationService, args: SqlArgs, progress: Progress) -> ToolText:
     try:
         if args.table is not None:
             desc = service.describe_table(args.table)
-            return ToolText(render_table(desc, tool), is_error=not desc.columns)
-        return ToolText(render_sql(service.sql(args.sql, args.limit), tool))
+            return ToolText(render_table(desc, MCP_COMMANDS), is_error=not desc.columns)
+        assert args.sql is not None  # the model takes exactly one of sql and table
+        return ToolText(render_sql(service.sql(args.sql, args.limit), MCP_COMMANDS))
     except MybbMcpError as exc:
-        return _refused(exc, "SQL Refused")
+        return _refused(exc, Failure.SQL_REFUSED)
 
 
-def _members(service: ServerOrchestrationService, args: Any) -> str:
+def members(service: ServerOrchestrationService, args: MembersArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "list":
-            return ToolText(render_member_list(service.list_members(), True))
-        return ToolText(render_member_added(service.add_member(args.name, args.role, args.password), True))
+            return ToolText(render_member_list(service.list_members(), MCP_COMMANDS))
+        assert args.name is not None  # the model requires a name to add
+        return ToolText(render_member_added(service.add_member(args.name, args.role, args.password), MCP_COMMANDS))
     except MybbMcpError as exc:
-        return _refused(exc, "Member Not Added" if args.action == "add" else "Members")
+        return _refused(exc, Failure.MEMBER_NOT_ADDED if args.action == "add" else Failure.MEMBERS_UNREADABLE)
 
 
-def _templates(service: ServerOrchestrationService, args: Any) -> str:
+def templates(service: ServerOrchestrationService, args: TemplatesArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "get":
             view = service.get_template(args.title)
-            return ToolText(render_template(view, True), is_error=not view.copies)
+            return ToolText(render_template(view, MCP_COMMANDS), is_error=not view.copies)
         if args.apply and not php_allowed():  # a template is code MyBB evaluates: gated like mybb_forum_php
             return ToolText(render_template_writes_disabled(args.title), is_error=True)
-        return ToolText(render_replace(service.replace_in_template(args.title, args.find, args.replace, args.set,
-                                                                   args.apply), True))
+        assert args.find is not None and args.replace is not None  # the model requires both to replace
+        replaced = service.replace_in_template(args.title, args.find, args.replace, args.set, args.apply)
+        return ToolText(render_replace(replaced, MCP_COMMANDS))
     except MybbMcpError as exc:
-        return _refused(exc, "Template Refused" if isinstance(exc, TemplateRefused) else "Template")
+        refused = isinstance(exc, TemplateRefused)
+        return _refused(exc, Failure.TEMPLATE_REFUSED if refused else Failure.TEMPLATE_FAILED)
 
 
 def php_allowed() -> bool:
     return os.environ.get(ALLOW_PHP, "") == "1"
 
 
-def _php(service: ServerOrchestrationService, args: Any) -> str:
+def php(service: ServerOrchestrationService, args: PhpArgs, progress: Progress) -> ToolText:
     if not php_allowed():
         return ToolText(render_php_disabled(), is_error=True)
     try:
         result = service.eval_php(args.code, args.timeout_seconds)
     except MybbMcpError as exc:
-        return _refused(exc, "PHP Not Run")
+        return _refused(exc, Failure.PHP_NOT_RUN)
     return ToolText(render_php(result), is_error=not result.finished or result.exception is not None)
-
-
-async def handle_forum_sql(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.SQL, args, config, _sql)
-
-
-async def handle_forum_members(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.MEMBERS, args, config, _members)
-
-
-async def handle_forum_templates(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.TEMPLATES, args, config, _templates)
-
-
-async def handle_forum_php(args: dict[str, Any], db: Any, config: Any, sync_service: Any) -> str:
-    return await _run(ToolName.PHP, args, config, _php)
-
-
-WORKBENCH_HANDLERS: dict[str, Handler] = {
-    ToolName.INIT.value: handle_forum_init,
-    ToolName.SQL.value: handle_forum_sql,
-    ToolName.MEMBERS.value: handle_forum_members,
-    ToolName.TEMPLATES.value: handle_forum_templates,
-    ToolName.PHP.value: handle_forum_php,
-}

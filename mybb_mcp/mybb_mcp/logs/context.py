@@ -45,9 +45,9 @@ class HiddenCounts:
 
 REQUEST_LOOKUP_BYTES = 1024 * 1024  # how far from an error its request line is looked for
 LOOKUP_BUDGET_BYTES = 8 * 1024 * 1024  # what one query may read to pair errors with requests
-_LOOKUP_BLOCK, _LOOKUP_MAX_BLOCK = 16 * 1024, 256 * 1024
+LOOKUP_BLOCK, LOOKUP_MAX_BLOCK = 16 * 1024, 256 * 1024
 _REQUEST_HINTS = (b"]: ", b"Development Server")
-_ERROR_OR_REQUEST_HINTS = (*ERROR_HINTS, b"]: ", b"Development Server")
+ERROR_OR_REQUEST_HINTS = (*ERROR_HINTS, b"]: ", b"Development Server")
 NO_REQUEST_YET = ("no request line follows it in the log: the request was still running when the log was "
                   "read, or PHP died during it")
 AT_STARTUP = "raised while PHP started, before any request"
@@ -55,7 +55,7 @@ NOT_LOOKED_UP = "not looked up: this answer spent its reading budget pairing ear
 BY_TIME_WINDOW = 60  # seconds after a MyBB error log entry in which its request line is looked for
 
 
-def _same_worker(a: LogEntry, b: LogEntry) -> bool:
+def same_worker(a: LogEntry, b: LogEntry) -> bool:
     return a.worker_pid == b.worker_pid
 
 
@@ -78,15 +78,15 @@ def request_after(
         return None, NO_REQUEST_YET
     stop = known.since if known is not None and known.since > entry.offset else None
     # Bounded: where no request line follows (a log of errors only), the reader must not scan on to the end.
-    bound = entry.offset + REQUEST_LOOKUP_BYTES + _LOOKUP_MAX_BLOCK
+    bound = entry.offset + REQUEST_LOOKUP_BYTES + LOOKUP_MAX_BLOCK
     for offset, raw in iter_entries_forward(log_file, start=entry.offset, any_of=_REQUEST_HINTS, stats=stats,
-                                            end=bound if stop is None else min(stop, bound), block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+                                            end=bound if stop is None else min(stop, bound), block_size=LOOKUP_BLOCK, max_block_size=LOOKUP_MAX_BLOCK):
         if offset == entry.offset:
             continue
         if offset - entry.offset > REQUEST_LOOKUP_BYTES:
             break
         line = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
-        if not _same_worker(line, entry):
+        if not same_worker(line, entry):
             continue
         if line.event_type == REQUEST:
             if forged(log_file, offset):  # a php -S line a page wrote: not this error's request
@@ -106,13 +106,13 @@ def errors_before(
     """Whether PHP or MyBB logged an error (not MyBB's noise) for this request, before its request line."""
     if request.offset is None:
         return False
-    for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=_ERROR_OR_REQUEST_HINTS,
-                                             stats=stats, block_size=_LOOKUP_BLOCK,
-                                             max_block_size=_LOOKUP_MAX_BLOCK):
+    for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=ERROR_OR_REQUEST_HINTS,
+                                             stats=stats, block_size=LOOKUP_BLOCK,
+                                             max_block_size=LOOKUP_MAX_BLOCK):
         if request.offset - offset > REQUEST_LOOKUP_BYTES:
             break
         entry = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
-        if not _same_worker(entry, request):
+        if not same_worker(entry, request):
             continue
         if entry.event_type in (REQUEST, STARTUP):
             return False
@@ -131,7 +131,7 @@ def request_by_time(log_file: Path, entry: LogEntry, zone: tzinfo) -> LogEntry |
     try:
         start = offset_at_time(log_file, entry.timestamp, zone)
         for offset, raw in iter_entries_forward(log_file, start=start, any_of=(b"]: ",),
-                                                block_size=_LOOKUP_BLOCK, max_block_size=_LOOKUP_MAX_BLOCK):
+                                                block_size=LOOKUP_BLOCK, max_block_size=LOOKUP_MAX_BLOCK):
             line = parse_entry(raw.decode("utf-8", "replace"), tz=zone, offset=offset)
             if line.timestamp is not None and line.timestamp < entry.timestamp:
                 continue  # ended before the error was raised

@@ -133,7 +133,7 @@ def decode_cursor(text: object) -> Cursor:
                   tuple(marks))
 
 
-def _hash(data: bytes) -> str:
+def hash_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
@@ -167,14 +167,14 @@ def _mark_server(log_file: Path) -> tuple[FileMark | None, str, str]:
     try:
         info = os.fstat(fd)
         end = _complete_end(fd, info.st_size)
-        head = _hash(_pread(fd, min(HEAD_BYTES, end), 0))
-        tail = _hash(_pread(fd, min(TAIL_BYTES, end), end - min(TAIL_BYTES, end)))
+        head = hash_key(_pread(fd, min(HEAD_BYTES, end), 0))
+        tail = hash_key(_pread(fd, min(TAIL_BYTES, end), end - min(TAIL_BYTES, end)))
         return FileMark(info.st_dev, info.st_ino, end), head, tail
     finally:
         os.close(fd)
 
 
-def _mark_file(path: Path) -> FileMark | None:
+def mark_file(path: Path) -> FileMark | None:
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -185,7 +185,7 @@ def _mark_file(path: Path) -> FileMark | None:
 def take_cursor(log_file: Path, mybb_files: Sequence[Path] = (), *, now: float | None = None) -> Cursor:
     """A cursor at the end of what is in the logs now."""
     server, head, tail = _mark_server(Path(log_file))
-    marks = tuple((f"{m.dev}:{m.ino}", m) for p in mybb_files[:MAX_MYBB_FILES] if (m := _mark_file(Path(p))) is not None)
+    marks = tuple((f"{m.dev}:{m.ino}", m) for p in mybb_files[:MAX_MYBB_FILES] if (m := mark_file(Path(p))) is not None)
     return Cursor(server, head, tail, time.time() if now is None else now, marks)
 
 
@@ -217,10 +217,10 @@ def _generation_matches(fd: int, info: os.stat_result, cursor: Cursor, *, same_i
         return False
     if same_inode and (info.st_dev, info.st_ino) != (mark.dev, mark.ino):
         return False
-    if _hash(_pread(fd, min(HEAD_BYTES, mark.offset), 0)) != cursor.head:  # the head as far as it went then
+    if hash_key(_pread(fd, min(HEAD_BYTES, mark.offset), 0)) != cursor.head:  # the head as far as it went then
         return False
     size = min(TAIL_BYTES, mark.offset)
-    return _hash(_pread(fd, size, mark.offset - size)) == cursor.tail
+    return hash_key(_pread(fd, size, mark.offset - size)) == cursor.tail
 
 
 def _check(path: Path, cursor: Cursor, *, same_inode: bool) -> tuple[bool, int]:
@@ -265,7 +265,7 @@ def resolve(cursor: Cursor, log_file: Path, backups: int) -> Resolution:
     )
 
 
-def _server_entries_in(segments: Iterable[Segment], zone: tzinfo | None) -> Iterator[LogEntry]:
+def server_entries_in(segments: Iterable[Segment], zone: tzinfo | None) -> Iterator[LogEntry]:
     for segment in segments:
         location = str(segment.path)
         try:
@@ -306,11 +306,11 @@ def mybb_blocks(path: Path, start: int, end: int | None = None, limit: int = 16 
     return entries
 
 
-def _mybb_new(cursor: Cursor, mybb_files: Sequence[Path]) -> list[LogEntry]:
+def mybb_new(cursor: Cursor, mybb_files: Sequence[Path]) -> list[LogEntry]:
     marks = dict(cursor.mybb)
     entries: list[LogEntry] = []
     for path in mybb_files:
-        now = _mark_file(path)
+        now = mark_file(path)
         if now is None:
             continue
         mark = marks.get(f"{now.dev}:{now.ino}")
@@ -357,7 +357,7 @@ def read_since(
     log_file = Path(log_file)
     resolution = resolve(cursor, log_file, backups)
     zone = zone or read_log_zone(log_file)
-    mybb_entries = _mybb_new(cursor, mybb_files)
+    mybb_entries = mybb_new(cursor, mybb_files)
     if wanted is not None and mybb_entries:
         mybb_entries = wanted.matching(cursor_errors.annotate_mybb(mybb_entries, wanted.root, log_file, zone,
                                                                    wanted.options))
@@ -366,7 +366,7 @@ def read_since(
     found: list[LogEntry] = []
     more = False
     last: tuple[Path, int] | None = None
-    read = list(itertools.islice(_server_entries_in(resolution.segments, zone), MAX_CURSOR_ENTRIES))
+    read = list(itertools.islice(server_entries_in(resolution.segments, zone), MAX_CURSOR_ENTRIES))
     read_last = read[-1] if len(read) >= MAX_CURSOR_ENTRIES else None  # stopped there: read on from it
     hold: LogEntry | None = None  # an error whose request is not logged yet: the next read starts before it
     if wanted is not None:
@@ -418,8 +418,8 @@ def _cursor_after(path: Path, entry_offset: int, cursor: Cursor, mybb_files: Seq
             if offset > entry_offset:
                 stop = offset
                 break
-        head = _hash(_pread(fd, min(HEAD_BYTES, stop), 0))
-        tail = _hash(_pread(fd, min(TAIL_BYTES, stop), stop - min(TAIL_BYTES, stop)))
+        head = hash_key(_pread(fd, min(HEAD_BYTES, stop), 0))
+        tail = hash_key(_pread(fd, min(TAIL_BYTES, stop), stop - min(TAIL_BYTES, stop)))
         return Cursor(FileMark(info.st_dev, info.st_ino, stop), head, tail, time.time(), cursor.mybb)
     finally:
         os.close(fd)
@@ -445,7 +445,7 @@ class EntryFilter:
         return cursor_errors.matching(entries, self.options)
 
 
-def _matching(tied: list[tuple[LogEntry, RequestRef | None]], match: RequestMatch | None) -> list[
+def matching_files(tied: list[tuple[LogEntry, RequestRef | None]], match: RequestMatch | None) -> list[
         tuple[LogEntry, RequestRef | None]]:
     """The digest's errors a keyword or path selects (log_match): by their text or their request."""
     if match is None:

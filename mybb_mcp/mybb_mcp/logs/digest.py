@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from .cursors import (
     Segment,
-    _hash,
-    _mark_file,
-    _matching,
-    _mybb_new,
-    _server_entries_in,
+    hash_key,
+    mark_file,
+    matching_files,
     mybb_blocks,
+    mybb_new,
     resolve,
+    server_entries_in,
     take_cursor,
 )
 from .forgery import without_forged
@@ -170,7 +170,7 @@ class Fingerprint:
     where: str | None  # file:line
 
     def key(self) -> str:
-        return _hash(f"{self.kind}\0{self.message}\0{self.where or ''}".encode())
+        return hash_key(f"{self.kind}\0{self.message}\0{self.where or ''}".encode())
 
 
 def _classified(entry: LogEntry, root: Path | None) -> LogEntry:
@@ -393,18 +393,18 @@ def _baseline(cursor: Cursor, resolution: Resolution, zone: tzinfo, root: Path |
     start = max(start, 0)
     if end - start > MAX_BASELINE_BYTES:
         start = _entry_start_after(path, end - MAX_BASELINE_BYTES, end)
-    entries = without_forged([e for e in _server_entries_in([Segment(path, start, end)], zone)
+    entries = without_forged([e for e in server_entries_in([Segment(path, start, end)], zone)
                               if not e.internal and not (e.event_type == CONNECTION and e.message != "Accepted")])
     requests = _requests_in(entries, role_of)
     marks = dict(cursor.mybb)
     for file in mybb_files:
-        now = _mark_file(file)
+        now = mark_file(file)
         mark = marks.get(f"{now.dev}:{now.ino}") if now is not None else None
         if mark is not None:
             for entry in mybb_blocks(file, max(0, mark.offset - 4 * 1024 * 1024), mark.offset):
                 if entry.timestamp is not None and entry.timestamp >= cutoff:
                     entries.append(entry)
-    return group_errors(_matching(_with_roles(tie_to_requests(entries), role_of), match), root), requests
+    return group_errors(matching_files(_with_roles(tie_to_requests(entries), role_of), match), root), requests
 
 
 STOPS_THE_SCRIPT = ("fatal", "parse", "exception", "error")  # PHP stops: a clean load of the page is proof
@@ -457,7 +457,7 @@ def digest(
         resolution = resolve(cursor, log_file, backups)
         note = resolution.note
         segments = resolution.segments
-        extra = _mybb_new(cursor, mybb_files)
+        extra = mybb_new(cursor, mybb_files)
     else:
         resolution = None
         start = 0
@@ -468,7 +468,7 @@ def digest(
                  if since is None or (e.timestamp is not None and e.timestamp >= since)]
     entries: list[LogEntry] = []
     more = False
-    for entry in _server_entries_in(segments, zone):
+    for entry in server_entries_in(segments, zone):
         if since is not None and cursor is None and entry.timestamp is not None and entry.timestamp < since:
             continue
         if entry.internal or (entry.event_type == CONNECTION and entry.message != "Accepted"):
@@ -480,7 +480,7 @@ def digest(
     after = take_cursor(log_file, mybb_files)
     entries = without_forged(entries)  # a page's forged lines: no error of their own, no request re-checked
     tied = _with_roles(tie_to_requests(entries), role_of) + [(e, None) for e in extra]
-    groups = group_errors(_matching(tied, match), root)
+    groups = group_errors(matching_files(tied, match), root)
     requests = _requests_in(entries, role_of)
     before: list[ErrorGroup] = []
     if cursor is not None and resolution is not None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cursors import _mybb_new, _server_entries_in, resolve
+from .cursors import mybb_new, resolve, server_entries_in
 from .digest import RequestRef, entries_of_port, group_errors, normalise_message
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def errors_of_exchanges(
     while exchanges:
         try:
             resolution = resolve(before, log_file, backups)
-            entries = [] if resolution.nothing_new else list(_server_entries_in(resolution.segments, None))
+            entries = [] if resolution.nothing_new else list(server_entries_in(resolution.segments, None))
         except OSError as exc:
             return [], False, f"the server log could not be read: {exc.strerror or exc}"
         if entries_of_port(entries, exchanges[-1].client_port)[1] is not None or time.monotonic() > deadline:
@@ -66,7 +66,7 @@ def errors_of_exchanges(
         tied += [(entry, ref) for entry in mine]
     if exchanges:
         last = exchanges[-1]
-        for entry in _mybb_new(before, mybb_files):
+        for entry in mybb_new(before, mybb_files):
             if started is None or entry.timestamp is None or entry.timestamp.timestamp() >= int(started) - 1:
                 tied.append((entry, RequestRef(last.method, last.target, last.status, last.client_port, None,
                                                entry.timestamp)))

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING
 from .parser import ENTRY_START
 
 if TYPE_CHECKING:
-    from .reader import _Cut
+    from .reader import ReadCut
 
 
 # Hits are collected a piece of a block at a time (and not inside an entry already taken), so a block
 # dense with hits costs time, not memory.
 SPAN_CHUNK = 256 * 1024
-_OVERLAP = 2048  # longer than any needle (keywords are at most 500 characters)
+OVERLAP = 2048  # longer than any needle (keywords are at most 500 characters)
 
 # An entry start preceded by its newline: the literal "\n" prefix lets the regex engine skip fast.
 _NL_START = re.compile(b"\n" + ENTRY_START.pattern)
-_NL = b"\n"
+NL = b"\n"
 
 # --- searching blocks ------------------------------------------------------------------------------
 
@@ -151,13 +151,13 @@ def _starts(data: bytearray, lo: int, hi: int) -> list[int]:
     return [m.start() + 1 for m in _NL_START.finditer(data, lo, hi)]
 
 
-def _first_start(data: bytearray, lo: int, hi: int) -> int:
+def first_start(data: bytearray, lo: int, hi: int) -> int:
     """Offset of the first entry start after data[lo] (a line start found after a newline), or -1."""
     m = _NL_START.search(data, lo, hi)
     return m.start() + 1 if m else -1
 
 
-def _last_start(data: bytearray, lo: int, hi: int) -> int:
+def last_start(data: bytearray, lo: int, hi: int) -> int:
     """Offset of the last entry start in data(lo:hi), or -1.
 
     Searched with the C-speed pattern in windows growing back from `hi` (a block of millions of
@@ -177,9 +177,9 @@ def _last_start(data: bytearray, lo: int, hi: int) -> int:
 
 def _entry_around(data: bytearray, p: int, lo: int, hi: int) -> tuple[int, int]:
     """The entry [start, end) holding offset p, given that lo is an entry start and hi an end."""
-    start = data.rfind(_NL, lo, p) + 1
+    start = data.rfind(NL, lo, p) + 1
     while start > lo and not ENTRY_START.match(data, start, hi):
-        start = data.rfind(_NL, lo, start - 1) + 1
+        start = data.rfind(NL, lo, start - 1) + 1
     start = max(start, lo)
     m = _NL_START.search(data, p, hi)
     end = m.start() + 1 if m else hi
@@ -224,9 +224,9 @@ class _FoldFinder:
         while pos < hi:
             stop = min(hi, pos + FOLD_CHUNK)
             if stop < hi:
-                newline = data.rfind(_NL, pos, stop)
+                newline = data.rfind(NL, pos, stop)
                 if newline < 0:  # one line longer than a chunk: take it whole
-                    newline = data.find(_NL, stop, hi)
+                    newline = data.find(NL, stop, hi)
                 stop = newline + 1 if newline >= 0 else hi
             self._hits_in(data, pos, stop, hits)
             pos = stop
@@ -242,7 +242,7 @@ class _FoldFinder:
             line += text.count("\n", counted, i)
             counted = i
             while walked < line:
-                at = data.find(_NL, at, hi) + 1
+                at = data.find(NL, at, hi) + 1
                 walked += 1
             hits.append(at)
             next_line = text.find("\n", i)
@@ -279,14 +279,14 @@ class _KeywordFinder:
         for match in self._folding_into.finditer(data, lo, hi):
             if match.start() < end:
                 continue  # on a line already folded
-            start = data.rfind(_NL, lo, match.start()) + 1
-            stop = data.find(_NL, match.end(), hi)
+            start = data.rfind(NL, lo, match.start()) + 1
+            stop = data.find(NL, match.end(), hi)
             end = hi if stop < 0 else stop + 1
             hits += self.fold.find_all(data, max(start, lo), end)
         return sorted(set(hits))
 
 
-class _Selector:
+class BlockSelector:
     """Picks entries of a buffer: all of them, or those a keyword / needles select."""
 
     def __init__(self, keyword: bytes | None, any_of: Sequence[bytes] | None) -> None:
@@ -306,7 +306,7 @@ class _Selector:
             return False
         return self.any_of is None or self.any_of.matches(entry)
 
-    def accepts_with(self, entry: bytes | bytearray, cut: _Cut) -> bool:
+    def accepts_with(self, entry: bytes | bytearray, cut: ReadCut) -> bool:
         """The whole-entry test for an entry a reader trimmed: what `cut` saw of the dropped part counts."""
         if self.keyword is not None and not cut.keyword and self.keyword not in fold_text(entry):
             return False
@@ -340,7 +340,7 @@ class _Selector:
             stop = min(hi, piece + SPAN_CHUNK)
             if end >= stop:
                 continue  # inside the entry just taken
-            for p in source.find_all(data, max(piece, end), min(hi, stop + _OVERLAP)):
+            for p in source.find_all(data, max(piece, end), min(hi, stop + OVERLAP)):
                 if p >= stop:
                     break  # the next piece finds it
                 if p < end:
@@ -353,6 +353,6 @@ class _Selector:
 
 def _any_hit(source: _KeywordFinder | _AnyOf, data: bytearray, lo: int, hi: int) -> bool:
     for piece in range(lo, hi, SPAN_CHUNK):
-        if source.find_all(data, piece, min(hi, piece + SPAN_CHUNK + _OVERLAP)):
+        if source.find_all(data, piece, min(hi, piece + SPAN_CHUNK + OVERLAP)):
             return True
     return False

@@ -18,7 +18,7 @@ from .query import new_entries
 from .rotation import backup_path
 
 if TYPE_CHECKING:
-    from ..orchestration import LogQueryOptions
+    from .options import LogQueryOptions
     from .parser import LogEntry
 
 

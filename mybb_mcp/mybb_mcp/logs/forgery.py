@@ -38,7 +38,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .parser import REQUEST, _is_php_error_suffix
+from .parser import REQUEST, is_php_error_suffix
 from .reader import open_log
 from .signed import BEGIN, END, SIGNED_BYTES, SignedLine, log_is_signed, read_keys, verify
 from .timeline import lookback_windows
@@ -108,7 +108,7 @@ def _is_the_request_line(body: bytes, begin: SignedLine, end: SignedLine | None)
     if fatal:
         return suffix is not None and suffix.decode("utf-8", "replace").startswith(fatal)
     # No fatal error: a suffix may only say what php -S or the router says (" - No such file or directory").
-    return suffix is None or not _is_php_error_suffix(suffix.decode("utf-8", "replace"), int(status))
+    return suffix is None or not is_php_error_suffix(suffix.decode("utf-8", "replace"), int(status))
 
 
 def _flag_signed(data: bytes, base: int, targets: set[int], skip_first: bool, keys: list[bytes]) -> set[int]:

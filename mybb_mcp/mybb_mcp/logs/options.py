@@ -105,11 +105,14 @@ def validate_options(options: LogQueryOptions) -> LogQueryOptions:
     keyword = options.filter_keyword
     if keyword is not None:
         if not isinstance(keyword, str):
-            raise InvalidArgument(f"filter_keyword must be text, not {keyword!r}.", "Pass a word or phrase to look for.")
+            raise InvalidArgument(f"filter_keyword must be text, not {keyword!r}.",
+                                  "Pass a word or phrase to look for.")
         if not keyword.strip():
-            raise InvalidArgument("filter_keyword is empty.", "Pass a word or phrase to look for, or leave the filter out.")
+            raise InvalidArgument("filter_keyword is empty.",
+                                  "Pass a word or phrase to look for, or leave the filter out.")
         if "\n" in keyword or "\r" in keyword:
-            raise InvalidArgument("filter_keyword spans lines.", "Search for one line's text; the whole entry is returned.")
+            raise InvalidArgument("filter_keyword spans lines.",
+                                  "Search for one line's text; the whole entry is returned.")
         if "\x00" in keyword:  # the readers mark their cuts with NUL bytes (bounds.CUT_MARK)
             raise InvalidArgument("filter_keyword contains a NUL character.", "Search for printable text.")
         if len(keyword) > MAX_KEYWORD_LENGTH:

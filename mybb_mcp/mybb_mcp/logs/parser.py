@@ -323,7 +323,7 @@ def _classify_client(entry: LogEntry, client: re.Match[str]) -> None:
         entry.message = suffix or ""
         entry.is_static = is_static_request(entry)
         entry.internal = (method, path, entry.status_code) in _PROBE_REQUESTS
-        if suffix and _is_php_error_suffix(suffix, entry.status_code):
+        if suffix and is_php_error_suffix(suffix, entry.status_code):
             entry.level = _suffix_level(suffix)
             entry.source_file, entry.source_line = _location(suffix)
         else:
@@ -335,7 +335,7 @@ def _classify_client(entry: LogEntry, client: re.Match[str]) -> None:
     # else: 'Invalid request (...)' and anything unknown stay info
 
 
-def _is_php_error_suffix(suffix: str, status: int | None) -> bool:
+def is_php_error_suffix(suffix: str, status: int | None) -> bool:
     """Whether a request line's ` - ...` suffix is PHP's error message rather than php -S's own words.
 
     On a 4xx php -S appends strerror(errno) for the missing file: usually "No such file or

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from .bounds import AnswerBudget
 from .context import (
-    _ERROR_OR_REQUEST_HINTS,
-    _LOOKUP_BLOCK,
-    _LOOKUP_MAX_BLOCK,
+    ERROR_OR_REQUEST_HINTS,
+    LOOKUP_BLOCK,
+    LOOKUP_MAX_BLOCK,
     REQUEST_LOOKUP_BYTES,
     ErrorContext,
     HiddenCounts,
-    _same_worker,
+    same_worker,
 )
 from .forgery import forged, starts_inside_request_data
 from .match import RequestMatch
@@ -279,14 +279,14 @@ def errors_raised_by(
     if request.offset is None:
         return found
     location = str(log_file)
-    for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=_ERROR_OR_REQUEST_HINTS,
+    for offset, raw in iter_entries_backward(log_file, end=request.offset, any_of=ERROR_OR_REQUEST_HINTS,
                                              start=max(floor, request.offset - REQUEST_LOOKUP_BYTES - 1),
-                                             stats=stats, block_size=_LOOKUP_BLOCK,
-                                             max_block_size=_LOOKUP_MAX_BLOCK):
+                                             stats=stats, block_size=LOOKUP_BLOCK,
+                                             max_block_size=LOOKUP_MAX_BLOCK):
         if offset < floor or request.offset - offset > REQUEST_LOOKUP_BYTES:
             break
         entry = _parse_kept(raw, zone, offset)
-        if not _same_worker(entry, request):
+        if not same_worker(entry, request):
             continue
         if entry.event_type in (REQUEST, STARTUP):
             break

@@ -29,7 +29,7 @@ from io import FileIO
 
 from ..safe_files import open_regular
 from .bounds import CARRY_TRIM_BYTES, CUT_MARK, ENTRY_HEAD_BYTES, ENTRY_TAIL_BYTES, MAX_ENTRY_BYTES, keep_entry
-from .finders import _NL, _OVERLAP, _first_start, _last_start, _Selector
+from .finders import NL, OVERLAP, BlockSelector, first_start, last_start
 
 # Block sizes: small first (a tail query wants the last few KiB), growing when scanning far.
 BLOCK_SIZE = 64 * 1024
@@ -50,7 +50,7 @@ class ReadStats:
 
 
 @dataclass
-class _Cut:
+class ReadCut:
     """What a reader dropped from the middle of the entry it carries across blocks (bounds)."""
 
     bytes: int = 0
@@ -59,19 +59,19 @@ class _Cut:
     any: bool = False  # one of the any-of needles was
 
 
-def _trim(data: bytearray, lo: int, hi: int, selector: _Selector, cut: _Cut) -> bytes:
+def _trim(data: bytearray, lo: int, hi: int, selector: BlockSelector, cut: ReadCut) -> bytes:
     """data[lo:hi], a carried entry or a run of its lines, as head + CUT_MARK + tail; the middle
     (an earlier cut's mark included) is counted in `cut`, with whether a filter matched there."""
     front_end, tail_start = lo + ENTRY_HEAD_BYTES, hi - ENTRY_TAIL_BYTES
     mark = data.find(CUT_MARK, front_end, tail_start) if cut.bytes else -1
     cut.bytes += tail_start - front_end - (len(CUT_MARK) if mark >= 0 else 0)
-    cut.lines += data.count(_NL, front_end, tail_start)
-    keyword, any_of = selector.hits(data, max(lo, front_end - _OVERLAP), min(hi, tail_start + _OVERLAP))
+    cut.lines += data.count(NL, front_end, tail_start)
+    keyword, any_of = selector.hits(data, max(lo, front_end - OVERLAP), min(hi, tail_start + OVERLAP))
     cut.keyword, cut.any = cut.keyword or keyword, cut.any or any_of
     return bytes(data[lo:front_end]) + CUT_MARK + bytes(data[tail_start:hi])
 
 
-def _kept(data: bytearray, start: int, end: int, cut: _Cut | None = None) -> bytes:
+def _kept(data: bytearray, start: int, end: int, cut: ReadCut | None = None) -> bytes:
     """An entry of the buffer as yielded: bounded (bounds.keep_entry)."""
     if cut is not None and cut.bytes:
         return keep_entry(data[start:end], cut.bytes, cut.lines)
@@ -113,7 +113,7 @@ def _complete_end(fd: int, end: int) -> int:
         chunk = os.pread(fd, size, probe - size)
         if len(chunk) < size:  # shrank meanwhile: read what is there
             return _complete_end(fd, os.fstat(fd).st_size) if os.fstat(fd).st_size < end else probe
-        newline = chunk.rfind(_NL)
+        newline = chunk.rfind(NL)
         if newline >= 0:
             return probe - size + newline + 1
         probe -= size
@@ -122,7 +122,7 @@ def _complete_end(fd: int, end: int) -> int:
     return 0
 
 
-def _range(fd: int, start: int, end: int | None) -> tuple[int, int]:
+def read_range(fd: int, start: int, end: int | None) -> tuple[int, int]:
     size = os.fstat(fd).st_size
     end = size if end is None else max(0, min(end, size))
     end = _complete_end(fd, end)
@@ -149,16 +149,16 @@ def iter_entries_backward(
     an orphan entry of its own.
     """
     stats = stats if stats is not None else ReadStats()
-    selector = _Selector(keyword, any_of)
+    selector = BlockSelector(keyword, any_of)
     block = block_size or BLOCK_SIZE
     max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
     buffer = _Buffer()
     with open_log(path) as handle:
         fd = handle.fileno()
-        start, end = _range(fd, start, end)
+        start, end = read_range(fd, start, end)
         stats.start, stats.end = start, end
         pos, carry = end, b""  # carry: head-less lines continuing an entry further back
-        cut = _Cut()  # what was trimmed from the carry (it never grows past CARRY_TRIM_BYTES)
+        cut = ReadCut()  # what was trimmed from the carry (it never grows past CARRY_TRIM_BYTES)
         while pos > start:
             size = min(block, pos - start)
             lo_file = pos - size
@@ -171,13 +171,13 @@ def iter_entries_backward(
             data, base = buffer.data, lo_file - extra
             pos, block = lo_file, min(block * 2, max_block)
             # Only the block can hold an entry start (the carry has none): search it, and a stamp's length on.
-            first = 0 if not extra else _first_start(data, 0, min(hi, size + extra + 64))
+            first = 0 if not extra else first_start(data, 0, min(hi, size + extra + 64))
             if first < 0:  # no entry starts here: all of it continues an entry further back
                 carry = _trim(data, 1, hi, selector, cut) if hi - 1 > CARRY_TRIM_BYTES else bytes(data[1:hi])
                 continue
             spans = selector.spans(data, first, hi)
             if cut.bytes:  # the last entry holds the trimmed carry: decide on all of it
-                last = _last_start(data, first, hi)
+                last = last_start(data, first, hi)
                 last = first if last < 0 else last
                 spans = [span for span in spans if span[0] != last]
                 if selector.accepts_with(data[last:hi], cut):
@@ -185,7 +185,7 @@ def iter_entries_backward(
             carry = bytes(data[extra:first])
             for s, e in reversed(spans):
                 yield base + s, _kept(data, s, e, cut if e == hi else None)
-            cut = _Cut()
+            cut = ReadCut()
         stats.exhausted = True
 
 
@@ -205,16 +205,16 @@ def iter_entries_forward(
     Filters as in `iter_entries_backward`.
     """
     stats = stats if stats is not None else ReadStats()
-    selector = _Selector(keyword, any_of)
+    selector = BlockSelector(keyword, any_of)
     block = block_size or BLOCK_SIZE
     max_block = max(block, max_block_size or MAX_BLOCK_SIZE)
     buffer = _Buffer()
     with open_log(path) as handle:
         fd = handle.fileno()
-        start, end = _range(fd, start, end)
+        start, end = read_range(fd, start, end)
         stats.start, stats.end = start, end
         pos, carry, base = start, b"", start  # carry: the entry still open, beginning at `base`
-        cut = _Cut()  # what was trimmed from the carry (it never grows past CARRY_TRIM_BYTES)
+        cut = ReadCut()  # what was trimmed from the carry (it never grows past CARRY_TRIM_BYTES)
         while pos < end:
             size = min(block, end - pos)
             length = buffer.fill(fd, size, pos, before=carry)
@@ -225,13 +225,13 @@ def iter_entries_forward(
             data = buffer.data
             pos, block = pos + size, min(block * 2, max_block)
             # Only the new block can hold an entry start (the carry holds none past its own first byte).
-            hi = length if pos >= end else _last_start(data, max(len(carry) - 1, 0), length)
+            hi = length if pos >= end else last_start(data, max(len(carry) - 1, 0), length)
             if hi <= 0:  # still inside one entry
                 carry = _trim(data, 0, length, selector, cut) if length > CARRY_TRIM_BYTES else bytes(data[:length])
                 continue
             spans = selector.spans(data, 0, hi)
             if cut.bytes:  # the first entry holds the trimmed carry: decide on all of it
-                first = _first_start(data, 0, hi)
+                first = first_start(data, 0, hi)
                 first = hi if first < 0 else first
                 spans = [span for span in spans if span[0] != 0]
                 if selector.accepts_with(data[0:first], cut):
@@ -240,7 +240,7 @@ def iter_entries_forward(
             shift = cut.bytes - len(CUT_MARK) if cut.bytes else 0  # buffer -> file, past the trimmed carry
             for s, e in spans:
                 yield base + s + (shift if s else 0), _kept(data, s, e, cut if s == 0 else None)
-            cut = _Cut()
+            cut = ReadCut()
             carry, base = tail, base + hi + shift
         if carry and (selector.accepts_with(carry, cut) if cut.bytes else selector.accepts(carry)):
             yield base, keep_entry(carry, cut.bytes, cut.lines)

@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cursors import _server_entries_in, resolve
+from .cursors import resolve, server_entries_in
 from .digest import group_errors, tie_to_requests
 from .parser import REQUEST
 
@@ -39,7 +39,7 @@ def ports_of(before: Cursor, log_file: Path, backups: int, wanted: Sequence[tupl
     while True:
         try:
             resolution = resolve(before, log_file, backups)
-            entries = [] if resolution.nothing_new else list(_server_entries_in(resolution.segments, None))
+            entries = [] if resolution.nothing_new else list(server_entries_in(resolution.segments, None))
         except OSError:
             entries = []
         lines = [e for e in entries

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..safe_files import check_regular_or_absent, open_regular
 from .signed import log_is_signed, open_header_mark
-from .zone import _ZONE_HEADER, _zone_of_head, format_zone_header
+from .zone import ZONE_HEADER, format_zone_header, zone_of_head
 
 # --- rotation --------------------------------------------------------------------------------------------
 
@@ -211,11 +211,11 @@ def _rotate_open_log(
 
 def _fresh_zone_header(fd: int) -> str | None:
     head = os.pread(fd, 4096, 0).decode("utf-8", "replace")
-    if not _ZONE_HEADER.search(head):
+    if not ZONE_HEADER.search(head):
         return None
     # The signed error channel's mark goes along: the same server keeps writing signed lines.
     mark = open_header_mark() if log_is_signed(head.encode()) else ""
-    return format_zone_header(datetime.now(_zone_of_head(head))) + mark
+    return format_zone_header(datetime.now(zone_of_head(head))) + mark
 
 
 def _unfinished_line(fd: int, size: int, limit: int = 1024 * 1024) -> bytes:

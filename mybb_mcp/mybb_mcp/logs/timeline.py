@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from .finders import _first_start
+from .finders import first_start
 from .parser import ENTRY_START, head_timestamp
-from .reader import BLOCK_SIZE, _range, open_log
+from .reader import BLOCK_SIZE, open_log, read_range
 
 # --- finding a time in the file -----------------------------------------------------------------------
 
@@ -22,7 +22,7 @@ def _entry_time_after(fd: int, pos: int, end: int, tz: tzinfo | None) -> tuple[i
     # An entry starts within a few hundred bytes almost always: read a page first, 1 MiB only if not.
     for size in (4096, 1024 * 1024):
         chunk = os.pread(fd, min(size, end - lo), lo)
-        found = 0 if pos == 0 and ENTRY_START.match(chunk) else _first_start(chunk, 0, len(chunk))
+        found = 0 if pos == 0 and ENTRY_START.match(chunk) else first_start(chunk, 0, len(chunk))
         if found >= 0 or len(chunk) < size:
             break
     if found < 0:
@@ -80,7 +80,7 @@ def offset_at_time(
     target = cutoff - TIME_SLACK
     with open_log(path) as handle:
         fd = handle.fileno()
-        lo, hi = _range(fd, start, end)
+        lo, hi = read_range(fd, start, end)
         end_ = hi
         while hi - lo > BLOCK_SIZE:
             mid = (lo + hi) // 2

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover
 
 # --- the zone header ------------------------------------------------------------------------------------
 
-_ZONE_HEADER = re.compile(
+ZONE_HEADER = re.compile(
     re.escape(ORCHESTRATOR_TAG)
     + r"log opened; timestamps are local time, zone (?:(?P<key>[^\s()]+) \((?P<o1>UTC[+-]\d\d:\d\d)\)"
     + r"|(?P<o2>UTC[+-]\d\d:\d\d))"
@@ -67,11 +67,11 @@ def read_log_zone(path: str | os.PathLike[str]) -> tzinfo:
             head = handle.read(4096).decode("utf-8", "replace")
     except OSError:
         head = ""
-    return _zone_of_head(head)
+    return zone_of_head(head)
 
 
-def _zone_of_head(head: str) -> tzinfo:
-    match = _ZONE_HEADER.search(head)
+def zone_of_head(head: str) -> tzinfo:
+    match = ZONE_HEADER.search(head)
     if match:
         key = match.group("key")
         zone = _zone(key) if key else None

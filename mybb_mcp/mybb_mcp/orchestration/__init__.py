@@ -15,8 +15,7 @@ from ..failures import Failure
 from ..logs.options import LogQueryOptions
 from ..logs.parser import ERROR_PATTERNS, STATIC_PATTERNS, LogEntry, is_error_line, is_static_request, parse_log_line
 from ..logs.query import LogQueryResult
-from ..results import DeathReport, ServerResult, ServerStatus
-from .process import PortOwner
+from ..results import DeathReport, PortOwner, ServerResult, ServerStatus
 from .server_service import ServerOrchestrationService
 
 __all__ = [

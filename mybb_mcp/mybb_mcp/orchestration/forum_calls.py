@@ -9,12 +9,11 @@ import http.client
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .. import php_builds
+from .. import layout, php_builds
 from ..failures import Failure
 from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
 from ..forum import files as files_module
 from ..forum import snapshot as snapshots
-from ..forum.init import init_forum
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
 from ..logs import signed as signed_channel
@@ -23,13 +22,14 @@ from ..workbench import browser, browser_pool, left_out, request_trace
 from ..workbench import matrix as matrix_module
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import expected_json, judge_json
-from . import layout, php_dev
+from . import php_dev
+from .init import init_forum
 from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
-    from ..forum.init import InitOptions
     from ..forum.requests import PageRequest
     from ..results import ServerResult
+    from .init import InitOptions
 
 
 class ForumCalls:
@@ -42,7 +42,7 @@ class ForumCalls:
     keep_browser_warm = False
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
-        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see forum/init.py), on
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see orchestration/init.py), on
         MYBB_PHP_VERSION's PHP when one is named (installed first)."""
         notes: list[str] = []
         problem = self._ensure_php_build(notes)
@@ -66,15 +66,15 @@ class ForumCalls:
             try:
                 chromium = find_chromium()
             except BrowserProblem as exc:  # before anything is done: nothing changes
-                return PageResult(request, None, failure=exc.message, hint=exc.hint)
+                return PageResult(request, None, failure=Failure.BROWSER_PROBLEM, problem=exc.message, hint=exc.hint)
         running = self._observe([])
         files = self._mybb_error_files()
         log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
         before = cursors.take_cursor(log_file, files)
         result = PageResult(request, None, log_file=log_file)
         if running is None:
-            result.failure = f"the server is not running for {self.config.mybb_root}"
-            result.hint = "Start it with mybb_server_start (or `mybb-server start`), then request the page."
+            result.fail(Failure.NOT_RUNNING, f"the server is not running for {self.config.mybb_root}",
+                        "Start it with mybb_server_start (or `mybb-server start`), then request the page.")
             result.cursor = before.encode()
             return result
         cfg = files_module.read_config_php(self.config.mybb_root)
@@ -92,13 +92,14 @@ class ForumCalls:
             self.config, request.trace, request.plugins, queries=request.queries, profile=request.profile)
         if workbench is None and asked:
             planted = request_trace.refusal(self.config)
-            result.failure = ("the running server cannot trace a request, list its queries, profile it or switch "
-                              "plugins off for one: "
-                              + (planted.rstrip(".") if planted else "it was started without mybb-mcp's router or "
-                                 "by an older version") + "; the page was not requested")
-            result.hint = ("Remove that folder, restart the server (mybb_server_restart or `mybb-server restart`), "
-                           "then ask again." if planted else
-                           "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again.")
+            result.fail(Failure.TRACE_UNAVAILABLE,
+                        "the running server cannot trace a request, list its queries, profile it or switch "
+                        "plugins off for one: "
+                        + (planted.rstrip(".") if planted else "it was started without mybb-mcp's router or "
+                           "by an older version") + "; the page was not requested",
+                        "Remove that folder, restart the server (mybb_server_restart or `mybb-server restart`), "
+                        "then ask again." if planted else
+                        "Restart it with mybb_server_restart (or `mybb-server restart`), then ask again.")
             result.cursor = before.encode()
             return result
         if workbench is not None and chromium is None:
@@ -113,17 +114,17 @@ class ForumCalls:
             else:
                 response = requests.load_page(client, request)
         except sessions.LoginProblem as exc:
-            result.failure, result.hint = exc.message, exc.hint
+            result.fail(Failure.LOGIN_REFUSED, exc.message, exc.hint)
             if exc.broke:  # the login request's own errors are the answer
                 logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
                 result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
                     before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
                     started=started)
         except BrowserProblem as exc:
-            result.failure, result.hint = exc.message, exc.hint
+            result.fail(Failure.BROWSER_PROBLEM, exc.message, exc.hint)
         except (OSError, http.client.HTTPException) as exc:
-            result.failure = f"the forum did not answer at {client.base}: {exc}"
-            result.hint = "Check the server with mybb_server_status (or `mybb-server status`)."
+            result.fail(Failure.FORUM_NOT_ANSWERING, f"the forum did not answer at {client.base}: {exc}",
+                        "Check the server with mybb_server_status (or `mybb-server status`).")
         else:
             result.response = response
             exchanges = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in response.hops]

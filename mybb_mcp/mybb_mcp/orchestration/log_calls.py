@@ -10,10 +10,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..answers.logs import render_log_query
-from ..forum import error_log, release, request_roles
+from ..forum import release, request_roles
 from ..forum import sessions as sessions_module
-from ..logs import compile_time, cursors, digest
+from ..logs import compile_time, cursors, digest, mybb_error_log
 from ..logs.match import RequestMatch
 from ..logs.options import LogQueryOptions
 from ..logs.query import run_query
@@ -22,7 +21,7 @@ from . import process
 
 if TYPE_CHECKING:
     from ..logs.query import LogQueryResult
-    from .observe import _Running
+    from .observe import RunningServer
 
 
 WAIT_POLL_SECONDS = 0.1  # how often a waiting log query looks for new entries
@@ -36,11 +35,11 @@ class LogCalls:
     # ------------------------------------------------------------------ logs
 
     def search_logs(self, options: LogQueryOptions) -> LogQueryResult:
-        """Run a log query and return the data (`query_logs` renders it)."""
+        """Run a log query and return the data (`answers.logs.render_log_query` renders it)."""
         options = options.validated()
         running = self._observe([])
         log_file = self.config.log_file
-        sources = (error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        sources = (mybb_error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
                    if options.include_mybb else [])
         zone = read_log_zone(log_file)
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
@@ -53,7 +52,7 @@ class LogCalls:
             result.problem = deleted
         return result
 
-    def _deleted_log(self, running: _Running | None) -> str | None:
+    def _deleted_log(self, running: RunningServer | None) -> str | None:
         """What to say when the running server's log was deleted under it (PHP still writes to it)."""
         log_file = self.config.log_file
         if running is None or os.path.lexists(log_file):
@@ -66,14 +65,10 @@ class LogCalls:
                         "what it holds, then restart the server to log to a new file")
         return "it was deleted while the server runs; restart the server to log to a new file"
 
-    def query_logs(self, options: LogQueryOptions) -> str:
-        """Markdown answer to a log query (plan API)."""
-        return render_log_query(self.search_logs(options))
-
     # ------------------------------------------------------------------ pages and checkpoints
 
     def _mybb_error_files(self) -> list[Path]:
-        sources = error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
+        sources = mybb_error_log.error_log_sources(self.config.mybb_root, php_settings=self.config.php_settings)
         return [source.path for source in sources]
 
     def log_cursor(self) -> str:

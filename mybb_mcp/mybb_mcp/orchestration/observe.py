@@ -30,7 +30,7 @@ LAST_ERRORS_SHOWN = 3
 
 
 @dataclass
-class _Running:
+class RunningServer:
     identity: ProcessIdentity
     state: dict[str, Any]
     leader_alive: bool
@@ -46,7 +46,7 @@ class Observation:
 
     Mixed into `ServerOrchestrationService`, whose config, clock, timeouts and state file it uses."""
 
-    def _observe(self, notes: list[str], died: list[DeathReport] | None = None) -> _Running | None:
+    def _observe(self, notes: list[str], died: list[DeathReport] | None = None) -> RunningServer | None:
         """What status and log queries see first: the running server, its stale state cleared. Under
         the lock, so they never act on a state a concurrent restart just replaced (an orphan). They
         rewrite no file: a log over the size limit is rotated by the next start or restart. No state
@@ -66,7 +66,7 @@ class Observation:
 
     def _current(
         self, notes: list[str], died: list[DeathReport] | None = None, clear_dead: bool = False
-    ) -> _Running | None:
+    ) -> RunningServer | None:
         """The running server we started, or None. Sets an unusable state aside, saying so in `notes`.
 
         The state of a server that died is its crash record: every reader (status, logs, stop) reports
@@ -95,10 +95,10 @@ class Observation:
         identity = ProcessIdentity.from_state(state)
         if process.is_alive(identity):
             self._continue_if_stopped(identity, notes)
-            return _Running(identity, state, leader_alive=True)
+            return RunningServer(identity, state, leader_alive=True)
         if process.group_members(identity):
             self._continue_if_stopped(identity, notes)
-            return _Running(identity, state, leader_alive=False)
+            return RunningServer(identity, state, leader_alive=False)
         if clear_dead:
             how = self._death_report(identity, state, with_errors=False).how
             self._state_file.clear()

@@ -22,6 +22,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 # E_NOTICE | E_USER_NOTICE | E_DEPRECATED | E_USER_DEPRECATED: what MyBB's errorHandler switches off.
 FORCED_KINDS = 8 | 1024 | 8192 | 16384
@@ -35,14 +36,7 @@ _XDEBUG_DISPLAY = (
     "xdebug.var_display_max_children=8",
 )
 
-_PROBE = (
-    "echo json_encode(["
-    "'version' => PHP_VERSION,"
-    "'xdebug' => phpversion('xdebug') ?: null,"
-    "'xdebug_mode' => ini_get('xdebug.mode'),"
-    "'opcache' => extension_loaded('Zend OPcache'),"
-    "]);"
-)
+_PROBE = Path(__file__).with_name("php_probe.php")
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,7 @@ def probe_php(php: str, settings: Sequence[str] = (), timeout: float = 10.0) -> 
     argv = [php]
     for setting in settings:
         argv += ["-d", setting]
-    argv += ["-r", _PROBE]
+    argv.append(str(_PROBE))
     try:
         done = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         data = json.loads(done.stdout.decode("utf-8", "replace").strip().splitlines()[-1])

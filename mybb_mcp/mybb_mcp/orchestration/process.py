@@ -36,7 +36,7 @@ CREATE_TIME_TOLERANCE = 0.05
 # php -S would send an extensionless path to index.php, but answers a missing .txt file with a 404 itself.
 # (Defined with the parser, which hides exactly these requests from queries.)
 from ..logs.parser import READY_PROBE_PATH  # noqa: E402
-from ..untrusted import code_span  # noqa: E402
+from ..results import PortOwner  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -65,28 +65,6 @@ class ProcessIdentity:
         if session is not None and (not isinstance(session, int) or isinstance(session, bool) or session < 1):
             raise ValueError("session is not a process ID")
         return cls(int(state["pid"]), float(state["create_time"]), tuple(state["cmdline"]), session)
-
-
-@dataclass(frozen=True)
-class PortOwner:
-    """Who listens on a port. Fields are None when the OS would not tell us."""
-
-    pid: int | None
-    name: str | None
-    cmdline: tuple[str, ...]
-    # Set when the holder is a server this tool started for another forum (from the registry).
-    forum_root: str | None = None
-    forum_url: str | None = None
-
-    def describe(self) -> str:
-        if self.forum_root is not None:
-            return (f"this tool's server for the forum {code_span(str(self.forum_root))} "
-                    f"({code_span(str(self.forum_url))}, PID {self.pid})")
-        if self.pid is None:
-            return "a process this user cannot inspect"
-        # Another user's program chooses its own name and command line: shown as code, never as markup.
-        command = " ".join(self.cmdline) if self.cmdline else self.name or "unknown program"
-        return f"PID {self.pid} ({code_span(self.name or 'unknown')}: {code_span(command)})"
 
 
 @dataclass

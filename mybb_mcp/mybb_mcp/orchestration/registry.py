@@ -24,9 +24,10 @@ from typing import Any
 
 import psutil
 
+from ..layout import ForumFiles
+from ..logs.parser import READY_PROBE_PATH
 from ..safe_files import read_own_json
 from . import process
-from .layout import ForumFiles
 from .process import ProcessIdentity
 
 REGISTRY_VERSION = 1
@@ -173,7 +174,7 @@ def _read(fd: int, name: str) -> Entry | None:
             workers=workers if isinstance(workers, int) and not isinstance(workers, bool) else 1,
             started_at=data.get("started_at") if isinstance(data.get("started_at"), str) else None,
             log_file=Path(data["log_file"]) if isinstance(data.get("log_file"), str) else None,
-            probe=_text(data.get("probe") or process.READY_PROBE_PATH),
+            probe=_text(data.get("probe") or READY_PROBE_PATH),
         )
     except (ValueError, KeyError, TypeError, RecursionError):
         return None

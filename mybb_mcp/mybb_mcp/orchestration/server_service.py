@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .. import php_builds
+from .. import layout, php_builds
 from ..failures import Failure
 from ..forum import release, report
 from ..forum.folder_modes import open_folders_warning, readable_config_warning
@@ -31,7 +31,7 @@ from ..logs.zone import format_zone_header, local_zone_key
 from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from ..workbench import request_trace
-from . import layout, php_dev, process, registry
+from . import php_dev, process, registry
 from .forum_calls import ForumCalls
 from .log_calls import LogCalls
 from .observe import Observation
@@ -42,7 +42,7 @@ from .workbench_calls import WorkbenchCalls
 
 if TYPE_CHECKING:
     from ..config import Config
-    from .observe import _Running
+    from .observe import RunningServer
 
 
 __all__ = ["DeathReport", "LogQueryOptions", "ServerOrchestrationService", "ServerResult", "ServerStatus"]
@@ -318,7 +318,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         result.notes[:0] = notes
         return result
 
-    def _stop_running(self, running: _Running, force: bool) -> ServerResult:
+    def _stop_running(self, running: RunningServer, force: bool) -> ServerResult:
         identity, state = running.identity, running.state
         self._close_warm_browser()  # stop, restart, init --force: never a browser left for a gone server
         port, host = int(state["port"]), str(state["host"])
@@ -474,7 +474,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
     def _rotate_log(self) -> bool:
         return rotate_logs(self.config.log_file, self.config.log_backups)
 
-    def _already_running(self, running: _Running, notes: list[str], asked_port: int | None = None) -> ServerResult:
+    def _already_running(self, running: RunningServer, notes: list[str], asked_port: int | None = None) -> ServerResult:
         state = running.state
         host, port = str(state["host"]), int(state["port"])
         return ServerResult(
@@ -608,7 +608,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             return None
         return size if size > self.config.log_max_mb * 1024 * 1024 else None
 
-    def _rotate_if_too_big(self, running: _Running, notes: list[str], warnings: list[str]) -> None:
+    def _rotate_if_too_big(self, running: RunningServer, notes: list[str], warnings: list[str]) -> None:
         """In-place rotation of the running server's log (a write call's job: status and queries
         only say the log is over the limit). Any refusal is a warning; nothing is left behind."""
         log_file = self.config.log_file

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..forum.init import read_credentials, write_credentials
+from ..forum.credentials import read_credentials, write_credentials
 from ..workbench import members, php_eval, templates
 from ..workbench import plugins as plugin_workbench
 from ..workbench import sql as read_only_sql

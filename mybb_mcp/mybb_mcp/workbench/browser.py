@@ -124,7 +124,7 @@ def _target(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _cut(text: object) -> str:
+def cut_text(text: object) -> str:
     return str(text)[:MAX_TEXT]
 
 
@@ -179,14 +179,14 @@ class _Page:
                 headers = {**(request.get("headers") or {}), **self.headers}
                 self.browser.send("Fetch.continueRequest", {"requestId": params["requestId"], "headers": [
                     {"name": k, "value": str(v)} for k, v in headers.items()]}, session)
-                self.headed.append(_cut(url))
+                self.headed.append(cut_text(url))
             elif self.ours(url):
                 self.browser.send("Fetch.continueRequest", {"requestId": params["requestId"]}, session)
             else:
                 self.browser.send("Fetch.failRequest", {"requestId": params["requestId"],
                                                         "errorReason": "BlockedByClient"}, session)
                 if len(self.blocked) < MAX_ITEMS:
-                    self.blocked.append(_cut(url))
+                    self.blocked.append(cut_text(url))
             return
         if method == "Target.attachedToTarget":  # a worker or a frame of its own: the same rule applies
             child = params.get("sessionId")
@@ -204,12 +204,12 @@ class _Page:
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
             text = " ".join(_arg(a) for a in params.get("args") or [])
-            self._add(ScriptError("console", _cut(text), frames[0].get("url"), _line(frames[0].get("lineNumber")),
+            self._add(ScriptError("console", cut_text(text), frames[0].get("url"), _line(frames[0].get("lineNumber")),
                                   _line(frames[0].get("columnNumber"))))
         elif method == "Log.entryAdded":
             entry = params.get("entry") or {}
             if entry.get("level") == "error" and entry.get("source") != "network":  # network: as requests
-                self._add(ScriptError("console", _cut(entry.get("text", "")), entry.get("url"),
+                self._add(ScriptError("console", cut_text(entry.get("text", "")), entry.get("url"),
                                       _line(entry.get("lineNumber")), None))
 
     def _document(self, params: dict[str, Any], session: str | None) -> bool:
@@ -231,7 +231,7 @@ class _Page:
         url = details.get("url") or (frames[0].get("url") if frames else None)
         line = details.get("lineNumber", frames[0].get("lineNumber") if frames else None)
         column = details.get("columnNumber", frames[0].get("columnNumber") if frames else None)
-        self._add(ScriptError("exception", _cut(message or "Uncaught exception"), url, _line(line), _line(column)))
+        self._add(ScriptError("exception", cut_text(message or "Uncaught exception"), url, _line(line), _line(column)))
 
     def _network(self, method: str, params: dict[str, Any], page: bool) -> None:
         ident = str(params.get("requestId", ""))
@@ -257,7 +257,7 @@ class _Page:
                 self.requests[ident].done = True
                 ident = f"{ident}+{len(self.order)}"
             if len(self.order) < MAX_ITEMS * 4:
-                self.requests[ident] = BrowserRequest(str(request.get("method", "GET")), _cut(url), _target(url),
+                self.requests[ident] = BrowserRequest(str(request.get("method", "GET")), cut_text(url), _target(url),
                                                       str(params.get("type", "Other")))
                 self.order.append(ident)
                 self.in_flight.add(ident)
@@ -279,7 +279,7 @@ class _Page:
                     self.navigation_error = str(params.get("errorText", ""))
                 elif record is not None and not params.get("canceled"):
                     blocked = params.get("blockedReason") or ""
-                    record.failure = _cut(params.get("errorText", "")) + (f" ({blocked})" if blocked else "")
+                    record.failure = cut_text(params.get("errorText", "")) + (f" ({blocked})" if blocked else "")
             if record is not None:
                 record.done = True
 

@@ -33,8 +33,8 @@ from ..config import Config
 from ..errors import InvalidArgument
 from ..forum import files as forum_files
 from ..forum import plugin_files, snapshot, source
+from ..forum.credentials import read_credentials, write_credentials
 from ..forum.database import open_settings_table
-from ..forum.init import read_credentials, write_credentials
 from ..forum.install import InstallError, InstallRequest, install_forum, point_config_at_sqlite
 from ..forum.php import PLUGIN_NAME, run_mybb_php
 from ..forum.requests import PageRequest

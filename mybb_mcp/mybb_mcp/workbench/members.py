@@ -53,43 +53,14 @@ class MemberList:
     credentials_file: Path
 
 
-_ADD = r"""
-require_once MYBB_ROOT . 'inc/functions_user.php';
-require_once MYBB_ROOT . 'inc/datahandlers/user.php';
-$handler = new UserDataHandler('insert');
-$handler->set_data(array(
-    'username' => $input['name'],
-    'password' => $input['password'],
-    'password2' => $input['password'],
-    'email' => $input['email'],
-    'email2' => $input['email'],
-    'usergroup' => (int)$input['group'],
-    'regip' => '127.0.0.1',
-    'lastip' => '127.0.0.1',
-    'regdate' => TIME_NOW,
-    'lastvisit' => TIME_NOW,
-    'lastactive' => TIME_NOW,
-    'timezone' => $mybb->settings['timezoneoffset'] ?? 0,
-    'language' => '',
-));
-// An admin-made account: MyBB's Admin CP skips the registration-only checks the same way.
-$handler->admin_override = true;
-if (!$handler->validate_user()) {
-    $result = array('errors' => array_values(array_map('strip_tags', $handler->get_friendly_errors())));
-} else {
-    $user = $handler->insert_user();
-    $result = array('uid' => (int)$user['uid'], 'username' => $user['username'], 'usergroup' => (int)$user['usergroup'],
-                    'email' => $user['email']);
-}
-"""
+_ADD_FILE = Path(__file__).with_name("members_add.php")
 
-_LIST = r"""
-$query = $db->simple_select('users', 'uid, username, usergroup, additionalgroups, email', '',
-                            array('order_by' => 'uid', 'limit' => (int)$input['limit']));
-$rows = array();
-while ($row = $db->fetch_array($query)) { $rows[] = $row; }
-$result = array('total' => (int)$db->fetch_field($db->simple_select('users', 'COUNT(*) AS n'), 'n'), 'rows' => $rows);
-"""
+_LIST_FILE = Path(__file__).with_name("members_list.php")
+
+
+def _php(path: Path) -> str:
+    """A snippet of ours for run_mybb_php: the file's PHP without its opening tag."""
+    return path.read_text("utf-8").removeprefix("<?php")
 
 
 def check_name(name: str) -> str:
@@ -107,7 +78,8 @@ def add_member(root: Path, keep_password: Callable[[str, str], Path], name: str,
     """A real user made by MyBB's UserDataHandler; its password kept (0600) for the request tool."""
     name = check_name(name)
     if role not in ROLE_GROUPS:
-        raise InvalidArgument(f"role {role!r} is not one of {', '.join(ROLE_GROUPS)}.", "Pass member, moderator or admin.")
+        raise InvalidArgument(f"role {role!r} is not one of {', '.join(ROLE_GROUPS)}.",
+                              "Pass member, moderator or admin.")
     generated = password is None
     if password is None:
         password = secrets.token_urlsafe(12)
@@ -115,13 +87,14 @@ def add_member(root: Path, keep_password: Callable[[str, str], Path], name: str,
         raise InvalidArgument("The password must be 1-100 characters.", "Pass another, or none to have one made.")
     email = f"u{secrets.token_hex(6)}@example.com"
     try:
-        run = run_mybb_php(root, _ADD, {"name": name, "password": password, "email": email,
+        run = run_mybb_php(root, _php(_ADD_FILE), {"name": name, "password": password, "email": email,
                                         "group": ROLE_GROUPS[role]}, php=php, php_settings=php_settings)
     except PhpRunError as exc:
         raise MemberProblem(exc.message, exc.hint) from None
     data: dict[str, Any] = run.result or {}
     if data.get("errors"):
-        raise MemberProblem("MyBB refused the member: " + " ".join(str(e) for e in data["errors"]) + " Nothing was added.",
+        refused = " ".join(str(e) for e in data["errors"])
+        raise MemberProblem("MyBB refused the member: " + refused + " Nothing was added.",
                             "Fix what MyBB names (another name, a longer password) and try again.")
     notes: list[str] = []
     kept: Path | None = None
@@ -140,7 +113,7 @@ def list_members(root: Path, credentials_file: Path, kept: Collection[str], php:
                  php_settings: Sequence[str] = ()) -> MemberList:
     """The forum's users (first MAX_LIST by uid), and which of them the request tool can log in as."""
     try:
-        run = run_mybb_php(root, _LIST, {"limit": MAX_LIST}, php=php, php_settings=php_settings)
+        run = run_mybb_php(root, _php(_LIST_FILE), {"limit": MAX_LIST}, php=php, php_settings=php_settings)
     except PhpRunError as exc:
         raise MemberProblem(exc.message, exc.hint) from None
     members = []

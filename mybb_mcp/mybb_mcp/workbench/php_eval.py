@@ -26,45 +26,7 @@ MAX_ERRORS = 20
 ADDRESS_SPACE = 512 * 2**20
 OUTPUT_BYTES = 4 * 2**20
 
-_EVAL = r"""
-$GLOBALS['__mybb_mcp_eval'] = array('done' => false, 'errors' => array());
-function __mybb_mcp_finish($value, $threw = null) {
-    $state =& $GLOBALS['__mybb_mcp_eval'];
-    if ($state['done']) { return; }
-    $state['done'] = true;
-    $output = '';
-    while (ob_get_level() > $GLOBALS['__mybb_mcp_ob']) { $output = ob_get_clean() . $output; }
-    $last = error_get_last();
-    if ($threw === null && $last && in_array($last['type'], array(E_ERROR, E_CORE_ERROR, E_COMPILE_ERROR, E_PARSE))) {
-        $state['errors'][] = array('type' => 'fatal', 'message' => $last['message'], 'file' => $last['file'], 'line' => $last['line']);
-    }
-    $exported = null;
-    if ($value !== null || $threw === null) {
-        $exported = var_export($value, true);
-    }
-    echo "\n--mybb-mcp-result--\n", json_encode(array('return' => $exported, 'output' => $output,
-        'errors' => $state['errors'], 'exception' => $threw, 'finished' => $value !== '__mybb_mcp_fatal'),
-        JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE);
-    exit(0);
-}
-register_shutdown_function(function () { __mybb_mcp_finish('__mybb_mcp_fatal'); });
-set_error_handler(function ($type, $message, $file, $line) {
-    $state =& $GLOBALS['__mybb_mcp_eval'];
-    if (count($state['errors']) < 50) {
-        $state['errors'][] = array('type' => $type, 'message' => $message, 'file' => $file, 'line' => $line);
-    }
-    return true;
-});
-$GLOBALS['__mybb_mcp_ob'] = ob_get_level();
-ob_start();
-try {
-    $__mybb_mcp_value = eval($input['code']);
-    __mybb_mcp_finish($__mybb_mcp_value);
-} catch (Throwable $__mybb_mcp_e) {
-    __mybb_mcp_finish(null, array('class' => get_class($__mybb_mcp_e), 'message' => $__mybb_mcp_e->getMessage(),
-        'file' => $__mybb_mcp_e->getFile(), 'line' => $__mybb_mcp_e->getLine()));
-}
-"""
+_EVAL_FILE = Path(__file__).with_name("php_eval.php")
 
 # global.php as a page loads it (session, user, theme, templates, language); then the snippet.
 _BOOT_GLOBAL = "require_once MYBB_ROOT . 'global.php';\n"
@@ -108,7 +70,8 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
         code = code[5:]
     settings = [*php_settings, f"memory_limit={MEMORY_LIMIT}", f"max_execution_time={int(timeout)}"]
     try:
-        run = run_mybb_php(root, _BOOT_GLOBAL + _EVAL, {"code": code}, php=php, php_settings=settings,
+        snippet = _BOOT_GLOBAL + _EVAL_FILE.read_text("utf-8").removeprefix("<?php")
+        run = run_mybb_php(root, snippet, {"code": code}, php=php, php_settings=settings,
                            limits=PhpLimits(int(timeout) + 1, ADDRESS_SPACE, OUTPUT_BYTES, timeout + 1))
     except PhpRunError as exc:
         stopped = (f"it did not finish within {timeout:g} s and was stopped, with every process it started"
@@ -124,7 +87,7 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
     for e in (data.get("errors") or [])[:MAX_ERRORS]:
         kind = e.get("type")
         errors.append(PhpError(kind if isinstance(kind, str) else _KINDS.get(int(kind or 0), f"E_{kind}"),
-                               _cut(str(e.get("message") or ""), 1000), str(e.get("file") or ""), int(e.get("line") or 0)))
+                               cut_text(str(e.get("message") or ""), 1000), str(e.get("file") or ""), int(e.get("line") or 0)))
     exc = data.get("exception")
     exception = (f"{exc.get('class')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
                  if isinstance(exc, dict) else None)
@@ -139,10 +102,10 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
                    else f"it reached the time limit ({timeout:g} s): {message}" if "execution time" in message
                    else message)
     output = (data.get("output") or "") + run.output
-    return PhpEvalResult(finished, _cut(data["return"], PART_CHARS) if finished and data.get("return") is not None
-                         else None, _cut(output, PART_CHARS), errors, _cut(exception, 2000) if exception else None,
+    return PhpEvalResult(finished, cut_text(data["return"], PART_CHARS) if finished and data.get("return") is not None
+                         else None, cut_text(output, PART_CHARS), errors, cut_text(exception, 2000) if exception else None,
                          stopped, timeout)
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text):,} characters in all; {len(text) - limit:,} left out)"

@@ -205,7 +205,8 @@ def _sqlite_error(exc: sqlite3.Error, authorizer: _ReadOnlyAuthorizer, timeout: 
             "This tool only reads. Change the forum through MyBB (mybb_forum_members, mybb_forum_templates, "
             "mybb_forum_php, the Admin CP) and read the result here.")
     if (isinstance(exc, sqlite3.DataError) and "too big" in words) or words == "out of memory":
-        return SqlRefused(f"A value or row of the result is larger than this tool reads ({SQLITE_VALUE_CAP // 2**20} MiB "
+        return SqlRefused("A value or row of the result is larger than this tool reads "
+                          f"({SQLITE_VALUE_CAP // 2**20} MiB "
                           f"a value, {SQLITE_HEAP_CAP // 2**20} MiB a row): SQLite stopped it ({words}). Nothing was "
                           "changed.", "Select what you need of the big values: LENGTH(col), SUBSTR(col, 1, 200).")
     if words == "interrupted":
@@ -233,7 +234,7 @@ def forum_database(root: Path, php_settings: tuple[str, ...] = ()) -> ForumDbCon
     return forum_mysql(root, php_settings) or cfg
 
 
-def _cell(value: Any) -> Any:
+def table_cell(value: Any) -> Any:
     """The value as the answer needs it, no bigger: text past VALUE_CHARS kept as its head and length."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
@@ -257,7 +258,7 @@ def _fetch(cursor: Any, limit: int) -> tuple[list[tuple[Any, ...]], int, bool, b
             if row is None:
                 return rows, total, False, False
             if total < limit:
-                rows.append(tuple(_cell(v) for v in row))
+                rows.append(tuple(table_cell(v) for v in row))
             total += 1
             del row
         return rows, total, cursor.fetchone() is not None, False
@@ -350,7 +351,8 @@ def describe_table(root: Path, table: str, php_settings: tuple[str, ...] = (),
                    timeout: float = TIMEOUT_SECONDS) -> TableDescription:
     """Columns (type, null, default), indexes and row count of `table` (with or without the forum's prefix)."""
     if not TABLE_NAME.fullmatch(table):
-        raise InvalidArgument(f"{table!r} is not a table name.", "Use letters, digits and _ (e.g. users or mybb_users).")
+        raise InvalidArgument(f"{table!r} is not a table name.",
+                              "Use letters, digits and _ (e.g. users or mybb_users).")
     cfg = forum_database(root, php_settings)
     if cfg.kind == SQLITE:
         conn, authorizer = _open_sqlite(sqlite_path(cfg, root), timeout)

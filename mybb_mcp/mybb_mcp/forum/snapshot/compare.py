@@ -124,5 +124,5 @@ def _usergroups(then: Any, now: Any) -> list[Change]:
 # ----------------------------------------------------------------------------------------- the store
 
 
-def _when(meta: Mapping[str, Any]) -> str:
+def when_text(meta: Mapping[str, Any]) -> str:
     return str(meta.get("created", ""))[:19].replace("T", " ") + " UTC"

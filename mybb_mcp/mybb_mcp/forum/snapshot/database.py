@@ -68,13 +68,13 @@ def _sqlite_backup(source: sqlite3.Connection, target: sqlite3.Connection, locke
                                   f"for {LOCK_TIMEOUT:.0f} s.") from None
 
 
-def _describe(cfg: ForumDbConfig, root: Path) -> str:
+def describe_database(cfg: ForumDbConfig, root: Path) -> str:
     if cfg.kind == SQLITE:
         return f"SQLite {sqlite_path(cfg, root)}"
     return f"MySQL/MariaDB database '{cfg.database}' at {cfg.endpoint()}"
 
 
-def _identity(cfg: ForumDbConfig, root: Path) -> dict[str, str]:
+def database_identity(cfg: ForumDbConfig, root: Path) -> dict[str, str]:
     """What makes two configs the same database: a snapshot restores only into the one it came from."""
     if cfg.kind == SQLITE:
         return {"kind": SQLITE, "file": str(sqlite_path(cfg, root)), "prefix": cfg.table_prefix}
@@ -82,7 +82,7 @@ def _identity(cfg: ForumDbConfig, root: Path) -> dict[str, str]:
     return {"kind": MYSQL, "database": cfg.database, "hostname": cfg.hostname, "prefix": cfg.table_prefix}
 
 
-def _forum_database(root: Path) -> ForumDbConfig:
+def forum_database_of(root: Path) -> ForumDbConfig:
     cfg = read_config_php(root)
     if cfg is None:
         raise SnapshotError(FORUM_NOT_INSTALLED,
@@ -217,7 +217,7 @@ def _unserialize(data: bytes, pos: int) -> tuple[Any, int]:
     raise ValueError(f"unsupported serialized type {kind!r}")
 
 
-class _Database:
+class SnapshotDatabase:
     """The forum's database, SQLite or MySQL/MariaDB: copy it out, copy it back, read its catalog."""
 
     def __init__(self, cfg: ForumDbConfig, root: Path) -> None:
@@ -261,7 +261,7 @@ class _Database:
             with closing(conn), conn.cursor() as cursor:
                 yield cursor
         except pymysql.err.MySQLError as exc:
-            raise SnapshotError(SNAPSHOT_FAILED, f"{_describe(cfg, self.root)}: "
+            raise SnapshotError(SNAPSHOT_FAILED, f"{describe_database(cfg, self.root)}: "
                                 f"{exc.args[-1] if exc.args else exc}.") from None
 
     def _mysql_tables(self, cursor: Any) -> list[str]:
@@ -334,7 +334,7 @@ class _Database:
             cursor.execute("COMMIT")
         if not tables:
             raise SnapshotError(SNAPSHOT_FAILED,
-                                f"{_describe(self.cfg, self.root)} has no tables starting with {self.prefix!r}.")
+                                f"{describe_database(self.cfg, self.root)} has no tables starting with {self.prefix!r}.")
         target = folder / SQL_FILE
         self._run_tool([tools[0], *self._client_args(), "--single-transaction", "--quick", "--hex-blob",
                         "--skip-dump-date", "--no-tablespaces", f"--result-file={target}", self.cfg.database, *tables],
@@ -383,11 +383,11 @@ class _Database:
             return found
 
 
-def forum_database(root: Path) -> _Database:
+def forum_database(root: Path) -> SnapshotDatabase:
     """The forum's database as its inc/config.php names it (raises SnapshotError when it cannot)."""
-    return _Database(_forum_database(root), root)
+    return SnapshotDatabase(forum_database_of(root), root)
 
 
-def current_catalog(database: _Database) -> dict[str, Any]:
+def current_catalog(database: SnapshotDatabase) -> dict[str, Any]:
     """What `compare` takes: the database's tables, settings, templates ... now."""
     return database.current_catalog()

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from .compare import _when, compare
-from .database import _Database, _describe, _forum_database, _identity
+from .compare import compare, when_text
+from .database import SnapshotDatabase, database_identity, describe_database, forum_database_of
 from .model import CATALOG_FILE, SnapshotResult
 from .tree import read_tree
 
@@ -21,17 +21,17 @@ class DiffAction:
     def _diff_locked(self, name: str) -> SnapshotResult:
         folder = self._folder(name)
         meta = self._meta(folder)
-        cfg = _forum_database(self.root)
+        cfg = forum_database_of(self.root)
         notes: list[str] = []
-        if meta.get("database") != _identity(cfg, self.root):
+        if meta.get("database") != database_identity(cfg, self.root):
             notes.append(f"The snapshot holds {meta.get('database_description')}; the forum now uses "
-                         f"{_describe(cfg, self.root)}: the comparison is between different databases.")
-        now = _Database(cfg, self.root).current_catalog()
+                         f"{describe_database(cfg, self.root)}: the comparison is between different databases.")
+        now = SnapshotDatabase(cfg, self.root).current_catalog()
         tree = read_tree(self.root, known=meta.get("files", {}), max_bytes=self.max_bytes)
         then = {**self._read_json(folder, CATALOG_FILE), "files": meta.get("files", {})}
         difference = compare(then, {**now, "files": tree.files})
         result = SnapshotResult("diff", True, name, snapshot=self._info(folder, meta), diff=difference,
                                 skipped=tree.skipped, notes=notes,
-                                message=f"Changes in the forum since snapshot {name!r} (saved {_when(meta)}).")
+                                message=f"Changes in the forum since snapshot {name!r} (saved {when_text(meta)}).")
         return result
 

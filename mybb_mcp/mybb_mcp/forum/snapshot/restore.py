@@ -9,8 +9,8 @@ import shutil
 import sqlite3
 from datetime import datetime, timezone
 
-from .compare import _when
-from .database import _Database, _describe, _forum_database, _identity
+from .compare import when_text
+from .database import SnapshotDatabase, database_identity, describe_database, forum_database_of
 from .model import (
     AUTO_PREFIX,
     BUSY,
@@ -33,12 +33,12 @@ class RestoreAction:
         with self._locked():
             folder = self._folder(name)
             meta = self._meta(folder)
-            cfg = _forum_database(self.root)
-            if meta.get("database") != _identity(cfg, self.root):
+            cfg = forum_database_of(self.root)
+            if meta.get("database") != database_identity(cfg, self.root):
                 raise SnapshotError(DATABASE_MISMATCH,
                                     f"Snapshot {name!r} holds {meta.get('database_description')}, but the forum now "
-                                    f"uses {_describe(cfg, self.root)} (inc/config.php): nothing was restored.")
-            database = _Database(cfg, self.root)
+                                    f"uses {describe_database(cfg, self.root)} (inc/config.php): nothing was restored.")
+            database = SnapshotDatabase(cfg, self.root)
             database.require_tools()
             # A manifest changed since the save could name `cache/..`: checked before anything is touched.
             files, dirs = checked_manifest(self.root, meta.get("files", {}), meta.get("dirs", {}))
@@ -68,7 +68,7 @@ class RestoreAction:
             result = SnapshotResult(
                 "restore", True, name, snapshot=self._info(folder, meta), automatic=kept.snapshot,
                 files_written=sync.written, files_removed=sync.removed, skipped=sync.skipped,
-                message=f"Restored snapshot {name!r} (saved {_when(meta)}): the database and the files MyBB "
+                message=f"Restored snapshot {name!r} (saved {when_text(meta)}): the database and the files MyBB "
                         f"writes are as they were then.",
             )
             result.pruned = self._prune(keep)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..files import read_mybb_version
-from .database import _Database, _describe, _forum_database, _identity
+from .database import SnapshotDatabase, database_identity, describe_database, forum_database_of
 from .model import CATALOG_FILE, FILES_DIR, FORMAT, META_FILE, SNAPSHOT_EXISTS, SnapshotError, SnapshotResult
 from .tree import read_tree
 
@@ -25,13 +25,13 @@ class SaveAction:
     # --- actions
 
     def _save(self, name: str, *, automatic: bool = False, reason: str = "") -> SnapshotResult:
-        _Database(_forum_database(self.root), self.root).require_tools()  # refused before anything is made
+        SnapshotDatabase(forum_database_of(self.root), self.root).require_tools()  # refused before anything is made
         with self._locked():
             return self._save_locked(name, automatic=automatic, reason=reason)
 
     def _save_locked(self, name: str, *, automatic: bool = False, reason: str = "") -> SnapshotResult:
-        cfg = _forum_database(self.root)
-        database = _Database(cfg, self.root)
+        cfg = forum_database_of(self.root)
+        database = SnapshotDatabase(cfg, self.root)
         database.require_tools()
         store = self._store(create=True)
         assert store is not None
@@ -45,7 +45,8 @@ class SaveAction:
                 "format": FORMAT, "name": name,
                 "created": datetime.fromtimestamp(self._clock(), timezone.utc).isoformat(timespec="microseconds"),
                 "automatic": automatic, "reason": reason,
-                "database": _identity(cfg, self.root), "database_description": _describe(cfg, self.root),
+                "database": database_identity(cfg, self.root),
+                "database_description": describe_database(cfg, self.root),
                 "mybb_version": read_mybb_version(self.root),
                 "files": tree.files, "dirs": tree.dirs, "skipped": tree.skipped, "tables": sorted(found["tables"]),
             }

@@ -356,7 +356,8 @@ def _remove(parent: int, name: str, rel: str, sync: Sync) -> None:
         os.unlink(name, dir_fd=parent)
         sync.removed += 1
     elif kind == "dir":
-        shutil.rmtree(name, dir_fd=parent)  # descriptor-based: never leaves the tree through a symlink
+        # descriptor-based: never leaves the tree through a symlink. dir_fd is Python 3.11+ (TypeError on 3.10).
+        shutil.rmtree(name, dir_fd=parent)  # type: ignore[call-arg,unused-ignore]
         sync.removed += 1
     elif kind is not None:
         sync.skipped.append(rel)

@@ -6,7 +6,6 @@ the tools that log in, and the server is started as `start` starts it.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import shutil
 import tarfile
@@ -21,10 +20,9 @@ from typing import TYPE_CHECKING
 
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
-from ..results import InitResult
-from ..safe_files import read_own_json
-from . import release
-from .install import (
+from ..forum import release
+from ..forum.credentials import write_credentials
+from ..forum.install import (
     DEFAULT_ADMIN,
     Database,
     InstallError,
@@ -35,12 +33,13 @@ from .install import (
     install_forum,
     parse_database_url,
 )
-from .install_leftovers import clear_leftovers
-from .source import DownloadProgress, known_release, resolve_source, validate_sha256
-from .sql_reader import make_at_init as make_sql_reader
+from ..forum.install_leftovers import clear_leftovers
+from ..forum.source import DownloadProgress, known_release, resolve_source, validate_sha256
+from ..forum.sql_reader import make_at_init as make_sql_reader
+from ..results import InitResult
 
 if TYPE_CHECKING:
-    from ..orchestration.server_service import ServerOrchestrationService
+    from .server_service import ServerOrchestrationService
 
 _ADMIN_FORBIDDEN = set("<>&\\\"',;")  # MyBB refuses these in user names (or they break its pages)
 
@@ -104,26 +103,7 @@ def bburl_for(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def write_credentials(path: Path, values: dict[str, str]) -> None:
-    """Mode 0600, written beside and renamed over: a link planted at `path` is replaced, never followed."""
-    fd, temp = tempfile.mkstemp(prefix=".mybb-credentials-", dir=path.parent)  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(values, handle, indent=2)
-            handle.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def read_credentials(path: Path) -> dict[str, str] | None:
-    """The admin account init created (Config.credentials_file), if this user's file is there (never via a link)."""
-    values = read_own_json(path, 1024 * 1024)  # ours, regular, bounded, never blocking on a planted FIFO
-    return values if isinstance(values, dict) else None
-
-
-def _describe(db: Database) -> str:
+def describe_database(db: Database) -> str:
     if db.engine == "sqlite":
         return f"SQLite {db.path}"
     return f"MySQL/MariaDB database {db.name!r} at {db.host} as {db.user!r} (tables {db.table_prefix}*)"
@@ -213,7 +193,7 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
     start = service.start(port)
     return InitResult(
         success=start.success, root=root, url=bburl, admin_user=installed.admin_user,
-        admin_password=installed.admin_password, credentials_file=creds, database=_describe(installed.database),
+        admin_password=installed.admin_password, credentials_file=creds, database=describe_database(installed.database),
         version=installed.version, source=source.origin, sha256=source.sha256, verified=source.verified,
         install_seconds=installed.seconds, seconds=time.monotonic() - started, start=start,
         message=("MyBB is installed and running." if start.success

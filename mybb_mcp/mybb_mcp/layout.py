@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..safe_files import read_own_json
+from .safe_files import read_own_json
 
 CLAIM_NAME = ".mybb-server.forum"
 PLAIN_STATE_NAME = ".mybb-server.json"
