@@ -13,7 +13,7 @@ PACKAGE = Path(mybb_mcp.__file__).parent
 PHP_FILES = sorted(PACKAGE.rglob("*.php"))
 # Snippets moved out of Python strings into files of their own (the tool's PHP in MyBB's style).
 MOVED = ("workbench/members_add.php", "workbench/members_list.php", "workbench/php_eval.php",
-         "orchestration/php_probe.php", "forum/php_extensions.php")
+         "orchestration/php_probe.php", "forum/php_extensions.php", "forum/php_snippet_frame.php")
 
 
 def test_the_php_files_are_found() -> None:
@@ -38,7 +38,7 @@ def test_no_python_module_carries_these_snippets_any_more() -> None:
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text("utf-8")
         for php in ("new UserDataHandler(", "register_shutdown_function(", "get_loaded_extensions()",
-                    "phpversion('xdebug')"):
+                    "phpversion('xdebug')", "stream_get_contents(STDIN)", "json_encode($result"):
             assert php not in text, f"{path.name}: {php}"
 
 

@@ -25,26 +25,9 @@ PLUGIN_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
 RESULT_MARKER = "\n--mybb-mcp-result--\n"
 DEFAULT_TIMEOUT = 30.0
 
-# chdir first: MyBB's relative paths (cache/, uploads/, inc/settings.php) are relative to the forum root.
-# init.php reads a few web-only $_SERVER entries; giving them CLI values keeps its log free of notices.
-_PROLOGUE = r"""
-$__mybb_mcp_root = $argv[1];
-if (!@chdir($__mybb_mcp_root)) { fwrite(STDERR, "cannot enter the forum root\n"); exit(3); }
-$_SERVER['REQUEST_URI'] = $_SERVER['REQUEST_URI'] ?? '/';
-$_SERVER['HTTP_HOST'] = $_SERVER['HTTP_HOST'] ?? '127.0.0.1';
-$_SERVER['REMOTE_ADDR'] = $_SERVER['REMOTE_ADDR'] ?? '127.0.0.1';
-$_SERVER['REQUEST_METHOD'] = 'GET';
-$input = json_decode(stream_get_contents(STDIN), true);
-$result = null;
-define('IN_MYBB', 1);
-define('THIS_SCRIPT', 'mybb-mcp.php');
-define('NO_ONLINE', 1);
-require_once $__mybb_mcp_root . '/inc/init.php';
-"""
-
-_EPILOGUE = r"""
-echo "\n--mybb-mcp-result--\n", json_encode($result, JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE);
-"""
+# The frame of a snippet (booting MyBB before it, printing $result after it), in a .php file of its own.
+_FRAME = Path(__file__).with_name("php_snippet_frame.php").read_text("utf-8")
+_PROLOGUE, _EPILOGUE = _FRAME.split("// --mybb-mcp-prologue--\n", 1)[1].split("// --mybb-mcp-snippet--\n", 1)
 
 
 class PhpRunError(MybbMcpError):
