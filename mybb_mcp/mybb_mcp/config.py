@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from . import php_builds
 from .errors import ConfigError, InvalidArgument, shown_value
+from .safe_files import read_own_json
 
 if TYPE_CHECKING:
     from .layout import ForumFiles
@@ -118,6 +119,13 @@ class Config:
         """The admin account `init` created (mode 0600), for the tools that log in; named like the state."""
         files = self.files
         name = "forum-credentials.json" if files.plain else f"forum-credentials.{files.key}.json"
+        return self.repo_root / f".mybb-{name}"
+
+    @property
+    def php_release_file(self) -> Path:
+        """The PHP release `init --php` gave this forum (mode 0600), read when nothing else names one."""
+        files = self.files
+        name = "forum-php.json" if files.plain else f"forum-php.{files.key}.json"
         return self.repo_root / f".mybb-{name}"
 
     @property
@@ -311,6 +319,24 @@ def _php_build_settings(lookup: Callable[[str], tuple[str, str, Path] | None], e
     sources["MYBB_PHP_VERSION"] = found[1]
 
 
+def _remembered_php_release(root: Path, values: dict[str, object], sources: dict[str, str]) -> None:
+    """The PHP release `init --php` recorded for this forum (a file of ours, 0600), when neither
+    MYBB_PHP nor MYBB_PHP_VERSION says otherwise: the forum keeps running on the PHP it was made on."""
+    record = Config(mybb_root=root).php_release_file
+    found = read_own_json(record, 4096)
+    version = found.get("php_version") if isinstance(found, dict) else None
+    if not isinstance(version, str):
+        return
+    try:
+        build = php_builds.build_for(version)
+    except InvalidArgument:
+        return  # a release this version no longer serves: the machine's PHP, as if nothing were recorded
+    cache = values.get("cache_dir")
+    values["php"] = str(php_builds.binary_path(build, cache if isinstance(cache, Path) else Path(str(cache))))
+    values["php_version"] = build.version
+    sources["MYBB_PHP_VERSION"] = f"{record} (init --php)"
+
+
 def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
     """Read the settings. Raises `ConfigError` naming the variable and the fix (and any `.env` ignored)."""
     environ = os.environ if environ is None else environ
@@ -391,6 +417,8 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
         sources["MYBB_PHP"] = found[1]
 
     _php_build_settings(lookup, environ, values, sources)
+    if "MYBB_PHP" not in sources and "MYBB_PHP_VERSION" not in sources:
+        _remembered_php_release(root, values, sources)
 
     dev_ini = True
     found = lookup("MYBB_DEV_INI")

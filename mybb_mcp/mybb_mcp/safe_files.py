@@ -16,6 +16,7 @@ import json
 import os
 import pwd
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,20 @@ def read_own_json(path: os.PathLike[str] | str, limit: int, *, dir_fd: int | Non
         return json.loads(data)
     except (ValueError, RecursionError):
         return None
+
+
+def write_own_json(path: Path, values: Any) -> None:
+    """A small JSON file of ours, mode 0600, written beside and renamed over: a link planted at `path` is
+    replaced, never followed (read_own_json is its reader)."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(values, handle, indent=2)
+            handle.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def read_own_bounded(path: os.PathLike[str] | str, limit: int) -> bytes:

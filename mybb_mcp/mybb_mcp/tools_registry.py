@@ -289,6 +289,9 @@ class InitArgs(_Args):
     mybb: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[0-9.]+$",
                              description="A MyBB release to install (1.8.30 or 1.8.37): downloaded, or the archive "
                                          "`from` names, checked against the SHA-256 pinned for it.")
+    php: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[0-9.]+$",
+                            description="Run the forum on this PHP release (7.4, 8.1, 8.2, 8.3, 8.4, 8.5): installed "
+                                        "on first use, checked by SHA-256, remembered for the forum's next starts.")
     force: bool = Field(False, description="Replace a forum (and its tables) already there.")
 
     # How much longer than other calls it may take (a download and MyBB's installer on a slow machine).

@@ -147,17 +147,31 @@ needs_1830 = pytest.mark.skipif(not OLD_ARCHIVE.is_file(), reason=f"MyBB 1.8.30 
 @needs_1830
 def test_init_mybb_1830_on_php_74_gives_a_working_forum(php74: Path, build_cache: Path, tmp_path: Path) -> None:
     root, port = tmp_path / "site" / "forum", free_port()
-    run = _cli(root, port, tmp_path, MYBB_PHP_VERSION="7.4", MYBB_CACHE_DIR=str(build_cache))
+    run = _cli(root, port, tmp_path, MYBB_CACHE_DIR=str(build_cache))
     try:
-        done = run("init", "--mybb", "1.8.30", "--from", str(OLD_ARCHIVE))
+        done = run("init", "--php", "7.4", "--mybb", "1.8.30", "--from", str(OLD_ARCHIVE))
         assert done.returncode == 0, done.stdout + done.stderr
         assert "1.8.30" in done.stdout
         status, body = http_get(f"http://127.0.0.1:{port}/index.php")
         assert status == 200 and "<title>MyBB Test Forum</title>" in body
+        # The forum keeps its PHP: a later process, with nothing naming a PHP, runs and reports 7.4.
+        record = root.parent / ".mybb-forum-php.json"
+        assert record.stat().st_mode & 0o777 == 0o600
+        assert run("stop").returncode == 0 and run("start").returncode == 0
         shown = run("status").stdout
-        assert "| MyBB | 1.8.30" in shown and "| PHP | 7.4.33" in shown
+        assert "| MyBB | 1.8.30" in shown and "| PHP | 7.4.33" in shown, shown
+        assert http_get(f"http://127.0.0.1:{port}/index.php")[0] == 200
     finally:
         run("stop", "--force")
+
+
+def test_init_php_with_another_php_named_is_refused_and_changes_nothing(php: str, tmp_path: Path) -> None:
+    root, port = tmp_path / "site" / "forum", free_port()
+    refused = _cli(root, port, tmp_path, MYBB_PHP=php)("init", "--php", "7.4", "--from", str(archive_path()))
+    assert refused.returncode != 0 and "MYBB_PHP" in refused.stdout + refused.stderr, refused
+    assert not root.exists() and not (root.parent / ".mybb-forum-php.json").exists()
+    unknown = _cli(root, port, tmp_path)("init", "--php", "8.0", "--from", str(archive_path()))
+    assert unknown.returncode != 0 and "libssl.so.10" in unknown.stdout + unknown.stderr and not root.exists()
 
 
 @needs_1830

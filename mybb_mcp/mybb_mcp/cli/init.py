@@ -36,7 +36,8 @@ def empty_or_missing(folder: Path) -> bool:
 
 def run_init(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
     options = InitOptions(source=args.source, sha256=args.sha256, database_url=args.db, admin=args.admin,
-                          force=args.force, port=args.port, insecure=args.insecure, mybb=args.mybb)
+                          force=args.force, port=args.port, insecure=args.insecure, mybb=args.mybb,
+                          php=args.php)
     return init_from_cli(options, service, out)
 
 
@@ -99,6 +100,9 @@ def add_init(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mybb", metavar="VERSION",
                         help="a MyBB release to install, e.g. 1.8.30 (downloaded, or the archive --from names, and "
                              "checked against the SHA-256 pinned for it)")
+    parser.add_argument("--php", metavar="RELEASE",
+                        help="run this forum on another PHP release: 7.4, 8.1, 8.2, 8.3, 8.4 or 8.5 (installed into "
+                             "the cache on first use, checked by SHA-256, and remembered for the forum's next starts)")
     parser.add_argument("--insecure", action="store_true",
                         help="install from a plain http:// URL without --sha256 (anyone on the way could swap it)")
     parser.add_argument("--db", metavar="URL",

@@ -4,25 +4,14 @@ the matrix log in with what it holds."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
-from ..safe_files import read_own_json
+from ..safe_files import read_own_json, write_own_json
 
 
 def write_credentials(path: Path, values: dict[str, str]) -> None:
     """Mode 0600, written beside and renamed over: a link planted at `path` is replaced, never followed."""
-    fd, temp = tempfile.mkstemp(prefix=".mybb-credentials-", dir=path.parent)  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(values, handle, indent=2)
-            handle.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_own_json(path, values)
 
 
 def read_credentials(path: Path) -> dict[str, str] | None:

@@ -35,7 +35,8 @@ def init(service: ServerOrchestrationService, args: InitArgs, progress: Progress
         steps.append(name)
         progress(float(len(steps)), None, name)
 
-    options = InitOptions(source=args.from_, database_url=args.db, force=args.force, mybb=args.mybb)
+    options = InitOptions(source=args.from_, database_url=args.db, force=args.force, mybb=args.mybb,
+                          php=args.php)
     result = service.init_forum(options, progress=step)
     if result.failed_step is None and result.admin_password:
         kept = result.credentials_file

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import layout, php_builds
+from ..errors import InvalidArgument
 from ..failures import Failure
 from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
 from ..forum import files as files_module
@@ -43,7 +46,10 @@ class ForumCalls:
 
     def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
         """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see orchestration/init.py), on
-        MYBB_PHP_VERSION's PHP when one is named (installed first)."""
+        MYBB_PHP_VERSION's PHP when one is named, or `options.php`'s, which the forum then keeps (installed
+        first)."""
+        if options.php is not None:
+            self._use_php_release(options.php)
         notes: list[str] = []
         problem = self._ensure_php_build(notes)
         if problem is not None:
@@ -52,6 +58,21 @@ class ForumCalls:
         result = init_forum(self, options, progress, download_progress)
         result.notes[:0] = notes
         return result
+
+    def _use_php_release(self, version: str) -> None:
+        """`init --php 7.4`: this service runs the forum on that build from now on (init records it for
+        the next configurations). Refused when MYBB_PHP or MYBB_PHP_VERSION names another PHP."""
+        config = self.config
+        build = php_builds.build_for(version)
+        named = config.sources.get("MYBB_PHP_VERSION", "")
+        if "MYBB_PHP" in config.sources or (config.php_version not in (None, build.version)
+                                            and not named.endswith("(init --php)")):
+            setting = "MYBB_PHP" if "MYBB_PHP" in config.sources else "MYBB_PHP_VERSION"
+            raise InvalidArgument(f"--php {version} and {setting} ({config.sources[setting]}) name two PHPs for "
+                                  "this forum.", f"Unset {setting}, or drop --php.")
+        cache = config.cache_dir or php_builds.default_cache_root(os.environ)
+        self.config = replace(config, php=str(php_builds.binary_path(build, cache)), php_version=build.version,
+                              cache_dir=cache, sources={**config.sources, "MYBB_PHP_VERSION": "init --php"})
 
     def _check_mariadb(self) -> bool:
         """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""

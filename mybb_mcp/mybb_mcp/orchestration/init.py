@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import php_builds
 from ..config import DEFAULT_PORT
 from ..errors import InvalidArgument, shown_value
 from ..forum import release
@@ -37,6 +38,7 @@ from ..forum.install_leftovers import clear_leftovers
 from ..forum.source import DownloadProgress, known_release, resolve_source, validate_sha256
 from ..forum.sql_reader import make_at_init as make_sql_reader
 from ..results import InitResult
+from ..safe_files import write_own_json
 
 if TYPE_CHECKING:
     from .server_service import ServerOrchestrationService
@@ -54,6 +56,7 @@ class InitOptions:
     port: int | None = None
     insecure: bool = False  # accept a plain-http:// source without --sha256
     mybb: str | None = None  # a pinned MyBB release ("1.8.30"): its archive, or --from checked against its hash
+    php: str | None = None  # a PHP release for this forum ("7.4", php_builds.py): installed, used, remembered
 
     def validated(self) -> InitOptions:
         admin = self.admin.strip() if isinstance(self.admin, str) else self.admin
@@ -68,6 +71,8 @@ class InitOptions:
                 raise InvalidArgument(exc.message, exc.hint) from None
         if self.database_url is not None:
             parse_database_url(self.database_url)  # raises InvalidArgument naming the problem
+        if self.php is not None:
+            php_builds.build_for(self.php)  # raises InvalidArgument naming the releases served
         if self.mybb is not None:
             return self._with_release(self.mybb)
         return self
@@ -188,6 +193,12 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
         notes.append(f"Could not keep the password in {creds}: {exc.strerror}; note it now.")
         creds = None
     notes += make_sql_reader(root, config.credentials_file, config.php_settings)  # MySQL: mybb_forum_sql's login
+    if options.php is not None and config.php_version is not None:
+        try:
+            write_own_json(config.php_release_file, {"php_version": config.php_version})
+        except OSError as exc:
+            notes.append(f"Could not remember PHP {config.php_version} for this forum in {config.php_release_file} "
+                         f"({exc.strerror}): set MYBB_PHP_VERSION={config.php_version} for its next starts.")
     if progress:
         progress("starting the server")
     start = service.start(port)
