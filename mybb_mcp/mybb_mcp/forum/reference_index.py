@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .php_text import call_end
+
 MAX_FILE_BYTES = 4 * 2**20  # a generated PHP file larger than this is not MyBB's or a plugin's source
 MAX_FILES = 20_000
 SKIPPED_DIRS = {".git", "node_modules", "vendor"}
@@ -118,25 +120,9 @@ def _line_of(starts: list[int], offset: int) -> int:
 
 def _params(text: str, start: int) -> tuple[str, int]:
     """The parameter list from the '(' at `start` to its ')', strings and nested parentheses respected."""
-    depth, i, quote = 0, start, ""
-    end = min(len(text), start + 4000)
-    while i < end:
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start:i + 1], i + 1
-        i += 1
-    return text[start:end], end
+    limit = min(len(text), start + 4000)
+    end = call_end(text, start, limit)
+    return (text[start:end], end) if end is not None else (text[start:limit], limit)
 
 
 _RETURN_TYPE = re.compile(r"\s*:\s*(\??[\\\w|]+)")

@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..forum.php_text import call_end
+
 # Stack frames, as a call site (file, line) and the call made there. PHP's trace and MyBB's back trace
 # list the innermost call first; Xdebug's stack lists {main} first.
 PHP_FRAME = re.compile(r"#\d+ (.+?)\((\d+)\): (.*)")  # #0 /srv/forum/inc/class_plugins.php(142): f()
@@ -97,24 +99,7 @@ def statement_at(path: Path, line: int | None) -> str | None:
     match = _QUERY_CALL.search(chunk)
     if not match:
         return None
-    depth, start, end = 0, match.end() - 1, None
-    quote: str | None = None
-    for index in range(start, len(chunk)):
-        char = chunk[index]
-        if quote:
-            if char == "\\":
-                continue
-            if char == quote and chunk[index - 1] != "\\":
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                end = index + 1
-                break
+    end = call_end(chunk, match.end() - 1)
     call = chunk[match.start():end] if end else chunk[match.start():]
     call = " ".join(call.split())
     return call if len(call) <= MAX_STATEMENT_CHARS else call[:MAX_STATEMENT_CHARS - 1] + "…"
