@@ -15,7 +15,11 @@ import pytest
 
 from mybb_mcp.config import Config
 from tests.fixtures.docroot import write_docroot
-from tests.fixtures.real_mybb import mybb_template, real_forum  # noqa: F401 (fixtures: a real MyBB, copied per test)
+from tests.fixtures.real_mybb import (  # noqa: F401 (fixtures: a real MyBB, copied per test)
+    mybb_template,
+    on_forum,
+    real_forum,
+)
 from tests.fixtures.php_builds import build_cache, php74, php84  # noqa: F401 (fixtures: PHP builds, fetched once)
 
 PHP = os.environ.get("MYBB_TEST_PHP") or shutil.which("php")

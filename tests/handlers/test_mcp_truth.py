@@ -3,13 +3,10 @@ resolve its warning, a plugin's "Are you sure?" page is named, the digest stays 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
 import pytest
 from mcp import Client, types
-from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 
 from tests.fixtures.real_mybb import RealForum, archive_path
@@ -24,17 +21,6 @@ CURSOR = re.compile(r"Cursor: `(c1\.[0-9a-f.]+)`")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def on_forum(real_forum: RealForum, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealForum]:
-    for key in [k for k in os.environ if k.startswith("MYBB_") and k != "MYBB_TEST_ARCHIVE"]:
-        monkeypatch.delenv(key)
-    for key, value in real_forum.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(real_forum.root.parent)
-    yield real_forum
-    ServerOrchestrationService(real_forum.config()).stop(force=True)
 
 
 async def call(client: Client, tool: str, args: dict) -> str:

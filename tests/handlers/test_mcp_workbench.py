@@ -45,17 +45,6 @@ def fresh(tmp_path: Path, php: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     ServerOrchestrationService(Config(mybb_root=root, php=php, port=port)).stop(force=True)
 
 
-@pytest.fixture
-def on_forum(real_forum: RealForum, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealForum]:
-    for key in [k for k in os.environ if k.startswith("MYBB_") and k != "MYBB_TEST_ARCHIVE"]:
-        monkeypatch.delenv(key)
-    for key, value in real_forum.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(real_forum.root.parent)
-    yield real_forum
-    ServerOrchestrationService(real_forum.config()).stop(force=True)
-
-
 async def call(client: Client, tool: str, args: dict, **kwargs: object) -> tuple[str, bool]:
     result = await client.call_tool(tool, args, **kwargs)
     assert isinstance(result.content[0], types.TextContent)

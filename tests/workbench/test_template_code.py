@@ -5,14 +5,11 @@ the SDK's real client against a real forum)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
 
 import pytest
 from mcp import Client, types
 from mybb_mcp.cli import main as cli_main
-from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 
 from tests.fixtures.real_mybb import RealForum, archive_path
@@ -25,17 +22,6 @@ ATTACK = "{${system('id')}}"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def on_forum(real_forum: RealForum, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealForum]:
-    for key in [k for k in os.environ if k.startswith("MYBB_") and k != "MYBB_TEST_ARCHIVE"]:
-        monkeypatch.delenv(key)
-    for key, value in real_forum.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(real_forum.root.parent)
-    yield real_forum
-    ServerOrchestrationService(real_forum.config()).stop(force=True)
 
 
 def header_copies(forum: RealForum) -> list[str]:
