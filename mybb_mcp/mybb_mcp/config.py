@@ -73,7 +73,7 @@ class Config:
     host: str = DEFAULT_HOST
     php: str = "php"
     php_version: str | None = None  # MYBB_PHP_VERSION: `php` is then that build's binary in cache_dir
-    cache_dir: Path | None = None  # where PHP builds are kept (php_builds.default_cache_root when None)
+    cache_dir: Path | None = None  # where PHP builds are kept (see build_cache)
     workers: int = 1
     log_max_mb: int = 100
     log_backups: int = 5
@@ -120,6 +120,11 @@ class Config:
         files = self.files
         name = "forum-credentials.json" if files.plain else f"forum-credentials.{files.key}.json"
         return self.repo_root / f".mybb-{name}"
+
+    @property
+    def build_cache(self) -> Path:
+        """Where PHP builds are kept: cache_dir (MYBB_CACHE_DIR, set by load_config), else the default."""
+        return self.cache_dir or php_builds.default_cache_root(os.environ)
 
     @property
     def php_release_file(self) -> Path:
@@ -293,8 +298,9 @@ def _bool_setting(name: str, raw: str, origin: str) -> bool:
 
 
 def _php_build_settings(lookup: Callable[[str], tuple[str, str, Path] | None], environ: Mapping[str, str],
-                        values: dict[str, object], sources: dict[str, str]) -> None:
-    """MYBB_PHP_VERSION (a pinned build, see php_builds.py) kept in MYBB_CACHE_DIR; not with MYBB_PHP as well."""
+                        values: dict[str, object], sources: dict[str, str]) -> Path:
+    """MYBB_PHP_VERSION (a pinned build, see php_builds.py) kept in MYBB_CACHE_DIR; not with MYBB_PHP as well.
+    Returns the cache folder."""
     found = lookup("MYBB_CACHE_DIR")
     if found:
         given = Path(os.path.expanduser(found[0].strip()))
@@ -305,7 +311,7 @@ def _php_build_settings(lookup: Callable[[str], tuple[str, str, Path] | None], e
     values["cache_dir"] = cache
     found = lookup("MYBB_PHP_VERSION")
     if not found:
-        return
+        return cache
     if "MYBB_PHP" in sources:
         raise ConfigError(
             f"MYBB_PHP_VERSION ({found[1]}) and MYBB_PHP ({sources['MYBB_PHP']}) are both set: the forum runs on "
@@ -317,9 +323,10 @@ def _php_build_settings(lookup: Callable[[str], tuple[str, str, Path] | None], e
     values["php"] = str(php_builds.binary_path(build, cache))
     values["php_version"] = build.version
     sources["MYBB_PHP_VERSION"] = found[1]
+    return cache
 
 
-def _remembered_php_release(root: Path, values: dict[str, object], sources: dict[str, str]) -> None:
+def _remembered_php_release(root: Path, cache: Path, values: dict[str, object], sources: dict[str, str]) -> None:
     """The PHP release `init --php` recorded for this forum (a file of ours, 0600), when neither
     MYBB_PHP nor MYBB_PHP_VERSION says otherwise: the forum keeps running on the PHP it was made on."""
     record = Config(mybb_root=root).php_release_file
@@ -331,8 +338,7 @@ def _remembered_php_release(root: Path, values: dict[str, object], sources: dict
         build = php_builds.build_for(version)
     except InvalidArgument:
         return  # a release this version no longer serves: the machine's PHP, as if nothing were recorded
-    cache = values.get("cache_dir")
-    values["php"] = str(php_builds.binary_path(build, cache if isinstance(cache, Path) else Path(str(cache))))
+    values["php"] = str(php_builds.binary_path(build, cache))
     values["php_version"] = build.version
     sources["MYBB_PHP_VERSION"] = f"{record} (init --php)"
 
@@ -416,9 +422,9 @@ def _load_config(environ: Mapping[str, str], cwd: Path, ignored: list[str]) -> C
         values["php"] = php
         sources["MYBB_PHP"] = found[1]
 
-    _php_build_settings(lookup, environ, values, sources)
+    cache = _php_build_settings(lookup, environ, values, sources)
     if "MYBB_PHP" not in sources and "MYBB_PHP_VERSION" not in sources:
-        _remembered_php_release(root, values, sources)
+        _remembered_php_release(root, cache, values, sources)
 
     dev_ini = True
     found = lookup("MYBB_DEV_INI")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -70,7 +69,7 @@ class ForumCalls:
             setting = "MYBB_PHP" if "MYBB_PHP" in config.sources else "MYBB_PHP_VERSION"
             raise InvalidArgument(f"--php {version} and {setting} ({config.sources[setting]}) name two PHPs for "
                                   "this forum.", f"Unset {setting}, or drop --php.")
-        cache = config.cache_dir or php_builds.default_cache_root(os.environ)
+        cache = config.build_cache
         self.config = replace(config, php=str(php_builds.binary_path(build, cache)), php_version=build.version,
                               cache_dir=cache, sources={**config.sources, "MYBB_PHP_VERSION": "init --php"})
 

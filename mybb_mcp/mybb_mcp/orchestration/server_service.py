@@ -511,7 +511,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if config.php_version is None:
             return None
         build = php_builds.build_for(config.php_version)
-        cache = config.cache_dir or php_builds.default_cache_root(os.environ)
+        cache = config.build_cache
         if php_builds.is_installed(build, cache):
             return None
         try:

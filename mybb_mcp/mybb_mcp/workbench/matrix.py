@@ -186,7 +186,7 @@ class MatrixRunner:
         self.progress = progress
         self.cancel = cancel or threading.Event()
         self.parallel = parallel  # cells at once, at most the machine's cores
-        self.cache = config.cache_dir or php_builds.default_cache_root(os.environ)
+        self.cache = config.build_cache
         self._ports: set[int] = set()
         self._lock = threading.Lock()
         self._done = 0
