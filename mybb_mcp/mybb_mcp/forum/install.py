@@ -177,11 +177,6 @@ def _redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-# The MySQL side lives in install_mysql.py; these names stay for the callers that know them.
-_mysql_connect = install_mysql.connect
-mysql_forum_tables = install_mysql.forum_tables
-
-
 # --- the story --------------------------------------------------------------------------------------
 
 
