@@ -4,6 +4,8 @@ with file:line, and nowhere else; no server listens beyond loopback, none is lef
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +16,10 @@ import pytest
 from mybb_mcp.answers.matrix import render_matrix
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.workbench.matrix import MatrixCancelled, MatrixRequest, MatrixResult, MatrixRunner
+from mybb_mcp.workbench.matrix import MatrixCancelled, MatrixRequest, MatrixResult, MatrixRunner, plugin_files_of
 
 from tests.fixtures.real_mybb import RealForum, archive_path
+from tests.reliability.local_users import LocalUser, chown_tree, other_user, shared_dir  # noqa: F401 (fixtures)
 
 ARCHIVES = (archive_path(), archive_path().with_name("mybb_1830.tar.gz"))
 needs_archives = pytest.mark.skipif(not all(a.is_file() for a in ARCHIVES), reason="MyBB 1.8.30/1.8.37 archives")
@@ -155,3 +158,23 @@ def test_a_cancelled_matrix_stops_every_server(forum: RealForum, build_cache: Pa
         run(forum, build_cache, "mxnewer", progress=progress, cancel=cancel)
     assert Watched.pids and len(Watched.pids) < 6
     assert not [pid for pid in Watched.pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+def test_a_plugin_folder_another_user_could_write_is_never_run(real_forum: RealForum, other_user: LocalUser,
+                                                               shared_dir: Path) -> None:
+    """A prompt-injected agent names a folder another local user planted: its PHP would run as us."""
+    planted = shared_dir / "planted"
+    (planted / "inc" / "plugins").mkdir(parents=True)
+    (planted / "inc" / "plugins" / "evil.php").write_text("<?php system('id');\n")
+    chown_tree(planted, other_user)
+    with pytest.raises(InvalidArgument) as refused:
+        plugin_files_of(real_forum.config(), str(planted))
+    assert "evil.php is not run" in refused.value.message and other_user.name in refused.value.message
+    mine = shared_dir / "mine"
+    shutil.copytree(planted, mine)
+    chown_tree(mine, LocalUser("me", os.geteuid(), os.getegid()))
+    assert plugin_files_of(real_forum.config(), str(mine))[0] == "evil"  # the same files of ours are taken
+    (mine / "inc" / "plugins" / "evil.php").chmod(0o666)
+    with pytest.raises(InvalidArgument) as writable:
+        plugin_files_of(real_forum.config(), str(mine))
+    assert "other users may write to it" in writable.value.message

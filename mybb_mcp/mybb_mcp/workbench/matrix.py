@@ -29,7 +29,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from .. import php_builds
-from ..config import Config
+from ..config import Config, untrusted_because
 from ..errors import InvalidArgument
 from ..forum import files as forum_files
 from ..forum import plugin_files, snapshot, source
@@ -153,6 +153,11 @@ def plugin_files_of(config: Config, plugin: str) -> tuple[str, dict[str, Path]]:
         if len(mains) != 1:
             raise InvalidArgument(f"{folder} holds {len(mains)} plugin main files (inc/plugins/NAME.php): one is "
                                   "needed.", "Lay the folder out like a forum root with one plugin in it.")
+        for rel, path in found.items():  # its PHP runs as you: only files no other user could have written
+            problem = untrusted_because(path)
+            if problem is not None:
+                raise InvalidArgument(f"{folder}/{rel} is not run: {problem}.", "Copy the plugin into a folder of "
+                                      "yours that others may not write, then name that folder.")
         return mains[0][12:-4], found
     if not PLUGIN_NAME.fullmatch(plugin):
         raise InvalidArgument(f"{plugin!r} is not a plugin codename.", "Name a plugin as in inc/plugins/NAME.php.")
