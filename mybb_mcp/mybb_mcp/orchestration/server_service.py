@@ -512,13 +512,13 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             return None
         build = php_builds.build_for(config.php_version)
         cache = config.build_cache
-        if php_builds.is_installed(build, cache):
-            return None
+        there = php_builds.is_installed(build, cache)
         try:
-            binary = php_builds.install(build, cache)
+            binary = php_builds.install(build, cache)  # also when there: the cache is checked to be ours
         except php_builds.PhpBuildError as exc:
             return exc
-        notes.append(f"Installed PHP {build.php_version} ({build.spec}, SHA-256 checked) into {binary.parent}.")
+        if not there:
+            notes.append(f"Installed PHP {build.php_version} ({build.spec}, SHA-256 checked) into {binary.parent}.")
         return None
 
     def _php_description(self, php: str | None) -> str:
