@@ -177,9 +177,9 @@ def _hook_sizes(index: HookIndex) -> str:
             f"run time, in {index.files_scanned:,} files")
 
 
-def _sizes(kind: str | None, root: Path, files: FileIndex, db: DatabaseView | None) -> dict[str, str]:
+def _sizes(kind: str | None, hooks: HookIndex, files: FileIndex, db: DatabaseView | None) -> dict[str, str]:
     sizes = {
-        "hook": lambda: _hook_sizes(hook_index(root)),
+        "hook": lambda: _hook_sizes(hooks),
         "function": lambda: f"{len({d.name for v in files.functions.values() for d in v}):,} functions and methods "
                             f"in {files.files_scanned:,} files",
         "template": lambda: (f"{len(db.templates):,} templates in {len(db.sets):,} sets" if db is not None else
@@ -194,7 +194,7 @@ def _sizes(kind: str | None, root: Path, files: FileIndex, db: DatabaseView | No
     return {k: f() for k, f in sizes.items() if kind in (None, k)}
 
 
-def _names(kind: str, root: Path, files: FileIndex, db: DatabaseView | None) -> list[str]:
+def _names(kind: str, hooks: HookIndex, files: FileIndex, db: DatabaseView | None) -> list[str]:
     if kind == "function":
         return sorted({d.name for defs in files.functions.values() for d in defs})
     if kind == "template":
@@ -205,14 +205,14 @@ def _names(kind: str, root: Path, files: FileIndex, db: DatabaseView | None) -> 
         return sorted(set(files.cache_rebuilders) | (set(db.caches) if db else set()))
     if kind == "lang":
         return sorted(files.lang)
-    return sorted(hook_index(root).literal_names())
+    return sorted(hooks.literal_names())
 
 
-def look_up(answer: ReferenceAnswer, kind: str | None, name: str, root: Path, files: FileIndex,
+def look_up(answer: ReferenceAnswer, kind: str | None, name: str, hooks: HookIndex, files: FileIndex,
             db: DatabaseView | None) -> None:
     kinds = KINDS if kind is None else (kind,)
     if "hook" in kinds:
-        answer.hooks = _hooks(name, hook_index(root))
+        answer.hooks = _hooks(name, hooks)
     if "function" in kinds:
         answer.functions = list(files.functions.get(name.lower(), []))
     if "template" in kinds and (hit := _template(name, files, db)) is not None:
@@ -224,7 +224,7 @@ def look_up(answer: ReferenceAnswer, kind: str | None, name: str, root: Path, fi
     if "lang" in kinds and name in files.lang:
         answer.lang = [(name, tuple(files.lang[name]))]
     if not answer.found:
-        pool = [n for k in kinds for n in _names(k, root, files, db)]
+        pool = [n for k in kinds for n in _names(k, hooks, files, db)]
         lowered = {n.lower(): n for n in pool}
         close = difflib.get_close_matches(name.lower(), list(lowered), n=6, cutoff=0.6)
         contains = [n for n in pool if name.lower() in n.lower()][:6]
@@ -245,7 +245,7 @@ def _score(words: Sequence[str], name: str, text: str) -> int:
     return 0
 
 
-def search(answer: ReferenceAnswer, query: str, root: Path, files: FileIndex, db: DatabaseView | None) -> None:
+def search(answer: ReferenceAnswer, query: str, hooks: HookIndex, files: FileIndex, db: DatabaseView | None) -> None:
     words = [w for w in query.lower().split() if w]
     hits: list[SearchHit] = []
 
@@ -254,7 +254,7 @@ def search(answer: ReferenceAnswer, query: str, root: Path, files: FileIndex, db
         if score:
             hits.append(SearchHit(kind, name, detail, score))
 
-    for hook, sites in hook_index(root).literal_names().items():
+    for hook, sites in hooks.literal_names().items():
         add("hook", hook, sites[0].place + (f" and {len(sites) - 1} more site(s)" if len(sites) > 1 else ""))
     seen: set[int] = set()
     for defs in files.functions.values():
@@ -303,6 +303,7 @@ def reference(root: Path, kind: str | None, name: str | None, query: str | None,
     started = time.monotonic()
     root = Path(root)
     files = file_index(root)
+    hooks = hook_index(root)  # once per answer: each call re-reads every .php file's size and mtime
     answer = ReferenceAnswer(kind, name, query, read_mybb_version(root))
     db: DatabaseView | None = None
     if kind is None or kind in DB_KINDS:
@@ -312,13 +313,13 @@ def reference(root: Path, kind: str | None, name: str | None, query: str | None,
         except PhpRunError as exc:
             answer.database_problem = exc.message
     if query is not None:
-        search(answer, query, root, files, db)
+        search(answer, query, hooks, files, db)
     elif name is None:
-        answer.sizes = _sizes(kind, root, files, db)
+        answer.sizes = _sizes(kind, hooks, files, db)
         if kind == "hook":
             answer.computed_hooks = [HookCall(s.file, s.line, s.arguments, s.by_ref, s.name)
-                                     for s in hook_index(root).computed_sites()]
+                                     for s in hooks.computed_sites()]
     else:
-        look_up(answer, kind, name, root, files, db)
+        look_up(answer, kind, name, hooks, files, db)
     answer.seconds = time.monotonic() - started
     return answer
