@@ -6,15 +6,12 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import os
 import re
 import sqlite3
 import stat
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -25,29 +22,14 @@ from mybb_mcp.forum import source as source_module
 from mybb_mcp.forum.install import InstallError
 from mybb_mcp.forum.source import Release, resolve_source
 from tests.conftest import free_port, http_get
+from tests.fixtures.cli import Cli, base_env
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 ARCHIVE_SHA256 = "89e81885e3bb85cd9007cd76926888c934a0d3a587c0658910f6dd2b7a198c8e"
-TIMEOUT = 180.0  # an install on a busy CI machine; never a sleep
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(),
                                 reason=f"MyBB release archive not found at {archive_path()} (set MYBB_TEST_ARCHIVE)")
-
-
-def base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("MYBB_") and k not in ("PHP_CLI_SERVER_WORKERS", "NO_COLOR")}
-
-
-@dataclass
-class Cli:
-    env: dict[str, str]
-    cwd: Path
-
-    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=self.cwd,
-                              env={**self.env, **env}, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 @pytest.fixture

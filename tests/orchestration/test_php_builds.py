@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -21,6 +20,7 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 
 from mybb_mcp import php_builds
 from tests.conftest import free_port, http_get
+from tests.fixtures.cli import Cli, base_env
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 needs_npm = pytest.mark.skipif(shutil.which("npm") is None,
@@ -130,21 +130,15 @@ def test_start_installs_the_build_on_first_use(real_forum: RealForum, tmp_path: 
 
 # --- a MyBB release per forum: `init --mybb` -----------------------------------------------------------
 
-def _cli(root: Path, port: int, cwd: Path, **env: str) -> Callable[..., subprocess.CompletedProcess[str]]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MYBB_") and k != "PHP_CLI_SERVER_WORKERS"}
-    base.update({"MYBB_ROOT": str(root), "MYBB_PORT": str(port), **env})
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=cwd, env=base,
-                              capture_output=True, text=True, timeout=300, check=False)
-    return run
-
-
 OLD_ARCHIVE = archive_path().with_name("mybb_1830.tar.gz")
 needs_1830 = pytest.mark.skipif(not OLD_ARCHIVE.is_file(), reason=f"MyBB 1.8.30 archive not found at {OLD_ARCHIVE}")
 
 
 @needs_1830
+def _cli(root: Path, port: int, cwd: Path, **env: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    return Cli({**base_env(), "MYBB_ROOT": str(root), "MYBB_PORT": str(port), **env}, cwd).run
+
+
 def test_init_mybb_1830_on_php_74_gives_a_working_forum(php74: Path, build_cache: Path, tmp_path: Path) -> None:
     root, port = tmp_path / "site" / "forum", free_port()
     run = _cli(root, port, tmp_path, MYBB_CACHE_DIR=str(build_cache))

@@ -21,7 +21,6 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -30,34 +29,15 @@ from mybb_mcp.forum.install import InstallError, InstallRequest, install_forum
 from mybb_mcp.orchestration import ServerOrchestrationService
 
 from tests.conftest import free_port, http_get
+from tests.fixtures.cli import TIMEOUT, Cli, base_env
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path, copy_forum
 from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
 
-TIMEOUT = 180.0  # an install on a busy machine; never a sleep
 DB_PASSWORD = "Db-pass-7f3a9c"  # what must never be readable by another user
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(),
                                 reason=f"MyBB release archive not found at {archive_path()} (set MYBB_TEST_ARCHIVE)")
-
-
-def base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("MYBB_") and k not in ("PHP_CLI_SERVER_WORKERS", "NO_COLOR")}
-
-
-@dataclass
-class Cli:
-    env: dict[str, str]
-    cwd: Path
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, timeout=TIMEOUT)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "mybb_mcp.cli", *args], cwd=self.cwd, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _site(base: Path, php: str) -> tuple[Cli, Path, int]:
