@@ -9,13 +9,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mcp import Client, types
-
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused
+
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(),
@@ -50,8 +51,8 @@ def test_fts3_tokenizer_is_refused(real_forum: RealForum) -> None:
     assert "fts3_tokenizer()" in refused.value.message and "not allowed" in refused.value.message
 
 
-def _peak_resident_mb(forum: RealForum, sql: str) -> tuple[float, str]:
-    """Run `mybb-server sql` in a fresh process; its peak resident size and its output."""
+def peak_resident_mb(settings: dict[str, str], cwd: Path, sql: str) -> tuple[float, str]:
+    """Run `mybb-server sql` in a fresh process with these MYBB_* settings; its peak resident size and output."""
     probe = ("import resource, runpy, sys\n"
              "sys.argv = ['mybb-server', 'sql', sys.argv[1]]\n"
              "try:\n    runpy.run_module('mybb_mcp.cli', run_name='__main__')\n"
@@ -59,11 +60,15 @@ def _peak_resident_mb(forum: RealForum, sql: str) -> tuple[float, str]:
              "sys.stdout.flush()\n"
              "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}
-    done = subprocess.run([sys.executable, "-c", probe, sql], cwd=forum.root.parent, env={**env, **forum.env()},
+    done = subprocess.run([sys.executable, "-c", probe, sql], cwd=cwd, env={**env, **settings},
                           capture_output=True, text=True, timeout=120, check=False)
     peak = [line for line in done.stderr.splitlines() if line.startswith("PEAK ")]
     assert peak, done.stdout + done.stderr
     return int(peak[-1].split()[1]) / 1024, done.stdout
+
+
+def _peak_resident_mb(forum: RealForum, sql: str) -> tuple[float, str]:
+    return peak_resident_mb(forum.env(), forum.root.parent, sql)
 
 
 @pytest.mark.parametrize("sql", [

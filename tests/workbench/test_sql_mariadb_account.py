@@ -10,25 +10,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mcp import Client, types
-
 from mybb_mcp.answers.init import render_init
 from mybb_mcp.config import Config
-from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.results import InitResult
 from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused, run_query
+
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
 from tests.fixtures.real_mybb import archive_path
+from tests.workbench.test_sql_bounds import peak_resident_mb
 
 pytestmark = [pytest.mark.mariadb,
               pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB release archive not found at "
@@ -208,20 +207,9 @@ def test_the_real_version_is_named(root_forum: tuple[ServerOrchestrationService,
 
 
 def _peak_resident_mb(svc: ServerOrchestrationService, sql: str) -> tuple[float, str]:
-    probe = ("import resource, runpy, sys\n"
-             "sys.argv = ['mybb-server', 'sql', sys.argv[1]]\n"
-             "try:\n    runpy.run_module('mybb_mcp.cli', run_name='__main__')\n"
-             "except SystemExit:\n    pass\n"
-             "sys.stdout.flush()\n"
-             "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}
-    env.update({"MYBB_ROOT": str(svc.config.mybb_root), "MYBB_PHP": svc.config.php,
-                "MYBB_PORT": str(svc.config.port)})
-    done = subprocess.run([sys.executable, "-c", probe, sql], cwd=svc.config.mybb_root.parent, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    peak = [line for line in done.stderr.splitlines() if line.startswith("PEAK ")]
-    assert peak, done.stdout + done.stderr
-    return int(peak[-1].split()[1]) / 1024, done.stdout
+    config = svc.config
+    return peak_resident_mb({"MYBB_ROOT": str(config.mybb_root), "MYBB_PHP": config.php, "MYBB_PORT": str(config.port)},
+                            config.mybb_root.parent, sql)
 
 
 def test_a_value_of_300_mb_keeps_the_process_small(root_forum: tuple[ServerOrchestrationService, InitResult],
