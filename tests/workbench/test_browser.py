@@ -33,6 +33,7 @@ from mybb_mcp.workbench import browser as browser_module
 from mybb_mcp.workbench import chromium as chromium_module
 
 from tests.fixtures.forum_requests import add_member, forum_env
+from tests.fixtures.forum_requests import serving as served
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("MYBB_CHROMIUM"),
                                 reason="Chromium is not installed (apt-get install -y chromium)")
@@ -78,12 +79,8 @@ def profiles() -> list[Path]:
 @pytest.fixture
 def serving(real_forum: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ServerOrchestrationService]:
     forum_env(real_forum, monkeypatch, tmp_path, {MEMBER: MEMBER_PASSWORD})
-    service = ServerOrchestrationService(real_forum.config())
-    assert service.start().success
-    try:
+    with served(real_forum) as service:
         yield service
-    finally:
-        service.stop(force=True)
 
 
 def browse(service: ServerOrchestrationService, path: str, role: str = "guest", **kwargs: Any) -> Any:
