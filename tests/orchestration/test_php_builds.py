@@ -189,6 +189,9 @@ def test_a_cache_opened_to_others_after_the_install_is_refused_at_start(real_for
     os.chmod(cache / "php", 0o777)  # anyone may now replace the binary that start would run
     service = ServerOrchestrationService(replace(real_forum.config(), php=str(php_builds.binary_path(build, cache)),
                                                  php_version="7.4", cache_dir=cache))
-    started = service.start()
-    assert not started.success and "others may write" in started.message, started
-    assert service.get_status().running is False
+    try:
+        started = service.start()
+        assert not started.success and "others may write" in started.message, started
+        assert service.get_status().running is False
+    finally:
+        service.stop(force=True)  # what a start that should have been refused left running
