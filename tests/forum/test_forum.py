@@ -30,7 +30,7 @@ from mybb_mcp.logs.mybb_error_log import MyBBErrorLog
 from mybb_mcp.forum.files import ForumDbConfig
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401  (fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.mybb_forum import (
     DEFAULT_SETTINGS,
     REAL_ADMIN_WARNING_BLOCK,

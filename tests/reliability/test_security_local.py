@@ -48,7 +48,7 @@ from tests.reliability.conftest import (
     snapshot,
     wait_for,
 )
-from tests.reliability.local_users import LocalUser, chown_tree, other_user, shared_dir  # noqa: F401 (fixtures)
+from tests.reliability.local_users import LocalUser, chown_tree
 
 EXPOSED = "reachable from the network"
 

@@ -38,17 +38,15 @@ from mybb_mcp.forum.install import InstallError, UnpackLimits, unpack_source
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration import LogQueryOptions
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
-from tests.reliability.test_security_visitor import (  # noqa: F401 (fixtures: hostile_forum, running)
+from tests.reliability.test_security_visitor import (
     forged_lines,
     get,
-    hostile_forum,
     logged,
     post,
     query,
-    running,
     status_of,
 )
-from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
+from tests.reliability.local_users import LocalUser
 
 NO_ARCHIVE = f"MyBB release archive not found at {archive_path()} (set MYBB_TEST_ARCHIVE)"
 

@@ -26,29 +26,8 @@ from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
-# Pages that put request data into the server log verbatim, as forum code does (an undefined array key
-# named by the request, a message logged with the visitor's User-Agent).
-HOSTILE_PAGES = {
-    "key.php": "<?php\n$a = [];\necho $a[$_REQUEST['k'] ?? ''];\necho 'keyed';\n",
-    "agent.php": "<?php\nerror_log('agent: ' . ($_SERVER['HTTP_USER_AGENT'] ?? ''));\necho 'agent';\n",
-    "real_error.php": "<?php\ntrigger_error('REAL-RECENT-ERROR ' . ($_GET['m'] ?? ''), E_USER_WARNING);\necho 'real';\n",
-    # PHP's own messages reach the log escaped, one line each (the signed channel); text a page logs does not.
-    "logpost.php": "<?php\nerror_log($_POST['text'] ?? '');\necho 'logged';\n",
-}
-
-
-@pytest.fixture
-def hostile_forum(forum: Path) -> Path:
-    for name, text in HOSTILE_PAGES.items():
-        (forum / name).write_text(text)
-    return forum
-
-
-@pytest.fixture
-def running(hostile_forum: Path, service: ServerOrchestrationService) -> Iterator[ServerOrchestrationService]:
-    started = service.start()
-    assert started.success, started
-    yield service
+# The hostile pages, and the fixtures `hostile_forum` and `running` that serve them, are in conftest.py:
+# test_security_round2.py uses them too.
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:

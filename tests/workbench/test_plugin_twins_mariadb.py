@@ -14,7 +14,7 @@ from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.workbench import plugins as workbench
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path
 from tests.workbench.admin_cp_twin import AdminBrowser, Twins, mysql_tables, php_server
 

@@ -18,7 +18,6 @@ from mybb_mcp.forum.snapshot.database import active_plugins
 from mybb_mcp.workbench import plugins as workbench
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
-from tests.fixtures.mariadb import mariadb  # noqa: F401  (the fixture)
 
 # Every lifecycle function; install creates a table and a setting, uninstall removes them.
 FULL = """<?php

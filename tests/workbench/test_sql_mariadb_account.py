@@ -25,7 +25,7 @@ from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused, run_query
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path
 from tests.workbench.test_sql_bounds import peak_resident_mb
 

@@ -29,7 +29,6 @@ from mybb_mcp.failures import Failure
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.snapshot import render_snapshot
 from tests.conftest import free_port, http_get
-from tests.fixtures.mariadb import mariadb  # noqa: F401  (fixture)
 from tests.fixtures.real_mybb import archive_path
 
 TIMEOUT = 120.0
