@@ -11,8 +11,8 @@ from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.config import Config
 from mybb_mcp.forum.doctor import PROBLEM, SKIPPED, WARNING
-from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.orchestration.init import InitOptions
 
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB

@@ -318,7 +318,9 @@ def forum(forum: Path) -> Path:
 HOSTILE_PAGES = {
     "key.php": "<?php\n$a = [];\necho $a[$_REQUEST['k'] ?? ''];\necho 'keyed';\n",
     "agent.php": "<?php\nerror_log('agent: ' . ($_SERVER['HTTP_USER_AGENT'] ?? ''));\necho 'agent';\n",
-    "real_error.php": "<?php\ntrigger_error('REAL-RECENT-ERROR ' . ($_GET['m'] ?? ''), E_USER_WARNING);\necho 'real';\n",
+    "real_error.php": (
+        "<?php\ntrigger_error('REAL-RECENT-ERROR ' . ($_GET['m'] ?? ''), E_USER_WARNING);\necho 'real';\n"
+    ),
     # PHP's own messages reach the log escaped, one line each (the signed channel); text a page logs does not.
     "logpost.php": "<?php\nerror_log($_POST['text'] ?? '');\necho 'logged';\n",
 }
@@ -421,6 +423,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str], env: dict[str, str], cwd: Path,
+            timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)

@@ -12,18 +12,17 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
-from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.status import render_status
+from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
+from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
+
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
 # The hostile pages, and the fixtures `hostile_forum` and `running` that serve them, are in conftest.py:
@@ -323,9 +322,9 @@ def write_hostile_log(path: Path, now: datetime, megabytes: int = 40) -> None:
 def test_item7_memory_per_query_and_answer_size_are_bounded(tmp_path: Path, options: dict[str, object]) -> None:
     import tracemalloc
 
+    from mybb_mcp.answers.logs import render_log_query
     from mybb_mcp.logs.bounds import MAX_ANSWER_BYTES
     from mybb_mcp.logs.query import run_query
-    from mybb_mcp.answers.logs import render_log_query
 
     now = datetime(2026, 11, 29, 3, 0, 0)
     log = tmp_path / "server.log"

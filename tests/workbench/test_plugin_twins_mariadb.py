@@ -47,7 +47,8 @@ def twins(tmp_path: Path, php: str, mariadb: MariaDB) -> Iterator[Twins]:
     try:
         with php_server(php, twin_root, port) as url:
             yield Twins(tool.root, twin_root, php, AdminBrowser(url, tool.admin_user, tool.admin_password),
-                        lambda: (mysql_tables(connections["tool"], "mybb_"), mysql_tables(connections["twin"], "mybb_")))
+                        lambda: (mysql_tables(connections["tool"], "mybb_"),
+                                 mysql_tables(connections["twin"], "mybb_")))
     finally:
         for connection in connections.values():
             connection.close()

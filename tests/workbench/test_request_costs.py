@@ -372,10 +372,9 @@ def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.Mo
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration.init import InitOptions
-    from tests.fixtures.real_mybb import activate_plugin
 
     from tests.conftest import free_port
-    from tests.fixtures.real_mybb import archive_path
+    from tests.fixtures.real_mybb import activate_plugin, archive_path
 
     if not archive_path().is_file():
         pytest.skip(f"MyBB release archive not found at {archive_path()}")
