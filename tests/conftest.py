@@ -12,15 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from mybb_mcp.config import Config
+
 from tests.fixtures.docroot import write_docroot
-from tests.fixtures.real_mybb import (  # noqa: F401 (fixtures: a real MyBB, copied per test)
-    mybb_template,
-    on_forum,
-    real_forum,
-)
-from tests.fixtures.php_builds import build_cache, php74, php84  # noqa: F401 (fixtures: PHP builds, fetched once)
+
+# The fixture modules, registered once for the whole suite: a test names a fixture as a parameter and never
+# imports it (an imported fixture is defined again in each module that imports it, a session one started again).
+pytest_plugins = [
+    "tests.fixtures.real_mybb",  # a real MyBB, copied per test: mybb_template, real_forum, on_forum
+    "tests.fixtures.php_builds",  # PHP builds, fetched once: build_cache, php74, php84
+    "tests.fixtures.mariadb",  # a private MariaDB server: mariadb
+    "tests.reliability.local_users",  # a second local user: other_user, shared_dir
+]
 
 PHP = os.environ.get("MYBB_TEST_PHP") or shutil.which("php")
 

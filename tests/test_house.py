@@ -261,7 +261,7 @@ def test_the_size_rules_see_the_package() -> None:
     assert sum(sizes.values()) > 10_000
 
 
-# ------------------------------------------------------------------ one way: face -> service -> mechanics -> result -> answers
+# ----------------------------------------------------------- one way: face -> service -> mechanics -> result -> answers
 
 LAYERS = {  # a package may import only from its own layer and the ones below it
     "face": 4, "service": 3, "answers": 2, "mechanics": 1, "base": 0,

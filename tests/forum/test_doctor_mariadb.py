@@ -11,11 +11,11 @@ from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.config import Config
 from mybb_mcp.forum.doctor import PROBLEM, SKIPPED, WARNING
-from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.orchestration.init import InitOptions
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path
 
 pytestmark = [pytest.mark.mariadb,
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.mariadb,
 
 @pytest.fixture
 def forum(tmp_path: Path, php: str,
-          mariadb: MariaDB) -> Iterator[tuple[ServerOrchestrationService, MariaDB]]:  # noqa: F811
+          mariadb: MariaDB) -> Iterator[tuple[ServerOrchestrationService, MariaDB]]:
     mariadb.create_forum_database("doctor", "docuser", "doc-pass", with_settings_table=False)
     svc = ServerOrchestrationService(Config(mybb_root=tmp_path / "site" / "TestForum", php=php, port=free_port()))
     url = f"mysql://docuser:doc-pass@127.0.0.1:{mariadb.port}/doctor?prefix=dc_"

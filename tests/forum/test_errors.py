@@ -13,13 +13,13 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-
-from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.logs.parser import LogEntry
-from mybb_mcp.orchestration.php_dev import probe_php
-from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.status import render_status
+from mybb_mcp.logs.parser import LogEntry
+from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
+from mybb_mcp.orchestration.php_dev import probe_php
+
 from tests.fixtures.real_mybb import RealForum
 
 PLUGIN = "errs"
@@ -27,7 +27,8 @@ PLUGIN = "errs"
 PLUGIN_SOURCE = """<?php
 if(!defined("IN_MYBB")) { die("Direct access not allowed."); }
 $plugins->add_hook("global_start", "errs_raise");
-function errs_info() { return array("name" => "errs", "description" => "raises errors", "version" => "1", "compatibility" => "18*"); }
+function errs_info() { return array("name" => "errs", "description" => "raises errors", "version" => "1", \
+"compatibility" => "18*"); }
 function errs_raise()
 {
     global $db;
@@ -241,7 +242,8 @@ def test_an_error_is_found_by_a_word_of_its_url_and_by_its_page(served: ServerOr
 FINDER_SOURCE = """<?php
 if(!defined("IN_MYBB")) { die("Direct access not allowed."); }
 $plugins->add_hook("global_start", "finder_run");
-function finder_info() { return array("name" => "finder", "description" => "x", "version" => "1", "compatibility" => "18*"); }
+function finder_info() { return array("name" => "finder", "description" => "x", "version" => "1", \
+"compatibility" => "18*"); }
 function finder_run()
 {
     switch ($_GET['fx'] ?? '') {

@@ -23,14 +23,22 @@ from mybb_mcp.forum import dev_mode as forum_dev_mode
 from mybb_mcp.forum import error_log as forum_error_log
 from mybb_mcp.forum import files as forum_files
 from mybb_mcp.forum import report as forum_report
-from mybb_mcp.forum.database import ACCESS_DENIED, CANNOT_CONNECT, CANNOT_OPEN, MISSING_FILE, NOT_MYBB, UNKNOWN_DATABASE, UNREACHABLE
+from mybb_mcp.forum.database import (
+    ACCESS_DENIED,
+    CANNOT_CONNECT,
+    CANNOT_OPEN,
+    MISSING_FILE,
+    NOT_MYBB,
+    UNKNOWN_DATABASE,
+    UNREACHABLE,
+)
 from mybb_mcp.forum.error_log import DEST_FILES, DEST_OFF, DEST_SERVER_LOG
+from mybb_mcp.forum.files import ForumDbConfig
 from mybb_mcp.logs import mybb_error_log
 from mybb_mcp.logs.mybb_error_log import MyBBErrorLog
-from mybb_mcp.forum.files import ForumDbConfig
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401  (fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.mybb_forum import (
     DEFAULT_SETTINGS,
     REAL_ADMIN_WARNING_BLOCK,
@@ -151,7 +159,8 @@ def test_comments_and_later_assignments_behave_as_in_php(php: str, tmp_path: Pat
     ("localhost:/tmp/custom.sock", "localhost", None, "/tmp/custom.sock"),
     ("/tmp/custom.sock", "localhost", None, "/tmp/custom.sock"),
 ])
-def test_mysql_hostname_forms(tmp_path: Path, hostname: str, host: str, port: int | None, socket_path: str | None) -> None:
+def test_mysql_hostname_forms(tmp_path: Path, hostname: str, host: str, port: int | None,
+                              socket_path: str | None) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php("mysqli", "db", dbhost=hostname, dbuser="u"))
     cfg = forum_files.read_config_php(tmp_path)
@@ -176,7 +185,8 @@ def test_mysql_localhost_means_the_default_socket(tmp_path: Path, hostname: str)
     ("pgsql_pdo", "127.0.0.1:5433", "127.0.0.1", 5433, False),
     ("pgsql", "", "", 5432, True),
 ])
-def test_pgsql_hostname_forms(tmp_path: Path, db_type: str, hostname: str, host: str, port: int, uses_socket: bool) -> None:
+def test_pgsql_hostname_forms(tmp_path: Path, db_type: str, hostname: str, host: str, port: int,
+                              uses_socket: bool) -> None:
     (tmp_path / "inc").mkdir()
     (tmp_path / "inc" / "config.php").write_text(config_php(db_type, "db", dbhost=hostname, dbuser="u"))
     cfg = forum_files.read_config_php(tmp_path)
@@ -388,7 +398,8 @@ def test_mariadb_over_a_socket_is_healthy(mariadb: MariaDB, tmp_path: Path) -> N
 @pytest.mark.mariadb
 def test_mariadb_access_denied(mariadb: MariaDB, tmp_path: Path) -> None:
     forum = mysql_forum(tmp_path / "forum", mariadb, database="denied_db")
-    forum.config_file.write_text(config_php("mysqli", "denied_db", "mybb_", f"127.0.0.1:{mariadb.port}", "forum", "wrong"))
+    forum.config_file.write_text(
+        config_php("mysqli", "denied_db", "mybb_", f"127.0.0.1:{mariadb.port}", "forum", "wrong"))
     _touch_later(forum.config_file)
     health = forum_db.check_database(_cfg(forum))
     assert (health.ok, health.failure) == (False, ACCESS_DENIED), health
@@ -500,7 +511,8 @@ def test_the_check_agrees_with_mybbs_own_mysqli_connect(php: str, mariadb: Maria
         config = root / "inc" / "config.php"
         config.write_text(config_php("mysqli", database, "mybb_", hostname, user, password))
         ini = ["-d", f"mysqli.default_socket={default_socket}"] if default_socket else []
-        out = subprocess.run([php, *ini, "-r", MYBB_MYSQLI_CONNECT, str(config)], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([php, *ini, "-r", MYBB_MYSQLI_CONNECT, str(config)],
+                             capture_output=True, text=True, timeout=30)
         mybbs = json.loads(out.stdout)
         ours = forum_db.check_database(_cfg(FixtureForum(root, ())), mysql_default_socket=default_socket)
         assert (ours.ok, ours.failure) == (mybbs["ok"], failure), (hostname, database, mybbs, ours)
@@ -529,7 +541,8 @@ def test_logging_off_warns_and_offers_the_fix() -> None:
     state = forum_error_log.error_logging_state({"errorlogmedium": "none", "errorloglocation": "./error.log"})
     assert (state.enabled, state.destination) == (False, DEST_OFF)
     assert state.warning and "[503]" in state.warning and "swallows" in state.warning
-    assert state.fix and forum_error_log.ERROR_LOGGING_CLI_HINT in state.fix and forum_error_log.ERROR_LOGGING_MCP_HINT in state.fix
+    assert state.fix and forum_error_log.ERROR_LOGGING_CLI_HINT in state.fix
+    assert forum_error_log.ERROR_LOGGING_MCP_HINT in state.fix
     assert "errorlogmedium" in state.fix and "inc/settings.php" in state.fix and "restores" in state.fix
 
 
@@ -545,7 +558,8 @@ def test_empty_location_means_the_server_log() -> None:
 
 
 def test_relative_location_resolves_against_root_and_admin(tmp_path: Path) -> None:
-    state = forum_error_log.error_logging_state({"errorlogmedium": "log", "errorloglocation": "./error.log"}, tmp_path, "acp")
+    state = forum_error_log.error_logging_state({"errorlogmedium": "log", "errorloglocation": "./error.log"},
+                                                tmp_path, "acp")
     assert state.destination == DEST_FILES
     assert state.files == (tmp_path / "error.log", tmp_path / "acp" / "error.log")
     assert str(tmp_path / "acp" / "error.log") in state.explanation
@@ -563,7 +577,8 @@ def test_error_log_files_are_the_existing_ones(forum: FixtureForum, tmp_path: Pa
     write_error_log(forum.root / "admin" / "error.log", [MyBBError(1795499766, "admin warning")])
     assert forum_error_log.mybb_error_log_files(forum.root, settings) == [forum.root / "admin" / "error.log"]
     write_error_log(forum.root / "error.log", [MyBBError(1795499761, "front warning")])
-    assert forum_error_log.mybb_error_log_files(forum.root, settings) == [forum.root / "error.log", forum.root / "admin" / "error.log"]
+    assert forum_error_log.mybb_error_log_files(forum.root, settings) == [forum.root / "error.log",
+                                                                          forum.root / "admin" / "error.log"]
     absolute = write_error_log(tmp_path / "elsewhere.log", [MyBBError(1, "x")])
     assert forum_error_log.mybb_error_log_files(forum.root, {"errorloglocation": str(absolute)}) == [absolute]
     # Empty: PHP's error_log, i.e. the server log itself, which is read anyway.
@@ -698,7 +713,8 @@ def _file_settings(forum: FixtureForum) -> dict[str, str]:
     return forum_files.parse_settings_php(forum.settings_file.read_bytes().decode())
 
 
-def test_error_logging_on_updates_the_table_and_rebuilds_settings_php(php: str, forum: FixtureForum, tmp_path: Path) -> None:
+def test_error_logging_on_updates_the_table_and_rebuilds_settings_php(php: str, forum: FixtureForum,
+                                                                      tmp_path: Path) -> None:
     assert forum.db_path is not None
     state_dir = forum.root.parent
     os.chmod(forum.settings_file, 0o640)
@@ -901,7 +917,8 @@ def test_report_for_an_uninstalled_forum(tmp_path: Path) -> None:
     assert report.install_hint and f"{SERVER_URL}/install/" in report.install_hint and "browser" in report.install_hint
     assert report.warnings == (report.install_hint,)
     assert report.database_summary == "not installed (no inc/config.php)"
-    assert forum_report.diagnose_forum(root, None).install_hint and "start it first" in forum_report.diagnose_forum(root, None).install_hint  # type: ignore[operator]
+    install_hint = forum_report.diagnose_forum(root, None).install_hint
+    assert install_hint and "start it first" in install_hint
 
 
 def test_report_for_a_directory_without_mybb(tmp_path: Path) -> None:
@@ -990,7 +1007,8 @@ def test_php_error_log_setting_redirects_mybbs_empty_location(forum: FixtureForu
     settings = {"errorlogmedium": "log", "errorloglocation": ""}
     state = forum_error_log.error_logging_state(settings, forum.root, php_error_log=str(php_log))
     assert (state.destination, state.files) == (DEST_FILES, (php_log,)) and str(php_log) in state.explanation
-    assert forum_error_log.mybb_error_log_files(forum.root, settings, php_error_log=str(php_log)) == []  # not written yet
+    # not written yet
+    assert forum_error_log.mybb_error_log_files(forum.root, settings, php_error_log=str(php_log)) == []
     # PHP prefixes the first line with its own timestamp; the block is still found.
     php_log.write_text("[24-Nov-2026 14:53:41 UTC] " + REAL_ADMIN_WARNING_BLOCK)
     forum.settings_file.write_text(settings_php(settings_with(errorlogmedium="log", errorloglocation="")))

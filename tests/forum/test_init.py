@@ -16,14 +16,14 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-
 from mybb_mcp.cli.init import ProgressBar
 from mybb_mcp.forum import source as source_module
 from mybb_mcp.forum.install import InstallError
 from mybb_mcp.forum.source import Release, resolve_source
+
 from tests.conftest import free_port, http_get
 from tests.fixtures.cli import Cli, base_env
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 ARCHIVE_SHA256 = "89e81885e3bb85cd9007cd76926888c934a0d3a587c0658910f6dd2b7a198c8e"

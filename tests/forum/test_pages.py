@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import timezone
 
 import pytest
-
+from mybb_mcp.answers.cursor import render_entry_line
+from mybb_mcp.answers.text import code, redact
 from mybb_mcp.forum import pages
 from mybb_mcp.logs.parser import parse_entry
-from mybb_mcp.answers.text import code, redact
-from mybb_mcp.answers.cursor import render_entry_line
 
 ERROR_TABLE = """<table border="0" cellspacing="0" cellpadding="5" class="tborder">
 <tr>

@@ -17,7 +17,10 @@ def test_roles_are_found_by_port_and_time_and_unknown_otherwise(tmp_path: Path) 
     assert stat.S_IMODE(sessions.stat().st_mode) == 0o700
     assert stat.S_IMODE(request_roles.journal_path(sessions).stat().st_mode) == 0o600
     role_of = request_roles.RoleOf(request_roles.read(sessions))
-    stamp = lambda t: datetime.fromtimestamp(t, timezone.utc)  # noqa: E731
+
+    def stamp(t: float) -> datetime:
+        return datetime.fromtimestamp(t, timezone.utc)
+
     assert role_of(40001, stamp(1000)) == "dora" and role_of(40001, stamp(2000)) == "guest"
     assert role_of(40001, stamp(1500)) is None and role_of(40003, stamp(1000)) is None and role_of(None, None) is None
 

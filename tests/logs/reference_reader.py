@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
+from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.parser import (
     CONNECTION,
-    ERROR,
     ENTRY_START,
+    ERROR,
     REQUEST,
     STARTUP,
     LogEntry,
     format_php_timestamp,
     parse_entry,
 )
-from mybb_mcp.logs.options import LogQueryOptions
 
 # --- the oracle ---------------------------------------------------------------------------------
 
@@ -196,7 +196,8 @@ class LogGenerator:
         elif kind < 0.6:
             lines.append(f"{self._stamp()}{client} [200]: GET {rng.choice(STATIC)}")
         elif kind < 0.68:
-            lines.append(f"{self._stamp()}{client} [404]: GET {rng.choice((path, *STATIC))} - No such file or directory")
+            lines.append(f"{self._stamp()}{client} [404]: GET {rng.choice((path, *STATIC))}"
+                         " - No such file or directory")
         elif kind < 0.78:
             for _ in range(rng.randint(1, 3)):
                 lines.append(f"{self._stamp()}PHP Warning:  Undefined variable $v{rng.randint(1, 99)} in "
@@ -204,7 +205,8 @@ class LogGenerator:
             lines.append(f"{self._stamp()}{client} [200]: POST {path}")
         elif kind < 0.84:
             trace = self._trace()
-            message = f"Uncaught RuntimeException: gone {rng.randint(1, 99)} in /srv/forum/inc/x.php:{rng.randint(1, 99)}"
+            message = (f"Uncaught RuntimeException: gone {rng.randint(1, 99)}"
+                       f" in /srv/forum/inc/x.php:{rng.randint(1, 99)}")
             tail = [*trace, "  thrown in /srv/forum/inc/x.php on line 5"]
             if rng.random() < 0.3:
                 tail = [*trace, "", "Next LogicException: wrapped in /srv/forum/inc/y.php:6", *trace[:2],
@@ -212,8 +214,10 @@ class LogGenerator:
             lines.append(f"{self._stamp()}PHP Fatal error:  {message}\n" + "\n".join(tail))
             lines.append(f"{self._stamp()}{client} [500]: GET {path} - {message}\n" + "\n".join(tail))
         elif kind < 0.87:
-            lines.append(f"{self._stamp()}PHP Deprecated:  strlen(): Passing null is deprecated in /srv/forum/a.php on line 3")
-            lines.append(f"{self._stamp()}PHP Notice:  Only variables should be passed by reference in /srv/forum/b.php on line 4")
+            lines.append(f"{self._stamp()}PHP Deprecated:  strlen(): Passing null is deprecated"
+                         " in /srv/forum/a.php on line 3")
+            lines.append(f"{self._stamp()}PHP Notice:  Only variables should be passed by reference"
+                         " in /srv/forum/b.php on line 4")
             lines.append(f"{self._stamp()}{client} [503]: GET {path}")
         elif kind < 0.9:
             lines.append(f"{self._stamp()}multi-line message line1\nline2\nraw write to php://stderr (no prefix)")

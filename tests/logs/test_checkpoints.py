@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.logs import cursors as checkpoints
 from mybb_mcp.logs import digest as digest_module
+from mybb_mcp.logs.cursors import EntryFilter, decode_cursor, read_since, take_cursor
 from mybb_mcp.logs.digest import (
     NEW,
     NOT_SEEN,
@@ -24,13 +24,12 @@ from mybb_mcp.logs.digest import (
     normalise_message,
     tie_to_requests,
 )
-from mybb_mcp.logs.cursors import EntryFilter, decode_cursor, read_since, take_cursor
 from mybb_mcp.logs.match import RequestMatch
-from mybb_mcp.logs.parser import format_php_timestamp, parse_entry
 from mybb_mcp.logs.options import LogQueryOptions
+from mybb_mcp.logs.parser import format_php_timestamp, parse_entry
 from mybb_mcp.logs.query import run_query
-from mybb_mcp.logs.zone import format_zone_header
 from mybb_mcp.logs.rotation import rotate_in_place, rotate_logs
+from mybb_mcp.logs.zone import format_zone_header
 
 UTC = timezone.utc
 ROOT = Path("/srv/forum")
@@ -95,7 +94,8 @@ def test_only_what_came_after_the_cursor(tmp_path: Path) -> None:
     cursor = take_cursor(log.path)
     log.request(1001, "/after.php", errors=(OTHER,))
     found = new(log, cursor, errors_only=True)
-    assert [e.message for e in found.entries] == ["Undefined array key 3 in /srv/forum/inc/plugins/other.php on line 12"]
+    assert [e.message for e in found.entries] == [
+        "Undefined array key 3 in /srv/forum/inc/plugins/other.php on line 12"]
     assert new(log, found.cursor).entries == []
 
 
@@ -169,7 +169,6 @@ def test_a_bad_cursor_is_named_and_refused(text: object) -> None:
 # --- tying errors to requests ---------------------------------------------------------------------------
 
 def _entries(log: Log) -> list:
-    text = log.path.read_text()
     from mybb_mcp.logs.reader import iter_entries_forward
     return [parse_entry(raw.decode(), tz=UTC, offset=o) for o, raw in iter_entries_forward(log.path)]
 

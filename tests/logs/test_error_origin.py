@@ -27,7 +27,8 @@ STAMP = "[Sun Nov 29 02:39:24 2026]"
 # What php -S logs for one page when Xdebug's develop mode forces MyBB's hidden kinds (real output, paths
 # rewritten): MyBB core's deprecation on every request, the plugin's notice, then the request line.
 PAGE = f"""{STAMP} 127.0.0.1:58844 Accepted
-{STAMP} PHP Deprecated:  Creation of dynamic property DB_SQLite::$error_number is deprecated in /srv/forum/inc/db_sqlite.php on line 420
+{STAMP} PHP Deprecated:  Creation of dynamic property DB_SQLite::$error_number is deprecated \
+in /srv/forum/inc/db_sqlite.php on line 420
 {STAMP} PHP Stack trace:
 {STAMP} PHP   1. {{main}}() /srv/forum/index.php:0
 {STAMP} PHP   2. require_once() /srv/forum/index.php:18
@@ -43,14 +44,16 @@ PAGE = f"""{STAMP} 127.0.0.1:58844 Accepted
 {STAMP} 127.0.0.1:58844 Closing
 """
 
-FATAL = f"""{STAMP} PHP Fatal error:  Uncaught Error: Call to undefined function nope() in /srv/forum/inc/plugins/errs.php:21
+FATAL = f"""{STAMP} PHP Fatal error:  Uncaught Error: Call to undefined function nope() \
+in /srv/forum/inc/plugins/errs.php:21
 Stack trace:
 #0 /srv/forum/inc/class_plugins.php(142): errs_raise()
 #1 /srv/forum/global.php(100): pluginSystem->run_hooks()
 #2 /srv/forum/index.php(18): require_once('...')
 #3 {{main}}
   thrown in /srv/forum/inc/plugins/errs.php on line 21
-{STAMP} 127.0.0.1:58802 [500]: GET /index.php?err=undefined_function - Uncaught Error: Call to undefined function nope() in /srv/forum/inc/plugins/errs.php:21
+{STAMP} 127.0.0.1:58802 [500]: GET /index.php?err=undefined_function \
+- Uncaught Error: Call to undefined function nope() in /srv/forum/inc/plugins/errs.php:21
 Stack trace:
 #0 /srv/forum/inc/class_plugins.php(142): errs_raise()
 #1 /srv/forum/global.php(100): pluginSystem->run_hooks()
@@ -100,7 +103,8 @@ def test_labels_engine_errors_are_fatal_thrown_exceptions_are_not(tmp_path: Path
     assert thrown.level == "exception"
     user_error = parse_entry(f"{STAMP} PHP Fatal error:  Uncaught Error: boom in /srv/forum/a.php:2")
     assert user_error.level == "exception"  # code threw an Error itself
-    assert parse_mybb_error("<error><friendly_type>User Deprecated Warning</friendly_type></error>").level == "deprecated"
+    deprecated = parse_mybb_error("<error><friendly_type>User Deprecated Warning</friendly_type></error>")
+    assert deprecated.level == "deprecated"
 
 
 def test_path_origins() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from mybb_mcp.logs.parser import (
     CONNECTION,
     ENTRY_START,
@@ -27,6 +26,7 @@ from mybb_mcp.logs.parser import (
     parse_log_line,
     parse_mybb_error,
 )
+
 from tests.logs.reference_reader import LogGenerator, reference_entries
 
 DATA = Path(__file__).parent / "data"
@@ -65,7 +65,8 @@ def test_space_padded_day() -> None:
 
 
 def test_no_timestamp_is_none() -> None:
-    for line in ("Stack trace:", "  thrown in /f.php on line 2", "", "[24-Nov-2026 14:53:41 Asia/Tokyo] PHP Warning:  x"):
+    for line in ("Stack trace:", "  thrown in /f.php on line 2", "",
+                 "[24-Nov-2026 14:53:41 Asia/Tokyo] PHP Warning:  x"):
         assert parse_log_line(line) is None
         assert not ENTRY_START.match(line.encode())
 
@@ -79,9 +80,11 @@ def test_worker_prefix() -> None:
 
 
 def test_ipv6_client_and_other_methods() -> None:
-    entry = parse_log_line("[Tue Nov 24 06:10:35 2026] [::1]:38980 [501]: NOTIMPLEMENTED /coffee - No such file or directory")
+    entry = parse_log_line("[Tue Nov 24 06:10:35 2026] [::1]:38980 [501]: NOTIMPLEMENTED /coffee"
+                           " - No such file or directory")
     assert entry is not None
-    assert (entry.client_ip, entry.client_port, entry.method, entry.status_code) == ("::1", 38980, "NOTIMPLEMENTED", 501)
+    assert (entry.client_ip, entry.client_port, entry.method, entry.status_code) == (
+        "::1", 38980, "NOTIMPLEMENTED", 501)
     assert entry.is_error and entry.level == "http_5xx"
 
 
@@ -89,7 +92,8 @@ def test_ipv6_client_and_other_methods() -> None:
     ("text", "level"),
     [
         ("PHP Fatal error:  Allowed memory size of 16777216 bytes exhausted in /f.php on line 5", "fatal"),
-        ("PHP Fatal error:  Uncaught Error: Call to undefined function nope() in /f.php:4", "fatal"),  # an engine error is a fatal error
+        # an engine error is a fatal error
+        ("PHP Fatal error:  Uncaught Error: Call to undefined function nope() in /f.php:4", "fatal"),
         ("PHP Fatal error:  Uncaught RuntimeException: gone in /f.php:5", "exception"),
         ("PHP Recoverable fatal error:  Object of class X could not be converted in /f.php on line 2", "fatal"),
         ("PHP Parse error:  syntax error, unexpected token \"{\" in /f.php on line 4", "parse"),
@@ -111,7 +115,8 @@ def test_php_error_levels(text: str, level: str) -> None:
     [
         ("127.0.0.1:1 Accepted", CONNECTION),
         ("127.0.0.1:1 Closing", CONNECTION),
-        ("127.0.0.1:1 Closed without sending a request; it was probably just an unused speculative preconnection", CONNECTION),
+        ("127.0.0.1:1 Closed without sending a request; it was probably just an unused speculative preconnection",
+         CONNECTION),
         ("127.0.0.1:1 Invalid request (Unexpected EOF)", INFO),
         ("PHP 8.2.36 Development Server (http://127.0.0.1:18001) started", STARTUP),
         ("mybb-mcp: log opened; timestamps are local time, zone UTC (UTC+00:00)", STARTUP),
@@ -128,10 +133,12 @@ def test_line_kinds(line: str, kind: str) -> None:
 
 
 def test_request_suffix_makes_an_error_even_on_200() -> None:
-    entry = parse_log_line("[Tue Nov 24 06:10:03 2026] 127.0.0.1:59462 [200]: GET /e.php - Uncaught RuntimeException: gone in /f.php:5")
+    entry = parse_log_line("[Tue Nov 24 06:10:03 2026] 127.0.0.1:59462 [200]: GET /e.php"
+                           " - Uncaught RuntimeException: gone in /f.php:5")
     assert entry is not None and entry.event_type == REQUEST and entry.is_error and entry.level == "exception"
     assert (entry.source_file, entry.source_line) == ("/f.php", 5)
-    parse = parse_log_line("[Tue Nov 24 06:10:03 2026] 127.0.0.1:1 [500]: GET /p.php - syntax error, unexpected token in /p.php on line 4")
+    parse = parse_log_line("[Tue Nov 24 06:10:03 2026] 127.0.0.1:1 [500]: GET /p.php"
+                           " - syntax error, unexpected token in /p.php on line 4")
     assert parse is not None and parse.level == "parse"
     missing = parse_log_line("[Tue Nov 24 06:10:03 2026] 127.0.0.1:1 [404]: GET /nope.php - No such file or directory")
     assert missing is not None and missing.level == "http_4xx" and missing.message == "No such file or directory"
@@ -333,7 +340,8 @@ def _blocks(name: str) -> list[str]:
 
 def test_mybb_error_log_files() -> None:
     zone = ZoneInfo("Asia/Tokyo")
-    entries = [parse_mybb_error(b, tz=zone, location="/f/error.log", offset=i) for i, b in enumerate(_blocks("06_mybb_error_log_frontend.xml.log"))]
+    entries = [parse_mybb_error(b, tz=zone, location="/f/error.log", offset=i)
+               for i, b in enumerate(_blocks("06_mybb_error_log_frontend.xml.log"))]
     assert [e.level for e in entries[:6]] == ["warning", "warning", "warning", "fatal", "warning", "sql"]
     assert all(e.source == SOURCE_MYBB and e.is_error and e.location == "/f/error.log" for e in entries)
     assert entries[0].timestamp == datetime.fromtimestamp(1795499761, zone) and entries[0].timestamp.tzinfo is zone
@@ -349,7 +357,8 @@ def test_mybb_error_log_files() -> None:
      ("Fatal", "fatal"), ("MyBB SQL Error", "sql"), ("MyBB Error", "error"), ("MyBB Template Error", "error")],
 )
 def test_mybb_friendly_types(friendly: str, level: str) -> None:
-    block = f"<error>\n\t<dateline>1</dateline>\n\t<friendly_type>{friendly}</friendly_type>\n\t<message>m</message>\n</error>"
+    block = (f"<error>\n\t<dateline>1</dateline>\n\t<friendly_type>{friendly}</friendly_type>"
+             "\n\t<message>m</message>\n</error>")
     assert parse_mybb_error(block).level == level
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
+from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.logs import reader as log_reader
-from mybb_mcp.logs.parser import SOURCE_MYBB, LogEntry, format_php_timestamp, parse_entry, parse_mybb_error
 from mybb_mcp.logs.options import MAX_LIMIT, LogQueryOptions, validate_options
+from mybb_mcp.logs.parser import SOURCE_MYBB, LogEntry, format_php_timestamp, parse_entry, parse_mybb_error
 from mybb_mcp.logs.query import LogQueryResult, new_entries, run_query
 from mybb_mcp.logs.zone import format_zone_header
-from mybb_mcp.answers.logs import render_log_query
+
 from tests.logs.reference_reader import LogGenerator, reference_entries, reference_query, write_log
 
 DATA = Path(__file__).parent / "data"
@@ -228,7 +228,8 @@ class FakeSource:
 
     def __init__(self, name: str, blocks: list[str], tz=timezone.utc) -> None:
         self.name = name
-        self.entries = [parse_mybb_error(b, tz=tz, location=f"/forum/{name.split(':')[1]}", offset=i) for i, b in enumerate(blocks)]
+        self.entries = [parse_mybb_error(b, tz=tz, location=f"/forum/{name.split(':')[1]}", offset=i)
+                        for i, b in enumerate(blocks)]
         self.reads = 0
 
     def newest_first(self) -> Iterator[LogEntry]:
@@ -332,7 +333,8 @@ def test_bad_options_name_the_field(changes: dict, field: str) -> None:
 
 
 def test_good_options_pass() -> None:
-    options = LogQueryOptions(errors_only=True, filter_keyword=" Thread 42 ", since_minutes=5, limit=MAX_LIMIT, offset=10)
+    options = LogQueryOptions(errors_only=True, filter_keyword=" Thread 42 ", since_minutes=5, limit=MAX_LIMIT,
+                              offset=10)
     assert validate_options(options) is options and options.validated() is options
 
 

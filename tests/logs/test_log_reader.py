@@ -12,16 +12,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from mybb_mcp.logs import bounds as log_bounds
+from mybb_mcp.logs import finders, timeline
 from mybb_mcp.logs import reader as log_reader
-from mybb_mcp.logs import finders
-from mybb_mcp.logs import timeline
 from mybb_mcp.logs.parser import ERROR_HINTS, parse_entry
 from mybb_mcp.logs.reader import ReadStats, iter_entries_backward, iter_entries_forward
-from mybb_mcp.logs.zone import format_zone_header, local_zone_key, read_log_zone
-from mybb_mcp.logs.timeline import offset_at_time
 from mybb_mcp.logs.rotation import rotate_in_place, rotate_logs
+from mybb_mcp.logs.timeline import offset_at_time
+from mybb_mcp.logs.zone import format_zone_header, local_zone_key, read_log_zone
+
 from tests.logs.reference_reader import LogGenerator, reference_entries, write_log
 
 DATA = Path(__file__).parent / "data"
@@ -140,7 +139,8 @@ def test_a_file_appended_to_while_read(tmp_path: Path) -> None:
 
 def test_a_partial_last_line_is_left_for_later(tmp_path: Path) -> None:
     path = tmp_path / "server.log"
-    path.write_bytes(b"[Tue Nov 24 05:51:39 2026] 127.0.0.1:1 Accepted\n[Tue Nov 24 05:51:39 2026] 127.0.0.1:1 [200]: GE")
+    path.write_bytes(b"[Tue Nov 24 05:51:39 2026] 127.0.0.1:1 Accepted\n"
+                     b"[Tue Nov 24 05:51:39 2026] 127.0.0.1:1 [200]: GE")
     assert [raw for _, raw in iter_entries_backward(path)] == [b"[Tue Nov 24 05:51:39 2026] 127.0.0.1:1 Accepted\n"]
     with open(path, "ab") as handle:
         handle.write(b"T /\n")
@@ -149,7 +149,8 @@ def test_a_partial_last_line_is_left_for_later(tmp_path: Path) -> None:
 
 def test_orphan_text_before_the_first_stamp(tmp_path: Path) -> None:
     path = tmp_path / "server.log"
-    path.write_bytes(b"Directory /x does not exist.\nmore\n[Tue Nov 24 05:51:39 2026] PHP 8.2 Development Server (http://a:1) started\n")
+    path.write_bytes(b"Directory /x does not exist.\nmore\n"
+                     b"[Tue Nov 24 05:51:39 2026] PHP 8.2 Development Server (http://a:1) started\n")
     for block in BLOCKS:
         entries = back(path, block)
         assert [offset for offset, _ in entries] == [34, 0]
@@ -202,7 +203,8 @@ def test_offset_at_time_bisects_to_the_window(tmp_path: Path) -> None:
         assert all(ts >= cutoff - timeline.TIME_SLACK - timedelta(seconds=10) for ts in lead) or (
             first_in - offset <= 2 * log_reader.BLOCK_SIZE
         )
-    assert offset_at_time(path, entries[-1][1] + timedelta(hours=1), zone) > path.stat().st_size - 2 * log_reader.BLOCK_SIZE
+    after_the_last = offset_at_time(path, entries[-1][1] + timedelta(hours=1), zone)
+    assert after_the_last > path.stat().st_size - 2 * log_reader.BLOCK_SIZE
 
 
 # --- the zone header --------------------------------------------------------------------------------------

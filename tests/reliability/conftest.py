@@ -19,10 +19,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from mybb_mcp.orchestration import ServerOrchestrationService
 
 TIMEOUT = 30.0  # every wait polls; this is only the ceiling on a slow CI machine
 VENV_BIN = Path(sys.executable).parent
@@ -307,6 +310,36 @@ def forum(forum: Path) -> Path:
     return forum
 
 
+# ----------------------------------------------------------------------------- a forum a visitor attacks
+# test_security_visitor.py and test_security_round2.py serve these; a module with a `running` of its own keeps it.
+
+# Pages that put request data into the server log verbatim, as forum code does (an undefined array key
+# named by the request, a message logged with the visitor's User-Agent).
+HOSTILE_PAGES = {
+    "key.php": "<?php\n$a = [];\necho $a[$_REQUEST['k'] ?? ''];\necho 'keyed';\n",
+    "agent.php": "<?php\nerror_log('agent: ' . ($_SERVER['HTTP_USER_AGENT'] ?? ''));\necho 'agent';\n",
+    "real_error.php": (
+        "<?php\ntrigger_error('REAL-RECENT-ERROR ' . ($_GET['m'] ?? ''), E_USER_WARNING);\necho 'real';\n"
+    ),
+    # PHP's own messages reach the log escaped, one line each (the signed channel); text a page logs does not.
+    "logpost.php": "<?php\nerror_log($_POST['text'] ?? '');\necho 'logged';\n",
+}
+
+
+@pytest.fixture
+def hostile_forum(forum: Path) -> Path:
+    for name, text in HOSTILE_PAGES.items():
+        (forum / name).write_text(text)
+    return forum
+
+
+@pytest.fixture
+def running(hostile_forum: Path, service: ServerOrchestrationService) -> Iterator[ServerOrchestrationService]:
+    started = service.start()
+    assert started.success, started
+    yield service
+
+
 @pytest.fixture(autouse=True)
 def no_process_left_behind(tmp_path: Path) -> Iterator[None]:
     """After each test (and after its fixtures stopped what they started): no process mentions this
@@ -390,6 +423,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str], env: dict[str, str], cwd: Path,
+            timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mybb_mcp.cli", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)

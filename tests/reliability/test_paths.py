@@ -16,10 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
+from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.answers.lifecycle import render_result
+
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import EXTRA_PAGES, cli_env, php_servers, run_cli, snapshot
@@ -200,8 +200,8 @@ def test_a_mybb_php_that_is_not_php_is_refused_clearly(forum: Path, port: int, t
 def test_logs_that_is_a_file_is_refused_and_nothing_changes(service: ServerOrchestrationService) -> None:
     """As root chmod cannot stop a write: `logs` being a regular file can."""
     service.config.log_dir.write_text("someone's file called logs\n")
-    assert_refused_and_unchanged(service, Failure.UNSAFE_FILE, f"{service.config.log_dir} is a regular file, not a directory",
-                                 lock_allowed=True)
+    assert_refused_and_unchanged(service, Failure.UNSAFE_FILE,
+                                 f"{service.config.log_dir} is a regular file, not a directory", lock_allowed=True)
     assert service.config.log_dir.read_text() == "someone's file called logs\n"
 
 

@@ -24,17 +24,17 @@ from typing import Any
 import anyio
 import psutil
 import pytest
-
-from mybb_mcp.logs.signed import KEYS_FILE
+from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.logs import render_log_query
+from mybb_mcp.answers.status import render_status
 from mybb_mcp.config import load_config
 from mybb_mcp.handlers.edge import call_tool
 from mybb_mcp.handlers.tools import row_of
-from mybb_mcp.tools_registry import ToolName
+from mybb_mcp.logs.signed import KEYS_FILE
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.answers.logs import render_log_query
-from mybb_mcp.answers.lifecycle import render_result
-from mybb_mcp.answers.status import render_status
 from mybb_mcp.orchestration.validation import is_loopback_host
+from mybb_mcp.tools_registry import ToolName
+
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import (
@@ -48,7 +48,7 @@ from tests.reliability.conftest import (
     snapshot,
     wait_for,
 )
-from tests.reliability.local_users import LocalUser, chown_tree, other_user, shared_dir  # noqa: F401 (fixtures)
+from tests.reliability.local_users import LocalUser, chown_tree
 
 EXPOSED = "reachable from the network"
 
@@ -496,9 +496,8 @@ async def test_8_hung_calls_end_in_bounded_time_and_tools_list_still_answers(
         tmp_path: Path) -> None:
     """A stuck call (here: a status held in the kernel, the seam a FIFO or hung disk would be) gets an
     answer at the per-call timeout; a pile of them does not take the threads other requests need."""
-    from mcp import Client
-
     import mybb_mcp.handlers.edge as handlers
+    from mcp import Client
     from mybb_mcp.server import server
 
     release = threading.Event()

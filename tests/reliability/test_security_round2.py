@@ -16,39 +16,36 @@ import subprocess
 import sys
 import tarfile
 import threading
-import zipfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.errors import ConfigError, InvalidArgument
+from mybb_mcp.forum.credentials import read_credentials
 from mybb_mcp.forum.dev_mode import _load_remembered
 from mybb_mcp.forum.folder_modes import open_folders
+from mybb_mcp.forum.install import InstallError, UnpackLimits, unpack_source
 from mybb_mcp.forum.sessions import LoginProblem, credentials_file, credentials_for
 from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.model import validate_name
 from mybb_mcp.forum.source import resolve_source
-from mybb_mcp.forum.credentials import read_credentials
-from mybb_mcp.forum.install import InstallError, UnpackLimits, unpack_source
-from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.orchestration import LogQueryOptions
+from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
+
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
-from tests.reliability.test_security_visitor import (  # noqa: F401 (fixtures: hostile_forum, running)
+from tests.reliability.local_users import LocalUser
+from tests.reliability.test_security_visitor import (
     forged_lines,
     get,
-    hostile_forum,
     logged,
     post,
     query,
-    running,
     status_of,
 )
-from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
 
 NO_ARCHIVE = f"MyBB release archive not found at {archive_path()} (set MYBB_TEST_ARCHIVE)"
 
@@ -498,7 +495,6 @@ async def test_3_over_mcp_a_fifo_at_the_credentials_file_blocks_no_worker(
     """Through the SDK's real client: the admin request answers in bounded time, and so does the next call."""
     import anyio
     from mcp import Client
-
     from mybb_mcp.server import server
 
     for key, value in real_forum.env().items():
@@ -541,9 +537,8 @@ def test_2_init_succeeds_while_another_user_races_for_the_installer(tmp_path: Pa
     listens on a port (the installer runs in the PHP CLI), and the install finishes with our admin."""
     if not archive_path().is_file():
         pytest.skip(NO_ARCHIVE)
-    from mybb_mcp.forum.install import InstallRequest, install_forum
-
     import psutil
+    from mybb_mcp.forum.install import InstallRequest, install_forum
 
     listening: list[tuple[str, list[int]]] = []
     already = {child.pid for child in psutil.Process().children(recursive=True)}

@@ -30,9 +30,9 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 
 from tests.conftest import free_port, http_get
 from tests.fixtures.cli import TIMEOUT, Cli, base_env
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path, copy_forum
-from tests.reliability.local_users import LocalUser, other_user, shared_dir  # noqa: F401 (fixtures)
+from tests.reliability.local_users import LocalUser
 
 DB_PASSWORD = "Db-pass-7f3a9c"  # what must never be readable by another user
 

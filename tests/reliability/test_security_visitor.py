@@ -12,43 +12,21 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
-from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.lifecycle import render_result
+from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.status import render_status
+from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
+from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
+
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
-# Pages that put request data into the server log verbatim, as forum code does (an undefined array key
-# named by the request, a message logged with the visitor's User-Agent).
-HOSTILE_PAGES = {
-    "key.php": "<?php\n$a = [];\necho $a[$_REQUEST['k'] ?? ''];\necho 'keyed';\n",
-    "agent.php": "<?php\nerror_log('agent: ' . ($_SERVER['HTTP_USER_AGENT'] ?? ''));\necho 'agent';\n",
-    "real_error.php": "<?php\ntrigger_error('REAL-RECENT-ERROR ' . ($_GET['m'] ?? ''), E_USER_WARNING);\necho 'real';\n",
-    # PHP's own messages reach the log escaped, one line each (the signed channel); text a page logs does not.
-    "logpost.php": "<?php\nerror_log($_POST['text'] ?? '');\necho 'logged';\n",
-}
-
-
-@pytest.fixture
-def hostile_forum(forum: Path) -> Path:
-    for name, text in HOSTILE_PAGES.items():
-        (forum / name).write_text(text)
-    return forum
-
-
-@pytest.fixture
-def running(hostile_forum: Path, service: ServerOrchestrationService) -> Iterator[ServerOrchestrationService]:
-    started = service.start()
-    assert started.success, started
-    yield service
+# The hostile pages, and the fixtures `hostile_forum` and `running` that serve them, are in conftest.py:
+# test_security_round2.py uses them too.
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:
@@ -344,9 +322,9 @@ def write_hostile_log(path: Path, now: datetime, megabytes: int = 40) -> None:
 def test_item7_memory_per_query_and_answer_size_are_bounded(tmp_path: Path, options: dict[str, object]) -> None:
     import tracemalloc
 
+    from mybb_mcp.answers.logs import render_log_query
     from mybb_mcp.logs.bounds import MAX_ANSWER_BYTES
     from mybb_mcp.logs.query import run_query
-    from mybb_mcp.answers.logs import render_log_query
 
     now = datetime(2026, 11, 29, 3, 0, 0)
     log = tmp_path / "server.log"

@@ -14,11 +14,18 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from mybb_mcp.config import load_config
 from mybb_mcp.orchestration import ServerOrchestrationService, process
+
 from tests.reliability.conftest import (
-    alive, cli_env, listening_pids, php_servers, port_listening, run_cli, serves, wait_for,
+    alive,
+    cli_env,
+    listening_pids,
+    php_servers,
+    port_listening,
+    run_cli,
+    serves,
+    wait_for,
 )
 
 WORKERS = 3

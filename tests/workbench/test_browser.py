@@ -5,7 +5,6 @@ nothing; requests to other addresses never leave; no Chromium process or profile
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -13,15 +12,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
-import psutil
 import pytest
 from mcp import Client, types
 from mybb_mcp.answers.request import render_page_result
@@ -33,54 +28,17 @@ from mybb_mcp.workbench import browser as browser_module
 from mybb_mcp.workbench import chromium as chromium_module
 
 from tests.fixtures.forum_requests import add_member, forum_env
-from tests.fixtures.forum_requests import serving as served
+from tests.workbench.conftest import MEMBER, MEMBER_PASSWORD, chromium_processes, profiles
 
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("MYBB_CHROMIUM"),
-                                reason="Chromium is not installed (apt-get install -y chromium)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("MYBB_CHROMIUM"),
+                       reason="Chromium is not installed (apt-get install -y chromium)"),
+    pytest.mark.usefixtures("own_chromiums"),  # conftest.py: this test's Chromiums and profiles, no one else's
+]
 
 PLUGIN = (Path(__file__).parent / "browser_plugin.php").read_text("utf-8")
 WARNING_LINE = next(n for n, line in enumerate(PLUGIN.split("\n"), 1) if "$browserbugs_count + 1" in line)
 FATAL_LINE = next(n for n, line in enumerate(PLUGIN.split("\n"), 1) if "\tbrowserbugs_count_members();" in line)
-MEMBER, MEMBER_PASSWORD = "browsertester", "Browser-Pass-123"
-
-
-MARK = "BROWSER_TEST_MARK"
-
-
-@pytest.fixture(autouse=True)
-def own_chromiums(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """This test's Chromium processes carry a mark in their environment, and the profiles the service makes
-    go to a (short: Chromium puts a socket in it) folder of the test's own: other tests running at the same
-    time (pytest -n) never count."""
-    monkeypatch.setenv(MARK, uuid.uuid4().hex)
-    folder = Path(tempfile.mkdtemp(prefix="mybb-browser-test-"))
-    monkeypatch.setattr(chromium_module, "SHM", str(folder))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def chromium_processes() -> list[psutil.Process]:
-    """This test's Chromium processes still running (zombies aside)."""
-    found = []
-    for process in psutil.process_iter(["name", "status"]):
-        if process.info["status"] == psutil.STATUS_ZOMBIE or "chrom" not in (process.info["name"] or ""):
-            continue
-        with contextlib.suppress(psutil.Error):
-            if process.environ().get(MARK) == os.environ[MARK]:
-                found.append(process)
-    return found
-
-
-def profiles() -> list[Path]:
-    """The profiles left in this test's folder."""
-    return list(Path(chromium_module.SHM).glob("mybb-mcp-chromium-*"))
-
-
-@pytest.fixture
-def serving(real_forum: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ServerOrchestrationService]:
-    forum_env(real_forum, monkeypatch, tmp_path, {MEMBER: MEMBER_PASSWORD})
-    with served(real_forum) as service:
-        yield service
 
 
 def browse(service: ServerOrchestrationService, path: str, role: str = "guest", **kwargs: Any) -> Any:

@@ -23,24 +23,14 @@ from mybb_mcp.server import server
 from mybb_mcp.workbench import browser_pool, request_trace
 
 from tests.fixtures.forum_requests import add_member
-from tests.workbench.test_browser import (  # noqa: F401 (fixtures)
-    MEMBER,
-    MEMBER_PASSWORD,
-    PLUGIN,
-    chromium_processes,
-    own_chromiums,
-    profiles,
-    serving,
-)
+from tests.workbench.conftest import MEMBER, MEMBER_PASSWORD, chromium_processes, profiles
+from tests.workbench.test_browser import PLUGIN
 
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("MYBB_CHROMIUM"),
-                                reason="Chromium is not installed (apt-get install -y chromium)")
-
-
-@pytest.fixture
-def served(request: pytest.FixtureRequest) -> ServerOrchestrationService:
-    """The forum served (test_browser.py's `serving`), under a name of this module's."""
-    return request.getfixturevalue("serving")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("MYBB_CHROMIUM"),
+                       reason="Chromium is not installed (apt-get install -y chromium)"),
+    pytest.mark.usefixtures("own_chromiums"),  # conftest.py: this test's Chromiums and profiles, no one else's
+]
 
 
 def text_of(result: types.CallToolResult) -> str:
@@ -58,8 +48,8 @@ def wait_for(check: Any, seconds: float = 10.0) -> bool:
 
 
 def test_two_calls_over_mcp_share_one_browser_and_no_cookie(real_forum: Any,
-                                                            served: ServerOrchestrationService) -> None:
-    assert add_member(served, MEMBER, MEMBER_PASSWORD, "warm@example.com").response.page_error is None
+                                                            serving: ServerOrchestrationService) -> None:
+    assert add_member(serving, MEMBER, MEMBER_PASSWORD, "warm@example.com").response.page_error is None
     forum = str(real_forum.root)
 
     async def over_mcp() -> tuple[str, int | None, str, int | None, str]:
@@ -83,43 +73,43 @@ def test_two_calls_over_mcp_share_one_browser_and_no_cookie(real_forum: Any,
     assert browser_pool.warm_pids() == {} and chromium_processes() == [] and profiles() == []
 
 
-def test_an_idle_warm_browser_is_closed(real_forum: Any, served: ServerOrchestrationService,
+def test_an_idle_warm_browser_is_closed(real_forum: Any, serving: ServerOrchestrationService,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(browser_pool.IDLE_ENV, "0.5")
-    served.keep_browser_warm = True
-    result = served.request_page(PageRequest("index.php", browser=True))
+    serving.keep_browser_warm = True
+    result = serving.request_page(PageRequest("index.php", browser=True))
     assert result.browser is not None and not result.browser.warm
     assert str(real_forum.root) in browser_pool.warm_pids()
     assert wait_for(lambda: not browser_pool.warm_pids() and not chromium_processes() and not profiles())
 
 
-def test_a_warm_browser_goes_with_its_server(real_forum: Any, served: ServerOrchestrationService) -> None:
+def test_a_warm_browser_goes_with_its_server(real_forum: Any, serving: ServerOrchestrationService) -> None:
     """Stopped outside the tool (the php -S gone): the watcher closes the browser kept for it."""
-    served.keep_browser_warm = True
-    assert served.request_page(PageRequest("index.php", browser=True)).browser is not None
+    serving.keep_browser_warm = True
+    assert serving.request_page(PageRequest("index.php", browser=True)).browser is not None
     assert chromium_processes() != []
-    running = served._current([])
+    running = serving._current([])
     assert running is not None
     os.killpg(running.identity.group, signal.SIGKILL)  # gone without the tool's stop
     assert wait_for(lambda: not chromium_processes())
 
 
-def test_a_warm_browser_that_died_is_replaced(real_forum: Any, served: ServerOrchestrationService) -> None:
-    served.keep_browser_warm = True
-    assert served.request_page(PageRequest("index.php", browser=True)).browser is not None
+def test_a_warm_browser_that_died_is_replaced(real_forum: Any, serving: ServerOrchestrationService) -> None:
+    serving.keep_browser_warm = True
+    assert serving.request_page(PageRequest("index.php", browser=True)).browser is not None
     first = browser_pool.warm_pids()[str(real_forum.root)]
     assert wait_for(lambda: browser_pool._pool[str(real_forum.root)].spare is not None)  # idle, next tab made
     os.killpg(first, signal.SIGKILL)  # Chromium crashed while kept
     assert wait_for(lambda: not browser_pool._pool[str(real_forum.root)].browser.alive())
-    again = served.request_page(PageRequest("index.php", browser=True))
+    again = serving.request_page(PageRequest("index.php", browser=True))
     assert again.browser is not None and not again.browser.warm, (again.failure, again.hint)
     assert browser_pool.warm_pids()[str(real_forum.root)] != first
-    restarted = served.restart()
+    restarted = serving.restart()
     assert restarted.success and browser_pool.warm_pids() == {}  # restart closes it
     assert wait_for(lambda: not chromium_processes())
 
 
-def test_mcp_server_exit_leaves_no_browser(real_forum: Any, served: ServerOrchestrationService,
+def test_mcp_server_exit_leaves_no_browser(real_forum: Any, serving: ServerOrchestrationService,
                                            tmp_path: Path) -> None:
     command = str(Path(sys.executable).with_name("mybb-mcp"))
     params = StdioServerParameters(command=command, args=[], env=dict(os.environ), cwd=str(tmp_path / "cwd"))
@@ -138,7 +128,7 @@ def test_mcp_server_exit_leaves_no_browser(real_forum: Any, served: ServerOrches
     assert wait_for(lambda: not chromium_processes(), 5.0)
 
 
-def test_the_cli_stays_cold(real_forum: Any, served: ServerOrchestrationService, tmp_path: Path) -> None:
+def test_the_cli_stays_cold(real_forum: Any, serving: ServerOrchestrationService, tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MYBB_")}, **real_forum.env()}
     done = subprocess.run([sys.executable, "-m", "mybb_mcp.cli", "request", "index.php", "--browser"],
                           cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -146,7 +136,7 @@ def test_the_cli_stays_cold(real_forum: Any, served: ServerOrchestrationService,
     assert chromium_processes() == [] and profiles() == []
 
 
-def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, served: ServerOrchestrationService,
+def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, serving: ServerOrchestrationService,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     real_forum.add_plugin("browserbugs", PLUGIN)  # its page calls xmlhttp.php: a PHP sub-request
     files: list[str] = []
@@ -158,7 +148,7 @@ def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, served
         return collect(config, workbench, ports, *args)
 
     monkeypatch.setattr(request_trace, "collect", watched)
-    result = served.request_page(PageRequest("index.php", browser=True, trace=True, queries=True, profile=True))
+    result = serving.request_page(PageRequest("index.php", browser=True, trace=True, queries=True, profile=True))
     assert result.response is not None and result.browser is not None, (result.failure, result.hint)
     page_ports = [h.client_port for h in result.response.hops]
     ajax = [r for r in result.browser.requests if r.target.startswith("/xmlhttp.php")]

@@ -19,7 +19,7 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.workbench.matrix import MatrixCancelled, MatrixRequest, MatrixResult, MatrixRunner, plugin_files_of
 
 from tests.fixtures.real_mybb import RealForum, archive_path
-from tests.reliability.local_users import LocalUser, chown_tree, other_user, shared_dir  # noqa: F401 (fixtures)
+from tests.reliability.local_users import LocalUser, chown_tree
 
 ARCHIVES = (archive_path(), archive_path().with_name("mybb_1830.tar.gz"))
 needs_archives = pytest.mark.skipif(not all(a.is_file() for a in ARCHIVES), reason="MyBB 1.8.30/1.8.37 archives")

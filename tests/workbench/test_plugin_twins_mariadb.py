@@ -14,7 +14,7 @@ from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.workbench import plugins as workbench
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path
 from tests.workbench.admin_cp_twin import AdminBrowser, Twins, mysql_tables, php_server
 
@@ -47,7 +47,8 @@ def twins(tmp_path: Path, php: str, mariadb: MariaDB) -> Iterator[Twins]:
     try:
         with php_server(php, twin_root, port) as url:
             yield Twins(tool.root, twin_root, php, AdminBrowser(url, tool.admin_user, tool.admin_password),
-                        lambda: (mysql_tables(connections["tool"], "mybb_"), mysql_tables(connections["twin"], "mybb_")))
+                        lambda: (mysql_tables(connections["tool"], "mybb_"),
+                                 mysql_tables(connections["twin"], "mybb_")))
     finally:
         for connection in connections.values():
             connection.close()

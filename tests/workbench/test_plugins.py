@@ -13,12 +13,10 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp import Client
-
 from mybb_mcp.forum.snapshot.database import active_plugins
-from mybb_mcp.workbench import plugins as workbench
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
-from tests.fixtures.mariadb import mariadb  # noqa: F401  (the fixture)
+from mybb_mcp.workbench import plugins as workbench
 
 # Every lifecycle function; install creates a table and a setting, uninstall removes them.
 FULL = """<?php
@@ -29,7 +27,8 @@ function full_info() { return array("name" => "Full Cycle", "description" => "ea
 function full_install() {
     global $db;
     $db->write_query("CREATE TABLE ".TABLE_PREFIX."full_notes (nid INTEGER PRIMARY KEY, note TEXT)");
-    $db->insert_query("settings", array("name" => "full_enabled", "title" => "Full on", "description" => "", "optionscode" => "yesno",
+    $db->insert_query("settings", array("name" => "full_enabled", "title" => "Full on", "description" => "", \
+"optionscode" => "yesno",
         "value" => "1", "disporder" => 1, "gid" => 1));
     rebuild_settings();
 }
@@ -429,6 +428,7 @@ FULL_MYSQL = FULL.replace("(nid INTEGER PRIMARY KEY, note TEXT)", "(nid INT PRIM
 @pytest.mark.mariadb
 def test_lifecycle_on_mariadb(mariadb, tmp_path: Path, php: str) -> None:
     from mybb_mcp.forum.install import Database, InstallRequest, install_forum
+
     from tests.fixtures.real_mybb import archive_path
 
     if not archive_path().is_file():

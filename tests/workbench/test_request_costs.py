@@ -23,7 +23,6 @@ from mybb_mcp.workbench.json_answer import Printed, judge_json
 from mybb_mcp.workbench.request_costs import fold_sql
 
 from tests.fixtures.forum_requests import forum_env as set_forum_env
-from tests.fixtures.mariadb import mariadb  # noqa: F401 (the fixture)
 
 # Each marked line is found by its marker, so the expected file:line follows the source.
 COSTLY = """<?php
@@ -368,15 +367,14 @@ def _text(result: types.CallToolResult) -> str:
 # --- MySQL: the same on a forum installed by init into the tests' private MariaDB -------------------------
 
 @pytest.mark.mariadb
-def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration.init import InitOptions
-    from tests.fixtures.real_mybb import activate_plugin
 
     from tests.conftest import free_port
-    from tests.fixtures.real_mybb import archive_path
+    from tests.fixtures.real_mybb import activate_plugin, archive_path
 
     if not archive_path().is_file():
         pytest.skip(f"MyBB release archive not found at {archive_path()}")

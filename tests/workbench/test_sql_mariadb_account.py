@@ -25,7 +25,7 @@ from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused, run_query
 
 from tests.conftest import free_port
-from tests.fixtures.mariadb import MariaDB, mariadb  # noqa: F401 (the fixture)
+from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path
 from tests.workbench.test_sql_bounds import peak_resident_mb
 
@@ -150,7 +150,8 @@ def test_init_without_the_right_to_create_users_says_the_grant_lines(
         weak_forum: tuple[ServerOrchestrationService, InitResult], mariadb: MariaDB) -> None:
     svc, result = weak_forum
     shown = render_init(result)
-    assert result.success and "CREATE USER IF NOT EXISTS 'mybb_ro_" in shown and "GRANT SELECT ON `ro\\_weak`.*" in shown
+    assert result.success and "CREATE USER IF NOT EXISTS 'mybb_ro_" in shown
+    assert "GRANT SELECT ON `ro\\_weak`.*" in shown
     with pytest.raises(SqlRefused) as refused:
         svc.sql("SELECT username FROM ro_users", 5)
     assert "does not exist yet" in refused.value.message and "GRANT SELECT ON `ro\\_weak`.*" in refused.value.hint
@@ -185,7 +186,8 @@ def test_a_statement_cannot_lift_the_time_limit(root_forum: tuple[ServerOrchestr
     svc, _ = root_forum
     started = time.monotonic()
     with pytest.raises(SqlRefused) as refused:
-        run_query(svc.config.mybb_root, "SET STATEMENT max_statement_time=0 FOR SELECT SLEEP(30) AS lifted", timeout=1.0)
+        run_query(svc.config.mybb_root, "SET STATEMENT max_statement_time=0 FOR SELECT SLEEP(30) AS lifted",
+                  timeout=1.0)
     assert time.monotonic() - started < 10
     assert "killed on the server" in refused.value.message, refused.value.message
     deadline = time.monotonic() + 5

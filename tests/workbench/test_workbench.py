@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from mybb_mcp.config import Config
 from mybb_mcp.forum.requests import PageRequest
-from mybb_mcp.workbench.sql import SqlRefused
 from mybb_mcp.orchestration import ServerOrchestrationService
+from mybb_mcp.workbench.sql import SqlRefused
+
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(),
@@ -85,7 +84,8 @@ def test_sql_that_writes_or_escapes_is_refused_by_sqlite_and_changes_nothing(rea
 def test_the_refusal_names_what_sqlite_refused(real_forum: RealForum) -> None:
     svc = service(real_forum)
     for sql, named in [("VACUUM INTO '/tmp/never.db'", "ATTACH"), ("PRAGMA writable_schema=1", "writable_schema"),
-                       ("SELECT load_extension('x')", "load_extension"), ("DELETE FROM mybb_users", "DELETE on mybb_users"),
+                       ("SELECT load_extension('x')", "load_extension"),
+                       ("DELETE FROM mybb_users", "DELETE on mybb_users"),
                        ("SELECT 1; SELECT 2", "one statement")]:
         with pytest.raises(SqlRefused) as refused:
             svc.sql(sql, 5)
@@ -189,9 +189,11 @@ def test_php_runs_inside_the_forum_with_bounded_answers(real_forum: RealForum) -
     assert threw.returncode == 1 and "RuntimeException: boom" in threw.stdout
 
 
-@pytest.mark.parametrize("code, limit", [("while (true) {}", "2 s"),  # PHP's own limit, or our kill
-                                         ("sleep(30);", "did not finish within 2 s"),
-                                         ("$a = []; while (true) { $a[] = str_repeat('x', 1 << 20); }", "memory limit")])
+@pytest.mark.parametrize("code, limit", [
+    ("while (true) {}", "2 s"),  # PHP's own limit, or our kill
+    ("sleep(30);", "did not finish within 2 s"),
+    ("$a = []; while (true) { $a[] = str_repeat('x', 1 << 20); }", "memory limit"),
+])
 def test_a_snippet_that_loops_or_eats_memory_ends_at_its_limit(real_forum: RealForum, code: str, limit: str) -> None:
     started = time.monotonic()
     result = service(real_forum).eval_php(code, 2)

@@ -18,18 +18,17 @@ from typing import Any
 import mcp.types as types
 import pytest
 from mcp import Client
-
-from mybb_mcp.errors import InvalidArgument
-from mybb_mcp.forum.install import Database, InstallRequest, install_forum
-from mybb_mcp.forum.php import run_mybb_php
-from mybb_mcp.forum.snapshot.model import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR
-from mybb_mcp.forum.snapshot import Snapshots
-from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.failures import Failure
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.snapshot import render_snapshot
+from mybb_mcp.errors import InvalidArgument
+from mybb_mcp.failures import Failure
+from mybb_mcp.forum.install import Database, InstallRequest, install_forum
+from mybb_mcp.forum.php import run_mybb_php
+from mybb_mcp.forum.snapshot import Snapshots
+from mybb_mcp.forum.snapshot.model import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR
+from mybb_mcp.orchestration import ServerOrchestrationService
+
 from tests.conftest import free_port, http_get
-from tests.fixtures.mariadb import mariadb  # noqa: F401  (fixture)
 from tests.fixtures.real_mybb import archive_path
 
 TIMEOUT = 120.0
@@ -404,7 +403,8 @@ def test_mariadb_save_diff_restore_through_mariadb_dump(mariadb: Any, php: str, 
     mariadb.execute("UPDATE snapforum.mybb_settings SET value = 'Renamed' WHERE name = 'bbname'",
                     "CREATE TABLE snapforum.mybb_plugin_extra (id INT PRIMARY KEY)",
                     "INSERT INTO snapforum.mybb_threads (fid, subject, notes) VALUES (2, 'A thread', '')",
-                    "ALTER TABLE snapforum.mybb_users ADD shelf_points INT NOT NULL DEFAULT 0, ADD INDEX shelf (shelf_points)",
+                    "ALTER TABLE snapforum.mybb_users ADD shelf_points INT NOT NULL DEFAULT 0,"
+                    " ADD INDEX shelf (shelf_points)",
                     "ALTER TABLE snapforum.mybb_threads MODIFY notes MEDIUMTEXT NOT NULL")
     diff = snapshots.run("diff", "clean").diff
     assert ("bbname", "MyBB Test Forum", "Renamed") in [(c.name, c.before, c.after) for c in diff.settings]

@@ -61,7 +61,10 @@ def test_restore_on_a_held_database_refuses_in_bounded_time_and_changes_nothing(
 
     held.execute(f"BEGIN {lock}")
     held.execute("UPDATE mybb_settings SET value = value WHERE name = 'bbname'")  # a write lock, not only a read
-    release = lambda: held.execute("ROLLBACK")
+
+    def release() -> None:
+        held.execute("ROLLBACK")
+
     result = bounded(lambda: snapshots.run("restore", "clean"), release)
     assert (result.ok, result.failure) == (False, Failure.BUSY), result.message
     assert "Nothing was restored" in result.message and "locked by another connection" in result.message
