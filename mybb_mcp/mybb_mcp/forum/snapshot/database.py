@@ -126,11 +126,11 @@ def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], p
         counts[table] = int(rows(f"SELECT COUNT(*) FROM {quote_ident(table)}")[0][0])
     result: dict[str, Any] = {"tables": counts}
 
-    def table(name: str) -> str | None:
+    def existing(name: str) -> str | None:
         full = prefix + name
         return quote_ident(full) if full in counts else None
 
-    if (groups_table := table("settinggroups")) and (settings_table := table("settings")):
+    if (groups_table := existing("settinggroups")) and (settings_table := existing("settings")):
         group_rows = rows(f"SELECT gid, name, title FROM {groups_table}")
         groups = {str(gid): _text(name) for gid, name, _ in group_rows}
         result["setting_groups"] = {_text(name): _text(title) for _, name, title in group_rows}
@@ -140,38 +140,39 @@ def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], p
             for name, value, gid, title, optionscode, description in rows(
                 f"SELECT name, value, gid, title, optionscode, description FROM {settings_table}")
         }
-    if templates_table := table("templates"):
+    if templates_table := existing("templates"):
         sets: dict[str, dict[str, str]] = {}
         for sid, title, body in rows(f"SELECT sid, title, template FROM {templates_table}"):
             sets.setdefault(str(sid), {})[_text(title)] = _digest(body)
         result["templates"] = sets
         names = {"-2": "master templates (sid -2)", "-1": "global templates (sid -1)"}
-        if sets_table := table("templatesets"):
+        if sets_table := existing("templatesets"):
             for sid, title in rows(f"SELECT sid, title FROM {sets_table}"):
                 names[str(sid)] = f"{_text(title)} (sid {sid})"
         result["template_sets"] = names
-    if stylesheets_table := table("themestylesheets"):
+    if stylesheets_table := existing("themestylesheets"):
         themes: dict[str, dict[str, str]] = {}
         for tid, name, body in rows(f"SELECT tid, name, stylesheet FROM {stylesheets_table}"):
             themes.setdefault(str(tid), {})[_text(name)] = _digest(body)
         result["stylesheets"] = themes
-        if themes_table := table("themes"):
+        if themes_table := existing("themes"):
             result["themes"] = {str(tid): f"{_text(name)} (tid {tid})"
                                 for tid, name in rows(f"SELECT tid, name FROM {themes_table}")}
-    if tasks_table := table("tasks"):
+    if tasks_table := existing("tasks"):
         result["tasks"] = {
             _text(title): {"enabled": _text(enabled), "definition": _digest(
                 "\0".join(_text(v) for v in (file, minute, hour, day, month, weekday, logging, description)))}
             for title, enabled, file, minute, hour, day, month, weekday, logging, description in rows(
-                f"SELECT title, enabled, file, minute, hour, day, month, weekday, logging, description FROM {tasks_table}")
+                "SELECT title, enabled, file, minute, hour, day, month, weekday, logging, description "
+                f"FROM {tasks_table}")
         }
-    if usergroups_table := table("usergroups"):
+    if usergroups_table := existing("usergroups"):
         cursor.execute(f"SELECT * FROM {usergroups_table}")
         columns = [str(d[0]) for d in cursor.description]
         result["usergroups"] = {f"{_text(row[columns.index('title')])} (gid {row[columns.index('gid')]})": {
             c: _text(v) for c, v in zip(columns, row) if c.startswith(("can", "is", "show"))}
             for row in cursor.fetchall()}
-    if datacache_table := table("datacache"):
+    if datacache_table := existing("datacache"):
         entries = {_text(title): value for title, value in rows(f"SELECT title, cache FROM {datacache_table}")}
         result["datacache"] = {title: _digest(value) for title, value in entries.items()}
         if "plugins" in entries:
@@ -333,8 +334,8 @@ class SnapshotDatabase:
             found["schema"] = table_schema.mysql_schema(cursor, tables)
             cursor.execute("COMMIT")
         if not tables:
-            raise SnapshotError(SNAPSHOT_FAILED,
-                                f"{describe_database(self.cfg, self.root)} has no tables starting with {self.prefix!r}.")
+            raise SnapshotError(SNAPSHOT_FAILED, f"{describe_database(self.cfg, self.root)} has no tables "
+                                f"starting with {self.prefix!r}.")
         target = folder / SQL_FILE
         self._run_tool([tools[0], *self._client_args(), "--single-transaction", "--quick", "--hex-blob",
                         "--skip-dump-date", "--no-tablespaces", f"--result-file={target}", self.cfg.database, *tables],

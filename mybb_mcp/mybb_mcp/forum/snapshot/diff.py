@@ -6,13 +6,12 @@ from __future__ import annotations
 from .compare import compare, when_text
 from .database import SnapshotDatabase, database_identity, describe_database, forum_database_of
 from .model import CATALOG_FILE, SnapshotResult
+from .storage import SnapshotStorage
 from .tree import read_tree
 
 
-class DiffAction:
-    """`diff`: what changed in the forum since a snapshot.
-
-    Mixed into `Snapshots` (store.py), whose root, storage, clock and lock it uses."""
+class DiffAction(SnapshotStorage):
+    """`diff`: what changed in the forum since a snapshot."""
 
     def _diff(self, name: str) -> SnapshotResult:
         with self._locked():  # a snapshot being deleted meanwhile is not half read

@@ -21,13 +21,12 @@ from .model import (
     SnapshotError,
     SnapshotResult,
 )
+from .save import SaveAction
 from .tree import TreeRefused, checked_manifest, write_tree
 
 
-class RestoreAction:
-    """`restore`: the forum put back as a snapshot holds it.
-
-    Mixed into `Snapshots` (store.py), whose root, storage, clock and lock it uses."""
+class RestoreAction(SaveAction):
+    """`restore`: the forum put back as a snapshot holds it; what it replaces is first saved (SaveAction)."""
 
     def _restore(self, name: str) -> SnapshotResult:
         with self._locked():
