@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +178,7 @@ def _hook_sizes(index: HookIndex) -> str:
 
 
 def _sizes(kind: str | None, hooks: HookIndex, files: FileIndex, db: DatabaseView | None) -> dict[str, str]:
-    sizes = {
+    sizes: dict[str, Callable[[], str]] = {
         "hook": lambda: _hook_sizes(hooks),
         "function": lambda: f"{len({d.name for v in files.functions.values() for d in v}):,} functions and methods "
                             f"in {files.files_scanned:,} files",
@@ -264,8 +264,8 @@ def search(answer: ReferenceAnswer, query: str, hooks: HookIndex, files: FileInd
                 add("function", d.name, f"{d.file}:{d.line} {d.doc}".strip(), d.doc)
     titles = set(files.template_sites) | (set(db.templates) if db else set())
     for title in titles:
-        sites = files.template_sites.get(title, [])
-        add("template", title, f"rendered at {sites[0].place}" if sites else "in the database")
+        rendered = files.template_sites.get(title, [])
+        add("template", title, f"rendered at {rendered[0].place}" if rendered else "in the database")
     if db is not None:
         for s in db.settings.values():
             add("setting", s.name, f"{s.title} ({s.group}) = {s.value[:40]}", f"{s.title} {s.description}")

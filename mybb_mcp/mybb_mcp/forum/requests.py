@@ -27,10 +27,10 @@ import secrets
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InvalidArgument
 from . import pages
@@ -192,7 +192,8 @@ class ForumClient:
     """HTTP to one forum as one role, with its jar."""
 
     def __init__(self, host: str, port: int, role: str, store: SessionStore, *, admin_dir: str = "admin",
-                 credentials: Any = None, timeout: float = TIMEOUT, secret_pin: str = "") -> None:
+                 credentials: Callable[[], Credentials] | None = None, timeout: float = TIMEOUT,
+                 secret_pin: str = "") -> None:
         self.host, self.port, self.role, self.store = host, port, role, store
         self.admin_dir = admin_dir
         self.secret_pin = secret_pin  # $config['secret_pin'] of the forum: sent with the Admin CP login
@@ -222,7 +223,7 @@ class ForumClient:
             self.post_keys = {k: v for k, v in keys.items() if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v)}
         return bool(data)
 
-    def _session_state(self) -> tuple[Any, ...]:
+    def _session_state(self) -> tuple[object, ...]:
         """What a saved jar must keep: MyBB's session cookies and keys (not `mybb[lastvisit]`-style
         timestamps MyBB refreshes on every page)."""
         cookies = sorted((c.name, c.value, c.path) for c in self.jar if c.name not in _VOLATILE_COOKIES)
@@ -613,7 +614,20 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
 
 # --- what the page holds, as asked -------------------------------------------------------------------
 
-def inspect_page(result: Any, response: PageResponse) -> None:
+class InspectedPage(Protocol):
+    """The parts of a PageResult (results.py) inspect_page fills."""
+
+    request: PageRequest
+    excerpt: str | None
+    excerpt_cut: bool
+    selector_count: int | None
+    contains_found: str | None
+    debug: pages.DebugReport | None
+    flash: str | None
+    refresh_to: str | None
+
+
+def inspect_page(result: InspectedPage, response: PageResponse) -> None:
     """Fill the on-demand parts of a PageResult: excerpt, selector, contains, debug report, MyBB's message."""
     request, text = result.request, response.body
     is_html = response.content_type in ("text/html", "application/xhtml+xml")
@@ -646,7 +660,7 @@ MAX_PLUGINS_OFF = 50
 def validate_plugins_off(value: object) -> str | tuple[str, ...] | None:
     """`plugins` of a request: None, "none" (all off), or codenames to leave out."""
     if value is None or value == "none":
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, (list, tuple)) and value and len(value) <= MAX_PLUGINS_OFF and all(
             isinstance(name, str) and PLUGIN_NAME.fullmatch(name) for name in value):
         return tuple(dict.fromkeys(value))

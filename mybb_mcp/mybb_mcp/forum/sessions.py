@@ -127,13 +127,15 @@ def cookie_to_dict(cookie: http.cookiejar.Cookie) -> dict[str, Any]:
             "rest": {k: v for k, v in getattr(cookie, "_rest", {}).items() if isinstance(v, (str, type(None)))}}
 
 
-def cookie_from_dict(data: Mapping[str, Any]) -> http.cookiejar.Cookie | None:
+def cookie_from_dict(data: Mapping[str, object]) -> http.cookiejar.Cookie | None:
     try:
         name, value, domain, path = (str(data[k]) for k in ("name", "value", "domain", "path"))
-        expires = data.get("expires")
-        expires = int(expires) if isinstance(expires, (int, float)) else None
+        stored = data.get("expires")
+        expires = int(stored) if isinstance(stored, (int, float)) else None
         host_only = bool(data.get("host_only", True))
-        rest = data.get("rest") if isinstance(data.get("rest"), dict) else {}
+        kept = data.get("rest")
+        # Any: http.cookiejar keeps a flag such as HttpOnly as None, which typeshed's dict[str, str] leaves out.
+        rest: dict[str, Any] = kept if isinstance(kept, dict) else {}
     except (KeyError, TypeError, ValueError):
         return None
     return http.cookiejar.Cookie(
