@@ -396,8 +396,9 @@ def parse_entry(text: str, *, tz: tzinfo | None = None, offset: int | None = Non
         # MyBB wrote it to stderr (its errorloglocation was empty): a MyBB error, found in the server log.
         entry = parse_mybb_error(block, tz=tz, offset=offset)
     else:
-        entry = parse_log_line(lines[0], tz)
-        assert entry is not None
+        plain = parse_log_line(lines[0], tz)
+        assert plain is not None
+        entry = plain
         entry.continuation = [_unstamped(line) for line in lines[1:]]
         entry.offset = offset
     if head.group(1):

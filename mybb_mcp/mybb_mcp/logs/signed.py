@@ -74,8 +74,8 @@ def new_key(log_file: os.PathLike[str] | str) -> dict[str, str]:
 def verify(keys: list[bytes], text: str | bytes) -> SignedLine | None:
     """The signed line `text` (the body after the stamp) if one of `keys` signed it, else None."""
     if isinstance(text, bytes):
-        match = SIGNED_BYTES.match(text)
-        parts = tuple(g.decode("ascii", "replace") for g in match.groups()) if match else None
+        raw = SIGNED_BYTES.match(text)
+        parts = tuple(g.decode("ascii", "replace") for g in raw.groups()) if raw else None
     else:
         match = SIGNED.match(text)
         parts = match.groups() if match else None
