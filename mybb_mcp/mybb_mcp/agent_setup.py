@@ -123,7 +123,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return {}
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:  # the only ValueError json.loads raises on text
         raise SetupRefused(path, f"is not plain JSON ({exc.msg}, line {exc.lineno}; comments are not kept by a "
                            "rewrite), so it was left unchanged", "add the entry below by hand") from None
     if not isinstance(data, dict):
