@@ -84,7 +84,8 @@ def _fields(name: str, items: object) -> tuple[tuple[str, str], ...]:
     if isinstance(items, Mapping):
         items = list(items.items())
     if not isinstance(items, (list, tuple)):
-        raise InvalidArgument(f"{name} must be a list of name=value fields.", f"Pass {name} as {{\"name\": \"value\"}}.")
+        raise InvalidArgument(f"{name} must be a list of name=value fields.",
+                              f"Pass {name} as {{\"name\": \"value\"}}.")
     if len(items) > MAX_FIELDS:
         raise InvalidArgument(f"{name} has {len(items)} fields; at most {MAX_FIELDS} are sent.",
                               "Send only the fields the page needs.")

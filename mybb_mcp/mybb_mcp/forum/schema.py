@@ -29,7 +29,8 @@ def sqlite_schema(cursor: Any, tables: list[str], quote_ident: Callable[[str], s
         columns: dict[str, str] = {}
         cursor.execute(f"PRAGMA table_info({quote_ident(table)})")
         for _cid, name, kind, notnull, default, pk in cursor.fetchall():
-            columns[_text(name)] = _column(_text(kind) or "(no type)", not notnull, default, "PRIMARY KEY" if pk else "")
+            columns[_text(name)] = _column(_text(kind) or "(no type)", not notnull, default,
+                                           "PRIMARY KEY" if pk else "")
         indexes: dict[str, str] = {}
         cursor.execute(f"PRAGMA index_list({quote_ident(table)})")
         for row in cursor.fetchall():
