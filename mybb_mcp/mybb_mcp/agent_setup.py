@@ -101,7 +101,7 @@ def server_entry(config: Config) -> dict[str, Any]:
     return {"command": command, "args": args, "env": env}
 
 
-def _is_ours(entry: Any) -> bool:
+def _is_ours(entry: object) -> bool:
     if not isinstance(entry, Mapping):
         return False
     command, args = str(entry.get("command", "")), entry.get("args") or []

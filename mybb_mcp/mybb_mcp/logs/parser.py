@@ -273,7 +273,7 @@ def _http_level(status: int) -> str | None:
 def is_static_request(entry: LogEntry) -> bool:
     """A request for an asset (image, script, stylesheet, font): noise when debugging PHP."""
     path = entry.path
-    return bool(path) and any(pattern.search(path) for pattern in STATIC_PATTERNS)  # type: ignore[arg-type]
+    return path is not None and path != "" and any(pattern.search(path) for pattern in STATIC_PATTERNS)
 
 
 def is_error_line(entry: LogEntry) -> bool:

@@ -34,6 +34,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from pymysql.cursors import Cursor
+
     from ..files import ForumDbConfig
 
 
@@ -249,23 +251,24 @@ class SnapshotDatabase:
     # --- MySQL/MariaDB
 
     @contextlib.contextmanager
-    def _mysql(self) -> Iterator[Any]:
+    def _mysql(self) -> Iterator[Cursor]:
         """A cursor on the forum's MySQL database; its errors become a named failure."""
         import pymysql  # imported here: only MySQL forums pay for it
 
         cfg = self.cfg
-        where: dict[str, Any] = {"unix_socket": cfg.socket} if cfg.socket else {"host": cfg.host, "port": cfg.port}
         try:
+            # A socket, or a host and port: host None and port 0 are PyMySQL's own defaults, as if not given.
             conn = pymysql.connect(user=cfg.username, password=cfg.password, database=cfg.database, charset="utf8mb4",
                                    connect_timeout=CONNECT_TIMEOUT, read_timeout=TOOL_TIMEOUT,
-                                   write_timeout=TOOL_TIMEOUT, autocommit=True, **where)
+                                   write_timeout=TOOL_TIMEOUT, autocommit=True, unix_socket=cfg.socket or None,
+                                   host=None if cfg.socket else cfg.host, port=0 if cfg.socket else cfg.port or 0)
             with closing(conn), conn.cursor() as cursor:
                 yield cursor
         except pymysql.err.MySQLError as exc:
             raise SnapshotError(SNAPSHOT_FAILED, f"{describe_database(cfg, self.root)}: "
                                 f"{exc.args[-1] if exc.args else exc}.") from None
 
-    def _mysql_tables(self, cursor: Any) -> list[str]:
+    def _mysql_tables(self, cursor: Cursor) -> list[str]:
         cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
         return sorted(str(row[0]) for row in cursor.fetchall() if str(row[0]).startswith(self.prefix))
 
