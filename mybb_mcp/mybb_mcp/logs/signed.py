@@ -20,7 +20,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..safe_files import UnsafeFile, read_own_small
 
@@ -40,7 +39,7 @@ SIGNED_BYTES = re.compile(rb"mybb-mcp-(begin|end|error):([0-9a-f]{32}) (\{.*\})\
 class SignedLine:
     kind: str
     request: str
-    data: dict[str, Any]
+    data: dict[str, object]  # the JSON PHP signed: read with isinstance where it is used
 
 
 def keys_file(log_file: os.PathLike[str] | str) -> Path:
