@@ -105,18 +105,19 @@ def _quote_mysql(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _digest(value: Any) -> str:
+def _digest(value: object) -> str:
     data = value if isinstance(value, bytes) else str("" if value is None else value).encode("utf-8")
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
 
 
-def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], prefix: str) -> dict[str, Any]:
+def catalog(cursor: table_schema.DbCursor, tables: list[str], quote_ident: Callable[[str], str],
+            prefix: str) -> dict[str, Any]:
     """What `diff` compares, read in one transaction: row counts, settings, templates, stylesheets, datacache."""
 
     def rows(sql: str) -> list[tuple[Any, ...]]:
@@ -170,7 +171,7 @@ def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], p
         }
     if usergroups_table := existing("usergroups"):
         cursor.execute(f"SELECT * FROM {usergroups_table}")
-        columns = [str(d[0]) for d in cursor.description]
+        columns = [str(d[0]) for d in cursor.description or ()]  # set by the SELECT just run
         result["usergroups"] = {f"{_text(row[columns.index('title')])} (gid {row[columns.index('gid')]})": {
             c: _text(v) for c, v in zip(columns, row) if c.startswith(("can", "is", "show"))}
             for row in cursor.fetchall()}
