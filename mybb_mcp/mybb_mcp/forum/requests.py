@@ -214,8 +214,9 @@ class ForumClient:
     def _load(self) -> bool:
         """Fill the jar from the role's file; whether there was one."""
         data = self.store.load(self.role)
-        self.user = data.get("user") if isinstance(data.get("user"), str) else None
-        for item in data.get("cookies", []) if isinstance(data.get("cookies"), list) else []:
+        user, cookies = data.get("user"), data.get("cookies", [])
+        self.user = user if isinstance(user, str) else None
+        for item in cookies if isinstance(cookies, list) else []:
             cookie = cookie_from_dict(item) if isinstance(item, dict) else None
             if cookie is not None and not cookie.is_expired():
                 self.jar.set_cookie(cookie)
