@@ -178,9 +178,6 @@ class _Response:
     client_port: int
     seconds: float
 
-    def info(self) -> Message:  # what http.cookiejar reads Set-Cookie from
-        return self.headers
-
     def text(self) -> str:
         charset = self.headers.get_content_charset() or "utf-8"
         try:
@@ -286,7 +283,7 @@ class ForumClient:
                                time.perf_counter() - started)
         finally:
             connection.close()
-        self.jar.extract_cookies(result, request)  # type: ignore[arg-type]
+        self.jar.extract_cookies(response, request)  # it reads only response.info(): the headers kept above
         return result
 
     # -- logins
