@@ -26,8 +26,9 @@ class DiffAction(SnapshotStorage):
             notes.append(f"The snapshot holds {meta.get('database_description')}; the forum now uses "
                          f"{describe_database(cfg, self.root)}: the comparison is between different databases.")
         now = SnapshotDatabase(cfg, self.root).current_catalog()
-        tree = read_tree(self.root, known=meta.get("files", {}), max_bytes=self.max_bytes)
-        then = {**self._read_json(folder, CATALOG_FILE), "files": meta.get("files", {})}
+        known = self._files_of(folder, meta)
+        tree = read_tree(self.root, known=known, max_bytes=self.max_bytes)
+        then = {**self._read_json(folder, CATALOG_FILE), "files": known}
         difference = compare(then, {**now, "files": tree.files})
         result = SnapshotResult("diff", True, name, snapshot=self._info(folder, meta), diff=difference,
                                 skipped=tree.skipped, notes=notes,

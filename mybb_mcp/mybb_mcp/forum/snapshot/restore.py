@@ -41,6 +41,7 @@ class RestoreAction(SaveAction):
             database.require_tools()
             # A manifest changed since the save could name `cache/..`: checked before anything is touched.
             files, dirs = checked_manifest(self.root, meta.get("files", {}), meta.get("dirs", {}))
+            tables = self._tables_of(folder, meta)
             # First keep what is about to be replaced: the restore can then be undone.
             keep = self._auto_name()
             try:
@@ -50,7 +51,7 @@ class RestoreAction(SaveAction):
                     raise
                 return self._locked_out(name, exc)
             try:
-                database.restore(folder, list(meta.get("tables", [])))
+                database.restore(folder, tables)
             except SnapshotError as exc:
                 if exc.failure != BUSY:
                     return self._failed_part_way(name, keep, kept, exc)

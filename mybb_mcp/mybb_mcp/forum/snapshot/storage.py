@@ -12,7 +12,6 @@ import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from ...safe_files import read_own_bounded
 from .model import (
@@ -103,7 +102,7 @@ class SnapshotStorage:
         return path
 
     @staticmethod
-    def _read_json(folder: Path, file_name: str) -> dict[str, Any]:
+    def _read_json(folder: Path, file_name: str) -> dict[str, object]:
         try:  # ours, a regular file, bounded, never blocking on a FIFO planted in its place
             data = json.loads(read_own_bounded(folder / file_name, MAX_MANIFEST_BYTES))
         except (OSError, ValueError) as exc:
@@ -115,23 +114,43 @@ class SnapshotStorage:
                                 "holds no JSON object); delete it.")
         return data
 
-    def _meta(self, folder: Path) -> dict[str, Any]:
+    def _meta(self, folder: Path) -> dict[str, object]:
         meta = self._read_json(folder, META_FILE)
         if meta.get("format") != FORMAT:
             raise SnapshotError(SNAPSHOT_FAILED,
                                 f"The snapshot {folder.name!r} was written in a format this version does not read.")
         return meta
 
-    def _info(self, folder: Path, meta: Mapping[str, Any]) -> SnapshotInfo:
+    @staticmethod
+    def _files_of(folder: Path, meta: Mapping[str, object]) -> dict[str, object]:
+        """The manifest's table of files (checked further where they are written back, tree.py)."""
+        files = meta.get("files", {})
+        if not isinstance(files, dict):
+            raise SnapshotError(SNAPSHOT_FAILED, f"The snapshot {folder.name!r} is unreadable ({folder / META_FILE} "
+                                "holds no table of files); delete it.")
+        return files
+
+    @staticmethod
+    def _tables_of(folder: Path, meta: Mapping[str, object]) -> list[str]:
+        """The tables the snapshot holds, as its manifest names them."""
+        tables = meta.get("tables", [])
+        if not isinstance(tables, list) or not all(isinstance(table, str) for table in tables):
+            raise SnapshotError(SNAPSHOT_FAILED, f"The snapshot {folder.name!r} is unreadable ({folder / META_FILE} "
+                                "holds no list of tables); delete it.")
+        return list(tables)
+
+    def _info(self, folder: Path, meta: Mapping[str, object]) -> SnapshotInfo:
         size = 0
         for dirpath, _, names in os.walk(folder):
             for name in names:
                 with contextlib.suppress(OSError):
                     size += os.lstat(os.path.join(dirpath, name)).st_size
+        version, files = meta.get("mybb_version"), meta.get("files", {})
         return SnapshotInfo(
             name=folder.name, created=str(meta.get("created", "")), automatic=bool(meta.get("automatic")),
             reason=str(meta.get("reason", "")), database=str(meta.get("database_description", "")),
-            mybb_version=meta.get("mybb_version"), files=len(meta.get("files", {})), size_bytes=size, path=folder,
+            mybb_version=version if isinstance(version, str) else None,
+            files=len(files) if isinstance(files, (dict, list)) else 0, size_bytes=size, path=folder,
         )
 
     def _infos(self) -> list[SnapshotInfo]:
