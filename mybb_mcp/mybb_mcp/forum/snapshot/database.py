@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, Union
 from urllib.parse import quote
 
 from .. import schema as table_schema
@@ -195,7 +195,11 @@ def active_plugins(serialized: str) -> list[str] | None:
     return [] if active in (None, "", []) else None
 
 
-def _unserialize(data: bytes, pos: int) -> tuple[Any, int]:
+# What PHP's serialize() writes for the datacache: scalars and arrays (keys int or string).
+PhpValue: TypeAlias = Union[None, bool, int, float, str, dict[Union[int, str], "PhpValue"]]
+
+
+def _unserialize(data: bytes, pos: int) -> tuple[PhpValue, int]:
     """Enough of PHP's unserialize() for datacache entries: strings, numbers, booleans, null, arrays."""
     kind = data[pos:pos + 1]
     if kind == b"N":
@@ -213,9 +217,12 @@ def _unserialize(data: bytes, pos: int) -> tuple[Any, int]:
         stop = start + int(head)  # PHP counts bytes
         return data[start:stop].decode("utf-8", "replace"), stop + 2  # past '";'
     if kind == b"a":
-        pos, items = end + 2, {}  # past ':{'
+        pos = end + 2  # past ':{'
+        items: dict[int | str, PhpValue] = {}
         for _ in range(int(head)):
             key, pos = _unserialize(data, pos)
+            if not isinstance(key, (int, str)):  # PHP writes only i: and s: keys
+                raise ValueError(f"unsupported serialized key {key!r}")
             items[key], pos = _unserialize(data, pos)
         return items, pos + 1  # past '}'
     raise ValueError(f"unsupported serialized type {kind!r}")
@@ -304,7 +311,7 @@ class SnapshotDatabase:
                                     "tools would read as an option.")
         return dump, client
 
-    def _run_tool(self, argv: list[str], what: str, stdin: Any = subprocess.DEVNULL) -> None:
+    def _run_tool(self, argv: list[str], what: str, stdin: int | IO[bytes] = subprocess.DEVNULL) -> None:
         try:
             done = subprocess.run(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   env=self._client_env(), timeout=TOOL_TIMEOUT, start_new_session=True)
