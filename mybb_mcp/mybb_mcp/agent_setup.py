@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 
@@ -72,11 +72,19 @@ class FileWritten:
     check_error: str = ""
 
 
+class ServerEntry(TypedDict):
+    """A client's entry for this server, as its JSON file holds it."""
+
+    command: str
+    args: list[str]
+    env: dict[str, str]
+
+
 @dataclass
 class AgentSetupResult:
     folder: Path
     server_name: str
-    entry: dict[str, Any]
+    entry: ServerEntry
     files: list[FileWritten]
     checked: bool
 
@@ -93,7 +101,7 @@ def server_command() -> tuple[str, list[str]]:
     return sys.executable, ["-m", "mybb_mcp"]
 
 
-def server_entry(config: Config) -> dict[str, Any]:
+def server_entry(config: Config) -> ServerEntry:
     command, args = server_command()
     env = {"MYBB_ROOT": str(Path(config.mybb_root).resolve()), "MYBB_PORT": str(config.port)}
     if config.php != "php":
@@ -101,14 +109,14 @@ def server_entry(config: Config) -> dict[str, Any]:
     return {"command": command, "args": args, "env": env}
 
 
-def _is_ours(entry: Any) -> bool:
+def _is_ours(entry: object) -> bool:
     if not isinstance(entry, Mapping):
         return False
     command, args = str(entry.get("command", "")), entry.get("args") or []
     return Path(command).name == "mybb-mcp" or (isinstance(args, list) and "mybb_mcp" in args)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> dict[str, object] | None:
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -123,7 +131,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return {}
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:  # the only ValueError json.loads raises on text
         raise SetupRefused(path, f"is not plain JSON ({exc.msg}, line {exc.lineno}; comments are not kept by a "
                            "rewrite), so it was left unchanged", "add the entry below by hand") from None
     if not isinstance(data, dict):
@@ -156,9 +164,9 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
-def merge_client(folder: Path, client: ClientFormat, name: str, entry: Mapping[str, Any]) -> FileWritten:
+def merge_client(folder: Path, client: ClientFormat, name: str, entry: ServerEntry) -> FileWritten:
     path = folder / client.path
-    ours = {"type": "stdio", **entry} if client.typed else dict(entry)
+    ours: dict[str, object] = {"type": "stdio", **entry} if client.typed else dict(entry)
     try:
         data = _read_json(path)
     except SetupRefused as exc:
@@ -259,7 +267,8 @@ def merge_guide(folder: Path, name: str) -> FileWritten:
     return FileWritten("guide", path, "added" if text is None or GUIDE_BEGIN not in text else "updated")
 
 
-async def _list_tools(entry: Mapping[str, Any], cwd: Path) -> int:
+# Any: the entry as read back from the client's file, unchecked on purpose: whatever stops the start is the answer.
+async def _list_tools(entry: Any, cwd: Path) -> int:
     from mcp import Client, StdioServerParameters
 
     # As the clients do: their own environment, the entry's env on top.

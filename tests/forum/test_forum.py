@@ -426,6 +426,28 @@ def test_mariadb_database_without_settings_table_is_not_mybb(mariadb: MariaDB, t
 
 @pytest.mark.mariadb
 @pytest.mark.parametrize("where", ["tcp", "socket"])
+def test_mariadb_error_logging_on_updates_the_table_and_rebuilds_settings_php(
+        php: str, mariadb: MariaDB, tmp_path: Path, where: str) -> None:
+    """The settings table over PyMySQL, reached by TCP or by a socket as inc/config.php says."""
+    hostname = None if where == "tcp" else f"localhost:{mariadb.socket}"
+    forum = mysql_forum(tmp_path / "forum", mariadb, database=f"logging_{where}", hostname=hostname)
+    change = forum_dev_mode.set_error_logging(forum.root, True, tmp_path)
+    assert change.ok and change.enabled, change
+    assert {(c.name, c.old, c.new) for c in change.changes} == {
+        ("errorlogmedium", "none", "log"), ("errorloglocation", "./error.log", "")}
+    conn = mariadb.connect(f"logging_{where}")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT name, value FROM mybb_settings")
+            db = {str(name): str(value) for name, value in cur.fetchall()}
+    finally:
+        conn.close()
+    assert (db["errorlogmedium"], db["errorloglocation"]) == ("log", "")
+    assert php_settings(php, forum.settings_file) == db
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("where", ["tcp", "socket"])
 def test_mysql_cannot_connect(mariadb: MariaDB, tmp_path: Path, where: str) -> None:
     hostname = f"127.0.0.1:{free_port()}" if where == "tcp" else f"localhost:{tmp_path / 'absent.sock'}"
     forum = mysql_forum(tmp_path / "forum", mariadb, hostname=hostname, create=False)

@@ -15,6 +15,8 @@ import pytest
 from mcp import Client
 from mybb_mcp.answers.commands import MCP_COMMANDS
 from mybb_mcp.answers.reference import SEARCH_BUDGET, render_reference
+from mybb_mcp.forum.php import PhpRunError
+from mybb_mcp.forum.reference import database_view, read_database
 from mybb_mcp.orchestration import ServerOrchestrationService
 
 from tests.fixtures.real_mybb import RealForum, archive_path
@@ -189,3 +191,35 @@ def test_hooks_equal_an_independent_scan_plugins_own_included(real_forum: RealFo
     both = ref(real_forum, "postbit").stdout
     assert "## Hook `postbit`: 1 call site(s), 1 by reference" in both and "## Template `postbit`" in both
     assert "- inc/functions_post.php:898 — arguments by reference `$post`" in both
+
+
+def test_the_database_look_up_is_read_as_reference_php_writes_it(real_forum: RealForum, php: str) -> None:
+    db = read_database(real_forum.root, php, ())
+    assert db.version == "1.8.37"
+    assert db.sets[-2] == "master" and db.sets[-1] == "global"
+    assert -2 in db.templates["postbit"]
+    bbname = db.settings["bbname"]
+    assert (bbname.name, bbname.group, bbname.type) == ("bbname", "details", "text")
+    assert db.caches["usergroups"] > 0
+
+
+@pytest.mark.parametrize("result", [
+    [1, 2],  # not an object
+    {"sets": ["master"]},  # a list where PHP writes an object keyed by sid
+    {"settings": [{"name": "bbname"}]},  # a setting without its title, group ...
+    {"settings": [{"name": "x", "title": [], "group": "", "group_title": "", "type": "", "value": "",
+                   "description": ""}]},  # a title that is no text
+    {"templates": {"postbit": "-2"}},  # sids not a list
+    {"caches": {"usergroups": "many"}},  # a size that is no number
+    {"version": {"major": 1}},
+])
+def test_a_database_look_up_in_another_shape_is_a_php_run_error(result: object) -> None:
+    """What PHP answered is checked where it is read: the answer then says the database part is missing, why."""
+    with pytest.raises(PhpRunError, match="shape reference.php does not write"):
+        database_view(result)
+
+
+def test_an_empty_php_array_is_an_empty_mapping() -> None:
+    """PHP encodes an empty array as [] where a full one is an object."""
+    db = database_view({"version": "1.8.37", "sets": {"-2": "master"}, "templates": [], "settings": [], "caches": []})
+    assert (db.version, db.sets, db.templates, db.settings, db.caches) == ("1.8.37", {-2: "master"}, {}, {}, {})

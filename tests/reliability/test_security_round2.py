@@ -249,6 +249,29 @@ def test_4_a_tampered_file_key_is_refused_too(real_forum: RealForum) -> None:
     assert (real_forum.root / "index.php").read_bytes() == index
 
 
+def test_4_a_manifest_without_a_table_of_files_is_a_failure_of_diff_not_a_crash(real_forum: RealForum) -> None:
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    _tamper(snapshots, "s", lambda meta: meta.__setitem__("files", ["inc/config.php"]))
+    diff = snapshots.run("diff", "s")
+    assert not diff.ok and "holds no table of files" in diff.message, diff.message
+
+
+def test_4_a_manifest_without_a_list_of_tables_is_refused_before_anything_is_touched(real_forum: RealForum) -> None:
+    """The tables it names decide, on MySQL, which tables the restore drops: another shape touches nothing."""
+    snapshots = Snapshots(real_forum.root)
+    assert snapshots.run("save", "s").ok
+    _tamper(snapshots, "s", lambda meta: meta.__setitem__("tables", "mybb_users"))
+    settings = (real_forum.root / "inc" / "settings.php").read_bytes()
+    (real_forum.root / "inc" / "settings.php").write_bytes(settings + b"\n")  # a change the restore would undo
+    database = real_forum.db_file.read_bytes()
+    restored = snapshots.run("restore", "s")
+    assert not restored.ok and "holds no list of tables" in restored.message, restored.message
+    assert (real_forum.root / "inc" / "settings.php").read_bytes() == settings + b"\n"
+    assert real_forum.db_file.read_bytes() == database
+    assert not [s for s in snapshots.run("list").snapshots if s.automatic]  # refused before the automatic save
+
+
 def test_4_restore_never_makes_a_folder_others_may_write(real_forum: RealForum) -> None:
     snapshots = Snapshots(real_forum.root)
     assert snapshots.run("save", "s").ok

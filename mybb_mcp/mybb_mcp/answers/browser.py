@@ -42,8 +42,9 @@ def render_browser(report: BrowserReport | None, role: str, workbench: bool = Fa
     if report.blocked:
         shown = ", ".join(code(url, 120) for url in report.blocked[:BLOCKED_SHOWN])
         more = f" and {len(report.blocked) - BLOCKED_SHOWN} more" if len(report.blocked) > BLOCKED_SHOWN else ""
-        lines += ["", (f"Blocked: {len(report.blocked)} request(s) to other addresses than the forum's ({shown}{more}); "
-                       "the browser talks to the forum only. A script or style from another host is missing here.")]
+        lines += ["", (f"Blocked: {len(report.blocked)} request(s) to other addresses than the forum's "
+                       f"({shown}{more}); the browser talks to the forum only. A script or style from another host "
+                       "is missing here.")]
     if report.selector_count is not None:
         lines.append("The selector below was counted in the live DOM, after the page's scripts ran.")
     for note in report.notes:

@@ -48,8 +48,8 @@ def render_group(group: ErrorGroup, index: int, zone: tzinfo | None, *, trace: b
         seen += "; " + ", ".join(code(r, 200) for r in group.requests)
     lines.append(f"   {seen}")
     if group.left_out_by:
-        lines.append(f"   caused by leaving {code(group.left_out_by, 60)} out: its code sets or defines what this uses; not the "
-                     "page's own error (left out of the digest)")
+        lines.append(f"   caused by leaving {code(group.left_out_by, 60)} out: its code sets or defines what this "
+                     "uses; not the page's own error (left out of the digest)")
     if group.compile_note:
         lines.append(f"   {group.compile_note}")
     if status and group.fixed_by:

@@ -159,7 +159,8 @@ def _shown_line(result: LogQueryResult) -> str:
 
 def _log_file_line(result: LogQueryResult) -> str:
     size = format_size(result.log_size or 0)
-    return f"Log file: {code_span(str(result.log_file))} ({size}; {format_size(result.bytes_scanned)} read for this answer)."
+    return (f"Log file: {code_span(str(result.log_file))} ({size}; {format_size(result.bytes_scanned)} "
+            "read for this answer).")
 
 
 def _zone_name(zone: tzinfo | None, result: LogQueryResult) -> str:

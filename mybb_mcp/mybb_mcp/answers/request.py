@@ -48,7 +48,8 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     ]
     if len(hops) > 1:
         rows.append(("Redirects", " → ".join(
-            f"{h.status} {code(h.target, 120)}" + (" (MyBB's redirect page)" if h.status == 200 and h is not last else "")
+            f"{h.status} {code(h.target, 120)}"
+            + (" (MyBB's redirect page)" if h.status == 200 and h is not last else "")
             for h in hops)))
     if response.redirect_not_followed:
         rows.append(("Redirect not followed", code(response.redirect_not_followed, 300)))
@@ -58,12 +59,14 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     redirect = response.redirect_page
     if redirect is not None:
         followed = "not followed" if response.redirect_not_followed else "followed"
-        lines.append(f"**MyBB's redirect page: the request succeeded.** MyBB said {code(redirect.message or '(no message)')}"
+        lines.append("**MyBB's redirect page: the request succeeded.** "
+                     f"MyBB said {code(redirect.message or '(no message)')}"
                      f" and points to {code(redirect.url, 300)} ({followed}"
                      + (", as a GET" if followed == "followed" else "; pass `follow_redirects: true` to load it")
                      + ").")
     if response.page_error is not None and response.page_error.kind in STOP_KINDS:
-        lines.append(f"**MyBB stopped:** {response.page_error.title}. MyBB's words: {code(response.page_error.message)}")
+        lines.append(f"**MyBB stopped:** {response.page_error.title}. "
+                     f"MyBB's words: {code(response.page_error.message)}")
     elif response.page_error is not None and response.page_error.kind == "confirm":
         lines.append(_confirmation(response.page_error, response.after_post))
     elif response.page_error is not None:
@@ -82,7 +85,8 @@ def render_page_result(result: Any, commands: Commands = MCP_COMMANDS) -> str:
     if result.refresh_to:
         lines.append(f"The page refreshes to {code(result.refresh_to, 300)} (not followed).")
     if response.form_added:
-        lines.append(f"Sent as a browser would: the fields of the page's own form on {code(response.form_page or '', 200)}"
+        lines.append("Sent as a browser would: the fields of the page's own form on "
+                     f"{code(response.form_page or '', 200)}"
                      f" (loaded first, as {request.role}) were added to yours (yours win): "
                      + ", ".join(code(name, 60) for name in response.form_added[:30])
                      + (f" and {len(response.form_added) - 30} more" if len(response.form_added) > 30 else "") + ".")

@@ -184,8 +184,8 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
     info = result.snapshot
     out = [f"# Snapshot Diff: {result.name}\n", result.message + (f" Database: {info.database}." if info else "")]
     if diff.empty:
-        out.append("\nNo changes: tables, row counts, columns, indexes, settings, templates, stylesheets, tasks, usergroup "
-                   "permissions, datacache and the files MyBB writes are as in the snapshot.")
+        out.append("\nNo changes: tables, row counts, columns, indexes, settings, templates, stylesheets, tasks, "
+                   "usergroup permissions, datacache and the files MyBB writes are as in the snapshot.")
     table_lines = []
     for table in diff.tables:
         if table.rows_before is None:
@@ -209,8 +209,10 @@ def _render_diff(result: SnapshotResult, commands: Commands) -> list[str]:
     out.append(bullets("Settings", [_change_line(c, value=True) for c in diff.settings]))
     out.append(bullets("Templates", _grouped_lines(diff.templates, "templates")))
     out.append(bullets("Stylesheets", _grouped_lines(diff.stylesheets, "stylesheets")))
-    out.append(bullets("Tasks", [f"{c.kind} {_code(c.name)}" + (f": {c.before} → {c.after}" if c.kind == "changed"
-                                                                   else f" ({c.after or c.before})") for c in diff.tasks]))
+    out.append(bullets("Tasks", [
+        f"{c.kind} {_code(c.name)}"
+        + (f": {c.before} → {c.after}" if c.kind == "changed" else f" ({c.after or c.before})")
+        for c in diff.tasks]))
     out.append(bullets("Usergroup permissions", [
         f"{_code(c.group or '')}: {_code(c.name)} {_code(c.before or '')} → {_code(c.after or '')}"
         for c in diff.usergroups[:MAX_DIFF_NAMES]]))

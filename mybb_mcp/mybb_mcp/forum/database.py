@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 from urllib.parse import quote
 
 from .files import (
@@ -80,7 +80,6 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
 
     target = cfg.endpoint()
     via = f"via {cfg.socket}" if cfg.socket else f"at {target}"
-    kwargs: dict[str, Any] = {"unix_socket": cfg.socket} if cfg.socket else {"host": cfg.host, "port": cfg.port}
     try:
         conn = pymysql.connect(
             user=cfg.username,
@@ -90,7 +89,10 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
             read_timeout=max(timeout, 0.1),
             write_timeout=max(timeout, 0.1),
             charset="utf8mb4",
-            **kwargs,
+            # A socket, or a host and port: host None and port 0 are PyMySQL's own defaults, as if not given.
+            unix_socket=cfg.socket or None,
+            host=None if cfg.socket else cfg.host,
+            port=0 if cfg.socket else cfg.port or 0,
         )
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
@@ -126,13 +128,15 @@ def _check_mysql(cfg: ForumDbConfig, timeout: float) -> DatabaseHealth:
                 f"Create the database if it is missing (CREATE DATABASE `{cfg.database}` CHARACTER SET utf8mb4;) "
                 f"and grant the user access: {grant} Or fix $config['database']['database'] in inc/config.php."
             )
-        return DatabaseHealth(False, MYSQL, words[category], category, f"({code}) {message}", hints[category], None, target)
+        return DatabaseHealth(False, MYSQL, words[category], category, f"({code}) {message}", hints[category], None,
+                              target)
     version, tables, has_settings = "", [], False
     with closing(conn):
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
-                version = str(cur.fetchone()[0])
+                row = cur.fetchone()  # VERSION() always answers one row
+                version = str(row[0]) if row else ""
                 cur.execute("SHOW TABLES LIKE %s", (cfg.table_prefix.replace("_", r"\_") + "settings",))
                 has_settings = cur.fetchone() is not None
                 if not has_settings:
@@ -219,7 +223,7 @@ def check_database(
         cfg = replace(cfg, socket=mysql_default_socket)
     checks: dict[str, Callable[[], DatabaseHealth]] = {
         MYSQL: lambda: _check_mysql(cfg, timeout),
-        SQLITE: lambda: _check_sqlite(cfg, root, timeout),  # type: ignore[arg-type]
+        SQLITE: lambda: _check_sqlite(cfg, root, timeout),
         PGSQL: lambda: _check_pgsql(cfg, timeout),
     }
     if cfg.kind in checks:
@@ -244,10 +248,30 @@ def check_mariadb(root: Path, timeout: float = 2.0, php_settings: Sequence[str] 
     return check_database(cfg, timeout, root, php_ini_value(php_settings, "mysqli.default_socket")).ok
 
 
+class SettingsCursor(Protocol):
+    """What SettingsTable asks of a DB-API cursor (sqlite3's and PyMySQL's alike)."""
+
+    def execute(self, query: str, args: tuple[str, ...] = ..., /) -> object: ...
+
+    def fetchall(self) -> Iterable[Sequence[object]]: ...
+
+
+class SettingsConnection(Protocol):
+    """What SettingsTable and its callers ask of a DB-API connection (sqlite3's and PyMySQL's alike)."""
+
+    def cursor(self) -> SettingsCursor: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class SettingsTable:
     """The few statements set_error_logging needs, over sqlite3 or PyMySQL, in one transaction."""
 
-    def __init__(self, conn: Any, placeholder: str, table: str, description: str) -> None:
+    def __init__(self, conn: SettingsConnection, placeholder: str, table: str, description: str) -> None:
         self.conn, self.ph, self.table, self.description = conn, placeholder, table, description
 
     def values(self, names: Sequence[str]) -> dict[str, str]:
@@ -276,11 +300,12 @@ def open_settings_table(cfg: ForumDbConfig, root: Path, timeout: float) -> Setti
         return SettingsTable(conn, "?", f'"{table}"', f"SQLite {path}, table {table}")
     import pymysql
 
-    kwargs: dict[str, Any] = {"unix_socket": cfg.socket} if cfg.socket else {"host": cfg.host, "port": cfg.port}
-    conn = pymysql.connect(
+    # A socket, or a host and port: host None and port 0 are PyMySQL's own defaults, as if not given.
+    mysql = pymysql.connect(
         user=cfg.username, password=cfg.password, database=cfg.database, charset="utf8mb4",
-        connect_timeout=timeout, read_timeout=timeout * 5, write_timeout=timeout * 5, autocommit=False, **kwargs,
+        connect_timeout=timeout, read_timeout=timeout * 5, write_timeout=timeout * 5, autocommit=False,
+        unix_socket=cfg.socket or None, host=None if cfg.socket else cfg.host, port=0 if cfg.socket else cfg.port or 0,
     )
-    return SettingsTable(conn, "%s", f"`{table}`", f"database '{cfg.database}' at {cfg.endpoint()}, table {table}")
+    return SettingsTable(mysql, "%s", f"`{table}`", f"database '{cfg.database}' at {cfg.endpoint()}, table {table}")
 
 

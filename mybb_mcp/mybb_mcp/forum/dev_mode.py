@@ -83,13 +83,15 @@ def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float
         )
     if cfg.kind == PGSQL:
         return ErrorLoggingChange(
-            False, enabled, error="This forum uses PostgreSQL, which mybb-mcp cannot write to (it has no PostgreSQL driver).",
+            False, enabled,
+            error="This forum uses PostgreSQL, which mybb-mcp cannot write to (it has no PostgreSQL driver).",
             hint=f"Change it in {ADMIN_CP_ERROR_LOGGING}: choose 'Log errors' and leave Error Log Location empty "
             "to log into the server log.",
         )
     if cfg.kind not in (MYSQL, SQLITE) or not _PREFIX_OK.match(cfg.table_prefix):
         return ErrorLoggingChange(
-            False, enabled, error=f"inc/config.php has an unusable database type {cfg.type!r} or table prefix {cfg.table_prefix!r}.",
+            False, enabled,
+            error=f"inc/config.php has an unusable database type {cfg.type!r} or table prefix {cfg.table_prefix!r}.",
             hint=f"Fix inc/config.php, or use {ADMIN_CP_ERROR_LOGGING}.",
         )
     remembered_path = Path(state_dir) / memory_name
@@ -123,7 +125,8 @@ def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float
             target = {"errorlogmedium": _medium_on(current["errorlogmedium"]), "errorloglocation": ""}
             if saved is None:
                 # Remember the forum's own values before the first change; a second "on" keeps them.
-                record = {"version": 1, "mybb_root": os.path.abspath(root), "saved_at": time.time(), "settings": current}
+                record = {"version": 1, "mybb_root": os.path.abspath(root), "saved_at": time.time(),
+                          "settings": current}
                 remembered_path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(remembered_path, json.dumps(record, indent=2) + "\n")
                 touched.append(remembered_path)
@@ -141,7 +144,8 @@ def set_error_logging(root: Path, enabled: bool, state_dir: Path, timeout: float
         except Exception as exc:
             db.conn.rollback()
             return ErrorLoggingChange(
-                False, enabled, database=db.description, files_touched=tuple(touched), error=f"Could not update the settings: {exc}.",
+                False, enabled, database=db.description, files_touched=tuple(touched),
+                error=f"Could not update the settings: {exc}.",
                 hint=f"Check that {settings_file} and the database are writable, or use {ADMIN_CP_ERROR_LOGGING}.",
             )
     touched.append(settings_file)
@@ -161,11 +165,14 @@ def _change_explanation(enabled: bool, changes: Sequence[SettingChange], had_sav
         return (
             f"MyBB error logging is on: {listed}. MyBB now writes its errors (PHP warnings inside MyBB and "
             "plugins, SQL and user errors) to PHP's error log, which is the server log (unless the server's PHP "
-            f"settings set error_log), so the logs query shows them beside their requests. {settings_file} was rebuilt as MyBB's settings editor does; it takes "
+            f"settings set error_log), so the logs query shows them beside their requests. {settings_file} was "
+            "rebuilt as MyBB's settings editor does; it takes "
             "effect on the next request. Turn it off to restore the previous values."
         )
-    restored = "the values saved when it was turned on are restored" if had_saved else "nothing was saved, so errorlogmedium is set to 'none'"
-    return f"MyBB error logging is back to the forum's own setting ({restored}): {listed}. {settings_file} was rebuilt."
+    restored = ("the values saved when it was turned on are restored" if had_saved
+                else "nothing was saved, so errorlogmedium is set to 'none'")
+    return (f"MyBB error logging is back to the forum's own setting ({restored}): {listed}. "
+            f"{settings_file} was rebuilt.")
 
 
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 ADMIN_CP_BBURL = "Admin CP -> Configuration -> Settings -> General Configuration -> Board URL"
@@ -67,30 +67,41 @@ def addcslashes(text: str, chars: str) -> str:
 # Reading files, cached by modification time
 # --------------------------------------------------------------------------------------------
 
-_cache: dict[tuple[str, str], tuple[int, int, int, Any]] = {}
 MAX_FORUM_FILE_BYTES = 16 * 1024 * 1024
 
 
-def _read_cached(path: Path, kind: str, parse: Callable[[str], _T]) -> _T | None:
-    """parse(text of path), reused while the file's mtime, size and inode are unchanged; None if unreadable."""
-    key = (str(path), kind)
-    try:
-        st = path.stat()
-    except OSError:
-        _cache.pop(key, None)
-        return None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FORUM_FILE_BYTES:
-        return None  # a FIFO would block the read; a huge file is no config MyBB wrote
-    hit = _cache.get(key)
-    if hit and hit[:3] == (st.st_mtime_ns, st.st_size, st.st_ino):
-        return hit[3]
-    try:
-        text = path.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return None
-    value = parse(text)
-    _cache[key] = (st.st_mtime_ns, st.st_size, st.st_ino, value)
-    return value
+class _ParsedFiles(Generic[_T]):
+    """One kind of file, parsed: parse(text of path), reused while the file's mtime, size and inode are
+    unchanged. One instance per kind, so each holds values of one type."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[int, int, int, _T]] = {}
+
+    def read(self, path: Path, parse: Callable[[str], _T]) -> _T | None:
+        """parse(text of path), or the value kept from the last read; None if unreadable."""
+        key = str(path)
+        try:
+            st = path.stat()
+        except OSError:
+            self._kept.pop(key, None)
+            return None
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FORUM_FILE_BYTES:
+            return None  # a FIFO would block the read; a huge file is no config MyBB wrote
+        hit = self._kept.get(key)
+        if hit and hit[:3] == (st.st_mtime_ns, st.st_size, st.st_ino):
+            return hit[3]
+        try:
+            text = path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return None
+        value = parse(text)
+        self._kept[key] = (st.st_mtime_ns, st.st_size, st.st_ino, value)
+        return value
+
+
+_configs: _ParsedFiles[ForumDbConfig | None] = _ParsedFiles()
+_settings: _ParsedFiles[dict[str, str]] = _ParsedFiles()
+_versions: _ParsedFiles[re.Match[str] | None] = _ParsedFiles()
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,7 +213,8 @@ def mysql_endpoint(hostname: str) -> tuple[str, int | None, str | None, bool, li
     port = int(port_text) if port_text.isdigit() else None
     if host in ("", "localhost"):
         socket_path = next((s for s in MYSQL_DEFAULT_SOCKETS if os.path.exists(s)), MYSQL_DEFAULT_SOCKETS[0])
-        notes = [f"mysqli ignores port {port} for 'localhost' and uses the socket; use 127.0.0.1:{port} for TCP"] if port else []
+        notes = [f"mysqli ignores port {port} for 'localhost' and uses the socket; "
+                 f"use 127.0.0.1:{port} for TCP"] if port else []
         return "localhost", None, socket_path, True, notes
     return host, port or 3306, None, False, []
 
@@ -218,7 +230,8 @@ def _pgsql_endpoint(hostname: str) -> tuple[str, int | None, str | None]:
     return host, port, None
 
 
-def _connection_values(values: Mapping[tuple[str, ...], Any]) -> tuple[dict[str, Any], bool]:
+def _connection_values(
+        values: Mapping[tuple[str, ...], str | int | bool | None]) -> tuple[dict[str, str | int | bool | None], bool]:
     """The connection MyBB writes through: plain, or the 'write' (else 'read') side of a split config."""
     db = {path[1]: value for path, value in values.items() if len(path) == 2 and path[0] == "database"}
     for side in ("write", "read"):
@@ -279,7 +292,7 @@ def config_from_text(text: str, config_file: Path | None = None) -> ForumDbConfi
 def read_config_php(root: Path) -> ForumDbConfig | None:
     """The forum's database configuration from <root>/inc/config.php; None when MyBB is not installed."""
     path = Path(root) / "inc" / "config.php"
-    return _read_cached(path, "config", lambda text: config_from_text(text, path))
+    return _configs.read(path, lambda text: config_from_text(text, path))
 
 
 def sqlite_path(cfg: ForumDbConfig, root: Path) -> Path:
@@ -309,7 +322,7 @@ def parse_settings_php(text: str) -> dict[str, str]:
 
 def read_settings_php(root: Path) -> dict[str, str]:
     """MyBB's settings as cached in <root>/inc/settings.php; {} when the file is missing."""
-    found = _read_cached(Path(root) / "inc" / "settings.php", "settings", parse_settings_php)
+    found = _settings.read(Path(root) / "inc" / "settings.php", parse_settings_php)
     return dict(found) if found else {}
 
 
@@ -328,7 +341,7 @@ _VERSION = re.compile(r"""public\s+\$version\s*=\s*["']([^"']+)["']""")
 
 def read_mybb_version(root: Path) -> str | None:
     """MyBB's version from inc/class_core.php (`public $version = "1.8.37";`)."""
-    match = _read_cached(Path(root) / "inc" / "class_core.php", "version", _VERSION.search)
+    match = _versions.read(Path(root) / "inc" / "class_core.php", _VERSION.search)
     return match.group(1) if match else None
 
 

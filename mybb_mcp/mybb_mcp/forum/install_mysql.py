@@ -20,6 +20,9 @@ from .files import mysql_endpoint
 from .install_errors import InstallError
 
 if TYPE_CHECKING:
+    from pymysql.connections import Connection
+    from pymysql.cursors import Cursor
+
     from .install import Database
 
 STAGE_PREFIX = "mybbmcp"  # + 8 hex digits + "_": the tables of one init run, never a forum's
@@ -34,13 +37,14 @@ def is_stage_prefix(prefix: object) -> bool:
     return isinstance(prefix, str) and _STAGE_TABLE_PREFIX.fullmatch(prefix) is not None
 
 
-def connect(db: Database):  # type: ignore[no-untyped-def]  # -> pymysql.Connection
+def connect(db: Database) -> Connection[Cursor]:
     import pymysql  # only MySQL installs pay for it
 
     host, port, socket_path, _default, _notes = mysql_endpoint(db.host)
-    where: dict[str, object] = {"unix_socket": socket_path} if socket_path else {"host": host, "port": port}
+    # A socket, or a host and port: host None and port 0 are PyMySQL's own defaults, as if not given.
     return pymysql.connect(user=db.user, password=db.password, database=db.name, charset="utf8mb4",
-                           connect_timeout=10, read_timeout=30, write_timeout=30, autocommit=True, **where)
+                           connect_timeout=10, read_timeout=30, write_timeout=30, autocommit=True,
+                           unix_socket=socket_path or None, host=None if socket_path else host, port=port or 0)
 
 
 def _quote(name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,13 +120,54 @@ class DatabaseView:
 
 def read_database(root: Path, php: str, php_settings: Sequence[str]) -> DatabaseView:
     code = _PHP_FILE.read_text("utf-8").removeprefix("<?php")
-    data = run_mybb_php(root, code, {}, php=php, timeout=DB_TIMEOUT, php_settings=php_settings).result or {}
-    sets = {int(k): str(v) for k, v in (data.get("sets") or {}).items()}
-    settings = {s["name"]: SettingHit(s["name"], s["title"], s["group"], s["group_title"], s["type"], s["value"],
-                                      s["description"]) for s in data.get("settings") or []}
-    templates = {str(k): [int(x) for x in v] for k, v in (data.get("templates") or {}).items()}
-    caches = {str(k): int(v) for k, v in (data.get("caches") or {}).items()}
-    return DatabaseView(data.get("version"), sets, templates, settings, caches)
+    return database_view(run_mybb_php(root, code, {}, php=php, timeout=DB_TIMEOUT, php_settings=php_settings).result)
+
+
+class _Unexpected(Exception):
+    """reference.php's $result is not in the shape it writes."""
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise _Unexpected
+
+
+def _entries(data: Mapping[str, object], key: str) -> Mapping[object, object]:
+    """A JSON object of the answer; an empty PHP array arrives as [] (or the key is absent): {}."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise _Unexpected
+    return value
+
+
+def database_view(result: object) -> DatabaseView:
+    """reference.php's $result, checked as it is read; another shape is a PhpRunError (the database's part of
+    the answer is then left out, saying why)."""
+    data = result or {}
+    try:
+        if not isinstance(data, dict):
+            raise _Unexpected
+        version = data.get("version")
+        version_text = None if version is None else _scalar(version)
+        sets = {int(_scalar(k)): _scalar(v) for k, v in _entries(data, "sets").items()}
+        rows = data.get("settings") or []
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise _Unexpected
+        settings = {_scalar(row["name"]): SettingHit(*(_scalar(row[key]) for key in _SETTING_KEYS)) for row in rows}
+        templates: dict[str, list[int]] = {}
+        for title, sids in _entries(data, "templates").items():
+            if not isinstance(sids, list):
+                raise _Unexpected
+            templates[_scalar(title)] = [int(_scalar(sid)) for sid in sids]
+        caches = {_scalar(k): int(_scalar(v)) for k, v in _entries(data, "caches").items()}
+    except (_Unexpected, KeyError, ValueError):
+        raise PhpRunError("MyBB's PHP answered the database look-up in a shape reference.php does not write.",
+                          "Run it again; if this stays, the forum's PHP or database is not MyBB's.") from None
+    return DatabaseView(version_text, sets, templates, settings, caches)
+
+
+_SETTING_KEYS = ("name", "title", "group", "group_title", "type", "value", "description")  # SettingHit's order
 
 
 # --- look-ups --------------------------------------------------------------------------------------------
@@ -178,7 +219,7 @@ def _hook_sizes(index: HookIndex) -> str:
 
 
 def _sizes(kind: str | None, hooks: HookIndex, files: FileIndex, db: DatabaseView | None) -> dict[str, str]:
-    sizes = {
+    sizes: dict[str, Callable[[], str]] = {
         "hook": lambda: _hook_sizes(hooks),
         "function": lambda: f"{len({d.name for v in files.functions.values() for d in v}):,} functions and methods "
                             f"in {files.files_scanned:,} files",
@@ -264,8 +305,8 @@ def search(answer: ReferenceAnswer, query: str, hooks: HookIndex, files: FileInd
                 add("function", d.name, f"{d.file}:{d.line} {d.doc}".strip(), d.doc)
     titles = set(files.template_sites) | (set(db.templates) if db else set())
     for title in titles:
-        sites = files.template_sites.get(title, [])
-        add("template", title, f"rendered at {sites[0].place}" if sites else "in the database")
+        rendered = files.template_sites.get(title, [])
+        add("template", title, f"rendered at {rendered[0].place}" if rendered else "in the database")
     if db is not None:
         for s in db.settings.values():
             add("setting", s.name, f"{s.title} ({s.group}) = {s.value[:40]}", f"{s.title} {s.description}")

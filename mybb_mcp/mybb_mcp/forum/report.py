@@ -126,7 +126,8 @@ def diagnose_forum(
         warnings.append(f"Database: {health.summary}." + (f" {health.hint}" if health.hint else ""))
     warnings.extend(f"Database config: {note}." for note in cfg.notes)
     if not settings:
-        warnings.append(f"{root / 'inc' / 'settings.php'} is missing or empty: MyBB rebuilds it from the database on the next request.")
+        warnings.append(f"{root / 'inc' / 'settings.php'} is missing or empty: MyBB rebuilds it from the database "
+                        "on the next request.")
     if bburl_warning:
         warnings.append(bburl_warning)
     return ForumReport(

@@ -49,14 +49,15 @@ def read(sessions: Path) -> list[Record]:
     records = []
     for line in (data or b"").splitlines():
         try:
-            item = json.loads(line)
+            item: object = json.loads(line)
         except ValueError:
             continue
         if (isinstance(item, list) and len(item) in (3, 4) and isinstance(item[0], int)
                 and isinstance(item[1], (int, float)) and isinstance(item[2], str)):
-            extra = item[3] if len(item) == 4 and isinstance(item[3], dict) else {}
-            side = extra.get("s") if isinstance(extra.get("s"), list) else []
-            loaded = extra.get("p") if isinstance(extra.get("p"), list) else None
+            extra: dict[str, object] = item[3] if len(item) == 4 and isinstance(item[3], dict) else {}
+            side_value, loaded_value = extra.get("s"), extra.get("p")
+            side = side_value if isinstance(side_value, list) else []
+            loaded = loaded_value if isinstance(loaded_value, list) else None
             records.append(Record(item[0], float(item[1]), item[2], extra.get("r", 1) != 0,
                                   tuple(str(key) for key in side[:200]),
                                   None if loaded is None else tuple(str(name) for name in loaded[:500])))

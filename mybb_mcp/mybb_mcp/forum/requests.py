@@ -27,10 +27,10 @@ import secrets
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import InvalidArgument
 from . import pages
@@ -84,7 +84,8 @@ def _fields(name: str, items: object) -> tuple[tuple[str, str], ...]:
     if isinstance(items, Mapping):
         items = list(items.items())
     if not isinstance(items, (list, tuple)):
-        raise InvalidArgument(f"{name} must be a list of name=value fields.", f"Pass {name} as {{\"name\": \"value\"}}.")
+        raise InvalidArgument(f"{name} must be a list of name=value fields.",
+                              f"Pass {name} as {{\"name\": \"value\"}}.")
     if len(items) > MAX_FIELDS:
         raise InvalidArgument(f"{name} has {len(items)} fields; at most {MAX_FIELDS} are sent.",
                               "Send only the fields the page needs.")
@@ -177,9 +178,6 @@ class _Response:
     client_port: int
     seconds: float
 
-    def info(self) -> Message:  # what http.cookiejar reads Set-Cookie from
-        return self.headers
-
     def text(self) -> str:
         charset = self.headers.get_content_charset() or "utf-8"
         try:
@@ -192,7 +190,8 @@ class ForumClient:
     """HTTP to one forum as one role, with its jar."""
 
     def __init__(self, host: str, port: int, role: str, store: SessionStore, *, admin_dir: str = "admin",
-                 credentials: Any = None, timeout: float = TIMEOUT, secret_pin: str = "") -> None:
+                 credentials: Callable[[], Credentials] | None = None, timeout: float = TIMEOUT,
+                 secret_pin: str = "") -> None:
         self.host, self.port, self.role, self.store = host, port, role, store
         self.admin_dir = admin_dir
         self.secret_pin = secret_pin  # $config['secret_pin'] of the forum: sent with the Admin CP login
@@ -212,8 +211,9 @@ class ForumClient:
     def _load(self) -> bool:
         """Fill the jar from the role's file; whether there was one."""
         data = self.store.load(self.role)
-        self.user = data.get("user") if isinstance(data.get("user"), str) else None
-        for item in data.get("cookies", []) if isinstance(data.get("cookies"), list) else []:
+        user, cookies = data.get("user"), data.get("cookies", [])
+        self.user = user if isinstance(user, str) else None
+        for item in cookies if isinstance(cookies, list) else []:
             cookie = cookie_from_dict(item) if isinstance(item, dict) else None
             if cookie is not None and not cookie.is_expired():
                 self.jar.set_cookie(cookie)
@@ -222,7 +222,7 @@ class ForumClient:
             self.post_keys = {k: v for k, v in keys.items() if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v)}
         return bool(data)
 
-    def _session_state(self) -> tuple[Any, ...]:
+    def _session_state(self) -> tuple[object, ...]:
         """What a saved jar must keep: MyBB's session cookies and keys (not `mybb[lastvisit]`-style
         timestamps MyBB refreshes on every page)."""
         cookies = sorted((c.name, c.value, c.path) for c in self.jar if c.name not in _VOLATILE_COOKIES)
@@ -283,7 +283,7 @@ class ForumClient:
                                time.perf_counter() - started)
         finally:
             connection.close()
-        self.jar.extract_cookies(result, request)  # type: ignore[arg-type]
+        self.jar.extract_cookies(response, request)  # it reads only response.info(): the headers kept above
         return result
 
     # -- logins
@@ -613,7 +613,20 @@ def _exchange(client: ForumClient, request: PageRequest, target: str, form: list
 
 # --- what the page holds, as asked -------------------------------------------------------------------
 
-def inspect_page(result: Any, response: PageResponse) -> None:
+class InspectedPage(Protocol):
+    """The parts of a PageResult (results.py) inspect_page fills."""
+
+    request: PageRequest
+    excerpt: str | None
+    excerpt_cut: bool
+    selector_count: int | None
+    contains_found: str | None
+    debug: pages.DebugReport | None
+    flash: str | None
+    refresh_to: str | None
+
+
+def inspect_page(result: InspectedPage, response: PageResponse) -> None:
     """Fill the on-demand parts of a PageResult: excerpt, selector, contains, debug report, MyBB's message."""
     request, text = result.request, response.body
     is_html = response.content_type in ("text/html", "application/xhtml+xml")
@@ -646,7 +659,7 @@ MAX_PLUGINS_OFF = 50
 def validate_plugins_off(value: object) -> str | tuple[str, ...] | None:
     """`plugins` of a request: None, "none" (all off), or codenames to leave out."""
     if value is None or value == "none":
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, (list, tuple)) and value and len(value) <= MAX_PLUGINS_OFF and all(
             isinstance(name, str) and PLUGIN_NAME.fullmatch(name) for name in value):
         return tuple(dict.fromkeys(value))

@@ -10,26 +10,39 @@ kept in the snapshot's catalog.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Schema = dict[str, dict[str, dict[str, str]]]
 
 
-def _text(value: Any) -> str:
+class DbCursor(Protocol):
+    """A DB-API cursor, sqlite3's or PyMySQL's, as the catalogs read it."""
+
+    def execute(self, query: str, /) -> object: ...
+
+    # Any: a row holds the driver's values (str, int, bytes, None ...), each read through _text/_digest.
+    def fetchall(self) -> Sequence[Any]: ...
+
+    @property
+    def description(self) -> Sequence[Sequence[object]] | None: ...
+
+
+def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
 
 
-def sqlite_schema(cursor: Any, tables: list[str], quote_ident: Callable[[str], str]) -> Schema:
+def sqlite_schema(cursor: DbCursor, tables: list[str], quote_ident: Callable[[str], str]) -> Schema:
     schema: Schema = {}
     for table in tables:
         columns: dict[str, str] = {}
         cursor.execute(f"PRAGMA table_info({quote_ident(table)})")
         for _cid, name, kind, notnull, default, pk in cursor.fetchall():
-            columns[_text(name)] = _column(_text(kind) or "(no type)", not notnull, default, "PRIMARY KEY" if pk else "")
+            columns[_text(name)] = _column(_text(kind) or "(no type)", not notnull, default,
+                                           "PRIMARY KEY" if pk else "")
         indexes: dict[str, str] = {}
         cursor.execute(f"PRAGMA index_list({quote_ident(table)})")
         for row in cursor.fetchall():
@@ -41,7 +54,7 @@ def sqlite_schema(cursor: Any, tables: list[str], quote_ident: Callable[[str], s
     return schema
 
 
-def mysql_schema(cursor: Any, tables: list[str]) -> Schema:
+def mysql_schema(cursor: DbCursor, tables: list[str]) -> Schema:
     wanted = set(tables)
     schema: Schema = {t: {"columns": {}, "indexes": {}} for t in tables}
     cursor.execute("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "

@@ -65,7 +65,7 @@ def member_env_name(username: str) -> str:
     return "MYBB_MEMBER_" + re.sub(r"[^A-Za-z0-9]", "_", username).upper() + "_PASSWORD"
 
 
-def _trusted_json(path: Path) -> dict[str, Any] | None:
+def _trusted_json(path: Path) -> dict[str, object] | None:
     """A small JSON file we own, read without following a symlink; None otherwise."""
     value = read_own_json(path, 1024 * 1024)  # never blocks: a FIFO planted there must not hang logins
     return value if isinstance(value, dict) else None
@@ -98,8 +98,9 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
         if password:
             origin = "MYBB_ADMIN_PASSWORD" + (" (environment)" if environ.get("MYBB_ADMIN_PASSWORD") else f" ({where})")
             return Credentials(str(user), password, origin)
-        if isinstance(recorded.get("admin_password"), str) and recorded.get("admin_password"):
-            return Credentials(str(recorded.get("admin_user") or user), recorded["admin_password"], str(recorded_file))
+        kept_password = recorded.get("admin_password")
+        if isinstance(kept_password, str) and kept_password:
+            return Credentials(str(recorded.get("admin_user") or user), kept_password, str(recorded_file))
         raise LoginProblem(
             "No admin password is configured.",
             "Set MYBB_ADMIN_USER and MYBB_ADMIN_PASSWORD in the environment or the .env file (a forum made by "
@@ -110,8 +111,9 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
     if password:
         return Credentials(role, password, name)
     kept = recorded.get("members")  # members added by mybb_forum_members / `mybb-server members add`
-    if isinstance(kept, dict) and isinstance(kept.get(role), str) and kept[role]:
-        return Credentials(role, kept[role], str(recorded_file))
+    member_password = kept.get(role) if isinstance(kept, dict) else None
+    if isinstance(member_password, str) and member_password:
+        return Credentials(role, member_password, str(recorded_file))
     raise LoginProblem(
         f"No password is configured for the member {role!r}.",
         f"Add the member with mybb_forum_members (CLI: mybb-server members add), or set {name} in the "
@@ -121,19 +123,21 @@ def credentials_for(role: str, config: Config, environ: Mapping[str, str] | None
 
 # --- the cookie jar of a role -------------------------------------------------------------------------
 
-def cookie_to_dict(cookie: http.cookiejar.Cookie) -> dict[str, Any]:
+def cookie_to_dict(cookie: http.cookiejar.Cookie) -> dict[str, object]:
     return {"name": cookie.name, "value": cookie.value, "domain": cookie.domain, "path": cookie.path,
             "expires": cookie.expires, "secure": cookie.secure, "host_only": not cookie.domain_specified,
             "rest": {k: v for k, v in getattr(cookie, "_rest", {}).items() if isinstance(v, (str, type(None)))}}
 
 
-def cookie_from_dict(data: Mapping[str, Any]) -> http.cookiejar.Cookie | None:
+def cookie_from_dict(data: Mapping[str, object]) -> http.cookiejar.Cookie | None:
     try:
         name, value, domain, path = (str(data[k]) for k in ("name", "value", "domain", "path"))
-        expires = data.get("expires")
-        expires = int(expires) if isinstance(expires, (int, float)) else None
+        stored = data.get("expires")
+        expires = int(stored) if isinstance(stored, (int, float)) else None
         host_only = bool(data.get("host_only", True))
-        rest = data.get("rest") if isinstance(data.get("rest"), dict) else {}
+        kept = data.get("rest")
+        # Any: http.cookiejar keeps a flag such as HttpOnly as None, which typeshed's dict[str, str] leaves out.
+        rest: dict[str, Any] = kept if isinstance(kept, dict) else {}
     except (KeyError, TypeError, ValueError):
         return None
     return http.cookiejar.Cookie(
@@ -156,10 +160,10 @@ class SessionStore:
             slug += "-" + hashlib.blake2b(role.encode(), digest_size=4).hexdigest()
         return self.directory / f"{slug}.json"
 
-    def load(self, role: str) -> dict[str, Any]:
+    def load(self, role: str) -> dict[str, object]:
         return _trusted_json(self._file(role)) or {}
 
-    def save(self, role: str, data: Mapping[str, Any]) -> None:
+    def save(self, role: str, data: Mapping[str, object]) -> None:
         self._ensure_directory()
         target = self._file(role)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")

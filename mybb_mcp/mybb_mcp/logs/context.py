@@ -80,7 +80,8 @@ def request_after(
     # Bounded: where no request line follows (a log of errors only), the reader must not scan on to the end.
     bound = entry.offset + REQUEST_LOOKUP_BYTES + LOOKUP_MAX_BLOCK
     for offset, raw in iter_entries_forward(log_file, start=entry.offset, any_of=_REQUEST_HINTS, stats=stats,
-                                            end=bound if stop is None else min(stop, bound), block_size=LOOKUP_BLOCK, max_block_size=LOOKUP_MAX_BLOCK):
+                                            end=bound if stop is None else min(stop, bound), block_size=LOOKUP_BLOCK,
+                                            max_block_size=LOOKUP_MAX_BLOCK):
         if offset == entry.offset:
             continue
         if offset - entry.offset > REQUEST_LOOKUP_BYTES:

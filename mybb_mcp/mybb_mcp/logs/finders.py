@@ -151,7 +151,7 @@ def _starts(data: bytearray, lo: int, hi: int) -> list[int]:
     return [m.start() + 1 for m in _NL_START.finditer(data, lo, hi)]
 
 
-def first_start(data: bytearray, lo: int, hi: int) -> int:
+def first_start(data: bytes | bytearray, lo: int, hi: int) -> int:
     """Offset of the first entry start after data[lo] (a line start found after a newline), or -1."""
     m = _NL_START.search(data, lo, hi)
     return m.start() + 1 if m else -1

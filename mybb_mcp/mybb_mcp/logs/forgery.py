@@ -106,7 +106,7 @@ def _is_the_request_line(body: bytes, begin: SignedLine, end: SignedLine | None)
     if int(status) != end.data.get("status"):
         return False
     if fatal:
-        return suffix is not None and suffix.decode("utf-8", "replace").startswith(fatal)
+        return suffix is not None and suffix.decode("utf-8", "replace").startswith(str(fatal))
     # No fatal error: a suffix may only say what php -S or the router says (" - No such file or directory").
     return suffix is None or not is_php_error_suffix(suffix.decode("utf-8", "replace"), int(status))
 

@@ -273,7 +273,7 @@ def _http_level(status: int) -> str | None:
 def is_static_request(entry: LogEntry) -> bool:
     """A request for an asset (image, script, stylesheet, font): noise when debugging PHP."""
     path = entry.path
-    return bool(path) and any(pattern.search(path) for pattern in STATIC_PATTERNS)  # type: ignore[arg-type]
+    return path is not None and path != "" and any(pattern.search(path) for pattern in STATIC_PATTERNS)
 
 
 def is_error_line(entry: LogEntry) -> bool:
@@ -396,8 +396,9 @@ def parse_entry(text: str, *, tz: tzinfo | None = None, offset: int | None = Non
         # MyBB wrote it to stderr (its errorloglocation was empty): a MyBB error, found in the server log.
         entry = parse_mybb_error(block, tz=tz, offset=offset)
     else:
-        entry = parse_log_line(lines[0], tz)
-        assert entry is not None
+        plain = parse_log_line(lines[0], tz)
+        assert plain is not None
+        entry = plain
         entry.continuation = [_unstamped(line) for line in lines[1:]]
         entry.offset = offset
     if head.group(1):

@@ -360,8 +360,8 @@ def run_query(
     older = _older_generations(log_file, options, cutoff)
     older_stats = [ReadStats() for _ in older]
     if older:
-        streams.append(_Stream(f"{SOURCE_SERVER}:rotated", _generation_entries(older, options, cutoff, older_stats, errors),
-                               options.tail))
+        streams.append(_Stream(f"{SOURCE_SERVER}:rotated",
+                               _generation_entries(older, options, cutoff, older_stats, errors), options.tail))
     source_problems: list[str] = []
     if options.include_mybb:
         for source in extra_sources:

@@ -6,9 +6,10 @@ readers never hold the whole file: they read blocks (64 KiB first, doubling up
 to 4 MiB) into one reused buffer, cut them into entries with C-speed regex
 passes, and carry only the unfinished entry across a block boundary. No entry is
 held whole: past 1 MiB the carried entry is trimmed to its head and tail, and
-every entry yielded is bounded the same way (bounds; the cut is counted). With a keyword (or the errors-only hints) a block is first
-searched as a whole, anchored on a rare byte like grep does, and only the
-entries around the hits are cut out: a 1 GB scan for a rare word takes ~0.2 s.
+every entry yielded is bounded the same way (bounds; the cut is counted). With a
+keyword (or the errors-only hints) a block is first searched as a whole, anchored
+on a rare byte like grep does, and only the entries around the hits are cut out:
+a 1 GB scan for a rare word takes ~0.2 s.
 
 An entry is a line matching `parser.ENTRY_START` plus the following lines
 that do not. Readers yield `(offset, raw_bytes)`; parsing is the caller's job,

@@ -20,7 +20,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..safe_files import UnsafeFile, read_own_small
 
@@ -40,7 +39,7 @@ SIGNED_BYTES = re.compile(rb"mybb-mcp-(begin|end|error):([0-9a-f]{32}) (\{.*\})\
 class SignedLine:
     kind: str
     request: str
-    data: dict[str, Any]
+    data: dict[str, object]  # the JSON PHP signed: read with isinstance where it is used
 
 
 def keys_file(log_file: os.PathLike[str] | str) -> Path:
@@ -74,8 +73,8 @@ def new_key(log_file: os.PathLike[str] | str) -> dict[str, str]:
 def verify(keys: list[bytes], text: str | bytes) -> SignedLine | None:
     """The signed line `text` (the body after the stamp) if one of `keys` signed it, else None."""
     if isinstance(text, bytes):
-        match = SIGNED_BYTES.match(text)
-        parts = tuple(g.decode("ascii", "replace") for g in match.groups()) if match else None
+        raw = SIGNED_BYTES.match(text)
+        parts = tuple(g.decode("ascii", "replace") for g in raw.groups()) if raw else None
     else:
         match = SIGNED.match(text)
         parts = match.groups() if match else None

@@ -15,6 +15,7 @@ import pytest
 from mybb_mcp.cli import main as cli_main
 from mybb_mcp.failures import Failure
 from mybb_mcp.forum.snapshot import Snapshots
+from mybb_mcp.forum.snapshot.database import active_plugins
 from mybb_mcp.forum.snapshot.model import SNAPSHOTS_DIR
 
 from tests.fixtures.real_mybb import archive_path
@@ -132,3 +133,15 @@ async def test_over_mcp_the_refusal_comes_within_the_call(real_forum: Any, held:
     assert answer.is_error and "Nothing was restored" in text and "nothing was changed" in text, text
     assert "did not finish" not in text  # answered, not given up on
     assert contents(real_forum.db_file) == before
+
+
+@pytest.mark.parametrize("serialized", ['a:1:{a:0:{}s:1:"x";}', 'a:1:{s:6:"active";a:1:{a:0:{}s:3:"foo";}}'])
+def test_a_plugins_entry_with_an_array_as_a_key_reads_as_unknown(serialized: str) -> None:
+    """PHP writes only int and string keys; an array there (a datacache row not MyBB's) is 'not known', not a
+    crash of the snapshot's catalog."""
+    assert active_plugins(serialized) is None
+
+
+def test_the_plugins_entry_mybb_writes_reads_as_its_plugins() -> None:
+    assert active_plugins('a:1:{s:6:"active";a:2:{s:3:"foo";s:3:"foo";i:0;s:3:"bar";}}') == ["bar", "foo"]
+    assert active_plugins("a:0:{}") == []

@@ -5,8 +5,8 @@ delete, and diff in MyBB's terms.
 - `database`: the database side (SQLite copy, MySQL/MariaDB dump and load) and its catalog in MyBB's
   terms (settings, plugins, templates, tables).
 - `tree`: the files MyBB writes (read, hashed, written back without following links).
-- `store`: `Snapshots`, one forum's snapshot folder, its lock, `run`; `save`, `restore`, `diff`: the
-  actions; `compare`: two catalogs -> changes.
+- `storage`: one forum's snapshot folder, checked, and its lock; `store`: `Snapshots`, `run`;
+  `save`, `restore`, `diff`: the actions; `compare`: two catalogs -> changes.
 """
 
 from .compare import compare

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, Union
 from urllib.parse import quote
 
 from .. import schema as table_schema
@@ -34,6 +34,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from pymysql.cursors import Cursor
+
     from ..files import ForumDbConfig
 
 
@@ -103,18 +105,19 @@ def _quote_mysql(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _digest(value: Any) -> str:
+def _digest(value: object) -> str:
     data = value if isinstance(value, bytes) else str("" if value is None else value).encode("utf-8")
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
 
 
-def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], prefix: str) -> dict[str, Any]:
+def catalog(cursor: table_schema.DbCursor, tables: list[str], quote_ident: Callable[[str], str],
+            prefix: str) -> dict[str, Any]:
     """What `diff` compares, read in one transaction: row counts, settings, templates, stylesheets, datacache."""
 
     def rows(sql: str) -> list[tuple[Any, ...]]:
@@ -126,11 +129,11 @@ def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], p
         counts[table] = int(rows(f"SELECT COUNT(*) FROM {quote_ident(table)}")[0][0])
     result: dict[str, Any] = {"tables": counts}
 
-    def table(name: str) -> str | None:
+    def existing(name: str) -> str | None:
         full = prefix + name
         return quote_ident(full) if full in counts else None
 
-    if (groups_table := table("settinggroups")) and (settings_table := table("settings")):
+    if (groups_table := existing("settinggroups")) and (settings_table := existing("settings")):
         group_rows = rows(f"SELECT gid, name, title FROM {groups_table}")
         groups = {str(gid): _text(name) for gid, name, _ in group_rows}
         result["setting_groups"] = {_text(name): _text(title) for _, name, title in group_rows}
@@ -140,38 +143,39 @@ def catalog(cursor: Any, tables: list[str], quote_ident: Callable[[str], str], p
             for name, value, gid, title, optionscode, description in rows(
                 f"SELECT name, value, gid, title, optionscode, description FROM {settings_table}")
         }
-    if templates_table := table("templates"):
+    if templates_table := existing("templates"):
         sets: dict[str, dict[str, str]] = {}
         for sid, title, body in rows(f"SELECT sid, title, template FROM {templates_table}"):
             sets.setdefault(str(sid), {})[_text(title)] = _digest(body)
         result["templates"] = sets
         names = {"-2": "master templates (sid -2)", "-1": "global templates (sid -1)"}
-        if sets_table := table("templatesets"):
+        if sets_table := existing("templatesets"):
             for sid, title in rows(f"SELECT sid, title FROM {sets_table}"):
                 names[str(sid)] = f"{_text(title)} (sid {sid})"
         result["template_sets"] = names
-    if stylesheets_table := table("themestylesheets"):
+    if stylesheets_table := existing("themestylesheets"):
         themes: dict[str, dict[str, str]] = {}
         for tid, name, body in rows(f"SELECT tid, name, stylesheet FROM {stylesheets_table}"):
             themes.setdefault(str(tid), {})[_text(name)] = _digest(body)
         result["stylesheets"] = themes
-        if themes_table := table("themes"):
+        if themes_table := existing("themes"):
             result["themes"] = {str(tid): f"{_text(name)} (tid {tid})"
                                 for tid, name in rows(f"SELECT tid, name FROM {themes_table}")}
-    if tasks_table := table("tasks"):
+    if tasks_table := existing("tasks"):
         result["tasks"] = {
             _text(title): {"enabled": _text(enabled), "definition": _digest(
                 "\0".join(_text(v) for v in (file, minute, hour, day, month, weekday, logging, description)))}
             for title, enabled, file, minute, hour, day, month, weekday, logging, description in rows(
-                f"SELECT title, enabled, file, minute, hour, day, month, weekday, logging, description FROM {tasks_table}")
+                "SELECT title, enabled, file, minute, hour, day, month, weekday, logging, description "
+                f"FROM {tasks_table}")
         }
-    if usergroups_table := table("usergroups"):
+    if usergroups_table := existing("usergroups"):
         cursor.execute(f"SELECT * FROM {usergroups_table}")
-        columns = [str(d[0]) for d in cursor.description]
+        columns = [str(d[0]) for d in cursor.description or ()]  # set by the SELECT just run
         result["usergroups"] = {f"{_text(row[columns.index('title')])} (gid {row[columns.index('gid')]})": {
             c: _text(v) for c, v in zip(columns, row) if c.startswith(("can", "is", "show"))}
             for row in cursor.fetchall()}
-    if datacache_table := table("datacache"):
+    if datacache_table := existing("datacache"):
         entries = {_text(title): value for title, value in rows(f"SELECT title, cache FROM {datacache_table}")}
         result["datacache"] = {title: _digest(value) for title, value in entries.items()}
         if "plugins" in entries:
@@ -191,7 +195,11 @@ def active_plugins(serialized: str) -> list[str] | None:
     return [] if active in (None, "", []) else None
 
 
-def _unserialize(data: bytes, pos: int) -> tuple[Any, int]:
+# What PHP's serialize() writes for the datacache: scalars and arrays (keys int or string).
+PhpValue: TypeAlias = Union[None, bool, int, float, str, dict[Union[int, str], "PhpValue"]]
+
+
+def _unserialize(data: bytes, pos: int) -> tuple[PhpValue, int]:
     """Enough of PHP's unserialize() for datacache entries: strings, numbers, booleans, null, arrays."""
     kind = data[pos:pos + 1]
     if kind == b"N":
@@ -209,9 +217,12 @@ def _unserialize(data: bytes, pos: int) -> tuple[Any, int]:
         stop = start + int(head)  # PHP counts bytes
         return data[start:stop].decode("utf-8", "replace"), stop + 2  # past '";'
     if kind == b"a":
-        pos, items = end + 2, {}  # past ':{'
+        pos = end + 2  # past ':{'
+        items: dict[int | str, PhpValue] = {}
         for _ in range(int(head)):
             key, pos = _unserialize(data, pos)
+            if not isinstance(key, (int, str)):  # PHP writes only i: and s: keys
+                raise ValueError(f"unsupported serialized key {key!r}")
             items[key], pos = _unserialize(data, pos)
         return items, pos + 1  # past '}'
     raise ValueError(f"unsupported serialized type {kind!r}")
@@ -248,23 +259,24 @@ class SnapshotDatabase:
     # --- MySQL/MariaDB
 
     @contextlib.contextmanager
-    def _mysql(self) -> Iterator[Any]:
+    def _mysql(self) -> Iterator[Cursor]:
         """A cursor on the forum's MySQL database; its errors become a named failure."""
         import pymysql  # imported here: only MySQL forums pay for it
 
         cfg = self.cfg
-        where: dict[str, Any] = {"unix_socket": cfg.socket} if cfg.socket else {"host": cfg.host, "port": cfg.port}
         try:
+            # A socket, or a host and port: host None and port 0 are PyMySQL's own defaults, as if not given.
             conn = pymysql.connect(user=cfg.username, password=cfg.password, database=cfg.database, charset="utf8mb4",
                                    connect_timeout=CONNECT_TIMEOUT, read_timeout=TOOL_TIMEOUT,
-                                   write_timeout=TOOL_TIMEOUT, autocommit=True, **where)
+                                   write_timeout=TOOL_TIMEOUT, autocommit=True, unix_socket=cfg.socket or None,
+                                   host=None if cfg.socket else cfg.host, port=0 if cfg.socket else cfg.port or 0)
             with closing(conn), conn.cursor() as cursor:
                 yield cursor
         except pymysql.err.MySQLError as exc:
             raise SnapshotError(SNAPSHOT_FAILED, f"{describe_database(cfg, self.root)}: "
                                 f"{exc.args[-1] if exc.args else exc}.") from None
 
-    def _mysql_tables(self, cursor: Any) -> list[str]:
+    def _mysql_tables(self, cursor: Cursor) -> list[str]:
         cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
         return sorted(str(row[0]) for row in cursor.fetchall() if str(row[0]).startswith(self.prefix))
 
@@ -299,7 +311,7 @@ class SnapshotDatabase:
                                     "tools would read as an option.")
         return dump, client
 
-    def _run_tool(self, argv: list[str], what: str, stdin: Any = subprocess.DEVNULL) -> None:
+    def _run_tool(self, argv: list[str], what: str, stdin: int | IO[bytes] = subprocess.DEVNULL) -> None:
         try:
             done = subprocess.run(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   env=self._client_env(), timeout=TOOL_TIMEOUT, start_new_session=True)
@@ -333,8 +345,8 @@ class SnapshotDatabase:
             found["schema"] = table_schema.mysql_schema(cursor, tables)
             cursor.execute("COMMIT")
         if not tables:
-            raise SnapshotError(SNAPSHOT_FAILED,
-                                f"{describe_database(self.cfg, self.root)} has no tables starting with {self.prefix!r}.")
+            raise SnapshotError(SNAPSHOT_FAILED, f"{describe_database(self.cfg, self.root)} has no tables "
+                                f"starting with {self.prefix!r}.")
         target = folder / SQL_FILE
         self._run_tool([tools[0], *self._client_args(), "--single-transaction", "--quick", "--hex-blob",
                         "--skip-dump-date", "--no-tablespaces", f"--result-file={target}", self.cfg.database, *tables],

@@ -121,9 +121,9 @@ class SnapshotDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.tables or self.schema or self.setting_groups or self.settings or self.templates or self.stylesheets
-                    or self.datacache or self.files or self.plugins_before != self.plugins_after or self.tasks
-                    or self.usergroups)
+        return not (self.tables or self.schema or self.setting_groups or self.settings or self.templates
+                    or self.stylesheets or self.datacache or self.files or self.plugins_before != self.plugins_after
+                    or self.tasks or self.usergroups)
 
 
 @dataclass

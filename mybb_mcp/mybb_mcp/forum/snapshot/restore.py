@@ -21,13 +21,12 @@ from .model import (
     SnapshotError,
     SnapshotResult,
 )
+from .save import SaveAction
 from .tree import TreeRefused, checked_manifest, write_tree
 
 
-class RestoreAction:
-    """`restore`: the forum put back as a snapshot holds it.
-
-    Mixed into `Snapshots` (store.py), whose root, storage, clock and lock it uses."""
+class RestoreAction(SaveAction):
+    """`restore`: the forum put back as a snapshot holds it; what it replaces is first saved (SaveAction)."""
 
     def _restore(self, name: str) -> SnapshotResult:
         with self._locked():
@@ -42,6 +41,7 @@ class RestoreAction:
             database.require_tools()
             # A manifest changed since the save could name `cache/..`: checked before anything is touched.
             files, dirs = checked_manifest(self.root, meta.get("files", {}), meta.get("dirs", {}))
+            tables = self._tables_of(folder, meta)
             # First keep what is about to be replaced: the restore can then be undone.
             keep = self._auto_name()
             try:
@@ -51,7 +51,7 @@ class RestoreAction:
                     raise
                 return self._locked_out(name, exc)
             try:
-                database.restore(folder, list(meta.get("tables", [])))
+                database.restore(folder, tables)
             except SnapshotError as exc:
                 if exc.failure != BUSY:
                     return self._failed_part_way(name, keep, kept, exc)

@@ -14,13 +14,12 @@ from pathlib import Path
 from ..files import read_mybb_version
 from .database import SnapshotDatabase, database_identity, describe_database, forum_database_of
 from .model import CATALOG_FILE, FILES_DIR, FORMAT, META_FILE, SNAPSHOT_EXISTS, SnapshotError, SnapshotResult
+from .storage import SnapshotStorage
 from .tree import read_tree
 
 
-class SaveAction:
-    """`save`: a new named snapshot of the forum as it is now.
-
-    Mixed into `Snapshots` (store.py), whose root, storage, clock and lock it uses."""
+class SaveAction(SnapshotStorage):
+    """`save`: a new named snapshot of the forum as it is now, in the storage it builds on."""
 
     # --- actions
 
