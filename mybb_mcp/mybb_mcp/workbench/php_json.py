@@ -8,6 +8,8 @@ fails as it did before, never with a wrong answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 JsonObject = dict[str, object]  # JSON's keys are always text
 
 
@@ -47,6 +49,13 @@ def objects(value: object) -> list[JsonObject]:
 def list_or_empty(value: object) -> list[object]:
     """A JSON array, or [] for anything else."""
     return value if isinstance(value, list) else []
+
+
+def iterate(value: object) -> Iterable[object]:
+    """A JSON value to loop over as Python would (an array's items, an object's keys, text's characters)."""
+    if isinstance(value, (list, dict, str)):
+        return value
+    raise TypeError(f"'{type(value).__name__}' object is not iterable")
 
 
 def text(value: object) -> str:
