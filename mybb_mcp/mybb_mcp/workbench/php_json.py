@@ -1,9 +1,9 @@
-"""Reading the JSON our PHP answers (a snippet's `$result`, a trace file): untyped, so each value is checked
-where it is read, once, and typed from there on.
+"""Reading the JSON our PHP answers (a snippet's `$result`, a trace file) and Chromium's events: untyped, so
+each value is checked where it is read, once, and typed from there on.
 
-A shape other than the one our PHP writes raises as the raw value would have when used (TypeError for a value
-of another type, KeyError for a key that is missing, ValueError for text that is not a number): the tool then
-fails as it did before, never with a wrong answer.
+A shape other than the one our PHP (or Chromium's protocol) writes raises as the raw value would have when
+used (TypeError for a value of another type, KeyError for a key that is missing, ValueError for text that is
+not a number): the tool then fails as it did before, never with a wrong answer.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def answer_object(value: object) -> JsonObject:
         return {}
     if isinstance(value, dict):
         return value
-    raise TypeError(f"PHP answered a {type(value).__name__} where a JSON object was expected")
+    raise TypeError(f"got a {type(value).__name__} where a JSON object was expected")
 
 
 def object_or_empty(value: object) -> JsonObject:
@@ -33,7 +33,7 @@ def items(value: object) -> list[object]:
         return []
     if isinstance(value, list):
         return value
-    raise TypeError(f"PHP answered a {type(value).__name__} where a JSON array was expected")
+    raise TypeError(f"got a {type(value).__name__} where a JSON array was expected")
 
 
 def objects(value: object) -> list[JsonObject]:
@@ -41,7 +41,7 @@ def objects(value: object) -> list[JsonObject]:
     out: list[JsonObject] = []
     for item in items(value):
         if not isinstance(item, dict):
-            raise TypeError(f"PHP answered a {type(item).__name__} where a JSON object was expected")
+            raise TypeError(f"got a {type(item).__name__} where a JSON object was expected")
         out.append(item)
     return out
 
@@ -64,7 +64,7 @@ def text(value: object) -> str:
         return ""
     if isinstance(value, str):
         return value
-    raise TypeError(f"PHP answered a {type(value).__name__} where text was expected")
+    raise TypeError(f"got a {type(value).__name__} where text was expected")
 
 
 def to_int(value: object) -> int:
@@ -79,7 +79,7 @@ def int_at(data: JsonObject, key: str) -> int:
     value = data[key]
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise TypeError(f"PHP answered a {type(value).__name__} for {key!r} where an integer was expected")
+    raise TypeError(f"got a {type(value).__name__} for {key!r} where an integer was expected")
 
 
 def str_at(data: JsonObject, key: str) -> str:
@@ -87,4 +87,4 @@ def str_at(data: JsonObject, key: str) -> str:
     value = data[key]
     if isinstance(value, str):
         return value
-    raise TypeError(f"PHP answered a {type(value).__name__} for {key!r} where text was expected")
+    raise TypeError(f"got a {type(value).__name__} for {key!r} where text was expected")

@@ -39,8 +39,7 @@ MAX_TRACE_BYTES = 4 * 1024 * 1024
 
 def workbench_dir(config: Config) -> Path:
     files = config.files
-    folder: Path = config.repo_root / (WORKBENCH_DIR if files.plain else f"{WORKBENCH_DIR}.{files.key}")
-    return folder
+    return config.repo_root / (WORKBENCH_DIR if files.plain else f"{WORKBENCH_DIR}.{files.key}")
 
 
 def refusal(config: Config) -> str | None:
