@@ -33,7 +33,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..forum import pages
 from ..forum.requests import Hop, PageResponse, is_admin_cp
@@ -166,7 +166,7 @@ class _Page:
             return False
         return parts.scheme == "http" and (parts.hostname, port) == self.origin
 
-    def __call__(self, message: dict[str, Any]) -> None:  # Chromium's event, as chromium.py hands it on
+    def __call__(self, message: JsonObject) -> None:  # Chromium's event, as chromium.py hands it on
         method = str(message.get("method", ""))
         params = answer_object(message.get("params"))
         session = _text_or_none(message.get("sessionId"))
