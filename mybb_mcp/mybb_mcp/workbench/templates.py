@@ -89,8 +89,6 @@ class _Read:
     similar: list[str]
 
 
-
-
 def _check_title(title: str) -> str:
     if not isinstance(title, str) or not TITLE.fullmatch(title):
         raise InvalidArgument(f"{title!r} is not a template title.",
