@@ -57,9 +57,9 @@ def _reset_peak() -> bool:
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     import threading
 
+    from mybb_mcp.answers.logs import render_log_query
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-    from mybb_mcp.answers.logs import render_log_query
 
     service = ServerOrchestrationService(Config(mybb_root=Path(spec["forum"])))
     before = _kib("VmRSS") or 0
@@ -118,6 +118,7 @@ def main() -> int:
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import ServerOrchestrationService
+
     from tests.fixtures.docroot import write_docroot
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,12 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import loggen  # noqa: E402
-
+# bench/ is first on sys.path (Python puts a script's folder there): loggen imports as it is.
+import loggen
 from mybb_mcp.logs.options import LogQueryOptions
-from mybb_mcp.logs.query import run_query  # noqa: E402
+from mybb_mcp.logs.query import run_query
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 MIB = 1024 * 1024
@@ -93,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         loggen.refresh_tail(info)
         errors = all_errors_log(size)
         rows.append(measure("generated log, ASCII keyword", info.path, loggen.MARKER, args.reps))
-        rows.append(measure("generated log, non-ASCII keyword (full folding, no match)", info.path, "märker-7f3a9c", args.reps))
+        rows.append(measure("generated log, non-ASCII keyword (full folding, no match)", info.path, "märker-7f3a9c",
+                            args.reps))
         rows.append(measure("every line an error, ASCII keyword", errors, ERROR_MARKER, args.reps))
         rows.append(measure("every line an error, ASCII keyword, errors_only", errors, ERROR_MARKER, args.reps,
                             errors_only=True))

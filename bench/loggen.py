@@ -169,20 +169,26 @@ WARNINGS = [
     ("Warning", 'Undefined array key "uid" in {F}/inc/plugins/myplugin.php on line 142'),
     ("Warning", 'Undefined array key "myplugin_enabled" in {F}/inc/plugins/myplugin/settings.php on line 19'),
     ("Warning", "Trying to access array offset on value of type null in {F}/inc/plugins/myplugin.php on line 57"),
-    ("Warning", "foreach() argument must be of type array|object, null given in {F}/inc/plugins/myplugin/hooks.php on line 23"),
+    ("Warning", "foreach() argument must be of type array|object, null given in {F}/inc/plugins/myplugin/hooks.php on "
+                "line 23"),
     ("Warning", 'Attempt to read property "username" on null in {F}/inc/plugins/myplugin.php on line 201'),
-    ("Warning", "file_get_contents({F}/cache/myplugin.json): Failed to open stream: No such file or directory in {F}/inc/plugins/myplugin/cache.php on line 30"),
+    ("Warning", "file_get_contents({F}/cache/myplugin.json): Failed to open stream: No such file or directory in "
+                "{F}/inc/plugins/myplugin/cache.php on line 30"),
     ("Warning", 'Undefined array key "QUERY_STRING" in {F}/admin/inc/class_page.php on line 425'),
-    ("Warning", "Cannot modify header information - headers already sent by (output started at {F}/inc/plugins/myplugin.php:12) in {F}/inc/functions.php on line 1917"),
+    ("Warning", "Cannot modify header information - headers already sent by (output started at "
+                "{F}/inc/plugins/myplugin.php:12) in {F}/inc/functions.php on line 1917"),
 ]
 NOTICES = [
     ("Notice", "Only variables should be passed by reference in {F}/inc/plugins/myplugin/hooks.php on line 64"),
     ("Notice", "myplugin: cache miss for key thread_{n} in {F}/inc/plugins/myplugin/cache.php on line 41"),
 ]
 DEPRECATIONS = [
-    ("Deprecated", "strlen(): Passing null to parameter #1 ($string) of type string is deprecated in {F}/inc/plugins/myplugin.php on line 73"),
-    ("Deprecated", "Creation of dynamic property MyPluginHelper::$cache is deprecated in {F}/inc/plugins/myplugin/helper.php on line 15"),
-    ("Deprecated", "htmlspecialchars(): Passing null to parameter #1 ($string) of type string is deprecated in {F}/inc/plugins/myplugin/templates.php on line 52"),
+    ("Deprecated", "strlen(): Passing null to parameter #1 ($string) of type string is deprecated in "
+                   "{F}/inc/plugins/myplugin.php on line 73"),
+    ("Deprecated", "Creation of dynamic property MyPluginHelper::$cache is deprecated in "
+                   "{F}/inc/plugins/myplugin/helper.php on line 15"),
+    ("Deprecated", "htmlspecialchars(): Passing null to parameter #1 ($string) of type string is deprecated in "
+                   "{F}/inc/plugins/myplugin/templates.php on line 52"),
 ]
 EXCEPTIONS = [
     (
@@ -195,7 +201,8 @@ EXCEPTIONS = [
          "  thrown in {F}/inc/plugins/myplugin.php on line {l}"],
     ),
     (
-        "Uncaught PDOException: SQLSTATE[HY000]: General error: 1 no such table: mybb_myplugin_items in {F}/inc/db_pdo.php:143",
+        "Uncaught PDOException: SQLSTATE[HY000]: General error: 1 no such table: mybb_myplugin_items in "
+        "{F}/inc/db_pdo.php:143",
         ["Stack trace:",
          "#0 {F}/inc/db_pdo.php(143): PDO->query('SELECT * FROM m...')",
          "#1 {F}/inc/db_sqlite.php(214): dbpdoEngine->query('SELECT * FROM m...')",
@@ -207,7 +214,8 @@ EXCEPTIONS = [
          "  thrown in {F}/inc/db_pdo.php on line 143"],
     ),
     (
-        "Uncaught TypeError: myplugin_format_date(): Argument #1 ($dateline) must be of type int, string given, called in {F}/inc/plugins/myplugin.php on line 188 and defined in {F}/inc/plugins/myplugin/format.php:9",
+        "Uncaught TypeError: myplugin_format_date(): Argument #1 ($dateline) must be of type int, string given, "
+        "called in {F}/inc/plugins/myplugin.php on line 188 and defined in {F}/inc/plugins/myplugin/format.php:9",
         ["Stack trace:",
          "#0 {F}/inc/plugins/myplugin.php(188): myplugin_format_date('1763990000')",
          "#1 {F}/inc/class_plugins.php(142): myplugin_postbit(Array)",
@@ -242,7 +250,8 @@ PARSE_ERRORS = [
     'syntax error, unexpected token "}", expecting ";" in {F}/inc/plugins/myplugin.php on line {l}',
     'syntax error, unexpected identifier "echo", expecting ")" in {F}/inc/plugins/myplugin/hooks.php on line {l}',
 ]
-MEMORY = "Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes) in {F}/inc/plugins/myplugin/export.php on line {l}"
+MEMORY = ("Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes) in "
+          "{F}/inc/plugins/myplugin/export.php on line {l}")
 ERROR_LOG_MESSAGES = [
     "myplugin: rebuilding cache (3 entries)",
     "myplugin: webhook timed out after 5s",

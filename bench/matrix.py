@@ -23,13 +23,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
-
-from mybb_mcp.config import Config
-from mybb_mcp.orchestration import ServerOrchestrationService
-from mybb_mcp.workbench.matrix import MatrixRequest, MatrixRunner
-
-from mybb_mcp import php_builds
+sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))  # this checkout's code, imported in main()
 
 PLUGIN = """<?php
 if(!defined("IN_MYBB"))
@@ -74,6 +68,12 @@ function benchmx_index()
 
 
 def main() -> int:
+    from mybb_mcp.config import Config
+    from mybb_mcp.orchestration import ServerOrchestrationService
+    from mybb_mcp.workbench.matrix import MatrixRequest, MatrixRunner
+
+    from mybb_mcp import php_builds
+
     archive = Path(os.environ.get("MYBB_TEST_ARCHIVE") or REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz")
     archives = (archive, archive.with_name("mybb_1830.tar.gz"))
     work = Path(tempfile.mkdtemp(prefix="bench-matrix-"))

@@ -22,7 +22,6 @@ import argparse
 import http.client
 import json
 import os
-import secrets
 import shutil
 import statistics
 import sys
@@ -104,9 +103,9 @@ def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
     from mybb_mcp.config import Config
     from mybb_mcp.forum.install import InstallRequest, install_forum
     from mybb_mcp.forum.php import run_mybb_php
+    from mybb_mcp.orchestration import ServerOrchestrationService
     from mybb_mcp.workbench import plugins as workbench
     from mybb_mcp.workbench import request_trace
-    from mybb_mcp.orchestration import ServerOrchestrationService
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mybb-bench-plugins-", dir="/dev/shm" if os.path.isdir("/dev/shm")
@@ -219,7 +218,8 @@ def main() -> int:
                result["trace_overhead_pct"] <= 20),
               ("list of 50 plugins <= 200 ms", f"{result['list50']['median_ms']:.0f} ms",
                result["list50"]["median_ms"] <= 200),
-              ("a lifecycle action <= 1 s (SQLite)", f"{max(result['install']['median_ms'], result['uninstall']['median_ms']):.0f} ms",
+              ("a lifecycle action <= 1 s (SQLite)",
+               f"{max(result['install']['median_ms'], result['uninstall']['median_ms']):.0f} ms",
                max(result["install"]["median_ms"], result["uninstall"]["median_ms"]) <= 1000),
               ("check <= 1 s", f"{result['check']['median_ms']:.0f} ms", result["check"]["median_ms"] <= 1000)]
     print()

@@ -28,20 +28,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
+
+# bench/ is first on sys.path (Python puts a script's folder there): its other modules import as they are.
+import loggen
+import page_requests as requests_bench
+import snapshots
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / ".data"
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(REPO_ROOT))  # tests.fixtures.docroot
-
-import loggen  # noqa: E402
-import snapshots  # noqa: E402
-
-import page_requests as requests_bench  # noqa: E402
 
 DEFAULT_SIZES = (10, 100, 1000)
 MIB = 1024 * 1024
@@ -375,7 +374,8 @@ def bench_lifecycle(reps: int, log: Callable[[str], None]) -> dict[str, Any]:
             out["status_stopped"] = summary(status_stopped)
             log(f"raw php -S start {out['raw_php_start']['median_ms']:.1f} ms; start {out['start']['median_ms']:.1f}; "
                 f"restart {out['restart']['median_ms']:.1f}; stop {out['stop']['median_ms']:.1f}; status "
-                f"{out['status_running']['median_ms']:.2f} (running) / {out['status_stopped']['median_ms']:.2f} (stopped)")
+                f"{out['status_running']['median_ms']:.2f} (running) / "
+                f"{out['status_stopped']['median_ms']:.2f} (stopped)")
 
             # One MCP tool call through the SDK's in-process client (the call only, not the client setup).
             res = service.start()
@@ -398,9 +398,8 @@ async def _mcp_status_calls(config: Any, reps: int) -> dict[str, Any]:
     try:
         import warnings
 
-        from mcp import Client
-
         import mybb_mcp.server
+        from mcp import Client
 
         warnings.filterwarnings("ignore", module="mcp")
         samples = []
@@ -676,7 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     env = {"cpus": os.cpu_count(), "python": f"Python {platform.python_version()}",
            "php": php_version(find_php()), "platform": platform.platform(terse=True),
-           "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": os.getloadavg()[0], "sizes_mb": sizes, "reps": args.reps, "seed": args.seed}
+           "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": os.getloadavg()[0], "sizes_mb": sizes,
+           "reps": args.reps, "seed": args.seed}
     queries = {} if args.no_queries else bench_queries(sizes, args.seed, args.reps, log)
     life = None if args.no_lifecycle else bench_lifecycle(args.reps, log)
     snaps = None if args.no_snapshots else snapshots.bench_snapshots(args.reps, log, summary, find_php())

@@ -22,13 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import run  # bench/run.py: free_port (bench/ is first on sys.path: Python puts a script's folder there)
+from page_requests import archive_path
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
-sys.path.insert(0, str(BENCH_DIR))
-
-import run  # bench/run.py: free_port
-from page_requests import archive_path
+sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))  # this checkout's code, imported in bench()
 
 
 def bench(rounds: int, page: str, php: str) -> dict[str, float]:

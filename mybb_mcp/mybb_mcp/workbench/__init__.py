@@ -12,6 +12,7 @@ each through MyBB's own code in a booted PHP child and each returning result dat
 - `members`: test members by MyBB's UserDataHandler.
 - `templates`: a template in every set; a dry run, then MyBB's `find_replace_templatesets()`.
 - `php_eval`: a PHP snippet inside the booted forum, bounded.
+- `php_json`: what our PHP answers (JSON), read with checks where it is read.
 
 A new workbench tool is a module here; it uses `forum` (files, `php`, snapshots) and nothing above it.
 """

@@ -33,7 +33,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..forum import pages
 from ..forum.requests import Hop, PageResponse, is_admin_cp
@@ -45,10 +45,13 @@ from . import browser_pool
 from .browser_pool import ServerKey
 from .chromium import BrowserProblem, Chromium
 from .json_answer import expected_json, judge_json
+from .php_json import JsonObject, answer_object, object_or_empty, objects, to_int
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..forum.requests import ForumClient, PageRequest
     from ..logs.cursors import Cursor
+    from ..logs.digest import ErrorGroup
     from .json_answer import JsonVerdict
 
 SHOTS_DIR = ".mybb-server-browser"
@@ -88,7 +91,7 @@ class BrowserRequest:
     verdict: JsonVerdict | None = None  # an answer that should be JSON, judged
     cached: bool = False  # served from Chromium's memory cache: it never reached the server
     client_port: int | None = None
-    errors: list[Any] = field(default_factory=list)  # the PHP errors it raised (logs.digest.ErrorGroup)
+    errors: list[ErrorGroup] = field(default_factory=list)  # the PHP errors it raised
     errors_known: bool = True
 
     @property
@@ -163,20 +166,20 @@ class _Page:
             return False
         return parts.scheme == "http" and (parts.hostname, port) == self.origin
 
-    def __call__(self, message: dict[str, Any]) -> None:
-        method = message.get("method", "")
-        params = message.get("params") or {}
-        session = message.get("sessionId")
+    def __call__(self, message: JsonObject) -> None:  # Chromium's event, as chromium.py hands it on
+        method = str(message.get("method", ""))
+        params = answer_object(message.get("params"))
+        session = _text_or_none(message.get("sessionId"))
         assert self.browser is not None
         if session not in self.sessions:
             return
         if method == "Fetch.requestPaused":  # every request of the page and its workers passes here first
-            request = params.get("request") or {}
+            request = answer_object(params.get("request"))
             url = str(request.get("url", ""))
             if self.ours(url) and self._document(params, session):
                 # The page's own document (and its redirect hops), before the load event: the workbench's
                 # headers, sent to the forum and never seen by the page's scripts or its other requests.
-                headers = {**(request.get("headers") or {}), **self.headers}
+                headers = {**answer_object(request.get("headers")), **self.headers}
                 self.browser.send("Fetch.continueRequest", {"requestId": params["requestId"], "headers": [
                     {"name": k, "value": str(v)} for k, v in headers.items()]}, session)
                 self.headed.append(cut_text(url))
@@ -190,29 +193,30 @@ class _Page:
             return
         if method == "Target.attachedToTarget":  # a worker or a frame of its own: the same rule applies
             child = params.get("sessionId")
+            child_session = _text_or_none(child)
             self.sessions.add(str(child))
-            self.browser.send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, child)
-            self.browser.send("Runtime.enable", None, child)
-            self.browser.send("Runtime.runIfWaitingForDebugger", None, child)
+            self.browser.send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, child_session)
+            self.browser.send("Runtime.enable", None, child_session)
+            self.browser.send("Runtime.runIfWaitingForDebugger", None, child_session)
             return
         if method == "Page.loadEventFired" and session == self.session:
             self.loaded = True
         elif method.startswith("Network."):
             self._network(method, params, session == self.session)
         elif method == "Runtime.exceptionThrown":
-            self._exception(params.get("exceptionDetails") or {})
+            self._exception(answer_object(params.get("exceptionDetails")))
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            frames = (params.get("stackTrace") or {}).get("callFrames") or [{}]
-            text = " ".join(_arg(a) for a in params.get("args") or [])
-            self._add(ScriptError("console", cut_text(text), frames[0].get("url"), _line(frames[0].get("lineNumber")),
-                                  _line(frames[0].get("columnNumber"))))
+            frames = objects(answer_object(params.get("stackTrace")).get("callFrames")) or [{}]
+            text = " ".join(_arg(a) for a in objects(params.get("args")))
+            self._add(ScriptError("console", cut_text(text), _text_or_none(frames[0].get("url")),
+                                  _line(frames[0].get("lineNumber")), _line(frames[0].get("columnNumber"))))
         elif method == "Log.entryAdded":
-            entry = params.get("entry") or {}
+            entry = answer_object(params.get("entry"))
             if entry.get("level") == "error" and entry.get("source") != "network":  # network: as requests
-                self._add(ScriptError("console", cut_text(entry.get("text", "")), entry.get("url"),
+                self._add(ScriptError("console", cut_text(entry.get("text", "")), _text_or_none(entry.get("url")),
                                       _line(entry.get("lineNumber")), None))
 
-    def _document(self, params: dict[str, Any], session: str | None) -> bool:
+    def _document(self, params: JsonObject, session: str | None) -> bool:
         return bool(self.headers) and not self.loaded and session == self.session and params.get(
             "resourceType") == "Document" and params.get("frameId") == self.frame
 
@@ -222,29 +226,31 @@ class _Page:
         else:
             self.dropped += 1
 
-    def _exception(self, details: dict[str, Any]) -> None:
-        exception = details.get("exception") or {}
+    def _exception(self, details: JsonObject) -> None:
+        exception = answer_object(details.get("exception"))
         message = str(exception.get("description") or details.get("text") or "").split("\n", 1)[0]
-        if details.get("text") and details["text"] != "Uncaught" and details["text"] not in message:
-            message = f"{details['text']} {message}".strip()
-        frames = (details.get("stackTrace") or {}).get("callFrames") or []
+        said = details.get("text")
+        if said and said != "Uncaught" and str(said) not in message:
+            message = f"{said} {message}".strip()
+        frames = objects(answer_object(details.get("stackTrace")).get("callFrames"))
         url = details.get("url") or (frames[0].get("url") if frames else None)
         line = details.get("lineNumber", frames[0].get("lineNumber") if frames else None)
         column = details.get("columnNumber", frames[0].get("columnNumber") if frames else None)
-        self._add(ScriptError("exception", cut_text(message or "Uncaught exception"), url, _line(line), _line(column)))
+        self._add(ScriptError("exception", cut_text(message or "Uncaught exception"), _text_or_none(url), _line(line),
+                              _line(column)))
 
-    def _network(self, method: str, params: dict[str, Any], page: bool) -> None:
+    def _network(self, method: str, params: JsonObject, page: bool) -> None:
         ident = str(params.get("requestId", ""))
         self.last_activity = time.monotonic()
         if method == "Network.requestWillBeSent":
-            request = params.get("request") or {}
+            request = answer_object(params.get("request"))
             url = str(request.get("url", ""))
-            redirect = params.get("redirectResponse")
+            redirect = object_or_empty(params.get("redirectResponse"))
             if params.get("type") == "Document" and (self.document_id in (None, ident)) and page:
                 self.document_id = ident
                 if redirect and self.hops:
                     last = self.hops[-1]
-                    self.hops[-1] = Hop(last.method, last.target, int(redirect.get("status", 0)),
+                    self.hops[-1] = Hop(last.method, last.target, to_int(redirect.get("status", 0)),
                                         str(redirect.get("statusText", "")), 0, 0.0, url)
                 self.hops.append(Hop(str(request.get("method", "GET")), _target(url), 0, "", 0, 0.0))
                 self.document_url = url
@@ -253,7 +259,7 @@ class _Page:
             if not self.ours(url) or url.startswith(("data:", "blob:")) or not page:
                 return
             if redirect and ident in self.requests:  # a redirected sub-request: its first hop is reported
-                self.requests[ident].status = int(redirect.get("status", 0))
+                self.requests[ident].status = to_int(redirect.get("status", 0))
                 self.requests[ident].done = True
                 ident = f"{ident}+{len(self.order)}"
             if len(self.order) < MAX_ITEMS * 4:
@@ -262,8 +268,8 @@ class _Page:
                 self.order.append(ident)
                 self.in_flight.add(ident)
         elif method == "Network.responseReceived":
-            response = params.get("response") or {}
-            status = int(response.get("status", 0))
+            response = answer_object(params.get("response"))
+            status = to_int(response.get("status", 0))
             mime = str(response.get("mimeType", ""))
             if ident == self.document_id:
                 self.document_status = (status, str(response.get("statusText", "")), mime)
@@ -284,10 +290,15 @@ class _Page:
                 record.done = True
 
 
-def _arg(value: dict[str, Any]) -> str:
+def _arg(value: JsonObject) -> str:
     if "value" in value:
         return str(value["value"])
     return str(value.get("description") or value.get("type", ""))
+
+
+def _text_or_none(value: object) -> str | None:
+    """A string of Chromium's message, None when it sent none."""
+    return value if isinstance(value, str) else None
 
 
 def _line(value: object) -> int | None:
@@ -313,10 +324,10 @@ def template_at(html: str, line: int) -> tuple[str, int] | None:
     return name, line - start_line
 
 
-def _cookies(client: ForumClient) -> list[dict[str, Any]]:
+def _cookies(client: ForumClient) -> list[dict[str, object]]:
     out = []
     for cookie in client.jar:
-        item: dict[str, Any] = {"name": cookie.name, "value": cookie.value or "", "url": client.base + "/",
+        item: dict[str, object] = {"name": cookie.name, "value": cookie.value or "", "url": client.base + "/",
                                 "path": cookie.path or "/", "httpOnly": cookie.has_nonstandard_attr("HttpOnly")}
         if cookie.expires:
             item["expires"] = float(cookie.expires)
@@ -332,7 +343,7 @@ def _ensure_session(client: ForumClient, request: PageRequest) -> str:
     return area
 
 
-def shots_dir(config: Any) -> Path:
+def shots_dir(config: Config) -> Path:
     files = config.files
     return config.repo_root / (SHOTS_DIR if files.plain else f"{SHOTS_DIR}.{files.key}")
 
@@ -357,7 +368,7 @@ class Launch:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def check_page(config: Any, launch: Launch, client: ForumClient, request: PageRequest, before: Cursor,
+def check_page(config: Config, launch: Launch, client: ForumClient, request: PageRequest, before: Cursor,
                ) -> tuple[PageResponse, BrowserReport]:
     """Load the page in Chromium as the client's role; the sub-requests' PHP errors joined. The page's own
     hops carry their client ports, for the caller to read their errors as for any page request."""
@@ -380,7 +391,8 @@ def check_page(config: Any, launch: Launch, client: ForumClient, request: PageRe
     return response, report
 
 
-def join_errors(config: Any, report: BrowserReport, response: PageResponse, before: Cursor, skip: set[int]) -> None:
+def join_errors(config: Config, report: BrowserReport, response: PageResponse, before: Cursor,
+                skip: set[int]) -> None:
     """Client ports from php -S's request lines: the page's hops, and each script the page called (static
     files raise no PHP errors); then the PHP errors of each script (logs/request_lines.py)."""
     scripts = [r for r in report.requests if r.status and not r.cached and _is_script(r.target)]
@@ -388,7 +400,7 @@ def join_errors(config: Any, report: BrowserReport, response: PageResponse, befo
     ports, entries = request_lines.ports_of(before, config.log_file, config.log_backups, wanted, skip)
     for hop, port in zip(response.hops, ports):
         hop.client_port = port or 0
-    known = {}
+    known: dict[int, BrowserRequest] = {}
     for record, port in zip(scripts, ports[len(response.hops):]):
         record.client_port = port
         record.errors_known = port is not None

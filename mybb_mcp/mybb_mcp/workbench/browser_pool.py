@@ -71,8 +71,8 @@ _watcher: threading.Thread | None = None
 
 
 @contextlib.contextmanager
-def browser_for(executable: str, address: str, server: ServerKey | None,
-                prepare: Callable[[Chromium, list[str]], Any]) -> Iterator[tuple[Chromium, bool, Any, list[str] | None]]:
+def browser_for(executable: str, address: str, server: ServerKey | None, prepare: Callable[[Chromium, list[str]], Any],
+                ) -> Iterator[tuple[Chromium, bool, Any, list[str] | None]]:
     """A Chromium for one page check at `address`, whether it was warm, what `prepare` made for this call in
     advance (None: nothing), and the list where the call leaves what `prepare` cleans up (None: the browser
     is closed after the call). `server` None: a cold one. After a warm call, `prepare` runs in the

@@ -27,6 +27,7 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
 from .. import php_builds
 from ..config import Config, untrusted_because
@@ -35,9 +36,11 @@ from ..forum import files as forum_files
 from ..forum import plugin_files, snapshot, source
 from ..forum.credentials import read_credentials, write_credentials
 from ..forum.database import open_settings_table
-from ..forum.install import InstallError, InstallRequest, install_forum, point_config_at_sqlite
+from ..forum.install import InstallRequest, install_forum, point_config_at_sqlite
+from ..forum.install_errors import InstallError
 from ..forum.php import PLUGIN_NAME, run_mybb_php
 from ..forum.requests import PageRequest
+from ..logs.digest import ErrorGroup
 from . import members
 from . import plugins as plugin_workbench
 
@@ -50,6 +53,36 @@ MAX_CELLS = 24
 MAX_PAGES = 12
 # Folders of a forum root a plugin's files are taken from (a folder given as the plugin).
 _SKIP_DIRS = {"cache", "uploads", ".git"}
+
+
+class Started(Protocol):
+    """What the matrix reads of a server's start (results.ServerResult)."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def message(self) -> str: ...
+
+
+class PageAnswer(Protocol):
+    """What the matrix reads of a page request's answer (results.PageResult)."""
+
+    @property
+    def failure(self) -> str | None: ...  # a results.Failure (a str enum), None when there is a page
+    @property
+    def errors(self) -> Sequence[ErrorGroup]: ...
+    @property
+    def errors_known(self) -> bool: ...
+    @property
+    def errors_note(self) -> str | None: ...
+
+
+class CellService(Protocol):
+    """What the matrix calls on the service it makes for each cell (the orchestration's server service)."""
+
+    def start(self) -> Started: ...
+    def stop(self, force: bool = False) -> Started: ...
+    def request_page(self, request: PageRequest) -> PageAnswer: ...
 
 
 class MatrixCancelled(Exception):
@@ -167,11 +200,11 @@ def plugin_files_of(config: Config, plugin: str) -> tuple[str, dict[str, Path]]:
                               "Name a plugin of this forum (mybb_forum_plugins action list), or a folder.")
     found = {}
     for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if _SKIP_DIRS & set(rel.parts) or not path.is_file() or path.is_symlink():
+        inside = path.relative_to(root)
+        if _SKIP_DIRS & set(inside.parts) or not path.is_file() or path.is_symlink():
             continue
-        if plugin_files.owner(root, rel.as_posix()) == plugin:
-            found[rel.as_posix()] = path
+        if plugin_files.owner(root, inside.as_posix()) == plugin:
+            found[inside.as_posix()] = path
     return plugin, found
 
 
@@ -184,7 +217,7 @@ class _Template:
 class MatrixRunner:
     """Runs one matrix for the forum `config` names (its PHP and MyBB are the defaults)."""
 
-    def __init__(self, config: Config, service_factory: Callable[[Config], object],
+    def __init__(self, config: Config, service_factory: Callable[[Config], CellService],
                  progress: Progress | None = None, cancel: threading.Event | None = None, parallel: int = 2) -> None:
         self.config = config
         self.factory = service_factory
@@ -320,7 +353,7 @@ class MatrixRunner:
         if self.cancel.is_set():
             return
         began = time.monotonic()
-        service = None
+        service: CellService | None = None
         try:
             subprocess.run(["cp", "-a", "--", str(template.folder), str(folder)], check=True, timeout=60)
             root = folder / "forum"
@@ -337,7 +370,7 @@ class MatrixRunner:
             config = replace(self.config, mybb_root=root, port=cell.port, host="127.0.0.1", php=php,
                              php_version=None, workers=1, php_settings=settings)
             service = self.factory(config)
-            started = service.start()  # type: ignore[attr-defined]
+            started = service.start()
             if not started.success:
                 cell.verdict, cell.problem = "fails", f"the server did not start: {started.message}"
                 return
@@ -364,13 +397,13 @@ class MatrixRunner:
             cell.verdict, cell.problem = "fails", f"{type(exc).__name__}: {exc}"[:300]
         finally:
             if service is not None:
-                service.stop(force=True)  # type: ignore[attr-defined]
+                service.stop(force=True)
             cell.seconds = time.monotonic() - began
             with self._lock:
                 self._done += 1
             self._say(f"cell PHP {cell.php} × MyBB {cell.mybb}: {cell.verdict}")
 
-    def _step(self, service: object, cell: Cell, step: str, codename: str, php: str, config: Config) -> bool:
+    def _step(self, service: CellService, cell: Cell, step: str, codename: str, php: str, config: Config) -> bool:
         if self.cancel.is_set():
             raise MatrixCancelled("cancelled")
         done = plugin_workbench.lifecycle(config.mybb_root, step, codename, php=php, php_settings=config.php_settings)
@@ -388,7 +421,7 @@ class MatrixRunner:
                                              "admin/index.php?module=config-plugins", "admin", step))
         return done.ok
 
-    def _pages(self, service: object, pages: tuple[str, ...], cell: Cell | None = None) -> list[CellError]:
+    def _pages(self, service: CellService, pages: tuple[str, ...], cell: Cell | None = None) -> list[CellError]:
         found: list[CellError] = []
         for page in pages:
             roles = (("guest", "guest"), (MEMBER, "member"), ("admin", "admin"))
@@ -396,10 +429,11 @@ class MatrixRunner:
                 if self.cancel.is_set():
                     raise MatrixCancelled("cancelled")
                 path, _, query = page.partition("?")
-                pairs = tuple(tuple(p.split("=", 1)) if "=" in p else (p, "") for p in query.split("&") if p)
-                answer = service.request_page(PageRequest(path, role=role, query=pairs))  # type: ignore[attr-defined]
+                pairs = tuple((name, value) for name, _, value in (p.partition("=") for p in query.split("&") if p))
+                answer = service.request_page(PageRequest(path, role=role, query=pairs))
                 left_out = _CORE_NOISE.search(answer.errors_note or "")
-                if left_out and cell is not None:  # MyBB's own noise under this PHP: counted apart, never the plugin's
+                # MyBB's own noise under this PHP: counted apart, never the plugin's
+                if left_out and cell is not None:
                     cell.core_entries += int(left_out.group(1))
                     for kind in left_out.group(2).split("; "):
                         if kind and kind not in cell.core_kinds and len(cell.core_kinds) < 3:
@@ -428,7 +462,8 @@ def _message(text: str) -> str:
 
 
 def keep_member_password(config: Config, name: str, password: str) -> Path:
-    """The member's password beside the admin's, where the request tool looks for it (as the members tool keeps it)."""
+    """The member's password beside the admin's, where the request tool looks for it (as the members tool keeps
+    it)."""
     values = dict(read_credentials(config.credentials_file) or {})
     kept = values.get("members")
     values["members"] = {**(kept if isinstance(kept, dict) else {}), name: password}

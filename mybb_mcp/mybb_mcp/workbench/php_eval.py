@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InvalidArgument
 from ..forum.php import STOPPED_OUTPUT, STOPPED_TIME, PhpLimits, PhpRunError, run_mybb_php
+from .php_json import answer_object, items, objects, str_at, text, to_int
 
 DEFAULT_TIMEOUT = 10
 MAX_TIMEOUT = 60
@@ -74,25 +75,26 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
         run = run_mybb_php(root, snippet, {"code": code}, php=php, php_settings=settings,
                            limits=PhpLimits(int(timeout) + 1, ADDRESS_SPACE, OUTPUT_BYTES, timeout + 1))
     except PhpRunError as exc:
-        stopped = (f"it did not finish within {timeout:g} s and was stopped, with every process it started"
-                   if exc.stopped == STOPPED_TIME or "did not finish" in exc.message
-                   else f"it printed more than {OUTPUT_BYTES // 2**20} MB and was stopped, with every process it "
-                        "started" if exc.stopped == STOPPED_OUTPUT
-                   else f"it reached the address-space limit ({ADDRESS_SPACE // 2**20} MB, held outside PHP: ini_set "
-                        "cannot lift it) and PHP ended: Out of memory" if "Out of memory" in exc.message
-                   else exc.message)
-        return PhpEvalResult(False, None, "", [], None, stopped, timeout)
-    data = run.result or {}
+        ended = (f"it did not finish within {timeout:g} s and was stopped, with every process it started"
+                 if exc.stopped == STOPPED_TIME or "did not finish" in exc.message
+                 else f"it printed more than {OUTPUT_BYTES // 2**20} MB and was stopped, with every process it "
+                      "started" if exc.stopped == STOPPED_OUTPUT
+                 else f"it reached the address-space limit ({ADDRESS_SPACE // 2**20} MB, held outside PHP: ini_set "
+                      "cannot lift it) and PHP ended: Out of memory" if "Out of memory" in exc.message
+                 else exc.message)
+        return PhpEvalResult(False, None, "", [], None, ended, timeout)
+    data = answer_object(run.result)
     errors = []
-    for e in (data.get("errors") or [])[:MAX_ERRORS]:
+    for e in objects(items(data.get("errors"))[:MAX_ERRORS]):
         kind = e.get("type")
-        errors.append(PhpError(kind if isinstance(kind, str) else _KINDS.get(int(kind or 0), f"E_{kind}"),
-                               cut_text(str(e.get("message") or ""), 1000), str(e.get("file") or ""), int(e.get("line") or 0)))
-    exc = data.get("exception")
-    exception = (f"{exc.get('class')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
-                 if isinstance(exc, dict) else None)
+        errors.append(PhpError(kind if isinstance(kind, str) else _KINDS.get(to_int(kind or 0), f"E_{kind}"),
+                               cut_text(str(e.get("message") or ""), 1000), str(e.get("file") or ""),
+                               to_int(e.get("line") or 0)))
+    threw = data.get("exception")
+    exception = (f"{threw.get('class')}: {threw.get('message')} ({threw.get('file')}:{threw.get('line')})"
+                 if isinstance(threw, dict) else None)
     finished = bool(data.get("finished"))
-    stopped = None
+    stopped: str | None = None
     if not finished:
         fatal = next((e for e in errors if e.kind == "fatal"), None)
         message = fatal.message if fatal else "it stopped (exit) before returning"
@@ -101,11 +103,14 @@ def eval_php(root: Path, code: str, timeout: float = DEFAULT_TIMEOUT, php: str =
                         f"ini_set cannot lift it): {message}" if "Out of memory" in message
                    else f"it reached the time limit ({timeout:g} s): {message}" if "execution time" in message
                    else message)
-    output = (data.get("output") or "") + run.output
-    return PhpEvalResult(finished, cut_text(data["return"], PART_CHARS) if finished and data.get("return") is not None
-                         else None, cut_text(output, PART_CHARS), errors, cut_text(exception, 2000) if exception else None,
+    output = text(data.get("output")) + run.output
+    returned = str_at(data, "return") if finished and data.get("return") is not None else None
+    return PhpEvalResult(finished, cut_text(returned, PART_CHARS) if returned is not None else None,
+                         cut_text(output, PART_CHARS), errors, cut_text(exception, 2000) if exception else None,
                          stopped, timeout)
 
 
 def cut_text(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text):,} characters in all; {len(text) - limit:,} left out)"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… ({len(text):,} characters in all; {len(text) - limit:,} left out)"

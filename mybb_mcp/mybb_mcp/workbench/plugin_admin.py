@@ -168,7 +168,8 @@ def problems(items: Any) -> list[AdminProblem]:
     found = []
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
-            file, line, plugin_at = str(item.get("file") or ""), int(item.get("line") or 0), _text(item.get("plugin_at"))
+            file, line = str(item.get("file") or ""), int(item.get("line") or 0)
+            plugin_at = _text(item.get("plugin_at"))
             if not file and plugin_at and ":" in plugin_at:  # a SQL error: MyBB gives no place; the plugin's line
                 file, _, number = plugin_at.rpartition(":")
                 line = int(number) if number.isdigit() else 0

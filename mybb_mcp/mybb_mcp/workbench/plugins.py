@@ -14,21 +14,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import InvalidArgument
 from ..forum import snapshot
 from ..forum.hook_index import HookIndex, hook_index
 from ..forum.php import PLUGIN_NAME, PhpRunError, run_mybb_php
+from ..forum.snapshot.database import SnapshotDatabase
 from ..untrusted import code_span
 from . import plugin_admin
+from .php_json import JsonObject, answer_object, iterate, object_or_empty
 from .plugin_admin import AdminProblem, AdminRun
 from .plugin_admin import AdminProblem as Problem
 
 ACTIONS = ("list", "install", "activate", "deactivate", "uninstall", "check")
 LIFECYCLE = ("install", "activate", "deactivate", "uninstall")
 _ADD_HOOK = re.compile(
-    r"""add_hook\(\s*(?:(["'])(?P<hook>[^"']+)\1|(?P<dynamic>[^,)]+))\s*,\s*(?:(["'])(?P<function>[A-Za-z0-9_\\:]+)\4)?""")
+    r"""add_hook\(\s*(?:(["'])(?P<hook>[^"']+)\1|(?P<dynamic>[^,)]+))\s*,"""
+    r"""\s*(?:(["'])(?P<function>[A-Za-z0-9_\\:]+)\4)?""")
 
 
 # --- results ------------------------------------------------------------------------------------------
@@ -115,7 +118,17 @@ def hook_uses(source: str) -> list[HookUse]:
     return uses
 
 
-def judge(name: str, index: HookIndex) -> dict[str, Any]:
+class Verdict(TypedDict, total=False):
+    """What `judge` says of a hook name: HookUse's fields of the same names."""
+
+    known: bool
+    runs_at: tuple[str, ...]
+    computed_site: bool
+    suggestion: str | None
+    suggestion_at: str | None
+
+
+def judge(name: str, index: HookIndex) -> Verdict:
     """Whether a hook name runs anywhere in the forum (MyBB's sites and every plugin's), and where."""
     literal = index.literal_names().get(name)
     if literal:
@@ -129,24 +142,35 @@ def judge(name: str, index: HookIndex) -> dict[str, Any]:
             "suggestion_at": index.literal_names()[close][0].place if close else None}
 
 
-def registered_hooks(source: str, loaded: dict[str, list[dict[str, Any]]], index: HookIndex) -> list[HookUse]:
+@dataclass
+class _Held:
+    """One hook and function MyBB holds for the plugin, as plugins_list.php / plugins_front.php read it."""
+
+    contexts: list[str]
+    at: str | None  # the function's file:line
+    exists: bool
+
+
+def registered_hooks(source: str, loaded: dict[str, list[JsonObject]], index: HookIndex) -> list[HookUse]:
     """The hooks MyBB holds for the plugin, in the front end and in the Admin CP, judged against the index;
     then add_hook calls of its source that registered nothing in either."""
     written = hook_uses(source)
     lines = {(u.hook, u.function): u.line for u in written if u.known is not None}
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    merged: dict[tuple[str, str], _Held] = {}
     for context, entries in loaded.items():
         for entry in entries:
             key = (str(entry.get("hook")), str(entry.get("function")))
-            item = merged.setdefault(key, {"contexts": [], "at": entry.get("at"), "exists": bool(entry.get("exists"))})
-            item["contexts"].append(context)
+            at = entry.get("at")
+            item = merged.setdefault(key, _Held([], None if at is None else str(at), bool(entry.get("exists"))))
+            item.contexts.append(context)
     uses = []
     for (hook, function), item in merged.items():
-        uses.append(HookUse(hook, lines.get((hook, function)), function, contexts=tuple(item["contexts"]),
-                            defined_at=item["at"], exists=item["exists"], **judge(hook, index)))
+        uses.append(HookUse(hook, lines.get((hook, function)), function, contexts=tuple(item.contexts),
+                            defined_at=item.at, exists=item.exists, **judge(hook, index)))
     at_run_time = any(u.line is None for u in uses)
     for use in written:
-        if any(u.hook == use.hook for u in uses) or (use.function and any(u.function == use.function for u in uses)):
+        if any(u.hook == use.hook for u in uses) or (use.function
+                                                     and any(u.function == use.function for u in uses)):
             continue
         if use.known is None and at_run_time:
             continue  # a computed add_hook: the names it registered are those above
@@ -183,27 +207,30 @@ def run(root: Path, action: str, name: str | None = None, php: str = "php",
         assert name is not None
         if not (root / "inc" / "plugins" / f"{name}.php").is_file():
             return PluginsResult(action, name, False, f"There is no plugin {name!r}: inc/plugins/{name}.php does "
-                                 "not exist.", hint="See the plugins there with action list (names are case-sensitive).")
+                                 "not exist.",
+                                 hint="See the plugins there with action list (names are case-sensitive).")
         if action == "check":
             return check_plugin(root, name, php, php_settings)
         return lifecycle(root, action, name, php, php_settings, time_limit)
     except PhpRunError as exc:
-        return PluginsResult(action, name, False, exc.message, completed=None if action in ("list", "check") else False,
-                             hint=exc.hint)
+        return PluginsResult(action, name, False, exc.message,
+                             completed=None if action in ("list", "check") else False, hint=exc.hint)
 
 
-def _in_admin_cp(root: Path, data: dict[str, Any], php: str, php_settings: tuple[str, ...]) -> tuple[Any, AdminRun]:
+def _in_admin_cp(root: Path, data: dict[str, object], php: str,
+                 php_settings: tuple[str, ...]) -> tuple[JsonObject, AdminRun]:
     """list or check, read inside the Admin CP's plugins page; its answer, and the run (for its problems)."""
     run_ = plugin_admin.run_admin(root, {**data, "query": {"module": "config-plugins"}, "form": None}, php,
                                   php_settings)
     if not run_.reached:
         raise PhpRunError(_not_reached(run_, "read the plugins"), _not_reached_hint(run_))
-    return (run_.result if isinstance(run_.result, dict) else {}), run_
+    return object_or_empty(run_.result), run_
 
 
-def _info(entry: dict[str, Any], active: list[str]) -> PluginInfo:
-    info = entry.get("info") if isinstance(entry.get("info"), dict) else {}
+def _info(entry: JsonObject, active: list[str]) -> PluginInfo:
+    info = object_or_empty(entry.get("info"))
     installed = entry.get("installed")
+    compatible = entry.get("compatible")
 
     def text(key: str) -> str | None:
         value = info.get(key)
@@ -212,21 +239,21 @@ def _info(entry: dict[str, Any], active: list[str]) -> PluginInfo:
     return PluginInfo(
         codename=str(entry.get("codename")), title=text("name"), version=text("version"), author=text("author"),
         compatibility=text("compatibility"),
-        compatible=entry.get("compatible") if isinstance(entry.get("compatible"), bool) else None,
+        compatible=compatible if isinstance(compatible, bool) else None,
         installed=installed if isinstance(installed, bool) else None,
         active=str(entry.get("codename")) in active,
-        functions=tuple(str(f) for f in entry.get("functions", []) if isinstance(f, str)),
+        functions=tuple(str(f) for f in iterate(entry.get("functions", [])) if isinstance(f, str)),
         problems=tuple(plugin_admin.problems(entry.get("problems"))),
     )
 
 
 def list_plugins(root: Path, php: str = "php", php_settings: tuple[str, ...] = ()) -> PluginsResult:
     answer, _ = _in_admin_cp(root, {"mode": "list"}, php, php_settings)
-    active = [str(a) for a in answer.get("active", [])]
-    infos = [_info(entry, active) for entry in answer.get("plugins", []) if isinstance(entry, dict)]
+    active = [str(a) for a in iterate(answer.get("active", []))]
+    infos = [_info(entry, active) for entry in iterate(answer.get("plugins", [])) if isinstance(entry, dict)]
     missing = [name for name in active if name not in {i.codename for i in infos}]
     result = PluginsResult("list", None, True, f"{len(infos)} plugin(s) in inc/plugins/, {len(active)} active.",
-                           mybb_version=answer.get("mybb_version"), plugins=infos)
+                           mybb_version=_version(answer), plugins=infos)
     if missing:
         result.hint = (f"Active in MyBB's plugins cache but without a file: {', '.join(missing)} "
                        "(MyBB skips them; deactivate them to tidy the cache).")
@@ -237,8 +264,9 @@ def lifecycle(root: Path, action: str, name: str, php: str = "php", php_settings
               time_limit: float = plugin_admin.TIME_LIMIT) -> PluginsResult:
     """install (= the plugins page's "Install & Activate"), activate, deactivate, uninstall: the click on the
     Admin CP's plugins page, confirmations answered "Yes", with what it changed in the database."""
+    database: SnapshotDatabase | None
     try:
-        database: Any = snapshot.forum_database(root)
+        database = snapshot.forum_database(root)
     except snapshot.SnapshotError:
         database = None
     before = _catalog(database)
@@ -325,7 +353,8 @@ def _not_reached(run_: AdminRun, what: str) -> str:
         return (f"the Admin CP cannot {what}: {code_span(meta.file)} (an Admin CP module) stops every Admin CP "
                 f"page with {code_span(meta.kind)} at {code_span(meta.place)}, before any plugin code runs.")
     if not run_.booted:
-        said = f": {code_span(run_.problems[0].kind)} {code_span(run_.problems[0].message[:300])}" if run_.problems else ""
+        first = run_.problems[0] if run_.problems else None
+        said = f": {code_span(first.kind)} {code_span(first.message[:300])}" if first is not None else ""
         return f"MyBB stopped while booting for the Admin CP{said}, so it cannot {what}."
     if run_.timed_out:
         return f"the Admin CP was stopped at the time limit before it could {what}."
@@ -417,7 +446,8 @@ def _refusal_hint(action: str, name: str, refused: str) -> str:
     return f"Deactivate it with action deactivate, name {name}."
 
 
-def _catalog(database: Any) -> dict[str, Any] | None:
+def _catalog(database: SnapshotDatabase | None) -> dict[str, Any] | None:
+    """The database's catalog now, as the snapshot module holds it (its own shape, passed on to compare)."""
     if database is None:
         return None
     try:
@@ -431,16 +461,17 @@ def check_plugin(root: Path, name: str, php: str = "php", php_settings: tuple[st
     against every run_hooks site of the forum (the hook index)."""
     source = (root / "inc" / "plugins" / f"{name}.php").read_text("utf-8", "replace")
     answer, _ = _in_admin_cp(root, {"mode": "check", "name": name}, php, php_settings)
-    entry = answer.get("plugin") or {"codename": name}
+    entry = answer_object(answer.get("plugin")) or {"codename": name}
     front_end = _FRONT_END.read_text("utf-8").removeprefix("<?php")
-    front = run_mybb_php(root, front_end, {"library": str(_LIBRARY), "name": name}, php=php,
-                         php_settings=php_settings).result or {}
-    loaded = {"Admin CP": [h for h in entry.get("hooks") or [] if isinstance(h, dict)],
-              "front end": [h for h in front.get("hooks") or [] if isinstance(h, dict)]}
+    front = answer_object(run_mybb_php(root, front_end, {"library": str(_LIBRARY), "name": name}, php=php,
+                                       php_settings=php_settings).result)
+    loaded: dict[str, list[JsonObject]] = {
+        "Admin CP": [h for h in iterate(entry.get("hooks") or []) if isinstance(h, dict)],
+        "front end": [h for h in iterate(front.get("hooks") or []) if isinstance(h, dict)]}
     uses = registered_hooks(source, loaded, hook_index(root))
-    plugin = _info(entry, [str(a) for a in answer.get("active", [])])
+    plugin = _info(entry, [str(a) for a in iterate(answer.get("active", []))])
     missing = sorted({u.function for u in uses if u.function and not u.exists and u.contexts})
-    result = PluginsResult("check", name, True, "", mybb_version=answer.get("mybb_version"), plugins=[plugin],
+    result = PluginsResult("check", name, True, "", mybb_version=_version(answer), plugins=[plugin],
                            hooks=uses, missing_functions=missing)
     if front.get("error"):
         result.hint = f"Loading it as a page raised {code_span(str(front['error']))[:300]}."
@@ -450,6 +481,12 @@ def check_plugin(root: Path, name: str, php: str = "php", php_settings: tuple[st
     result.message = (f"{name}: no problems found ({len(uses)} hook(s) checked)." if result.ok
                       else f"{name}: {findings} problem(s) found.")
     return result
+
+
+def _version(answer: JsonObject) -> str | None:
+    """The MyBB version the Admin CP's page read (text, from MyBB's own $mybb->version)."""
+    version = answer.get("mybb_version")
+    return None if version is None else str(version)
 
 
 _LIBRARY = Path(__file__).with_name("plugins_list.php")

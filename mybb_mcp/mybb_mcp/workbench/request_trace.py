@@ -18,13 +18,16 @@ import re
 import secrets
 import shlex
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from ..config import Config
+from ..logs.digest import ErrorGroup
 from ..safe_files import describe_owner, ensure_private_dir, read_own_json, read_own_small
 from . import request_costs
 from .json_answer import Printed
+from .php_json import JsonObject, iterate, list_or_empty, object_or_empty, to_int
 
 WORKBENCH_DIR = ".mybb-server-workbench"
 ENV_NAME = "MYBB_MCP_WORKBENCH"
@@ -34,12 +37,12 @@ HEADER_OPTIONS = "X-Mybb-Mcp-Options"
 MAX_TRACE_BYTES = 4 * 1024 * 1024
 
 
-def workbench_dir(config: Any) -> Path:
+def workbench_dir(config: Config) -> Path:
     files = config.files
     return config.repo_root / (WORKBENCH_DIR if files.plain else f"{WORKBENCH_DIR}.{files.key}")
 
 
-def refusal(config: Any) -> str | None:
+def refusal(config: Config) -> str | None:
     """Why the workbench folder is not used (another user's, a link, not a folder), with the fix; None
     when it is ours or not there yet."""
     folder = workbench_dir(config)
@@ -63,7 +66,7 @@ def refusal(config: Any) -> str | None:
             f"(`sudo rm -rf {shlex.quote(str(folder))}`), then restart the server.")
 
 
-def prepare(config: Any) -> dict[str, str]:
+def prepare(config: Config) -> dict[str, str]:
     """Before php -S starts: the folder, a new secret, and the environment entry naming the folder."""
     folder = workbench_dir(config)
     ensure_private_dir(folder, 0o700)  # refuses a link or another user's directory
@@ -80,7 +83,7 @@ def prepare(config: Any) -> dict[str, str]:
     return {ENV_NAME: str(folder)}
 
 
-def forget(config: Any) -> None:
+def forget(config: Config) -> None:
     """No workbench for the server about to start (it runs without the router)."""
     if refusal(config) is not None:
         return  # not our folder: nothing in it is touched
@@ -98,7 +101,7 @@ class Workbench:
     headers: dict[str, str]
 
 
-def begin(config: Any, trace: bool, plugins_off: str | tuple[str, ...] | None, *, queries: bool = False,
+def begin(config: Config, trace: bool, plugins_off: str | tuple[str, ...] | None, *, queries: bool = False,
           profile: bool = False) -> Workbench | None:
     """The headers for this request; None when the running server has no workbench (started by another
     version, or without the router)."""
@@ -108,7 +111,7 @@ def begin(config: Any, trace: bool, plugins_off: str | tuple[str, ...] | None, *
     if not raw:
         return None
     request_id = secrets.token_hex(16)
-    options: dict[str, Any] = {"id": request_id, "trace": bool(trace)}
+    options: dict[str, object] = {"id": request_id, "trace": bool(trace)}
     if queries or profile:  # request_costs.py
         options.update(queries=bool(queries), profile=bool(profile))
     if plugins_off is not None:
@@ -178,7 +181,7 @@ def _relative(path: str, root: Path) -> str:
     return path[len(prefix):] if path.startswith(prefix) else path
 
 
-def collect(config: Any, workbench: Workbench, ports: list[int], trace: bool,
+def collect(config: Config, workbench: Workbench, ports: list[int], trace: bool,
             plugins_option: str | tuple[str, ...] | None) -> RequestTrace:
     """What the PHP of this request's own exchanges wrote; every file of its id is removed."""
     folder = workbench_dir(config)
@@ -198,50 +201,56 @@ def collect(config: Any, workbench: Workbench, ports: list[int], trace: bool,
     return found
 
 
-def _merge(found: RequestTrace, data: dict[str, Any], root: Path) -> None:
-    if isinstance(data.get("plugins_loaded"), list):
-        found.plugins_loaded = [str(p) for p in data["plugins_loaded"]]
+def _merge(found: RequestTrace, data: JsonObject, root: Path) -> None:
+    loaded = data.get("plugins_loaded")
+    if isinstance(loaded, list):
+        found.plugins_loaded = [str(p) for p in loaded]
     elif data.get("no_plugins"):
         found.plugins_loaded = []
-    found.skipped += [str(s) for s in data.get("skipped", []) if str(s) not in found.skipped]
-    included = data.get("included") if isinstance(data.get("included"), list) else []
-    if isinstance(data.get("active"), list):
-        found.active = sorted({*(found.active or []), *(str(p) for p in data["active"][:500])})
+    found.skipped += [str(s) for s in iterate(data.get("skipped", [])) if str(s) not in found.skipped]
+    included = list_or_empty(data.get("included"))
+    active = data.get("active")
+    if isinstance(active, list):
+        found.active = sorted({*(found.active or []), *(str(p) for p in active[:500])})
     found.included += [str(p) for p in included[:5000] if isinstance(p, str) and str(p) not in found.included]
-    for item in data.get("hooks", []) if isinstance(data.get("hooks"), list) else []:
+    for item in list_or_empty(data.get("hooks")):
         if isinstance(item, list) and len(item) == 3:
-            found.hooks.append(HookRun(str(item[0]), int(item[1] or 1), tuple(str(f) for f in item[2] or ())))
-    found.hooks_dropped += int(data.get("hooks_dropped") or 0)
-    functions = data.get("functions") if isinstance(data.get("functions"), dict) else {}
-    for name, place in functions.items():
+            functions = tuple(str(f) for f in iterate(item[2] or []))
+            found.hooks.append(HookRun(str(item[0]), to_int(item[1] or 1), functions))
+    found.hooks_dropped += to_int(data.get("hooks_dropped") or 0)
+    for name, place in object_or_empty(data.get("functions")).items():
         if isinstance(place, list) and len(place) == 2:
             found.functions[str(name)] = f"{_relative(str(place[0]), root)}:{place[1]}" if place[1] else \
                 _relative(str(place[0]), root)
         else:
             found.functions.setdefault(str(name), "not defined")
-    for item in data.get("templates", []) if isinstance(data.get("templates"), list) else []:
+    for item in list_or_empty(data.get("templates")):
         if isinstance(item, dict):
-            found.templates.append(TemplateUse(str(item.get("title")), int(item.get("count") or 1),
-                                               bool(item.get("cached")), item.get("set")))
-    missing = data.get("missing_templates") if isinstance(data.get("missing_templates"), list) else []
+            template_set = item.get("set")
+            found.templates.append(TemplateUse(str(item.get("title")), to_int(item.get("count") or 1),
+                                               bool(item.get("cached")),
+                                               None if template_set is None else str(template_set)))
+    missing = list_or_empty(data.get("missing_templates"))
     found.missing_templates += [str(t) for t in missing[:1000] if str(t) not in found.missing_templates]
-    sites = data.get("eval_sites") if isinstance(data.get("eval_sites"), dict) else {}
-    for site, entries in sites.items():
+    for site, entries in object_or_empty(data.get("eval_sites")).items():
         match = _SITE.fullmatch(str(site))
         if not match or not isinstance(entries, list):
             continue
         key = f"{_relative(match['file'], root)}({match['line']})"
         known = found.eval_sites.setdefault(key, [])
         for entry in entries:
-            if isinstance(entry, list) and len(entry) == 3 and (str(entry[0]), int(entry[1] or 0), entry[2]) not in known:
-                known.append((str(entry[0]), int(entry[1] or 0), None if entry[2] is None else str(entry[2])))
+            if not isinstance(entry, list) or len(entry) != 3:
+                continue
+            title, offset, template_set = str(entry[0]), to_int(entry[1] or 0), entry[2]
+            if (title, offset, template_set) not in known:
+                known.append((title, offset, None if template_set is None else str(template_set)))
 
 
 _SITE = re.compile(r"(?P<file>.+)\((?P<line>\d+)\)")
 _EVAL_WHERE = re.compile(r"(?P<site>.+\(\d+\)) : eval\(\)'d code:(?P<line>\d+)")
 
 
-def name_template_errors(trace: RequestTrace, errors: list[Any], root: Path) -> None:
+def name_template_errors(trace: RequestTrace, errors: Sequence[ErrorGroup], root: Path) -> None:
     """Name the template behind each error of the request raised in eval()'d code: the template MyBB got
     on the line that eval()'d it, and the line inside the template."""
     for group in errors:

@@ -14,22 +14,25 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from ..config import Config
 from ..errors import InvalidArgument
 from ..forum.files import MYSQL, SQLITE, ForumDbConfig, read_config_php, sqlite_path
 from ..forum.sql_reader import forum_mysql, reader_file
+from .php_json import to_int
 from .sql_mysql import (
+    ReadCursor,
     ResultTooLarge,
     SqlRefused,
     Watchdog,
+    first_value,
     killed,
     mysql_error,
     open_read_only,
@@ -56,12 +59,16 @@ class CutValue:
     length: int
 
 
+# A value as the answer shows it: the database's own (None, a number, text) or text cut by table_cell.
+Cell = object
+
+
 @dataclass(frozen=True)
 class SqlAnswer:
     engine: str  # "SQLite 3.45.1", "MariaDB 10.11.6"
     sql: str
     columns: list[str]
-    rows: list[tuple[Any, ...]]  # at most `limit`
+    rows: list[tuple[Cell, ...]]  # at most `limit`
     total: int  # rows the statement returned (counted up to COUNT_CAP)
     total_is_lower_bound: bool
     limit: int
@@ -167,7 +174,7 @@ def _open_sqlite(path: Path, timeout: float) -> tuple[sqlite3.Connection, _ReadO
                            isolation_level=None, check_same_thread=False)
     # A bound on one value, and on all SQLite holds.
     _cap_sqlite_heap()
-    if hasattr(conn, "setlimit"):  # Python 3.11+
+    if sys.version_info >= (3, 11):  # Connection.setlimit
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_CAP)
     authorizer = _ReadOnlyAuthorizer()
     conn.set_authorizer(authorizer)
@@ -234,7 +241,7 @@ def forum_database(root: Path, php_settings: tuple[str, ...] = ()) -> ForumDbCon
     return forum_mysql(root, php_settings) or cfg
 
 
-def table_cell(value: Any) -> Any:
+def table_cell(value: object) -> Cell:
     """The value as the answer needs it, no bigger: text past VALUE_CHARS kept as its head and length."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
@@ -247,10 +254,10 @@ def table_cell(value: Any) -> Any:
     return value
 
 
-def _fetch(cursor: Any, limit: int) -> tuple[list[tuple[Any, ...]], int, bool, bool]:
+def _fetch(cursor: sqlite3.Cursor | ReadCursor, limit: int) -> tuple[list[tuple[Cell, ...]], int, bool, bool]:
     """(the first `limit` rows cut, the rows counted, more past COUNT_CAP, stopped at MySQL's byte cap).
     One row at a time: nothing but the row in hand is ever held whole."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[tuple[Cell, ...]] = []
     total = 0
     try:
         while total < COUNT_CAP:
@@ -306,7 +313,7 @@ def _reader_path(root: Path) -> Path:
 
 
 def _run_mysql(cfg: ForumDbConfig, root: Path, sql: str, limit: int,
-               timeout: float) -> tuple[str, list[str], list[tuple[Any, ...]], int, bool, bool]:
+               timeout: float) -> tuple[str, list[str], list[tuple[Cell, ...]], int, bool, bool]:
     import pymysql
 
     conn, account = open_read_only(cfg, _reader_path(root), timeout)
@@ -319,7 +326,7 @@ def _run_mysql(cfg: ForumDbConfig, root: Path, sql: str, limit: int,
         try:
             cursor = conn.cursor(pymysql.cursors.SSCursor)
             cursor.execute(sql)
-            columns = [d[0] for d in cursor.description or ()]
+            columns = [str(d[0]) for d in cursor.description or ()]
             rows, total, more, capped = _fetch(cursor, limit) if cursor.description else ([], 0, False, False)
             finished = not more
             if more:
@@ -374,11 +381,11 @@ def describe_table(root: Path, table: str, php_settings: tuple[str, ...] = (),
                                 cfg.table_prefix, create)
     import pymysql
 
-    conn, _ = open_read_only(cfg, _reader_path(root), timeout)
-    with closing(conn):
-        engine = server_product(conn)
+    server, _ = open_read_only(cfg, _reader_path(root), timeout)
+    with closing(server):
+        engine = server_product(server)
         try:
-            with conn.cursor() as cur:
+            with server.cursor() as cur:
                 cur.execute("SHOW TABLES")
                 names = [str(r[0]) for r in cur.fetchall()]
                 name = _resolve(table, names, cfg.table_prefix)
@@ -393,11 +400,11 @@ def describe_table(root: Path, table: str, php_settings: tuple[str, ...] = (),
                     index = by_name.setdefault(str(r[2]), IndexInfo(str(r[2]), [], not r[1]))
                     index.columns.append(str(r[4]))
                 cur.execute(f"SELECT COUNT(*) FROM `{name}`")
-                count = int(cur.fetchone()[0])
+                count = to_int(first_value(cur.fetchone()))
         except pymysql.err.MySQLError as exc:
             raise mysql_error(exc, timeout) from None
         finally:
-            conn.rollback()
+            server.rollback()
     return TableDescription(engine, name, columns, list(by_name.values()), count, cfg.table_prefix)
 
 

@@ -13,9 +13,10 @@ of a result it reads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import MybbMcpError
 from ..forum.database import mysql_product
@@ -31,6 +32,9 @@ from ..forum.sql_reader import (
 from ..forum.sql_reader import connect as connect_as
 from ..untrusted import code_span
 
+if TYPE_CHECKING:
+    import pymysql
+
 READ_BYTES_CAP = 64 * 2**20  # result bytes read per statement; a row over it is not read at all
 KILL_GRACE = 10.0  # after the watchdog's deadline, how long the client still waits for the server's answer
 _CHANGE_HINT = ("This tool only reads. Change the forum through MyBB (mybb_forum_members, mybb_forum_templates, "
@@ -45,10 +49,34 @@ class ResultTooLarge(Exception):
     """More than READ_BYTES_CAP of result arrived; the connection is unusable after it."""
 
 
-def _bounded_factory() -> Any:
+class ReadCursor(Protocol):
+    """What the SQL tool uses of a PyMySQL cursor (its plain one, and SSCursor: rows read one at a time)."""
+
+    @property
+    def description(self) -> Sequence[Sequence[object]] | None: ...
+    def execute(self, query: str) -> int: ...
+    def fetchone(self) -> tuple[object, ...] | None: ...
+    def fetchall(self) -> Sequence[tuple[object, ...]]: ...
+    def __enter__(self) -> ReadCursor: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class ReadConnection(Protocol):
+    """What the SQL tool uses of its connection: a PyMySQL connection made by _bounded_factory()."""
+
+    spent: int  # result bytes read since set to 0
+
+    def cursor(self, cursor: type[pymysql.cursors.Cursor] | None = None) -> ReadCursor: ...
+    def thread_id(self) -> int: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+    def _force_close(self) -> None: ...  # PyMySQL's own: closes the socket without a word to the server
+
+
+def _bounded_factory() -> type[pymysql.connections.Connection]:
     import pymysql
 
-    class BoundedConnection(pymysql.connections.Connection):  # type: ignore[misc]
+    class BoundedConnection(pymysql.connections.Connection):
         """Counts what the server sends and refuses to read past the budget. pymysql reads a packet in
         pieces of at most 16 MiB, so at most budget + 16 MiB is ever held for one row."""
 
@@ -59,7 +87,9 @@ def _bounded_factory() -> Any:
             self.spent += num_bytes
             if self.spent > self.budget:
                 raise ResultTooLarge()
-            return super()._read_bytes(num_bytes)  # type: ignore[no-any-return]
+            # PyMySQL's reader of the socket: private, so not in its type stubs
+            read: Callable[[int], bytes] = getattr(super(), "_read_bytes")
+            return read(num_bytes)
 
     return BoundedConnection
 
@@ -98,7 +128,8 @@ class Watchdog:
             self._done = True
 
 
-def open_read_only(cfg: ForumDbConfig, reader_path: Path, timeout: float) -> tuple[Any, ReaderAccount | None]:
+def open_read_only(cfg: ForumDbConfig, reader_path: Path,
+                   timeout: float) -> tuple[ReadConnection, ReaderAccount | None]:
     """A connection that may only read: the kept reader account (else the forum's own login, if it is one),
     its grants checked, limited to `timeout` per statement, in a read-only transaction."""
     import pymysql
@@ -106,8 +137,8 @@ def open_read_only(cfg: ForumDbConfig, reader_path: Path, timeout: float) -> tup
     account = kept_reader(reader_path, cfg)
     user, password = (account.user, account.password) if account else (cfg.username, cfg.password)
     try:
-        conn = connect_as(cfg, user, password, timeout, factory=_bounded_factory(), autocommit=False,
-                          read_timeout=timeout + KILL_GRACE, write_timeout=timeout + KILL_GRACE)
+        conn: ReadConnection = connect_as(cfg, user, password, timeout, factory=_bounded_factory(), autocommit=False,
+                                          read_timeout=timeout + KILL_GRACE, write_timeout=timeout + KILL_GRACE)
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         if account is not None and code in (1044, 1045, 1698):
@@ -128,7 +159,8 @@ def open_read_only(cfg: ForumDbConfig, reader_path: Path, timeout: float) -> tup
     return conn, account
 
 
-def _refuse_more_than_select(conn: Any, cfg: ForumDbConfig, account: ReaderAccount | None, reader_path: Path) -> None:
+def _refuse_more_than_select(conn: ReadConnection, cfg: ForumDbConfig, account: ReaderAccount | None,
+                             reader_path: Path) -> None:
     import pymysql
 
     try:
@@ -164,7 +196,7 @@ def _statements(account: ReaderAccount) -> str:
     return code_span(" ".join(account.statements()))
 
 
-def _read_only_session(conn: Any, timeout: float) -> None:
+def _read_only_session(conn: ReadConnection, timeout: float) -> None:
     import pymysql
 
     with conn.cursor() as cur:
@@ -181,11 +213,18 @@ def _read_only_session(conn: Any, timeout: float) -> None:
         cur.execute("START TRANSACTION READ ONLY")
 
 
-def server_product(conn: Any) -> str:
+def server_product(conn: ReadConnection) -> str:
     """"MariaDB 10.11.6": from VERSION() (the handshake says 5.5.5-… on MariaDB, for old clients)."""
     with conn.cursor() as cur:
         cur.execute("SELECT VERSION()")
-        return mysql_product(str(cur.fetchone()[0]))
+        return mysql_product(str(first_value(cur.fetchone())))
+
+
+def first_value(row: tuple[object, ...] | None) -> object:
+    """The first column of a row a statement always answers (VERSION(), COUNT(*))."""
+    if row is None:
+        raise TypeError("'NoneType' object is not subscriptable")  # as row[0] of no row raised
+    return row[0]
 
 
 def mysql_error(exc: Exception, timeout: float, watchdog: Watchdog | None = None) -> SqlRefused:
