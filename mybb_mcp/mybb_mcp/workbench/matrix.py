@@ -397,7 +397,8 @@ class MatrixRunner:
                     raise MatrixCancelled("cancelled")
                 path, _, query = page.partition("?")
                 pairs = tuple(tuple(p.split("=", 1)) if "=" in p else (p, "") for p in query.split("&") if p)
-                answer = service.request_page(PageRequest(path, role=role, query=pairs))  # type: ignore[attr-defined]
+                answer = service.forum.request_page(  # type: ignore[attr-defined]
+                    PageRequest(path, role=role, query=pairs))
                 left_out = _CORE_NOISE.search(answer.errors_note or "")
                 if left_out and cell is not None:  # MyBB's own noise under this PHP: counted apart, never the plugin's
                     cell.core_entries += int(left_out.group(1))
