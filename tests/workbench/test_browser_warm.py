@@ -98,7 +98,7 @@ def test_a_warm_browser_goes_with_its_server(real_forum: Any, served: ServerOrch
     served.forum.keep_browser_warm = True
     assert served.forum.request_page(PageRequest("index.php", browser=True)).browser is not None
     assert chromium_processes() != []
-    running = served._current([])
+    running = served.site.current([])
     assert running is not None
     os.killpg(running.identity.group, signal.SIGKILL)  # gone without the tool's stop
     assert wait_for(lambda: not chromium_processes())

@@ -446,11 +446,11 @@ def test_two_forums_in_one_folder_keep_their_own_snapshots(real_forum: Any, serv
     shutil.copytree(real_forum.root, other_root, symlinks=True)
     other = ServerOrchestrationService(replace(real_forum.config(), mybb_root=other_root))
     assert service.forum.snapshot("save", "mine").ok
-    saved = other.snapshot("save", "theirs")
+    saved = other.forum.snapshot("save", "theirs")
     assert saved.ok
     assert saved.snapshot.path.parent.name.startswith(f"{SNAPSHOTS_DIR}.other-")
     assert [s.name for s in service.forum.snapshot("list").snapshots] == ["mine"]
-    assert [s.name for s in other.snapshot("list").snapshots] == ["theirs"]
+    assert [s.name for s in other.forum.snapshot("list").snapshots] == ["theirs"]
 
 
 def test_restore_refuses_a_snapshot_of_another_database(real_forum: Any, service: Any) -> None:
