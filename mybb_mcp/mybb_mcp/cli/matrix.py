@@ -1,5 +1,5 @@
 """`matrix PLUGIN --php 7.4,8.2,8.4 --mybb 1.8.30,1.8.37`: a plugin on several PHP and MyBB releases
-(orchestration/matrix.py, answers/matrix.py)."""
+(workbench/matrix.py, answers/matrix.py)."""
 
 from __future__ import annotations
 

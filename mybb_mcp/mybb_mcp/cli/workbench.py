@@ -1,6 +1,6 @@
 """The workbench's CLI commands: `sql`, `members`, `templates`, `php` (parsers and what they run).
 
-`cli.py` lists them in its COMMANDS table; each run function has its signature (args, service, out).
+`cli/app.py` lists them in its COMMANDS table; each run function has its signature (args, service, out).
 The CLI always runs PHP (a person typed it); the MCP face only when MYBB_ALLOW_PHP=1.
 """
 
