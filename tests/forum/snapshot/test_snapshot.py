@@ -287,6 +287,22 @@ def test_restore_never_writes_through_a_symlink_in_cache(real_forum: Any, servic
     assert (real_forum.root / "cache" / "planted").is_symlink()
 
 
+def test_restore_removes_a_folder_made_after_the_save_without_following_its_links(real_forum: Any, service: Any,
+                                                                                 tmp_path: Path) -> None:
+    assert service.forum.snapshot("save", "clean").ok
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("someone else's file")
+    made = real_forum.root / "uploads" / "made_later"
+    (made / "deeper").mkdir(parents=True)
+    (made / "deeper" / "upload.bin").write_bytes(b"x" * 10)
+    (made / "out").symlink_to(outside)  # a link inside the new folder: removed, never followed
+    restored = service.forum.snapshot("restore", "clean")
+    assert restored.ok, restored.message
+    assert not os.path.lexists(made)
+    assert (outside / "keep.txt").read_text() == "someone else's file"
+
+
 # ----------------------------------------------------------------------------------------- faces
 
 
