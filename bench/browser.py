@@ -77,21 +77,21 @@ def main(argv: list[str] | None = None) -> int:
         assert service.start().success
         try:
             began = time.perf_counter()
-            first = service.request_page(PageRequest("index.php", browser=True))
+            first = service.forum.request_page(PageRequest("index.php", browser=True))
             cold = time.perf_counter() - began
             assert first.browser is not None, first.failure
             out["version"] = first.browser.version
             cold_runs: list[float] = []
             for _ in range(args.reps):
                 began = time.perf_counter()
-                result = service.request_page(PageRequest("index.php", browser=True))
+                result = service.forum.request_page(PageRequest("index.php", browser=True))
                 cold_runs.append(time.perf_counter() - began)
                 assert result.browser is not None and not result.browser.warm, result.failure
             browser, plain, paused = anyio.run(over_mcp, args.reps)
-            service.keep_browser_warm = True  # where a warm check's time goes (the MCP server's path, no MCP)
+            service.forum.keep_browser_warm = True  # where a warm check's time goes (the MCP server's path, no MCP)
             phases: dict[str, list[float]] = {}
             for _ in range(args.reps):
-                result = service.request_page(PageRequest("index.php", browser=True))
+                result = service.forum.request_page(PageRequest("index.php", browser=True))
                 assert result.browser is not None and result.browser.warm, result.failure
                 for name, seconds in result.browser.timings.items():
                     phases.setdefault(name, []).append(seconds)

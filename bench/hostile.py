@@ -70,7 +70,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     answers: list[str] = []
 
     def one() -> None:
-        answers.append(render_log_query(service.search_logs(LogQueryOptions(**spec["options"]))))
+        answers.append(render_log_query(service.logs.search_logs(LogQueryOptions(**spec["options"]))))
 
     threads = [threading.Thread(target=one) for _ in range(spec["parallel"])]
     for thread in threads:

@@ -71,13 +71,13 @@ def bench_page_request(reps: int, log: Callable[[str], None], summary: Callable[
 
             for _ in range(5):  # warm-up: OPcache, page cache, imports, the guest's session
                 raw_get()
-                service.request_page(PageRequest("index.php"))
+                service.forum.request_page(PageRequest("index.php"))
             for _ in range(rounds):
                 began = time.perf_counter()
                 raw_get()
                 raw.append(time.perf_counter() - began)
                 began = time.perf_counter()
-                result = service.request_page(PageRequest("index.php"))
+                result = service.forum.request_page(PageRequest("index.php"))
                 tool.append(time.perf_counter() - began)
                 assert result.response is not None and result.response.status == 200, result.failure
                 page.append(result.response.seconds)
@@ -118,7 +118,7 @@ def rows(result: dict[str, Any], fmt_ms: Callable[[float], str]) -> list[list[st
     found = []
     page = result.get("page", {})
     for key, label in (("raw_get", "raw urllib GET /index.php with cookies (the page's own time)"),
-                       ("request_page", "service.request_page('index.php') as guest (errors tied, cursor)")):
+                       ("request_page", "service.forum.request_page('index.php') as guest (errors tied, cursor)")):
         r = page.get(key)
         if r:
             found.append([label, fmt_ms(r["median_ms"]), fmt_ms(r["min_ms"]), fmt_ms(r["max_ms"]), str(r["n"])])

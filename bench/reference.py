@@ -36,7 +36,7 @@ from mybb_mcp.config import Config
 from mybb_mcp.orchestration import ServerOrchestrationService
 service = ServerOrchestrationService(Config(mybb_root=Path(sys.argv[1]), php=sys.argv[2]))
 began = time.perf_counter()
-answer = service.reference(None, "postbit", None)
+answer = service.forum.reference(None, "postbit", None)
 print(json.dumps({"seconds": time.perf_counter() - began, "hooks": len(answer.hooks),
                   "templates": len(answer.templates)}))
 """

@@ -186,7 +186,7 @@ def child_query(spec: dict[str, Any]) -> dict[str, Any]:
     precise = rss_kib is not None and _reset_peak_rss()
     before_kib = rss_kib if precise else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
-    result = service.search_logs(options)  # warm-up: also the memory measurement
+    result = service.logs.search_logs(options)  # warm-up: also the memory measurement
     first = time.perf_counter() - began
     after_kib = (_proc_status_kib("VmHWM") if precise else None) or resource.getrusage(
         resource.RUSAGE_SELF).ru_maxrss
@@ -198,7 +198,7 @@ def child_query(spec: dict[str, Any]) -> dict[str, Any]:
     samples: list[float] = []
     while len(samples) < reps or (sum(samples) < MIN_TIME_S and len(samples) < MAX_REPS and first < SLOW_RUN_S):
         began = time.perf_counter()
-        result = service.search_logs(options)
+        result = service.logs.search_logs(options)
         samples.append(time.perf_counter() - began)
     texts = ["\n".join([e.message, e.path or "", *e.continuation]) for e in result.entries]
     marker = spec.get("marker")
@@ -560,7 +560,7 @@ def report(env: dict[str, Any], queries: dict[int, dict[str, Any]], life: dict[s
         parts.append(f"**Warning: the machine was busy (load average above {env['cpus']}); times are inflated.**")
     if queries:
         sizes = sorted(queries)
-        headers = ["log query (service.search_logs)"]
+        headers = ["log query (service.logs.search_logs)"]
         for s in sizes:
             headers += [f"{size_label(s)} ms", f"{size_label(s)} MiB"]
         rows = []

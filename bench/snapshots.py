@@ -64,18 +64,18 @@ def bench_snapshots(reps: int, log: Callable[[str], None], summary: Callable[[li
             diff: list[float] = []
             backup: list[float] = []
             copy: list[float] = []
-            first = service.snapshot("save", "warm-up")  # warm-up: page cache, imports
+            first = service.forum.snapshot("save", "warm-up")  # warm-up: page cache, imports
             if not first.ok:
                 raise RuntimeError(f"save failed: {first.message}")
-            service.snapshot("restore", "warm-up")
+            service.forum.snapshot("restore", "warm-up")
             for i in range(reps):
-                result = _timed(save, lambda: service.snapshot("save", f"bench-{i}"))
+                result = _timed(save, lambda: service.forum.snapshot("save", f"bench-{i}"))
                 if not result.ok:
                     raise RuntimeError(f"save #{i} failed: {result.message}")
-                result = _timed(restore, lambda: service.snapshot("restore", f"bench-{i}"))
+                result = _timed(restore, lambda: service.forum.snapshot("restore", f"bench-{i}"))
                 if not result.ok:
                     raise RuntimeError(f"restore #{i} failed: {result.message}")
-                result = _timed(diff, lambda: service.snapshot("diff", f"bench-{i}"))
+                result = _timed(diff, lambda: service.forum.snapshot("diff", f"bench-{i}"))
                 if not result.ok:
                     raise RuntimeError(f"diff #{i} failed: {result.message}")
                 target = Path(tmp) / f"backup-{i}.sqlite"
@@ -83,7 +83,7 @@ def bench_snapshots(reps: int, log: Callable[[str], None], summary: Callable[[li
                     _timed(backup, lambda: source.backup(dest))
                 _timed(copy, lambda: subprocess.run(["cp", "--", str(db_file), str(Path(tmp) / f"cp-{i}.sqlite")],
                                                     check=True))
-            info = service.snapshot("list").snapshots[-1]
+            info = service.forum.snapshot("list").snapshots[-1]
             out.update({
                 "save": summary(save), "restore": summary(restore), "diff": summary(diff),
                 "raw_backup": summary(backup), "raw_cp": summary(copy),
@@ -101,9 +101,9 @@ def bench_snapshots(reps: int, log: Callable[[str], None], summary: Callable[[li
 def rows(result: dict[str, Any], fmt_ms: Callable[[float], str]) -> list[list[str]]:
     """Rows for the report: measurement, median, min, max, n."""
     found = []
-    for key, label in (("save", "service.snapshot('save') (database + 42 files)"),
-                       ("restore", "service.snapshot('restore') (incl. the automatic snapshot)"),
-                       ("diff", "service.snapshot('diff')"),
+    for key, label in (("save", "service.forum.snapshot('save') (database + 42 files)"),
+                       ("restore", "service.forum.snapshot('restore') (incl. the automatic snapshot)"),
+                       ("diff", "service.forum.snapshot('diff')"),
                        ("raw_backup", "sqlite3 backup API of the database (reference)"),
                        ("raw_cp", "cp of the database file (reference)")):
         r = result.get(key)

@@ -69,7 +69,7 @@ def test_a_page_request_to_a_stopped_server_is_a_named_failure(forum: Path, php:
                                                                 face: Commands) -> None:
     from mybb_mcp.answers.request import render_page_result
 
-    result = ServerOrchestrationService(Config(mybb_root=forum, php=php, port=port)).request_page(
+    result = ServerOrchestrationService(Config(mybb_root=forum, php=php, port=port)).forum.request_page(
         PageRequest(path="index.php"))
     assert result.failure is Failure.NOT_RUNNING and "not running" in result.problem
     text = render_page_result(result, face)

@@ -56,7 +56,7 @@ def add_member(service: ServerOrchestrationService) -> None:
 
 
 def fates(service: ServerOrchestrationService, cursor: str) -> dict[str, object]:
-    digest = service.error_digest(cursor)
+    digest = service.logs.error_digest(cursor)
     return {g.fingerprint.where: g for g in digest.groups + digest.before}
 
 
@@ -72,7 +72,7 @@ def test_a_members_error_is_not_resolved_by_a_guest(running, real_forum) -> None
     assert guest.errors == []
     group = fates(running, cursor)[where]
     assert group.status == NOT_RECHECKED and group.recheck == [("/index.php?shelf=1", MEMBER)]
-    text = render_digest(running.error_digest(cursor), None)
+    text = render_digest(running.logs.error_digest(cursor), None)
     assert '`mybb_server_request` with `path: "index.php?shelf=1", as: "dora"`' in text, text
     assert "[resolved]" not in text
 
@@ -87,14 +87,14 @@ def test_a_members_error_is_not_resolved_by_a_guest(running, real_forum) -> None
     get(running, "index.php", MEMBER, query=(("shelf", "2"),))
     group = fates(running, cursor)[where]
     assert group.status == RESOLVED and group.fixed_by.endswith(f"as {MEMBER}")
-    text = render_digest(running.error_digest(cursor), None, CLI_COMMANDS)
+    text = render_digest(running.logs.error_digest(cursor), None, CLI_COMMANDS)
     changed = text.index("## What changed")
     assert text.index("[resolved]") > changed
     assert "## Still firing" not in text or text.index("## Still firing") > text.index("[resolved]")
 
 
 def test_a_compile_time_warning_stands_while_its_file_is_unchanged(running, real_forum) -> None:
-    running.set_mybb_error_logging(True)  # MyBB's handler keeps warnings out of PHP's log otherwise
+    running.forum.set_mybb_error_logging(True)  # MyBB's handler keeps warnings out of PHP's log otherwise
     real_forum.add_plugin("compiled", COMPILED_PLUGIN)
     extra = real_forum.root / "inc" / "plugins" / "compiled_extra.php"
     extra.write_text(COMPILED_EXTRA)
@@ -130,28 +130,28 @@ function noisy_run() {
 
 
 def test_the_digest_leads_with_what_changed_within_its_budget(running, real_forum) -> None:
-    running.set_mybb_error_logging(True)  # MyBB's handler keeps warnings out of PHP's log otherwise
+    running.forum.set_mybb_error_logging(True)  # MyBB's handler keeps warnings out of PHP's log otherwise
     plugin = real_forum.add_plugin("noisy", NOISY_PLUGIN)
     get(running, "index.php", query=(("n", "1"),))
     get(running, "index.php", query=(("fixme", "1"),))
-    cursor = running.log_cursor()
+    cursor = running.logs.log_cursor()
     plugin.write_text(NOISY_PLUGIN.replace('throw new LogicException("the one-line fix");', "return;"))
     deadline = time.monotonic() + 15
     while get(running, "index.php", query=(("fixme", "1"),)).errors and time.monotonic() < deadline:
         time.sleep(0.2)
-    text = render_digest(running.error_digest(cursor), None, budget=3000)
+    text = render_digest(running.logs.error_digest(cursor), None, budget=3000)
     assert len(text) <= 3000, len(text)
     first_item = text.index("## What changed")
     assert "the one-line fix" in text[first_item:first_item + 600]
     assert "[resolved]" in text[first_item:first_item + 600]
     assert text.count(f"- [{NOT_RECHECKED}]") == 3 and "and 27 older ones not re-checked" in text
     assert "31 error kinds below (1 resolved, 30 not re-checked)" in text
-    small = render_digest(running.error_digest(cursor), None, budget=1500)
+    small = render_digest(running.logs.error_digest(cursor), None, budget=1500)
     assert len(small) <= 1500 and "[resolved]" in small and "Left out to fit the answer budget" in small
 
 
 def test_a_compile_time_warning_is_kept_past_the_logs_it_was_in(running, real_forum) -> None:
-    running.set_mybb_error_logging(True)
+    running.forum.set_mybb_error_logging(True)
     real_forum.add_plugin("compiled", COMPILED_PLUGIN)
     extra = real_forum.root / "inc" / "plugins" / "compiled_extra.php"
     extra.write_text(COMPILED_EXTRA)
@@ -162,7 +162,7 @@ def test_a_compile_time_warning_is_kept_past_the_logs_it_was_in(running, real_fo
     get(running, "index.php")
     group = fates(running, cursor)[where]
     assert group.status == STILL_FIRING and "has not changed" in (group.compile_note or "")
-    assert "Unsupported declare 'shelving'" in render_digest(running.error_digest(cursor), None)
+    assert "Unsupported declare 'shelving'" in render_digest(running.logs.error_digest(cursor), None)
 
     extra.write_text("<?php\nfunction compiled_extra() { return 1; }\n")
     later = time.time() + 3

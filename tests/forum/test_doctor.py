@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB rele
 
 
 def doctor(forum: RealForum) -> DoctorReport:
-    return ServerOrchestrationService(forum.config()).doctor()
+    return ServerOrchestrationService(forum.config()).forum.doctor()
 
 
 def status_of(report: DoctorReport, name: str) -> str:
@@ -56,8 +56,8 @@ def test_a_fresh_forum_is_clean(real_forum: RealForum) -> None:
 
 def test_development_settings_the_tool_made_are_information(real_forum: RealForum) -> None:
     service = ServerOrchestrationService(real_forum.config())
-    assert service.set_mybb_error_logging(True).ok
-    report = service.doctor()
+    assert service.forum.set_mybb_error_logging(True).ok
+    report = service.forum.doctor()
     dev = [f for f in report.findings if f.name == "development"]
     assert dev and dev[0].status == "info" and "expected for development" in dev[0].what
     assert not report.problems
@@ -102,10 +102,10 @@ def _remove_stylesheet(forum: RealForum) -> Callable[[], None]:
 def _cookie_domain(forum: RealForum) -> Callable[[], None]:
     service = ServerOrchestrationService(forum.config())
     code = "$db->update_query('settings', array('value' => '{}'), \"name='cookiedomain'\"); rebuild_settings();"
-    service.eval_php(code.format("example.org"), 10)
+    service.workbench.eval_php(code.format("example.org"), 10)
 
     def undo() -> None:
-        service.eval_php(code.format(""), 10)
+        service.workbench.eval_php(code.format(""), 10)
     return undo
 
 
@@ -116,7 +116,7 @@ def _template_missing(forum: RealForum) -> Callable[[], None]:
     assert path.is_file()
 
     def undo() -> None:
-        service.eval_php(code, 10)
+        service.workbench.eval_php(code, 10)
     return undo
 
 

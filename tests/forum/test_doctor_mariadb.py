@@ -37,7 +37,7 @@ def forum(tmp_path: Path, php: str,
 
 def test_doctor_and_reference_on_mysql(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
     svc, server = forum
-    report = svc.doctor()
+    report = svc.forum.doctor()
     unclean = [f for f in report.findings if f.status in (PROBLEM, WARNING, SKIPPED)]
     assert not unclean, render_doctor(report, CLI_COMMANDS)
     assert next(f for f in report.findings if f.name == "database").what.startswith("MariaDB")
@@ -48,7 +48,7 @@ def test_doctor_and_reference_on_mysql(forum: tuple[ServerOrchestrationService, 
         conn.commit()
     finally:
         conn.close()
-    assert [f.name for f in svc.doctor().problems] == ["datacache"]
-    answer = svc.reference(None, "postbit")
+    assert [f.name for f in svc.forum.doctor().problems] == ["datacache"]
+    answer = svc.forum.reference(None, "postbit")
     assert answer.hooks and answer.templates and answer.templates[0].sets == ("master (-2)",)
-    assert svc.reference("setting", "bbname").settings[0].group == "details"
+    assert svc.forum.reference("setting", "bbname").settings[0].group == "details"

@@ -100,7 +100,7 @@ def errors_after(service: ServerOrchestrationService, kind: str) -> tuple[list[L
     status = get(f"http://127.0.0.1:{service.config.port}{path}")
     assert status == KINDS[kind][1]
     wait_for_request_line(service, path)
-    result = service.search_logs(LogQueryOptions(errors_only=True))
+    result = service.logs.search_logs(LogQueryOptions(errors_only=True))
     return result.entries, render_log_query(result)
 
 
@@ -131,10 +131,10 @@ def test_core_noise_is_hidden_by_default_and_shown_on_request(served: ServerOrch
         pytest.skip("MyBB's PHP 8.2 deprecations reach the log only with Xdebug")
     get(f"http://127.0.0.1:{served.config.port}/index.php")
     wait_for_request_line(served, "GET /index.php")
-    quiet = served.search_logs(LogQueryOptions(errors_only=True))
+    quiet = served.logs.search_logs(LogQueryOptions(errors_only=True))
     assert quiet.entries == [] and quiet.hidden.core_noise >= 1
     assert "MyBB core noise" in render_log_query(quiet)
-    noisy = served.search_logs(LogQueryOptions(errors_only=True, include_core_noise=True))
+    noisy = served.logs.search_logs(LogQueryOptions(errors_only=True, include_core_noise=True))
     assert noisy.entries and all(e.origin == "MyBB core" and e.core_noise for e in noisy.entries)
     assert any("DB_SQLite::$error_number" in e.message for e in noisy.entries)
 
@@ -150,7 +150,7 @@ def test_the_sql_error_folds_in_what_mybb_raises_while_reporting_it(served: Serv
 def test_user_code_only_leaves_out_mybb_core(served: ServerOrchestrationService) -> None:
     get(f"http://127.0.0.1:{served.config.port}/index.php?err=warning")
     wait_for_request_line(served, "err=warning")
-    ours = served.search_logs(LogQueryOptions(errors_only=True, user_code_only=True, include_core_noise=True))
+    ours = served.logs.search_logs(LogQueryOptions(errors_only=True, user_code_only=True, include_core_noise=True))
     assert ours.entries and all(e.origin == f"plugin {PLUGIN}" for e in ours.entries)
 
 
@@ -166,7 +166,7 @@ def test_each_error_is_tied_to_its_request_in_worker_mode(real_forum: RealForum)
             get(f"http://127.0.0.1:{service.config.port}/index.php?err={kind}")
         for kind in kinds:
             wait_for_request_line(service, f"err={kind}")
-        result = service.search_logs(LogQueryOptions(errors_only=True))
+        result = service.logs.search_logs(LogQueryOptions(errors_only=True))
         by_kind = {}
         for entry in result.entries:
             assert entry.request is not None and entry.request.worker_pid is not None, render_log_query(result)
@@ -183,9 +183,9 @@ def test_errors_before_a_restart_are_still_found(served: ServerOrchestrationServ
     wait_for_request_line(served, "err=exception")
     assert served.restart().success  # server.log -> server.log.1
     assert served.config.log_file.with_name("server.log.1").is_file()
-    found = served.search_logs(LogQueryOptions(errors_only=True, filter_keyword="plugin exception"))
+    found = served.logs.search_logs(LogQueryOptions(errors_only=True, filter_keyword="plugin exception"))
     assert len(found.entries) == 1 and found.entries[0].location.endswith("server.log.1")
-    recent = served.search_logs(LogQueryOptions(errors_only=True, since_minutes=5))
+    recent = served.logs.search_logs(LogQueryOptions(errors_only=True, since_minutes=5))
     assert any("plugin exception" in e.message for e in recent.entries)
 
 
@@ -194,12 +194,12 @@ def test_twenty_error_pages_fit_the_budget_newest_first(served: ServerOrchestrat
     for number, kind in enumerate(kinds):
         get(f"http://127.0.0.1:{served.config.port}/index.php?err={kind}&n={number}")
     wait_for_request_line(served, f"n={len(kinds) - 1}")
-    markdown = render_log_query(served.search_logs(LogQueryOptions(errors_only=True)))
+    markdown = render_log_query(served.logs.search_logs(LogQueryOptions(errors_only=True)))
     assert len(markdown) < 10_000, len(markdown)
     first = re.search(r"Request: `GET (\S+)`", markdown)
     assert first is not None and first.group(1).endswith(f"n={len(kinds) - 1}"), markdown
     # Small budgets cut entries and say how to get the rest.
-    small = render_log_query(served.search_logs(LogQueryOptions(errors_only=True, max_chars=2_000)))
+    small = render_log_query(served.logs.search_logs(LogQueryOptions(errors_only=True, max_chars=2_000)))
     assert len(small) <= 2_000 + 200 and "answer budget" in small and "offset=" in small, small
 
 
@@ -218,25 +218,25 @@ def test_an_error_is_found_by_a_word_of_its_url_and_by_its_page(served: ServerOr
     """The error's own lines do not name its page: its request does. Queries, cursor reads and the digest
     find it by a word of its URL (`filter_keyword`) and by its page (`path`)."""
     port = served.config.port
-    cursor = served.log_cursor()
+    cursor = served.logs.log_cursor()
     for path in ("/index.php?err=exception&plant=ZED1", "/showthread.php?tid=1&err=warning",
                  "/index.php?err=sql&plant=SQLQ"):
         get(f"http://127.0.0.1:{port}{path}")
         wait_for_request_line(served, path)
-    by_word = served.search_logs(LogQueryOptions(errors_only=True, filter_keyword="PLANT=zed1"))
+    by_word = served.logs.search_logs(LogQueryOptions(errors_only=True, filter_keyword="PLANT=zed1"))
     assert [e.level for e in by_word.entries] == ["exception"], render_log_query(by_word)
-    by_page = served.search_logs(LogQueryOptions(errors_only=True, path="showthread.php"))
+    by_page = served.logs.search_logs(LogQueryOptions(errors_only=True, path="showthread.php"))
     assert [e.level for e in by_page.entries] == ["warning"], render_log_query(by_page)
     assert by_page.entries[0].request is not None
     assert by_page.entries[0].request.path == "/showthread.php?tid=1&err=warning"
-    mybb_logged = served.search_logs(LogQueryOptions(errors_only=True, path="index.php?err=sql*"))
+    mybb_logged = served.logs.search_logs(LogQueryOptions(errors_only=True, path="index.php?err=sql*"))
     assert [e.level for e in mybb_logged.entries] == ["sql"], render_log_query(mybb_logged)
-    since = served.logs_since(cursor, LogQueryOptions(errors_only=True, path="/showthread.php"))
+    since = served.logs.logs_since(cursor, LogQueryOptions(errors_only=True, path="/showthread.php"))
     assert [(e.level, e.origin, e.request.path if e.request else None) for e in since.entries] == [
         ("warning", f"plugin {PLUGIN}", "/showthread.php?tid=1&err=warning")]
-    digest = served.error_digest(cursor, keyword="zed1")
+    digest = served.logs.error_digest(cursor, keyword="zed1")
     assert [g.fingerprint.kind for g in digest.groups] == ["exception"]
-    assert served.error_digest(cursor, keyword="no such word anywhere").groups == []
+    assert served.logs.error_digest(cursor, keyword="no such word anywhere").groups == []
 
 
 FINDER_SOURCE = """<?php
@@ -279,7 +279,7 @@ def test_origin_comes_from_the_release_itself(real_forum: RealForum) -> None:
         for path in ("/index.php?fx=module", "/index.php?fx=sub", "/index.php?fx=core", "/showteam.php?edited=1"):
             get(f"http://127.0.0.1:{service.config.port}{path}")
             wait_for_request_line(service, path)
-        result = service.search_logs(LogQueryOptions(errors_only=True, user_code_only=True, tail=False))
+        result = service.logs.search_logs(LogQueryOptions(errors_only=True, user_code_only=True, tail=False))
         markdown = render_log_query(result)
         shown = [(e.origin, e.place) for e in result.entries]
         assert shown == [

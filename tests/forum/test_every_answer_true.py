@@ -142,12 +142,12 @@ function throws_run() {
 def running(real_forum: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ServerOrchestrationService]:
     forum_env(real_forum, monkeypatch, tmp_path)
     with serving(real_forum) as service:
-        service.set_mybb_error_logging(True)  # MyBB's handler keeps warnings out of PHP's log otherwise
+        service.forum.set_mybb_error_logging(True)  # MyBB's handler keeps warnings out of PHP's log otherwise
         yield service
 
 
 def fates(service: ServerOrchestrationService, cursor: str) -> dict[str | None, Any]:
-    digest = service.error_digest(cursor)
+    digest = service.logs.error_digest(cursor)
     return {g.fingerprint.where: g for g in digest.groups + digest.before}
 
 
@@ -173,15 +173,16 @@ def test_a_warning_is_not_resolved_by_a_load_without_its_plugin(running, real_fo
     assert get(running, "index.php", query=(("shelf", "1"),), plugins=("shelf",)).errors == []
     group = fates(running, cursor)[where]
     assert group.status == NOT_RECHECKED and group.recheck == [("/index.php?shelf=1", "guest")]
-    text = render_digest(running.error_digest(cursor), None)
+    text = render_digest(running.logs.error_digest(cursor), None)
     assert "[resolved]" not in text and '`path: "index.php?shelf=1", as: "guest"`' in text
 
-    assert running.plugins("deactivate", "shelf").completed  # the page loads clean: its plugin did not run
+    assert running.workbench.plugins("deactivate", "shelf").completed  # the page loads clean: its plugin did not run
     assert get(running, "index.php", query=(("shelf", "1"),)).errors == []
     group = fates(running, cursor)[where]
     assert group.status == NOT_RECHECKED and group.not_loaded == "shelf"
-    assert "ran without plugin `shelf` (not active): activate it" in render_digest(running.error_digest(cursor), None)
-    assert running.plugins("activate", "shelf").completed
+    text = render_digest(running.logs.error_digest(cursor), None)
+    assert "ran without plugin `shelf` (not active): activate it" in text
+    assert running.workbench.plugins("activate", "shelf").completed
 
     path.write_text(SHELF.replace('trigger_error("shelf is broken", E_USER_WARNING);', "return;"))
     wait_clean(running, "index.php", query=(("shelf", "1"),), debug=True)  # clean, but a debug load: no proof
@@ -206,7 +207,7 @@ def test_warnings_caused_by_leaving_a_plugin_out_are_marked_and_kept_out_of_the_
     text = render_page_result(without)
     item = text[text.index("banner_text"):]
     assert "caused by leaving `banner` out" in item[:700]
-    listed = {g.fingerprint.where: g for g in running.error_digest(cursor).groups}
+    listed = {g.fingerprint.where: g for g in running.logs.error_digest(cursor).groups}
     assert not any("banner_text" in g.example.message for g in listed.values()), listed
     assert any("shelf is broken" in g.example.message for g in listed.values())
 
@@ -328,10 +329,10 @@ def test_a_one_bug_digest_is_short_and_keeps_its_resolution(running, real_forum)
     for n in range(4):  # older errors, on pages not loaded again
         get(running, "index.php", query=(("shelf", str(n)),))
     get(running, "index.php", query=(("throws", "1"),))
-    cursor = running.log_cursor()
+    cursor = running.logs.log_cursor()
     path.write_text(THROWS.replace('throw new RuntimeException("thrown from a hook");', "return;"))
     wait_clean(running, "index.php", query=(("throws", "1"),))
-    found = running.error_digest(cursor)
+    found = running.logs.error_digest(cursor)
     text = render_digest(found, None)
     assert len(text) <= 3000, (len(text), text)
     later = found.cursor.encode()  # the cursor the answer gave
@@ -343,7 +344,7 @@ def test_a_one_bug_digest_is_short_and_keeps_its_resolution(running, real_forum)
     listed = sum(1 for g in found.groups + found.before if g.status != RESOLVED_EARLIER)
     assert f"{listed} error kinds below" in text
 
-    text = render_digest(running.error_digest(later), None)
+    text = render_digest(running.logs.error_digest(later), None)
     assert "1 resolved earlier, not listed" in text and "thrown from a hook" not in text
 
 

@@ -66,14 +66,14 @@ def test_a_template_answers_its_sets_and_the_code_rendering_it(real_forum: RealF
 
 def test_a_template_copied_into_a_set_names_that_set(real_forum: RealForum) -> None:
     service = ServerOrchestrationService(real_forum.config())
-    service.replace_in_template("header", "<navigation>", "<navigation> X", None, True)
-    text = render_reference(service.reference("template", "header"), MCP_COMMANDS)
+    service.workbench.replace_in_template("header", "<navigation>", "<navigation> X", None, True)
+    text = render_reference(service.forum.reference("template", "header"), MCP_COMMANDS)
     assert "Exists in: master (-2), Default Templates (1)." in text and "Inherited" not in text
 
 
 def test_settings_caches_and_strings_as_the_forum_has_them_now(real_forum: RealForum) -> None:
     service = ServerOrchestrationService(real_forum.config())
-    service.eval_php("$db->update_query('settings', array('value' => 'Renamed Board'), \"name='bbname'\"); "
+    service.workbench.eval_php("$db->update_query('settings', array('value' => 'Renamed Board'), \"name='bbname'\"); "
                      "rebuild_settings();", 10)
     setting = ref(real_forum, "setting", "bbname").stdout
     assert "group `details`" in setting and "type `text`" in setting and "`Renamed Board`" in setting
@@ -102,18 +102,18 @@ function refplug_box(&$post, $style = 'plain')
 
 def test_a_plugin_placed_is_found_at_once(real_forum: RealForum) -> None:
     service = ServerOrchestrationService(real_forum.config())
-    assert not service.reference("function", "refplug_box").functions
+    assert not service.forum.reference("function", "refplug_box").functions
     (real_forum.root / "inc" / "plugins" / "refplug.php").write_text(PLUGIN)
     lang = real_forum.root / "inc" / "languages" / "english" / "refplug.lang.php"
     lang.write_text("<?php\n$l['refplug_title'] = \"Reference box\";\n")
-    answer = service.reference("function", "refplug_box")
+    answer = service.forum.reference("function", "refplug_box")
     (found,) = answer.functions
     assert (found.file, found.line) == ("inc/plugins/refplug.php", 9)
     assert found.signature == "refplug_box(&$post, $style = 'plain')"
     assert found.doc == "Shows the reference box under each post."
-    template = render_reference(service.reference("template", "refplug_box"), MCP_COMMANDS)
+    template = render_reference(service.forum.reference("template", "refplug_box"), MCP_COMMANDS)
     assert "no set (not in the database)" in template and "- inc/plugins/refplug.php:12" in template
-    strings = service.reference("lang", "refplug_title").lang
+    strings = service.forum.reference("lang", "refplug_title").lang
     assert strings and strings[0][1][0].file == "inc/languages/english/refplug.lang.php"
 
 
@@ -167,7 +167,7 @@ def test_hooks_equal_an_independent_scan_plugins_own_included(real_forum: RealFo
     from tests.forum.test_hook_index import PLUGIN_WITH_HOOKS, tokenizer_sites
 
     service = ServerOrchestrationService(real_forum.config())
-    assert not service.reference("hook", "hookful_start").hooks
+    assert not service.forum.reference("hook", "hookful_start").hooks
     real_forum.add_plugin("hookful", PLUGIN_WITH_HOOKS, activate=False)  # placed, not even active
     expected = tokenizer_sites(real_forum.php, real_forum.root)
     literal = {name for _file, _line, name in expected if name != "*"}
@@ -180,7 +180,7 @@ def test_hooks_equal_an_independent_scan_plugins_own_included(real_forum: RealFo
 
     sample = sorted(literal)[::60] + ["postbit", "hookful_start", "hookful_legacy"]
     for name in sample:
-        answer = service.reference("hook", name)
+        answer = service.forum.reference("hook", name)
         (hit,) = answer.hooks
         assert {(s.file, s.line) for s in hit.sites} == {(f, ln) for f, ln, n in expected if n == name}, name
 

@@ -81,7 +81,7 @@ def test_each_role_sees_its_page(running: ServerOrchestrationService, real_forum
     again = get(running, "usercp.php", MEMBER)  # the jar kept the session: no second login
     assert again.response.logins == [] and again.response.page_error is None
 
-    refused = running.request_page(PageRequest("admin/index.php", role=MEMBER))
+    refused = running.forum.request_page(PageRequest("admin/index.php", role=MEMBER))
     assert refused.response is None and "refused the Admin CP login" in refused.problem
     assert refused.failure is Failure.LOGIN_REFUSED
     assert MEMBER_PASSWORD not in (refused.failure or "") + (refused.hint or "")
@@ -175,7 +175,7 @@ def test_another_clients_error_is_not_this_requests(running: ServerOrchestration
         urllib.request.urlopen(url, timeout=30)
     mine = get(running, "index.php")
     assert mine.errors == []
-    after = running.logs_since(mine.cursor, LogQueryOptions(errors_only=True))
+    after = running.logs.logs_since(mine.cursor, LogQueryOptions(errors_only=True))
     assert after.entries == []
 
 
@@ -194,7 +194,7 @@ def test_a_fixed_error_shows_as_resolved_in_the_digest(running: ServerOrchestrat
         time.sleep(0.2)
     assert fixed.errors == [] and fixed.response.status == 200
 
-    digest = running.error_digest(cursor)
+    digest = running.logs.error_digest(cursor)
     fates = {g.fingerprint.where: g.status for g in digest.groups + digest.before}
     assert fates["inc/plugins/boom.php:8"] == RESOLVED  # even if it fired again while PHP held the old code
     assert all(status in (NEW, STILL_FIRING, RESOLVED) for status in fates.values())
@@ -206,16 +206,16 @@ def test_a_cursor_survives_a_restart(running: ServerOrchestrationService, real_f
     get(running, "index.php", query=(("boom", "1"),))
     assert running.restart().success  # the log moves to server.log.1
     get(running, "index.php", query=(("boom", "2"),))
-    found = running.logs_since(cursor, LogQueryOptions(errors_only=True))
+    found = running.logs.logs_since(cursor, LogQueryOptions(errors_only=True))
     paths = [e.request.path for e in found.entries if e.request]  # each error with its request, as queries show it
     assert "/index.php?boom=1" in paths and "/index.php?boom=2" in paths
-    again = running.logs_since(found.cursor.encode(), LogQueryOptions(errors_only=True))
+    again = running.logs.logs_since(found.cursor.encode(), LogQueryOptions(errors_only=True))
     assert again.entries == []
 
 
 def test_waiting_for_the_next_error(running: ServerOrchestrationService, real_forum) -> None:
     real_forum.add_plugin("boom", BOOM_PLUGIN)
-    cursor = running.log_cursor()
+    cursor = running.logs.log_cursor()
     url = f"http://127.0.0.1:{real_forum.port}/index.php?boom=1"
     sender = threading.Thread(target=_load_ignoring_errors, args=(url,))
     ticks: list[float] = []
@@ -228,7 +228,7 @@ def test_waiting_for_the_next_error(running: ServerOrchestrationService, real_fo
             sender.start()
 
     try:
-        found = running.logs_since(cursor, LogQueryOptions(errors_only=True), wait_seconds=60, on_wait=on_wait)
+        found = running.logs.logs_since(cursor, LogQueryOptions(errors_only=True), wait_seconds=60, on_wait=on_wait)
     finally:
         if sender.ident is not None:
             sender.join(60)
@@ -329,7 +329,7 @@ def test_admin_credentials_from_the_account_init_recorded(running: ServerOrchest
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MYBB_ADMIN_PASSWORD")
     monkeypatch.delenv("MYBB_ADMIN_USER")
-    missing = running.request_page(PageRequest("admin/index.php", role="admin"))
+    missing = running.forum.request_page(PageRequest("admin/index.php", role="admin"))
     assert missing.response is None and "MYBB_ADMIN_PASSWORD" in (missing.hint or "")
     recorded = real_forum.config().credentials_file
     fd = os.open(recorded, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

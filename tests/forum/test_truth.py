@@ -133,7 +133,7 @@ def test_a_refused_post_is_not_sent_again(running, real_forum) -> None:
 
 def test_a_login_that_breaks_shows_its_errors_not_a_credentials_hint(running, real_forum) -> None:
     real_forum.add_plugin("loginhook", LOGIN_HOOK_PLUGIN)
-    broke = running.request_page(PageRequest("usercp.php", role="admin"))
+    broke = running.forum.request_page(PageRequest("usercp.php", role="admin"))
     assert broke.response is None
     assert "login page broke" in broke.problem
     assert "password" not in (broke.hint or "").lower()
@@ -143,7 +143,7 @@ def test_a_login_that_breaks_shows_its_errors_not_a_credentials_hint(running, re
 
 def test_wrong_credentials_are_named_by_mybb(running, real_forum, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MYBB_ADMIN_PASSWORD", "not-the-password")
-    refused = running.request_page(PageRequest("usercp.php", role="admin"))
+    refused = running.forum.request_page(PageRequest("usercp.php", role="admin"))
     assert refused.response is None and "MyBB said" in refused.problem
     assert "Check the username and password" in (refused.hint or "")
 

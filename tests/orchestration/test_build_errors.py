@@ -55,7 +55,7 @@ def on_84(real_forum: RealForum, php84: Path, build_cache: Path) -> Iterator[Ser
 
 
 def _page(service: ServerOrchestrationService, noise: str) -> str:
-    page = service.request_page(PageRequest("index.php", query=(("noise", noise),)))
+    page = service.forum.request_page(PageRequest("index.php", query=(("noise", noise),)))
     assert page.errors_known, render_page_result(page)
     return render_page_result(page)
 
@@ -63,7 +63,7 @@ def _page(service: ServerOrchestrationService, noise: str) -> str:
 def test_an_undefined_index_notice_reaches_the_log_and_the_page_on_php_74(on_74: ServerOrchestrationService) -> None:
     answer = _page(on_74, "index")
     assert "Undefined index: missing" in answer and f"{PLACE}:9" in answer, answer
-    logged = on_74.search_logs(LogQueryOptions(errors_only=True)).entries
+    logged = on_74.logs.search_logs(LogQueryOptions(errors_only=True)).entries
     notices = [e for e in logged if "Undefined index: missing" in e.message]
     assert len(notices) == 1 and notices[0].level == "notice" and notices[0].place == f"{PLACE}:9", logged
     # A notice the page silenced with @ stays silent, as PHP keeps it.
@@ -76,6 +76,6 @@ def test_a_dollar_brace_deprecation_reaches_the_log_and_the_page_on_php_84(on_84
     answer = _page(on_84, "interp")
     words = "Using ${var} in strings is deprecated, use {$var} instead"
     assert words in answer and f"{PLACE}:10" in answer, answer
-    logged = on_84.search_logs(LogQueryOptions(errors_only=True)).entries
+    logged = on_84.logs.search_logs(LogQueryOptions(errors_only=True)).entries
     deprecated = [e for e in logged if words in e.message]
     assert deprecated and deprecated[0].level == "deprecated" and deprecated[0].place == f"{PLACE}:10", logged

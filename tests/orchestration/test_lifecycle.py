@@ -147,13 +147,13 @@ def test_errors_reach_the_log_as_whole_entries(service: ServerOrchestrationServi
     started = service.start()
     for page in ("warning.php", "exception.php", "parse_error.php", "nope.php", "images/logo.png"):
         http_get(f"{started.url}/{page}")
-    result = service.search_logs(LogQueryOptions(errors_only=True, limit=50))
+    result = service.logs.search_logs(LogQueryOptions(errors_only=True, limit=50))
     levels = {entry.level for entry in result.entries}
     assert {"warning", "exception", "parse", "http_4xx"} <= levels
     trace = next(e for e in result.entries if e.level == "exception" and e.event_type == "error")
     assert any("thrown in" in line for line in trace.continuation)
     assert not any(entry.path == "/images/logo.png" for entry in result.entries)
-    markdown = render_log_query(service.search_logs(LogQueryOptions(errors_only=True)))
+    markdown = render_log_query(service.logs.search_logs(LogQueryOptions(errors_only=True)))
     assert markdown.startswith("# Server Logs")
     assert "Thread 42 not found" in markdown
 
@@ -168,11 +168,11 @@ def test_since_minutes_is_right_whatever_the_server_timezone(
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     try:
-        recent = service.search_logs(LogQueryOptions(since_minutes=1, errors_only=True))
+        recent = service.logs.search_logs(LogQueryOptions(since_minutes=1, errors_only=True))
         assert any(entry.level == "warning" for entry in recent.entries)
         # Shift the query's clock two hours ahead: nothing is that recent any more.
-        service._clock = lambda: time.time() + 7200
-        later = service.search_logs(LogQueryOptions(since_minutes=60, errors_only=True))
+        service.site.clock = lambda: time.time() + 7200
+        later = service.logs.search_logs(LogQueryOptions(since_minutes=60, errors_only=True))
         assert later.entries == []
     finally:
         monkeypatch.undo()

@@ -127,7 +127,7 @@ def hammer(service: ServerOrchestrationService, url: str, markers: list[str], kb
     pid = service.get_status().pid
     try:
         while any(thread.is_alive() for thread in senders):
-            service.search_logs(LogQueryOptions(limit=5))
+            service.logs.search_logs(LogQueryOptions(limit=5))
             again = service.start()
             assert again.failure is Failure.ALREADY_RUNNING and again.pid == pid, again  # no restart
             pacer.tick()
@@ -175,7 +175,7 @@ def test_a_log_past_its_limit_is_rotated_while_serving_without_losing_a_line(
         assert len(re.findall(rf"GET /big\.php\?m={marker}&", requests)) == 1, marker
     # Still the same server, still serving, still logging into the (truncated) live file.
     assert http_get(f"{started.url}/marker.php?m=after") == (200, "marked after")
-    assert service.search_logs(LogQueryOptions(filter_keyword="MARKER after", exclude_static=False)).entries
+    assert service.logs.search_logs(LogQueryOptions(filter_keyword="MARKER after", exclude_static=False)).entries
     assert service.get_status().pid == started.pid
 
 
@@ -206,7 +206,7 @@ def test_stop_status_and_queries_never_truncate_the_log(service: ServerOrchestra
     for n in range(5):
         http_get(f"{started.url}/marker.php?m=keep-{n}")
     service.get_status()
-    service.search_logs(LogQueryOptions(errors_only=True))
+    service.logs.search_logs(LogQueryOptions(errors_only=True))
     before = service.config.log_file.read_text()
     assert service.stop().success
     after = service.config.log_file.read_text()

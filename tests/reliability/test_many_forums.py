@@ -261,7 +261,7 @@ def test_a_crash_record_read_twice_and_by_every_reader_lasts_until_the_next_star
     assert text.startswith("# Server Status: Died")
     assert "## Notes" not in text and text.count(f"PID {started.pid}") == 1, text
     # Another reader (a fresh process's view), a log query and a stop do not consume it either.
-    service.search_logs(LogQueryOptions(errors_only=True))
+    service.logs.search_logs(LogQueryOptions(errors_only=True))
     other = ServerOrchestrationService(service.config)
     assert other.get_status().died == first.died
     stopped = service.stop()
@@ -437,11 +437,11 @@ def test_mybb_error_logging_remembers_per_forum(real_forum: Any, php: str) -> No
         service = ServerOrchestrationService(real_forum.config())
         files = service.config.files
         assert not files.plain
-        on = service.set_mybb_error_logging(True)
+        on = service.forum.set_mybb_error_logging(True)
         assert on.ok, on
         assert files.errorlog_memory.is_file() and files.errorlog_memory.name.endswith(f".{files.key}.json")
         assert not (files.folder / ".mybb-server-errorlog.json").exists()
-        off = service.set_mybb_error_logging(False)
+        off = service.forum.set_mybb_error_logging(False)
         assert off.ok, off
         assert not files.errorlog_memory.exists()
     finally:

@@ -73,7 +73,7 @@ def test_a_forum_under_an_odd_path_is_served_and_managed(
 
     status = service.get_status()
     assert status.running and status.mybb_root == root
-    logs = service.search_logs(LogQueryOptions(filter_keyword="odd-path-1", exclude_static=False))
+    logs = service.logs.search_logs(LogQueryOptions(filter_keyword="odd-path-1", exclude_static=False))
     assert any("odd-path-1" in entry.message for entry in logs.entries)
     assert (root.parent / "logs" / "server.log").is_file() and (root.parent / ".mybb-server.json").is_file()
 

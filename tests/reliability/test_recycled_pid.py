@@ -26,7 +26,7 @@ OPERATIONS: dict[str, Callable[[ServerOrchestrationService], Any]] = {
     "stop_force": lambda s: s.stop(force=True),
     "start_force": lambda s: s.start(force=True),
     "restart": lambda s: s.restart(),
-    "logs": lambda s: s.search_logs(LogQueryOptions(errors_only=True)),
+    "logs": lambda s: s.logs.search_logs(LogQueryOptions(errors_only=True)),
 }
 
 

@@ -91,7 +91,7 @@ def test_forged_entries_in_logged_visitor_text_are_marked_never_counted(running:
         assert fatal and not any(e.doubtful for e in fatal), text
         assert all((e.request.path if e.request else e.path) == "/fatal.php" for e in fatal), text
         assert "elsewhere" not in text.replace("FORGED-elsewhere.php - Uncaught", ""), text
-        summary = running.search_logs(LogQueryOptions(**options)).summary  # type: ignore[arg-type]
+        summary = running.logs.search_logs(LogQueryOptions(**options)).summary  # type: ignore[arg-type]
         assert summary.errors.get("fatal", 0) == 1 and summary.errors.get("warning", 0) == 1, summary
         assert "FORGED-PLAIN" not in text.split("**FATAL**", 1)[-1].split("\n", 1)[0]
         assert "begins inside request data" in text and "not counted" in text
@@ -113,7 +113,7 @@ def test_lines_forged_in_request_data_of_a_php_message_are_marked(running: Serve
     assert real[0].request is not None and real[0].request.path == "/undefined.php", text
     fakes = [e for e in entries if e.message.startswith("KEYED-")]
     assert fakes and all(e.doubtful for e in fakes), text
-    summary = running.search_logs(LogQueryOptions(errors_only=True, limit=100)).summary
+    summary = running.logs.search_logs(LogQueryOptions(errors_only=True, limit=100)).summary
     assert summary.errors == {"warning": 1}, summary
     assert not any("KEYED-SIGNED" in e.message for e in entries)  # a line that only looks signed vouches for nothing
 
@@ -134,7 +134,7 @@ def test_with_several_workers_real_errors_stand_and_forged_ones_do_not(
     real = [e for e in entries if "REAL-WARNING w" in e.message]
     assert len(real) == 4 and not any(e.doubtful for e in real), text
     assert all(e.request is not None and e.request.path.startswith("/logit.php?m=w") for e in real), text
-    summary = service.search_logs(LogQueryOptions(errors_only=True, limit=200)).summary
+    summary = service.logs.search_logs(LogQueryOptions(errors_only=True, limit=200)).summary
     assert summary.errors.get("warning") == 4 and summary.errors.get("fatal") == 4, (summary, text)
 
 
@@ -152,7 +152,7 @@ def test_the_digest_counts_no_forged_entry_and_no_forged_request_re_checks(
     """A visitor's logged text holds a forged fatal and a forged clean load of the page that really failed:
     the digest lists neither as an error of its own, and the real error is not called resolved by it."""
     port = running.config.port
-    cursor = running.log_cursor()
+    cursor = running.logs.log_cursor()
     assert status_of(post(port, "/undefined.php", {"k": "REAL-KEY"})) == 200  # a real warning on this page
     assert logged(running, "[200]: POST /undefined.php")
     stamp = now_stamp()
@@ -161,7 +161,7 @@ def test_the_digest_counts_no_forged_entry_and_no_forged_request_re_checks(
     assert status_of(post(port, "/logit.php?m=two", {"text": text})) == 200
     assert status_of(get(port, "/ok.php")) == 200
     assert logged(running, "[200]: GET /ok.php")
-    found = running.error_digest(cursor)
+    found = running.logs.error_digest(cursor)
     messages = [group.example.message for group in found.groups + found.before]
     assert not any("DIGEST-FORGED" in message for message in messages), messages
     [real] = [g for g in found.groups if 'Undefined array key "REAL-KEY"' in g.example.message]

@@ -31,7 +31,7 @@ from mybb_mcp.config import load_config
 from mybb_mcp.handlers.edge import call_tool
 from mybb_mcp.handlers.tools import row_of
 from mybb_mcp.logs.signed import KEYS_FILE
-from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
+from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService, php_runtime
 from mybb_mcp.orchestration.validation import is_loopback_host
 from mybb_mcp.tools_registry import ToolName
 
@@ -483,7 +483,7 @@ def test_8_a_fifo_at_the_log_path_does_not_hang_anything(forum: Path, php: str, 
 
 def started_state(service: ServerOrchestrationService, started: Any) -> dict[str, Any]:
     """A state as start writes it, for a server that has since gone (a dead PID)."""
-    argv = service._argv(service.config.php, "127.0.0.1", started.port)
+    argv = php_runtime.server_argv(service.config, service.config.php, "127.0.0.1", started.port)
     return {"version": 1, "pid": started.pid, "create_time": 1.0, "cmdline": argv, "host": "127.0.0.1",
             "port": started.port, "log_file": str(service.config.log_file),
             "mybb_root": str(service.config.mybb_root)}
@@ -563,7 +563,7 @@ def test_8_closing_stdin_ends_mybb_mcp_even_during_a_call(forum: Path, php: str,
     """The call waits for the forum's lock (held here, as by a hung mybb-server); the client goes away."""
     env = cli_env(MYBB_ROOT=str(forum), MYBB_PHP=php, MYBB_PORT=str(port))
     proc = _initialized(env, tmp_path)
-    with service._state_file.lock():
+    with service.site.state_file.lock():
         _send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                      "params": {"name": "mybb_server_start", "arguments": {}}})
         assert wait_for(lambda: any("mybb-mcp" in " ".join(t.cmdline()) for t in [psutil.Process(proc.pid)]))
@@ -653,8 +653,8 @@ def test_10_status_and_logs_never_rewrite_an_oversized_log(make_service: Callabl
     _grow(service.config.log_file, 2)
     before = snapshot(service.config.log_dir)
     status = service.get_status()
-    service.search_logs(LogQueryOptions(errors_only=True))
-    service.search_logs(LogQueryOptions(tail=False))
+    service.logs.search_logs(LogQueryOptions(errors_only=True))
+    service.logs.search_logs(LogQueryOptions(tail=False))
     assert snapshot(service.config.log_dir) == before
     assert any("over MYBB_LOG_MAX_MB" in warning for warning in status.warnings), status.warnings
     assert status.pid == started.pid
@@ -759,7 +759,7 @@ def test_12_a_log_deleted_while_php_writes_is_reported_as_such(service: ServerOr
     started = service.start()
     http_get(f"{started.url}/warning.php")
     service.config.log_file.unlink()
-    result = service.search_logs(LogQueryOptions(errors_only=True))
+    result = service.logs.search_logs(LogQueryOptions(errors_only=True))
     assert result.problem is not None and "deleted while the server runs" in result.problem
     assert f"/proc/{started.pid}/fd/" in result.problem
     text = render_log_query(result)

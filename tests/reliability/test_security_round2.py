@@ -481,7 +481,7 @@ def test_6_a_forged_fatal_with_the_current_stamp_is_marked_and_not_counted(runni
         assert not [e for e in forged if e.out_of_order]  # their stamps are in order: not what marks them
         real = [e for e in entries if "REAL-RECENT-ERROR genuine" in e.message]
         assert real and not any(e.doubtful for e in real)
-        result = running.search_logs(LogQueryOptions(**options))  # type: ignore[arg-type]
+        result = running.logs.search_logs(LogQueryOptions(**options))  # type: ignore[arg-type]
         assert result.summary.errors.get("fatal", 0) == 0, result.summary  # the forged FATALs are not counted
         assert "**FATAL**" not in text and "begins inside request data" in text and "not counted" in text
 

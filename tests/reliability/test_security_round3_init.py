@@ -500,10 +500,10 @@ def test_14_a_workbench_folder_planted_by_another_user_is_named_and_never_used(
             assert len(named) == 1, warnings
             assert f"belongs to user {other_user.name}" in named[0] and f"sudo rm -rf {planted}" in named[0]
             assert "trace" in named[0]
-        traced = service.request_page(PageRequest("index.php", trace=True))
+        traced = service.forum.request_page(PageRequest("index.php", trace=True))
         assert traced.failure and str(planted) in traced.problem and "older version" not in traced.problem
         assert "Remove that folder" in traced.hint
-        plain = service.request_page(PageRequest("index.php"))
+        plain = service.forum.request_page(PageRequest("index.php"))
         assert plain.failure is None and plain.response is not None and plain.response.status == 200
         assert list(planted.iterdir()) == []  # nothing of ours was written into it, or read from it
     finally:

@@ -63,7 +63,7 @@ def logged(service: ServerOrchestrationService, text: str) -> bool:
 
 def query(service: ServerOrchestrationService, **options: object) -> tuple[list, str]:
     opts = LogQueryOptions(**options)  # type: ignore[arg-type]
-    return service.search_logs(opts).entries, render_log_query(service.search_logs(opts))
+    return service.logs.search_logs(opts).entries, render_log_query(service.logs.search_logs(opts))
 
 
 # --- item 5: only the tool's own exact probe is hidden; nothing under its name reaches a script ------------

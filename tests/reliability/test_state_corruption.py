@@ -154,7 +154,7 @@ def test_other_operations_survive_a_corrupt_state_file(op: str, service: ServerO
             assert result.success, result
             assert service.stop().success
         else:
-            service.search_logs(LogQueryOptions())
+            service.logs.search_logs(LogQueryOptions())
             continue
         if op != "restart":
             assert not result.success and result.failure is not None and result.failure.value == "not_running"

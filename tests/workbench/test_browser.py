@@ -42,7 +42,7 @@ FATAL_LINE = next(n for n, line in enumerate(PLUGIN.split("\n"), 1) if "\tbrowse
 
 
 def browse(service: ServerOrchestrationService, path: str, role: str = "guest", **kwargs: Any) -> Any:
-    result = service.request_page(PageRequest(path, role=role, browser=True, **kwargs))
+    result = service.forum.request_page(PageRequest(path, role=role, browser=True, **kwargs))
     assert result.response is not None, (result.failure, result.hint)
     assert result.browser is not None
     return result
@@ -82,7 +82,7 @@ def test_plugin_bugs_in_the_browser_as_guest_and_member(real_forum: Any, serving
     assert guest.errors == [] and guest.response.status == 200
     assert guest.selector_count == 1
     assert browse(serving, "index.php").browser is not None  # a second look: the same findings, warm
-    plain = serving.request_page(PageRequest("index.php", selector="#browserbugs_added"))
+    plain = serving.forum.request_page(PageRequest("index.php", selector="#browserbugs_added"))
     assert plain.selector_count == 0  # the server's HTML has no such element: scripts add it
     # The screenshot is a PNG file of its own; the answer names it and stays small.
     assert report.screenshot is not None and report.screenshot.is_absolute()
@@ -162,7 +162,7 @@ def test_without_chromium_the_call_fails_fast_naming_the_install(real_forum: Any
             for key, value in env.items():
                 patch.setenv(key, value)
             started = time.monotonic()
-            result = service.request_page(PageRequest("index.php", browser=True))
+            result = service.forum.request_page(PageRequest("index.php", browser=True))
             assert time.monotonic() - started < 2
         assert result.response is None and "apt-get install -y chromium" in (result.hint or "")
         assert "apt-get install -y chromium" in render_page_result(result)

@@ -76,8 +76,8 @@ def test_two_calls_over_mcp_share_one_browser_and_no_cookie(real_forum: Any,
 def test_an_idle_warm_browser_is_closed(real_forum: Any, serving: ServerOrchestrationService,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(browser_pool.IDLE_ENV, "0.5")
-    serving.keep_browser_warm = True
-    result = serving.request_page(PageRequest("index.php", browser=True))
+    serving.forum.keep_browser_warm = True
+    result = serving.forum.request_page(PageRequest("index.php", browser=True))
     assert result.browser is not None and not result.browser.warm
     assert str(real_forum.root) in browser_pool.warm_pids()
     assert wait_for(lambda: not browser_pool.warm_pids() and not chromium_processes() and not profiles())
@@ -85,23 +85,23 @@ def test_an_idle_warm_browser_is_closed(real_forum: Any, serving: ServerOrchestr
 
 def test_a_warm_browser_goes_with_its_server(real_forum: Any, serving: ServerOrchestrationService) -> None:
     """Stopped outside the tool (the php -S gone): the watcher closes the browser kept for it."""
-    serving.keep_browser_warm = True
-    assert serving.request_page(PageRequest("index.php", browser=True)).browser is not None
+    serving.forum.keep_browser_warm = True
+    assert serving.forum.request_page(PageRequest("index.php", browser=True)).browser is not None
     assert chromium_processes() != []
-    running = serving._current([])
+    running = serving.site.current([])
     assert running is not None
     os.killpg(running.identity.group, signal.SIGKILL)  # gone without the tool's stop
     assert wait_for(lambda: not chromium_processes())
 
 
 def test_a_warm_browser_that_died_is_replaced(real_forum: Any, serving: ServerOrchestrationService) -> None:
-    serving.keep_browser_warm = True
-    assert serving.request_page(PageRequest("index.php", browser=True)).browser is not None
+    serving.forum.keep_browser_warm = True
+    assert serving.forum.request_page(PageRequest("index.php", browser=True)).browser is not None
     first = browser_pool.warm_pids()[str(real_forum.root)]
     assert wait_for(lambda: browser_pool._pool[str(real_forum.root)].spare is not None)  # idle, next tab made
     os.killpg(first, signal.SIGKILL)  # Chromium crashed while kept
     assert wait_for(lambda: not browser_pool._pool[str(real_forum.root)].browser.alive())
-    again = serving.request_page(PageRequest("index.php", browser=True))
+    again = serving.forum.request_page(PageRequest("index.php", browser=True))
     assert again.browser is not None and not again.browser.warm, (again.failure, again.hint)
     assert browser_pool.warm_pids()[str(real_forum.root)] != first
     restarted = serving.restart()
@@ -148,7 +148,7 @@ def test_browser_combines_with_trace_queries_and_profile(real_forum: Any, servin
         return collect(config, workbench, ports, *args)
 
     monkeypatch.setattr(request_trace, "collect", watched)
-    result = serving.request_page(PageRequest("index.php", browser=True, trace=True, queries=True, profile=True))
+    result = serving.forum.request_page(PageRequest("index.php", browser=True, trace=True, queries=True, profile=True))
     assert result.response is not None and result.browser is not None, (result.failure, result.hint)
     page_ports = [h.client_port for h in result.response.hops]
     ajax = [r for r in result.browser.requests if r.target.startswith("/xmlhttp.php")]

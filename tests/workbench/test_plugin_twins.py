@@ -149,12 +149,12 @@ def test_snapshot_diff_names_tasks_and_usergroup_permissions(real_forum) -> None
     for name in ("guarded", "ender"):
         shutil.copyfile(PLUGINS / f"{name}.php", real_forum.root / "inc" / "plugins" / f"{name}.php")
     service = ServerOrchestrationService(real_forum.config())
-    assert service.snapshot("save", "before").ok
+    assert service.forum.snapshot("save", "before").ok
     assert workbench.run(real_forum.root, "install", "guarded", php=real_forum.php).completed
     assert workbench.run(real_forum.root, "deactivate", "guarded", php=real_forum.php).completed
     workbench.run(real_forum.root, "install", "ender", php=real_forum.php)
     assert workbench.run(real_forum.root, "activate", "ender", php=real_forum.php).completed
-    result = service.snapshot("diff", "before")
+    result = service.forum.snapshot("diff", "before")
     text = render_snapshot(result, CLI_COMMANDS)
     assert "## Tasks\n- added `Guarded cleanup` (disabled)" in text
     assert "## Usergroup permissions\n- `Guests (gid 1)`: `canviewprofiles` `1` → `0`" in text

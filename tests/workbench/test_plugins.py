@@ -259,7 +259,7 @@ def test_trace_names_hooks_functions_and_templates(real_forum, running) -> None:
     real_forum.add_plugin("hooked", HOOKED)
     from mybb_mcp.forum.requests import PageRequest
 
-    result = running.request_page(PageRequest("index.php", trace=True))
+    result = running.forum.request_page(PageRequest("index.php", trace=True))
     assert result.response is not None and result.response.status == 200, result.failure
     trace = result.workbench
     hooks = [h.hook for h in trace.hooks]
@@ -273,7 +273,7 @@ def test_trace_names_hooks_functions_and_templates(real_forum, running) -> None:
     assert "**`index_start`** → `hooked_index` (`inc/plugins/hooked.php:8`)" in text
     assert "Loaded: `hooked`." in text
 
-    plain = running.request_page(PageRequest("index.php"))
+    plain = running.forum.request_page(PageRequest("index.php"))
     assert plain.workbench is not None and plain.workbench.hooks == []  # no trace unless asked
 
 
@@ -293,7 +293,7 @@ def test_a_template_in_no_set_is_named_missing(real_forum, running) -> None:
     real_forum.add_plugin("asksmissing", ASKS_MISSING)
     from mybb_mcp.forum.requests import PageRequest
 
-    result = running.request_page(PageRequest("index.php", trace=True))
+    result = running.forum.request_page(PageRequest("index.php", trace=True))
     assert result.response is not None and result.response.status == 200, result.failure
     text = render_page(result)
     assert "## Missing templates\n\n- template `asksmissing_box` exists in no set (MyBB rendered nothing)." in text
@@ -305,11 +305,11 @@ def test_a_template_in_no_set_is_named_missing(real_forum, running) -> None:
 def test_a_template_in_no_set_is_named_without_trace(real_forum, running) -> None:
     from mybb_mcp.forum.requests import PageRequest
 
-    plain = running.request_page(PageRequest("index.php"))
+    plain = running.forum.request_page(PageRequest("index.php"))
     assert plain.workbench is not None and plain.workbench.missing_templates == []  # MyBB's own are all there
     assert "## Missing templates" not in render_page(plain)
     real_forum.add_plugin("asksmissing", ASKS_MISSING)
-    result = running.request_page(PageRequest("index.php"))
+    result = running.forum.request_page(PageRequest("index.php"))
     assert result.response is not None and result.response.status == 200, result.failure
     assert result.workbench.missing_templates == ["asksmissing_box"] and result.workbench.templates == []
     assert "## Missing templates\n\n- template `asksmissing_box` exists in no set (MyBB rendered nothing)." in \
@@ -335,7 +335,7 @@ def test_what_a_template_in_no_set_raises_is_mybbs_as_for_a_visitor(real_forum, 
         visitor = handle.read().decode("utf-8", "replace")
     assert "Automatic conversion of false to array is deprecated in " in visitor and "class_templates.php" in visitor
     assert "request_templates.php" not in visitor
-    result = running.request_page(PageRequest("index.php"))
+    result = running.forum.request_page(PageRequest("index.php"))
     errors = [g.example for g in result.errors]
     assert errors and all(e.origin != ORIGIN_TOOL and "request_templates" not in (e.place or "") for e in errors)
     deprecation = next(e for e in errors if "Automatic conversion of false to array" in e.message)
@@ -370,12 +370,12 @@ def test_plugins_off_for_one_request_only(real_forum, running) -> None:
     real_forum.add_plugin("hooked", HOOKED)
     from mybb_mcp.forum.requests import PageRequest
 
-    off = running.request_page(PageRequest("index.php", plugins="none", trace=True))
+    off = running.forum.request_page(PageRequest("index.php", plugins="none", trace=True))
     assert off.workbench.plugins_loaded == [] and all(not h.functions for h in off.workbench.hooks)
-    left_out = running.request_page(PageRequest("index.php", plugins=("hooked",), trace=True))
+    left_out = running.forum.request_page(PageRequest("index.php", plugins=("hooked",), trace=True))
     assert left_out.workbench.skipped == ["hooked"]
     assert not any(h.functions for h in left_out.workbench.hooks)
-    on = running.request_page(PageRequest("index.php", trace=True))
+    on = running.forum.request_page(PageRequest("index.php", trace=True))
     assert on.workbench.plugins_loaded == ["hooked"]
     assert any(h.functions == ("hooked_index",) for h in on.workbench.hooks)
     assert "hooked" in _active(real_forum.db_file)  # nothing changed in MyBB's own state
@@ -404,7 +404,7 @@ $db->insert_query("templates", array("title" => "hooked_box", "template" => $db-
 $result = true;""", {"t": BAD_TEMPLATE}, php=real_forum.php)
     real_forum.add_plugin("hooked", HOOKED.replace('    header("X-Hooked-Index: 1");',
                           """    eval('$box = "'.$templates->get('hooked_box').'";');"""))
-    result = running.request_page(PageRequest("index.php"))
+    result = running.forum.request_page(PageRequest("index.php"))
     errors = result.workbench.template_errors
     assert errors, render_page(result)
     error = errors[0]
@@ -486,10 +486,10 @@ def test_without_the_router_trace_is_refused_and_nothing_is_requested(real_forum
     service = ServerOrchestrationService(replace(real_forum.config(), use_router=False))
     assert service.start().success
     try:
-        result = service.request_page(PageRequest("index.php", plugins="none"))
+        result = service.forum.request_page(PageRequest("index.php", plugins="none"))
         assert result.response is None and "page was not requested" in result.problem
         assert "restart" in result.hint.lower()
-        plain = service.request_page(PageRequest("index.php"))
+        plain = service.forum.request_page(PageRequest("index.php"))
         assert plain.response is not None and plain.workbench is None
     finally:
         service.stop(force=True)

@@ -141,7 +141,7 @@ $result = (int)$thread['tid'];""", {"posts": posts}, php=real_forum.php)
 
 
 def request(service: ServerOrchestrationService, path: str, **kwargs: Any) -> Any:
-    result = service.request_page(PageRequest(path, **kwargs))
+    result = service.forum.request_page(PageRequest(path, **kwargs))
     assert result.response is not None, (result.failure, result.hint)
     return result
 
@@ -193,7 +193,7 @@ def test_the_same_for_each_role_and_nothing_without_the_options(real_forum, runn
     real_forum.add_plugin("costly", COSTLY)
     tid = make_thread(real_forum, 3)
     if role == "member":
-        assert running.add_member("costs_member", "member", "m3mber-pass-1")
+        assert running.workbench.add_member("costs_member", "member", "m3mber-pass-1")
         role = "costs_member"
     result = request(running, f"showthread.php?tid={tid}", queries=True, role=role)
     costs = result.workbench.costs

@@ -33,21 +33,21 @@ def service(forum: RealForum) -> ServerOrchestrationService:
 
 def test_table_valued_pragmas_read(real_forum: RealForum) -> None:
     svc = service(real_forum)
-    answer = svc.sql("SELECT name, type FROM pragma_table_info('mybb_posts') ORDER BY cid", 100)
+    answer = svc.workbench.sql("SELECT name, type FROM pragma_table_info('mybb_posts') ORDER BY cid", 100)
     assert ("pid", "INTEGER") in answer.rows and ("message", "TEXT") in answer.rows, answer.rows
-    assert svc.sql("SELECT count(*) FROM pragma_table_xinfo('mybb_users')", 1).rows[0][0] > 10
-    assert svc.sql("SELECT count(*) FROM json_each('[1,2,3]')", 1).rows == [(3,)]
+    assert svc.workbench.sql("SELECT count(*) FROM pragma_table_xinfo('mybb_users')", 1).rows[0][0] > 10
+    assert svc.workbench.sql("SELECT count(*) FROM json_each('[1,2,3]')", 1).rows == [(3,)]
     # Writes stay refused, however they are dressed.
     for sql, named in [("SELECT * FROM pragma_writable_schema", "writable_schema"),
                        ("UPDATE sqlite_master SET sql = 'x' WHERE name = 'mybb_posts'", "sqlite_master")]:
         with pytest.raises(SqlRefused) as refused:
-            svc.sql(sql, 5)
+            svc.workbench.sql(sql, 5)
         assert named in refused.value.message and "Nothing was" in refused.value.message, refused.value.message
 
 
 def test_fts3_tokenizer_is_refused(real_forum: RealForum) -> None:
     with pytest.raises(SqlRefused) as refused:
-        service(real_forum).sql("SELECT hex(fts3_tokenizer('simple'))", 5)
+        service(real_forum).workbench.sql("SELECT hex(fts3_tokenizer('simple'))", 5)
     assert "fts3_tokenizer()" in refused.value.message and "not allowed" in refused.value.message
 
 

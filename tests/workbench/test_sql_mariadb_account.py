@@ -88,12 +88,12 @@ def test_a_root_login_cannot_write_through_the_sql_tool(root_forum: tuple[Server
                "SET PASSWORD = PASSWORD('locked-out')", "FLUSH TABLES", "OPTIMIZE TABLE ro_users"]
     for sql in attacks:
         with pytest.raises(SqlRefused) as refused:
-            svc.sql(sql, 5)
+            svc.workbench.sql(sql, 5)
         assert "Nothing was" in refused.value.message, (sql, refused.value.message)
     assert _global(mariadb, "general_log_file") == log_file_before and _global(mariadb, "general_log") == "0"
     assert not (root / "gl.php").exists() and not list(tmp_path.glob("*.php"))
     mariadb.execute("SELECT 1")  # the server still runs
-    assert svc.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
+    assert svc.workbench.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
     assert any("may only SELECT on `ro_root`" in note for note in result.notes), result.notes
 
 
@@ -134,16 +134,16 @@ def test_a_privileged_login_without_a_reader_is_refused_with_the_grant_lines(
     kept = reader_file(svc.config.credentials_file)
     kept.unlink()
     with pytest.raises(SqlRefused) as refused:
-        svc.sql("SELECT 1", 1)
+        svc.workbench.sql("SELECT 1", 1)
     message, hint = refused.value.message, refused.value.hint or ""
     assert "'rootish'@'127.0.0.1' may do more than read" in message and "GRANT ALL PRIVILEGES ON *.*" in message
     assert "CREATE USER IF NOT EXISTS 'mybb_ro_" in hint and "GRANT SELECT ON `ro\\_root`.* TO 'mybb_ro_" in hint
     assert kept.is_file() and oct(kept.stat().st_mode & 0o777) == "0o600"
     with pytest.raises(SqlRefused) as again:  # the account is named until it exists
-        svc.sql("SELECT 1", 1)
+        svc.workbench.sql("SELECT 1", 1)
     assert "does not exist yet" in again.value.message and "GRANT SELECT ON" in (again.value.hint or "")
     mariadb.execute(*_statements(hint))
-    assert svc.sql("SELECT 1", 1).rows == [(1,)]
+    assert svc.workbench.sql("SELECT 1", 1).rows == [(1,)]
 
 
 def test_init_without_the_right_to_create_users_says_the_grant_lines(
@@ -153,14 +153,14 @@ def test_init_without_the_right_to_create_users_says_the_grant_lines(
     assert result.success and "CREATE USER IF NOT EXISTS 'mybb_ro_" in shown
     assert "GRANT SELECT ON `ro\\_weak`.*" in shown
     with pytest.raises(SqlRefused) as refused:
-        svc.sql("SELECT username FROM ro_users", 5)
+        svc.workbench.sql("SELECT username FROM ro_users", 5)
     assert "does not exist yet" in refused.value.message and "GRANT SELECT ON `ro\\_weak`.*" in refused.value.hint
     with pytest.raises(SqlRefused):
-        svc.describe_table("users")
+        svc.workbench.describe_table("users")
     note = next(n for n in result.notes if "CREATE USER" in n)
     mariadb.execute(*_statements(note))
-    assert svc.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
-    assert svc.describe_table("users").table == "ro_users"
+    assert svc.workbench.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
+    assert svc.workbench.describe_table("users").table == "ro_users"
 
 
 def _statements(text: str) -> list[str]:
@@ -194,15 +194,15 @@ def test_a_statement_cannot_lift_the_time_limit(root_forum: tuple[ServerOrchestr
     while _running(mariadb, "AS lifted") and time.monotonic() < deadline:
         time.sleep(0.05)  # polling interval
     assert not _running(mariadb, "AS lifted"), "the server still runs the statement"
-    assert svc.sql("SELECT 1", 1).rows == [(1,)]
+    assert svc.workbench.sql("SELECT 1", 1).rows == [(1,)]
 
 
 def test_the_real_version_is_named(root_forum: tuple[ServerOrchestrationService, InitResult],
                                    mariadb: MariaDB) -> None:
     svc, _ = root_forum
     version = "MariaDB " + mariadb.version.split("-")[0]
-    assert svc.sql("SELECT 1", 1).engine == version
-    assert svc.describe_table("users").engine == version
+    assert svc.workbench.sql("SELECT 1", 1).engine == version
+    assert svc.workbench.describe_table("users").engine == version
     status = svc.get_status()
     summary = getattr(status.forum, "database_summary", "")
     assert version in summary and "5.5.5" not in summary, summary
@@ -239,12 +239,12 @@ def test_a_reader_given_more_rights_is_refused(root_forum: tuple[ServerOrchestra
     account = f"'{kept['user']}'@'{kept['host']}'"
     mariadb.execute(f"GRANT FILE ON *.* TO {account}")
     with pytest.raises(SqlRefused) as refused:
-        svc.sql("SELECT 1", 1)
+        svc.workbench.sql("SELECT 1", 1)
     assert f"{account}, may do more than SELECT" in refused.value.message and "GRANT FILE ON *.*" in \
         refused.value.message, refused.value.message
     assert "REVOKE ALL PRIVILEGES, GRANT OPTION FROM" in (refused.value.hint or "")
     mariadb.execute(f"REVOKE FILE ON *.* FROM {account}")
-    assert svc.sql("SELECT 1", 1).rows == [(1,)]
+    assert svc.workbench.sql("SELECT 1", 1).rows == [(1,)]
 
 
 def test_init_force_keeps_the_reader(root_forum: tuple[ServerOrchestrationService, InitResult],
@@ -258,4 +258,4 @@ def test_init_force_keeps_the_reader(root_forum: tuple[ServerOrchestrationServic
     again = svc.init_forum(InitOptions(source=str(archive_path()), database_url=url, force=True))
     assert again.success, (again.message, again.hint)
     assert json.loads(kept.read_text())["user"] == before  # no second account on the server
-    assert svc.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]
+    assert svc.workbench.sql("SELECT username FROM ro_users", 5).rows == [("admin",)]

@@ -59,7 +59,7 @@ def service(forum: RealForum) -> ServerOrchestrationService:
 
 
 def test_sql_reads_with_the_total_and_what_was_left_out(real_forum: RealForum) -> None:
-    answer = service(real_forum).sql("SELECT tid, title FROM mybb_templates ORDER BY tid", 5)
+    answer = service(real_forum).workbench.sql("SELECT tid, title FROM mybb_templates ORDER BY tid", 5)
     assert answer.columns == ["tid", "title"] and len(answer.rows) == 5
     assert answer.total > 900 and not answer.total_is_lower_bound
     done = cli(real_forum, "sql", "SELECT tid, title, template FROM mybb_templates ORDER BY tid", "--limit", "3")
@@ -74,7 +74,7 @@ def test_sql_that_writes_or_escapes_is_refused_by_sqlite_and_changes_nothing(rea
     folder = real_forum.db_file.parent
     before = fingerprint(real_forum.db_file)
     with pytest.raises(SqlRefused) as refused:
-        service(real_forum).sql(sql.format(dir=folder), 10)
+        service(real_forum).workbench.sql(sql.format(dir=folder), 10)
     assert "Nothing was" in refused.value.message and refused.value.hint
     assert fingerprint(real_forum.db_file) == before
     assert not [p for p in folder.iterdir() if p.name in ("attached.db", "copy.db")]
@@ -88,14 +88,14 @@ def test_the_refusal_names_what_sqlite_refused(real_forum: RealForum) -> None:
                        ("DELETE FROM mybb_users", "DELETE on mybb_users"),
                        ("SELECT 1; SELECT 2", "one statement")]:
         with pytest.raises(SqlRefused) as refused:
-            svc.sql(sql, 5)
+            svc.workbench.sql(sql, 5)
         assert named in refused.value.message, refused.value.message
     done = cli(real_forum, "sql", "DELETE FROM mybb_users")
     assert done.returncode == 1 and "Refused by SQLite: DELETE on mybb_users" in done.stdout
 
 
 def test_describe_a_table_with_or_without_the_prefix(real_forum: RealForum) -> None:
-    desc = service(real_forum).describe_table("users")
+    desc = service(real_forum).workbench.describe_table("users")
     assert desc.table == "mybb_users" and desc.rows == 1
     names = {c.name: c for c in desc.columns}
     assert names["uid"].key == "PRI" and names["username"].type.startswith("varchar")
@@ -108,7 +108,7 @@ def test_describe_a_table_with_or_without_the_prefix(real_forum: RealForum) -> N
 
 def test_a_member_and_a_moderator_log_in_at_once(real_forum: RealForum) -> None:
     svc = service(real_forum)
-    added = svc.add_member("alice", "member", None)
+    added = svc.workbench.add_member("alice", "member", None)
     assert added.member.usergroup == 2 and added.generated_password
     done = cli(real_forum, "members", "add", "mod one", "--role", "moderator", "--password", "s3cret-pw")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -122,18 +122,19 @@ def test_a_member_and_a_moderator_log_in_at_once(real_forum: RealForum) -> None:
         hashed = conn.execute("SELECT password, salt FROM mybb_users WHERE username = 'mod one'").fetchone()
     assert rows == {"admin": 4, "alice": 2, "mod one": 3}
     assert hashed[0] != "s3cret-pw" and len(hashed[0]) == 32 and hashed[1]
-    listed = svc.list_members()
+    listed = svc.workbench.list_members()
     assert {m.username: m.password_kept for m in listed.members} == {"admin": False, "alice": True, "mod one": True}
     try:
         assert svc.start().success
         for who in ("alice", "mod one"):
-            page = svc.request_page(PageRequest(path="usercp.php", role=who))
+            page = svc.forum.request_page(PageRequest(path="usercp.php", role=who))
             assert page.ok and page.response is not None and page.response.status == 200, page
             assert page.response.page_error is None, page.response.page_error
             assert "action=logout" in page.response.body and f">{who}</a>" in page.response.body
-        modcp = svc.request_page(PageRequest(path="modcp.php", role="mod one", contains="Moderator Control Panel"))
+        modcp = svc.forum.request_page(PageRequest(path="modcp.php", role="mod one",
+                                                   contains="Moderator Control Panel"))
         assert modcp.ok and modcp.contains_found == "text", modcp.response.page_error if modcp.response else modcp
-        refused = svc.request_page(PageRequest(path="modcp.php", role="alice"))
+        refused = svc.forum.request_page(PageRequest(path="modcp.php", role="alice"))
         assert refused.response is not None and refused.response.page_error is not None
     finally:
         svc.stop(force=True)
@@ -141,7 +142,7 @@ def test_a_member_and_a_moderator_log_in_at_once(real_forum: RealForum) -> None:
 
 def test_a_member_mybb_refuses_changes_nothing(real_forum: RealForum) -> None:
     svc = service(real_forum)
-    svc.add_member("bob", "member", None)
+    svc.workbench.add_member("bob", "member", None)
     done = cli(real_forum, "members", "add", "bob")
     assert done.returncode == 1 and "MyBB refused the member" in done.stdout and "Nothing was added" in done.stdout
     bad = cli(real_forum, "members", "add", "a<b")
@@ -152,7 +153,7 @@ def test_a_member_mybb_refuses_changes_nothing(real_forum: RealForum) -> None:
 
 def test_template_get_and_a_dry_run_before_the_change(real_forum: RealForum) -> None:
     svc = service(real_forum)
-    view = svc.get_template("postbit_author_user")
+    view = svc.workbench.get_template("postbit_author_user")
     assert [(c.sid, c.modified) for c in view.copies] == [(-2, False)]
     before = fingerprint(real_forum.db_file)
     dry = cli(real_forum, "templates", "replace", "postbit_author_user", "{$lang->postbit_posts}",
@@ -161,14 +162,14 @@ def test_template_get_and_a_dry_run_before_the_change(real_forum: RealForum) -> 
     assert "Dry Run, 1 Set(s) Would Change" in dry.stdout and "create a copy from the master" in dry.stdout
     assert "+\t{$lang->postbit_posts} [x] {$post['postnum']}<br />" in dry.stdout
     assert fingerprint(real_forum.db_file) == before
-    done = svc.replace_in_template("postbit_author_user", "{$lang->postbit_posts}", "{$lang->postbit_posts} [x]",
-                                   None, True)
+    done = svc.workbench.replace_in_template("postbit_author_user", "{$lang->postbit_posts}",
+                                             "{$lang->postbit_posts} [x]", None, True)
     assert done.applied and [c.sid for c in done.changes] == [1]
-    after = svc.get_template("postbit_author_user")
+    after = svc.workbench.get_template("postbit_author_user")
     assert [(c.sid, c.modified) for c in after.copies] == [(-2, False), (1, True)]
     assert "{$lang->postbit_posts} [x] {$post['postnum']}" in after.copies[1].template
     # Again: the set's own copy is now what would change; a text in no copy changes nothing.
-    again = svc.replace_in_template("postbit_author_user", "[x]", "[y]", None, False)
+    again = svc.workbench.replace_in_template("postbit_author_user", "[x]", "[y]", None, False)
     assert [(c.sid, c.action) for c in again.changes] == [(1, "update")] and not again.applied
     nothing = cli(real_forum, "templates", "replace", "postbit_author_user", "no such text", "x", "--apply")
     assert nothing.returncode == 0 and "Nothing To Change" in nothing.stdout
@@ -182,7 +183,7 @@ def test_php_runs_inside_the_forum_with_bounded_answers(real_forum: RealForum) -
     assert done.returncode == 0, done.stdout + done.stderr
     assert "'MyBB Test Forum'" in done.stdout and "'mybb_'" in done.stdout
     assert "out" in done.stdout and "user warning: careful (your code line 1)" in done.stdout
-    big = service(real_forum).eval_php("echo str_repeat('x', 100000); return str_repeat('y', 100000);", 10)
+    big = service(real_forum).workbench.eval_php("echo str_repeat('x', 100000); return str_repeat('y', 100000);", 10)
     assert len(big.output) < 9000 and "100,000 characters in all" in big.output
     assert big.return_value is not None and len(big.return_value) < 9000
     threw = cli(real_forum, "php", "throw new RuntimeException('boom');")
@@ -196,7 +197,7 @@ def test_php_runs_inside_the_forum_with_bounded_answers(real_forum: RealForum) -
 ])
 def test_a_snippet_that_loops_or_eats_memory_ends_at_its_limit(real_forum: RealForum, code: str, limit: str) -> None:
     started = time.monotonic()
-    result = service(real_forum).eval_php(code, 2)
+    result = service(real_forum).workbench.eval_php(code, 2)
     assert time.monotonic() - started < 10
     assert not result.finished and result.stopped is not None and limit in result.stopped, result
-    assert service(real_forum).eval_php("return 1;", 5).return_value == "1"
+    assert service(real_forum).workbench.eval_php("return 1;", 5).return_value == "1"

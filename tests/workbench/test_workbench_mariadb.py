@@ -74,15 +74,15 @@ def _checksums(mariadb: MariaDB) -> dict[str, int]:
 
 def test_sql_on_mariadb_reads_and_refuses_every_write(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
     svc, mariadb = forum
-    answer = svc.sql("SELECT username, usergroup FROM wb_users", 20)
+    answer = svc.workbench.sql("SELECT username, usergroup FROM wb_users", 20)
     assert answer.engine.startswith("MariaDB") and answer.rows == [("admin", 4)] and answer.table_prefix == "wb_"
-    desc = svc.describe_table("users")
+    desc = svc.workbench.describe_table("users")
     assert desc.table == "wb_users" and {c.name for c in desc.columns} >= {"uid", "username", "usergroup"}
     assert any(i.name == "PRIMARY" and i.columns == ["uid"] and i.unique for i in desc.indexes)
     before = _checksums(mariadb)
     for sql in WRITES:
         with pytest.raises(SqlRefused) as refused:
-            svc.sql(sql, 5)
+            svc.workbench.sql(sql, 5)
         assert "Nothing was" in refused.value.message, (sql, refused.value.message)
         if sql.startswith(("DELETE", "UPDATE", "INSERT")):
             # The reader account's rights refuse it first (the read-only transaction is behind them).
@@ -93,14 +93,14 @@ def test_sql_on_mariadb_reads_and_refuses_every_write(forum: tuple[ServerOrchest
 
 def test_members_templates_and_php_on_mariadb(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
     svc, _ = forum
-    added = svc.add_member("maria", "moderator", None)
+    added = svc.workbench.add_member("maria", "moderator", None)
     assert added.member.usergroup == 3 and added.credentials_file is not None
-    page = svc.request_page(PageRequest(path="modcp.php", role="maria", contains="Moderator Control Panel"))
+    page = svc.forum.request_page(PageRequest(path="modcp.php", role="maria", contains="Moderator Control Panel"))
     assert page.ok and page.contains_found == "text", page
-    done = svc.replace_in_template("header", "<navigation>", "<navigation><!-- wb -->", None, True)
+    done = svc.workbench.replace_in_template("header", "<navigation>", "<navigation><!-- wb -->", None, True)
     assert done.applied and [c.action for c in done.changes] == ["create"]
-    assert "<!-- wb -->" in (svc.get_template("header").copies[1].template)
-    ran = svc.eval_php("return $db->table_prefix . '/' . $db->type;", 10)
+    assert "<!-- wb -->" in (svc.workbench.get_template("header").copies[1].template)
+    ran = svc.workbench.eval_php("return $db->table_prefix . '/' . $db->type;", 10)
     assert ran.return_value == "'wb_/mysqli'", ran
 
 
@@ -121,7 +121,7 @@ def test_a_long_query_is_stopped_by_the_server(forum: tuple[ServerOrchestrationS
         run_query(svc.config.mybb_root, "SELECT SLEEP(20) FROM wb_users", timeout=1.0)
     assert time.monotonic() - started < 10
     assert "ran longer than 1 s and was" in refused.value.message, refused.value.message
-    assert svc.sql("SELECT 1", 1).rows == [(1,)]  # the next call is answered as ever
+    assert svc.workbench.sql("SELECT 1", 1).rows == [(1,)]  # the next call is answered as ever
 
 
 def test_a_template_in_no_set_is_named_on_mariadb(forum: tuple[ServerOrchestrationService, MariaDB]) -> None:
@@ -132,7 +132,7 @@ def test_a_template_in_no_set_is_named_on_mariadb(forum: tuple[ServerOrchestrati
     root = svc.config.mybb_root
     (root / "inc" / "plugins" / "asksmissing.php").write_text(ASKS_MISSING, "utf-8")
     activate_plugin(root, "asksmissing", php=svc.config.php)
-    page = svc.request_page(PageRequest(path="index.php"))
+    page = svc.forum.request_page(PageRequest(path="index.php"))
     assert page.response is not None and page.response.status == 200, page.failure
     assert page.workbench is not None and page.workbench.missing_templates == ["asksmissing_box"]
     # MyBB's MySQL driver fetches null, not false, for no row: no deprecation here, unlike on SQLite.

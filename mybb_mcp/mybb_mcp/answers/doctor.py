@@ -11,14 +11,13 @@ from .commands import MCP_COMMANDS, Commands
 MARKS = {OK: "✓", PROBLEM: "✗", WARNING: "⚠", INFO: "ℹ", SKIPPED: "skipped"}
 
 
-def _php_fix(code: str, mcp: bool) -> str:
-    if mcp:
+def _php_fix(code: str, commands: Commands) -> str:
+    if commands.mcp:
         return f"`mybb_forum_php` with `code`: {code_span(code)} (needs MYBB_ALLOW_PHP=1), or `mybb-server php`"
     return code_span(f"mybb-server php {shlex.quote(code)}")
 
 
 def render_finding(finding: Finding, commands: Commands = MCP_COMMANDS) -> str:
-    mcp = commands.mcp
     mark = MARKS.get(finding.status, finding.status)
     line = f"{mark} {finding.name}"
     if finding.what:
@@ -26,7 +25,7 @@ def render_finding(finding: Finding, commands: Commands = MCP_COMMANDS) -> str:
     if finding.status in (PROBLEM, WARNING, INFO) and (finding.fix or finding.php_fix):
         fix = one_line(finding.fix) if finding.fix else ""
         if finding.php_fix:
-            fix = (fix + ": " if fix else "") + _php_fix(finding.php_fix, mcp)
+            fix = (fix + ": " if fix else "") + _php_fix(finding.php_fix, commands)
         line += f" — Fix: {fix}"
     return line
 

@@ -1,4 +1,4 @@
-"""A plugin's matrix (orchestration/matrix.py) as markdown: one table, a verdict per cell with its first
+"""A plugin's matrix (workbench/matrix.py) as markdown: one table, a verdict per cell with its first
 error, then what differs between cells, MyBB's own noise counted apart. Fits a budget."""
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def render_plugins(result: PluginsResult, commands: Commands = MCP_COMMANDS) -> 
         lines += _lifecycle(result)
     if result.hint:
         lines += ["", f"**Next:** {result.hint}"]
-    lines += ["", _next(result, "mybb_forum_plugins", not commands.mcp)]
+    lines += ["", _next(result, commands)]
     return _within("\n".join(lines))
 
 
@@ -257,12 +257,12 @@ def _check(result: PluginsResult) -> list[str]:
     return lines
 
 
-def _next(result: PluginsResult, tool: str, cli: bool) -> str:
+def _next(result: PluginsResult, commands: Commands) -> str:
     def call(action: str, name: str | None = None) -> str:
-        if cli:
+        if not commands.mcp:
             return f"`mybb-server plugins {action}{' ' + name if name else ''}`"
         named = f', name: "{name}"' if name else ""
-        return f'`{tool}` {{action: "{action}"{named}}}'
+        return f'`mybb_forum_plugins` {{action: "{action}"{named}}}'
 
     if result.action == "list":
         return f"Details of one: {call('check', 'NAME')}; install it: {call('install', 'NAME')}."

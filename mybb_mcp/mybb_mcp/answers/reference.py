@@ -51,7 +51,7 @@ def _functions(answer: ReferenceAnswer) -> list[str]:
     return out
 
 
-def _templates(answer: ReferenceAnswer, mcp: bool) -> list[str]:
+def _templates(answer: ReferenceAnswer, commands: Commands) -> list[str]:
     out = []
     for t in answer.templates:
         out.append(f"\n## Template {code_span(t.title)}\n")
@@ -69,7 +69,7 @@ def _templates(answer: ReferenceAnswer, mcp: bool) -> list[str]:
             out += _places([f"{s.place} {code_span(s.text)}" for s in t.maybe_sites])
         else:
             out.append("No code renders it by name.")
-        get = f"`mybb_forum_templates` `get` `{t.title}`" if mcp else f"`mybb-server templates get {t.title}`"
+        get = f"`mybb_forum_templates` `get` `{t.title}`" if commands.mcp else f"`mybb-server templates get {t.title}`"
         out.append(f"Its text in every set: {get}.")
     return out
 
@@ -141,7 +141,7 @@ def render_reference(answer: ReferenceAnswer, commands: Commands = MCP_COMMANDS)
     else:
         what = f"{answer.kind} " if answer.kind else ""
         out = [f"# MyBB Reference: {what}{code_span(answer.name)} ({version})"]
-        out += _hooks(answer) + _templates(answer, mcp) + _functions(answer) + _settings(answer) + _caches(answer)
+        out += _hooks(answer) + _templates(answer, commands) + _functions(answer) + _settings(answer) + _caches(answer)
         out += _lang(answer)
         if not answer.found:
             kinds = answer.kind or "hook, function, template, setting, cache or language string"

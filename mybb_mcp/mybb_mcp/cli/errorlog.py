@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def run_errorlog(args: argparse.Namespace, service: ServerOrchestrationService, out: Output) -> int:
-    change = service.set_mybb_error_logging(args.state == "on")
+    change = service.forum.set_mybb_error_logging(args.state == "on")
     out.show(change, lambda: render_error_logging(change, heading="#"))
     return EXIT_OK if change.ok else EXIT_FAILED
 

@@ -54,8 +54,8 @@ def run_logs(args: argparse.Namespace, service: ServerOrchestrationService, out:
         return _run_logs_checkpoint(args, service, out, options)
     log_file = service.config.log_file
     position = open_position(log_file, 0)  # before the query: a rotation in between repeats, never loses
-    cursor = service.log_cursor()
-    result = service.search_logs(options)
+    cursor = service.logs.log_cursor()
+    result = service.logs.search_logs(options)
     if out.as_json:
         out.data({**to_jsonable(result), "cursor": cursor}, compact=args.follow)  # streaming: one document per line
     elif args.follow:  # a stream for monitors: one entry per line, oldest first
@@ -103,13 +103,13 @@ def _run_logs_checkpoint(args: argparse.Namespace, service: ServerOrchestrationS
     if args.digest:
         if args.wait:
             raise InvalidArgument("--digest answers at once; --wait is for waiting for new entries.", "Drop one.")
-        digest = service.error_digest(args.cursor, args.since, not args.no_mybb, args.grep, args.path)
+        digest = service.logs.error_digest(args.cursor, args.since, not args.no_mybb, args.grep, args.path)
         out.show({**to_jsonable(digest), "cursor": digest.cursor.encode()},
                  lambda: render_digest(digest, None, CLI_COMMANDS, options.max_chars))
         return EXIT_OK
     if args.since is not None:
         raise InvalidArgument("--since and --cursor both say where to start.", "Pass one.")
-    found = service.logs_since(args.cursor, options, wait_seconds=args.wait or 0)
+    found = service.logs.logs_since(args.cursor, options, wait_seconds=args.wait or 0)
     out.show({**to_jsonable(found), "cursor": found.cursor.encode()},
              lambda: render_new_entries(found, str(service.config.log_file), None, CLI_COMMANDS,
                                         waited=args.wait or None))

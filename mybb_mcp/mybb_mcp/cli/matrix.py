@@ -1,5 +1,5 @@
 """`matrix PLUGIN --php 7.4,8.2,8.4 --mybb 1.8.30,1.8.37`: a plugin on several PHP and MyBB releases
-(orchestration/matrix.py, answers/matrix.py)."""
+(workbench/matrix.py, answers/matrix.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def run_matrix(args: argparse.Namespace, service: ServerOrchestrationService, ou
 
     request = MatrixRequest(args.plugin, tuple(args.php or ()), tuple(args.mybb or ()), tuple(args.page or ()),
                             tuple(Path(a) for a in args.archive or ()))
-    result = service.matrix(request, progress)  # Ctrl-C: the cells stop their servers, then main says so
+    result = service.workbench.matrix(request, progress)  # Ctrl-C: the cells stop their servers, then main says so
     out.show(result, lambda: render_matrix(result, budget=1_000_000))
     return EXIT_OK if all(cell.verdict == "ok" for cell in result.cells) else EXIT_FAILED
 

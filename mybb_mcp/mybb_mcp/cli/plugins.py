@@ -23,7 +23,7 @@ def run_plugins(args: argparse.Namespace, service: ServerOrchestrationService, o
         raise InvalidArgument(f"`plugins {args.action}` {'takes no' if args.action == 'list' else 'needs a'} "
                               "plugin codename.", "Run `mybb-server plugins list`, or e.g. "
                               "`mybb-server plugins check NAME`.")
-    result = service.plugins(args.action, args.name)
+    result = service.workbench.plugins(args.action, args.name)
     out.show(result, lambda: render_plugins(result, CLI_COMMANDS))
     return EXIT_OK if result.ok else EXIT_FAILED
 

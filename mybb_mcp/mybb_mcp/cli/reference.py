@@ -19,7 +19,7 @@ def add_doctor(parser: argparse.ArgumentParser) -> None:
 
 
 def run_doctor(args: argparse.Namespace, service: Any, out: Any) -> int:
-    report = service.doctor()
+    report = service.forum.doctor()
     out.show(report, lambda: render_doctor(report, CLI_COMMANDS))
     return EXIT_FAILED if report.problems else EXIT_OK
 
@@ -46,6 +46,6 @@ def run_ref(args: argparse.Namespace, service: Any, out: Any) -> int:
                                   "or `ref search WORDS`.")
     elif len(words) > 2:
         raise InvalidArgument("`ref` takes [KIND] NAME.", "e.g. mybb-server ref template postbit, or ref search WORDS")
-    answer = service.reference(kind, name, query)
+    answer = service.forum.reference(kind, name, query)
     out.show(answer, lambda: render_reference(answer, CLI_COMMANDS))
     return EXIT_OK if answer.found else EXIT_FAILED

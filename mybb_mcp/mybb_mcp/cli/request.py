@@ -35,7 +35,7 @@ def run_request(args: argparse.Namespace, service: ServerOrchestrationService, o
         queries=args.queries, profile=args.profile, slow_query_ms=args.slow_ms,
         browser=args.browser,
     )
-    result = service.request_page(request)
+    result = service.forum.request_page(request)
     if out.as_json:
         data = to_jsonable(result)
         if result.response is not None:

@@ -25,7 +25,7 @@ def run_snapshot(args: argparse.Namespace, service: ServerOrchestrationService, 
         raise InvalidArgument(f"`snapshot {args.action}` needs the snapshot's name.",
                               f"Run `mybb-server snapshot {args.action} NAME`; see the names with "
                               "`mybb-server snapshot list`.")
-    result = service.snapshot(args.action, args.name)
+    result = service.forum.snapshot(args.action, args.name)
     out.show(result, lambda: render_snapshot(result, CLI_COMMANDS))
     return EXIT_OK if result.ok else EXIT_FAILED
 

@@ -1,6 +1,6 @@
 """The workbench's CLI commands: `sql`, `members`, `templates`, `php` (parsers and what they run).
 
-`cli.py` lists them in its COMMANDS table; each run function has its signature (args, service, out).
+`cli/app.py` lists them in its COMMANDS table; each run function has its signature (args, service, out).
 The CLI always runs PHP (a person typed it); the MCP face only when MYBB_ALLOW_PHP=1.
 """
 
@@ -46,10 +46,10 @@ def run_sql(args: argparse.Namespace, service: Any, out: Any) -> int:
         raise InvalidArgument("Pass one SQL statement or --describe TABLE.", "e.g. mybb-server sql 'SELECT 1'.")
     try:
         if args.describe is not None:
-            desc = service.describe_table(args.describe)
+            desc = service.workbench.describe_table(args.describe)
             out.show(desc, lambda: render_table(desc, CLI_COMMANDS))
             return EXIT_OK if desc.columns else EXIT_FAILED
-        answer = service.sql(args.sql, args.limit)
+        answer = service.workbench.sql(args.sql, args.limit)
     except MybbMcpError as exc:
         return _failed(out, exc, Failure.SQL_REFUSED)
     out.show(answer, lambda: render_sql(answer, CLI_COMMANDS))
@@ -67,8 +67,8 @@ def add_members(parser: argparse.ArgumentParser) -> None:
 
 def run_members(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
-        result = (service.list_members() if args.action == "list"
-                  else service.add_member(args.name, args.role, args.password))
+        result = (service.workbench.list_members() if args.action == "list"
+                  else service.workbench.add_member(args.name, args.role, args.password))
     except MybbMcpError as exc:
         return _failed(out, exc, Failure.MEMBER_NOT_ADDED if args.action == "add" else Failure.MEMBERS_UNREADABLE)
     out.show(result, lambda: render_member_list(result, CLI_COMMANDS) if args.action == "list"
@@ -92,10 +92,10 @@ def add_templates(parser: argparse.ArgumentParser) -> None:
 def run_templates(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
         if args.action == "get":
-            view = service.get_template(args.title)
+            view = service.workbench.get_template(args.title)
             out.show(view, lambda: render_template(view, CLI_COMMANDS))
             return EXIT_OK if view.copies else EXIT_FAILED
-        result = service.replace_in_template(args.title, args.find, args.replace, args.sid, args.apply)
+        result = service.workbench.replace_in_template(args.title, args.find, args.replace, args.sid, args.apply)
     except MybbMcpError as exc:
         refused = isinstance(exc, TemplateRefused)
         return _failed(out, exc, Failure.TEMPLATE_REFUSED if refused else Failure.TEMPLATE_FAILED)
@@ -111,7 +111,7 @@ def add_php(parser: argparse.ArgumentParser) -> None:
 
 def run_php(args: argparse.Namespace, service: Any, out: Any) -> int:
     try:
-        result = service.eval_php(args.code, args.timeout)
+        result = service.workbench.eval_php(args.code, args.timeout)
     except MybbMcpError as exc:
         return _failed(out, exc, Failure.PHP_NOT_RUN)
     out.show(result, lambda: render_php(result))

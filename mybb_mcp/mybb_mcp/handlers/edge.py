@@ -139,7 +139,7 @@ def get_orchestration_service(config: Config) -> ServerOrchestrationService:
     with _service_lock:
         if _service is None or _service.config != config:
             _service = ServerOrchestrationService(config)
-            _service.keep_browser_warm = True  # the long-lived MCP server (workbench/browser_pool.py)
+            _service.forum.keep_browser_warm = True  # the long-lived MCP server (workbench/browser_pool.py)
         return _service
 
 

@@ -17,12 +17,12 @@ from .edge import Progress, ToolText
 
 
 def plugins(service: ServerOrchestrationService, args: PluginsArgs, progress: Progress) -> ToolText:
-    result = service.plugins(args.action, args.name)
+    result = service.workbench.plugins(args.action, args.name)
     return ToolText(render_plugins(result, MCP_COMMANDS), is_error=not result.ok)
 
 
 def snapshot(service: ServerOrchestrationService, args: SnapshotArgs, progress: Progress) -> ToolText:
-    result = service.snapshot(args.action, args.name)
+    result = service.forum.snapshot(args.action, args.name)
     return ToolText(render_snapshot(result, MCP_COMMANDS), is_error=not result.ok)
 
 
@@ -33,7 +33,7 @@ def matrix(service: ServerOrchestrationService, args: MatrixArgs, progress: Prog
     request = MatrixRequest(args.plugin, tuple(args.php), tuple(args.mybb), tuple(args.pages))
     try:
         # progress.cancelled: a call cancelled or timed out stops the cells still running, and their servers.
-        return ToolText(render_matrix(service.matrix(request, cell_done, progress.cancelled)), is_error=False)
+        return ToolText(render_matrix(service.workbench.matrix(request, cell_done, progress.cancelled)), is_error=False)
     except MatrixCancelled:
         return ToolText("Matrix cancelled: every cell's server was stopped.", is_error=True)
     except InvalidArgument:

@@ -37,7 +37,7 @@ def start(service: ServerOrchestrationService, args: StartArgs, progress: Progre
     if args.mybb_error_logging is not None:
         # Before the start: MyBB reads its settings per request, so either order works; this one lets
         # a failed start still report the setting it changed.
-        change = service.set_mybb_error_logging(args.mybb_error_logging == "on")
+        change = service.forum.set_mybb_error_logging(args.mybb_error_logging == "on")
     # An explicit choice replaces development mode's default (MyBB's error logging on).
     text = _result_text(service.start(args.port, args.force, workers=args.workers,
                                       dev_error_logging=args.mybb_error_logging is None))
@@ -68,7 +68,7 @@ def no_forum_configured(config: Config) -> bool:
 def logs(service: ServerOrchestrationService, args: LogsArgs, progress: Progress) -> ToolText:
     if args.cursor is not None or args.digest or args.wait_seconds:
         return _logs_checkpoint(service, args, progress)
-    cursor = service.log_cursor()  # before the query: an entry written meanwhile shows again, never lost
+    cursor = service.logs.log_cursor()  # before the query: an entry written meanwhile shows again, never lost
     options = LogQueryOptions(
         errors_only=args.errors_only,
         exclude_static=args.exclude_static,
@@ -84,7 +84,7 @@ def logs(service: ServerOrchestrationService, args: LogsArgs, progress: Progress
         full_traces=args.full_traces,
         max_chars=args.max_chars,
     )
-    answer = render_log_query(service.search_logs(options), MCP_COMMANDS)
+    answer = render_log_query(service.logs.search_logs(options), MCP_COMMANDS)
     return ToolText(answer + render_cursor_line(cursor, MCP_COMMANDS))
 
 
@@ -109,7 +109,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: LogsArgs, progre
     if args.digest:
         if args.since_minutes is not None and args.cursor is not None:
             raise InvalidArgument("since_minutes and cursor both say where the digest starts.", "Pass one.")
-        digest = service.error_digest(args.cursor, args.since_minutes, args.mybb_errors, args.filter, args.path)
+        digest = service.logs.error_digest(args.cursor, args.since_minutes, args.mybb_errors, args.filter, args.path)
         return ToolText(render_digest(digest, zone, MCP_COMMANDS, args.max_chars))
     options = LogQueryOptions(errors_only=args.errors_only, exclude_static=args.exclude_static,
                               filter_keyword=args.filter, path=args.path, limit=args.limit,
@@ -121,7 +121,7 @@ def _logs_checkpoint(service: ServerOrchestrationService, args: LogsArgs, progre
         progress(elapsed, total, f"waiting for a new log entry ({elapsed:.0f}/{total:.0f} s)")
 
     started = time.monotonic()
-    found = service.logs_since(args.cursor, options, wait_seconds=args.wait_seconds, on_wait=on_wait)
+    found = service.logs.logs_since(args.cursor, options, wait_seconds=args.wait_seconds, on_wait=on_wait)
     filters = ", ".join(f for f in (
         "errors" if args.errors_only else "",
         f"keyword {args.filter!r}" if args.filter else "",
@@ -141,7 +141,7 @@ def request(service: ServerOrchestrationService, args: RequestArgs, progress: Pr
         queries=args.queries, profile=args.profile, slow_query_ms=args.slow_query_ms,
         browser=args.browser,
     )
-    result = service.request_page(request)
+    result = service.forum.request_page(request)
     return ToolText(render_page_result(result, MCP_COMMANDS), is_error=result.response is None)
 
 

@@ -14,13 +14,13 @@ from .edge import Progress, ToolText
 
 
 def doctor(service: ServerOrchestrationService, args: DoctorArgs, progress: Progress) -> ToolText:
-    report = service.doctor()
+    report = service.forum.doctor()
     return ToolText(render_doctor(report, MCP_COMMANDS), is_error=False)
 
 
 def reference(service: ServerOrchestrationService, args: ReferenceArgs, progress: Progress) -> ToolText:
     try:
-        answer = service.reference(args.kind, args.name, args.search)
+        answer = service.forum.reference(args.kind, args.name, args.search)
     except MybbMcpError as exc:
         return ToolText(render_failure(Failure.REFERENCE_FAILED, exc.message, exc.hint, MCP_COMMANDS), True)
     return ToolText(render_reference(answer, MCP_COMMANDS), is_error=False)

@@ -50,10 +50,10 @@ def init(service: ServerOrchestrationService, args: InitArgs, progress: Progress
 def sql(service: ServerOrchestrationService, args: SqlArgs, progress: Progress) -> ToolText:
     try:
         if args.table is not None:
-            desc = service.describe_table(args.table)
+            desc = service.workbench.describe_table(args.table)
             return ToolText(render_table(desc, MCP_COMMANDS), is_error=not desc.columns)
         assert args.sql is not None  # the model takes exactly one of sql and table
-        return ToolText(render_sql(service.sql(args.sql, args.limit), MCP_COMMANDS))
+        return ToolText(render_sql(service.workbench.sql(args.sql, args.limit), MCP_COMMANDS))
     except MybbMcpError as exc:
         return _refused(exc, Failure.SQL_REFUSED)
 
@@ -61,9 +61,10 @@ def sql(service: ServerOrchestrationService, args: SqlArgs, progress: Progress) 
 def members(service: ServerOrchestrationService, args: MembersArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "list":
-            return ToolText(render_member_list(service.list_members(), MCP_COMMANDS))
+            return ToolText(render_member_list(service.workbench.list_members(), MCP_COMMANDS))
         assert args.name is not None  # the model requires a name to add
-        return ToolText(render_member_added(service.add_member(args.name, args.role, args.password), MCP_COMMANDS))
+        added = service.workbench.add_member(args.name, args.role, args.password)
+        return ToolText(render_member_added(added, MCP_COMMANDS))
     except MybbMcpError as exc:
         return _refused(exc, Failure.MEMBER_NOT_ADDED if args.action == "add" else Failure.MEMBERS_UNREADABLE)
 
@@ -71,12 +72,12 @@ def members(service: ServerOrchestrationService, args: MembersArgs, progress: Pr
 def templates(service: ServerOrchestrationService, args: TemplatesArgs, progress: Progress) -> ToolText:
     try:
         if args.action == "get":
-            view = service.get_template(args.title)
+            view = service.workbench.get_template(args.title)
             return ToolText(render_template(view, MCP_COMMANDS), is_error=not view.copies)
         if args.apply and not php_allowed():  # a template is code MyBB evaluates: gated like mybb_forum_php
             return ToolText(render_template_writes_disabled(args.title), is_error=True)
         assert args.find is not None and args.replace is not None  # the model requires both to replace
-        replaced = service.replace_in_template(args.title, args.find, args.replace, args.set, args.apply)
+        replaced = service.workbench.replace_in_template(args.title, args.find, args.replace, args.set, args.apply)
         return ToolText(render_replace(replaced, MCP_COMMANDS))
     except MybbMcpError as exc:
         refused = isinstance(exc, TemplateRefused)
@@ -91,7 +92,7 @@ def php(service: ServerOrchestrationService, args: PhpArgs, progress: Progress) 
     if not php_allowed():
         return ToolText(render_php_disabled(), is_error=True)
     try:
-        result = service.eval_php(args.code, args.timeout_seconds)
+        result = service.workbench.eval_php(args.code, args.timeout_seconds)
     except MybbMcpError as exc:
         return _refused(exc, Failure.PHP_NOT_RUN)
     return ToolText(render_php(result), is_error=not result.finished or result.exception is not None)

@@ -412,7 +412,7 @@ STOPS_THE_SCRIPT = ("fatal", "parse", "exception", "error")  # PHP stops: a clea
 
 def _still_compiled(group: ErrorGroup, unchanged_since: Callable[[ErrorGroup], bool] | None) -> bool:
     """A compile-time diagnostic whose file has not changed since PHP said it: still in the code, though
-    OPcache serves the compiled file without saying it again (orchestration/compile_time.py)."""
+    OPcache serves the compiled file without saying it again (logs/compile_time.py)."""
     if group.fingerprint.kind in STOPS_THE_SCRIPT:
         return False  # the script died: OPcache keeps nothing, so the next load says it again if it is there
     if unchanged_since is None or not unchanged_since(group):

@@ -1,80 +1,48 @@
-"""The service's calls on the forum itself: init, page requests, MyBB's error logging, development
-mode, snapshots.
+"""`service.forum`: the forum itself: page requests as a role (through the workbench's trace, costs and
+browser when asked), MyBB's error logging, snapshots, the doctor and MyBB's own reference.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import threading
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .. import layout, php_builds
-from ..errors import InvalidArgument
+from .. import layout
 from ..failures import Failure
-from ..forum import database, dev_mode, doctor, error_log, reference, report, request_roles, requests, sessions
+from ..forum import database, dev_mode, doctor, error_log, reference, request_roles, requests, sessions
 from ..forum import files as files_module
 from ..forum import snapshot as snapshots
 from ..logs import compile_time, cursors
 from ..logs import exchanges as exchanges_module
-from ..logs import signed as signed_channel
-from ..results import InitResult, PageResult
+from ..results import PageResult
 from ..workbench import browser, browser_pool, left_out, request_trace
-from ..workbench import matrix as matrix_module
 from ..workbench.chromium import BrowserProblem, find_chromium
-from ..workbench.json_answer import expected_json, judge_json
-from . import php_dev
-from .init import init_forum
+from ..workbench.json_answer import JsonVerdict, expected_json, judge_json
+from . import php_runtime
 from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..forum.requests import PageRequest
-    from ..results import ServerResult
-    from .init import InitOptions
+    from .observe import ForumSite, RunningServer
 
 
-class ForumCalls:
-    """What the service does to the forum (through the `forum` package).
+class ForumService:
+    """What the service does to the forum (through the `forum` and `workbench` packages)."""
 
-    Mixed into `ServerOrchestrationService`, whose config, clock and observation it uses."""
+    def __init__(self, site: ForumSite) -> None:
+        self.site = site
+        # The MCP server's long-lived service keeps one Chromium per forum warm (workbench/browser_pool.py);
+        # the CLI, one process per call, starts it for each call.
+        self.keep_browser_warm = False
 
-    # The MCP server's long-lived service keeps one Chromium per forum warm (workbench/browser_pool.py);
-    # the CLI, one process per call, starts it for each call.
-    keep_browser_warm = False
+    @property
+    def config(self) -> Config:
+        return self.site.config
 
-    def init_forum(self, options: InitOptions, progress: Any = None, download_progress: Any = None) -> InitResult:
-        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see orchestration/init.py), on
-        MYBB_PHP_VERSION's PHP when one is named, or `options.php`'s, which the forum then keeps (installed
-        first)."""
-        if options.php is not None:
-            self._use_php_release(options.php)
-        notes: list[str] = []
-        problem = self._ensure_php_build(notes)
-        if problem is not None:
-            return InitResult(False, self.config.mybb_root, message=problem.message, hint=problem.hint,
-                              failed_step="php")
-        result = init_forum(self, options, progress, download_progress)
-        result.notes[:0] = notes
-        return result
-
-    def _use_php_release(self, version: str) -> None:
-        """`init --php 7.4`: this service runs the forum on that build from now on (init records it for
-        the next configurations). Refused when MYBB_PHP or MYBB_PHP_VERSION names another PHP."""
-        config = self.config
-        build = php_builds.build_for(version)
-        named = config.sources.get("MYBB_PHP_VERSION", "")
-        if "MYBB_PHP" in config.sources or (config.php_version not in (None, build.version)
-                                            and not named.endswith("(init --php)")):
-            setting = "MYBB_PHP" if "MYBB_PHP" in config.sources else "MYBB_PHP_VERSION"
-            raise InvalidArgument(f"--php {version} and {setting} ({config.sources[setting]}) name two PHPs for "
-                                  "this forum.", f"Unset {setting}, or drop --php.")
-        cache = config.build_cache
-        self.config = replace(config, php=str(php_builds.binary_path(build, cache)), php_version=build.version,
-                              cache_dir=cache, sources={**config.sources, "MYBB_PHP_VERSION": "init --php"})
-
-    def _check_mariadb(self) -> bool:
-        """Plan API: whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
+    def check_mariadb(self) -> bool:
+        """Whether the forum's MySQL/MariaDB database answers (no longer a process-name check)."""
         return database.check_mariadb(self.config.mybb_root, php_settings=self.config.php_settings)
 
     def request_page(self, request: PageRequest) -> PageResult:
@@ -87,8 +55,8 @@ class ForumCalls:
                 chromium = find_chromium()
             except BrowserProblem as exc:  # before anything is done: nothing changes
                 return PageResult(request, None, failure=Failure.BROWSER_PROBLEM, problem=exc.message, hint=exc.hint)
-        running = self._observe([])
-        files = self._mybb_error_files()
+        running = self.site.observe([])
+        files = self.site.mybb_error_files()
         log_file = self.config.log_file  # resolved once: the forum's layout is looked up on each access
         before = cursors.take_cursor(log_file, files)
         result = PageResult(request, None, log_file=log_file)
@@ -98,7 +66,7 @@ class ForumCalls:
             result.cursor = before.encode()
             return result
         cfg = files_module.read_config_php(self.config.mybb_root)
-        self.know_release()
+        self.site.know_release()
         client = requests.ForumClient(
             str(running.state.get("host", self.config.host)), int(running.state.get("port", self.config.port)),
             request.role, sessions.SessionStore(sessions.sessions_dir(self.config)),
@@ -124,7 +92,7 @@ class ForumCalls:
             return result
         if workbench is not None and chromium is None:
             client.extra_headers = workbench.headers
-        started = self._clock()
+        started = self.site.clock()
         side: list[str] = []
         try:
             if chromium is not None:
@@ -136,7 +104,8 @@ class ForumCalls:
         except sessions.LoginProblem as exc:
             result.fail(Failure.LOGIN_REFUSED, exc.message, exc.hint)
             if exc.broke:  # the login request's own errors are the answer
-                logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port) for h in client.login_hops]
+                logins = [exchanges_module.Exchange(h.method, h.target, h.status, h.client_port)
+                          for h in client.login_hops]
                 result.errors, result.errors_known, result.errors_note = exchanges_module.errors_of_exchanges(
                     before, logins, log_file, self.config.log_backups, files, root=self.config.mybb_root,
                     started=started)
@@ -193,14 +162,14 @@ class ForumCalls:
         result.cursor = cursors.take_cursor(log_file, files).encode()
         return result
 
-    def _warm_key(self, running: Any, client: requests.ForumClient) -> browser_pool.ServerKey | None:
+    def _warm_key(self, running: RunningServer, client: requests.ForumClient) -> browser_pool.ServerKey | None:
         """The server a warm browser is kept for (MCP only), None for a browser started for the call."""
         if not self.keep_browser_warm:
             return None
         return browser_pool.ServerKey(str(self.config.mybb_root), browser.browser_address(client),
                                       running.identity.pid, running.identity.create_time)
 
-    def _close_warm_browser(self) -> None:
+    def close_warm_browser(self) -> None:
         """The forum's server is stopped through the tool: its warm browser goes with it."""
         browser_pool.close_forum(str(self.config.mybb_root))
 
@@ -218,17 +187,12 @@ class ForumCalls:
         values "on" replaced. No restart needed: MyBB reads its settings on every request.
         """
         enabled = validate_flag(enabled, "enabled")
-        self._ensure_repo_root()
+        self.site.ensure_repo_root()
         files = layout.claim(self.config.mybb_root)  # it writes beside the forum, as start does
         return dev_mode.set_error_logging(self.config.mybb_root, enabled, self.config.repo_root,
                                           memory_name=files.errorlog_memory.name)
 
     # ------------------------------------------------------------------ snapshots
-
-    def matrix(self, request: matrix_module.MatrixRequest, progress: matrix_module.Progress | None = None,
-               cancel: threading.Event | None = None) -> matrix_module.MatrixResult:
-        """The plugin on each PHP x MyBB cell, in throwaway copies (orchestration/matrix.py)."""
-        return matrix_module.MatrixRunner(self.config, type(self), progress, cancel).run(request)
 
     def snapshot(self, action: str, name: str | None = None) -> snapshots.SnapshotResult:
         """Save, restore, list, delete or diff a snapshot of the forum's database and the files MyBB writes.
@@ -248,15 +212,15 @@ class ForumCalls:
 
     def doctor(self) -> doctor.DoctorReport:
         """The forum's named health checks (forum/doctor.py), against the address it is served at."""
-        running = self._observe([])
+        running = self.site.observe([])
         state = running.state if running is not None else {}
         url = server_url(str(state.get("host", self.config.host)), int(state.get("port", self.config.port)))
         notes = []
         if dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
                                         self.config.files.errorlog_memory.name):
             notes.append("MyBB's error logging is on (errorlogmedium=log), switched on by this tool")
-        return doctor.diagnose(self.config.mybb_root, url, php=self._resolve_php() or self.config.php,
-                               php_settings=self.config.php_settings, dev_notes=notes)
+        return doctor.diagnose(self.config.mybb_root, url, php=self._php(), php_settings=self.config.php_settings,
+                               dev_notes=notes)
 
     # ------------------------------------------------------------------ reference
 
@@ -265,68 +229,16 @@ class ForumCalls:
         """MyBB's own reference from this forum's files and database (forum/reference.py). Raises
         InvalidArgument for an unknown kind, a name that cannot be one, or `search` with a name."""
         reference.check_question(self.config.mybb_root, kind, name, search)
-        return reference.reference(self.config.mybb_root, kind, name, search,
-                                   php=self._resolve_php() or self.config.php, php_settings=self.config.php_settings)
+        return reference.reference(self.config.mybb_root, kind, name, search, php=self._php(),
+                                   php_settings=self.config.php_settings)
 
-    # ------------------------------------------------------------------ development mode
-
-    def _dev_mode(self, result: ServerResult, error_logging: bool) -> ServerResult:
-        """After a successful start: MyBB's error logging on if it was off (development mode), and what
-        the running server makes visible."""
-        if not result.success:
-            return result
-        forum = report.diagnose_forum(self.config.mybb_root, result.url, check_db=False,
-                                      php_settings=self.config.php_settings)
-        state = forum.error_logging
-        if self.config.dev_ini and error_logging and state is not None and not state.enabled:
-            result.error_logging_change = self.set_mybb_error_logging(True)
-            if result.error_logging_change.ok:
-                forum = report.diagnose_forum(self.config.mybb_root, result.url, check_db=False,
-                                              php_settings=self.config.php_settings)
-        running = self._state_file.read().state or {}
-        argv = running.get("cmdline")
-        result.visibility = self._visibility(argv if isinstance(argv, list) else None, forum)
-        return result
-
-    def _visibility(self, argv: list[str] | None, forum: Any) -> dev_mode.Visibility:
-        """Which error kinds the server (running with `argv`, or as it would start) puts in the log."""
-        php = self._resolve_php()
-        runtime = php_dev.probe_php(php, self.config.php_settings) if php else None
-        channel_setting = f"auto_prepend_file={signed_channel.PREPEND}"
-        if argv is None:  # not running: as it would start (the channel on unless the configuration prepends its own)
-            signed = not any(s.split("=", 1)[0].strip() == "auto_prepend_file" for s in self.config.php_settings)
-            argv = self._argv(php, self.config.host, self.config.port, signed=signed) if php else []
-        settings = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-d"]
-        state = getattr(forum, "error_logging", None)
-        return dev_mode.error_visibility(
-            server_argv=settings,
-            xdebug_installed=bool(runtime and runtime.has_xdebug),
-            logging_enabled=None if state is None else state.enabled,
-            fresh_code=php_dev.fresh_code_explanation(settings, runtime),
-            switched_on_by_tool=bool(state and state.enabled)
-            and dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
-                                             self.config.files.errorlog_memory.name),
-            dev_ini=self.config.dev_ini,
-            php_build=self._php_build_name(),
-            channel=channel_setting in settings,
-        )
-
-    def _php_build_name(self) -> str | None:
-        """"PHP 7.4.33 from @libphp/…" when MYBB_PHP_VERSION names the PHP the forum runs on."""
-        if self.config.php_version is None:
-            return None
-        build = php_builds.build_for(self.config.php_version)
-        return f"PHP {build.php_version} from {build.spec}"
-
-    def _dev_settings(self, php: str) -> list[str]:
-        """-d flags that depend on what the PHP binary has (Xdebug), for MYBB_DEV_INI=1."""
-        if not self.config.dev_ini:
-            return []
-        return php_dev.xdebug_settings(php_dev.probe_php(php, self.config.php_settings))
+    def _php(self) -> str:
+        """The PHP to run MyBB's code with: the configured one when it cannot be found (PHP then says why)."""
+        return php_runtime.resolve_php(self.config) or self.config.php
 
 
-
-def _judge_json(response: Any, workbench: Any, root: str) -> Any:
+def _judge_json(response: requests.PageResponse, workbench: request_trace.RequestTrace | None,
+                root: str) -> JsonVerdict | None:
     """Whether the answer is JSON when it should be (xmlhttp.php, `ajax`, a JSON Content-Type), with what PHP
     printed into it when the workbench watched (json_answer.py)."""
     last = response.hops[-1]

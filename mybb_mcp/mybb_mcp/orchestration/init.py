@@ -26,7 +26,6 @@ from ..forum.credentials import write_credentials
 from ..forum.install import (
     DEFAULT_ADMIN,
     Database,
-    InstallError,
     InstallRequest,
     UnpackLimits,
     check_target,
@@ -34,6 +33,7 @@ from ..forum.install import (
     install_forum,
     parse_database_url,
 )
+from ..forum.install_errors import InstallError
 from ..forum.install_leftovers import clear_leftovers
 from ..forum.source import DownloadProgress, known_release, resolve_source, validate_sha256
 from ..forum.sql_reader import make_at_init as make_sql_reader
@@ -185,12 +185,12 @@ def init_forum(service: ServerOrchestrationService, options: InitOptions,
 
     creds: Path | None = config.credentials_file
     try:
-        write_credentials(creds, {
+        write_credentials(config.credentials_file, {
             "url": bburl, "admin_user": installed.admin_user, "admin_password": installed.admin_password,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
     except OSError as exc:
-        notes.append(f"Could not keep the password in {creds}: {exc.strerror}; note it now.")
+        notes.append(f"Could not keep the password in {config.credentials_file}: {exc.strerror}; note it now.")
         creds = None
     notes += make_sql_reader(root, config.credentials_file, config.php_settings)  # MySQL: mybb_forum_sql's login
     if options.php is not None and config.php_version is not None:

@@ -28,15 +28,15 @@ from typing import Any
 
 import psutil
 
+# The readiness probe runs no forum code: the router answers the first path with an empty 204; plain
+# php -S would send an extensionless path to index.php, but answers a missing .txt file with a 404 itself.
+# (Defined with the parser, which hides exactly these requests from queries.)
+from ..logs.parser import READY_PROBE_PATH
+from ..results import PortOwner
 from ..safe_files import open_regular
 
 # psutil derives start times from clock ticks (1/100 s) and the boot time: allow for rounding.
 CREATE_TIME_TOLERANCE = 0.05
-# The readiness probe runs no forum code: the router answers the first path with an empty 204; plain
-# php -S would send an extensionless path to index.php, but answers a missing .txt file with a 404 itself.
-# (Defined with the parser, which hides exactly these requests from queries.)
-from ..logs.parser import READY_PROBE_PATH  # noqa: E402
-from ..results import PortOwner  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -1,72 +1,91 @@
-"""ServerOrchestrationService: the lifecycle of `php -S` serving a MyBB root.
+"""ServerOrchestrationService: the lifecycle of `php -S` serving a MyBB root, composed of its parts.
 
-This module tells the story (start, stop, restart, status, list) and nothing lower-level. Beside it:
-`observe` (the running server, or why there is none), `log_calls` (log queries, cursors, the digest)
-and `forum_calls` (init, page requests, error logging, snapshots), mixed into the one service;
-`validation` (its arguments), `process` (spawn, identity, signals, ports), `state` (the state file and
-its lock). The log engine is `mybb_mcp.logs`, what the forum knows `mybb_mcp.forum`. It returns the
-dataclasses of `results` (and the log engine's); the faces render them with `mybb_mcp.answers`.
+This module tells the story (init, start, stop, restart, status, list) and nothing lower-level. The
+service's parts, each a small class sharing one `ForumSite` (`observe`: the configuration, the clock, the
+running server or why there is none): `service.logs` (`log_calls`: queries, cursors, the digest),
+`service.forum` (`forum_calls`: page requests, error logging, snapshots, doctor, reference) and
+`service.workbench` (`workbench_calls`: plugins, SQL, members, templates, PHP, the matrix). Beside them:
+`init` (install, then start), `php_runtime` (which PHP, its command line, what it makes visible),
+`validation` (the arguments), `process` (spawn, identity, signals, ports), `state` (the state file and its
+lock). It returns the dataclasses of `results` (and the log engine's); the faces render them with
+`mybb_mcp.answers`.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .. import layout, php_builds
+from .. import layout
 from ..failures import Failure
-from ..forum import release, report
+from ..forum import report
 from ..forum.folder_modes import open_folders_warning, readable_config_warning
 from ..logs import signed as signed_channel
 from ..logs.options import LogQueryOptions
 from ..logs.parser import READY_PROBE_PATH, READY_PROBE_PATH_PLAIN
 from ..logs.rotation import rotate_in_place, rotate_logs
 from ..logs.zone import format_zone_header, local_zone_key
-from ..results import DeathReport, ServerListing, ServerResult, ServerStatus
+from ..results import DeathReport, InitResult, ServerListing, ServerResult, ServerStatus
 from ..safe_files import UnsafeFile, ensure_private_dir, open_regular
 from ..workbench import request_trace
-from . import php_dev, process, registry
-from .forum_calls import ForumCalls
-from .log_calls import LogCalls
-from .observe import Observation
+from . import init as init_story
+from . import php_runtime, process, registry
+from .forum_calls import ForumService
+from .log_calls import LogService
+from .observe import ForumSite
 from .process import ProcessIdentity
-from .state import LockTimeout, StateFile
+from .state import LockTimeout
 from .validation import is_loopback_host, server_url, validate_flag, validate_host, validate_port, validate_workers
-from .workbench_calls import WorkbenchCalls
+from .workbench_calls import WorkbenchService
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..forum.source import DownloadProgress
     from .observe import RunningServer
 
 
 __all__ = ["DeathReport", "LogQueryOptions", "ServerOrchestrationService", "ServerResult", "ServerStatus"]
 
-ROUTER_SCRIPT = Path(__file__).with_name("router.php")
 
-
-class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCalls):
-    """Start, stop, restart and report on `php -S` serving `config.mybb_root`."""
+class ServerOrchestrationService:
+    """Start, stop, restart and report on `php -S` serving `config.mybb_root`; its logs, forum and
+    workbench through `logs`, `forum` and `workbench`."""
 
     def __init__(self, config: Config) -> None:
-        self.config = config
+        self.site = ForumSite(config)
+        self.logs = LogService(self.site)
+        self.forum = ForumService(self.site)
+        self.workbench = WorkbenchService(self.site, type(self))  # a matrix cell runs under a service like this
         # Test seams.
-        self._clock = time.time
-        self._lock_timeout = 30.0
         self._start_timeout = 15.0
         self._stop_timeout = 5.0
 
     @property
-    def _state_file(self) -> StateFile:
-        """This forum's state file and lock, named afresh on each use: until the folder's plain names
-        are claimed, another forum's first start may claim them (see layout.py)."""
-        files = self.config.files
-        return StateFile(files.state_file, files.lock_file)
+    def config(self) -> Config:
+        """The forum's configuration (shared by every part: `init --php` replaces it for all)."""
+        return self.site.config
+
+    def init_forum(self, options: init_story.InitOptions, progress: Callable[[str], None] | None = None,
+                   download_progress: DownloadProgress | None = None) -> InitResult:
+        """Install MyBB at MYBB_ROOT with MyBB's own installer and start it (see orchestration/init.py), on
+        MYBB_PHP_VERSION's PHP when one is named, or `options.php`'s, which the forum then keeps (installed
+        first)."""
+        if options.php is not None:
+            self.site.config = php_runtime.with_release(self.config, options.php)
+        notes: list[str] = []
+        problem = php_runtime.ensure_build(self.config, notes)
+        if problem is not None:
+            return InitResult(False, self.config.mybb_root, message=problem.message, hint=problem.hint,
+                              failed_step="php")
+        result = init_story.init_forum(self, options, progress, download_progress)
+        result.notes[:0] = notes
+        return result
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -76,7 +95,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
     ) -> ServerResult:
         """Start the server; with `force`, restart it if it is already running. In development mode
         (MYBB_DEV_INI=1) and unless `dev_error_logging` is False, MyBB's error logging is switched on
-        when it is off (the result says so; `set_mybb_error_logging(False)` undoes it)."""
+        when it is off (the result says so; `forum.set_mybb_error_logging(False)` undoes it)."""
         port = validate_port(port)
         force = validate_flag(force, "force")
         host = validate_host(host)
@@ -100,25 +119,25 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         workers = validate_workers(workers)
         return self._locked("restart", lambda: self._dev_mode(self._restart_locked(port, host, workers), True))
 
-    def _locked(self, action: str, operation: Any) -> ServerResult:
-        problem = self._forum_problem() if action != "stop" else None
+    def _locked(self, action: str, operation: Callable[[], ServerResult]) -> ServerResult:
+        problem = self.site.forum_problem() if action != "stop" else None
         if problem:  # refused before the lock file is made: a wrong MYBB_ROOT leaves nothing beside it
             return self._bad_root_result(action, problem)
         try:
-            self._ensure_repo_root()
+            self.site.ensure_repo_root()
             if action != "stop":  # only what may write a state and a log claims the folder's plain names
                 layout.claim(self.config.mybb_root)
             while True:
-                state_file = self._state_file
-                with state_file.lock(self._lock_timeout):
+                state_file = self.site.state_file
+                with state_file.lock(self.site.lock_timeout):
                     # Named before another forum's first start claimed the folder: take our own lock.
-                    if self._state_file.lock_path == state_file.lock_path:
+                    if self.site.state_file.lock_path == state_file.lock_path:
                         return operation()
         except LockTimeout:
             return ServerResult(
                 False,
                 action,
-                f"Another start, stop or restart on this forum held the lock for {self._lock_timeout:.0f} s.",
+                f"Another start, stop or restart on this forum held the lock for {self.site.lock_timeout:.0f} s.",
                 Failure.BUSY,
                 notes=[f"Lock file: {self.config.lock_file}. If no other mybb-server or mybb-mcp is working on "
                        "this forum, a hung one may hold it: check its status, then try again."],
@@ -128,18 +147,31 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         except FileNotFoundError as exc:
             return self._bad_root_result(action, f"cannot create files next to it: {exc}")
 
+    def _dev_mode(self, result: ServerResult, error_logging: bool) -> ServerResult:
+        """After a successful start: MyBB's error logging on if it was off (development mode), and what
+        the running server makes visible."""
+        if not result.success:
+            return result
+        config = self.config
+        forum = report.diagnose_forum(config.mybb_root, result.url, check_db=False, php_settings=config.php_settings)
+        state = forum.error_logging
+        if config.dev_ini and error_logging and state is not None and not state.enabled:
+            result.error_logging_change = self.forum.set_mybb_error_logging(True)
+            if result.error_logging_change.ok:
+                forum = report.diagnose_forum(config.mybb_root, result.url, check_db=False,
+                                              php_settings=config.php_settings)
+        running = self.site.state_file.read().state or {}
+        argv = running.get("cmdline")
+        result.visibility = php_runtime.visibility(config, argv if isinstance(argv, list) else None, forum)
+        return result
+
     def _unsafe_file_result(self, action: str, exc: UnsafeFile, notes: list[str] | None = None) -> ServerResult:
         return ServerResult(False, action, f"Refused: {exc.message}", Failure.UNSAFE_FILE,
                             notes=[*(notes or []), exc.fix + "."])
 
-    def _ensure_repo_root(self) -> None:
-        # The lock file lives beside the forum; a missing forum is reported by start, not by a crash here.
-        if not self.config.repo_root.is_dir():
-            raise FileNotFoundError(f"{self.config.repo_root} does not exist")
-
     def _restart_locked(self, port: int | None, host: str | None, workers: int | None) -> ServerResult:
         notes: list[str] = []
-        running = self._current(notes)
+        running = self.site.current(notes)
         if running is not None:  # come back as it ran: same port, host and pool unless told otherwise
             port = port or int(running.state["port"])
             host = host or str(running.state["host"])
@@ -162,7 +194,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         host = host or config.host
         workers = workers or config.workers
 
-        running = self._current(notes, clear_dead=True)
+        running = self.site.current(notes, clear_dead=True)
         if running is not None:
             if not force:
                 warnings: list[str] = []
@@ -176,21 +208,21 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                 return stopped
             notes.append(f"Stopped the running server (PID {running.identity.pid}) because force was set.")
 
-        problem = self._forum_problem()
+        problem = self.site.forum_problem()
         if problem:
             return self._bad_root_result("start", problem, notes)
-        build_problem = self._ensure_php_build(notes)
+        build_problem = php_runtime.ensure_build(self.config, notes)
         if build_problem is not None:
             return ServerResult(False, "start", build_problem.message, Failure.PHP_BUILD_UNAVAILABLE, port=port,
                                 host=host, notes=[*notes, build_problem.hint])
-        php = self._resolve_php()
+        php = php_runtime.resolve_php(self.config)
         if php is None:
             return ServerResult(
                 False, "start", f"The PHP binary {config.php!r} was not found or is not executable.",
                 Failure.PHP_NOT_FOUND, port=port, host=host, notes=notes,
             )
         if not process.port_is_free(host, port):
-            owner = self._port_owner(port)
+            owner = self.site.port_owner(port)
             holder = "another forum's server started by this tool" if owner and owner.forum_root else "another program"
             return ServerResult(
                 False, "start", f"Port {port} on {host} is already in use by {holder}.",
@@ -216,7 +248,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         if rotated:
             notes.append(f"Previous log kept as {log_file.name}.1 ({config.log_backups} generations are kept).")
 
-        argv = self._argv(php, host, port, signed=bool(channel))
+        argv = php_runtime.server_argv(self.config, php, host, port, signed=bool(channel))
         env = dict(os.environ)
         env.pop(signed_channel.ENV_NAME, None)
         env.update(channel)
@@ -240,11 +272,11 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                 False, "start", f"Could not run {php}: {exc.strerror or exc}.", Failure.PHP_NOT_FOUND,
                 port=port, host=host, log_file=log_file, notes=notes,
             )
-        started_at = datetime.fromtimestamp(self._clock(), timezone.utc).isoformat(timespec="seconds")
+        started_at = datetime.fromtimestamp(self.site.clock(), timezone.utc).isoformat(timespec="seconds")
         recorded = {"host": host, "port": port, "workers": workers, "started_at": started_at,
                     "log_file": str(log_file), "mybb_root": str(config.mybb_root)}
         if identity is not None:
-            self._state_file.write({**identity.as_state(), **recorded})
+            self.site.state_file.write({**identity.as_state(), **recorded})
 
         probe = READY_PROBE_PATH if config.use_router else READY_PROBE_PATH_PLAIN
         outcome = process.wait_ready(proc, identity, host, port, probe, self._start_timeout)
@@ -254,7 +286,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         # A version-manager shim has become PHP (exec) or started it (child): record PHP, the process
         # that holds the socket, so the next status knows it and stop signals it.
         identity = process.settled_identity(identity, port) or identity
-        self._state_file.write({**identity.as_state(), **recorded})
+        self.site.state_file.write({**identity.as_state(), **recorded})
         registry.record(self.config.files, {**identity.as_state(), **recorded}, probe)
         warnings = self._start_warnings(host, port)
         warnings += [w for w in (readable_config_warning(config.mybb_root), workbench_off) if w]
@@ -276,16 +308,17 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             members = process.session_members(identity)  # whatever runs in the session we started
             process.signal_members(members, signal.SIGKILL)
             process.wait_gone(members, 2.0)
-        self._state_file.clear()
+        self.site.state_file.clear()
         reason = _read_tail_text(log_file, header_end) or None
-        owner = self._port_owner(port) if reason and "already in use" in reason else None
+        owner = self.site.port_owner(port) if reason and "already in use" in reason else None
         if exited:
             code = process.exit_status(proc)
             how = process.describe_exit(code) if code is not None else "exited"
             message = f"PHP {how} before it answered on {server_url(host, port)}."
             failure = Failure.PORT_IN_USE if owner else Failure.PHP_EXITED
         else:
-            message = f"PHP did not answer on {server_url(host, port)} within {self._start_timeout:.0f} s; it was stopped."
+            message = (f"PHP did not answer on {server_url(host, port)} within {self._start_timeout:.0f} s; "
+                       "it was stopped.")
             failure = Failure.START_TIMEOUT
         return ServerResult(
             False, "start", message, failure, port=port, host=host, log_file=log_file,
@@ -295,16 +328,17 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
 
     def _stop_locked(self, force: bool, notes: list[str]) -> ServerResult:
         died: list[DeathReport] = []
-        running = self._current(notes, died)
+        running = self.site.current(notes, died)
         if running is None:
             config = self.config
-            foreign = self._foreign_listener(config.host, config.port)
+            foreign = self.site.foreign_listener(config.host, config.port)
             if foreign is not None:  # the holder is named once, by the renderer, from port_owner
                 # Another forum's server of ours on the port is not "not ours": this forum's is not running.
                 ours = foreign.forum_root is not None
                 return ServerResult(
                     False, "stop", "No server of this forum's is running; nothing was stopped.",
-                    Failure.NOT_RUNNING if ours else Failure.NOT_OURS, port=config.port, host=config.host, port_owner=foreign, notes=notes,
+                    Failure.NOT_RUNNING if ours else Failure.NOT_OURS, port=config.port, host=config.host,
+                    port_owner=foreign, notes=notes,
                     died=died[0] if died else None, free_port=process.nearest_free_port(config.host, config.port),
                 )
             message = "The server was not running; nothing was stopped."
@@ -320,7 +354,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
 
     def _stop_running(self, running: RunningServer, force: bool) -> ServerResult:
         identity, state = running.identity, running.state
-        self._close_warm_browser()  # stop, restart, init --force: never a browser left for a gone server
+        self.forum.close_warm_browser()  # stop, restart, init --force: never a browser left for a gone server
         port, host = int(state["port"]), str(state["host"])
         members = process.group_members(identity)
         process.signal_members(members, signal.SIGTERM)
@@ -344,9 +378,9 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             owner = process.port_owner(port)
             holder = owner.describe() if owner else "an unknown process"
             warnings.append(f"Port {port} is still in use after the stop, by {holder}.")
-        self._state_file.clear()
+        self.site.state_file.clear()
         registry.forget(self.config.files, identity.pid)
-        ran_for = max(0.0, self._clock() - identity.create_time)
+        ran_for = max(0.0, self.site.clock() - identity.create_time)
         return ServerResult(
             True, "stop", f"Stopped PHP (PID {identity.pid}) serving {server_url(host, port)}.",
             pid=identity.pid, port=port, host=host, url=server_url(host, port),
@@ -368,7 +402,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
     def get_status(self) -> ServerStatus:
         notes: list[str] = []
         died: list[DeathReport] = []
-        running = self._observe(notes, died)
+        running = self.site.observe(notes, died)
         config = self.config
         log_file = config.log_file
         status = ServerStatus(running=running is not None, log_file=log_file, mybb_root=config.mybb_root,
@@ -380,7 +414,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             status.port, status.host = int(state["port"]), str(state["host"])
             status.url = server_url(status.host, status.port)
             status.started_at = state.get("started_at")
-            status.uptime_seconds = max(0.0, self._clock() - identity.create_time)
+            status.uptime_seconds = max(0.0, self.site.clock() - identity.create_time)
             status.workers = process.worker_pids(identity) if running.leader_alive else [
                 p.pid for p in process.group_members(identity)]
             if not running.leader_alive:
@@ -391,14 +425,14 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             status.warnings += self._start_warnings(status.host, status.port)  # exposed for as long as it runs
         else:
             status.port, status.host = config.port, config.host
-            status.foreign = self._foreign_listener(config.host, config.port)
+            status.foreign = self.site.foreign_listener(config.host, config.port)
             if status.foreign is not None:
                 status.free_port = process.nearest_free_port(config.host, config.port)
         try:
             status.log_size = log_file.stat().st_size
         except OSError:
             status.log_size = None
-        deleted = self._deleted_log(running)
+        deleted = self.site.deleted_log(running)
         if deleted:
             status.warnings.append(f"The server log {log_file}: {deleted}.")
         over = self._log_over_limit()
@@ -412,11 +446,12 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                         request_trace.refusal(config) if config.use_router else None):
             if warning:
                 status.warnings.append(warning)
-        php = self._resolve_php()
-        status.forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings, php=php)
-        status.php = self._php_description(php)
+        php = php_runtime.resolve_php(config)
+        status.forum = forum = report.diagnose_forum(config.mybb_root, status.url, php_settings=config.php_settings,
+                                                     php=php)
+        status.php = php_runtime.describe(config, php)
         argv = running.state.get("cmdline") if running is not None else None
-        status.visibility = self._visibility(argv if isinstance(argv, list) else None, status.forum)
+        status.visibility = php_runtime.visibility(config, argv if isinstance(argv, list) else None, forum)
         return status
 
     def list_servers(self) -> list[ServerListing]:
@@ -434,25 +469,18 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             listings.append(ServerListing(
                 mybb_root=entry.mybb_root, url=server_url(entry.host, entry.port), host=entry.host, port=entry.port,
                 pid=identity.pid, workers=workers, started_at=entry.started_at,
-                uptime_seconds=max(0.0, self._clock() - identity.create_time), health=health,
+                uptime_seconds=max(0.0, self.site.clock() - identity.create_time), health=health,
                 exposed=not is_loopback_host(entry.host), log_file=entry.log_file,
             ))
         return sorted(listings, key=lambda listing: (str(listing.mybb_root), listing.port))
 
-    def know_release(self) -> None:
-        """Tell the log's origin where this forum's manifest of MyBB's files is (init writes it), and which
-        release archive is at hand for a forum init did not make (forum/release.py)."""
-        archive = Path(self.config.archive) if self.config.archive and "://" not in self.config.archive else None
-        release.register(self.config.mybb_root, self.config.release_manifest_file,
-                         (archive,) if archive is not None else ())
-
     # ------------------------------------------------------------------ plan's private API
 
     def _read_state(self) -> dict[str, Any] | None:
-        return self._state_file.read().state
+        return self.site.state_file.read().state
 
     def _write_state(self, state: dict[str, Any]) -> None:
-        self._state_file.write(state)
+        self.site.state_file.write(state)
 
     def _validate_state(self, state: dict[str, Any]) -> bool:
         """True only if the recorded PID is alive and is still the process we started."""
@@ -463,13 +491,16 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         return process.is_alive(identity)
 
     def _clear_state(self) -> None:
-        self._state_file.clear()
+        self.site.state_file.clear()
 
     def _check_port_available(self, port: int) -> tuple[bool, int | None]:
         if process.port_is_free(self.config.host, port):
             return True, None
         owner = process.port_owner(port)
         return False, owner.pid if owner else None
+
+    def _check_mariadb(self) -> bool:
+        return self.forum.check_mariadb()
 
     def _rotate_log(self) -> bool:
         return rotate_logs(self.config.log_file, self.config.log_backups)
@@ -481,20 +512,10 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
             False, "start", f"A server started by this tool is already serving {server_url(host, port)}.",
             Failure.ALREADY_RUNNING, pid=running.identity.pid, port=port, host=host, url=server_url(host, port),
             log_file=Path(state.get("log_file", self.config.log_file)), started_at=state.get("started_at"),
-            uptime_seconds=max(0.0, self._clock() - running.identity.create_time),
+            uptime_seconds=max(0.0, self.site.clock() - running.identity.create_time),
             workers=process.worker_pids(running.identity), notes=notes,
             requested_port=asked_port if asked_port not in (None, port) else None,
         )
-
-    def _forum_problem(self) -> str | None:
-        root = self.config.mybb_root
-        if not root.exists():
-            return f"{root} does not exist"
-        if not root.is_dir():
-            return f"{root} is not a directory"
-        if not (root / "index.php").is_file():
-            return f"{root} has no index.php, so it is not a MyBB root"
-        return None
 
     def _bad_root_result(self, action: str, problem: str, notes: list[str] | None = None) -> ServerResult:
         source = self.config.sources.get("MYBB_ROOT", "configuration")
@@ -505,43 +526,11 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
                    *(f"{note}; its settings were not used." for note in self.config.ignored_dotenv)],
         )
 
-    def _ensure_php_build(self, notes: list[str]) -> php_builds.PhpBuildError | None:
-        """MYBB_PHP_VERSION's build, installed into the cache on first use (fetched, SHA-256 checked)."""
-        config = self.config
-        if config.php_version is None:
-            return None
-        build = php_builds.build_for(config.php_version)
-        cache = config.build_cache
-        there = php_builds.is_installed(build, cache)
-        try:
-            binary = php_builds.install(build, cache)  # also when there: the cache is checked to be ours
-        except php_builds.PhpBuildError as exc:
-            return exc
-        if not there:
-            notes.append(f"Installed PHP {build.php_version} ({build.spec}, SHA-256 checked) into {binary.parent}.")
-        return None
-
-    def _php_description(self, php: str | None) -> str:
-        """"8.2.29 (php on PATH)", "7.4.33 (PHP 7.4.33 from @libphp/…, MYBB_PHP_VERSION)", or why not known."""
-        build = self._php_build_name()
-        if php is None:
-            return (f"{build}, not installed yet (start installs it)" if build
-                    else f"{self.config.php!r} not found")
-        runtime = php_dev.probe_php(php, self.config.php_settings)
-        where = f"{build}, MYBB_PHP_VERSION" if build else php
-        return f"{runtime.version} ({where})" if runtime.version else f"unknown ({where}: {runtime.problem})"
-
-    def _resolve_php(self) -> str | None:
-        php = self.config.php
-        if os.sep in php:
-            return php if os.path.isfile(php) and os.access(php, os.X_OK) else None
-        return shutil.which(php)
-
     def _error_channel(self, log_file: Path, notes: list[str]) -> dict[str, str]:
         """PHP's errors written signed by the tool (logs/signed.py): a new key, and the environment naming
         it; {} (errors logged by PHP itself, judged as before) when the configuration names its own
         auto_prepend_file or the key cannot be written."""
-        if any(s.split("=", 1)[0].strip() == "auto_prepend_file" for s in self.config.php_settings):
+        if php_runtime.names_own_prepend(self.config):
             notes.append("MYBB_PHP_INI names its own auto_prepend_file: PHP logs its errors itself, unsigned, and "
                          "text a page logs can forge entries (see SECURITY.md).")
             return {}
@@ -550,17 +539,6 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
         except (OSError, UnsafeFile) as exc:
             notes.append(f"PHP's errors are logged unsigned: the key beside the log could not be written ({exc}).")
             return {}
-
-    def _argv(self, php: str, host: str, port: int, signed: bool = False) -> list[str]:
-        argv = [php]
-        prepend = [f"auto_prepend_file={signed_channel.PREPEND}"] if signed else []
-        for setting in [*self._dev_settings(php), *prepend, *self.config.php_settings]:  # the configuration's win
-            argv += ["-d", setting]
-        bind = f"[{host}]" if ":" in host and not host.startswith("[") else host
-        argv += ["-S", f"{bind}:{port}", "-t", str(self.config.mybb_root)]
-        if self.config.use_router:
-            argv.append(str(ROUTER_SCRIPT))
-        return argv
 
     def _ensure_log_dirs(self, log_file: Path) -> None:
         """logs/ (and a forum's own folder in it): created if missing, each a real directory of ours."""
@@ -584,7 +562,7 @@ class ServerOrchestrationService(Observation, LogCalls, ForumCalls, WorkbenchCal
 
     def _server_now(self) -> datetime:
         """Now, in the zone PHP will stamp its log in: PHP inherits our TZ (or the system zone)."""
-        moment = datetime.fromtimestamp(self._clock(), timezone.utc)
+        moment = datetime.fromtimestamp(self.site.clock(), timezone.utc)
         key = local_zone_key()
         if key:
             return moment.astimezone(ZoneInfo(key))

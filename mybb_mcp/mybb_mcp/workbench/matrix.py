@@ -77,12 +77,19 @@ class PageAnswer(Protocol):
     def errors_note(self) -> str | None: ...
 
 
+class CellPages(Protocol):
+    """The part of a cell's service that loads pages (the orchestration's `service.forum`)."""
+
+    def request_page(self, request: PageRequest) -> PageAnswer: ...
+
+
 class CellService(Protocol):
     """What the matrix calls on the service it makes for each cell (the orchestration's server service)."""
 
     def start(self) -> Started: ...
     def stop(self, force: bool = False) -> Started: ...
-    def request_page(self, request: PageRequest) -> PageAnswer: ...
+    @property
+    def forum(self) -> CellPages: ...
 
 
 class MatrixCancelled(Exception):
@@ -430,7 +437,7 @@ class MatrixRunner:
                     raise MatrixCancelled("cancelled")
                 path, _, query = page.partition("?")
                 pairs = tuple((name, value) for name, _, value in (p.partition("=") for p in query.split("&") if p))
-                answer = service.request_page(PageRequest(path, role=role, query=pairs))
+                answer = service.forum.request_page(PageRequest(path, role=role, query=pairs))
                 left_out = _CORE_NOISE.search(answer.errors_note or "")
                 # MyBB's own noise under this PHP: counted apart, never the plugin's
                 if left_out and cell is not None:

@@ -4,10 +4,11 @@ the template behind an error in eval()'d code.
 The router (orchestration/router.php) switches these on only for a request carrying this server's
 secret, which `start` writes into the forum's workbench folder (`.mybb-server-workbench/`, 0700, beside
 the state; the secret file 0600) and names to php -S in its environment (MYBB_MCP_WORKBENCH). The PHP
-(request.php, request_classes.php) writes what it saw to `trace-<id>-<client port>.json` in that folder
-at the end of the request; the tool reads the files of its own exchanges (by client port) and removes
-every file of its id. A folder by that name that is not ours (planted by another user, or a link) is
-never used: `start`, `status` and a request that needs the workbench say so, naming the folder and the fix.
+(request.php, request_plugins.php, request_templates.php) writes what it saw to
+`trace-<id>-<client port>.json` in that folder at the end of the request; the tool reads the files of its
+own exchanges (by client port) and removes every file of its id. A folder by that name that is not ours
+(planted by another user, or a link) is never used: `start`, `status` and a request that needs the
+workbench say so, naming the folder and the fix.
 """
 
 from __future__ import annotations

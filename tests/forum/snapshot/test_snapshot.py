@@ -138,18 +138,18 @@ def test_restore_after_a_changed_setting_and_thread_is_identical_while_the_serve
     assert service.start().success
     before_db, before_files = contents(real_forum.db_file), written_files(real_forum.root)
 
-    saved = service.snapshot("save", "clean")
+    saved = service.forum.snapshot("save", "clean")
     assert saved.ok, saved.message
     assert saved.snapshot.files >= 3 and saved.snapshot.mybb_version
 
     # A setting changed the way MyBB does (table + inc/settings.php), a thread changed, one added.
-    assert service.set_mybb_error_logging(True).ok
+    assert service.forum.set_mybb_error_logging(True).ok
     set_thread_subject(real_forum.db_file, tid, "Changed after the snapshot")
     add_thread(real_forum.db_file, "Added after the snapshot")
     (real_forum.root / "uploads" / "avatar_1.png").write_bytes(b"\x89PNG new upload")
     assert contents(real_forum.db_file) != before_db
 
-    restored = service.snapshot("restore", "clean")
+    restored = service.forum.snapshot("restore", "clean")
     assert restored.ok, restored.message
     assert contents(real_forum.db_file) == before_db
     assert written_files(real_forum.root) == before_files
@@ -163,29 +163,29 @@ def test_restore_after_a_changed_setting_and_thread_is_identical_while_the_serve
 
 
 def test_the_automatic_snapshot_taken_by_restore_undoes_it(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "clean").ok
+    assert service.forum.snapshot("save", "clean").ok
     add_thread(real_forum.db_file, "Work in progress")
     changed = contents(real_forum.db_file)
 
-    restored = service.snapshot("restore", "clean")
+    restored = service.forum.snapshot("restore", "clean")
     assert restored.ok
     kept = restored.automatic
     assert kept is not None and kept.name.startswith(AUTO_PREFIX) and kept.automatic
     assert kept.reason == "before restoring clean"
     assert thread_subjects(real_forum.db_file) == []
 
-    undone = service.snapshot("restore", kept.name)
+    undone = service.forum.snapshot("restore", kept.name)
     assert undone.ok, undone.message
     assert contents(real_forum.db_file) == changed
-    listed = [info.name for info in service.snapshot("list").snapshots]
+    listed = [info.name for info in service.forum.snapshot("list").snapshots]
     assert listed == ["clean", kept.name, undone.automatic.name]  # oldest first
 
 
 def test_plugin_sources_are_never_rolled_back(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "clean").ok
+    assert service.forum.snapshot("save", "clean").ok
     plugin = real_forum.root / "inc" / "plugins" / "leftover.php"
     plugin.write_text(LEFTOVER_PLUGIN)
-    restored = service.snapshot("restore", "clean")
+    restored = service.forum.snapshot("restore", "clean")
     assert restored.ok
     assert plugin.read_text() == LEFTOVER_PLUGIN
     assert any("inc/plugins/" in note for note in restored.notes)
@@ -195,10 +195,10 @@ def test_plugin_sources_are_never_rolled_back(real_forum: Any, service: Any) -> 
 
 
 def test_diff_after_install_and_uninstall_names_what_the_plugin_left_behind(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "before-plugin").ok
+    assert service.forum.snapshot("save", "before-plugin").ok
     real_forum.add_plugin("leftover", LEFTOVER_PLUGIN)  # installed and activated as the Admin CP does
 
-    installed = service.snapshot("diff", "before-plugin").diff
+    installed = service.forum.snapshot("diff", "before-plugin").diff
     assert [(c.name, c.kind) for c in installed.setting_groups] == [("leftover", "added")]
     assert ("leftover_enabled", "added", "leftover") in [(c.name, c.kind, c.group) for c in installed.settings]
     assert ("leftover_banner", "added", "global templates (sid -1)") in [
@@ -207,7 +207,7 @@ def test_diff_after_install_and_uninstall_names_what_the_plugin_left_behind(real
     assert installed.plugins_after == ("leftover",) and installed.plugins_before in ((), None)
 
     assert uninstall_plugin(real_forum, "leftover") == []
-    result = service.snapshot("diff", "before-plugin")
+    result = service.forum.snapshot("diff", "before-plugin")
     left = result.diff
     assert [(c.name, c.kind, c.group) for c in left.templates] == [
         ("leftover_banner", "added", "global templates (sid -1)")]
@@ -220,8 +220,8 @@ def test_diff_after_install_and_uninstall_names_what_the_plugin_left_behind(real
 
 
 def test_diff_right_after_save_shows_no_change(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "clean").ok
-    result = service.snapshot("diff", "clean")
+    assert service.forum.snapshot("save", "clean").ok
+    result = service.forum.snapshot("diff", "clean")
     assert result.ok and result.diff.empty, result.diff
     assert "No changes" in render_snapshot(result, CLI_COMMANDS)
 
@@ -237,28 +237,28 @@ def test_bad_names_are_refused_and_nothing_changes(real_forum: Any, service: Any
     before = contents(real_forum.db_file)
     for name in BAD_NAMES:
         with pytest.raises(InvalidArgument):
-            service.snapshot(action, name)
+            service.forum.snapshot(action, name)
     with pytest.raises(InvalidArgument):
-        service.snapshot(action, None)
+        service.forum.snapshot(action, None)
     assert not (real_forum.root.parent / SNAPSHOTS_DIR).exists()
     assert not (real_forum.root.parent / "outside").exists()
     assert contents(real_forum.db_file) == before
 
 
 def test_unknown_or_taken_names_are_named_failures(real_forum: Any, service: Any) -> None:
-    missing = service.snapshot("restore", "never-saved")
+    missing = service.forum.snapshot("restore", "never-saved")
     assert (missing.ok, missing.failure) == (False, Failure.SNAPSHOT_NOT_FOUND)
-    assert service.snapshot("list").snapshots == []  # no automatic snapshot for a refused restore
-    assert service.snapshot("save", "clean").ok
-    again = service.snapshot("save", "clean")
+    assert service.forum.snapshot("list").snapshots == []  # no automatic snapshot for a refused restore
+    assert service.forum.snapshot("save", "clean").ok
+    again = service.forum.snapshot("save", "clean")
     assert (again.ok, again.failure) == (False, Failure.SNAPSHOT_EXISTS)
     assert "`mybb-server snapshot delete clean`" in render_snapshot(again, CLI_COMMANDS)
-    assert service.snapshot("delete", "clean").ok
-    assert service.snapshot("list").snapshots == []
+    assert service.forum.snapshot("delete", "clean").ok
+    assert service.forum.snapshot("list").snapshots == []
 
 
 def test_storage_is_private_and_never_a_symlink(real_forum: Any, service: Any, tmp_path: Path) -> None:
-    assert service.snapshot("save", "clean").ok
+    assert service.forum.snapshot("save", "clean").ok
     storage = real_forum.root.parent / SNAPSHOTS_DIR
     assert os.stat(storage).st_mode & 0o777 == 0o700
     assert os.stat(storage / "clean").st_mode & 0o777 == 0o700
@@ -266,24 +266,40 @@ def test_storage_is_private_and_never_a_symlink(real_forum: Any, service: Any, t
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     storage.symlink_to(elsewhere)
-    refused = service.snapshot("save", "clean")
+    refused = service.forum.snapshot("save", "clean")
     assert (refused.ok, refused.failure) == (False, Failure.STORAGE_UNSAFE)
     assert list(elsewhere.iterdir()) == []
 
 
 def test_restore_never_writes_through_a_symlink_in_cache(real_forum: Any, service: Any, tmp_path: Path) -> None:
     (real_forum.root / "cache" / "note.txt").write_text("from the snapshot")
-    assert service.snapshot("save", "clean").ok
+    assert service.forum.snapshot("save", "clean").ok
     victim = tmp_path / "victim.txt"
     victim.write_text("someone else's file")
     (real_forum.root / "cache" / "note.txt").unlink()
     (real_forum.root / "cache" / "note.txt").symlink_to(victim)  # planted in the world-writable cache/
     (real_forum.root / "cache" / "planted").symlink_to(tmp_path)
-    restored = service.snapshot("restore", "clean")
+    restored = service.forum.snapshot("restore", "clean")
     assert restored.ok
     assert victim.read_text() == "someone else's file"
     assert "cache/note.txt" in restored.skipped and "cache/planted" in restored.skipped
     assert (real_forum.root / "cache" / "planted").is_symlink()
+
+
+def test_restore_removes_a_folder_made_after_the_save_without_following_its_links(real_forum: Any, service: Any,
+                                                                                 tmp_path: Path) -> None:
+    assert service.forum.snapshot("save", "clean").ok
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("someone else's file")
+    made = real_forum.root / "uploads" / "made_later"
+    (made / "deeper").mkdir(parents=True)
+    (made / "deeper" / "upload.bin").write_bytes(b"x" * 10)
+    (made / "out").symlink_to(outside)  # a link inside the new folder: removed, never followed
+    restored = service.forum.snapshot("restore", "clean")
+    assert restored.ok, restored.message
+    assert not os.path.lexists(made)
+    assert (outside / "keep.txt").read_text() == "someone else's file"
 
 
 # ----------------------------------------------------------------------------------------- faces
@@ -445,26 +461,26 @@ def test_two_forums_in_one_folder_keep_their_own_snapshots(real_forum: Any, serv
     other_root = real_forum.root.parent / "other"
     shutil.copytree(real_forum.root, other_root, symlinks=True)
     other = ServerOrchestrationService(replace(real_forum.config(), mybb_root=other_root))
-    assert service.snapshot("save", "mine").ok
-    saved = other.snapshot("save", "theirs")
+    assert service.forum.snapshot("save", "mine").ok
+    saved = other.forum.snapshot("save", "theirs")
     assert saved.ok
     assert saved.snapshot.path.parent.name.startswith(f"{SNAPSHOTS_DIR}.other-")
-    assert [s.name for s in service.snapshot("list").snapshots] == ["mine"]
-    assert [s.name for s in other.snapshot("list").snapshots] == ["theirs"]
+    assert [s.name for s in service.forum.snapshot("list").snapshots] == ["mine"]
+    assert [s.name for s in other.forum.snapshot("list").snapshots] == ["theirs"]
 
 
 def test_restore_refuses_a_snapshot_of_another_database(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "clean").ok
+    assert service.forum.snapshot("save", "clean").ok
     moved = real_forum.db_file.with_name("moved.sqlite")
     shutil.copyfile(real_forum.db_file, moved)
     config = real_forum.root / "inc" / "config.php"
     config.write_text(config.read_text().replace(str(real_forum.db_file), str(moved)))
     add_thread(moved, "In the other database")
     before = contents(moved), config.read_bytes()
-    refused = service.snapshot("restore", "clean")
+    refused = service.forum.snapshot("restore", "clean")
     assert (refused.ok, refused.failure) == (False, Failure.DATABASE_MISMATCH)
     assert (contents(moved), config.read_bytes()) == before
-    assert [s.name for s in service.snapshot("list").snapshots] == ["clean"]  # no automatic snapshot either
+    assert [s.name for s in service.forum.snapshot("list").snapshots] == ["clean"]  # no automatic snapshot either
 
 
 def test_only_the_newest_automatic_snapshots_are_kept(real_forum: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -485,11 +501,11 @@ def test_a_folder_without_an_installed_forum_is_refused(forum: Path) -> None:
 
 
 def test_diff_names_a_changed_stylesheet_by_theme(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "clean").ok
+    assert service.forum.snapshot("save", "clean").ok
     with closing(sqlite3.connect(real_forum.db_file)) as conn, conn:
         conn.execute("UPDATE mybb_themestylesheets SET stylesheet = stylesheet || ' body{}' "
                      "WHERE name = 'global.css' AND tid = 1")
-    result = service.snapshot("diff", "clean")
+    result = service.forum.snapshot("diff", "clean")
     assert [(c.name, c.kind, c.group) for c in result.diff.stylesheets] == [
         ("global.css", "changed", "theme MyBB Master Style (tid 1)")]
     assert "- theme MyBB Master Style (tid 1): changed `global.css`" in render_snapshot(result, CLI_COMMANDS)
@@ -518,7 +534,7 @@ def test_save_while_the_database_is_written_is_one_consistent_state(real_forum: 
         time.sleep(0.01)  # polling until the writer has committed once
 
     try:
-        saved = [service.snapshot("save", f"busy-{i}") for i in range(3)]
+        saved = [service.forum.snapshot("save", f"busy-{i}") for i in range(3)]
     finally:
         stop.set()
         writer.join(TIMEOUT)
@@ -545,9 +561,9 @@ function shelf_activate() {
 
 
 def test_diff_shows_the_columns_and_indexes_a_plugin_added_to_core_tables(real_forum: Any, service: Any) -> None:
-    assert service.snapshot("save", "before-shelf").ok
+    assert service.forum.snapshot("save", "before-shelf").ok
     real_forum.add_plugin("shelf", SCHEMA_PLUGIN)
-    result = service.snapshot("diff", "before-shelf")
+    result = service.forum.snapshot("diff", "before-shelf")
     shapes = {(c.table, c.what, c.name): c for c in result.diff.schema}
     assert shapes[("mybb_users", "column", "shelf_points")].after == "INTEGER NOT NULL DEFAULT 0"
     assert shapes[("mybb_users", "index", "shelf_points")].after == "(shelf_points)"

@@ -17,7 +17,6 @@ import errno
 import hashlib
 import os
 import secrets
-import shutil
 import stat
 import time
 from collections.abc import Iterator, Mapping
@@ -356,11 +355,26 @@ def _remove(parent: int, name: str, rel: str, sync: Sync) -> None:
         os.unlink(name, dir_fd=parent)
         sync.removed += 1
     elif kind == "dir":
-        # descriptor-based: never leaves the tree through a symlink. dir_fd is Python 3.11+ (TypeError on 3.10).
-        shutil.rmtree(name, dir_fd=parent)  # type: ignore[call-arg,unused-ignore]
+        _remove_tree(parent, name)
         sync.removed += 1
     elif kind is not None:
         sync.skipped.append(rel)
+
+
+def _remove_tree(parent: int, name: str) -> None:
+    """The folder `name` in `parent` and all it holds, by descriptors: never leaves the tree through a link
+    (a link is removed, not followed). shutil.rmtree takes dir_fd only from Python 3.11."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    _remove_tree(fd, entry.name)
+                else:
+                    os.unlink(entry.name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent)
 
 
 def _children(paths: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
