@@ -92,11 +92,6 @@ def is_acp_login(page: str) -> bool:
     return bool(_ACP_LOGIN.search(page)) and not _ACP_LOGGED_IN.search(page)
 
 
-def acp_login_wants_pin(page: str) -> bool:
-    """The Admin CP login form asks for the secret PIN ($config['secret_pin'] is set)."""
-    return is_acp_login(page) and bool(_ACP_PIN.search(page))
-
-
 @dataclass(frozen=True)
 class PageError:
     """MyBB showed an error instead of the page."""

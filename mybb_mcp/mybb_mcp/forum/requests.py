@@ -343,10 +343,6 @@ class ForumClient:
         self.post_keys["acp"] = pages.find_post_key(text) or self.post_keys.get("acp", "")
         self.logins.append(f"Admin CP as {creds.username}")
 
-    def fetch_post_key(self, area: str) -> str:
-        """A key for this session: from a page MyBB serves it (front: the index; Admin CP: its home)."""
-        return pages.find_post_key(self.key_page(area)) or ""
-
     def key_page(self, area: str, target: str | None = None) -> str:
         """The page a session's my_post_key is read from, as MyBB renders it for this session now."""
         target = target or (f"/{self.admin_dir}/index.php" if area == "acp" else "/index.php")

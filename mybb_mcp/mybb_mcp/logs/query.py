@@ -153,11 +153,6 @@ def _aware(entry: LogEntry, zone: tzinfo) -> LogEntry:
     return entry
 
 
-def _keyword_bytes(options: LogQueryOptions) -> bytes | None:
-    """The keyword as the readers take it (they fold case: full Unicode, see reader)."""
-    return options.filter_keyword.encode("utf-8", "surrogateescape") if options.filter_keyword else None
-
-
 def _server_entries(
     log_file: Path, options: LogQueryOptions, zone: tzinfo, cutoff: datetime | None, stats: ReadStats,
     start: int | None = None, errors: ErrorContext | None = None,

@@ -53,10 +53,6 @@ def rotate_logs(path: str | os.PathLike[str], backups: int) -> bool:
     return True
 
 
-def _existing_backups(path: Path, backups: int) -> list[Path]:
-    return [backup_path(path, n) for n in range(1, backups + 1) if backup_path(path, n).exists()]
-
-
 @dataclass
 class InPlaceRotation:
     """What rotate_in_place did."""
