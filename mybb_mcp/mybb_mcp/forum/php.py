@@ -40,7 +40,7 @@ class PhpRunError(MybbMcpError):
 
 STOPPED_TIME, STOPPED_OUTPUT = "time", "output"
 _SUPERVISOR = Path(__file__).with_name("php_limits.py")
-_EXIT_WALL, _EXIT_OUTPUT = 124, 125  # php_limits.py's
+_EXIT_WALL, _EXIT_OUTPUT, _EXIT_NOT_RUN = 124, 125, 127  # php_limits.py's
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,9 @@ def _run(root: Path, program: list[str], data: Mapping[str, Any] | Sequence[Any]
         ) from None
     text = out.decode("utf-8", "replace")
     before, marker, after = text.rpartition(RESULT_MARKER)
+    if limits is not None and proc.returncode == _EXIT_NOT_RUN and not marker:
+        why = err.decode("utf-8", "replace").strip()[-200:] or "it could not be started"
+        raise PhpRunError(f"Cannot run PHP ({php}): {why}.", "Install PHP or set MYBB_PHP.")
     if limits is not None and proc.returncode in (_EXIT_WALL, _EXIT_OUTPUT):
         if proc.returncode == _EXIT_WALL:
             raise PhpRunError(f"MyBB's PHP did not finish within {limits.wall_seconds:g} s in {root}.",

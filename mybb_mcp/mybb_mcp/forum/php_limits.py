@@ -31,7 +31,7 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
-EXIT_WALL, EXIT_OUTPUT = 124, 125
+EXIT_WALL, EXIT_OUTPUT, EXIT_NOT_RUN = 124, 125, 127
 STOPPED_WALL = "mybb-mcp-limits: stopped at the time limit"
 STOPPED_OUTPUT = "mybb-mcp-limits: stopped past the output cap"
 _SWEEP_SECONDS = 5.0  # a process that keeps forking is chased this long
@@ -94,8 +94,12 @@ def _limits(cpu: int, memory: int) -> None:
 
 def run(argv: list[str], cpu: int, memory: int, output: int, wall: float) -> int:
     _subreaper()
-    child = subprocess.Popen(argv, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             preexec_fn=lambda: _limits(cpu, memory))  # noqa: PLW1509 (one thread here)
+    try:
+        child = subprocess.Popen(argv, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 preexec_fn=lambda: _limits(cpu, memory))  # noqa: PLW1509 (one thread here)
+    except OSError as exc:  # PHP is not there: said in a line, as a shell would, not as a traceback
+        sys.stderr.write(exc.strerror or str(exc))
+        return EXIT_NOT_RUN
     assert child.stdout is not None and child.stderr is not None
     targets = {child.stdout.fileno(): (sys.stdout.buffer, [0]), child.stderr.fileno(): (sys.stderr.buffer, [0])}
     selector = selectors.DefaultSelector()
