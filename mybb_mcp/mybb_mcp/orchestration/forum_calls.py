@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .. import layout
+from .. import layout, php_builds
 from ..failures import Failure
 from ..forum import database, dev_mode, doctor, error_log, reference, request_roles, requests, sessions
 from ..forum import files as files_module
@@ -19,7 +20,6 @@ from ..results import PageResult
 from ..workbench import browser, browser_pool, left_out, request_trace
 from ..workbench.chromium import BrowserProblem, find_chromium
 from ..workbench.json_answer import JsonVerdict, expected_json, judge_json
-from . import php_runtime
 from .validation import server_url, validate_flag
 
 if TYPE_CHECKING:
@@ -219,7 +219,14 @@ class ForumService:
         if dev_mode.switched_on_by_tool(self.config.repo_root, self.config.mybb_root,
                                         self.config.files.errorlog_memory.name):
             notes.append("MyBB's error logging is on (errorlogmedium=log), switched on by this tool")
-        return doctor.diagnose(self.config.mybb_root, url, php=self._php(), php_settings=self.config.php_settings,
+        try:
+            php = self.site.php()
+        except php_builds.PhpBuildError as exc:  # the checks that run PHP say it cannot; this says why
+            found = doctor.diagnose(self.config.mybb_root, url, php=self.config.php,
+                                    php_settings=self.config.php_settings, dev_notes=notes)
+            build = doctor.Finding("php-build", doctor.PROBLEM, exc.message, exc.hint)
+            return replace(found, findings=(build, *found.findings))
+        return doctor.diagnose(self.config.mybb_root, url, php=php, php_settings=self.config.php_settings,
                                dev_notes=notes)
 
     # ------------------------------------------------------------------ reference
@@ -229,12 +236,8 @@ class ForumService:
         """MyBB's own reference from this forum's files and database (forum/reference.py). Raises
         InvalidArgument for an unknown kind, a name that cannot be one, or `search` with a name."""
         reference.check_question(self.config.mybb_root, kind, name, search)
-        return reference.reference(self.config.mybb_root, kind, name, search, php=self._php(),
+        return reference.reference(self.config.mybb_root, kind, name, search, php=self.site.php(),
                                    php_settings=self.config.php_settings)
-
-    def _php(self) -> str:
-        """The PHP to run MyBB's code with: the configured one when it cannot be found (PHP then says why)."""
-        return php_runtime.resolve_php(self.config) or self.config.php
 
 
 def _judge_json(response: requests.PageResponse, workbench: request_trace.RequestTrace | None,

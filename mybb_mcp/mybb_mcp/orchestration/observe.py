@@ -22,7 +22,7 @@ from ..logs.query import run_query
 from ..logs.zone import read_log_zone
 from ..results import DeathReport, PortOwner
 from ..safe_files import UnsafeFile
-from . import process, registry
+from . import php_runtime, process, registry
 from .process import ProcessIdentity
 from .state import LockTimeout, StateFile
 from .validation import server_url
@@ -221,6 +221,15 @@ class ForumSite:
         archive = Path(self.config.archive) if self.config.archive and "://" not in self.config.archive else None
         release.register(self.config.mybb_root, self.config.release_manifest_file,
                          (archive,) if archive is not None else ())
+
+    def php(self) -> str:
+        """The PHP that runs MyBB's code for the workbench: MYBB_PHP_VERSION's build installed on first use
+        and its cache checked to be ours, as start does; else the configured one (PHP then says why when
+        it cannot run). Raises PhpBuildError when the build cannot be installed."""
+        problem = php_runtime.ensure_build(self.config, [])
+        if problem is not None:
+            raise problem
+        return php_runtime.resolve_php(self.config) or self.config.php
 
     def deleted_log(self, running: RunningServer | None) -> str | None:
         """What to say when the running server's log was deleted under it (PHP still writes to it)."""

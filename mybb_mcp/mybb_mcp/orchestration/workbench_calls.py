@@ -10,13 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import php_builds
 from ..config import Config
 from ..forum.credentials import read_credentials, write_credentials
 from ..workbench import matrix as matrix_module
 from ..workbench import members, php_eval, templates
 from ..workbench import plugins as plugin_workbench
 from ..workbench import sql as read_only_sql
-from . import php_runtime
 
 if TYPE_CHECKING:
     from .observe import ForumSite
@@ -64,24 +64,24 @@ class WorkbenchService:
     def add_member(self, name: str, role: str, password: str | None) -> members.MemberAdded:
         config = self.config
         return members.add_member(config.mybb_root, lambda n, p: keep_member_password(config, n, p), name, role,
-                                  password, php=config.php, php_settings=config.php_settings)
+                                  password, php=self.site.php(), php_settings=config.php_settings)
 
     def list_members(self) -> members.MemberList:
         config = self.config
         return members.list_members(config.mybb_root, config.credentials_file, kept_member_names(config),
-                                    php=config.php, php_settings=config.php_settings)
+                                    php=self.site.php(), php_settings=config.php_settings)
 
     def get_template(self, title: str) -> templates.TemplateView:
-        return templates.get_template(self.config.mybb_root, title, php=self.config.php,
+        return templates.get_template(self.config.mybb_root, title, php=self.site.php(),
                                       php_settings=self.config.php_settings)
 
     def replace_in_template(self, title: str, find: str, replace: str, sid: int | None,
                             apply: bool) -> templates.TemplateReplace:
         return templates.replace_in_template(self.config.mybb_root, title, find, replace, sid, apply,
-                                             php=self.config.php, php_settings=self.config.php_settings)
+                                             php=self.site.php(), php_settings=self.config.php_settings)
 
     def eval_php(self, code: str, timeout: float) -> php_eval.PhpEvalResult:
-        return php_eval.eval_php(self.config.mybb_root, code, timeout, php=self.config.php,
+        return php_eval.eval_php(self.config.mybb_root, code, timeout, php=self.site.php(),
                                  php_settings=self.config.php_settings)
 
     def plugins(self, action: str, name: str | None = None) -> plugin_workbench.PluginsResult:
@@ -93,7 +93,10 @@ class WorkbenchService:
             return plugin_workbench.PluginsResult(
                 action, name, False, f"No installed MyBB forum: {problem or 'inc/config.php is missing'}.",
                 hint="Set MYBB_ROOT to a MyBB forum (or make one with `mybb-server init`).")
-        php = php_runtime.resolve_php(self.config) or self.config.php
+        try:
+            php = self.site.php()
+        except php_builds.PhpBuildError as exc:
+            return plugin_workbench.PluginsResult(action, name, False, exc.message, hint=exc.hint)
         return plugin_workbench.run(self.config.mybb_root, action, name, php=php,
                                     php_settings=tuple(self.config.php_settings))
 
