@@ -131,6 +131,7 @@ async def record_mcp(out: list[str], forum: Path, port: int) -> None:
     import mcp.types as types
     from mcp import Client
     from mcp.shared.exceptions import MCPError
+
     from mybb_mcp.server import server
 
     async with Client(server) as client:
@@ -172,7 +173,6 @@ def main() -> int:
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import ServerOrchestrationService
-
     from tests.fixtures.real_mybb import MybbTemplate, copy_forum, install_template
 
     php = os.environ.get("MYBB_PHP") or shutil.which("php") or "php"

@@ -136,6 +136,7 @@ async def over_mcp(reps: int) -> tuple[list[float], list[float], list[float]]:
     """Warm browser checks and plain requests over MCP, interleaved (the first browser call warms it up);
     then checks after a pause, as an agent reading the previous answer leaves one."""
     from mcp import Client
+
     from mybb_mcp.server import server
     from mybb_mcp.workbench import browser_pool
 
@@ -166,6 +167,7 @@ async def over_mcp(reps: int) -> tuple[list[float], list[float], list[float]]:
 def chromiums_left() -> int:
     """Our Chromium processes still running (their profiles carry the tool's prefix)."""
     import psutil
+
     from mybb_mcp.workbench.chromium import PROFILE_PREFIX
 
     count = 0

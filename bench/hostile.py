@@ -118,7 +118,6 @@ def main() -> int:
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import ServerOrchestrationService
-
     from tests.fixtures.docroot import write_docroot
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 # bench/ is first on sys.path (Python puts a script's folder there): loggen imports as it is.
 import loggen
+
 from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.logs.query import run_query
 

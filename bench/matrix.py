@@ -68,11 +68,10 @@ function benchmx_index()
 
 
 def main() -> int:
+    from mybb_mcp import php_builds
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration import ServerOrchestrationService
     from mybb_mcp.workbench.matrix import MatrixRequest, MatrixRunner
-
-    from mybb_mcp import php_builds
 
     archive = Path(os.environ.get("MYBB_TEST_ARCHIVE") or REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz")
     archives = (archive, archive.with_name("mybb_1830.tar.gz"))

@@ -79,6 +79,7 @@ def cold(root: Path, php: str, reps: int) -> list[float]:
 def over_mcp(root: Path, php: str, reps: int) -> dict[str, list[float]]:
     import anyio
     from mcp import Client
+
     from mybb_mcp.server import server
 
     os.environ.update({"MYBB_ROOT": str(root), "MYBB_PHP": php})

@@ -85,7 +85,6 @@ def bench(reps: int, php: str, log: Callable[[str], None]) -> dict[str, Any]:
     from mybb_mcp.forum.install import InstallRequest, install_forum
     from mybb_mcp.orchestration import ServerOrchestrationService
     from mybb_mcp.workbench import request_trace
-
     from tests.fixtures.real_mybb import activate_plugin
 
     out: dict[str, Any] = {}

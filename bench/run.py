@@ -398,8 +398,9 @@ async def _mcp_status_calls(config: Any, reps: int) -> dict[str, Any]:
     try:
         import warnings
 
-        import mybb_mcp.server
         from mcp import Client
+
+        import mybb_mcp.server
 
         warnings.filterwarnings("ignore", module="mcp")
         samples = []

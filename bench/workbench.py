@@ -43,6 +43,7 @@ def median_ms(samples: list[float]) -> float:
 
 async def _mcp_samples(reps: int, root: Path, php: str) -> dict[str, list[float]]:
     from mcp import Client
+
     from mybb_mcp.server import server
 
     os.environ.update({"MYBB_ROOT": str(root), "MYBB_PHP": php, "MYBB_ALLOW_PHP": "1"})

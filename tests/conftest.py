@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from mybb_mcp.config import Config
 
+from mybb_mcp.config import Config
 from tests.fixtures.docroot import write_docroot
 
 # The fixture modules, registered once for the whole suite: a test names a fixture as a parameter and never

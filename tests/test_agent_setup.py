@@ -13,8 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from mybb_mcp.agent_setup import CLIENTS, GUIDE_BEGIN, start_and_list
 
+from mybb_mcp.agent_setup import CLIENTS, GUIDE_BEGIN, start_and_list
 from tests.fixtures.real_mybb import RealForum, archive_path
 from tests.reliability.local_users import LocalUser
 

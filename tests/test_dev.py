@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.cli.app import COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]

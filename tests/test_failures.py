@@ -9,14 +9,14 @@ import re
 from pathlib import Path
 
 import pytest
+
+import mybb_mcp
+from mybb_mcp import answers
 from mybb_mcp.answers.commands import CLI_COMMANDS, MCP_COMMANDS, Commands
 from mybb_mcp.config import Config
 from mybb_mcp.failures import CATALOGUE, Failure
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
-
-import mybb_mcp
-from mybb_mcp import answers
 
 PACKAGE = Path(mybb_mcp.__file__).parent
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.digest import render_digest
 from mybb_mcp.logs.digest import NEW, NOT_RECHECKED, RESOLVED, STILL_FIRING
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.fixtures.forum_requests import add_member as add_member_by_form
 from tests.fixtures.forum_requests import forum_env, get, serving
 

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable
 
 import pytest
+
 from mybb_mcp.answers.commands import CLI_COMMANDS, MCP_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.forum.doctor import OK, PROBLEM, SKIPPED, WARNING, DoctorReport
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB release archive not found at "
@@ -191,6 +191,7 @@ def test_doctor_over_mcp_needs_no_arguments_and_refuses_unknown_ones(real_forum:
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import anyio
     from mcp import Client
+
     from mybb_mcp.server import server
 
     for key in [k for k in os.environ if k.startswith("MYBB_") and k != "MYBB_TEST_ARCHIVE"]:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.doctor import render_doctor
 from mybb_mcp.config import Config
 from mybb_mcp.forum.doctor import PROBLEM, SKIPPED, WARNING
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.init import InitOptions
-
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path

@@ -13,13 +13,13 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.logs.parser import LogEntry
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
 from mybb_mcp.orchestration.php_dev import probe_php
-
 from tests.fixtures.real_mybb import RealForum
 
 PLUGIN = "errs"

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mybb_mcp.answers.digest import render_digest
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.logs.digest import NOT_RECHECKED, RESOLVED, RESOLVED_EARLIER
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.fixtures.forum_requests import forum_env, get, serving
 
 HEAD = """<?php

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.forum import database as forum_db
 from mybb_mcp.forum import dev_mode as forum_dev_mode
 from mybb_mcp.forum import error_log as forum_error_log
@@ -36,7 +37,6 @@ from mybb_mcp.forum.error_log import DEST_FILES, DEST_OFF, DEST_SERVER_LOG
 from mybb_mcp.forum.files import ForumDbConfig
 from mybb_mcp.logs import mybb_error_log
 from mybb_mcp.logs.mybb_error_log import MyBBErrorLog
-
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.mybb_forum import (

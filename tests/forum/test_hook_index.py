@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 from mybb_mcp.forum.hook_index import HookIndex, hook_index, name_pattern, scan_source
-
 from tests.fixtures.real_mybb import RealForum
 
 TOKENIZER_SCAN = Path(__file__).with_name("hook_sites.php")

@@ -16,11 +16,11 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.cli.init import ProgressBar
 from mybb_mcp.forum import source as source_module
 from mybb_mcp.forum.install import InstallError
 from mybb_mcp.forum.source import Release, resolve_source
-
 from tests.conftest import free_port, http_get
 from tests.fixtures.cli import Cli, base_env
 from tests.fixtures.mariadb import MariaDB

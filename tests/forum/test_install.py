@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.forum.install import (
     Database,
     InstallError,
@@ -31,7 +32,6 @@ from mybb_mcp.forum.install import (
 )
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.conftest import free_port
 from tests.fixtures import real_mybb
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timezone
 
 import pytest
+
 from mybb_mcp.answers.cursor import render_entry_line
 from mybb_mcp.answers.text import code, redact
 from mybb_mcp.forum import pages

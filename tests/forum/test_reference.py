@@ -13,12 +13,12 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client
+
 from mybb_mcp.answers.commands import MCP_COMMANDS
 from mybb_mcp.answers.reference import SEARCH_BUDGET, render_reference
 from mybb_mcp.forum.php import PhpRunError
 from mybb_mcp.forum.reference import database_view, read_database
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(), reason=f"MyBB release archive not found at "

@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.forum import release
 from mybb_mcp.logs.parser import (
     ORIGIN_CORE,

@@ -17,6 +17,7 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp import Client
+
 from mybb_mcp.failures import Failure
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import PageRequest
@@ -25,7 +26,6 @@ from mybb_mcp.logs.digest import NEW, RESOLVED, STILL_FIRING
 from mybb_mcp.logs.options import LogQueryOptions
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
-
 from tests.fixtures.forum_requests import add_member as add_member_by_form
 from tests.fixtures.forum_requests import forum_env, get, serving
 

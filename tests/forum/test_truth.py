@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.fixtures.forum_requests import forum_env, get, serving
 
 PLUGIN_HEAD = """<?php
@@ -252,6 +252,7 @@ def anyio_backend() -> str:
 async def test_mcp_post_is_sent_once_and_its_redirect_page_is_success(running, real_forum) -> None:
     import mcp.types as types
     from mcp import Client
+
     from mybb_mcp.server import server
 
     real_forum.add_plugin("rows", ROWS_PLUGIN)

@@ -12,10 +12,10 @@ import mcp.types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
+
 from mybb_mcp.config import Config
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
-
 from tests.conftest import http_get
 
 pytestmark = [pytest.mark.anyio]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, types
-from mybb_mcp.server import server
 
+from mybb_mcp.server import server
 from tests.fixtures.real_mybb import RealForum, archive_path
 from tests.workbench.test_matrix import plugin_source
 

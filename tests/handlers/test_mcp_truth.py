@@ -7,8 +7,8 @@ import re
 
 import pytest
 from mcp import Client, types
-from mybb_mcp.server import server
 
+from mybb_mcp.server import server
 from tests.fixtures.real_mybb import RealForum, archive_path
 from tests.forum.test_every_answer_true import SHELF, SURE
 

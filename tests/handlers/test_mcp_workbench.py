@@ -13,10 +13,10 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp import Client
+
 from mybb_mcp.config import Config
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
-
 from tests.conftest import free_port
 from tests.fixtures.real_mybb import RealForum, archive_path
 

@@ -7,14 +7,14 @@ import inspect
 import re
 from pathlib import Path
 
+from pydantic import BaseModel
+
+from mybb_mcp import tools_registry
 from mybb_mcp.handlers import edge
 from mybb_mcp.handlers.tools import ALL_TOOLS, ROWS, TOOLS
 from mybb_mcp.logs.options import MAX_SINCE_MINUTES
 from mybb_mcp.tools_registry import ToolName
 from mybb_mcp.workbench import php_eval, sql
-from pydantic import BaseModel
-
-from mybb_mcp import tools_registry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "wiki" / "mcp_tools"
 

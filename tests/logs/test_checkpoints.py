@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.logs import cursors as checkpoints
 from mybb_mcp.logs import digest as digest_module

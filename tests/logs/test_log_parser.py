@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from mybb_mcp.logs.parser import (
     CONNECTION,
     ENTRY_START,
@@ -26,7 +27,6 @@ from mybb_mcp.logs.parser import (
     parse_log_line,
     parse_mybb_error,
 )
-
 from tests.logs.reference_reader import LogGenerator, reference_entries
 
 DATA = Path(__file__).parent / "data"

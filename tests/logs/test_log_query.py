@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.logs import reader as log_reader
@@ -17,7 +18,6 @@ from mybb_mcp.logs.options import MAX_LIMIT, LogQueryOptions, validate_options
 from mybb_mcp.logs.parser import SOURCE_MYBB, LogEntry, format_php_timestamp, parse_entry, parse_mybb_error
 from mybb_mcp.logs.query import LogQueryResult, new_entries, run_query
 from mybb_mcp.logs.zone import format_zone_header
-
 from tests.logs.reference_reader import LogGenerator, reference_entries, reference_query, write_log
 
 DATA = Path(__file__).parent / "data"

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from mybb_mcp.logs import bounds as log_bounds
 from mybb_mcp.logs import finders, timeline
 from mybb_mcp.logs import reader as log_reader
@@ -20,7 +21,6 @@ from mybb_mcp.logs.reader import ReadStats, iter_entries_backward, iter_entries_
 from mybb_mcp.logs.rotation import rotate_in_place, rotate_logs
 from mybb_mcp.logs.timeline import offset_at_time
 from mybb_mcp.logs.zone import format_zone_header, local_zone_key, read_log_zone
-
 from tests.logs.reference_reader import LogGenerator, reference_entries, write_log
 
 DATA = Path(__file__).parent / "data"

@@ -9,10 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-
 from tests.fixtures.real_mybb import RealForum
 
 PLUGIN = "buildnoise"

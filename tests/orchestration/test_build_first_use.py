@@ -8,9 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from mybb_mcp.orchestration import ServerOrchestrationService
 
 from mybb_mcp import php_builds
+from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.fixtures.real_mybb import RealForum
 
 

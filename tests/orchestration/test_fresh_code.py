@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.php_dev import fresh_code_explanation, probe_php
-
 from tests.conftest import http_get
 
 PAGE = "<?php\ninclude __DIR__ . '/inc/plugins/fresh.php';\necho fresh_version();\n"

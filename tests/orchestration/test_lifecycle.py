@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-
 from tests.conftest import free_port, http_get
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from mybb_mcp import php_builds
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.config import load_config
 from mybb_mcp.errors import ConfigError, InvalidArgument
 from mybb_mcp.orchestration import ServerOrchestrationService
-
-from mybb_mcp import php_builds
 from tests.conftest import free_port, http_get
 from tests.fixtures.cli import Cli, base_env
 from tests.fixtures.real_mybb import RealForum, archive_path

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from mybb_mcp.config import Config
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.state import STATE_VERSION, StateFile

@@ -25,8 +25,8 @@ import mcp.types as types
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mybb_mcp.orchestration import ServerOrchestrationService
 
+from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.reliability.conftest import TIMEOUT, cli_env, php_servers, snapshot, wait_for
 
 HUGE = 10**30

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mybb_mcp.config import Config
 from mybb_mcp.orchestration import Failure, ServerOrchestrationService
-
 from tests.conftest import http_get
 from tests.reliability.conftest import TIMEOUT, Remote, launch, php_leaders, php_servers, wait_ready
 

@@ -18,9 +18,9 @@ import mcp.types as types
 import psutil
 import pytest
 from mcp import Client, StdioServerParameters
+
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.conftest import http_get
 from tests.reliability.conftest import (
     VENV_BIN,

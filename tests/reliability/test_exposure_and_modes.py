@@ -16,11 +16,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+import mybb_mcp
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import ServerOrchestrationService
-
-import mybb_mcp
 from tests.reliability.conftest import cli_env, run_cli
 
 EXPOSED = "reachable from the network"

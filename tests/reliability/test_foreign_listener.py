@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
+
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.orchestration import Failure, ServerOrchestrationService
-
 from tests.conftest import http_get
 from tests.reliability.conftest import TIMEOUT, Imposter, alive, php_servers, serves, wait_for
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.config import load_config
 from mybb_mcp.failures import Failure
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-
 from tests.conftest import http_get
 from tests.reliability.conftest import TIMEOUT
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import psutil
 import pytest
+
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.layout import CLAIM_NAME, forum_key
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService, process
-
 from tests.conftest import free_port, http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import Imposter, alive, cli_env, php_servers, run_cli, wait_for
@@ -407,6 +407,7 @@ async def test_list_through_the_mcp_status_tool_with_all_and_without_a_forum(
     forums: Make, registry_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from mcp import Client
+
     from mybb_mcp.server import server
 
     alpha, beta = forums("alpha"), forums("beta")

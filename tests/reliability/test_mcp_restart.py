@@ -17,8 +17,8 @@ import mcp.types as types
 import psutil
 import pytest
 from mcp import Client, StdioServerParameters
-from mybb_mcp.orchestration import ServerOrchestrationService
 
+from mybb_mcp.orchestration import ServerOrchestrationService
 from tests.conftest import http_get
 from tests.reliability.conftest import VENV_BIN, alive, cli_env, php_leaders, run_cli, serves, wait_for
 

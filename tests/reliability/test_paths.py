@@ -16,10 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import EXTRA_PAGES, cli_env, php_servers, run_cli, snapshot

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService
-
 from tests.reliability.conftest import Imposter, php_servers
 
 OPERATIONS: dict[str, Callable[[ServerOrchestrationService], Any]] = {

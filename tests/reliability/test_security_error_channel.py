@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.config import DEFAULT_PHP_SETTINGS
 from mybb_mcp.logs.parser import format_php_timestamp
 from mybb_mcp.logs.signed import KEYS_FILE, log_is_signed
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-
 from tests.reliability.test_security_visitor import get, logged, post, query, status_of
 
 # A page that logs what a visitor POSTs (as forum code logs a username or a search), after a real error.

@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 import psutil
 import pytest
+
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.status import render_status
@@ -34,7 +35,6 @@ from mybb_mcp.logs.signed import KEYS_FILE
 from mybb_mcp.orchestration import Failure, LogQueryOptions, ServerOrchestrationService, php_runtime
 from mybb_mcp.orchestration.validation import is_loopback_host
 from mybb_mcp.tools_registry import ToolName
-
 from tests.conftest import http_get
 from tests.fixtures.docroot import write_docroot
 from tests.reliability.conftest import (
@@ -496,8 +496,9 @@ async def test_8_hung_calls_end_in_bounded_time_and_tools_list_still_answers(
         tmp_path: Path) -> None:
     """A stuck call (here: a status held in the kernel, the seam a FIFO or hung disk would be) gets an
     answer at the per-call timeout; a pile of them does not take the threads other requests need."""
-    import mybb_mcp.handlers.edge as handlers
     from mcp import Client
+
+    import mybb_mcp.handlers.edge as handlers
     from mybb_mcp.server import server
 
     release = threading.Event()

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.config import Config, load_config
 from mybb_mcp.errors import ConfigError, InvalidArgument
 from mybb_mcp.forum.credentials import read_credentials
@@ -35,7 +36,6 @@ from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.model import validate_name
 from mybb_mcp.forum.source import resolve_source
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-
 from tests.fixtures.real_mybb import MybbTemplate, RealForum, archive_path
 from tests.reliability.local_users import LocalUser
 from tests.reliability.test_security_visitor import (
@@ -518,6 +518,7 @@ async def test_3_over_mcp_a_fifo_at_the_credentials_file_blocks_no_worker(
     """Through the SDK's real client: the admin request answers in bounded time, and so does the next call."""
     import anyio
     from mcp import Client
+
     from mybb_mcp.server import server
 
     for key, value in real_forum.env().items():
@@ -561,6 +562,7 @@ def test_2_init_succeeds_while_another_user_races_for_the_installer(tmp_path: Pa
     if not archive_path().is_file():
         pytest.skip(NO_ARCHIVE)
     import psutil
+
     from mybb_mcp.forum.install import InstallRequest, install_forum
 
     listening: list[tuple[str, list[int]]] = []

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from mybb_mcp.forum.install import InstallError, InstallRequest, install_forum
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.conftest import free_port, http_get
 from tests.fixtures.cli import TIMEOUT, Cli, base_env
 from tests.fixtures.mariadb import MariaDB

@@ -17,12 +17,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.logs import render_log_query
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.logs.parser import READY_PROBE_PATH, format_php_timestamp
 from mybb_mcp.orchestration import LogQueryOptions, ServerOrchestrationService
-
 from tests.reliability.conftest import TIMEOUT, cli_env, wait_for
 
 # The hostile pages, and the fixtures `hostile_forum` and `running` that serve them, are in conftest.py:

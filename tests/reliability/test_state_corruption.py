@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from mybb_mcp.answers.lifecycle import render_result
 from mybb_mcp.answers.status import render_status
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.conftest import http_get
 from tests.reliability.conftest import php_servers
 

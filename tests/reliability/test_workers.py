@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from mybb_mcp.config import load_config
 from mybb_mcp.orchestration import ServerOrchestrationService, process
-
 from tests.reliability.conftest import (
     alive,
     cli_env,

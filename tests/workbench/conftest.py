@@ -14,9 +14,9 @@ from typing import Any
 
 import psutil
 import pytest
+
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.workbench import chromium as chromium_module
-
 from tests.fixtures.forum_requests import forum_env
 from tests.fixtures.forum_requests import serving as served
 

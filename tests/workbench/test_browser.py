@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, types
+
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.pages import front_logged_in
 from mybb_mcp.forum.requests import PageRequest
@@ -26,7 +27,6 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench import browser as browser_module
 from mybb_mcp.workbench import chromium as chromium_module
-
 from tests.fixtures.forum_requests import add_member, forum_env
 from tests.workbench.conftest import MEMBER, MEMBER_PASSWORD, chromium_processes, profiles
 

@@ -16,12 +16,12 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters, types
+
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench import browser_pool, request_trace
-
 from tests.fixtures.forum_requests import add_member
 from tests.workbench.conftest import MEMBER, MEMBER_PASSWORD, chromium_processes, profiles
 from tests.workbench.test_browser import PLUGIN

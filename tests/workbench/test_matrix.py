@@ -13,11 +13,11 @@ from typing import ClassVar
 
 import psutil
 import pytest
+
 from mybb_mcp.answers.matrix import render_matrix
 from mybb_mcp.errors import InvalidArgument
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.workbench.matrix import MatrixCancelled, MatrixRequest, MatrixResult, MatrixRunner, plugin_files_of
-
 from tests.fixtures.real_mybb import RealForum, archive_path
 from tests.reliability.local_users import LocalUser, chown_tree
 

@@ -5,6 +5,7 @@ wrong answer)."""
 from __future__ import annotations
 
 import pytest
+
 from mybb_mcp.workbench.php_json import (
     answer_object,
     int_at,

@@ -9,8 +9,8 @@ import random
 from pathlib import Path
 
 import pytest
-from mybb_mcp.workbench.php_eval import eval_php
 
+from mybb_mcp.workbench.php_eval import eval_php
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(), reason="MyBB release archive not found")

@@ -8,7 +8,6 @@ import shutil
 
 from mybb_mcp.answers.plugins import render_plugins
 from mybb_mcp.workbench import plugins as workbench
-
 from tests.workbench.admin_cp_twin import PLUGINS
 
 

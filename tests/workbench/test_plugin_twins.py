@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.answers.plugins import render_plugins
 from mybb_mcp.workbench import plugins as workbench
-
 from tests.conftest import free_port
 from tests.fixtures.real_mybb import MybbTemplate, copy_forum
 from tests.workbench.admin_cp_twin import PLUGINS, AdminBrowser, Twins, php_server, sqlite_tables

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.answers.plugins import render_plugins
 from mybb_mcp.forum.install import Database, InstallRequest, install_forum
 from mybb_mcp.workbench import plugins as workbench
-
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path

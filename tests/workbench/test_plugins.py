@@ -13,6 +13,7 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp import Client
+
 from mybb_mcp.forum.snapshot.database import active_plugins
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
@@ -428,7 +429,6 @@ FULL_MYSQL = FULL.replace("(nid INTEGER PRIMARY KEY, note TEXT)", "(nid INT PRIM
 @pytest.mark.mariadb
 def test_lifecycle_on_mariadb(mariadb, tmp_path: Path, php: str) -> None:
     from mybb_mcp.forum.install import Database, InstallRequest, install_forum
-
     from tests.fixtures.real_mybb import archive_path
 
     if not archive_path().is_file():

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from mcp import Client, types
+
 from mybb_mcp.answers.request import render_page_result
 from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.requests import PageRequest
@@ -21,7 +22,6 @@ from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench.json_answer import Printed, judge_json
 from mybb_mcp.workbench.request_costs import fold_sql
-
 from tests.fixtures.forum_requests import forum_env as set_forum_env
 
 # Each marked line is found by its marker, so the expected file:line follows the source.
@@ -372,7 +372,6 @@ def test_the_same_on_mariadb(tmp_path, php: str, mariadb, monkeypatch: pytest.Mo
 
     from mybb_mcp.config import Config
     from mybb_mcp.orchestration.init import InitOptions
-
     from tests.conftest import free_port
     from tests.fixtures.real_mybb import activate_plugin, archive_path
 

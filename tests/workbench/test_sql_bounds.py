@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, types
+
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused
-
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, types
+
 from mybb_mcp.answers.init import render_init
 from mybb_mcp.config import Config
 from mybb_mcp.orchestration import ServerOrchestrationService
@@ -23,7 +24,6 @@ from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.results import InitResult
 from mybb_mcp.server import server
 from mybb_mcp.workbench.sql import SqlRefused, run_query
-
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path

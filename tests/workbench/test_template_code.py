@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 from mcp import Client, types
+
 from mybb_mcp.cli import main as cli_main
 from mybb_mcp.server import server
-
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = [pytest.mark.anyio,

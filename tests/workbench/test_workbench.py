@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.workbench.sql import SqlRefused
-
 from tests.fixtures.real_mybb import RealForum, archive_path
 
 pytestmark = pytest.mark.skipif(not archive_path().is_file(),

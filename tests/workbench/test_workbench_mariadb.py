@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mybb_mcp.config import Config
 from mybb_mcp.forum.requests import PageRequest
 from mybb_mcp.orchestration import ServerOrchestrationService
 from mybb_mcp.orchestration.init import InitOptions
 from mybb_mcp.workbench.sql import SqlRefused, run_query
-
 from tests.conftest import free_port
 from tests.fixtures.mariadb import MariaDB
 from tests.fixtures.real_mybb import archive_path

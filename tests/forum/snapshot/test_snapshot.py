@@ -18,6 +18,7 @@ from typing import Any
 import mcp.types as types
 import pytest
 from mcp import Client
+
 from mybb_mcp.answers.commands import CLI_COMMANDS
 from mybb_mcp.answers.snapshot import render_snapshot
 from mybb_mcp.errors import InvalidArgument
@@ -27,7 +28,6 @@ from mybb_mcp.forum.php import run_mybb_php
 from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.model import AUTO_PREFIX, FAILURE_CODES, SNAPSHOTS_DIR
 from mybb_mcp.orchestration import ServerOrchestrationService
-
 from tests.conftest import free_port, http_get
 from tests.fixtures.real_mybb import archive_path
 

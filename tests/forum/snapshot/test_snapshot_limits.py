@@ -12,12 +12,12 @@ from contextlib import closing
 from typing import Any, TypeVar
 
 import pytest
+
 from mybb_mcp.cli import main as cli_main
 from mybb_mcp.failures import Failure
 from mybb_mcp.forum.snapshot import Snapshots
 from mybb_mcp.forum.snapshot.database import active_plugins
 from mybb_mcp.forum.snapshot.model import SNAPSHOTS_DIR
-
 from tests.fixtures.real_mybb import archive_path
 from tests.forum.snapshot.test_snapshot import add_thread, contents, written_files
 
@@ -114,6 +114,7 @@ def anyio_backend() -> str:
 async def test_over_mcp_the_refusal_comes_within_the_call(real_forum: Any, held: sqlite3.Connection,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp import Client, types
+
     from mybb_mcp.server import server
 
     monkeypatch.setattr("mybb_mcp.forum.snapshot.database.LOCK_TIMEOUT", 1.0)  # seam: the real 30 s takes long
