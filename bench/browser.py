@@ -30,17 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from archive import archive_path  # bench/archive.py (bench/ is first on sys.path for a script)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 COLD_TARGET_S = 2.0
 WARM_TARGET_S = 0.6
 PAUSE_S = 1.0  # between calls, for the warm checks "after a pause"
-
-
-def archive_path() -> Path:
-    configured = os.environ.get("MYBB_TEST_ARCHIVE", "")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
 
 
 def free_port() -> int:

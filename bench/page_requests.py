@@ -17,7 +17,6 @@ was written: what `mybb_server_logs` with a cursor does first.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -25,15 +24,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
+from archive import archive_path  # bench/archive.py (bench/ is first on sys.path for a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 OVERHEAD_TARGET_MS = 15.0
 CURSOR_TARGET_MS = 10.0
-
-
-def archive_path() -> Path:
-    configured = os.environ.get("MYBB_TEST_ARCHIVE", "")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
 
 
 def bench_page_request(reps: int, log: Callable[[str], None], summary: Callable[[list[float]], dict[str, Any]],

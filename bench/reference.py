@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from archive import archive_path  # bench/archive.py (bench/ is first on sys.path for a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
@@ -48,11 +50,6 @@ LOOKUPS = {
     "ref hook (index size)": {"kind": "hook"},
     "ref search 'post bit'": {"search": "post bit"},
 }
-
-
-def archive_path() -> Path:
-    configured = os.environ.get("MYBB_TEST_ARCHIVE", "")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
 
 
 def median_ms(samples: list[float]) -> float:

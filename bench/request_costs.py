@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from archive import archive_path  # bench/archive.py (bench/ is first on sys.path for a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_ROOT / "mybb_mcp"))
@@ -49,11 +51,6 @@ function c{n}_output($page) {{ return $page; }}
 """
 
 WAYS = ("raw", "plain", "queries", "profile")
-
-
-def archive_path() -> Path:
-    configured = os.environ.get("MYBB_TEST_ARCHIVE", "")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
 
 
 def summary(samples: list[float]) -> dict[str, Any]:

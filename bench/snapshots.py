@@ -23,14 +23,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable
 
+from archive import archive_path  # bench/archive.py (bench/ is first on sys.path for a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 SAVE_TARGET_MS = RESTORE_TARGET_MS = 500.0
-
-
-def archive_path() -> Path:
-    configured = os.environ.get("MYBB_TEST_ARCHIVE", "")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
 
 
 def _timed(samples: list[float], work: Callable[[], Any]) -> Any:

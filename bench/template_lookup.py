@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import run  # bench/run.py: free_port (bench/ is first on sys.path: Python puts a script's folder there)
-from page_requests import archive_path
+from archive import archive_path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent

@@ -24,17 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from archive import archive_path  # bench/archive.py (bench/ is first on sys.path for a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 QUERY = "SELECT * FROM mybb_bench"
 TARGETS_MS = {"sql": 50.0, "php": 150.0, "member": 500.0}
 BOOT_BY_HAND = ("define('IN_MYBB', 1); $_SERVER['REQUEST_METHOD'] = 'GET'; chdir($argv[1]); "
                 "require $argv[1] . '/inc/init.php'; echo 1;")
-
-
-def archive_path() -> Path:
-    configured = os.environ.get("MYBB_TEST_ARCHIVE", "")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "mybb" / "mybb_1837.tar.gz"
 
 
 def median_ms(samples: list[float]) -> float:
