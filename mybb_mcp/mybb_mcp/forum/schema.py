@@ -29,7 +29,8 @@ class DbCursor(Protocol):
     def description(self) -> Sequence[Sequence[object]] | None: ...
 
 
-def _text(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A database cell as text: bytes (PyMySQL's binary columns) decoded, NULL as ""."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
@@ -41,14 +42,14 @@ def sqlite_schema(cursor: DbCursor, tables: list[str], quote_ident: Callable[[st
         columns: dict[str, str] = {}
         cursor.execute(f"PRAGMA table_info({quote_ident(table)})")
         for _cid, name, kind, notnull, default, pk in cursor.fetchall():
-            columns[_text(name)] = _column(_text(kind) or "(no type)", not notnull, default,
+            columns[cell_text(name)] = _column(cell_text(kind) or "(no type)", not notnull, default,
                                            "PRIMARY KEY" if pk else "")
         indexes: dict[str, str] = {}
         cursor.execute(f"PRAGMA index_list({quote_ident(table)})")
         for row in cursor.fetchall():
-            name, unique = _text(row[1]), bool(row[2])
+            name, unique = cell_text(row[1]), bool(row[2])
             cursor.execute(f"PRAGMA index_info({quote_ident(name)})")
-            names = [_text(info[2]) for info in sorted(cursor.fetchall())]
+            names = [cell_text(info[2]) for info in sorted(cursor.fetchall())]
             indexes[name] = _index(names, unique)
         schema[table] = {"columns": columns, "indexes": indexes}
     return schema
@@ -61,17 +62,17 @@ def mysql_schema(cursor: DbCursor, tables: list[str]) -> Schema:
                    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
                    "ORDER BY TABLE_NAME, ORDINAL_POSITION")
     for table, name, kind, nullable, default, extra in cursor.fetchall():
-        table = _text(table)
+        table = cell_text(table)
         if table in wanted:
-            schema[table]["columns"][_text(name)] = _column(_text(kind), _text(nullable) == "YES", default,
-                                                            _text(extra))
+            schema[table]["columns"][cell_text(name)] = _column(cell_text(kind), cell_text(nullable) == "YES", default,
+                                                            cell_text(extra))
     cursor.execute("SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
                    "WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX")
     parts: dict[tuple[str, str], tuple[bool, list[str]]] = {}
     for table, index, non_unique, column in cursor.fetchall():
-        key = (_text(table), _text(index))
+        key = (cell_text(table), cell_text(index))
         if key[0] in wanted:
-            parts.setdefault(key, (not int(non_unique), []))[1].append(_text(column))
+            parts.setdefault(key, (not int(non_unique), []))[1].append(cell_text(column))
     for (table, index), (unique, names) in parts.items():
         schema[table]["indexes"][index] = _index(names, unique)
     return schema
@@ -82,7 +83,7 @@ def _column(kind: str, nullable: bool, default: Any, extra: str) -> str:
     if not nullable:
         words.append("NOT NULL")
     if default is not None:
-        words.append(f"DEFAULT {_text(default)}")
+        words.append(f"DEFAULT {cell_text(default)}")
     if extra:
         words.append(extra)
     return " ".join(words)

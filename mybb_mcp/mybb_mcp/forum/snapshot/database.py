@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from .. import schema as table_schema
 from ..files import MYSQL, SQLITE, read_config_php, sqlite_path
+from ..schema import cell_text
 from .model import (
     BUSY,
     CONNECT_TIMEOUT,
@@ -110,12 +111,6 @@ def _digest(value: object) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
 def catalog(cursor: table_schema.DbCursor, tables: list[str], quote_ident: Callable[[str], str],
             prefix: str) -> dict[str, Any]:
     """What `diff` compares, read in one transaction: row counts, settings, templates, stylesheets, datacache."""
@@ -135,36 +130,37 @@ def catalog(cursor: table_schema.DbCursor, tables: list[str], quote_ident: Calla
 
     if (groups_table := existing("settinggroups")) and (settings_table := existing("settings")):
         group_rows = rows(f"SELECT gid, name, title FROM {groups_table}")
-        groups = {str(gid): _text(name) for gid, name, _ in group_rows}
-        result["setting_groups"] = {_text(name): _text(title) for _, name, title in group_rows}
+        groups = {str(gid): cell_text(name) for gid, name, _ in group_rows}
+        result["setting_groups"] = {cell_text(name): cell_text(title) for _, name, title in group_rows}
         result["settings"] = {
-            _text(name): {"value": _text(value), "group": groups.get(str(gid)),
-                          "definition": _digest(f"{_text(title)}\0{_text(optionscode)}\0{_text(description)}")}
+            cell_text(name): {"value": cell_text(value), "group": groups.get(str(gid)),
+                              "definition": _digest(f"{cell_text(title)}\0{cell_text(optionscode)}\0"
+                                                    f"{cell_text(description)}")}
             for name, value, gid, title, optionscode, description in rows(
                 f"SELECT name, value, gid, title, optionscode, description FROM {settings_table}")
         }
     if templates_table := existing("templates"):
         sets: dict[str, dict[str, str]] = {}
         for sid, title, body in rows(f"SELECT sid, title, template FROM {templates_table}"):
-            sets.setdefault(str(sid), {})[_text(title)] = _digest(body)
+            sets.setdefault(str(sid), {})[cell_text(title)] = _digest(body)
         result["templates"] = sets
         names = {"-2": "master templates (sid -2)", "-1": "global templates (sid -1)"}
         if sets_table := existing("templatesets"):
             for sid, title in rows(f"SELECT sid, title FROM {sets_table}"):
-                names[str(sid)] = f"{_text(title)} (sid {sid})"
+                names[str(sid)] = f"{cell_text(title)} (sid {sid})"
         result["template_sets"] = names
     if stylesheets_table := existing("themestylesheets"):
         themes: dict[str, dict[str, str]] = {}
         for tid, name, body in rows(f"SELECT tid, name, stylesheet FROM {stylesheets_table}"):
-            themes.setdefault(str(tid), {})[_text(name)] = _digest(body)
+            themes.setdefault(str(tid), {})[cell_text(name)] = _digest(body)
         result["stylesheets"] = themes
         if themes_table := existing("themes"):
-            result["themes"] = {str(tid): f"{_text(name)} (tid {tid})"
+            result["themes"] = {str(tid): f"{cell_text(name)} (tid {tid})"
                                 for tid, name in rows(f"SELECT tid, name FROM {themes_table}")}
     if tasks_table := existing("tasks"):
         result["tasks"] = {
-            _text(title): {"enabled": _text(enabled), "definition": _digest(
-                "\0".join(_text(v) for v in (file, minute, hour, day, month, weekday, logging, description)))}
+            cell_text(title): {"enabled": cell_text(enabled), "definition": _digest(
+                "\0".join(cell_text(v) for v in (file, minute, hour, day, month, weekday, logging, description)))}
             for title, enabled, file, minute, hour, day, month, weekday, logging, description in rows(
                 "SELECT title, enabled, file, minute, hour, day, month, weekday, logging, description "
                 f"FROM {tasks_table}")
@@ -172,14 +168,14 @@ def catalog(cursor: table_schema.DbCursor, tables: list[str], quote_ident: Calla
     if usergroups_table := existing("usergroups"):
         cursor.execute(f"SELECT * FROM {usergroups_table}")
         columns = [str(d[0]) for d in cursor.description or ()]  # set by the SELECT just run
-        result["usergroups"] = {f"{_text(row[columns.index('title')])} (gid {row[columns.index('gid')]})": {
-            c: _text(v) for c, v in zip(columns, row) if c.startswith(("can", "is", "show"))}
+        result["usergroups"] = {f"{cell_text(row[columns.index('title')])} (gid {row[columns.index('gid')]})": {
+            c: cell_text(v) for c, v in zip(columns, row) if c.startswith(("can", "is", "show"))}
             for row in cursor.fetchall()}
     if datacache_table := existing("datacache"):
-        entries = {_text(title): value for title, value in rows(f"SELECT title, cache FROM {datacache_table}")}
+        entries = {cell_text(title): value for title, value in rows(f"SELECT title, cache FROM {datacache_table}")}
         result["datacache"] = {title: _digest(value) for title, value in entries.items()}
         if "plugins" in entries:
-            result["plugins"] = active_plugins(_text(entries["plugins"]))
+            result["plugins"] = active_plugins(cell_text(entries["plugins"]))
     return result
 
 
